@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+
+mod availability;
+mod booking;
+mod error;
+mod ids;
+mod money;
+mod provider;
+mod service;
+mod time;
+
+pub mod ports;
+pub mod scheduling;
+pub mod usecases;
+
+pub use availability::{LocalTime, Weekday, WeekdaySet, WeeklyAvailability};
+pub use booking::{
+    Booking, BookingEvent, BookingStatus, Customer, Email, EventKind, InvalidTransition, Metadata,
+    occupied_range, validate_notes,
+};
+pub use error::ValidationError;
+pub use ids::{AccountId, ApiKeyId, BookingId, EventId, IdKind, ProviderId, ServiceId};
+pub use money::{Currency, Money, Price, PriceType};
+pub use provider::{Provider, ProviderPatch, validate_name};
+pub use service::{
+    NewService, Service, ServicePatch, limits, validate_buffer, validate_description,
+    validate_duration,
+};
+pub use time::{Minutes, TimeRange, Timezone};

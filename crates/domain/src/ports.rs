@@ -1,0 +1,428 @@
+//! Ports: the traits adapters implement, each with the contract it MUST keep.
+//!
+//! Stores are coarse, one per aggregate, and own their transactions: a
+//! booking change and its events are one call, so an adapter can make them
+//! atomic. Every store method returns `Err(StorageError)` when the storage
+//! cannot answer — never "not found", never an empty list.
+//!
+//! Every method that takes an [`AccountId`] MUST only see that account's rows:
+//! another account's resource behaves exactly as if it did not exist.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::{
+    AccountId, ApiKeyId, Booking, BookingEvent, BookingId, BookingStatus, IdKind, Provider,
+    ProviderId, Service, ServiceId, TimeRange,
+};
+
+/// The storage could not do what was asked. The message is for logs only
+/// (it may name tables or SQL); it never reaches a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The storage is unreachable or overloaded; retrying later may work (HTTP 503).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug, corrupt data, a failed migration (HTTP 500).
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// A page request for list endpoints: at most `limit` items after the
+/// position `after` (a store-defined, stable, increasing position).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1-200.
+    pub limit: u32,
+    /// Position of the last item of the previous page.
+    pub after: Option<i64>,
+}
+
+/// One page of a list, in a stable order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Position to pass as `after` for the next page; `None` on the last page.
+    pub next: Option<i64>,
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// A stored API key (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Public id (`key_…`), used to revoke it.
+    pub id: ApiKeyId,
+    /// Owning account.
+    pub account_id: AccountId,
+    /// The account's name.
+    pub account_name: String,
+    /// First 16 hex digits of the hash: an index, not a secret.
+    pub lookup: String,
+    /// SHA-256 of the whole key, hex.
+    pub hash: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// Creation instant.
+    pub created_at: Timestamp,
+}
+
+/// What [`AccountStore::create_key`] needs to create a key, and the account
+/// with its default provider when the account is new.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// Account name (`acme`).
+    pub account_name: String,
+    /// Id for the account if it does not exist yet.
+    pub new_account_id: AccountId,
+    /// Default provider for the account if it does not exist yet.
+    pub new_default_provider: Provider,
+    /// The key's id.
+    pub key_id: ApiKeyId,
+    /// Hash lookup prefix.
+    pub lookup: String,
+    /// Full hash.
+    pub hash: String,
+    /// Now.
+    pub created_at: Timestamp,
+}
+
+/// Accounts and their API keys.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Stores a key for the named account, creating the account and its
+    /// default provider (with the account id substituted) in the same
+    /// transaction when the name is new. MUST return the stored record.
+    async fn create_key(&self, key: NewApiKey) -> Result<ApiKeyRecord, StorageError>;
+
+    /// Every key (revoked ones included) whose `lookup` matches. The caller
+    /// compares the full hash in constant time.
+    async fn keys_by_lookup(&self, lookup: &str) -> Result<Vec<ApiKeyRecord>, StorageError>;
+
+    /// Marks the key revoked. MUST return `Ok(false)` when no such key exists,
+    /// `Ok(true)` when it exists (revoking twice keeps the first instant).
+    async fn revoke_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool, StorageError>;
+}
+
+// ---------------------------------------------------------------- providers
+
+/// Providers.
+#[async_trait]
+pub trait ProviderStore: Send + Sync {
+    /// Inserts a new provider.
+    async fn create_provider(&self, provider: &Provider) -> Result<(), StorageError>;
+
+    /// The provider, or `Ok(None)` when the account has none with that id.
+    async fn get_provider(
+        &self,
+        account: &AccountId,
+        id: &ProviderId,
+    ) -> Result<Option<Provider>, StorageError>;
+
+    /// The account's default provider, or `Ok(None)` when it has none.
+    async fn default_provider(&self, account: &AccountId)
+    -> Result<Option<Provider>, StorageError>;
+
+    /// The account's providers in creation order.
+    async fn list_providers(
+        &self,
+        account: &AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Provider>, StorageError>;
+
+    /// Replaces the stored provider with the same account and id. MUST return
+    /// `Ok(false)` when it does not exist.
+    async fn update_provider(&self, provider: &Provider) -> Result<bool, StorageError>;
+}
+
+// ---------------------------------------------------------------- services
+
+/// Why a service could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateServiceError {
+    /// The account already has a service with that id.
+    #[error("a service with this id already exists")]
+    AlreadyExists,
+    /// Storage failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Services.
+#[async_trait]
+pub trait ServiceStore: Send + Sync {
+    /// Inserts a service. MUST return `AlreadyExists` when the account has a
+    /// service (archived or not) with the same id.
+    async fn create_service(&self, service: &Service) -> Result<(), CreateServiceError>;
+
+    /// The service, archived or not, or `Ok(None)`.
+    async fn get_service(
+        &self,
+        account: &AccountId,
+        id: &ServiceId,
+    ) -> Result<Option<Service>, StorageError>;
+
+    /// The account's services that are not archived, in creation order.
+    async fn list_services(
+        &self,
+        account: &AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Service>, StorageError>;
+
+    /// Replaces the stored service (its `archived` flag included). MUST return
+    /// `Ok(false)` when it does not exist.
+    async fn update_service(&self, service: &Service) -> Result<bool, StorageError>;
+}
+
+// ---------------------------------------------------------------- bookings
+
+/// Why a booking could not be inserted.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateBookingError {
+    /// Its occupied range overlaps an active booking of the same provider.
+    #[error("the time overlaps another booking of the provider")]
+    Conflict,
+    /// Storage failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a booking change could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateBookingError {
+    /// The changed booking is active and its occupied range overlaps another
+    /// active booking of the provider.
+    #[error("the time overlaps another booking of the provider")]
+    Conflict,
+    /// The stored booking no longer matches `previous` (a concurrent change
+    /// won, or it does not exist); reload and decide again.
+    #[error("the booking changed concurrently")]
+    Stale,
+    /// Storage failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Filters for listing bookings; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookingFilter {
+    /// Only this status.
+    pub status: Option<BookingStatus>,
+    /// Only this service.
+    pub service_id: Option<ServiceId>,
+    /// Only this provider.
+    pub provider_id: Option<ProviderId>,
+    /// Only bookings starting at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Only bookings starting before this instant.
+    pub to: Option<Timestamp>,
+}
+
+/// Bookings and their events.
+#[async_trait]
+pub trait BookingStore: Send + Sync {
+    /// Inserts the booking and its events atomically. When the booking is
+    /// active, MUST return `Conflict` if its occupied range overlaps the
+    /// occupied range of an active booking of the same provider — checked and
+    /// inserted atomically, so of two concurrent overlapping calls, across
+    /// any number of processes sharing the store, at most one succeeds.
+    async fn insert_booking(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), CreateBookingError>;
+
+    /// Replaces `previous` with `updated` (same id) and appends the events,
+    /// atomically. MUST return `Stale` unless the stored row still has
+    /// `previous`'s status, start and `updated_at`; MUST return `Conflict` under
+    /// the same rule as insertion (ignoring the booking itself) when `updated`
+    /// is active.
+    async fn update_booking(
+        &self,
+        previous: &Booking,
+        updated: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), UpdateBookingError>;
+
+    /// The booking, or `Ok(None)`.
+    async fn get_booking(
+        &self,
+        account: &AccountId,
+        id: &BookingId,
+    ) -> Result<Option<Booking>, StorageError>;
+
+    /// The account's bookings matching the filter, in creation order.
+    async fn list_bookings(
+        &self,
+        account: &AccountId,
+        filter: &BookingFilter,
+        page: PageRequest,
+    ) -> Result<Page<Booking>, StorageError>;
+
+    /// Occupied ranges (buffers included) of the provider's active bookings
+    /// that overlap `range`, except `excluding`. Cost MUST depend on the
+    /// bookings near `range`, not on the provider's whole history.
+    async fn busy_times(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<&BookingId>,
+    ) -> Result<Vec<TimeRange>, StorageError>;
+
+    /// The events recorded for a booking, oldest first.
+    async fn booking_events(
+        &self,
+        account: &AccountId,
+        id: &BookingId,
+    ) -> Result<Vec<BookingEvent>, StorageError>;
+}
+
+// ---------------------------------------------------------------- idempotency
+
+/// A response kept for idempotent replays: status and body bytes as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// The outcome of [`IdempotencyStore::begin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The key is new (or expired): the caller now holds it and MUST call
+    /// `complete` or `abandon`.
+    Started,
+    /// Same key, same request, already answered: replay this.
+    Replay(StoredResponse),
+    /// Same key, different request.
+    Mismatch,
+    /// Same key, same request, still being processed by another call.
+    InProgress,
+}
+
+/// Idempotency keys, per account, kept 24 hours with the first answer.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for `request_hash` atomically: of concurrent calls with the
+    /// same account and key, exactly one gets `Started`. Entries older than
+    /// `ttl` count as absent.
+    async fn begin(
+        &self,
+        account: &AccountId,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        ttl: SignedDuration,
+    ) -> Result<IdempotencyBegin, StorageError>;
+
+    /// Stores the answer for a key this caller started.
+    async fn complete(
+        &self,
+        account: &AccountId,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StorageError>;
+
+    /// Releases a key this caller started without an answer worth keeping
+    /// (a 5xx or a 429), so a retry can run again.
+    async fn abandon(&self, account: &AccountId, key: &str) -> Result<(), StorageError>;
+}
+
+// ---------------------------------------------------------------- readiness
+
+/// Whether the storage answers at all (for `/readyz`).
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// `Ok(())` when a trivial query succeeds.
+    async fn ping(&self) -> Result<(), StorageError>;
+}
+
+// ---------------------------------------------------------------- rate limits
+
+/// A limit: `quota` requests per `period`, named for the `RateLimit` headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Policy name (`bookings`).
+    pub name: String,
+    /// Requests allowed per period.
+    pub quota: u32,
+    /// The period, in seconds.
+    pub period_secs: u32,
+}
+
+/// A rate-limit answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Whether this request may go ahead (and was counted).
+    pub allowed: bool,
+    /// Requests left right now.
+    pub remaining: u32,
+    /// Seconds until the quota is whole again.
+    pub reset_secs: u64,
+    /// When refused: seconds until one request will be allowed (at least 1).
+    pub retry_after_secs: u64,
+}
+
+/// Counts requests per key and limit (GCRA semantics: `quota` per `period`,
+/// bursts up to `quota`).
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Counts one request for `key` under `limit` if allowed.
+    async fn check(&self, key: &str, limit: &RateLimit) -> Result<RateDecision, StorageError>;
+}
+
+// ---------------------------------------------------------------- clock & ids
+
+/// The current time. Tests use a fixed or manual clock.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock, truncated to whole seconds (the API's precision).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let now = Timestamp::now();
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
+    }
+}
+
+/// New ids and secrets.
+pub trait IdGenerator: Send + Sync {
+    /// A new id of `kind`: its prefix then at least 96 random bits in base62.
+    fn new_id(&self, kind: IdKind) -> String;
+
+    /// `len` random base62 characters from a cryptographically secure source.
+    fn secret(&self, len: usize) -> String;
+}
+
+/// Every port a use case may need, behind `Arc`s so the server can share one
+/// adapter for several ports.
+#[derive(Clone)]
+pub struct Ports {
+    /// Accounts and keys.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Providers.
+    pub providers: Arc<dyn ProviderStore>,
+    /// Services.
+    pub services: Arc<dyn ServiceStore>,
+    /// Bookings and events.
+    pub bookings: Arc<dyn BookingStore>,
+    /// Idempotency keys.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Readiness.
+    pub health: Arc<dyn HealthCheck>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}

@@ -1,0 +1,346 @@
+//! Creating bookings and moving them through their lifecycle.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::ports::{
+    BookingFilter, CreateBookingError, Page, PageRequest, Ports, StorageError, UpdateBookingError,
+};
+use crate::scheduling::{BusyTimes, SlotRules, busy_lookup_range, is_bookable, next_available};
+use crate::{
+    AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId, EventKind,
+    IdKind, InvalidTransition, Metadata, ProviderId, Service, ServiceId, TimeRange,
+    ValidationError,
+};
+
+/// How far ahead `next_available` looks.
+pub const NEXT_AVAILABLE_HORIZON_DAYS: i64 = 62;
+
+/// How often a lifecycle call retries after losing a race.
+const MAX_STALE_RETRIES: usize = 3;
+
+/// A booking request, validated field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBooking {
+    /// The service id as given.
+    pub service: String,
+    /// Requested start.
+    pub scheduled_at: Timestamp,
+    /// Who books.
+    pub customer: Customer,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Metadata.
+    pub metadata: Metadata,
+}
+
+/// Why a booking call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    /// Unknown or archived service (422 INVALID_SERVICE).
+    #[error("unknown or archived service")]
+    InvalidService,
+    /// No such booking (404 NOT_FOUND).
+    #[error("booking not found")]
+    NotFound,
+    /// The time is not available (409 BOOKING_CONFLICT).
+    #[error("the requested time slot is not available")]
+    Conflict {
+        /// The requested start.
+        requested: Timestamp,
+        /// The first free slot at or after it within 62 days.
+        next_available: Option<Timestamp>,
+    },
+    /// Not allowed from the current status (409 INVALID_STATE).
+    #[error(transparent)]
+    InvalidState(#[from] InvalidTransition),
+    /// Bad input.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// Storage failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Booking use cases for one account.
+pub struct Bookings<'a> {
+    /// The ports.
+    pub ports: &'a Ports,
+    /// The account acting.
+    pub account: &'a AccountId,
+}
+
+fn check_whole_minute(t: Timestamp) -> Result<(), ValidationError> {
+    if t.as_second().rem_euclid(60) != 0 || t.subsec_nanosecond() != 0 {
+        return Err(ValidationError::new(
+            "scheduled_at",
+            "must be a whole minute",
+        ));
+    }
+    Ok(())
+}
+
+impl Bookings<'_> {
+    fn event(
+        &self,
+        kind: EventKind,
+        booking: &Booking,
+        previous: Option<Timestamp>,
+    ) -> BookingEvent {
+        BookingEvent {
+            id: EventId::from_trusted(self.ports.ids.new_id(IdKind::Event)),
+            account_id: self.account.clone(),
+            kind,
+            booking: booking.clone(),
+            previous_scheduled_at: previous,
+            created_at: booking.updated_at,
+        }
+    }
+
+    async fn busy(
+        &self,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<&BookingId>,
+    ) -> Result<BusyTimes, StorageError> {
+        let ranges = self
+            .ports
+            .bookings
+            .busy_times(self.account, provider, range, excluding)
+            .await?;
+        Ok(BusyTimes::new(ranges))
+    }
+
+    /// The conflict error for `requested`, with the next free slot.
+    async fn conflict(
+        &self,
+        rules: &SlotRules<'_>,
+        provider: &ProviderId,
+        requested: Timestamp,
+        excluding: Option<&BookingId>,
+    ) -> BookingError {
+        let horizon = SignedDuration::from_hours(24 * NEXT_AVAILABLE_HORIZON_DAYS);
+        let now = self.ports.clock.now();
+        let from = requested;
+        let search = requested
+            .checked_add(horizon)
+            .ok()
+            .and_then(|end| TimeRange::new(from, end));
+        let next = match search {
+            Some(range) => match self
+                .busy(provider, busy_lookup_range(rules, range), excluding)
+                .await
+            {
+                Ok(busy) => next_available(rules, from, now, &busy, horizon).map(|s| s.start),
+                Err(e) => return BookingError::Storage(e),
+            },
+            None => None,
+        };
+        BookingError::Conflict {
+            requested,
+            next_available: next,
+        }
+    }
+
+    /// Checks that `start` is bookable for `rules` on `provider`, else the conflict error.
+    async fn check_free(
+        &self,
+        rules: &SlotRules<'_>,
+        provider: &ProviderId,
+        start: Timestamp,
+        excluding: Option<&BookingId>,
+    ) -> Result<(), BookingError> {
+        let probe = TimeRange::starting_at(start, rules.duration);
+        let busy = self
+            .busy(provider, busy_lookup_range(rules, probe), excluding)
+            .await?;
+        match is_bookable(rules, start, self.ports.clock.now(), &busy) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.conflict(rules, provider, start, excluding).await),
+        }
+    }
+
+    async fn service_for(&self, id: &str) -> Result<Option<Service>, StorageError> {
+        match ServiceId::parse(id) {
+            Some(id) => self.ports.services.get_service(self.account, &id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Books a service. See the contract: the start must be a whole minute and
+    /// a valid slot start (not necessarily on the grid).
+    pub async fn create(&self, new: NewBooking) -> Result<Booking, BookingError> {
+        let service = match self.service_for(&new.service).await? {
+            Some(s) if !s.archived => s,
+            _ => return Err(BookingError::InvalidService),
+        };
+        check_whole_minute(new.scheduled_at)?;
+        let rules = service.slot_rules();
+        self.check_free(&rules, &service.provider_id, new.scheduled_at, None)
+            .await?;
+        let now = self.ports.clock.now();
+        let status = if service.auto_confirm {
+            BookingStatus::Confirmed
+        } else {
+            BookingStatus::Pending
+        };
+        let mut booking = Booking {
+            id: BookingId::from_trusted(self.ports.ids.new_id(IdKind::Booking)),
+            account_id: self.account.clone(),
+            service_id: service.id.clone(),
+            provider_id: service.provider_id.clone(),
+            duration: service.duration,
+            scheduled_at: new.scheduled_at,
+            buffer_before: service.buffer_before,
+            buffer_after: service.buffer_after,
+            status: BookingStatus::Pending,
+            customer: new.customer,
+            price: service.price.for_booking(service.duration),
+            notes: new.notes,
+            metadata: new.metadata,
+            cancel_reason: None,
+            sequence: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut events = vec![self.event(EventKind::Created, &booking, None)];
+        if status == BookingStatus::Confirmed {
+            booking.status = BookingStatus::Confirmed;
+            events.push(self.event(EventKind::Confirmed, &booking, None));
+        }
+        match self.ports.bookings.insert_booking(&booking, &events).await {
+            Ok(()) => Ok(booking),
+            Err(CreateBookingError::Conflict) => Err(self
+                .conflict(&rules, &service.provider_id, booking.scheduled_at, None)
+                .await),
+            Err(CreateBookingError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// A booking.
+    pub async fn get(&self, id: &str) -> Result<Booking, BookingError> {
+        let id = BookingId::parse(id).ok_or(BookingError::NotFound)?;
+        self.ports
+            .bookings
+            .get_booking(self.account, &id)
+            .await?
+            .ok_or(BookingError::NotFound)
+    }
+
+    /// Bookings matching a filter.
+    pub async fn list(
+        &self,
+        filter: &BookingFilter,
+        page: PageRequest,
+    ) -> Result<Page<Booking>, BookingError> {
+        Ok(self
+            .ports
+            .bookings
+            .list_bookings(self.account, filter, page)
+            .await?)
+    }
+
+    /// The events recorded for a booking.
+    pub async fn events(&self, id: &str) -> Result<Vec<BookingEvent>, BookingError> {
+        let booking = self.get(id).await?;
+        Ok(self
+            .ports
+            .bookings
+            .booking_events(self.account, &booking.id)
+            .await?)
+    }
+
+    /// Applies a simple transition (no time change), retrying when a
+    /// concurrent change wins the race.
+    async fn transition(
+        &self,
+        id: &str,
+        kind: EventKind,
+        step: impl Fn(&Booking, Timestamp) -> Result<Booking, InvalidTransition>,
+    ) -> Result<Booking, BookingError> {
+        for _ in 0..MAX_STALE_RETRIES {
+            let current = self.get(id).await?;
+            let updated = step(&current, self.ports.clock.now())?;
+            let events = [self.event(kind, &updated, None)];
+            match self
+                .ports
+                .bookings
+                .update_booking(&current, &updated, &events)
+                .await
+            {
+                Ok(()) => return Ok(updated),
+                Err(UpdateBookingError::Stale) => continue,
+                // The time does not change, so it cannot newly conflict; a
+                // store that says so anyway is treated as a race.
+                Err(UpdateBookingError::Conflict) => continue,
+                Err(UpdateBookingError::Storage(e)) => return Err(e.into()),
+            }
+        }
+        Err(StorageError::Unavailable("booking kept changing concurrently".into()).into())
+    }
+
+    /// pending → confirmed.
+    pub async fn confirm(&self, id: &str) -> Result<Booking, BookingError> {
+        self.transition(id, EventKind::Confirmed, |b, now| b.confirm(now))
+            .await
+    }
+
+    /// pending or confirmed → cancelled; frees the time at once.
+    pub async fn cancel(&self, id: &str, reason: Option<String>) -> Result<Booking, BookingError> {
+        self.transition(id, EventKind::Cancelled, |b, now| {
+            b.cancel(reason.clone(), now)
+        })
+        .await
+    }
+
+    /// confirmed → completed, once it has ended.
+    pub async fn complete(&self, id: &str) -> Result<Booking, BookingError> {
+        self.transition(id, EventKind::Completed, |b, now| b.complete(now))
+            .await
+    }
+
+    /// Moves a pending or confirmed booking, checking the new time as creation
+    /// does (ignoring the booking itself).
+    pub async fn reschedule(&self, id: &str, start: Timestamp) -> Result<Booking, BookingError> {
+        check_whole_minute(start)?;
+        for _ in 0..MAX_STALE_RETRIES {
+            let current = self.get(id).await?;
+            let updated = current.reschedule(start, self.ports.clock.now())?;
+            // The service's current hours and notice, with the booking's own
+            // duration and buffers (copied at booking time).
+            let service = self
+                .ports
+                .services
+                .get_service(self.account, &current.service_id)
+                .await?
+                .ok_or_else(|| {
+                    StorageError::Internal(format!("booking {} has no service", current.id))
+                })?;
+            let rules = SlotRules {
+                availability: &service.availability,
+                duration: current.duration,
+                buffer_before: current.buffer_before,
+                buffer_after: current.buffer_after,
+                minimum_notice: service.minimum_notice,
+            };
+            self.check_free(&rules, &current.provider_id, start, Some(&current.id))
+                .await?;
+            let events = [self.event(EventKind::Rescheduled, &updated, Some(current.scheduled_at))];
+            match self
+                .ports
+                .bookings
+                .update_booking(&current, &updated, &events)
+                .await
+            {
+                Ok(()) => return Ok(updated),
+                Err(UpdateBookingError::Stale) => continue,
+                Err(UpdateBookingError::Conflict) => {
+                    return Err(self
+                        .conflict(&rules, &current.provider_id, start, Some(&current.id))
+                        .await);
+                }
+                Err(UpdateBookingError::Storage(e)) => return Err(e.into()),
+            }
+        }
+        Err(StorageError::Unavailable("booking kept changing concurrently".into()).into())
+    }
+}

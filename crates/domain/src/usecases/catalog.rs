@@ -1,0 +1,182 @@
+//! Providers and services.
+
+use crate::ports::{CreateServiceError, Page, PageRequest, Ports, StorageError};
+use crate::{
+    AccountId, Email, IdKind, NewService, Provider, ProviderId, ProviderPatch, Service, ServiceId,
+    ServicePatch, ValidationError,
+};
+
+/// Errors of provider and service management.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// No such provider (404 NOT_FOUND).
+    #[error("provider not found")]
+    ProviderNotFound,
+    /// No such service (404 INVALID_SERVICE).
+    #[error("service not found")]
+    ServiceNotFound,
+    /// A chosen service id is taken (409 ALREADY_EXISTS).
+    #[error("a service with this id already exists")]
+    AlreadyExists,
+    /// Invalid input.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// Storage failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Provider and service use cases for one account.
+pub struct Catalog<'a> {
+    /// The ports.
+    pub ports: &'a Ports,
+    /// The account acting.
+    pub account: &'a AccountId,
+}
+
+impl Catalog<'_> {
+    /// Creates a provider.
+    pub async fn create_provider(
+        &self,
+        name: String,
+        email: Option<Email>,
+    ) -> Result<Provider, CatalogError> {
+        let now = self.ports.clock.now();
+        let provider = Provider {
+            id: ProviderId::from_trusted(self.ports.ids.new_id(IdKind::Provider)),
+            account_id: self.account.clone(),
+            name,
+            email,
+            is_default: false,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ports.providers.create_provider(&provider).await?;
+        Ok(provider)
+    }
+
+    /// A provider.
+    pub async fn provider(&self, id: &str) -> Result<Provider, CatalogError> {
+        let id = ProviderId::parse(id).ok_or(CatalogError::ProviderNotFound)?;
+        self.ports
+            .providers
+            .get_provider(self.account, &id)
+            .await?
+            .ok_or(CatalogError::ProviderNotFound)
+    }
+
+    /// The account's providers.
+    pub async fn providers(&self, page: PageRequest) -> Result<Page<Provider>, CatalogError> {
+        Ok(self
+            .ports
+            .providers
+            .list_providers(self.account, page)
+            .await?)
+    }
+
+    /// Changes a provider.
+    pub async fn update_provider(
+        &self,
+        id: &str,
+        patch: ProviderPatch,
+    ) -> Result<Provider, CatalogError> {
+        let mut provider = self.provider(id).await?;
+        provider.apply(patch, self.ports.clock.now());
+        if self.ports.providers.update_provider(&provider).await? {
+            Ok(provider)
+        } else {
+            Err(CatalogError::ProviderNotFound)
+        }
+    }
+
+    async fn resolve_provider(&self, id: Option<&ProviderId>) -> Result<ProviderId, CatalogError> {
+        let provider = match id {
+            Some(id) => self.ports.providers.get_provider(self.account, id).await?,
+            None => self.ports.providers.default_provider(self.account).await?,
+        };
+        provider
+            .map(|p| p.id)
+            .ok_or_else(|| ValidationError::new("provider_id", "no such provider").into())
+    }
+
+    /// Creates a service; with no provider it goes to the account's default one.
+    pub async fn create_service(&self, new: NewService) -> Result<Service, CatalogError> {
+        let provider_id = self.resolve_provider(new.provider_id.as_ref()).await?;
+        let now = self.ports.clock.now();
+        let id = match new.id {
+            Some(id) => id,
+            None => ServiceId::from_trusted(self.ports.ids.new_id(IdKind::Service)),
+        };
+        let service = Service {
+            id,
+            account_id: self.account.clone(),
+            provider_id,
+            name: new.name,
+            description: new.description,
+            duration: new.duration,
+            price: new.price,
+            availability: new.availability,
+            buffer_before: new.buffer_before,
+            buffer_after: new.buffer_after,
+            minimum_notice: new.minimum_notice,
+            auto_confirm: new.auto_confirm,
+            archived: false,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.ports.services.create_service(&service).await {
+            Ok(()) => Ok(service),
+            Err(CreateServiceError::AlreadyExists) => Err(CatalogError::AlreadyExists),
+            Err(CreateServiceError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// A service that is not archived.
+    pub async fn service(&self, id: &str) -> Result<Service, CatalogError> {
+        let id = ServiceId::parse(id).ok_or(CatalogError::ServiceNotFound)?;
+        match self.ports.services.get_service(self.account, &id).await? {
+            Some(s) if !s.archived => Ok(s),
+            _ => Err(CatalogError::ServiceNotFound),
+        }
+    }
+
+    /// The account's services that are not archived.
+    pub async fn services(&self, page: PageRequest) -> Result<Page<Service>, CatalogError> {
+        Ok(self
+            .ports
+            .services
+            .list_services(self.account, page)
+            .await?)
+    }
+
+    /// Changes a service. Existing bookings keep the duration, buffers and
+    /// price they were made with.
+    pub async fn update_service(
+        &self,
+        id: &str,
+        patch: ServicePatch,
+    ) -> Result<Service, CatalogError> {
+        let mut service = self.service(id).await?;
+        if let Some(provider) = &patch.provider_id {
+            self.resolve_provider(Some(provider)).await?;
+        }
+        service.apply(patch, self.ports.clock.now());
+        if self.ports.services.update_service(&service).await? {
+            Ok(service)
+        } else {
+            Err(CatalogError::ServiceNotFound)
+        }
+    }
+
+    /// Archives a service: its bookings stay, new bookings are refused.
+    pub async fn archive_service(&self, id: &str) -> Result<(), CatalogError> {
+        let mut service = self.service(id).await?;
+        service.archived = true;
+        service.updated_at = self.ports.clock.now();
+        if self.ports.services.update_service(&service).await? {
+            Ok(())
+        } else {
+            Err(CatalogError::ServiceNotFound)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Use cases: validate, compute, and call the store once per change.
+//!
+//! Each use case has its own error enum; the HTTP layer maps them to status
+//! codes in one place. Storage errors always pass through as
+//! `Storage(StorageError)`, never as "not found".
+
+mod accounts;
+mod availability;
+mod bookings;
+mod catalog;
+
+pub use accounts::{
+    ApiKeys, AuthError, Authenticated, CreatedKey, KeyError, generate_key, hash_key,
+};
+pub use availability::{
+    Availability, AvailabilityAnswer, AvailabilityError, AvailabilityQuery, Bound, MAX_RANGE_DAYS,
+};
+pub use bookings::{BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking};
+pub use catalog::{Catalog, CatalogError};
