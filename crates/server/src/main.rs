@@ -1,1 +1,202 @@
-fn main() {}
+//! `booking-api`: the server binary. Configuration, CLI, wiring of adapters
+//! to ports, and start-up/shutdown. The only crate that knows every other.
+
+mod config;
+mod ids;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use booking_domain::ports::{Ports, SystemClock};
+use booking_domain::usecases::ApiKeys;
+use booking_http::metrics::Metrics;
+use booking_http::ratelimit::GovernorLimiter;
+use booking_http::{AppState, Limits};
+use booking_store_sqlite::SqliteStore;
+use clap::{Parser, Subcommand};
+use config::{Config, Database};
+use ids::RandomIds;
+
+/// Booking and scheduling API server.
+#[derive(Debug, Parser)]
+#[command(name = "booking-api", version, about)]
+struct Cli {
+    /// TOML file with the same keys as the environment variables (the environment wins).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key (and the account with its default provider when new); prints the key once.
+    Create {
+        /// Account name.
+        #[arg(long)]
+        account: String,
+    },
+    /// Revoke a key by its id (`key_…`).
+    Revoke {
+        /// The key id printed by `keys create`.
+        key_id: String,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    match &config.database {
+        Database::Sqlite(url) => {
+            SqliteStore::from_url(url).context("cannot open the SQLite database")
+        }
+        Database::Postgres(_) => anyhow::bail!(
+            "DATABASE_URL points at Postgres, which this build does not support yet; use sqlite://<path>"
+        ),
+    }
+}
+
+fn ports(store: SqliteStore) -> Ports {
+    let store = Arc::new(store);
+    Ports {
+        accounts: store.clone(),
+        providers: store.clone(),
+        services: store.clone(),
+        bookings: store.clone(),
+        idempotency: store.clone(),
+        health: store,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    RandomIds::check()?;
+    let store = open_store(&config)?;
+    let listener =
+        TcpListener::bind(config.bind).with_context(|| format!("cannot bind {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let limiter = Arc::new(GovernorLimiter::new());
+    let state = actix_web_data(AppState {
+        ports: ports(store),
+        limiter: limiter.clone(),
+        limits: Limits {
+            bookings: config.rate_bookings.clone(),
+            calendar_sync: config.rate_calendar_sync.clone(),
+        },
+        metrics: Metrics::new().context("cannot register metrics")?,
+    });
+    let server = booking_http::serve(listener, state, config.workers)?;
+    tracing::info!(
+        public_url = config.public_url.as_deref().unwrap_or("(bind address)"),
+        "listening on http://{addr}"
+    );
+    // Forget rate-limit state of idle keys now and then, so memory stays flat.
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.forget_idle();
+        }
+    });
+    server.await?;
+    sweeper.abort();
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+fn actix_web_data(state: AppState) -> booking_http::state::Data {
+    booking_http::state::Data::new(state)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    init_logging(&config);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let Database::Sqlite(url) = &config.database else {
+                anyhow::bail!(
+                    "DATABASE_URL points at Postgres, which this build does not support yet"
+                );
+            };
+            let path = booking_store_sqlite::path_from_url(url)?;
+            let applied = booking_store_sqlite::migrate(&path)?;
+            println!(
+                "applied {} migration(s) to {}",
+                applied.len(),
+                path.display()
+            );
+            for version in applied {
+                println!("  {version}");
+            }
+            Ok(())
+        }
+        Command::Keys { action } => {
+            let store = open_store(&config)?;
+            let ports = ports(store);
+            let keys = ApiKeys {
+                store: ports.accounts.as_ref(),
+                clock: ports.clock.as_ref(),
+                ids: ports.ids.as_ref(),
+            };
+            match action {
+                KeysCommand::Create { account } => {
+                    let created = keys.create(&account).await?;
+                    println!(
+                        "Created API key {} for account {}.",
+                        created.record.id, created.record.account_name
+                    );
+                    println!("It is shown only once; store it now:");
+                    println!();
+                    println!("{}", created.plaintext);
+                }
+                KeysCommand::Revoke { key_id } => {
+                    keys.revoke(&key_id).await?;
+                    println!("Revoked {key_id}.");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("booking-api: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -111,6 +111,16 @@ impl Availability<'_> {
             account: self.account,
         };
         let service = catalog.service(service_id).await?;
+        self.slots_for(service, query).await
+    }
+
+    /// Free slots of a service already loaded (for callers that look the
+    /// service up first, to answer 404 before validating the range).
+    pub async fn slots_for(
+        &self,
+        service: Service,
+        query: AvailabilityQuery,
+    ) -> Result<AvailabilityAnswer, AvailabilityError> {
         let range = resolve_range(query, service.availability.timezone())?;
         let rules = service.slot_rules();
         let busy = self

@@ -1,0 +1,257 @@
+//! The one place where domain and use-case errors become HTTP answers.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use booking_domain::ValidationError;
+use booking_domain::ports::StorageError;
+use booking_domain::usecases::{AuthError, AvailabilityError, BookingError, CatalogError};
+use serde_json::{Value, json};
+
+use crate::wire::{ErrorBody, ErrorObject, fmt_ts};
+
+/// An error answer in the contract's shape.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Contract code.
+    pub code: &'static str,
+    /// Message for humans.
+    pub message: String,
+    /// Details object.
+    pub details: Value,
+    /// Extra headers (`Allow`, `Retry-After`).
+    pub headers: Vec<(header::HeaderName, String)>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ApiError {
+    /// A new error with empty details.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: json!({}),
+            headers: Vec::new(),
+        }
+    }
+
+    /// With details.
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// With an extra header.
+    pub fn header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// 400 VALIDATION_ERROR naming the field.
+    pub fn validation(e: &ValidationError) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", e.to_string())
+            .details(json!({"field": e.field}))
+    }
+
+    /// 401 UNAUTHORIZED.
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "A valid API key is required",
+        )
+        .header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    /// 404 NOT_FOUND.
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 404 INVALID_SERVICE (service in a path).
+    pub fn service_not_found() -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "INVALID_SERVICE",
+            "Service not found",
+        )
+    }
+
+    /// 405 METHOD_NOT_ALLOWED with `Allow`.
+    pub fn method_not_allowed(allow: &str) -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "This method is not allowed on this resource",
+        )
+        .details(json!({"allow": allow.split(", ").collect::<Vec<_>>()}))
+        .header(header::ALLOW, allow)
+    }
+
+    /// 413 PAYLOAD_TOO_LARGE.
+    pub fn payload_too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("Request bodies are limited to {limit} bytes"),
+        )
+        .details(json!({"limit": limit}))
+    }
+
+    /// 500 INTERNAL: never carries internals (the cause is logged by the caller).
+    pub fn internal() -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "Something went wrong on our side; the request id identifies it in our logs",
+        )
+    }
+
+    /// 503 UNAVAILABLE.
+    pub fn unavailable() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "The store is unreachable; retry shortly",
+        )
+        .header(header::RETRY_AFTER, "1")
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorObject {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                res.insert_header((name.clone(), v));
+            }
+        }
+        res.json(self.body())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match &e {
+            StorageError::Unavailable(_) => {
+                tracing::warn!(error = %e, "storage unavailable");
+                ApiError::unavailable()
+            }
+            StorageError::Internal(_) => {
+                tracing::error!(error = %e, "storage failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::validation(&e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Storage(e) => e.into(),
+            AuthError::Malformed | AuthError::Unknown | AuthError::Revoked => {
+                ApiError::unauthorized()
+            }
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::ProviderNotFound => ApiError::not_found("Provider"),
+            CatalogError::ServiceNotFound => ApiError::service_not_found(),
+            CatalogError::AlreadyExists => ApiError::new(
+                StatusCode::CONFLICT,
+                "ALREADY_EXISTS",
+                "A service with this id already exists",
+            )
+            .details(json!({"field": "id"})),
+            CatalogError::Validation(e) => e.into(),
+            CatalogError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<AvailabilityError> for ApiError {
+    fn from(e: AvailabilityError) -> Self {
+        match e {
+            AvailabilityError::ServiceNotFound => ApiError::service_not_found(),
+            AvailabilityError::Validation(e) => e.into(),
+            AvailabilityError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<BookingError> for ApiError {
+    fn from(e: BookingError) -> Self {
+        match e {
+            BookingError::InvalidService => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_SERVICE",
+                "The service does not exist or no longer takes bookings",
+            )
+            .details(json!({"field": "service"})),
+            BookingError::NotFound => ApiError::not_found("Booking"),
+            BookingError::Conflict {
+                requested,
+                next_available,
+            } => ApiError::new(
+                StatusCode::CONFLICT,
+                "BOOKING_CONFLICT",
+                "The requested time slot is not available",
+            )
+            .details(json!({
+                "requested_time": fmt_ts(requested),
+                "next_available": next_available.map(fmt_ts),
+            })),
+            BookingError::InvalidState(t) => ApiError::new(
+                StatusCode::CONFLICT,
+                "INVALID_STATE",
+                format!("A {} booking cannot be {}", t.status, t.action),
+            )
+            .details(json!({"status": t.status.name()})),
+            BookingError::Validation(e) => e.into(),
+            BookingError::Storage(e) => e.into(),
+        }
+    }
+}

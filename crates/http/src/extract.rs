@@ -1,0 +1,249 @@
+//! Request extractors: the authenticated tenant, JSON bodies with the
+//! contract's errors and size limit, query strings and list cursors.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use booking_domain::ValidationError;
+use booking_domain::ports::PageRequest;
+use booking_domain::usecases::{ApiKeys, Authenticated};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The account (and key) a request acts for, from `Authorization: Bearer sk_…`.
+#[derive(Debug, Clone)]
+pub struct Tenant(pub Authenticated);
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!("application state missing");
+            ApiError::internal()
+        })
+}
+
+impl FromRequest for Tenant {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let key = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    let (scheme, rest) = v.split_once(' ')?;
+                    scheme
+                        .eq_ignore_ascii_case("bearer")
+                        .then(|| rest.trim().to_owned())
+                })
+                .ok_or_else(ApiError::unauthorized)?;
+            let keys = ApiKeys {
+                store: state.ports.accounts.as_ref(),
+                clock: state.ports.clock.as_ref(),
+                ids: state.ports.ids.as_ref(),
+            };
+            let who = keys.authenticate(&key).await?;
+            req.extensions_mut().insert(who.clone());
+            Ok(Tenant(who))
+        })
+    }
+}
+
+/// Reads the whole body up to [`MAX_BODY_BYTES`], answering 413 beyond it.
+pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::validation(&ValidationError::new(
+                "body",
+                format!("could not read the body: {e}"),
+            ))
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses JSON into `T`, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = parsed.map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let field = field_from_serde(&path, &message);
+        ApiError::validation(&ValidationError::new(field, message))
+    })?;
+    de.end()
+        .map_err(|e| ApiError::validation(&ValidationError::new("body", e.to_string())))?;
+    Ok(value)
+}
+
+/// The field a serde error is about: the path, plus the named field for
+/// "missing field `x`" and "unknown field `x`".
+fn field_from_serde(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"].iter().find_map(|p| {
+        message
+            .split_once(p)
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(f, _)| f)
+    });
+    let base = if path == "." { "" } else { path };
+    match named {
+        Some(name) if base.is_empty() => name.to_owned(),
+        Some(name) if !base.ends_with(name) => format!("{base}.{name}"),
+        _ if base.is_empty() => "body".to_owned(),
+        _ => base.to_owned(),
+    }
+}
+
+/// A JSON body of type `T`: 64 KiB at most, unknown fields rejected, every
+/// failure a VALIDATION_ERROR naming the field. An empty body counts as `{}`
+/// when `T` allows it.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(&req, &mut payload).await?;
+            let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+                b"{}"
+            } else {
+                &bytes
+            };
+            parse_json(bytes).map(JsonBody)
+        })
+    }
+}
+
+/// Query-string parameters of type `T` (unknown parameters are ignored).
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = serde_urlencoded::from_str::<T>(req.query_string()).map_err(|e| {
+            let message = e.to_string();
+            let field = field_from_serde(".", &message);
+            ApiError::validation(&ValidationError::new(field, message))
+        });
+        std::future::ready(parsed.map(QueryParams))
+    }
+}
+
+/// `?limit=&cursor=` on list endpoints.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1-200, default 50.
+    pub limit: Option<String>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// Validates into a page request.
+    pub fn to_page(&self) -> Result<PageRequest, ApiError> {
+        let limit = match &self.limit {
+            None => 50,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if (1..=200).contains(&n) => n,
+                _ => {
+                    return Err(
+                        ValidationError::new("limit", "must be an integer from 1 to 200").into(),
+                    );
+                }
+            },
+        };
+        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok(PageRequest { limit, after })
+    }
+}
+
+/// Encodes a store position as an opaque cursor.
+pub fn encode_cursor(position: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("p:{position}"))
+}
+
+fn decode_cursor(text: &str) -> Result<i64, ApiError> {
+    let invalid = || {
+        ApiError::from(ValidationError::new(
+            "cursor",
+            "is not a cursor from this API",
+        ))
+    };
+    let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+    let raw = String::from_utf8(raw).map_err(|_| invalid())?;
+    raw.strip_prefix("p:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_errors_name_the_field() {
+        assert_eq!(field_from_serde(".", "missing field `name`"), "name");
+        assert_eq!(
+            field_from_serde("price", "missing field `currency`"),
+            "price.currency"
+        );
+        assert_eq!(
+            field_from_serde("price.bogus", "unknown field `bogus`, expected one of"),
+            "price.bogus"
+        );
+        assert_eq!(
+            field_from_serde("duration", "invalid type: string"),
+            "duration"
+        );
+        assert_eq!(field_from_serde(".", "expected value at line 1"), "body");
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).ok(), Some(42));
+        assert!(decode_cursor("garbage!").is_err());
+    }
+}

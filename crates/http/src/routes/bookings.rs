@@ -1,0 +1,387 @@
+//! `/v1/bookings`: creation (idempotent, rate limited), listing, lifecycle.
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use booking_domain::ports::{
+    BookingFilter, IdempotencyBegin, RateDecision, RateLimit, StoredResponse,
+};
+use booking_domain::usecases::Bookings;
+use booking_domain::{BookingStatus, ProviderId, ServiceId, ValidationError};
+use jiff::SignedDuration;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::extract::{
+    JsonBody, PageParams, QueryParams, Tenant, encode_cursor, parse_json, read_body,
+};
+use crate::state::AppState;
+use crate::wire::{
+    BookingList, BookingOut, CancelBooking, CreateBooking, ErrorBody, RescheduleBooking, parse_ts,
+};
+
+/// The idempotency header.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+fn bookings<'a>(state: &'a AppState, tenant: &'a Tenant) -> Bookings<'a> {
+    Bookings {
+        ports: &state.ports,
+        account: &tenant.0.account_id,
+    }
+}
+
+/// `RateLimit-Policy` and `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers).
+pub fn rate_headers(
+    limit: &RateLimit,
+    decision: Option<&RateDecision>,
+) -> Vec<(HeaderName, String)> {
+    let mut headers = vec![(
+        HeaderName::from_static("ratelimit-policy"),
+        format!(
+            "\"{}\";q={};w={}",
+            limit.name, limit.quota, limit.period_secs
+        ),
+    )];
+    if let Some(d) = decision {
+        headers.push((
+            HeaderName::from_static("ratelimit"),
+            format!("\"{}\";r={};t={}", limit.name, d.remaining, d.reset_secs),
+        ));
+    }
+    headers
+}
+
+/// The 429 answer.
+pub fn rate_limited(limit: &RateLimit, d: &RateDecision) -> ApiError {
+    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "Too many requests; retry later")
+        .details(json!({"limit": format!("{}/{}s", limit.quota, limit.period_secs), "retry_after": d.retry_after_secs}))
+        .header(header::RETRY_AFTER, d.retry_after_secs.to_string());
+    for (name, value) in rate_headers(limit, Some(d)) {
+        e = e.header(name, value);
+    }
+    e
+}
+
+/// A canonical hash of the request body: the same JSON with other spacing or
+/// key order hashes the same.
+fn body_hash(bytes: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(bytes)
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_else(|_| bytes.to_vec());
+    let digest = Sha256::digest(&canonical);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn respond(status: StatusCode, body: Vec<u8>, headers: &[(HeaderName, String)]) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type("application/json");
+    for (name, value) in headers {
+        res.insert_header((name.clone(), value.as_str()));
+    }
+    res.body(body)
+}
+
+/// Runs the booking creation proper; answers with status and JSON bytes.
+async fn create_inner(state: &AppState, tenant: &Tenant, bytes: &[u8]) -> (StatusCode, Vec<u8>) {
+    let result = async {
+        let body: CreateBooking = parse_json(if bytes.is_empty() { b"{}" } else { bytes })?;
+        let new = body.try_into_domain()?;
+        let booking = bookings(state, tenant).create(new).await?;
+        Ok::<_, ApiError>(booking)
+    }
+    .await;
+    match result {
+        Ok(booking) => {
+            state.metrics.bookings.with_label_values(&["created"]).inc();
+            let body = serde_json::to_vec(&BookingOut::from(&booking)).unwrap_or_default();
+            (StatusCode::CREATED, body)
+        }
+        Err(e) => {
+            if e.code == "BOOKING_CONFLICT" {
+                state
+                    .metrics
+                    .bookings
+                    .with_label_values(&["conflict"])
+                    .inc();
+            }
+            (e.status, serde_json::to_vec(&e.body()).unwrap_or_default())
+        }
+    }
+}
+
+/// Book a service.
+///
+/// With `Idempotency-Key`, the same key and body within 24 hours replays the
+/// first answer; a different body is 409 IDEMPOTENCY_KEY_REUSED.
+#[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = CreateBooking,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Up to 255 characters")),
+    responses((status = 201, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, description = "BOOKING_CONFLICT or IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, description = "INVALID_SERVICE", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    tenant: Tenant,
+) -> Result<HttpResponse, ApiError> {
+    let limit = &state.limits.bookings;
+    let policy = rate_headers(limit, None);
+    let key = match req.headers().get(&IDEMPOTENCY_KEY) {
+        None => None,
+        Some(v) => {
+            let text = v
+                .to_str()
+                .ok()
+                .filter(|t| !t.is_empty() && t.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::from(ValidationError::new(
+                        "Idempotency-Key",
+                        "must be 1-255 visible ASCII characters",
+                    ))
+                })?;
+            Some(text.to_owned())
+        }
+    };
+    let mut payload: Payload = payload.into_inner();
+    let bytes = read_body(&req, &mut payload).await?;
+    let account = &tenant.0.account_id;
+    let idem = &state.ports.idempotency;
+
+    if let Some(key) = &key {
+        let ttl = SignedDuration::from_hours(IDEMPOTENCY_TTL_HOURS);
+        let hash = body_hash(&bytes);
+        match idem
+            .begin(account, key, &hash, state.ports.clock.now(), ttl)
+            .await?
+        {
+            IdempotencyBegin::Started => {}
+            IdempotencyBegin::Replay(stored) => {
+                state
+                    .metrics
+                    .bookings
+                    .with_label_values(&["replayed"])
+                    .inc();
+                let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+                let mut headers = policy.clone();
+                headers.push((
+                    HeaderName::from_static("idempotent-replayed"),
+                    "true".to_owned(),
+                ));
+                return Ok(respond(status, stored.body, &headers));
+            }
+            IdempotencyBegin::Mismatch => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "This Idempotency-Key was used with a different request body",
+                )
+                .details(json!({"field": "Idempotency-Key"})));
+            }
+            IdempotencyBegin::InProgress => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "A request with this Idempotency-Key is still being processed; retry shortly",
+                )
+                .details(json!({"field": "Idempotency-Key", "in_progress": true}))
+                .header(header::RETRY_AFTER, "1"));
+            }
+        }
+    }
+
+    let rate_key = format!("{}:{}", tenant.0.key_id, limit.name);
+    let decision = match state.limiter.check(&rate_key, limit).await {
+        Ok(d) => d,
+        Err(e) => {
+            if let Some(key) = &key {
+                let _ = idem.abandon(account, key).await;
+            }
+            return Err(e.into());
+        }
+    };
+    if !decision.allowed {
+        state
+            .metrics
+            .bookings
+            .with_label_values(&["rate_limited"])
+            .inc();
+        if let Some(key) = &key {
+            idem.abandon(account, key).await?;
+        }
+        return Ok(rate_limited(limit, &decision).error_response());
+    }
+
+    let (status, body) = create_inner(&state, &tenant, &bytes).await;
+    if let Some(key) = &key {
+        if status.is_server_error() {
+            idem.abandon(account, key).await?;
+        } else {
+            let stored = StoredResponse {
+                status: status.as_u16(),
+                body: body.clone(),
+            };
+            idem.complete(account, key, &stored).await?;
+        }
+    }
+    let mut headers = rate_headers(limit, Some(&decision));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.push((header::RETRY_AFTER, "1".to_owned()));
+    }
+    Ok(respond(status, body, &headers))
+}
+
+/// Filters of `GET /v1/bookings`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `pending`, `confirmed`, `cancelled` or `completed`.
+    pub status: Option<String>,
+    /// Service id.
+    pub service: Option<String>,
+    /// Provider id.
+    pub provider_id: Option<String>,
+    /// Bookings starting at or after this RFC 3339 instant.
+    pub from: Option<String>,
+    /// Bookings starting before this RFC 3339 instant.
+    pub to: Option<String>,
+    /// 1-200, default 50.
+    pub limit: Option<String>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    fn filter(&self) -> Result<BookingFilter, ValidationError> {
+        Ok(BookingFilter {
+            status: self
+                .status
+                .as_deref()
+                .map(|s| {
+                    BookingStatus::parse(s).ok_or_else(|| {
+                        ValidationError::new(
+                            "status",
+                            "must be pending, confirmed, cancelled or completed",
+                        )
+                    })
+                })
+                .transpose()?,
+            // Ids of another shape match nothing, like unknown ids.
+            service_id: self.service.as_deref().map(|s| ServiceId::from_trusted(s)),
+            provider_id: self
+                .provider_id
+                .as_deref()
+                .map(|s| ProviderId::from_trusted(s)),
+            from: self
+                .from
+                .as_deref()
+                .map(|t| parse_ts(t, "from"))
+                .transpose()?,
+            to: self.to.as_deref().map(|t| parse_ts(t, "to")).transpose()?,
+        })
+    }
+}
+
+/// List bookings.
+#[utoipa::path(get, path = "/v1/bookings", tag = "bookings", params(ListParams),
+    responses((status = 200, body = BookingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: QueryParams<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = q.0.filter()?;
+    let page = PageParams {
+        limit: q.0.limit.clone(),
+        cursor: q.0.cursor.clone(),
+    }
+    .to_page()?;
+    let page = bookings(&state, &tenant).list(&filter, page).await?;
+    Ok(HttpResponse::Ok().json(BookingList {
+        data: page.items.iter().map(BookingOut::from).collect(),
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// Get a booking.
+#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings", params(("id" = String, Path)),
+    responses((status = 200, body = BookingOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let booking = bookings(&state, &tenant).get(&id).await?;
+    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+}
+
+/// Confirm a pending booking.
+#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "bookings", params(("id" = String, Path)),
+    responses((status = 200, body = BookingOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "INVALID_STATE", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let booking = bookings(&state, &tenant).confirm(&id).await?;
+    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+}
+
+/// Cancel a pending or confirmed booking; its time is free at once.
+#[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "bookings", params(("id" = String, Path)), request_body(content = CancelBooking, description = "Optional"),
+    responses((status = 200, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "INVALID_STATE", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+    body: JsonBody<CancelBooking>,
+) -> Result<HttpResponse, ApiError> {
+    let uc = bookings(&state, &tenant);
+    uc.get(&id).await?;
+    let reason = body.0.try_into_domain()?;
+    let booking = uc.cancel(&id, reason).await?;
+    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+}
+
+/// Move a pending or confirmed booking.
+#[utoipa::path(post, path = "/v1/bookings/{id}/reschedule", tag = "bookings", params(("id" = String, Path)), request_body = RescheduleBooking,
+    responses((status = 200, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "BOOKING_CONFLICT or INVALID_STATE", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+    body: JsonBody<RescheduleBooking>,
+) -> Result<HttpResponse, ApiError> {
+    let uc = bookings(&state, &tenant);
+    uc.get(&id).await?;
+    let start = parse_ts(&body.0.scheduled_at, "scheduled_at")?;
+    let booking = uc.reschedule(&id, start).await?;
+    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+}
+
+/// Mark a confirmed booking completed once it has ended.
+#[utoipa::path(post, path = "/v1/bookings/{id}/complete", tag = "bookings", params(("id" = String, Path)),
+    responses((status = 200, body = BookingOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "INVALID_STATE", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn complete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let booking = bookings(&state, &tenant).complete(&id).await?;
+    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+}

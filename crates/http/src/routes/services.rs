@@ -1,0 +1,156 @@
+//! `/v1/services` and availability.
+
+use actix_web::{HttpResponse, web};
+use booking_domain::ValidationError;
+use booking_domain::usecases::{Availability, AvailabilityQuery, Bound, Catalog};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
+use crate::state::AppState;
+use crate::wire::{
+    AvailabilityOut, CreateService, ErrorBody, ServiceList, ServiceOut, SlotOut, UpdateService,
+    fmt_ts, parse_ts,
+};
+
+fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
+    Catalog {
+        ports: &state.ports,
+        account: &tenant.0.account_id,
+    }
+}
+
+/// List services (archived ones are left out).
+#[utoipa::path(get, path = "/v1/services", tag = "services", params(PageParams),
+    responses((status = 200, body = ServiceList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: QueryParams<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = catalog(&state, &tenant).services(q.0.to_page()?).await?;
+    Ok(HttpResponse::Ok().json(ServiceList {
+        data: page.items.iter().map(ServiceOut::from).collect(),
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// Create a service.
+#[utoipa::path(post, path = "/v1/services", tag = "services", request_body = CreateService,
+    responses((status = 201, body = ServiceOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, description = "ALREADY_EXISTS", body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: JsonBody<CreateService>,
+) -> Result<HttpResponse, ApiError> {
+    let new = body.0.try_into_domain()?;
+    let service = catalog(&state, &tenant).create_service(new).await?;
+    Ok(HttpResponse::Created().json(ServiceOut::from(&service)))
+}
+
+/// Get a service.
+#[utoipa::path(get, path = "/v1/services/{id}", tag = "services", params(("id" = String, Path)),
+    responses((status = 200, body = ServiceOut), (status = 401, body = ErrorBody), (status = 404, description = "INVALID_SERVICE", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let service = catalog(&state, &tenant).service(&id).await?;
+    Ok(HttpResponse::Ok().json(ServiceOut::from(&service)))
+}
+
+/// Change a service. Existing bookings keep their duration, buffers and price.
+#[utoipa::path(patch, path = "/v1/services/{id}", tag = "services", params(("id" = String, Path)), request_body = UpdateService,
+    responses((status = 200, body = ServiceOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+    body: JsonBody<UpdateService>,
+) -> Result<HttpResponse, ApiError> {
+    let catalog = catalog(&state, &tenant);
+    catalog.service(&id).await?;
+    let patch = body.0.try_into_domain()?;
+    let service = catalog.update_service(&id, patch).await?;
+    Ok(HttpResponse::Ok().json(ServiceOut::from(&service)))
+}
+
+/// Archive a service: its bookings stay, new bookings get INVALID_SERVICE.
+#[utoipa::path(delete, path = "/v1/services/{id}", tag = "services", params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn archive(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    catalog(&state, &tenant).archive_service(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `?from=&to=` of the availability endpoint.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RangeParams {
+    /// A date (local day in the service's zone) or an RFC 3339 instant.
+    pub from: Option<String>,
+    /// A date (inclusive) or an instant (exclusive); at most 62 days after `from`.
+    pub to: Option<String>,
+}
+
+fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
+    let text = text.ok_or_else(|| {
+        ValidationError::new(field, "is required (a date or an RFC 3339 instant)")
+    })?;
+    if text.len() == 10 {
+        return text
+            .parse::<jiff::civil::Date>()
+            .map(Bound::Date)
+            .map_err(|_| {
+                ValidationError::new(field, "must be a date (YYYY-MM-DD) or an RFC 3339 instant")
+            });
+    }
+    parse_ts(text, field).map(Bound::Instant)
+}
+
+/// Free slots of a service.
+#[utoipa::path(get, path = "/v1/services/{id}/availability", tag = "availability", params(("id" = String, Path), RangeParams),
+    responses((status = 200, body = AvailabilityOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "INVALID_SERVICE", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn availability(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+    q: QueryParams<RangeParams>,
+) -> Result<HttpResponse, ApiError> {
+    let uc = Availability {
+        ports: &state.ports,
+        account: &tenant.0.account_id,
+    };
+    // Unknown service first (404), then the range (400).
+    let service = catalog(&state, &tenant).service(&id).await?;
+    let query = AvailabilityQuery {
+        from: bound(q.0.from.as_deref(), "from")?,
+        to: bound(q.0.to.as_deref(), "to")?,
+    };
+    let answer = uc.slots_for(service, query).await?;
+    Ok(HttpResponse::Ok().json(AvailabilityOut {
+        service_id: answer.service.id.to_string(),
+        timezone: answer.service.availability.timezone().name().to_owned(),
+        slots: answer
+            .slots
+            .iter()
+            .map(|s| SlotOut {
+                start: fmt_ts(s.start),
+                end: fmt_ts(s.end),
+            })
+            .collect(),
+    }))
+}

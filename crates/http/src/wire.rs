@@ -1,0 +1,616 @@
+//! Wire types (DTOs): the JSON shapes of the contract, and their fallible
+//! conversion into domain values (`try_into_domain`). Only this crate knows JSON.
+
+use std::collections::BTreeMap;
+
+use booking_domain::usecases::NewBooking;
+use booking_domain::{
+    Booking, Currency, Customer, Email, LocalTime, Metadata, Money, NewService, Price, PriceType,
+    Provider, ProviderId, ProviderPatch, Service, ServiceId, ServicePatch, Timezone,
+    ValidationError, WeekdaySet, WeeklyAvailability, validate_buffer, validate_description,
+    validate_duration, validate_name, validate_notes,
+};
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// Formats an instant as RFC 3339 UTC with second precision (`2024-01-20T10:00:00Z`).
+pub fn fmt_ts(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Parses an RFC 3339 instant with any offset; `field` names it in errors.
+pub fn parse_ts(text: &str, field: &str) -> Result<Timestamp, ValidationError> {
+    text.parse::<Timestamp>().map_err(|_| {
+        ValidationError::new(
+            field,
+            "must be an RFC 3339 instant such as 2024-01-20T10:00:00Z",
+        )
+    })
+}
+
+/// Deserializes a field that may be absent (outer `None`) or `null` (inner `None`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn money_json(m: Money) -> serde_json::Number {
+    let text = m.to_decimal_string();
+    if let Ok(i) = text.parse::<i64>() {
+        return i.into();
+    }
+    // Decimal text with at most 4 fraction digits: the shortest f64 repr prints it back exactly.
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .unwrap_or_else(|| 0.into())
+}
+
+// ------------------------------------------------------------------ errors
+
+/// The error body: `{"error": {"code", "message", "details"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorObject,
+}
+
+/// One error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// Machine-readable code, e.g. `BOOKING_CONFLICT`.
+    #[schema(example = "BOOKING_CONFLICT")]
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Code-specific details (`field`, `requested_time`, `next_available`, `status`, `limit`, `retry_after`).
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+// ------------------------------------------------------------------ lists
+
+macro_rules! list_type {
+    ($name:ident, $item:ty) => {
+        /// A page of a collection.
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            /// The items, in a stable order.
+            pub data: Vec<$item>,
+            /// Pass as `cursor` for the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+
+list_type!(ProviderList, ProviderOut);
+list_type!(ServiceList, ServiceOut);
+list_type!(BookingList, BookingOut);
+
+// ------------------------------------------------------------------ providers
+
+/// A provider as returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderOut {
+    /// `prv_…`
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Whether services without a provider use this one.
+    pub is_default: bool,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+impl From<&Provider> for ProviderOut {
+    fn from(p: &Provider) -> Self {
+        ProviderOut {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            email: p.email.as_ref().map(|e| e.to_string()),
+            is_default: p.is_default,
+            created_at: fmt_ts(p.created_at),
+            updated_at: fmt_ts(p.updated_at),
+        }
+    }
+}
+
+/// `POST /v1/providers` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProvider {
+    /// 1-200 characters.
+    pub name: String,
+    /// Optional email.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl CreateProvider {
+    /// Validates into name and email.
+    pub fn try_into_domain(self) -> Result<(String, Option<Email>), ValidationError> {
+        let name = validate_name(&self.name, "name")?;
+        let email = self.email.map(|e| Email::parse(&e, "email")).transpose()?;
+        Ok((name, email))
+    }
+}
+
+/// `PATCH /v1/providers/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProvider {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New email, or `null` to clear it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+}
+
+impl UpdateProvider {
+    /// Validates into a patch.
+    pub fn try_into_domain(self) -> Result<ProviderPatch, ValidationError> {
+        Ok(ProviderPatch {
+            name: self.name.map(|n| validate_name(&n, "name")).transpose()?,
+            email: self
+                .email
+                .map(|e| e.map(|e| Email::parse(&e, "email")).transpose())
+                .transpose()?,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ services
+
+/// A price.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceDto {
+    /// Major units, at most the currency's minor digits (`150`, `149.99`).
+    #[schema(value_type = f64, example = 150)]
+    pub amount: serde_json::Number,
+    /// ISO 4217 code.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// `hourly`, `flat` or `custom`.
+    #[serde(rename = "type")]
+    #[schema(example = "hourly")]
+    pub kind: String,
+}
+
+impl PriceDto {
+    fn try_into_domain(self) -> Result<Price, ValidationError> {
+        let currency = Currency::parse(&self.currency)?;
+        let amount = Money::from_decimal(&self.amount.to_string(), currency)?;
+        let kind = PriceType::parse(&self.kind)?;
+        Ok(Price { amount, kind })
+    }
+
+    fn from_domain(p: &Price) -> Self {
+        PriceDto {
+            amount: money_json(p.amount),
+            currency: p.amount.currency().code().to_owned(),
+            kind: p.kind.name().to_owned(),
+        }
+    }
+}
+
+/// Wall-clock hours.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursDto {
+    /// `HH:MM`.
+    #[schema(example = "09:00")]
+    pub start: String,
+    /// `HH:MM`, `24:00` allowed.
+    #[schema(example = "17:00")]
+    pub end: String,
+}
+
+/// Weekly availability.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityDto {
+    /// Lowercase English day names.
+    #[schema(example = json!(["monday", "tuesday", "wednesday", "thursday", "friday"]))]
+    pub days: Vec<String>,
+    /// Opening hours.
+    pub hours: HoursDto,
+    /// IANA zone.
+    #[schema(example = "America/New_York")]
+    pub timezone: String,
+}
+
+impl AvailabilityDto {
+    fn try_into_domain(self) -> Result<WeeklyAvailability, ValidationError> {
+        let within = |e: ValidationError| e.within("availability");
+        let days = WeekdaySet::parse(&self.days).map_err(within)?;
+        let start = LocalTime::parse(&self.hours.start, "hours.start").map_err(within)?;
+        let end = LocalTime::parse(&self.hours.end, "hours.end").map_err(within)?;
+        let tz = Timezone::parse(&self.timezone).map_err(within)?;
+        WeeklyAvailability::new(days, start, end, tz).map_err(within)
+    }
+
+    fn from_domain(a: &WeeklyAvailability) -> Self {
+        AvailabilityDto {
+            days: a.days().iter().map(|d| d.name().to_owned()).collect(),
+            hours: HoursDto {
+                start: a.start().to_string(),
+                end: a.end().to_string(),
+            },
+            timezone: a.timezone().name().to_owned(),
+        }
+    }
+}
+
+/// A service as returned: the seed's shape plus optional fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceOut {
+    /// `srv_…`
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Minutes.
+    pub duration: u32,
+    /// Price.
+    pub price: PriceDto,
+    /// Weekly hours.
+    pub availability: AvailabilityDto,
+    /// Provider booked.
+    pub provider_id: String,
+    /// Minutes of free time before each booking.
+    pub buffer_before: u32,
+    /// Minutes of free time after each booking.
+    pub buffer_after: u32,
+    /// Minutes of notice required.
+    pub minimum_notice: u32,
+    /// Whether bookings start confirmed.
+    pub auto_confirm: bool,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+impl From<&Service> for ServiceOut {
+    fn from(s: &Service) -> Self {
+        ServiceOut {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            description: s.description.clone(),
+            duration: s.duration.get(),
+            price: PriceDto::from_domain(&s.price),
+            availability: AvailabilityDto::from_domain(&s.availability),
+            provider_id: s.provider_id.to_string(),
+            buffer_before: s.buffer_before.get(),
+            buffer_after: s.buffer_after.get(),
+            minimum_notice: s.minimum_notice.get(),
+            auto_confirm: s.auto_confirm,
+            created_at: fmt_ts(s.created_at),
+            updated_at: fmt_ts(s.updated_at),
+        }
+    }
+}
+
+/// `POST /v1/services` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateService {
+    /// Optional chosen id: `^srv_[a-z0-9_]{1,64}$`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// 1-200 characters.
+    pub name: String,
+    /// Optional.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// 1-1440 minutes.
+    pub duration: i64,
+    /// Price.
+    pub price: PriceDto,
+    /// Weekly hours.
+    pub availability: AvailabilityDto,
+    /// Defaults to the account's default provider.
+    #[serde(default)]
+    pub provider_id: Option<String>,
+    /// 0-10080, default 0.
+    #[serde(default)]
+    pub buffer_before: i64,
+    /// 0-10080, default 0.
+    #[serde(default)]
+    pub buffer_after: i64,
+    /// 0-10080, default 0.
+    #[serde(default)]
+    pub minimum_notice: i64,
+    /// Default false.
+    #[serde(default)]
+    pub auto_confirm: bool,
+}
+
+fn provider_ref(id: &str) -> Result<ProviderId, ValidationError> {
+    ProviderId::parse(id).ok_or_else(|| ValidationError::new("provider_id", "no such provider"))
+}
+
+impl CreateService {
+    /// Validates every field.
+    pub fn try_into_domain(self) -> Result<NewService, ValidationError> {
+        Ok(NewService {
+            id: self.id.map(|id| ServiceId::chosen(&id)).transpose()?,
+            name: validate_name(&self.name, "name")?,
+            description: self
+                .description
+                .map(|d| validate_description(&d))
+                .transpose()?,
+            duration: validate_duration(self.duration)?,
+            price: self.price.try_into_domain()?,
+            availability: self.availability.try_into_domain()?,
+            provider_id: self.provider_id.map(|p| provider_ref(&p)).transpose()?,
+            buffer_before: validate_buffer(self.buffer_before, "buffer_before")?,
+            buffer_after: validate_buffer(self.buffer_after, "buffer_after")?,
+            minimum_notice: validate_buffer(self.minimum_notice, "minimum_notice")?,
+            auto_confirm: self.auto_confirm,
+        })
+    }
+}
+
+/// `PATCH /v1/services/{id}` body: any subset; `price` and `availability` are replaced whole.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateService {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New description, or `null` to clear it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// New duration.
+    #[serde(default)]
+    pub duration: Option<i64>,
+    /// New price.
+    #[serde(default)]
+    pub price: Option<PriceDto>,
+    /// New weekly hours.
+    #[serde(default)]
+    pub availability: Option<AvailabilityDto>,
+    /// New provider.
+    #[serde(default)]
+    pub provider_id: Option<String>,
+    /// New buffer before.
+    #[serde(default)]
+    pub buffer_before: Option<i64>,
+    /// New buffer after.
+    #[serde(default)]
+    pub buffer_after: Option<i64>,
+    /// New notice.
+    #[serde(default)]
+    pub minimum_notice: Option<i64>,
+    /// New auto-confirm.
+    #[serde(default)]
+    pub auto_confirm: Option<bool>,
+}
+
+impl UpdateService {
+    /// Validates every given field.
+    pub fn try_into_domain(self) -> Result<ServicePatch, ValidationError> {
+        Ok(ServicePatch {
+            name: self.name.map(|n| validate_name(&n, "name")).transpose()?,
+            description: self
+                .description
+                .map(|d| d.map(|d| validate_description(&d)).transpose())
+                .transpose()?,
+            duration: self.duration.map(validate_duration).transpose()?,
+            price: self.price.map(PriceDto::try_into_domain).transpose()?,
+            availability: self
+                .availability
+                .map(AvailabilityDto::try_into_domain)
+                .transpose()?,
+            provider_id: self.provider_id.map(|p| provider_ref(&p)).transpose()?,
+            buffer_before: self
+                .buffer_before
+                .map(|v| validate_buffer(v, "buffer_before"))
+                .transpose()?,
+            buffer_after: self
+                .buffer_after
+                .map(|v| validate_buffer(v, "buffer_after"))
+                .transpose()?,
+            minimum_notice: self
+                .minimum_notice
+                .map(|v| validate_buffer(v, "minimum_notice"))
+                .transpose()?,
+            auto_confirm: self.auto_confirm,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ availability
+
+/// One slot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotOut {
+    /// RFC 3339 UTC.
+    pub start: String,
+    /// RFC 3339 UTC.
+    pub end: String,
+}
+
+/// `GET /v1/services/{id}/availability` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityOut {
+    /// The service.
+    pub service_id: String,
+    /// Its IANA zone.
+    pub timezone: String,
+    /// Free slots, ascending.
+    pub slots: Vec<SlotOut>,
+}
+
+// ------------------------------------------------------------------ bookings
+
+/// The customer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerDto {
+    /// Email.
+    #[schema(example = "customer@example.com")]
+    pub email: String,
+    /// Name.
+    #[schema(example = "John Doe")]
+    pub name: String,
+}
+
+/// `POST /v1/bookings` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBooking {
+    /// Service id.
+    #[schema(example = "srv_consultation")]
+    pub service: String,
+    /// RFC 3339, whole minute.
+    #[schema(example = "2024-01-22T14:00:00Z")]
+    pub scheduled_at: String,
+    /// Who books.
+    pub customer: CustomerDto,
+    /// Optional notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Optional string map.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl CreateBooking {
+    /// Validates every field.
+    pub fn try_into_domain(self) -> Result<NewBooking, ValidationError> {
+        let scheduled_at = parse_ts(&self.scheduled_at, "scheduled_at")?;
+        let customer = Customer {
+            email: Email::parse(&self.customer.email, "customer.email")?,
+            name: validate_name(&self.customer.name, "customer.name")?,
+        };
+        Ok(NewBooking {
+            service: self.service,
+            scheduled_at,
+            customer,
+            notes: self.notes.map(|n| validate_notes(&n)).transpose()?,
+            metadata: Metadata::new(self.metadata.unwrap_or_default())?,
+        })
+    }
+}
+
+/// `POST /v1/bookings/{id}/cancel` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBooking {
+    /// Why (up to 1,000 characters).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl CancelBooking {
+    /// Validates the reason.
+    pub fn try_into_domain(self) -> Result<Option<String>, ValidationError> {
+        match self.reason {
+            Some(r) if r.chars().count() > 1000 => Err(ValidationError::new(
+                "reason",
+                "must be at most 1000 characters",
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
+/// `POST /v1/bookings/{id}/reschedule` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBooking {
+    /// New start, RFC 3339, whole minute.
+    pub scheduled_at: String,
+}
+
+/// A booking's price.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPrice {
+    /// Major units.
+    #[schema(value_type = f64)]
+    pub amount: serde_json::Number,
+    /// ISO 4217.
+    pub currency: String,
+}
+
+/// A booking as returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingOut {
+    /// `bk_…`
+    pub id: String,
+    /// Service id.
+    pub service: String,
+    /// Provider id.
+    pub provider_id: String,
+    /// Minutes, copied from the service.
+    pub duration: u32,
+    /// RFC 3339 UTC.
+    pub scheduled_at: String,
+    /// RFC 3339 UTC.
+    pub end_at: String,
+    /// `pending`, `confirmed`, `cancelled` or `completed`.
+    pub status: String,
+    /// Who booked.
+    pub customer: CustomerDto,
+    /// Price at booking time.
+    pub price: BookingPrice,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+impl From<&Booking> for BookingOut {
+    fn from(b: &Booking) -> Self {
+        BookingOut {
+            id: b.id.to_string(),
+            service: b.service_id.to_string(),
+            provider_id: b.provider_id.to_string(),
+            duration: b.duration.get(),
+            scheduled_at: fmt_ts(b.scheduled_at),
+            end_at: fmt_ts(b.end_at()),
+            status: b.status.name().to_owned(),
+            customer: CustomerDto {
+                email: b.customer.email.to_string(),
+                name: b.customer.name.clone(),
+            },
+            price: BookingPrice {
+                amount: money_json(b.price),
+                currency: b.price.currency().code().to_owned(),
+            },
+            notes: b.notes.clone(),
+            metadata: b.metadata.entries().clone(),
+            cancel_reason: b.cancel_reason.clone(),
+            created_at: fmt_ts(b.created_at),
+            updated_at: fmt_ts(b.updated_at),
+        }
+    }
+}
+
+/// Health answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    /// `ok`, or `unavailable`.
+    pub status: String,
+}

@@ -1,0 +1,189 @@
+//! Configuration: the contract's environment variables, optionally preceded
+//! by the same keys in a TOML file (`--config`). Environment wins over file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use booking_domain::ports::RateLimit;
+
+/// Every key the server reads.
+pub const KEYS: &[&str] = &[
+    "DATABASE_URL",
+    "BOOKING_BIND",
+    "BOOKING_PUBLIC_URL",
+    "BOOKING_RATE_BOOKINGS",
+    "BOOKING_RATE_CALENDAR_SYNC",
+    "BOOKING_LOG",
+    "BOOKING_LOG_FORMAT",
+    "BOOKING_WORKERS",
+];
+
+/// Where data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `sqlite://<path>`.
+    Sqlite(String),
+    /// `postgres://…`.
+    Postgres(String),
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Store.
+    pub database: Database,
+    /// Listen address (port 0 picks one).
+    pub bind: SocketAddr,
+    /// Base of URLs handed out; `None` means `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// Booking creations per key.
+    pub rate_bookings: RateLimit,
+    /// Calendar syncs per key.
+    pub rate_calendar_sync: RateLimit,
+    /// Log filter.
+    pub log: String,
+    /// `json` or text.
+    pub log_json: bool,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+/// Parses `N/second`, `N/minute` or `N/hour`.
+pub fn parse_rate(name: &str, text: &str) -> anyhow::Result<RateLimit> {
+    let (n, unit) = text
+        .split_once('/')
+        .with_context(|| format!("rate `{text}` must look like 10/minute"))?;
+    let quota: u32 = n
+        .trim()
+        .parse()
+        .with_context(|| format!("rate `{text}`: `{n}` is not a count"))?;
+    if quota == 0 {
+        bail!("rate `{text}` must allow at least one request");
+    }
+    let period_secs = match unit.trim() {
+        "second" | "s" | "sec" => 1,
+        "minute" | "m" | "min" => 60,
+        "hour" | "h" => 3600,
+        other => bail!("rate `{text}`: unit `{other}` must be second, minute or hour"),
+    };
+    Ok(RateLimit {
+        name: name.to_owned(),
+        quota,
+        period_secs,
+    })
+}
+
+impl Config {
+    /// Reads the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+            for (k, v) in table {
+                if !KEYS.contains(&k.as_str()) {
+                    bail!(
+                        "config file {}: unknown key `{k}` (known: {})",
+                        path.display(),
+                        KEYS.join(", ")
+                    );
+                }
+                let v = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                values.insert(k, v);
+            }
+        }
+        for key in KEYS {
+            if let Ok(v) = std::env::var(key) {
+                values.insert((*key).to_owned(), v);
+            }
+        }
+        Config::from_map(&values)
+    }
+
+    /// Builds from key/value pairs, applying the defaults.
+    pub fn from_map(values: &BTreeMap<String, String>) -> anyhow::Result<Config> {
+        let get =
+            |k: &str, default: &str| values.get(k).cloned().unwrap_or_else(|| default.to_owned());
+        let url = get("DATABASE_URL", "sqlite://data/booking.db");
+        let database = if url.starts_with("sqlite:") {
+            Database::Sqlite(url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Database::Postgres(url)
+        } else {
+            bail!("DATABASE_URL must start with sqlite:// or postgres://");
+        };
+        let bind: SocketAddr = get("BOOKING_BIND", "127.0.0.1:8080")
+            .parse()
+            .context("BOOKING_BIND must be an address such as 127.0.0.1:8080")?;
+        let public_url = values
+            .get("BOOKING_PUBLIC_URL")
+            .map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bail!("BOOKING_PUBLIC_URL must start with http:// or https://");
+            }
+        }
+        let workers = match values.get("BOOKING_WORKERS") {
+            Some(w) => w
+                .parse()
+                .context("BOOKING_WORKERS must be a positive integer")?,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        };
+        Ok(Config {
+            database,
+            bind,
+            public_url,
+            rate_bookings: parse_rate("bookings", &get("BOOKING_RATE_BOOKINGS", "10/minute"))
+                .context("BOOKING_RATE_BOOKINGS")?,
+            rate_calendar_sync: parse_rate(
+                "calendar_sync",
+                &get("BOOKING_RATE_CALENDAR_SYNC", "60/hour"),
+            )
+            .context("BOOKING_RATE_CALENDAR_SYNC")?,
+            log: get("BOOKING_LOG", "info"),
+            log_json: get("BOOKING_LOG_FORMAT", "text") == "json",
+            workers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = Config::from_map(&BTreeMap::new()).unwrap();
+        assert_eq!(
+            c.database,
+            Database::Sqlite("sqlite://data/booking.db".into())
+        );
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            (c.rate_bookings.quota, c.rate_bookings.period_secs),
+            (10, 60)
+        );
+        assert_eq!(
+            (c.rate_calendar_sync.quota, c.rate_calendar_sync.period_secs),
+            (60, 3600)
+        );
+    }
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(parse_rate("x", "5/second").unwrap().period_secs, 1);
+        assert_eq!(parse_rate("x", "100/hour").unwrap().quota, 100);
+        assert!(parse_rate("x", "0/minute").is_err());
+        assert!(parse_rate("x", "10/day").is_err());
+        assert!(parse_rate("x", "ten/minute").is_err());
+    }
+}
