@@ -91,6 +91,7 @@ pub struct NewApiKey {
 }
 
 /// Accounts and their API keys.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Stores a key for the named account, creating the account and its
@@ -110,6 +111,7 @@ pub trait AccountStore: Send + Sync {
 // ---------------------------------------------------------------- providers
 
 /// Providers.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ProviderStore: Send + Sync {
     /// Inserts a new provider.
@@ -152,6 +154,7 @@ pub enum CreateServiceError {
 }
 
 /// Services.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ServiceStore: Send + Sync {
     /// Inserts a service. MUST return `AlreadyExists` when the account has a
@@ -222,6 +225,7 @@ pub struct BookingFilter {
 }
 
 /// Bookings and their events.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait BookingStore: Send + Sync {
     /// Inserts the booking and its events atomically. When the booking is
@@ -270,7 +274,7 @@ pub trait BookingStore: Send + Sync {
         account: &AccountId,
         provider: &ProviderId,
         range: TimeRange,
-        excluding: Option<&BookingId>,
+        excluding: Option<BookingId>,
     ) -> Result<Vec<TimeRange>, StorageError>;
 
     /// The events recorded for a booking, oldest first.
@@ -307,6 +311,7 @@ pub enum IdempotencyBegin {
 }
 
 /// Idempotency keys, per account, kept 24 hours with the first answer.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for `request_hash` atomically: of concurrent calls with the
@@ -337,6 +342,7 @@ pub trait IdempotencyStore: Send + Sync {
 // ---------------------------------------------------------------- readiness
 
 /// Whether the storage answers at all (for `/readyz`).
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait HealthCheck: Send + Sync {
     /// `Ok(())` when a trivial query succeeds.
@@ -380,6 +386,7 @@ pub trait RateLimiter: Send + Sync {
 // ---------------------------------------------------------------- clock & ids
 
 /// The current time. Tests use a fixed or manual clock.
+#[cfg_attr(test, mockall::automock)]
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> Timestamp;
@@ -397,6 +404,7 @@ impl Clock for SystemClock {
 }
 
 /// New ids and secrets.
+#[cfg_attr(test, mockall::automock)]
 pub trait IdGenerator: Send + Sync {
     /// A new id of `kind`: its prefix then at least 96 random bits in base62.
     fn new_id(&self, kind: IdKind) -> String;

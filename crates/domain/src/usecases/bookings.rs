@@ -105,7 +105,7 @@ impl Bookings<'_> {
         let ranges = self
             .ports
             .bookings
-            .busy_times(self.account, provider, range, excluding)
+            .busy_times(self.account, provider, range, excluding.cloned())
             .await?;
         Ok(BusyTimes::new(ranges))
     }

@@ -17,3 +17,6 @@ pub use availability::{
 };
 pub use bookings::{BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking};
 pub use catalog::{Catalog, CatalogError};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,424 @@
+//! Use-case tests with mocked ports (mockall): orchestration, error mapping,
+//! and the events each change hands to the store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::Timestamp;
+
+use super::*;
+use crate::ports::*;
+use crate::{
+    AccountId, Booking, BookingId, BookingStatus, Currency, Customer, Email, EventKind, LocalTime,
+    Metadata, Minutes, Money, Price, PriceType, ProviderId, Service, ServiceId, TimeRange, Timezone, WeekdaySet,
+    WeeklyAvailability, Weekday,
+};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn account() -> AccountId {
+    AccountId::from_trusted("acc_test")
+}
+
+fn seed_service(auto_confirm: bool) -> Service {
+    let days: WeekdaySet = [Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday]
+        .into_iter()
+        .collect();
+    let usd = Currency::parse("USD").unwrap();
+    Service {
+        id: ServiceId::from_trusted("srv_consultation"),
+        account_id: account(),
+        provider_id: ProviderId::from_trusted("prv_default"),
+        name: "1-Hour Consultation".into(),
+        description: None,
+        duration: Minutes::new(60),
+        price: Price {
+            amount: Money::from_minor(15000, usd).unwrap(),
+            kind: PriceType::Hourly,
+        },
+        availability: WeeklyAvailability::new(
+            days,
+            LocalTime::parse("09:00", "s").unwrap(),
+            LocalTime::parse("17:00", "e").unwrap(),
+            Timezone::parse("America/New_York").unwrap(),
+        )
+        .unwrap(),
+        buffer_before: Minutes::ZERO,
+        buffer_after: Minutes::ZERO,
+        minimum_notice: Minutes::ZERO,
+        auto_confirm,
+        archived: false,
+        created_at: ts("2027-01-01T00:00:00Z"),
+        updated_at: ts("2027-01-01T00:00:00Z"),
+    }
+}
+
+struct Mocks {
+    accounts: MockAccountStore,
+    providers: MockProviderStore,
+    services: MockServiceStore,
+    bookings: MockBookingStore,
+    now: Timestamp,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        Mocks {
+            accounts: MockAccountStore::new(),
+            providers: MockProviderStore::new(),
+            services: MockServiceStore::new(),
+            bookings: MockBookingStore::new(),
+            now: ts("2027-01-10T12:00:00Z"),
+        }
+    }
+
+    fn ports(self) -> Ports {
+        let mut clock = MockClock::new();
+        let now = self.now;
+        clock.expect_now().returning(move || now);
+        let counter = Arc::new(AtomicUsize::new(0));
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id()
+            .returning(move |kind| format!("{}{}", kind.prefix(), counter.fetch_add(1, Ordering::SeqCst)));
+        ids.expect_secret().returning(|len| "a".repeat(len));
+        Ports {
+            accounts: Arc::new(self.accounts),
+            providers: Arc::new(self.providers),
+            services: Arc::new(self.services),
+            bookings: Arc::new(self.bookings),
+            idempotency: Arc::new(MockIdempotencyStore::new()),
+            health: Arc::new(MockHealthCheck::new()),
+            clock: Arc::new(clock),
+            ids: Arc::new(ids),
+        }
+    }
+}
+
+fn new_booking(at: &str) -> NewBooking {
+    NewBooking {
+        service: "srv_consultation".into(),
+        scheduled_at: ts(at),
+        customer: Customer {
+            email: Email::parse("customer@example.com", "e").unwrap(),
+            name: "John Doe".into(),
+        },
+        notes: None,
+        metadata: Metadata::default(),
+    }
+}
+
+fn booking_at(at: &str, status: BookingStatus) -> Booking {
+    let service = seed_service(false);
+    Booking {
+        id: BookingId::from_trusted("bk_1"),
+        account_id: account(),
+        service_id: service.id.clone(),
+        provider_id: service.provider_id.clone(),
+        duration: Minutes::new(60),
+        scheduled_at: ts(at),
+        buffer_before: Minutes::ZERO,
+        buffer_after: Minutes::ZERO,
+        status,
+        customer: new_booking(at).customer,
+        price: service.price.amount,
+        notes: None,
+        metadata: Metadata::default(),
+        cancel_reason: None,
+        sequence: 0,
+        created_at: ts("2027-01-09T00:00:00Z"),
+        updated_at: ts("2027-01-09T00:00:00Z"),
+    }
+}
+
+#[tokio::test]
+async fn a_booking_is_inserted_with_its_created_event() {
+    let mut m = Mocks::new();
+    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_busy_times().returning(|_, _, _, _| Ok(vec![]));
+    m.bookings
+        .expect_insert_booking()
+        .withf(|b, events| {
+            b.status == BookingStatus::Pending
+                && b.price.minor() == 15000
+                && events.len() == 1
+                && events[0].kind == EventKind::Created
+                && events[0].booking == *b
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    // Monday 2027-01-18 10:00 in New York (EST) = 15:00Z.
+    let booking = uc.create(new_booking("2027-01-18T15:00:00Z")).await.unwrap();
+    assert_eq!(booking.end_at(), ts("2027-01-18T16:00:00Z"));
+}
+
+#[tokio::test]
+async fn auto_confirm_records_created_then_confirmed() {
+    let mut m = Mocks::new();
+    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(true))));
+    m.bookings.expect_busy_times().returning(|_, _, _, _| Ok(vec![]));
+    m.bookings
+        .expect_insert_booking()
+        .withf(|b, events| {
+            b.status == BookingStatus::Confirmed
+                && events.iter().map(|e| e.kind).collect::<Vec<_>>() == [EventKind::Created, EventKind::Confirmed]
+                && events[0].booking.status == BookingStatus::Pending
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    uc.create(new_booking("2027-01-18T15:00:00Z")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
+    let mut m = Mocks::new();
+    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    // First look: free (a concurrent booking commits in between); afterwards
+    // the 15:00Z hour is taken.
+    m.bookings.expect_busy_times().returning(move |_, _, _, _| {
+        if c.fetch_add(1, Ordering::SeqCst) == 0 {
+            Ok(vec![])
+        } else {
+            Ok(vec![TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z")).unwrap()])
+        }
+    });
+    m.bookings
+        .expect_insert_booking()
+        .returning(|_, _| Err(CreateBookingError::Conflict));
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    match uc.create(new_booking("2027-01-18T15:00:00Z")).await {
+        Err(BookingError::Conflict {
+            requested,
+            next_available,
+        }) => {
+            assert_eq!(requested, ts("2027-01-18T15:00:00Z"));
+            assert_eq!(next_available, Some(ts("2027-01-18T16:00:00Z")));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn archived_and_unknown_services_are_invalid_without_touching_bookings() {
+    let mut m = Mocks::new();
+    m.services.expect_get_service().returning(|_, id| {
+        Ok((id.as_str() == "srv_consultation").then(|| Service {
+            archived: true,
+            ..seed_service(false)
+        }))
+    });
+    m.bookings.expect_insert_booking().never();
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    assert!(matches!(uc.create(new_booking("2027-01-18T15:00:00Z")).await, Err(BookingError::InvalidService)));
+    let mut other = new_booking("2027-01-18T15:00:00Z");
+    other.service = "srv_missing".into();
+    assert!(matches!(uc.create(other).await, Err(BookingError::InvalidService)));
+}
+
+#[tokio::test]
+async fn storage_errors_are_never_not_found() {
+    let mut m = Mocks::new();
+    m.services
+        .expect_get_service()
+        .returning(|_, _| Err(StorageError::Unavailable("disk gone".into())));
+    m.bookings
+        .expect_get_booking()
+        .returning(|_, _| Err(StorageError::Internal("corrupt row".into())));
+    let ports = m.ports();
+    let acc = account();
+    let catalog = Catalog { ports: &ports, account: &acc };
+    assert!(matches!(catalog.service("srv_consultation").await, Err(CatalogError::Storage(_))));
+    let uc = Bookings { ports: &ports, account: &acc };
+    assert!(matches!(uc.create(new_booking("2027-01-18T15:00:00Z")).await, Err(BookingError::Storage(_))));
+    assert!(matches!(uc.get("bk_1").await, Err(BookingError::Storage(_))));
+    assert!(matches!(uc.confirm("bk_1").await, Err(BookingError::Storage(_))));
+}
+
+#[tokio::test]
+async fn whole_minutes_only() {
+    let mut m = Mocks::new();
+    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_insert_booking().never();
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    let err = uc.create(new_booking("2027-01-18T15:00:30Z")).await.unwrap_err();
+    assert!(matches!(err, BookingError::Validation(ref v) if v.field == "scheduled_at"), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_lost_race_is_retried_from_the_fresh_row() {
+    let mut m = Mocks::new();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let r = reads.clone();
+    m.bookings.expect_get_booking().returning(move |_, _| {
+        r.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(booking_at("2027-01-18T15:00:00Z", BookingStatus::Pending)))
+    });
+    let writes = Arc::new(AtomicUsize::new(0));
+    let w = writes.clone();
+    m.bookings
+        .expect_update_booking()
+        .withf(|prev, next, events| {
+            prev.status == BookingStatus::Pending
+                && next.status == BookingStatus::Confirmed
+                && events.len() == 1
+                && events[0].kind == EventKind::Confirmed
+        })
+        .returning(move |_, _, _| {
+            if w.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(UpdateBookingError::Stale)
+            } else {
+                Ok(())
+            }
+        });
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    let confirmed = uc.confirm("bk_1").await.unwrap();
+    assert_eq!(confirmed.status, BookingStatus::Confirmed);
+    assert_eq!(reads.load(Ordering::SeqCst), 2);
+    assert_eq!(writes.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn invalid_transitions_report_the_status() {
+    let mut m = Mocks::new();
+    m.bookings
+        .expect_get_booking()
+        .returning(|_, _| Ok(Some(booking_at("2027-01-18T15:00:00Z", BookingStatus::Cancelled))));
+    m.bookings.expect_update_booking().never();
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    for result in [uc.confirm("bk_1").await, uc.cancel("bk_1", None).await, uc.complete("bk_1").await] {
+        match result {
+            Err(BookingError::InvalidState(t)) => assert_eq!(t.status, BookingStatus::Cancelled),
+            other => panic!("expected INVALID_STATE, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() {
+    let mut m = Mocks::new();
+    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings
+        .expect_get_booking()
+        .returning(|_, _| Ok(Some(booking_at("2027-01-18T15:00:00Z", BookingStatus::Confirmed))));
+    m.bookings
+        .expect_busy_times()
+        .withf(|_, _, _, excluding| excluding.as_ref().map(|b| b.as_str()) == Some("bk_1"))
+        .returning(|_, _, _, _| Ok(vec![]));
+    m.bookings
+        .expect_update_booking()
+        .withf(|_, next, events| {
+            next.sequence == 1
+                && next.scheduled_at == ts("2027-01-18T15:30:00Z")
+                && events[0].kind == EventKind::Rescheduled
+                && events[0].previous_scheduled_at == Some(ts("2027-01-18T15:00:00Z"))
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings { ports: &ports, account: &acc };
+    let moved = uc.reschedule("bk_1", ts("2027-01-18T15:30:00Z")).await.unwrap();
+    assert_eq!(moved.status, BookingStatus::Confirmed);
+}
+
+#[tokio::test]
+async fn keys_are_checked_by_hash_and_revocation() {
+    let (hash, lookup) = hash_key(&format!("sk_{}", "a".repeat(40)));
+    let mut m = Mocks::new();
+    let record = ApiKeyRecord {
+        id: crate::ApiKeyId::from_trusted("key_1"),
+        account_id: account(),
+        account_name: "acme".into(),
+        lookup: lookup.clone(),
+        hash,
+        revoked_at: None,
+        created_at: ts("2027-01-01T00:00:00Z"),
+    };
+    let revoked = ApiKeyRecord {
+        revoked_at: Some(ts("2027-01-02T00:00:00Z")),
+        ..record.clone()
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    m.accounts.expect_keys_by_lookup().returning(move |l| {
+        assert_eq!(l.len(), 16);
+        Ok(match c.fetch_add(1, Ordering::SeqCst) {
+            0 => vec![record.clone()],
+            1 => vec![revoked.clone()],
+            _ => vec![],
+        })
+    });
+    let ports = m.ports();
+    let keys = ApiKeys {
+        store: ports.accounts.as_ref(),
+        clock: ports.clock.as_ref(),
+        ids: ports.ids.as_ref(),
+    };
+    let good = format!("sk_{}", "a".repeat(40));
+    assert_eq!(keys.authenticate(&good).await.unwrap().account_id, account());
+    assert!(matches!(keys.authenticate(&good).await, Err(AuthError::Revoked)));
+    assert!(matches!(keys.authenticate(&good).await, Err(AuthError::Unknown)));
+    // Malformed keys never reach the store.
+    assert!(matches!(keys.authenticate("sk_short").await, Err(AuthError::Malformed)));
+    assert!(matches!(keys.authenticate("Bearer x").await, Err(AuthError::Malformed)));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn services_without_a_provider_go_to_the_default_one() {
+    let mut m = Mocks::new();
+    m.providers.expect_default_provider().returning(|acc| {
+        Ok(Some(crate::Provider {
+            id: ProviderId::from_trusted("prv_default"),
+            account_id: acc.clone(),
+            name: "acme".into(),
+            email: None,
+            is_default: true,
+            created_at: ts("2027-01-01T00:00:00Z"),
+            updated_at: ts("2027-01-01T00:00:00Z"),
+        }))
+    });
+    m.services
+        .expect_create_service()
+        .withf(|s| s.provider_id.as_str() == "prv_default" && s.id.as_str() == "srv_consultation")
+        .times(1)
+        .returning(|_| Err(CreateServiceError::AlreadyExists));
+    let ports = m.ports();
+    let acc = account();
+    let catalog = Catalog { ports: &ports, account: &acc };
+    let s = seed_service(false);
+    let new = crate::NewService {
+        id: Some(s.id.clone()),
+        provider_id: None,
+        name: s.name,
+        description: None,
+        duration: s.duration,
+        price: s.price,
+        availability: s.availability,
+        buffer_before: s.buffer_before,
+        buffer_after: s.buffer_after,
+        minimum_notice: s.minimum_notice,
+        auto_confirm: false,
+    };
+    assert!(matches!(catalog.create_service(new).await, Err(CatalogError::AlreadyExists)));
+}
