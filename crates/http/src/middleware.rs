@@ -183,3 +183,69 @@ fn finish(
         )
     });
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use actix_web::middleware::from_fn;
+    use actix_web::test as atest;
+    use actix_web::{App, HttpResponse, web};
+
+    use super::*;
+
+    async fn boom() -> HttpResponse {
+        panic!("handler bug")
+    }
+
+    async fn plain_error() -> HttpResponse {
+        HttpResponse::BadGateway().body("upstream said no")
+    }
+
+    #[actix_web::test]
+    async fn a_panic_is_a_500_in_the_error_shape_with_the_request_id() {
+        let app = atest::init_service(
+            App::new()
+                .wrap(from_fn(observe))
+                .route("/boom", web::get().to(boom))
+                .route("/ok", web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        let req = atest::TestRequest::get()
+            .uri("/boom")
+            .insert_header(("x-request-id", "abc-123"))
+            .to_request();
+        let res = atest::try_call_service(&app, req).await;
+        // The middleware hands the failure on as an error; actix renders it.
+        let res = match res {
+            Ok(res) => res.into_parts().1,
+            Err(e) => e.error_response(),
+        };
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers().get("x-request-id").unwrap(), "abc-123");
+        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "INTERNAL");
+        assert!(!json["error"]["message"].as_str().unwrap().contains("handler bug"));
+        // The worker survives: the next request is served.
+        let res = atest::call_service(&app, atest::TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("x-request-id").unwrap().to_str().unwrap().starts_with("req_"));
+    }
+
+    #[actix_web::test]
+    async fn non_json_errors_get_the_error_shape() {
+        let app = atest::init_service(App::new().wrap(from_fn(observe)).route("/bad", web::get().to(plain_error))).await;
+        let res = atest::call_service(&app, atest::TestRequest::get().uri("/bad").to_request()).await;
+        // Anything 5xx that is not ours becomes the contract's 500 INTERNAL.
+        assert_eq!(res.status(), 500);
+        let json: serde_json::Value = atest::read_body_json(res).await;
+        assert_eq!(json["error"]["code"], "INTERNAL");
+    }
+
+    #[test]
+    fn feed_tokens_are_redacted_from_logged_paths() {
+        assert_eq!(redact_path("/calendar/feed/secret.ics"), "/calendar/feed/[redacted]");
+        assert_eq!(redact_path("/v1/bookings"), "/v1/bookings");
+    }
+}
