@@ -3,7 +3,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use booking_domain::ports::{
     BookingFilter, IdempotencyBegin, RateDecision, RateLimit, StoredResponse,
 };
@@ -124,12 +124,19 @@ async fn create_inner(state: &AppState, tenant: &Tenant, bytes: &[u8]) -> (Statu
         (status = 413, body = ErrorBody), (status = 422, description = "INVALID_SERVICE", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn create(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    tenant: Tenant,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    match create_checked(&req, payload, &state).await {
+        Ok(res) => res,
+        Err(mut e) => {
+            // The policy header goes on every answer of a limited endpoint.
+            e.headers.extend(rate_headers(&state.limits.bookings, None));
+            e.error_response()
+        }
+    }
+}
+
+async fn create_checked(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let tenant = Tenant::from_request(req, &mut Payload::None).await?;
     let limit = &state.limits.bookings;
     let policy = rate_headers(limit, None);
     let key = match req.headers().get(&IDEMPOTENCY_KEY) {
@@ -149,7 +156,7 @@ pub async fn create(
         }
     };
     let mut payload: Payload = payload.into_inner();
-    let bytes = read_body(&req, &mut payload).await?;
+    let bytes = read_body(req, &mut payload).await?;
     let account = &tenant.0.account_id;
     let idem = &state.ports.idempotency;
 
@@ -214,10 +221,10 @@ pub async fn create(
         if let Some(key) = &key {
             idem.abandon(account, key).await?;
         }
-        return Ok(rate_limited(limit, &decision).error_response());
+        return Err(rate_limited(limit, &decision));
     }
 
-    let (status, body) = create_inner(&state, &tenant, &bytes).await;
+    let (status, body) = create_inner(state, &tenant, &bytes).await;
     if let Some(key) = &key {
         if status.is_server_error() {
             idem.abandon(account, key).await?;
