@@ -1,0 +1,5 @@
+//! The integration suite of booking-api.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod store;

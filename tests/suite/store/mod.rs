@@ -1,0 +1,5 @@
+//! The store contract suite (`contract`), run against every store we ship.
+
+mod contract;
+mod fixtures;
+mod sqlite;

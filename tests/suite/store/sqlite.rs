@@ -1,0 +1,86 @@
+//! The contract suite on `SqliteStore`: a fresh database file per test.
+
+use booking_store_sqlite::SqliteStore;
+use tempfile::TempDir;
+
+use super::contract;
+
+/// A store on a new file in a new temporary directory (kept alive by the
+/// returned guard).
+fn fresh() -> (TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("booking.db")).unwrap();
+    (dir, store)
+}
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, store) = fresh();
+                contract::$name(&store).await;
+            }
+        )*
+    };
+}
+
+contract_tests!(
+    key_creates_account_and_default_provider,
+    keys_by_lookup_returns_every_match,
+    revoke_key_reports_existence_and_keeps_first_instant,
+    providers_are_isolated_per_account,
+    services_round_trip_and_are_isolated,
+    paging_is_stable_and_complete,
+    bookings_round_trip_and_are_isolated,
+    insert_refuses_overlaps_of_active_bookings,
+    conflicts_see_the_longest_bookings,
+    update_checks_staleness_and_conflicts,
+    list_bookings_applies_filters,
+    busy_times_are_bounded_sorted_and_exclusive,
+    idempotency_keys_follow_their_lifecycle,
+    idempotency_begin_is_exclusive,
+    ping_answers,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_on_one_store_have_one_winner() {
+    let (_dir, store) = fresh();
+    contract::concurrent_overlapping_inserts_have_one_winner(&[store], 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_across_two_pools_have_one_winner() {
+    // Two pools on one file behave like two processes sharing it.
+    let (dir, first) = fresh();
+    let second = SqliteStore::open(&dir.path().join("booking.db")).unwrap();
+    assert!(second.applied_migrations().is_empty());
+    contract::concurrent_overlapping_inserts_have_one_winner(&[first, second], 50).await;
+}
+
+#[test]
+fn open_creates_parent_directories_and_migrates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/booking.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(path.exists());
+    assert_eq!(store.applied_migrations().len(), 1);
+    assert_eq!(store.path(), path);
+    drop(store);
+    let again = SqliteStore::open(&path).unwrap();
+    assert!(again.applied_migrations().is_empty());
+    assert!(booking_store_sqlite::migrate(&path).unwrap().is_empty());
+}
+
+#[test]
+fn concurrent_opens_of_a_new_file_migrate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("booking.db");
+    let applied: Vec<usize> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| SqliteStore::open(&path).unwrap().applied_migrations().len()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(applied.iter().sum::<usize>(), 1, "{applied:?}");
+}
