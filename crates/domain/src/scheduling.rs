@@ -1,61 +1,247 @@
-//! TEMPORARY placeholder with the agreed API; replaced by the real scheduler.
-#![allow(missing_docs, unused_variables)]
-use crate::{Minutes, TimeRange, Timezone, WeeklyAvailability};
-use jiff::{SignedDuration, Timestamp};
+//! Turning weekly wall-clock hours into bookable instants.
+//!
+//! Everything here is pure computation over [`Timestamp`]s: no clock, no I/O.
+//! The caller passes `now` and the busy time it loaded (see
+//! [`busy_lookup_range`] for how much it must load).
+//!
+//! # Rules
+//!
+//! * Each open local day has one window `[start, end)` of wall-clock time in
+//!   the service's zone. Window edges are resolved to instants like this: an
+//!   ambiguous local time (in a fold) takes the **earlier** instant; a local
+//!   time that does not exist (in a gap) moves to the **transition instant**,
+//!   the first instant after the gap. `24:00` is the next local midnight.
+//! * Slot starts form a wall-clock grid: the window's start, then
+//!   `start + duration`, and so on in local time. A grid time in a gap is
+//!   skipped, one in a fold takes the earlier instant.
+//! * A slot lasts exactly `duration` real minutes and must end by the window's
+//!   end instant.
+//! * A slot is free when `[start - buffer_before, end + buffer_after)`
+//!   overlaps no busy interval, and it respects notice when
+//!   `start >= now + minimum_notice`.
+//!
+//! # Cost
+//!
+//! [`slots`] is a single sweep, `O(log b + days + slots + b_in_range)` for `b`
+//! busy intervals. On days whose window contains no offset transition, slot `k`
+//! is `window_start + k * duration` in UTC with no time-zone conversion; only
+//! days with a transition inside the window convert each grid time.
+
+use std::ops::ControlFlow;
+
+use jiff::{
+    SignedDuration, Timestamp,
+    civil::{Date, DateTime, Time},
+    tz::{AmbiguousOffset, TimeZone},
+};
+
+use crate::{Minutes, TimeRange, Timezone, Weekday, WeeklyAvailability};
+
+/// What the scheduler needs to know about a service.
 #[derive(Debug, Clone, Copy)]
 pub struct SlotRules<'a> {
+    /// Weekly opening hours and their time zone.
     pub availability: &'a WeeklyAvailability,
+    /// Length of one appointment, at least 1 minute (0 is treated as 1).
     pub duration: Minutes,
+    /// Time that must be free before each appointment.
     pub buffer_before: Minutes,
+    /// Time that must be free after each appointment.
     pub buffer_after: Minutes,
+    /// How far ahead of `now` an appointment must start.
     pub minimum_notice: Minutes,
 }
+
+impl SlotRules<'_> {
+    /// The duration in minutes, never 0.
+    fn duration_mins(&self) -> u32 {
+        self.duration.get().max(1)
+    }
+
+    /// The duration as a [`SignedDuration`], never zero.
+    fn duration_span(&self) -> SignedDuration {
+        SignedDuration::from_mins(i64::from(self.duration_mins()))
+    }
+
+    /// `now + minimum_notice`, saturating at the end of time.
+    fn earliest_start(&self, now: Timestamp) -> Timestamp {
+        now.checked_add(self.minimum_notice.duration())
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// The slot's range widened by the buffers: what must be free.
+    fn buffered(&self, slot: &Slot) -> TimeRange {
+        slot.range().widened(self.buffer_before, self.buffer_after)
+    }
+}
+
+/// A bookable appointment: `[start, end)` with `end = start + duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Slot {
+    /// First instant of the appointment.
     pub start: Timestamp,
+    /// First instant after the appointment.
     pub end: Timestamp,
 }
-#[derive(Debug, Clone, Default)]
-pub struct BusyTimes(Vec<TimeRange>);
-impl BusyTimes {
-    pub fn new(r: impl IntoIterator<Item = TimeRange>) -> Self {
-        BusyTimes(r.into_iter().collect())
-    }
-    pub fn as_slice(&self) -> &[TimeRange] {
-        &self.0
-    }
-    pub fn overlaps(&self, r: &TimeRange) -> bool {
-        self.0.iter().any(|b| b.overlaps(r))
+
+impl Slot {
+    /// The slot as a [`TimeRange`]. A degenerate slot (`end <= start`, which the
+    /// scheduler never produces) becomes one minute long.
+    pub fn range(&self) -> TimeRange {
+        TimeRange::new(self.start, self.end)
+            .unwrap_or_else(|| TimeRange::starting_at(self.start, Minutes::new(1)))
     }
 }
+
+/// Busy intervals sorted by start and merged (overlapping or adjacent ones
+/// joined). Built once in `O(n log n)`; queries are `O(log n)`.
+#[derive(Debug, Clone, Default)]
+pub struct BusyTimes {
+    ranges: Vec<TimeRange>,
+}
+
+impl BusyTimes {
+    /// Sorts and merges the ranges; any order is accepted.
+    pub fn new(ranges: impl IntoIterator<Item = TimeRange>) -> Self {
+        let mut sorted: Vec<TimeRange> = ranges.into_iter().collect();
+        sorted.sort_unstable();
+        let mut merged: Vec<TimeRange> = Vec::with_capacity(sorted.len());
+        for range in sorted {
+            match merged.last_mut() {
+                Some(last) if range.start() <= last.end() => {
+                    if range.end() > last.end() {
+                        // `last.start() < last.end() < range.end()`, so this is
+                        // always `Some`; keep `last` unchanged otherwise.
+                        *last = TimeRange::new(last.start(), range.end()).unwrap_or(*last);
+                    }
+                }
+                _ => merged.push(range),
+            }
+        }
+        BusyTimes { ranges: merged }
+    }
+
+    /// The merged intervals, ascending and pairwise separated by free time.
+    pub fn as_slice(&self) -> &[TimeRange] {
+        &self.ranges
+    }
+
+    /// Number of merged intervals.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether there is no busy time at all.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Whether `range` shares an instant with any busy interval (binary search).
+    pub fn overlaps(&self, range: &TimeRange) -> bool {
+        let i = self.first_ending_after(range.start());
+        self.ranges
+            .get(i)
+            .is_some_and(|busy| busy.start() < range.end())
+    }
+
+    /// Index of the first interval whose end is after `t`.
+    fn first_ending_after(&self, t: Timestamp) -> usize {
+        self.ranges.partition_point(|busy| busy.end() <= t)
+    }
+}
+
+impl FromIterator<TimeRange> for BusyTimes {
+    fn from_iter<I: IntoIterator<Item = TimeRange>>(iter: I) -> Self {
+        BusyTimes::new(iter)
+    }
+}
+
+/// Why a start is not bookable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Unbookable {
-    #[error("outside")]
+    /// The appointment does not fit inside one open day's window.
+    #[error("the appointment does not fit inside the service's opening hours")]
     OutsideHours,
-    #[error("soon")]
+    /// The start is earlier than `now + minimum_notice`.
+    #[error("the appointment starts sooner than the service's minimum notice allows")]
     TooSoon,
-    #[error("busy")]
+    /// The appointment, widened by its buffers, overlaps busy time.
+    #[error("the provider is busy at that time")]
     Busy,
 }
-pub fn windows(a: &WeeklyAvailability, range: TimeRange) -> Vec<TimeRange> {
-    vec![]
+
+/// UTC instants of the opening windows of every open local day whose window
+/// intersects `range` (unclipped), ascending.
+pub fn windows(availability: &WeeklyAvailability, range: TimeRange) -> Vec<TimeRange> {
+    let mut out = Vec::new();
+    for_each_window(availability, range, |window| {
+        if let Some(r) = TimeRange::new(window.start, window.end) {
+            out.push(r);
+        }
+        ControlFlow::Continue(())
+    });
+    out
 }
+
+/// Every free slot whose **start** lies in `[range.start, range.end)`, ascending
+/// and without duplicates.
+///
+/// `busy` must hold at least the busy time inside [`busy_lookup_range`]`(rules,
+/// range)`; intervals outside it are skipped by binary search.
 pub fn slots(
     rules: &SlotRules<'_>,
     range: TimeRange,
     now: Timestamp,
     busy: &BusyTimes,
 ) -> Vec<Slot> {
-    vec![]
+    let mut out = Vec::new();
+    sweep(rules, range, now, busy, |slot| {
+        out.push(slot);
+        ControlFlow::Continue(())
+    });
+    out
 }
+
+/// Checks a requested start (the caller ensures it is a whole minute).
+///
+/// Accepted when `[start, start + duration)` lies inside one open day's window
+/// (it need not sit on the slot grid), `start >= now + minimum_notice`, and the
+/// buffered range is free. Checks run in that order, so the error names the
+/// first rule broken.
 pub fn is_bookable(
     rules: &SlotRules<'_>,
     start: Timestamp,
     now: Timestamp,
     busy: &BusyTimes,
 ) -> Result<Slot, Unbookable> {
-    Err(Unbookable::Busy)
+    let end = start
+        .checked_add(rules.duration_span())
+        .map_err(|_| Unbookable::OutsideHours)?;
+    let availability = rules.availability;
+    let date = availability.timezone().tz().to_datetime(start).date();
+    // The window containing `start` belongs to the local date of `start`; the
+    // neighbours are checked too so exotic zone histories cannot fool us.
+    let inside = [date.yesterday().ok(), Some(date), date.tomorrow().ok()]
+        .into_iter()
+        .flatten()
+        .filter_map(|d| day_window(availability, d))
+        .any(|w| w.start <= start && end <= w.end);
+    if !inside {
+        return Err(Unbookable::OutsideHours);
+    }
+    if start < rules.earliest_start(now) {
+        return Err(Unbookable::TooSoon);
+    }
+    let slot = Slot { start, end };
+    if busy.overlaps(&rules.buffered(&slot)) {
+        return Err(Unbookable::Busy);
+    }
+    Ok(slot)
 }
+
+/// The first free grid slot (notice respected) starting in
+/// `[from, from + horizon)`, or `None`. Equal to the first element of
+/// `slots(rules, [from, from + horizon), now, busy)`, without computing the rest.
 pub fn next_available(
     rules: &SlotRules<'_>,
     from: Timestamp,
@@ -63,18 +249,1273 @@ pub fn next_available(
     busy: &BusyTimes,
     horizon: SignedDuration,
 ) -> Option<Slot> {
-    None
+    let until = from.checked_add(horizon).unwrap_or(Timestamp::MAX);
+    let range = TimeRange::new(from, until)?;
+    let mut found = None;
+    sweep(rules, range, now, busy, |slot| {
+        found = Some(slot);
+        ControlFlow::Break(())
+    });
+    found
 }
+
+/// The busy time the caller must load so that [`slots`] (or [`is_bookable`] /
+/// [`next_available`]) over `range` sees every interval that can matter:
+/// `range` widened by `buffer_before` at the start and
+/// `duration + buffer_after` at the end.
 pub fn busy_lookup_range(rules: &SlotRules<'_>, range: TimeRange) -> TimeRange {
-    range.widened(
-        rules.buffer_before,
-        Minutes::new(rules.duration.get() + rules.buffer_after.get()),
-    )
+    let after = Minutes::new(
+        rules
+            .duration_mins()
+            .saturating_add(rules.buffer_after.get()),
+    );
+    range.widened(rules.buffer_before, after)
 }
-pub fn local_day_range(
-    tz: &Timezone,
-    from: jiff::civil::Date,
-    to: jiff::civil::Date,
-) -> Option<TimeRange> {
-    None
+
+/// `[start of local day from, start of the local day after to_inclusive)` as
+/// instants; `None` if `from > to_inclusive` or the dates are out of range.
+///
+/// A local midnight that falls in a gap resolves to the first instant after the
+/// gap; an ambiguous one to the earlier instant.
+pub fn local_day_range(tz: &Timezone, from: Date, to_inclusive: Date) -> Option<TimeRange> {
+    let tz = tz.tz();
+    let (start, _) = resolve_edge(tz, from.to_datetime(Time::midnight()))?;
+    let after = to_inclusive.tomorrow().ok()?;
+    let (end, _) = resolve_edge(tz, after.to_datetime(Time::midnight()))?;
+    TimeRange::new(start, end)
+}
+
+// ---------------------------------------------------------------------------
+// Internals
+// ---------------------------------------------------------------------------
+
+/// One open day's window, resolved to instants.
+#[derive(Debug, Clone, Copy)]
+struct DayWindow {
+    date: Date,
+    start: Timestamp,
+    end: Timestamp,
+    /// The local start time does not exist (it moved to the transition), so
+    /// the wall-clock grid is not `start + k * duration`.
+    start_in_gap: bool,
+}
+
+/// Resolves a local date-time to an instant by the window-edge rule:
+/// unambiguous as is, fold → earlier, gap → transition instant. Also says
+/// whether the local time was in a gap.
+fn resolve_edge(tz: &TimeZone, dt: DateTime) -> Option<(Timestamp, bool)> {
+    match tz.to_ambiguous_timestamp(dt).offset() {
+        AmbiguousOffset::Unambiguous { offset } => Some((offset.to_timestamp(dt).ok()?, false)),
+        // `before` is the offset in force before the fold, so it yields the
+        // earlier of the two instants.
+        AmbiguousOffset::Fold { before, .. } => Some((before.to_timestamp(dt).ok()?, false)),
+        AmbiguousOffset::Gap { before, after } => {
+            // Read with the later offset, `dt` lands strictly before the
+            // transition; read with the earlier one, at or after it. The
+            // transition is the first one following the former.
+            let late = before.to_timestamp(dt).ok()?;
+            let early = after.to_timestamp(dt).ok()?;
+            let transition = tz
+                .following(early)
+                .next()
+                .map(|t| t.timestamp())
+                .filter(|t| *t <= late)
+                .unwrap_or(late);
+            Some((transition, true))
+        }
+    }
+}
+
+/// Resolves a grid time (slot start): gap → `None`, fold → earlier.
+fn resolve_grid(tz: &TimeZone, dt: DateTime) -> Option<Timestamp> {
+    match tz.to_ambiguous_timestamp(dt).offset() {
+        AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok(),
+        AmbiguousOffset::Fold { before, .. } => before.to_timestamp(dt).ok(),
+        AmbiguousOffset::Gap { .. } => None,
+    }
+}
+
+/// A minute of the local day (`0..=1440`) as a date-time; 1440 is the next
+/// midnight.
+fn local_datetime(date: Date, minute: u16) -> Option<DateTime> {
+    if minute >= 24 * 60 {
+        return Some(date.tomorrow().ok()?.to_datetime(Time::midnight()));
+    }
+    // `minute < 1440`, so both parts fit in `i8` and are valid.
+    let time = Time::new((minute / 60) as i8, (minute % 60) as i8, 0, 0).ok()?;
+    Some(date.to_datetime(time))
+}
+
+/// The window of `date`, or `None` when closed that day (or it is empty, which
+/// happens when the whole window lies in a gap).
+fn day_window(availability: &WeeklyAvailability, date: Date) -> Option<DayWindow> {
+    if !availability
+        .days()
+        .contains(Weekday::from_jiff(date.weekday()))
+    {
+        return None;
+    }
+    let tz = availability.timezone().tz();
+    let (start, start_in_gap) =
+        resolve_edge(tz, local_datetime(date, availability.start().minutes())?)?;
+    let (end, _) = resolve_edge(tz, local_datetime(date, availability.end().minutes())?)?;
+    (start < end).then_some(DayWindow {
+        date,
+        start,
+        end,
+        start_in_gap,
+    })
+}
+
+/// Calls `f` with the window of every open day that intersects `range`, in
+/// ascending order (windows of different days never overlap).
+fn for_each_window(
+    availability: &WeeklyAvailability,
+    range: TimeRange,
+    mut f: impl FnMut(DayWindow) -> ControlFlow<()>,
+) {
+    let tz = availability.timezone().tz();
+    // A day's window lies between its own local midnight and the next one, so
+    // only the local dates of the range's ends (± a day of slack) can matter.
+    let first = tz.to_datetime(range.start()).date();
+    let last = tz.to_datetime(range.end()).date();
+    let mut date = first.yesterday().unwrap_or(first);
+    loop {
+        if let Some(window) = day_window(availability, date)
+            && window.start < range.end()
+            && range.start() < window.end
+            && f(window).is_break()
+        {
+            return;
+        }
+        if date > last {
+            return;
+        }
+        match date.tomorrow() {
+            Ok(next) => date = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Cursor into the busy list for strictly ascending slot starts.
+///
+/// A slot starting at `t` is blocked by busy `[bs, be)` exactly when its
+/// buffered range `[t - before, t + duration + after)` overlaps it, i.e. when
+/// `bs - (duration + after) < t < be + before`. The cursor computes that open
+/// interval of blocked starts once per busy interval, so each slot costs two
+/// comparisons.
+struct BusyCursor<'b> {
+    ranges: &'b [TimeRange],
+    index: usize,
+    /// Blocked starts `(lo, hi)` (exclusive) for the interval at `index`.
+    current: Option<(Timestamp, Timestamp)>,
+    /// `duration + buffer_after`.
+    lead: SignedDuration,
+    /// `buffer_before`.
+    trail: SignedDuration,
+}
+
+impl BusyCursor<'_> {
+    /// If a slot starting at `start` is blocked, the first start at which the
+    /// blocking interval no longer blocks. `start` must increase between calls.
+    fn blocked(&mut self, start: Timestamp) -> Option<Timestamp> {
+        loop {
+            let (lo, hi) = match self.current {
+                Some(bounds) => bounds,
+                None => {
+                    let busy = self.ranges.get(self.index)?;
+                    let bounds = (
+                        busy.start()
+                            .checked_sub(self.lead)
+                            .unwrap_or(Timestamp::MIN),
+                        busy.end().checked_add(self.trail).unwrap_or(Timestamp::MAX),
+                    );
+                    self.current = Some(bounds);
+                    bounds
+                }
+            };
+            if hi <= start {
+                // Neither this start nor any later one is blocked by it.
+                self.index += 1;
+                self.current = None;
+                continue;
+            }
+            return (lo < start).then_some(hi);
+        }
+    }
+}
+
+/// Smallest `k >= 0` with `base + k * step >= target` (`step` in minutes, > 0).
+fn steps_to_reach(base: Timestamp, step_mins: u32, target: Timestamp) -> u64 {
+    if target <= base {
+        return 0;
+    }
+    let diff = target.duration_since(base).as_nanos();
+    let step = i128::from(step_mins) * 60_000_000_000;
+    // `diff > 0` and `step > 0`; the quotient fits easily (timestamps span
+    // ~20,000 years), saturate anyway.
+    let k = (diff + step - 1) / step;
+    u64::try_from(k).unwrap_or(u64::MAX)
+}
+
+/// The one sweep behind [`slots`] and [`next_available`]: emits every free,
+/// notice-respecting grid slot starting in `range`, ascending, until `emit`
+/// breaks.
+fn sweep(
+    rules: &SlotRules<'_>,
+    range: TimeRange,
+    now: Timestamp,
+    busy: &BusyTimes,
+    mut emit: impl FnMut(Slot) -> ControlFlow<()>,
+) {
+    let availability = rules.availability;
+    let tz = availability.timezone().tz();
+    let dur_mins = rules.duration_mins();
+    let dur = rules.duration_span();
+    let lower = range.start().max(rules.earliest_start(now));
+    if lower >= range.end() {
+        return;
+    }
+    let buffer_before = rules.buffer_before.duration();
+    let mut cursor = BusyCursor {
+        ranges: busy.as_slice(),
+        index: busy.first_ending_after(lower.checked_sub(buffer_before).unwrap_or(Timestamp::MIN)),
+        current: None,
+        lead: dur
+            .checked_add(rules.buffer_after.duration())
+            .unwrap_or(SignedDuration::MAX),
+        trail: buffer_before,
+    };
+    // First offset transition strictly after some instant <= the current
+    // window start; refreshed only when a window starts at or after it.
+    let mut next_transition: Option<Option<Timestamp>> = None;
+    // Last candidate handed to the busy cursor: candidates must strictly
+    // increase, both for the output order and for the cursor.
+    let mut last_checked: Option<Timestamp> = None;
+    let search = TimeRange::new(lower, range.end()).unwrap_or(range);
+
+    for_each_window(availability, search, |window| {
+        let transition = match next_transition {
+            Some(Some(t)) if t > window.start => Some(t),
+            Some(None) => None,
+            _ => {
+                let t = tz.following(window.start).next().map(|t| t.timestamp());
+                next_transition = Some(t);
+                t
+            }
+        };
+        let uniform = !window.start_in_gap && transition.is_none_or(|t| t >= window.end);
+
+        // Checks one candidate `[start, end)`; `Err(next)` says the grid may
+        // jump to `next`, the first start the blocking busy interval allows.
+        let mut check = |start: Timestamp, end: Timestamp| -> Result<ControlFlow<()>, Timestamp> {
+            if start < window.start || end > window.end || start < lower || start >= range.end() {
+                return Ok(ControlFlow::Continue(()));
+            }
+            if last_checked.is_some_and(|last| start <= last) {
+                return Ok(ControlFlow::Continue(()));
+            }
+            last_checked = Some(start);
+            if let Some(free_from) = cursor.blocked(start) {
+                return Err(free_from);
+            }
+            Ok(emit(Slot { start, end }))
+        };
+        let in_window = |start: Timestamp| start < range.end() && start < window.end;
+
+        if uniform {
+            // No offset change inside the window: the wall-clock grid is a
+            // UTC grid. Jump straight to the first relevant step, then step
+            // by `duration` (the next start is this slot's end).
+            let grid = |k: u64| -> Option<Timestamp> {
+                let offset = i64::try_from(k.checked_mul(u64::from(dur_mins))?).ok()?;
+                let start = window
+                    .start
+                    .checked_add(SignedDuration::from_mins(offset))
+                    .ok()?;
+                in_window(start).then_some(start)
+            };
+            let mut next = grid(steps_to_reach(window.start, dur_mins, lower));
+            while let Some(start) = next {
+                let Ok(end) = start.checked_add(dur) else {
+                    break;
+                };
+                if end > window.end {
+                    break;
+                }
+                next = match check(start, end) {
+                    Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
+                    Ok(ControlFlow::Continue(())) => Some(end).filter(|t| in_window(*t)),
+                    Err(free_from) => grid(steps_to_reach(window.start, dur_mins, free_from))
+                        .filter(|t| *t > start),
+                };
+            }
+        } else {
+            // A transition inside the window: convert each wall-clock grid
+            // time, skipping those in a gap.
+            let end_minute = u32::from(availability.end().minutes());
+            let mut minute = u32::from(availability.start().minutes());
+            while minute < end_minute {
+                let start = u16::try_from(minute)
+                    .ok()
+                    .and_then(|m| local_datetime(window.date, m))
+                    .and_then(|dt| resolve_grid(tz, dt));
+                if let Some(start) = start {
+                    if !in_window(start) {
+                        break;
+                    }
+                    if let Ok(end) = start.checked_add(dur)
+                        && let Ok(ControlFlow::Break(())) = check(start, end)
+                    {
+                        return ControlFlow::Break(());
+                    }
+                }
+                minute += dur_mins;
+            }
+        }
+        ControlFlow::Continue(())
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::{LocalTime, WeekdaySet};
+
+    pub(super) fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    pub(super) fn avail(days: &[&str], start: &str, end: &str, tz: &str) -> WeeklyAvailability {
+        let all = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
+        let days = if days.is_empty() { &all[..] } else { days };
+        WeeklyAvailability::new(
+            WeekdaySet::parse(days).unwrap(),
+            LocalTime::parse(start, "start").unwrap(),
+            LocalTime::parse(end, "end").unwrap(),
+            Timezone::parse(tz).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn rules(availability: &WeeklyAvailability, duration: u32) -> SlotRules<'_> {
+        SlotRules {
+            availability,
+            duration: Minutes::new(duration),
+            buffer_before: Minutes::ZERO,
+            buffer_after: Minutes::ZERO,
+            minimum_notice: Minutes::ZERO,
+        }
+    }
+
+    fn range(a: &str, b: &str) -> TimeRange {
+        TimeRange::new(ts(a), ts(b)).unwrap()
+    }
+
+    fn day(a: &WeeklyAvailability, date: &str) -> TimeRange {
+        let d: Date = date.parse().unwrap();
+        local_day_range(a.timezone(), d, d).unwrap()
+    }
+
+    const LONG_AGO: &str = "2000-01-01T00:00:00Z";
+
+    /// Slot starts on one local day, as RFC 3339 UTC strings; checks lengths.
+    fn starts_on(a: &WeeklyAvailability, date: &str, duration: u32) -> Vec<String> {
+        let r = rules(a, duration);
+        let out = slots(&r, day(a, date), ts(LONG_AGO), &BusyTimes::default());
+        for s in &out {
+            assert_eq!(
+                s.end.duration_since(s.start),
+                SignedDuration::from_mins(duration.into())
+            );
+        }
+        out.iter().map(|s| s.start.to_string()).collect()
+    }
+
+    fn z(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn new_york_spring_gap() {
+        let a = avail(&[], "00:00", "05:00", "America/New_York");
+        let d = "2024-03-10";
+        assert_eq!(
+            starts_on(&a, d, 60),
+            z(&[
+                "2024-03-10T05:00:00Z",
+                "2024-03-10T06:00:00Z",
+                "2024-03-10T07:00:00Z",
+                "2024-03-10T08:00:00Z"
+            ])
+        );
+        assert_eq!(
+            starts_on(&a, d, 30),
+            z(&[
+                "2024-03-10T05:00:00Z",
+                "2024-03-10T05:30:00Z",
+                "2024-03-10T06:00:00Z",
+                "2024-03-10T06:30:00Z",
+                "2024-03-10T07:00:00Z",
+                "2024-03-10T07:30:00Z",
+                "2024-03-10T08:00:00Z",
+                "2024-03-10T08:30:00Z"
+            ])
+        );
+        // Grid 00:00, 00:45, 01:30, (02:15 skipped), 03:00, 03:45; 04:30 would end at 05:15.
+        assert_eq!(
+            starts_on(&a, d, 45),
+            z(&[
+                "2024-03-10T05:00:00Z",
+                "2024-03-10T05:45:00Z",
+                "2024-03-10T06:30:00Z",
+                "2024-03-10T07:00:00Z",
+                "2024-03-10T07:45:00Z"
+            ])
+        );
+
+        let a = avail(&[], "01:30", "03:30", "America/New_York");
+        assert_eq!(
+            windows(&a, day(&a, d)),
+            vec![range("2024-03-10T06:30:00Z", "2024-03-10T07:30:00Z")]
+        );
+        assert_eq!(
+            starts_on(&a, d, 30),
+            z(&["2024-03-10T06:30:00Z", "2024-03-10T07:00:00Z"])
+        );
+        assert_eq!(starts_on(&a, d, 60), z(&["2024-03-10T06:30:00Z"]));
+        assert_eq!(starts_on(&a, d, 45), z(&["2024-03-10T06:30:00Z"]));
+
+        // A window start in the gap moves to the transition (07:00Z), not to
+        // 03:30 as jiff's "compatible" rule would; the grid stays wall-clock.
+        let a = avail(&[], "02:30", "05:00", "America/New_York");
+        assert_eq!(
+            windows(&a, day(&a, d)),
+            vec![range("2024-03-10T07:00:00Z", "2024-03-10T09:00:00Z")]
+        );
+        assert_eq!(starts_on(&a, d, 60), z(&["2024-03-10T07:30:00Z"]));
+        // Off-grid starts inside the moved window are bookable.
+        let r = rules(&a, 60);
+        let none = BusyTimes::default();
+        assert!(is_bookable(&r, ts("2024-03-10T07:00:00Z"), ts(LONG_AGO), &none).is_ok());
+        assert_eq!(
+            is_bookable(&r, ts("2024-03-10T06:59:00Z"), ts(LONG_AGO), &none),
+            Err(Unbookable::OutsideHours)
+        );
+
+        // A window entirely inside the gap is empty.
+        let a = avail(&[], "02:00", "02:30", "America/New_York");
+        assert!(windows(&a, day(&a, d)).is_empty());
+    }
+
+    #[test]
+    fn new_york_autumn_fold() {
+        let d = "2024-11-03";
+        let a = avail(&[], "00:00", "05:00", "America/New_York");
+        assert_eq!(
+            windows(&a, day(&a, d)),
+            vec![range("2024-11-03T04:00:00Z", "2024-11-03T10:00:00Z")]
+        );
+        // 01:00 is ambiguous: earlier (EDT) instant. The repeated hour gets no grid slot.
+        assert_eq!(
+            starts_on(&a, d, 60),
+            z(&[
+                "2024-11-03T04:00:00Z",
+                "2024-11-03T05:00:00Z",
+                "2024-11-03T07:00:00Z",
+                "2024-11-03T08:00:00Z",
+                "2024-11-03T09:00:00Z"
+            ])
+        );
+
+        let a = avail(&[], "01:30", "03:30", "America/New_York");
+        assert_eq!(
+            windows(&a, day(&a, d)),
+            vec![range("2024-11-03T05:30:00Z", "2024-11-03T08:30:00Z")]
+        );
+        assert_eq!(
+            starts_on(&a, d, 30),
+            z(&[
+                "2024-11-03T05:30:00Z",
+                "2024-11-03T07:00:00Z",
+                "2024-11-03T07:30:00Z",
+                "2024-11-03T08:00:00Z"
+            ])
+        );
+        assert_eq!(
+            starts_on(&a, d, 45),
+            z(&["2024-11-03T05:30:00Z", "2024-11-03T07:15:00Z"])
+        );
+        assert_eq!(
+            starts_on(&a, d, 60),
+            z(&["2024-11-03T05:30:00Z", "2024-11-03T07:30:00Z"])
+        );
+        // 01:00 EST (the second 01:00) is inside the window, so bookable off-grid.
+        let r = rules(&a, 60);
+        let slot = is_bookable(
+            &r,
+            ts("2024-11-03T06:00:00Z"),
+            ts(LONG_AGO),
+            &BusyTimes::default(),
+        );
+        assert_eq!(slot.unwrap().end, ts("2024-11-03T07:00:00Z"));
+    }
+
+    #[test]
+    fn london_both_changes() {
+        let a = avail(&[], "00:00", "04:00", "Europe/London");
+        assert_eq!(
+            starts_on(&a, "2024-03-31", 60),
+            z(&[
+                "2024-03-31T00:00:00Z",
+                "2024-03-31T01:00:00Z",
+                "2024-03-31T02:00:00Z"
+            ])
+        );
+        let a = avail(&[], "00:00", "03:00", "Europe/London");
+        assert_eq!(
+            starts_on(&a, "2024-10-27", 60),
+            z(&[
+                "2024-10-26T23:00:00Z",
+                "2024-10-27T00:00:00Z",
+                "2024-10-27T02:00:00Z"
+            ])
+        );
+        // An ordinary winter day: 00:00-03:00 GMT.
+        assert_eq!(
+            starts_on(&a, "2024-12-02", 90),
+            z(&["2024-12-02T00:00:00Z", "2024-12-02T01:30:00Z"])
+        );
+    }
+
+    #[test]
+    fn lord_howe_half_hour_shift() {
+        // DST starts 2024-10-06 02:00 (+10:30) -> 02:30 (+11): transition 15:30Z.
+        let a = avail(&[], "01:00", "04:00", "Australia/Lord_Howe");
+        assert_eq!(
+            starts_on(&a, "2024-10-06", 30),
+            z(&[
+                "2024-10-05T14:30:00Z",
+                "2024-10-05T15:00:00Z",
+                "2024-10-05T15:30:00Z",
+                "2024-10-05T16:00:00Z",
+                "2024-10-05T16:30:00Z"
+            ])
+        );
+        assert_eq!(
+            starts_on(&a, "2024-10-06", 60),
+            z(&["2024-10-05T14:30:00Z", "2024-10-05T16:00:00Z"])
+        );
+        let a = avail(&[], "02:00", "04:00", "Australia/Lord_Howe");
+        assert_eq!(
+            windows(&a, day(&a, "2024-10-06")),
+            vec![range("2024-10-05T15:30:00Z", "2024-10-05T17:00:00Z")]
+        );
+        // DST ends 2024-04-07 02:00 (+11) -> 01:30 (+10:30): fold [01:30, 02:00).
+        let a = avail(&[], "01:00", "03:00", "Australia/Lord_Howe");
+        assert_eq!(
+            starts_on(&a, "2024-04-07", 30),
+            z(&[
+                "2024-04-06T14:00:00Z",
+                "2024-04-06T14:30:00Z",
+                "2024-04-06T15:30:00Z",
+                "2024-04-06T16:00:00Z"
+            ])
+        );
+    }
+
+    #[test]
+    fn santiago_midnight_transition() {
+        // 2024-09-08 00:00 (-04) does not exist: clocks go to 01:00 (-03) at 04:00Z.
+        let a = avail(&[], "00:00", "03:00", "America/Santiago");
+        assert_eq!(
+            windows(&a, day(&a, "2024-09-08")),
+            vec![range("2024-09-08T04:00:00Z", "2024-09-08T06:00:00Z")]
+        );
+        assert_eq!(
+            starts_on(&a, "2024-09-08", 60),
+            z(&["2024-09-08T04:00:00Z", "2024-09-08T05:00:00Z"])
+        );
+        assert_eq!(
+            day(&a, "2024-09-08"),
+            range("2024-09-08T04:00:00Z", "2024-09-09T03:00:00Z")
+        );
+        // The day before ends at 24:00 = the same transition instant.
+        let a = avail(&[], "22:00", "24:00", "America/Santiago");
+        assert_eq!(
+            windows(&a, day(&a, "2024-09-07")),
+            vec![range("2024-09-08T02:00:00Z", "2024-09-08T04:00:00Z")]
+        );
+        assert_eq!(
+            starts_on(&a, "2024-09-07", 60),
+            z(&["2024-09-08T02:00:00Z", "2024-09-08T03:00:00Z"])
+        );
+        // 2024-04-06 24:00: clocks went back at 00:00 (-03) to 23:00 (-04), so
+        // 23:00 is ambiguous and the window is three real hours long.
+        assert_eq!(
+            windows(&a, day(&a, "2024-04-06")),
+            vec![range("2024-04-07T01:00:00Z", "2024-04-07T04:00:00Z")]
+        );
+        assert_eq!(
+            starts_on(&a, "2024-04-06", 60),
+            z(&["2024-04-07T01:00:00Z", "2024-04-07T02:00:00Z"])
+        );
+        let r = rules(&a, 60);
+        assert!(
+            is_bookable(
+                &r,
+                ts("2024-04-07T03:00:00Z"),
+                ts(LONG_AGO),
+                &BusyTimes::default()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn kathmandu_quarter_hour_offset() {
+        let a = avail(&["monday"], "09:00", "12:00", "Asia/Kathmandu");
+        assert_eq!(
+            starts_on(&a, "2024-06-03", 60),
+            z(&[
+                "2024-06-03T03:15:00Z",
+                "2024-06-03T04:15:00Z",
+                "2024-06-03T05:15:00Z"
+            ])
+        );
+        assert!(starts_on(&a, "2024-06-04", 60).is_empty());
+    }
+
+    fn seed() -> WeeklyAvailability {
+        avail(
+            &["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "09:00",
+            "17:00",
+            "America/New_York",
+        )
+    }
+
+    #[test]
+    fn seed_service_two_weeks_around_change() {
+        let a = seed();
+        let r = rules(&a, 60);
+        let two_weeks = local_day_range(
+            a.timezone(),
+            "2024-03-04".parse().unwrap(),
+            "2024-03-15".parse().unwrap(),
+        )
+        .unwrap();
+        let all = slots(&r, two_weeks, ts(LONG_AGO), &BusyTimes::default());
+        assert_eq!(all.len(), 80);
+        let tz = a.timezone().tz();
+        for pair in all.windows(2) {
+            assert!(pair[0].start < pair[1].start);
+        }
+        for d in [4, 5, 6, 7, 8, 11, 12, 13, 14, 15] {
+            let date = jiff::civil::date(2024, 3, d);
+            let day: Vec<_> = all
+                .iter()
+                .filter(|s| tz.to_datetime(s.start).date() == date)
+                .collect();
+            assert_eq!(day.len(), 8, "{date}");
+            let hour = if d < 10 { 14 } else { 13 };
+            assert_eq!(
+                day[0].start,
+                date.at(hour, 0, 0, 0)
+                    .to_zoned(TimeZone::UTC)
+                    .unwrap()
+                    .timestamp()
+            );
+            assert_eq!(
+                tz.to_datetime(day[7].start).time(),
+                jiff::civil::time(16, 0, 0, 0)
+            );
+        }
+    }
+
+    #[test]
+    fn busy_time_and_buffers_block_slots() {
+        let a = seed();
+        let monday = day(&a, "2024-03-04");
+        let busy = BusyTimes::new([range("2024-03-04T15:00:00Z", "2024-03-04T16:00:00Z")]);
+        let now = ts(LONG_AGO);
+        let starts = |r: &SlotRules<'_>| -> Vec<String> {
+            slots(r, monday, now, &busy)
+                .iter()
+                .map(|s| s.start.to_string())
+                .collect()
+        };
+        let mut r = rules(&a, 60);
+        let plain = starts(&r);
+        assert_eq!(plain.len(), 7);
+        assert!(plain.contains(&"2024-03-04T14:00:00Z".to_string()));
+        assert!(!plain.contains(&"2024-03-04T15:00:00Z".to_string()));
+        assert!(plain.contains(&"2024-03-04T16:00:00Z".to_string()));
+
+        r.buffer_after = Minutes::new(15);
+        let after = starts(&r);
+        assert_eq!(after.len(), 6);
+        assert!(!after.contains(&"2024-03-04T14:00:00Z".to_string()));
+        assert!(after.contains(&"2024-03-04T16:00:00Z".to_string()));
+
+        r.buffer_after = Minutes::ZERO;
+        r.buffer_before = Minutes::new(15);
+        let before = starts(&r);
+        assert_eq!(before.len(), 6);
+        assert!(before.contains(&"2024-03-04T14:00:00Z".to_string()));
+        assert!(!before.contains(&"2024-03-04T16:00:00Z".to_string()));
+        assert_eq!(
+            is_bookable(&r, ts("2024-03-04T16:00:00Z"), now, &busy),
+            Err(Unbookable::Busy)
+        );
+        assert!(is_bookable(&r, ts("2024-03-04T16:15:00Z"), now, &busy).is_ok());
+    }
+
+    #[test]
+    fn minimum_notice() {
+        let a = seed();
+        let mut r = rules(&a, 60);
+        r.minimum_notice = Minutes::new(60);
+        let now = ts("2024-03-04T14:30:00Z");
+        let got = slots(&r, day(&a, "2024-03-04"), now, &BusyTimes::default());
+        assert_eq!(got.len(), 6);
+        assert_eq!(got[0].start, ts("2024-03-04T16:00:00Z"));
+        assert_eq!(
+            is_bookable(&r, ts("2024-03-04T15:00:00Z"), now, &BusyTimes::default()),
+            Err(Unbookable::TooSoon)
+        );
+        assert!(is_bookable(&r, ts("2024-03-04T15:30:00Z"), now, &BusyTimes::default()).is_ok());
+    }
+
+    #[test]
+    fn is_bookable_off_grid() {
+        let a = seed();
+        let r = rules(&a, 60);
+        let now = ts(LONG_AGO);
+        let none = BusyTimes::default();
+        // 09:17 local.
+        let slot = is_bookable(&r, ts("2024-03-04T14:17:00Z"), now, &none).unwrap();
+        assert_eq!(slot.end, ts("2024-03-04T15:17:00Z"));
+        // 16:00 fits exactly, 16:30 would end at 17:30.
+        assert!(is_bookable(&r, ts("2024-03-04T21:00:00Z"), now, &none).is_ok());
+        assert_eq!(
+            is_bookable(&r, ts("2024-03-04T21:30:00Z"), now, &none),
+            Err(Unbookable::OutsideHours)
+        );
+        // 08:59 local, a Saturday, and outside hours wins over notice.
+        for bad in ["2024-03-04T13:59:00Z", "2024-03-09T15:00:00Z"] {
+            assert_eq!(
+                is_bookable(&r, ts(bad), now, &none),
+                Err(Unbookable::OutsideHours)
+            );
+            assert_eq!(
+                is_bookable(&r, ts(bad), ts("2030-01-01T00:00:00Z"), &none),
+                Err(Unbookable::OutsideHours)
+            );
+        }
+        let busy = BusyTimes::new([range("2024-03-04T15:00:00Z", "2024-03-04T15:01:00Z")]);
+        assert_eq!(
+            is_bookable(&r, ts("2024-03-04T14:17:00Z"), now, &busy),
+            Err(Unbookable::Busy)
+        );
+        assert!(is_bookable(&r, ts("2024-03-04T15:01:00Z"), now, &busy).is_ok());
+    }
+
+    #[test]
+    fn next_available_skips_busy_and_days_off() {
+        let a = seed();
+        let r = rules(&a, 60);
+        let now = ts(LONG_AGO);
+        let horizon = SignedDuration::from_hours(62 * 24);
+        // Friday 16:00 local is busy: next is Monday 09:00, after the DST change.
+        let busy = BusyTimes::new([range("2024-03-08T21:00:00Z", "2024-03-08T22:00:00Z")]);
+        let from = ts("2024-03-08T20:30:00Z");
+        assert_eq!(
+            next_available(&r, from, now, &busy, horizon).unwrap(),
+            Slot {
+                start: ts("2024-03-11T13:00:00Z"),
+                end: ts("2024-03-11T14:00:00Z")
+            }
+        );
+        // The grid start at `from` counts; an off-grid `from` moves to the next one.
+        assert_eq!(
+            next_available(&r, ts("2024-03-08T20:00:00Z"), now, &busy, horizon)
+                .unwrap()
+                .start,
+            ts("2024-03-08T20:00:00Z")
+        );
+        // Horizon: nothing before Monday within two days.
+        assert_eq!(
+            next_available(&r, from, now, &busy, SignedDuration::from_hours(48)),
+            None
+        );
+        assert_eq!(
+            next_available(&r, from, now, &busy, SignedDuration::ZERO),
+            None
+        );
+        // Notice pushes past the weekend too.
+        let mut r2 = r;
+        r2.minimum_notice = Minutes::new(24 * 60);
+        assert_eq!(
+            next_available(
+                &r2,
+                ts("2024-03-07T20:30:00Z"),
+                ts("2024-03-07T20:30:00Z"),
+                &BusyTimes::default(),
+                horizon
+            )
+            .unwrap()
+            .start,
+            ts("2024-03-08T21:00:00Z")
+        );
+        // Fully busy for the horizon: None.
+        let wall = BusyTimes::new([range("2024-03-01T00:00:00Z", "2024-06-01T00:00:00Z")]);
+        assert_eq!(next_available(&r, from, now, &wall, horizon), None);
+    }
+
+    #[test]
+    fn end_of_day_windows() {
+        let a = avail(&["monday"], "20:00", "24:00", "America/New_York");
+        let got = starts_on(&a, "2024-03-04", 60);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3], "2024-03-05T04:00:00Z");
+        let a = avail(&[], "00:00", "24:00", "America/New_York");
+        assert_eq!(starts_on(&a, "2024-03-10", 60).len(), 23);
+        assert_eq!(starts_on(&a, "2024-11-03", 60).len(), 24);
+        assert_eq!(starts_on(&a, "2024-03-04", 15).len(), 96);
+        // Consecutive 24-hour windows touch but never overlap.
+        let w = windows(&a, range("2024-03-09T12:00:00Z", "2024-03-12T12:00:00Z"));
+        assert_eq!(w.len(), 4);
+        for pair in w.windows(2) {
+            assert_eq!(pair[0].end(), pair[1].start());
+        }
+    }
+
+    #[test]
+    fn busy_times_merge_and_search() {
+        let b = BusyTimes::new([
+            range("2024-01-01T12:00:00Z", "2024-01-01T13:00:00Z"),
+            range("2024-01-01T10:00:00Z", "2024-01-01T11:00:00Z"),
+            range("2024-01-01T11:00:00Z", "2024-01-01T11:30:00Z"),
+            range("2024-01-01T10:15:00Z", "2024-01-01T10:30:00Z"),
+        ]);
+        assert_eq!(
+            b.as_slice(),
+            &[
+                range("2024-01-01T10:00:00Z", "2024-01-01T11:30:00Z"),
+                range("2024-01-01T12:00:00Z", "2024-01-01T13:00:00Z")
+            ]
+        );
+        assert!(b.overlaps(&range("2024-01-01T11:29:00Z", "2024-01-01T12:00:00Z")));
+        assert!(!b.overlaps(&range("2024-01-01T11:30:00Z", "2024-01-01T12:00:00Z")));
+        assert!(!b.overlaps(&range("2024-01-01T13:00:00Z", "2024-01-01T14:00:00Z")));
+        assert!(!b.overlaps(&range("2024-01-01T09:00:00Z", "2024-01-01T10:00:00Z")));
+        assert!(b.overlaps(&range("2024-01-01T09:00:00Z", "2024-01-01T14:00:00Z")));
+        assert!(
+            !BusyTimes::default().overlaps(&range("2024-01-01T09:00:00Z", "2024-01-01T14:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn lookup_range_covers_buffers_and_duration() {
+        let a = seed();
+        let mut r = rules(&a, 60);
+        r.buffer_before = Minutes::new(10);
+        r.buffer_after = Minutes::new(5);
+        assert_eq!(
+            busy_lookup_range(&r, range("2024-03-04T00:00:00Z", "2024-03-05T00:00:00Z")),
+            range("2024-03-03T23:50:00Z", "2024-03-05T01:05:00Z")
+        );
+    }
+
+    #[test]
+    fn extreme_instants_do_not_panic() {
+        let a = avail(&[], "00:00", "24:00", "America/New_York");
+        let mut r = rules(&a, 60);
+        r.minimum_notice = Minutes::new(u32::MAX);
+        r.buffer_before = Minutes::new(u32::MAX);
+        let all = TimeRange::new(Timestamp::MIN, Timestamp::MAX).unwrap();
+        let end = range("9999-12-28T00:00:00Z", "9999-12-30T12:00:00Z");
+        let start = range("-009999-01-03T00:00:00Z", "-009999-01-05T00:00:00Z");
+        let _ = windows(&a, start);
+        let _ = windows(&a, end);
+        assert!(slots(&r, end, Timestamp::MAX, &BusyTimes::default()).is_empty());
+        assert!(slots(&r, start, Timestamp::MIN, &BusyTimes::new([all])).is_empty());
+        r.minimum_notice = Minutes::ZERO;
+        r.buffer_before = Minutes::ZERO;
+        assert!(!slots(&r, end, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        assert!(!slots(&r, start, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        let _ = is_bookable(&r, Timestamp::MAX, Timestamp::MIN, &BusyTimes::default());
+        let _ = is_bookable(&r, Timestamp::MIN, Timestamp::MIN, &BusyTimes::default());
+        let _ = next_available(
+            &r,
+            ts("9999-12-29T00:00:00Z"),
+            Timestamp::MIN,
+            &BusyTimes::default(),
+            SignedDuration::MAX,
+        );
+        let _ = busy_lookup_range(&r, all);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod proptests {
+    use super::*;
+    use crate::{LocalTime, WeekdaySet};
+    use proptest::prelude::*;
+
+    const ZONES: [&str; 5] = [
+        "America/New_York",
+        "America/Santiago",
+        "Australia/Lord_Howe",
+        "Asia/Kathmandu",
+        "Europe/London",
+    ];
+
+    /// Transition dates of the zones above (and neighbours); other dates are random.
+    const TRANSITION_DATES: [&str; 14] = [
+        "2024-03-10",
+        "2024-11-03",
+        "2024-03-31",
+        "2024-10-27",
+        "2024-04-06",
+        "2024-09-07",
+        "2024-04-07",
+        "2024-10-06",
+        "2023-03-12",
+        "2023-11-05",
+        "2023-09-03",
+        "2025-04-06",
+        "1985-12-31",
+        "2022-09-11",
+    ];
+
+    #[derive(Debug, Clone)]
+    struct Case {
+        zone: &'static str,
+        days: u8,
+        start: u16,
+        end: u16,
+        duration: u32,
+        buffer_before: u32,
+        buffer_after: u32,
+        notice: u32,
+        base: DatePick,
+        range_offset_min: i64,
+        range_len_min: i64,
+        now_offset_s: i64,
+        busy: Vec<(i64, i64)>,
+        from_offset_min: i64,
+        horizon_min: i64,
+    }
+
+    #[derive(Debug, Clone)]
+    enum DatePick {
+        /// The local date of the zone's `index`-th transition after 1 Jan of
+        /// `year`, shifted by `shift` days.
+        Transition((i16, usize, i8)),
+        Fixed(Date),
+    }
+
+    impl DatePick {
+        fn resolve(&self, tz: &TimeZone) -> Date {
+            match *self {
+                DatePick::Fixed(d) => d,
+                DatePick::Transition((year, index, shift)) => {
+                    let jan1 = jiff::civil::date(year, 1, 1)
+                        .to_zoned(TimeZone::UTC)
+                        .unwrap()
+                        .timestamp();
+                    let t = tz
+                        .following(jan1)
+                        .nth(index)
+                        .map(|t| t.timestamp())
+                        .unwrap_or(jan1);
+                    tz.to_datetime(t)
+                        .date()
+                        .checked_add(SignedDuration::from_hours(24 * i64::from(shift)))
+                        .unwrap()
+                }
+            }
+        }
+    }
+
+    /// Biased towards the small hours, where transitions happen.
+    fn minute_of_day() -> impl Strategy<Value = u16> {
+        prop_oneof![
+            2 => (0u16..16).prop_map(|q| q * 15),
+            1 => (0u16..96).prop_map(|q| q * 15),
+            1 => 0u16..1440
+        ]
+    }
+
+    fn window_length() -> impl Strategy<Value = u16> {
+        prop_oneof![Just(1440u16), (1u16..24).prop_map(|h| h * 60), 1u16..=1440]
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        // Mostly dates with a real transition of the chosen zone (picked in the
+        // test from (year, index, shift)), sometimes a listed or random date.
+        let date = prop_oneof![
+            3 => (1980i16..2040, 0usize..3, -1i8..=1).prop_map(DatePick::Transition),
+            1 => prop::sample::select(&TRANSITION_DATES[..]).prop_map(|d| DatePick::Fixed(d.parse::<Date>().unwrap())),
+            1 => (0i64..20_000).prop_map(|n| DatePick::Fixed(jiff::civil::date(1980, 1, 1)
+                .checked_add(SignedDuration::from_hours(24 * n))
+                .unwrap())),
+        ];
+        let duration = prop_oneof![
+            prop::sample::select(&[15u32, 30, 45, 60, 90][..]),
+            1u32..300,
+        ];
+        (
+            (
+                prop::sample::select(&ZONES[..]),
+                prop_oneof![Just(127u8), 1u8..128],
+                minute_of_day(),
+                window_length(),
+                duration,
+                prop_oneof![Just(0u32), 0u32..90],
+                prop_oneof![Just(0u32), 0u32..90],
+                prop_oneof![Just(0u32), 0u32..3000],
+            ),
+            (
+                date,
+                -2880i64..1440,
+                1i64..(8 * 1440),
+                -3 * 86_400i64..3 * 86_400,
+                prop::collection::vec((-1440i64..(9 * 1440), 1i64..600), 0..25),
+                0i64..(8 * 1440),
+                1i64..(4 * 1440),
+            ),
+        )
+            .prop_map(
+                |(
+                    (zone, days, start, len, duration, buffer_before, buffer_after, notice),
+                    (base, range_offset_min, range_len_min, now_offset_s, busy, from, horizon),
+                )| Case {
+                    zone,
+                    days,
+                    start,
+                    end: (start + len).min(1440).max(start + 1),
+                    duration,
+                    buffer_before,
+                    buffer_after,
+                    notice,
+                    base,
+                    range_offset_min,
+                    range_len_min,
+                    now_offset_s,
+                    busy,
+                    from_offset_min: from,
+                    horizon_min: horizon,
+                },
+            )
+    }
+
+    fn add_mins(t: Timestamp, m: i64) -> Timestamp {
+        t.checked_add(SignedDuration::from_mins(m)).unwrap()
+    }
+
+    /// Window edge by a different route than the implementation: in a gap, the
+    /// transition at or before the "later" reading.
+    fn oracle_edge(tz: &TimeZone, dt: DateTime) -> Timestamp {
+        let amb = tz.to_ambiguous_timestamp(dt);
+        match amb.offset() {
+            AmbiguousOffset::Gap { .. } => {
+                let later = amb.later().unwrap();
+                let probe = later.checked_add(SignedDuration::from_nanos(1)).unwrap();
+                tz.preceding(probe).next().unwrap().timestamp()
+            }
+            _ => amb.earlier().unwrap(),
+        }
+    }
+
+    fn at_minute(date: Date, minute: u32) -> DateTime {
+        date.to_datetime(Time::midnight())
+            .checked_add(SignedDuration::from_mins(minute.into()))
+            .unwrap()
+    }
+
+    /// Every grid start (window, instant) of open days near `range`, by brute force.
+    fn oracle_grid(
+        a: &WeeklyAvailability,
+        dur: u32,
+        range: TimeRange,
+    ) -> Vec<(TimeRange, Timestamp)> {
+        let tz = a.timezone().tz();
+        let first = tz.to_datetime(range.start()).date().yesterday().unwrap();
+        let last = tz.to_datetime(range.end()).date().tomorrow().unwrap();
+        let mut out = Vec::new();
+        let mut date = first;
+        while date <= last {
+            if a.days().contains(Weekday::from_jiff(date.weekday())) {
+                let (s, e) = (u32::from(a.start().minutes()), u32::from(a.end().minutes()));
+                let ws = oracle_edge(tz, at_minute(date, s));
+                let we = oracle_edge(tz, at_minute(date, e));
+                if let Some(w) = TimeRange::new(ws, we) {
+                    let mut m = s;
+                    while m < e {
+                        let amb = tz.to_ambiguous_timestamp(at_minute(date, m));
+                        if !amb.is_ambiguous()
+                            || !matches!(amb.offset(), AmbiguousOffset::Gap { .. })
+                        {
+                            out.push((w, amb.earlier().unwrap()));
+                        }
+                        m += dur;
+                    }
+                }
+            }
+            date = date.tomorrow().unwrap();
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn slots_follow_the_rules(c in case()) {
+            let days: WeekdaySet = Weekday::ALL
+                .into_iter()
+                .filter(|d| c.days & (1 << d.index()) != 0)
+                .collect();
+            let a = WeeklyAvailability::new(
+                days,
+                LocalTime::from_minutes(c.start).unwrap(),
+                LocalTime::from_minutes(c.end).unwrap(),
+                Timezone::parse(c.zone).unwrap(),
+            )
+            .unwrap();
+            let rules = SlotRules {
+                availability: &a,
+                duration: Minutes::new(c.duration),
+                buffer_before: Minutes::new(c.buffer_before),
+                buffer_after: Minutes::new(c.buffer_after),
+                minimum_notice: Minutes::new(c.notice),
+            };
+            let tz = a.timezone().tz();
+            let base = c.base.resolve(tz).to_datetime(Time::midnight()).to_zoned(TimeZone::UTC).unwrap().timestamp();
+            let rs = add_mins(base, c.range_offset_min);
+            let range = TimeRange::new(rs, add_mins(rs, c.range_len_min)).unwrap();
+            let now = rs.checked_add(SignedDuration::from_secs(c.now_offset_s)).unwrap();
+            let earliest = add_mins(now, c.notice.into());
+            let raw_busy: Vec<TimeRange> = c
+                .busy
+                .iter()
+                .map(|&(off, len)| TimeRange::new(add_mins(rs, off), add_mins(rs, off + len)).unwrap())
+                .collect();
+            let busy = BusyTimes::new(raw_busy.iter().copied());
+            let dur = SignedDuration::from_mins(c.duration.into());
+            let buffered = |s: &Slot| s.range().widened(rules.buffer_before, rules.buffer_after);
+
+            let got = slots(&rules, range, now, &busy);
+
+            for s in &got {
+                prop_assert_eq!(s.end.duration_since(s.start), dur);
+                prop_assert!(range.contains_instant(s.start));
+                prop_assert!(s.start >= earliest);
+                prop_assert!(!raw_busy.iter().any(|b| b.overlaps(&buffered(s))));
+                let local_day = tz.to_datetime(s.start).date();
+                let day = local_day_range(a.timezone(), local_day, local_day).unwrap();
+                prop_assert!(
+                    windows(&a, day).iter().any(|w| w.contains(&s.range())),
+                    "slot {:?} outside windows {:?}", s, windows(&a, day)
+                );
+                prop_assert_eq!(is_bookable(&rules, s.start, now, &busy), Ok(*s));
+            }
+            for pair in got.windows(2) {
+                prop_assert!(pair[0].start < pair[1].start);
+            }
+
+            // Windows: ascending, disjoint, edges as the oracle resolves them.
+            let ws = windows(&a, range);
+            for pair in ws.windows(2) {
+                prop_assert!(pair[0].end() <= pair[1].start());
+            }
+            for w in &ws {
+                prop_assert!(w.overlaps(&range));
+            }
+
+            // Soundness and completeness against a brute-force grid.
+            let grid = oracle_grid(&a, c.duration, range);
+            let mut expected: Vec<Slot> = grid
+                .iter()
+                .filter_map(|&(w, t)| {
+                    let slot = Slot { start: t, end: t.checked_add(dur).ok()? };
+                    let ok = range.contains_instant(t)
+                        && t >= earliest
+                        && w.contains(&slot.range())
+                        && !raw_busy.iter().any(|b| b.overlaps(&buffered(&slot)));
+                    ok.then_some(slot)
+                })
+                .collect();
+            expected.sort();
+            expected.dedup();
+            prop_assert_eq!(&got, &expected);
+            for &(_, t) in &grid {
+                if range.contains_instant(t) {
+                    let in_slots = got.iter().any(|s| s.start == t);
+                    prop_assert_eq!(is_bookable(&rules, t, now, &busy).is_ok(), in_slots, "grid start {}", t);
+                }
+            }
+
+            // Busy time only removes slots.
+            let free = slots(&rules, range, now, &BusyTimes::default());
+            prop_assert!(got.iter().all(|s| free.contains(s)));
+
+            // Loading only the busy time in busy_lookup_range changes nothing.
+            let lookup = busy_lookup_range(&rules, range);
+            let loaded = BusyTimes::new(raw_busy.iter().copied().filter(|b| b.overlaps(&lookup)));
+            prop_assert_eq!(&slots(&rules, range, now, &loaded), &got);
+
+            // next_available is the first slot from `from` within the horizon.
+            let from = add_mins(rs, c.from_offset_min);
+            let horizon = SignedDuration::from_mins(c.horizon_min);
+            let window = TimeRange::new(from, from.checked_add(horizon).unwrap()).unwrap();
+            prop_assert_eq!(
+                next_available(&rules, from, now, &busy, horizon),
+                slots(&rules, window, now, &busy).first().copied()
+            );
+            prop_assert_eq!(
+                next_available(&rules, rs, now, &busy, range.length()),
+                got.first().copied()
+            );
+        }
+
+        #[test]
+        fn window_edges_match_oracle(zone in prop::sample::select(&ZONES[..]),
+                                     start in minute_of_day(), len in window_length(),
+                                     n in 0i64..20_000, pick in prop::option::of(prop::sample::select(&TRANSITION_DATES[..]))) {
+            let end = (start + len).min(1440).max(start + 1);
+            let a = WeeklyAvailability::new(
+                Weekday::ALL.into_iter().collect(),
+                LocalTime::from_minutes(start).unwrap(),
+                LocalTime::from_minutes(end).unwrap(),
+                Timezone::parse(zone).unwrap(),
+            ).unwrap();
+            let date = match pick {
+                Some(d) => d.parse::<Date>().unwrap(),
+                None => jiff::civil::date(1980, 1, 1).checked_add(SignedDuration::from_hours(24 * n)).unwrap(),
+            };
+            let tz = a.timezone().tz();
+            let day = local_day_range(a.timezone(), date, date).unwrap();
+            prop_assert_eq!(day.start(), oracle_edge(tz, at_minute(date, 0)));
+            prop_assert_eq!(day.end(), oracle_edge(tz, at_minute(date, 1440)));
+            let ws = oracle_edge(tz, at_minute(date, start.into()));
+            let we = oracle_edge(tz, at_minute(date, end.into()));
+            let expected: Vec<TimeRange> = TimeRange::new(ws, we).into_iter().collect();
+            prop_assert_eq!(windows(&a, day), expected);
+        }
+    }
 }

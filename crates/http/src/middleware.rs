@@ -129,20 +129,18 @@ pub async fn observe(
     };
 
     let status = res.status();
-    if status.is_client_error() || status.is_server_error() {
-        if !is_json(&res) {
-            let (req, old) = res.into_parts();
-            let mut replacement = shape_error(status).error_response();
-            // Keep headers such as Allow or Retry-After from the original answer.
-            for (name, value) in old.headers() {
-                if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                    replacement
-                        .headers_mut()
-                        .insert(name.clone(), value.clone());
-                }
+    if (status.is_client_error() || status.is_server_error()) && !is_json(&res) {
+        let (req, old) = res.into_parts();
+        let mut replacement = shape_error(status).error_response();
+        // Keep headers such as Allow or Retry-After from the original answer.
+        for (name, value) in old.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                replacement
+                    .headers_mut()
+                    .insert(name.clone(), value.clone());
             }
-            res = ServiceResponse::new(req, replacement);
         }
+        res = ServiceResponse::new(req, replacement);
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
@@ -226,17 +224,36 @@ mod tests {
         let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["error"]["code"], "INTERNAL");
-        assert!(!json["error"]["message"].as_str().unwrap().contains("handler bug"));
+        assert!(
+            !json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("handler bug")
+        );
         // The worker survives: the next request is served.
-        let res = atest::call_service(&app, atest::TestRequest::get().uri("/ok").to_request()).await;
+        let res =
+            atest::call_service(&app, atest::TestRequest::get().uri("/ok").to_request()).await;
         assert_eq!(res.status(), 200);
-        assert!(res.headers().get("x-request-id").unwrap().to_str().unwrap().starts_with("req_"));
+        assert!(
+            res.headers()
+                .get("x-request-id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("req_")
+        );
     }
 
     #[actix_web::test]
     async fn non_json_errors_get_the_error_shape() {
-        let app = atest::init_service(App::new().wrap(from_fn(observe)).route("/bad", web::get().to(plain_error))).await;
-        let res = atest::call_service(&app, atest::TestRequest::get().uri("/bad").to_request()).await;
+        let app = atest::init_service(
+            App::new()
+                .wrap(from_fn(observe))
+                .route("/bad", web::get().to(plain_error)),
+        )
+        .await;
+        let res =
+            atest::call_service(&app, atest::TestRequest::get().uri("/bad").to_request()).await;
         // Anything 5xx that is not ours becomes the contract's 500 INTERNAL.
         assert_eq!(res.status(), 500);
         let json: serde_json::Value = atest::read_body_json(res).await;
@@ -245,7 +262,10 @@ mod tests {
 
     #[test]
     fn feed_tokens_are_redacted_from_logged_paths() {
-        assert_eq!(redact_path("/calendar/feed/secret.ics"), "/calendar/feed/[redacted]");
+        assert_eq!(
+            redact_path("/calendar/feed/secret.ics"),
+            "/calendar/feed/[redacted]"
+        );
         assert_eq!(redact_path("/v1/bookings"), "/v1/bookings");
     }
 }

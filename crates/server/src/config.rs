@@ -125,10 +125,10 @@ impl Config {
         let public_url = values
             .get("BOOKING_PUBLIC_URL")
             .map(|u| u.trim_end_matches('/').to_owned());
-        if let Some(u) = &public_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                bail!("BOOKING_PUBLIC_URL must start with http:// or https://");
-            }
+        if let Some(u) = &public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            bail!("BOOKING_PUBLIC_URL must start with http:// or https://");
         }
         let workers = match values.get("BOOKING_WORKERS") {
             Some(w) => w

@@ -11,8 +11,8 @@ use super::*;
 use crate::ports::*;
 use crate::{
     AccountId, Booking, BookingId, BookingStatus, Currency, Customer, Email, EventKind, LocalTime,
-    Metadata, Minutes, Money, Price, PriceType, ProviderId, Service, ServiceId, TimeRange, Timezone, WeekdaySet,
-    WeeklyAvailability, Weekday,
+    Metadata, Minutes, Money, Price, PriceType, ProviderId, Service, ServiceId, TimeRange,
+    Timezone, Weekday, WeekdaySet, WeeklyAvailability,
 };
 
 fn ts(s: &str) -> Timestamp {
@@ -24,9 +24,15 @@ fn account() -> AccountId {
 }
 
 fn seed_service(auto_confirm: bool) -> Service {
-    let days: WeekdaySet = [Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday]
-        .into_iter()
-        .collect();
+    let days: WeekdaySet = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+    ]
+    .into_iter()
+    .collect();
     let usd = Currency::parse("USD").unwrap();
     Service {
         id: ServiceId::from_trusted("srv_consultation"),
@@ -81,8 +87,13 @@ impl Mocks {
         clock.expect_now().returning(move || now);
         let counter = Arc::new(AtomicUsize::new(0));
         let mut ids = MockIdGenerator::new();
-        ids.expect_new_id()
-            .returning(move |kind| format!("{}{}", kind.prefix(), counter.fetch_add(1, Ordering::SeqCst)));
+        ids.expect_new_id().returning(move |kind| {
+            format!(
+                "{}{}",
+                kind.prefix(),
+                counter.fetch_add(1, Ordering::SeqCst)
+            )
+        });
         ids.expect_secret().returning(|len| "a".repeat(len));
         Ports {
             accounts: Arc::new(self.accounts),
@@ -136,8 +147,12 @@ fn booking_at(at: &str, status: BookingStatus) -> Booking {
 #[tokio::test]
 async fn a_booking_is_inserted_with_its_created_event() {
     let mut m = Mocks::new();
-    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_busy_times().returning(|_, _, _, _| Ok(vec![]));
+    m.services
+        .expect_get_service()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings
+        .expect_busy_times()
+        .returning(|_, _, _, _| Ok(vec![]));
     m.bookings
         .expect_insert_booking()
         .withf(|b, events| {
@@ -151,36 +166,54 @@ async fn a_booking_is_inserted_with_its_created_event() {
         .returning(|_, _| Ok(()));
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
     // Monday 2027-01-18 10:00 in New York (EST) = 15:00Z.
-    let booking = uc.create(new_booking("2027-01-18T15:00:00Z")).await.unwrap();
+    let booking = uc
+        .create(new_booking("2027-01-18T15:00:00Z"))
+        .await
+        .unwrap();
     assert_eq!(booking.end_at(), ts("2027-01-18T16:00:00Z"));
 }
 
 #[tokio::test]
 async fn auto_confirm_records_created_then_confirmed() {
     let mut m = Mocks::new();
-    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(true))));
-    m.bookings.expect_busy_times().returning(|_, _, _, _| Ok(vec![]));
+    m.services
+        .expect_get_service()
+        .returning(|_, _| Ok(Some(seed_service(true))));
+    m.bookings
+        .expect_busy_times()
+        .returning(|_, _, _, _| Ok(vec![]));
     m.bookings
         .expect_insert_booking()
         .withf(|b, events| {
             b.status == BookingStatus::Confirmed
-                && events.iter().map(|e| e.kind).collect::<Vec<_>>() == [EventKind::Created, EventKind::Confirmed]
+                && events.iter().map(|e| e.kind).collect::<Vec<_>>()
+                    == [EventKind::Created, EventKind::Confirmed]
                 && events[0].booking.status == BookingStatus::Pending
         })
         .times(1)
         .returning(|_, _| Ok(()));
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
-    uc.create(new_booking("2027-01-18T15:00:00Z")).await.unwrap();
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    uc.create(new_booking("2027-01-18T15:00:00Z"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
     let mut m = Mocks::new();
-    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
+    m.services
+        .expect_get_service()
+        .returning(|_, _| Ok(Some(seed_service(false))));
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     // First look: free (a concurrent booking commits in between); afterwards
@@ -189,7 +222,9 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
         if c.fetch_add(1, Ordering::SeqCst) == 0 {
             Ok(vec![])
         } else {
-            Ok(vec![TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z")).unwrap()])
+            Ok(vec![
+                TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z")).unwrap(),
+            ])
         }
     });
     m.bookings
@@ -197,7 +232,10 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
         .returning(|_, _| Err(CreateBookingError::Conflict));
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
     match uc.create(new_booking("2027-01-18T15:00:00Z")).await {
         Err(BookingError::Conflict {
             requested,
@@ -222,11 +260,20 @@ async fn archived_and_unknown_services_are_invalid_without_touching_bookings() {
     m.bookings.expect_insert_booking().never();
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
-    assert!(matches!(uc.create(new_booking("2027-01-18T15:00:00Z")).await, Err(BookingError::InvalidService)));
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    assert!(matches!(
+        uc.create(new_booking("2027-01-18T15:00:00Z")).await,
+        Err(BookingError::InvalidService)
+    ));
     let mut other = new_booking("2027-01-18T15:00:00Z");
     other.service = "srv_missing".into();
-    assert!(matches!(uc.create(other).await, Err(BookingError::InvalidService)));
+    assert!(matches!(
+        uc.create(other).await,
+        Err(BookingError::InvalidService)
+    ));
 }
 
 #[tokio::test]
@@ -240,24 +287,53 @@ async fn storage_errors_are_never_not_found() {
         .returning(|_, _| Err(StorageError::Internal("corrupt row".into())));
     let ports = m.ports();
     let acc = account();
-    let catalog = Catalog { ports: &ports, account: &acc };
-    assert!(matches!(catalog.service("srv_consultation").await, Err(CatalogError::Storage(_))));
-    let uc = Bookings { ports: &ports, account: &acc };
-    assert!(matches!(uc.create(new_booking("2027-01-18T15:00:00Z")).await, Err(BookingError::Storage(_))));
-    assert!(matches!(uc.get("bk_1").await, Err(BookingError::Storage(_))));
-    assert!(matches!(uc.confirm("bk_1").await, Err(BookingError::Storage(_))));
+    let catalog = Catalog {
+        ports: &ports,
+        account: &acc,
+    };
+    assert!(matches!(
+        catalog.service("srv_consultation").await,
+        Err(CatalogError::Storage(_))
+    ));
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    assert!(matches!(
+        uc.create(new_booking("2027-01-18T15:00:00Z")).await,
+        Err(BookingError::Storage(_))
+    ));
+    assert!(matches!(
+        uc.get("bk_1").await,
+        Err(BookingError::Storage(_))
+    ));
+    assert!(matches!(
+        uc.confirm("bk_1").await,
+        Err(BookingError::Storage(_))
+    ));
 }
 
 #[tokio::test]
 async fn whole_minutes_only() {
     let mut m = Mocks::new();
-    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
+    m.services
+        .expect_get_service()
+        .returning(|_, _| Ok(Some(seed_service(false))));
     m.bookings.expect_insert_booking().never();
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
-    let err = uc.create(new_booking("2027-01-18T15:00:30Z")).await.unwrap_err();
-    assert!(matches!(err, BookingError::Validation(ref v) if v.field == "scheduled_at"), "{err:?}");
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    let err = uc
+        .create(new_booking("2027-01-18T15:00:30Z"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BookingError::Validation(ref v) if v.field == "scheduled_at"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -267,7 +343,10 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
     let r = reads.clone();
     m.bookings.expect_get_booking().returning(move |_, _| {
         r.fetch_add(1, Ordering::SeqCst);
-        Ok(Some(booking_at("2027-01-18T15:00:00Z", BookingStatus::Pending)))
+        Ok(Some(booking_at(
+            "2027-01-18T15:00:00Z",
+            BookingStatus::Pending,
+        )))
     });
     let writes = Arc::new(AtomicUsize::new(0));
     let w = writes.clone();
@@ -288,7 +367,10 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
         });
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
     let confirmed = uc.confirm("bk_1").await.unwrap();
     assert_eq!(confirmed.status, BookingStatus::Confirmed);
     assert_eq!(reads.load(Ordering::SeqCst), 2);
@@ -298,14 +380,24 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
 #[tokio::test]
 async fn invalid_transitions_report_the_status() {
     let mut m = Mocks::new();
-    m.bookings
-        .expect_get_booking()
-        .returning(|_, _| Ok(Some(booking_at("2027-01-18T15:00:00Z", BookingStatus::Cancelled))));
+    m.bookings.expect_get_booking().returning(|_, _| {
+        Ok(Some(booking_at(
+            "2027-01-18T15:00:00Z",
+            BookingStatus::Cancelled,
+        )))
+    });
     m.bookings.expect_update_booking().never();
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
-    for result in [uc.confirm("bk_1").await, uc.cancel("bk_1", None).await, uc.complete("bk_1").await] {
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    for result in [
+        uc.confirm("bk_1").await,
+        uc.cancel("bk_1", None).await,
+        uc.complete("bk_1").await,
+    ] {
         match result {
             Err(BookingError::InvalidState(t)) => assert_eq!(t.status, BookingStatus::Cancelled),
             other => panic!("expected INVALID_STATE, got {other:?}"),
@@ -316,10 +408,15 @@ async fn invalid_transitions_report_the_status() {
 #[tokio::test]
 async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() {
     let mut m = Mocks::new();
-    m.services.expect_get_service().returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings
-        .expect_get_booking()
-        .returning(|_, _| Ok(Some(booking_at("2027-01-18T15:00:00Z", BookingStatus::Confirmed))));
+    m.services
+        .expect_get_service()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_get_booking().returning(|_, _| {
+        Ok(Some(booking_at(
+            "2027-01-18T15:00:00Z",
+            BookingStatus::Confirmed,
+        )))
+    });
     m.bookings
         .expect_busy_times()
         .withf(|_, _, _, excluding| excluding.as_ref().map(|b| b.as_str()) == Some("bk_1"))
@@ -336,8 +433,14 @@ async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() 
         .returning(|_, _, _| Ok(()));
     let ports = m.ports();
     let acc = account();
-    let uc = Bookings { ports: &ports, account: &acc };
-    let moved = uc.reschedule("bk_1", ts("2027-01-18T15:30:00Z")).await.unwrap();
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    let moved = uc
+        .reschedule("bk_1", ts("2027-01-18T15:30:00Z"))
+        .await
+        .unwrap();
     assert_eq!(moved.status, BookingStatus::Confirmed);
 }
 
@@ -375,12 +478,27 @@ async fn keys_are_checked_by_hash_and_revocation() {
         ids: ports.ids.as_ref(),
     };
     let good = format!("sk_{}", "a".repeat(40));
-    assert_eq!(keys.authenticate(&good).await.unwrap().account_id, account());
-    assert!(matches!(keys.authenticate(&good).await, Err(AuthError::Revoked)));
-    assert!(matches!(keys.authenticate(&good).await, Err(AuthError::Unknown)));
+    assert_eq!(
+        keys.authenticate(&good).await.unwrap().account_id,
+        account()
+    );
+    assert!(matches!(
+        keys.authenticate(&good).await,
+        Err(AuthError::Revoked)
+    ));
+    assert!(matches!(
+        keys.authenticate(&good).await,
+        Err(AuthError::Unknown)
+    ));
     // Malformed keys never reach the store.
-    assert!(matches!(keys.authenticate("sk_short").await, Err(AuthError::Malformed)));
-    assert!(matches!(keys.authenticate("Bearer x").await, Err(AuthError::Malformed)));
+    assert!(matches!(
+        keys.authenticate("sk_short").await,
+        Err(AuthError::Malformed)
+    ));
+    assert!(matches!(
+        keys.authenticate("Bearer x").await,
+        Err(AuthError::Malformed)
+    ));
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
@@ -405,7 +523,10 @@ async fn services_without_a_provider_go_to_the_default_one() {
         .returning(|_| Err(CreateServiceError::AlreadyExists));
     let ports = m.ports();
     let acc = account();
-    let catalog = Catalog { ports: &ports, account: &acc };
+    let catalog = Catalog {
+        ports: &ports,
+        account: &acc,
+    };
     let s = seed_service(false);
     let new = crate::NewService {
         id: Some(s.id.clone()),
@@ -420,5 +541,8 @@ async fn services_without_a_provider_go_to_the_default_one() {
         minimum_notice: s.minimum_notice,
         auto_confirm: false,
     };
-    assert!(matches!(catalog.create_service(new).await, Err(CatalogError::AlreadyExists)));
+    assert!(matches!(
+        catalog.create_service(new).await,
+        Err(CatalogError::AlreadyExists)
+    ));
 }

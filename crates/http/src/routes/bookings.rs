@@ -124,7 +124,11 @@ async fn create_inner(state: &AppState, tenant: &Tenant, bytes: &[u8]) -> (Statu
         (status = 413, body = ErrorBody), (status = 422, description = "INVALID_SERVICE", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     match create_checked(&req, payload, &state).await {
         Ok(res) => res,
         Err(mut e) => {
@@ -135,7 +139,11 @@ pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     }
 }
 
-async fn create_checked(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<HttpResponse, ApiError> {
+async fn create_checked(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
     let tenant = Tenant::from_request(req, &mut Payload::None).await?;
     let limit = &state.limits.bookings;
     let policy = rate_headers(limit, None);
@@ -279,11 +287,8 @@ impl ListParams {
                 })
                 .transpose()?,
             // Ids of another shape match nothing, like unknown ids.
-            service_id: self.service.as_deref().map(|s| ServiceId::from_trusted(s)),
-            provider_id: self
-                .provider_id
-                .as_deref()
-                .map(|s| ProviderId::from_trusted(s)),
+            service_id: self.service.as_deref().map(ServiceId::from_trusted),
+            provider_id: self.provider_id.as_deref().map(ProviderId::from_trusted),
             from: self
                 .from
                 .as_deref()
