@@ -310,13 +310,19 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// How long a claimed idempotency key without an answer blocks retries: after
+/// this many seconds the claim counts as abandoned (its process died) and
+/// [`IdempotencyStore::begin`] may hand the key out again.
+pub const IDEMPOTENCY_CLAIM_TIMEOUT_SECS: i64 = 60;
+
 /// Idempotency keys, per account, kept 24 hours with the first answer.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for `request_hash` atomically: of concurrent calls with the
     /// same account and key, exactly one gets `Started`. Entries older than
-    /// `ttl` count as absent.
+    /// `ttl`, and unanswered claims older than
+    /// [`IDEMPOTENCY_CLAIM_TIMEOUT_SECS`], count as absent.
     async fn begin(
         &self,
         account: &AccountId,

@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 use booking_domain::AccountId;
-use booking_domain::ports::{IdempotencyBegin, IdempotencyStore, StorageError, StoredResponse};
+use booking_domain::ports::{
+    IDEMPOTENCY_CLAIM_TIMEOUT_SECS, IdempotencyBegin, IdempotencyStore, StorageError,
+    StoredResponse,
+};
 use diesel::prelude::*;
 use jiff::{SignedDuration, Timestamp};
 
@@ -26,6 +29,7 @@ impl IdempotencyStore for SqliteStore {
         let now = secs(now);
         // Rows created before this instant count as absent.
         let oldest_live = now.saturating_sub(ttl.as_secs().max(0));
+        let oldest_claim = now.saturating_sub(IDEMPOTENCY_CLAIM_TIMEOUT_SECS);
         self.run("idempotency_begin", move |conn| {
             conn.immediate_transaction(|conn| {
                 let stored: Option<(String, Option<i32>, Option<Vec<u8>>, i64)> = keys::table
@@ -40,7 +44,12 @@ impl IdempotencyStore for SqliteStore {
                     .first(conn)
                     .optional()?;
                 match stored {
-                    Some((hash, status, body, created_at)) if created_at >= oldest_live => {
+                    // A claim that never got its answer (its process died)
+                    // lapses after the claim timeout; answered keys live `ttl`.
+                    Some((hash, status, body, created_at))
+                        if created_at >= oldest_live
+                            && (status.is_some() || created_at >= oldest_claim) =>
+                    {
                         if hash != request_hash {
                             return Ok(IdempotencyBegin::Mismatch);
                         }

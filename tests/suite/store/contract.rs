@@ -977,6 +977,20 @@ pub async fn idempotency_keys_follow_their_lifecycle<S: Store>(s: &S) {
         begin(acc.clone(), "k2", "h1", now()).await,
         IdempotencyBegin::Started
     );
+    // An unanswered claim lapses after the claim timeout (its process died),
+    // so a retry is not blocked for the whole ttl.
+    assert_eq!(
+        begin(acc.clone(), "k3", "h1", now()).await,
+        IdempotencyBegin::Started
+    );
+    assert_eq!(
+        begin(acc.clone(), "k3", "h1", now()).await,
+        IdempotencyBegin::InProgress
+    );
+    assert_eq!(
+        begin(acc.clone(), "k3", "h1", plus(now(), 2)).await,
+        IdempotencyBegin::Started
+    );
     let empty = StoredResponse {
         status: 204,
         body: Vec::new(),
