@@ -1,0 +1,32 @@
+//! End-to-end tests of the HTTP contract (`/work/shared/api.md`) on the real
+//! `booking-api` binary: each test starts its own server on 127.0.0.1 with a
+//! temporary SQLite database and talks to it over HTTP.
+
+mod availability;
+mod bookings;
+mod cli;
+mod concurrency;
+mod errors;
+mod idempotency;
+mod isolation;
+mod lifecycle;
+mod ops;
+mod providers;
+mod ratelimit;
+mod services;
+
+use booking_tests::{Api, TestServer};
+
+/// A fresh server and a key of account `acme`.
+pub fn setup() -> (TestServer, Api) {
+    let server = TestServer::start();
+    let api = server.api("acme");
+    (server, api)
+}
+
+/// A fresh server, a key of `acme`, and the seed service created.
+pub async fn setup_seed() -> (TestServer, Api) {
+    let (server, api) = setup();
+    api.create_seed_service().await;
+    (server, api)
+}
