@@ -374,6 +374,92 @@ pub struct BookingEvent {
 mod tests {
     use super::*;
 
+    fn booking(status: BookingStatus) -> Booking {
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let usd = crate::Currency::parse("USD").unwrap();
+        Booking {
+            id: BookingId::from_trusted("bk_1"),
+            account_id: AccountId::from_trusted("acc_1"),
+            service_id: ServiceId::from_trusted("srv_1"),
+            provider_id: ProviderId::from_trusted("prv_1"),
+            duration: Minutes::new(60),
+            scheduled_at: t("2027-01-18T15:00:00Z"),
+            buffer_before: Minutes::new(10),
+            buffer_after: Minutes::new(5),
+            status,
+            customer: Customer {
+                email: Email::parse("c@example.com", "e").unwrap(),
+                name: "C".into(),
+            },
+            price: Money::from_minor(15000, usd).unwrap(),
+            notes: None,
+            metadata: Metadata::default(),
+            cancel_reason: None,
+            sequence: 0,
+            created_at: t("2027-01-01T00:00:00Z"),
+            updated_at: t("2027-01-01T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn complete_needs_confirmed_and_the_end_passed() {
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let b = booking(BookingStatus::Confirmed);
+        assert_eq!(b.end_at(), t("2027-01-18T16:00:00Z"));
+        assert!(b.complete(t("2027-01-18T15:59:59Z")).is_err());
+        let done = b.complete(t("2027-01-18T16:00:00Z")).unwrap();
+        assert_eq!(done.status, BookingStatus::Completed);
+        assert_eq!(done.updated_at, t("2027-01-18T16:00:00Z"));
+        let err = booking(BookingStatus::Pending)
+            .complete(t("2027-02-01T00:00:00Z"))
+            .unwrap_err();
+        assert_eq!(err.status, BookingStatus::Pending);
+        assert!(done.complete(t("2027-02-01T00:00:00Z")).is_err());
+    }
+
+    #[test]
+    fn lifecycle_table() {
+        let now: Timestamp = "2027-01-10T00:00:00Z".parse().unwrap();
+        use BookingStatus::*;
+        for (from, confirm, cancel, reschedule) in [
+            (Pending, true, true, true),
+            (Confirmed, false, true, true),
+            (Cancelled, false, false, false),
+            (Completed, false, false, false),
+        ] {
+            let b = booking(from);
+            assert_eq!(b.confirm(now).is_ok(), confirm, "{from} confirm");
+            assert_eq!(b.cancel(None, now).is_ok(), cancel, "{from} cancel");
+            let moved = b.reschedule(b.scheduled_at, now);
+            assert_eq!(moved.is_ok(), reschedule, "{from} reschedule");
+            if let Ok(m) = moved {
+                assert_eq!((m.status, m.sequence), (from, 1));
+            }
+        }
+        assert!(
+            booking(Confirmed)
+                .cancel(Some("sick".into()), now)
+                .unwrap()
+                .cancel_reason
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn occupied_includes_both_buffers() {
+        let b = booking(BookingStatus::Pending);
+        let r = b.occupied();
+        assert_eq!(
+            r.start(),
+            "2027-01-18T14:50:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            r.end(),
+            "2027-01-18T16:05:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(!BookingStatus::Cancelled.is_active() && BookingStatus::Confirmed.is_active());
+    }
+
     #[test]
     fn emails() {
         assert!(Email::parse("customer@example.com", "e").is_ok());
