@@ -12,12 +12,13 @@ build:
 	$(CARGO) build --release -p booking-server --bin booking-api
 
 ## Every test: formatting, clippy (warnings are errors), unit, property, doc,
-## store-contract and end-to-end tests. Installs nothing beyond the Rust
-## toolchain; the e2e tests run the real binary on 127.0.0.1 with temporary
-## SQLite files.
+## store-contract (SQLite and Postgres) and end-to-end tests. Without
+## TEST_DATABASE_URL, scripts/test-postgres.sh installs PostgreSQL with apt if
+## missing and runs a throw-away local cluster for the run. The e2e tests run
+## the real binary on 127.0.0.1.
 test: lint
 	$(CARGO) build -p booking-server --bin booking-api
-	$(CARGO) test --workspace --all-targets
+	scripts/test-postgres.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 lint:
@@ -27,9 +28,12 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## Criterion benchmarks of the hot paths (not tests; numbers in docs/performance.md).
+## Benchmarks of the hot paths (not tests; numbers in docs/performance.md):
+## criterion for availability, then the HTTP load benchmark on Postgres
+## (booking creation vs pgbench, availability reads).
 bench:
 	$(CARGO) bench -p booking-domain --bench availability
+	scripts/bench-http.sh
 
 ## The domain crate's runnable example: the seed service around a DST change.
 example:

@@ -100,7 +100,7 @@ pub struct TestServer {
     exit: Option<ExitStatus>,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
-    /// `sqlite://<tempdir>/booking.db`.
+    /// `sqlite://<tempdir>/booking.db`, or the Postgres URL it runs on.
     pub database_url: String,
     logs: Arc<Mutex<VecDeque<String>>>,
     client: reqwest::Client,
@@ -118,6 +118,17 @@ impl TestServer {
     pub fn start_with(env: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = format!("sqlite://{}", dir.path().join("booking.db").display());
+        TestServer::start_on(&database_url, dir, env)
+    }
+
+    /// Starts a server on the given database (several servers may share one);
+    /// `dir` is kept alive as long as the server.
+    pub fn start_on(
+        database_url: &str,
+        dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        let database_url = database_url.to_owned();
         let mut cmd = command(&database_url);
         cmd.arg("serve")
             .env("BOOKING_BIND", "127.0.0.1:0")
@@ -717,4 +728,109 @@ pub fn overlaps(a: Timestamp, a_min: i64, b: Timestamp, b_min: i64) -> bool {
 /// A path with the given file name inside `dir`.
 pub fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}", dir.join(file).display())
+}
+
+/// Throw-away Postgres databases for end-to-end tests, made with `psql` on the
+/// server named by `TEST_DATABASE_URL` (`make test` provides one).
+pub mod pg {
+    use std::process::Command;
+
+    /// The admin URL, or `None` (and a note on stderr) when Postgres tests
+    /// should be skipped.
+    pub fn admin_url() -> Option<String> {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                eprintln!("skipping: TEST_DATABASE_URL not set (make test sets it)");
+                None
+            }
+        }
+    }
+
+    /// Runs one SQL statement as the admin role.
+    pub fn sql(admin: &str, statement: &str) -> String {
+        let out = Command::new("psql")
+            .arg(admin)
+            .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-c", statement])
+            .output()
+            .expect("run psql (install the PostgreSQL client)");
+        assert!(
+            out.status.success(),
+            "psql failed on `{statement}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// An empty database, dropped when this guard goes.
+    pub struct Database {
+        admin: String,
+        /// Its name.
+        pub name: String,
+        /// Its URL.
+        pub url: String,
+    }
+
+    impl Database {
+        /// Creates `booking_e2e_<random>` (the server migrates it at start-up).
+        pub fn create(admin: &str) -> Database {
+            let name = format!("booking_e2e_{}", uuid_like());
+            sql(admin, &format!("CREATE DATABASE {name}"));
+            let url = match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => panic!("TEST_DATABASE_URL has no database part: {admin}"),
+            };
+            Database {
+                admin: admin.to_owned(),
+                name,
+                url,
+            }
+        }
+
+        /// Refuses (false) or allows (true) new connections, and with
+        /// `false` also ends the current ones: the database is "down".
+        pub fn set_reachable(&self, reachable: bool) {
+            sql(
+                &self.admin,
+                &format!(
+                    "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {reachable}",
+                    self.name
+                ),
+            );
+            if !reachable {
+                sql(
+                    &self.admin,
+                    &format!(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}'",
+                        self.name
+                    ),
+                );
+            }
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            let _ = Command::new("psql")
+                .arg(&self.admin)
+                .args([
+                    "-qAt",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+                ])
+                .output();
+        }
+    }
+
+    fn uuid_like() -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::time::{SystemTime, UNIX_EPOCH};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        format!("{nanos:x}_{:x}_{n}", std::process::id())
+    }
 }

@@ -18,6 +18,7 @@ pub const KEYS: &[&str] = &[
     "BOOKING_LOG",
     "BOOKING_LOG_FORMAT",
     "BOOKING_WORKERS",
+    "BOOKING_DB_POOL_SIZE",
 ];
 
 /// Where data lives.
@@ -48,6 +49,8 @@ pub struct Config {
     pub log_json: bool,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Postgres connections per process.
+    pub db_pool_size: usize,
 }
 
 /// Parses `N/second`, `N/minute` or `N/hour`.
@@ -138,7 +141,15 @@ impl Config {
                 .map(|n| n.get())
                 .unwrap_or(2),
         };
+        let db_pool_size = match values.get("BOOKING_DB_POOL_SIZE") {
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => bail!("BOOKING_DB_POOL_SIZE must be an integer from 1 to 1000"),
+            },
+            None => 16,
+        };
         Ok(Config {
+            db_pool_size,
             database,
             bind,
             public_url,

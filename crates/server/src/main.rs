@@ -3,23 +3,21 @@
 
 mod config;
 mod ids;
+mod wiring;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use booking_domain::ports::{Ports, SystemClock};
 use booking_domain::usecases::ApiKeys;
 use booking_http::metrics::Metrics;
-use booking_http::ratelimit::GovernorLimiter;
 use booking_http::{AppState, Limits};
-use booking_store_sqlite::SqliteStore;
 use clap::{Parser, Subcommand};
-use config::{Config, Database};
+use config::Config;
 use ids::RandomIds;
+use wiring::Startup;
 
 /// Booking and scheduling API server.
 #[derive(Debug, Parser)]
@@ -73,41 +71,21 @@ fn init_logging(config: &Config) {
     }
 }
 
-fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
-    match &config.database {
-        Database::Sqlite(url) => {
-            SqliteStore::from_url(url).context("cannot open the SQLite database")
-        }
-        Database::Postgres(_) => anyhow::bail!(
-            "DATABASE_URL points at Postgres, which this build does not support yet; use sqlite://<path>"
-        ),
-    }
-}
-
-fn ports(store: SqliteStore) -> Ports {
-    let store = Arc::new(store);
-    Ports {
-        accounts: store.clone(),
-        providers: store.clone(),
-        services: store.clone(),
-        bookings: store.clone(),
-        idempotency: store.clone(),
-        health: store,
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-    }
-}
-
 async fn serve(config: Config) -> anyhow::Result<()> {
     RandomIds::check()?;
-    let store = open_store(&config)?;
     let listener =
         TcpListener::bind(config.bind).with_context(|| format!("cannot bind {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let limiter = Arc::new(GovernorLimiter::new());
+    let backend = tokio::select! {
+        backend = wiring::backend(&config, Startup::Retry) => backend?,
+        _ = shutdown_signal() => {
+            tracing::info!("stopped before the database became reachable");
+            return Ok(());
+        }
+    };
     let state = actix_web_data(AppState {
-        ports: ports(store),
-        limiter: limiter.clone(),
+        ports: backend.ports,
+        limiter: backend.limiter,
         limits: Limits {
             bookings: config.rate_bookings.clone(),
             calendar_sync: config.rate_calendar_sync.clone(),
@@ -120,11 +98,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "listening on http://{addr}"
     );
     // Forget rate-limit state of idle keys now and then, so memory stays flat.
+    let sweeper = backend.limits_sweeper;
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limiter.forget_idle();
+            sweeper.sweep().await;
         }
     });
     server.await?;
@@ -143,26 +122,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let Database::Sqlite(url) = &config.database else {
-                anyhow::bail!(
-                    "DATABASE_URL points at Postgres, which this build does not support yet"
-                );
-            };
-            let path = booking_store_sqlite::path_from_url(url)?;
-            let applied = booking_store_sqlite::migrate(&path)?;
-            println!(
-                "applied {} migration(s) to {}",
-                applied.len(),
-                path.display()
-            );
+            let (target, applied) = wiring::migrate(&config).await?;
+            println!("applied {} migration(s) to {target}", applied.len());
             for version in applied {
                 println!("  {version}");
             }
             Ok(())
         }
         Command::Keys { action } => {
-            let store = open_store(&config)?;
-            let ports = ports(store);
+            let ports = wiring::backend(&config, Startup::FailFast).await?.ports;
             let keys = ApiKeys {
                 store: ports.accounts.as_ref(),
                 clock: ports.clock.as_ref(),
@@ -186,6 +154,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -11,6 +11,7 @@ mod idempotency;
 mod isolation;
 mod lifecycle;
 mod ops;
+mod postgres;
 mod providers;
 mod ratelimit;
 mod services;

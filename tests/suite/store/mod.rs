@@ -2,4 +2,6 @@
 
 mod contract;
 mod fixtures;
+mod postgres;
+mod ratelimit;
 mod sqlite;

@@ -1,0 +1,370 @@
+//! Bookings and their events.
+//!
+//! Conflicts are not checked here: the exclusion constraint
+//! `bookings_no_overlap` refuses an active booking whose occupied range
+//! overlaps another active booking of the same provider, atomically and
+//! across every server instance, and the store maps that refusal (SQLSTATE
+//! 23P01 on that constraint) to `Conflict`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use booking_domain::ports::{
+    BookingFilter, BookingStore, CreateBookingError, Page, PageRequest, StorageError,
+    UpdateBookingError,
+};
+use booking_domain::{AccountId, Booking, BookingEvent, BookingId, ProviderId, TimeRange};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jiff::Timestamp;
+
+use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
+use crate::schema::{bookings, events};
+use crate::{PostgresStore, TxError, page, page_limit};
+
+/// The exclusion constraint that keeps active bookings of a provider apart.
+const NO_OVERLAP: &str = "bookings_no_overlap";
+
+/// Whether `e` is the violation of [`NO_OVERLAP`] (SQLSTATE 23P01, which
+/// diesel-async reports as `ExclusionViolation` with the constraint name).
+fn is_overlap(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::ExclusionViolation, info)
+            if info.constraint_name() == Some(NO_OVERLAP)
+    )
+}
+
+/// Turns the overlap violation into [`TxError::Conflict`].
+fn conflict_or(e: DieselError) -> TxError {
+    if is_overlap(&e) {
+        TxError::Conflict
+    } else {
+        TxError::Db(e)
+    }
+}
+
+/// Refuses rows the bounded busy-time scan could not see (the schema checks
+/// it too; this gives the clearer message).
+fn check_length(row: &BookingRow) -> Result<(), StorageError> {
+    let length = row.occupied_end.saturating_sub(row.occupied_start);
+    if length <= 0 || length > MAX_OCCUPIED_SECS {
+        return Err(StorageError::Internal(format!(
+            "booking {}: occupied range of {length} s is outside what the store supports \
+             (1 s to {MAX_OCCUPIED_SECS} s)",
+            row.id
+        )));
+    }
+    Ok(())
+}
+
+fn event_rows(booking: &Booking, events: &[BookingEvent]) -> Result<Vec<EventRow>, StorageError> {
+    events
+        .iter()
+        .map(|e| {
+            if e.account_id != booking.account_id || e.booking.id != booking.id {
+                return Err(StorageError::Internal(format!(
+                    "event {} does not belong to booking {}",
+                    e.id, booking.id
+                )));
+            }
+            EventRow::from_domain(e)
+        })
+        .collect()
+}
+
+async fn insert_events(conn: &mut AsyncPgConnection, rows: &[EventRow]) -> Result<(), TxError> {
+    if !rows.is_empty() {
+        diesel::insert_into(events::table)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What an insert writes.
+struct Insert {
+    row: BookingRow,
+    events: Vec<EventRow>,
+}
+
+/// What an update writes, and what it expects to replace.
+struct Update {
+    row: BookingRow,
+    events: Vec<EventRow>,
+    /// `(status, scheduled_at, updated_at)` of `previous`.
+    expected: (&'static str, i64, i64),
+}
+
+/// One transaction: the booking, then its events. The insert itself is the
+/// conflict check.
+async fn insert_tx(conn: &mut AsyncPgConnection, insert: &Insert) -> Result<(), TxError> {
+    conn.transaction(async |conn| {
+        diesel::insert_into(bookings::table)
+            .values(&insert.row)
+            .execute(conn)
+            .await
+            .map_err(conflict_or)?;
+        insert_events(conn, &insert.events).await
+    })
+    .await
+}
+
+/// One transaction: the guarded update (no row = stale; the constraint =
+/// conflict), then the events. The row lock taken by the update makes a
+/// concurrent change of the same booking wait and then find it stale.
+async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<(), TxError> {
+    conn.transaction(async |conn| {
+        let row = &update.row;
+        let (status, start, updated_at) = update.expected;
+        let n = diesel::update(
+            bookings::table
+                .filter(bookings::account_id.eq(&row.account_id))
+                .filter(bookings::id.eq(&row.id))
+                .filter(bookings::status.eq(status))
+                .filter(bookings::scheduled_at.eq(start))
+                .filter(bookings::updated_at.eq(updated_at)),
+        )
+        .set(row)
+        .execute(conn)
+        .await
+        .map_err(conflict_or)?;
+        if n == 0 {
+            return Err(TxError::Stale);
+        }
+        insert_events(conn, &update.events).await
+    })
+    .await
+}
+
+/// The active bookings of a provider whose occupied range overlaps
+/// `[start, end)` (unix seconds), except `excluding`. The lower bound on
+/// `occupied_start` lets the `(account_id, provider_id, occupied_start)`
+/// index bound the scan to rows near the range (the schema caps the length
+/// of an occupied range at [`MAX_OCCUPIED_SECS`]).
+fn overlapping<'a>(
+    account: &'a str,
+    provider: &'a str,
+    start: i64,
+    end: i64,
+    excluding: Option<&'a str>,
+) -> bookings::BoxedQuery<'a, Pg> {
+    let mut query = bookings::table
+        .filter(bookings::account_id.eq(account))
+        .filter(bookings::provider_id.eq(provider))
+        .filter(bookings::occupied_start.lt(end))
+        .filter(bookings::occupied_start.gt(start.saturating_sub(MAX_OCCUPIED_SECS)))
+        .filter(bookings::occupied_end.gt(start))
+        .filter(bookings::status.eq_any(ACTIVE))
+        .into_boxed();
+    if let Some(id) = excluding {
+        query = query.filter(bookings::id.ne(id));
+    }
+    query
+}
+
+#[async_trait]
+impl BookingStore for PostgresStore {
+    async fn insert_booking(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), CreateBookingError> {
+        let row = BookingRow::from_domain(booking)?;
+        check_length(&row)?;
+        let insert = Arc::new(Insert {
+            events: event_rows(booking, events)?,
+            row,
+        });
+        let result = self
+            .run("insert_booking", |conn| {
+                let insert = Arc::clone(&insert);
+                Box::pin(async move { insert_tx(conn, &insert).await })
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(TxError::Conflict) => Err(CreateBookingError::Conflict),
+            Err(e) => Err(CreateBookingError::Storage(e.storage())),
+        }
+    }
+
+    async fn update_booking(
+        &self,
+        previous: &Booking,
+        updated: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), UpdateBookingError> {
+        if previous.id != updated.id || previous.account_id != updated.account_id {
+            return Err(UpdateBookingError::Storage(StorageError::Internal(
+                format!(
+                    "update_booking: {} cannot replace {}",
+                    updated.id, previous.id
+                ),
+            )));
+        }
+        let row = BookingRow::from_domain(updated)?;
+        check_length(&row)?;
+        let update = Arc::new(Update {
+            events: event_rows(updated, events)?,
+            expected: (
+                previous.status.name(),
+                secs(previous.scheduled_at),
+                secs(previous.updated_at),
+            ),
+            row,
+        });
+        let result = self
+            .run("update_booking", |conn| {
+                let update = Arc::clone(&update);
+                Box::pin(async move { update_tx(conn, &update).await })
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(TxError::Conflict) => Err(UpdateBookingError::Conflict),
+            Err(TxError::Stale) => Err(UpdateBookingError::Stale),
+            Err(e) => Err(UpdateBookingError::Storage(e.storage())),
+        }
+    }
+
+    async fn get_booking(
+        &self,
+        account: &AccountId,
+        id: &BookingId,
+    ) -> Result<Option<Booking>, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        self.run("get_booking", |conn| {
+            let (account, id) = (account.clone(), id.clone());
+            Box::pin(async move {
+                let row = bookings::table
+                    .filter(bookings::account_id.eq(&account))
+                    .filter(bookings::id.eq(&id))
+                    .select(BookingRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(row.map(BookingRow::into_domain).transpose()?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn list_bookings(
+        &self,
+        account: &AccountId,
+        filter: &BookingFilter,
+        page_req: PageRequest,
+    ) -> Result<Page<Booking>, StorageError> {
+        let account = account.as_str().to_owned();
+        let filter = filter.clone();
+        let limit = page_limit(&page_req);
+        self.run("list_bookings", |conn| {
+            let (account, filter) = (account.clone(), filter.clone());
+            Box::pin(async move {
+                let mut query = bookings::table
+                    .filter(bookings::account_id.eq(&account))
+                    .filter(bookings::seq.gt(page_req.after.unwrap_or(0)))
+                    .into_boxed();
+                if let Some(status) = filter.status {
+                    query = query.filter(bookings::status.eq(status.name()));
+                }
+                if let Some(service) = &filter.service_id {
+                    query = query.filter(bookings::service_id.eq(service.as_str()));
+                }
+                if let Some(provider) = &filter.provider_id {
+                    query = query.filter(bookings::provider_id.eq(provider.as_str()));
+                }
+                // Stored starts are whole seconds: `>= from` is `>= ceil(from)`
+                // and `< to` is `< ceil(to)`.
+                if let Some(from) = filter.from {
+                    query = query.filter(bookings::scheduled_at.ge(secs_ceil(from)));
+                }
+                if let Some(to) = filter.to {
+                    query = query.filter(bookings::scheduled_at.lt(secs_ceil(to)));
+                }
+                let rows: Vec<(i64, BookingRow)> = query
+                    .order(bookings::seq.asc())
+                    .limit(limit + 1)
+                    .select((bookings::seq, BookingRow::as_select()))
+                    .load(conn)
+                    .await?;
+                Ok(page(rows, limit, BookingRow::into_domain)?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn busy_times(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<Vec<TimeRange>, StorageError> {
+        let account = account.as_str().to_owned();
+        let provider = provider.as_str().to_owned();
+        let excluding = excluding.map(|id| id.as_str().to_owned());
+        let (start, end) = (secs(range.start()), secs_ceil(range.end()));
+        self.run("busy_times", |conn| {
+            let (account, provider, excluding) =
+                (account.clone(), provider.clone(), excluding.clone());
+            Box::pin(async move {
+                let rows: Vec<(String, i64, i64)> =
+                    overlapping(&account, &provider, start, end, excluding.as_deref())
+                        .order((bookings::occupied_start.asc(), bookings::seq.asc()))
+                        .select((
+                            bookings::id,
+                            bookings::occupied_start,
+                            bookings::occupied_end,
+                        ))
+                        .load(conn)
+                        .await?;
+                let ranges = rows
+                    .into_iter()
+                    .map(|(id, start, end)| {
+                        let at = |v: i64| {
+                            Timestamp::from_second(v).map_err(|e| corrupt("bookings", &id, e))
+                        };
+                        TimeRange::new(at(start)?, at(end)?)
+                            .ok_or_else(|| corrupt("bookings", &id, "empty occupied range"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(ranges)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn booking_events(
+        &self,
+        account: &AccountId,
+        id: &BookingId,
+    ) -> Result<Vec<BookingEvent>, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        self.run("booking_events", |conn| {
+            let (account, id) = (account.clone(), id.clone());
+            Box::pin(async move {
+                let rows: Vec<EventRow> = events::table
+                    .filter(events::account_id.eq(&account))
+                    .filter(events::booking_id.eq(&id))
+                    .order(events::seq.asc())
+                    .select(EventRow::as_select())
+                    .load(conn)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(EventRow::into_domain)
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+}

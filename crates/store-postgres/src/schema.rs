@@ -1,0 +1,133 @@
+//! The tables of `migrations/postgres`, written by hand.
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        account_id -> Text,
+        lookup -> Text,
+        hash -> Text,
+        revoked_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    providers (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        email -> Nullable<Text>,
+        is_default -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    services (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        provider_id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        duration_min -> BigInt,
+        price_minor -> BigInt,
+        currency -> Text,
+        price_type -> Text,
+        days -> BigInt,
+        start_min -> BigInt,
+        end_min -> BigInt,
+        timezone -> Text,
+        buffer_before -> BigInt,
+        buffer_after -> BigInt,
+        minimum_notice -> BigInt,
+        auto_confirm -> Bool,
+        archived -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    bookings (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        service_id -> Text,
+        provider_id -> Text,
+        duration_min -> BigInt,
+        scheduled_at -> BigInt,
+        end_at -> BigInt,
+        occupied_start -> BigInt,
+        occupied_end -> BigInt,
+        buffer_before -> BigInt,
+        buffer_after -> BigInt,
+        status -> Text,
+        customer_email -> Text,
+        customer_name -> Text,
+        price_minor -> BigInt,
+        currency -> Text,
+        notes -> Nullable<Text>,
+        metadata -> Jsonb,
+        cancel_reason -> Nullable<Text>,
+        sequence -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        booking_id -> Text,
+        kind -> Text,
+        previous_scheduled_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        booking -> Jsonb,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (account_id, key) {
+        account_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        body -> Nullable<Binary>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    rate_limits (key, name) {
+        key -> Text,
+        name -> Text,
+        tat -> BigInt,
+        allowed -> Bool,
+    }
+}
+
+diesel::joinable!(api_keys -> accounts (account_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    api_keys,
+    providers,
+    services,
+    bookings,
+    events,
+    idempotency_keys,
+    rate_limits,
+);

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# HTTP load benchmark on Postgres (part of `make bench`; not a test).
+#
+# Booking creation through the API at 16 and 64 concurrent clients, next to the
+# same insert (booking row + event row in one transaction) run directly by
+# pgbench at the same concurrency in the same run; then availability reads.
+# Needs wrk and pgbench (installed with apt when missing) and a PostgreSQL
+# server: TEST_DATABASE_URL, or the throw-away one scripts/test-postgres.sh
+# starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  exec scripts/test-postgres.sh "$0" "$@"
+fi
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1)
+DURATION=${BENCH_DURATION:-10}
+PORT=${BENCH_PORT:-18181}
+
+cargo build --release -q -p booking-server --bin booking-api
+BIN=target/release/booking-api
+
+admin=$TEST_DATABASE_URL
+db=booking_bench
+psql "$admin" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+DB_URL="${admin%/*}/$db"
+
+export DATABASE_URL=$DB_URL
+$BIN migrate >/dev/null
+KEY=$($BIN keys create --account bench | grep '^sk_')
+export KEY
+
+BOOKING_BIND=127.0.0.1:$PORT BOOKING_RATE_BOOKINGS=1000000/second BOOKING_LOG=warn \
+  BOOKING_DB_POOL_SIZE=${BENCH_POOL:-32} $BIN serve 2>server.bench.log &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+api() { curl -sf "http://127.0.0.1:$PORT$1" -H "Authorization: Bearer $KEY" "${@:2}"; }
+all_days='["monday","tuesday","wednesday","thursday","friday","saturday","sunday"]'
+api /v1/services -d '{"id":"srv_quarter","name":"Quarter","duration":15,"price":{"amount":10,"currency":"USD","type":"flat"},"availability":{"days":'"$all_days"',"hours":{"start":"00:00","end":"24:00"},"timezone":"UTC"}}' >/dev/null
+api /v1/services -d '{"id":"srv_consultation","name":"1-Hour Consultation","duration":60,"price":{"amount":150,"currency":"USD","type":"hourly"},"availability":{"days":["monday","tuesday","wednesday","thursday","friday"],"hours":{"start":"09:00","end":"17:00"},"timezone":"America/New_York"}}' >/dev/null
+dense_provider=$(api /v1/providers -d '{"name":"Dense"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+api /v1/services -d '{"id":"srv_dense","name":"Dense","duration":15,"provider_id":"'"$dense_provider"'","price":{"amount":10,"currency":"USD","type":"flat"},"availability":{"days":'"$all_days"',"hours":{"start":"00:00","end":"24:00"},"timezone":"UTC"}}' >/dev/null
+
+# Fixtures for the reads: the seed service with 40 bookings in January 2029,
+# the dense service with 1,000 bookings in one 31-day window.
+python3 - "$PORT" "$KEY" <<'PY'
+import datetime, json, sys, urllib.request
+port, key = sys.argv[1], sys.argv[2]
+def book(service, at):
+    body = json.dumps({"service": service, "scheduled_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "customer": {"email": "f@example.com", "name": "Fixture"}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/bookings", data=body,
+                                 headers={"Authorization": f"Bearer {key}"})
+    urllib.request.urlopen(req).read()
+day, n = datetime.datetime(2029, 1, 1, 15), 0
+while n < 40:
+    if day.weekday() < 5:
+        for h in (0, 3):
+            book("srv_consultation", day + datetime.timedelta(hours=h)); n += 1
+    day += datetime.timedelta(days=1)
+start = datetime.datetime(2029, 3, 1)
+for i in range(1000):
+    book("srv_dense", start + datetime.timedelta(minutes=45 * i))
+PY
+
+# The pgbench script with this database's account and default provider.
+account=$(psql "$DB_URL" -qAt -c "SELECT id FROM accounts WHERE name = 'bench'")
+provider=$(psql "$DB_URL" -qAt -c "SELECT provider_id FROM services WHERE account_id = '$account' AND id = 'srv_quarter'")
+psql "$DB_URL" -qAt -c "CREATE SEQUENCE IF NOT EXISTS pgbench_slot"
+pgbench_sql=$(mktemp --suffix=.sql)
+sed -e "s/ACCOUNT/$account/g" -e "s/PROVIDER/$provider/g" scripts/bench/insert-booking.sql >"$pgbench_sql"
+
+result() { grep '^RESULT' | sed 's/RESULT //'; }
+rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+echo
+echo "## Booking creation: API vs pgbench (${DURATION}s each)"
+printf '| clients | API req/s | API p50 ms | API p99 ms | non-2xx | pgbench tps | pgbench p50 ms* | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+for c in 16 64; do
+  r=$(wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+  api_rps=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+  pg=$("$PGBENCH" -n -c $c -j 2 -T "$DURATION" -f "$pgbench_sql" "$DB_URL" 2>/dev/null)
+  tps=$(echo "$pg" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+  lat=$(echo "$pg" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+  ratio=$(awk -v a="$api_rps" -v p="$tps" 'BEGIN { printf "%.0f%%", 100 * a / p }')
+  echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${tps%.*} | $lat | $ratio |"
+done
+echo "(* pgbench reports the average latency, not the median)"
+
+echo
+echo "## Availability reads, 16 clients (${DURATION}s each)"
+printf '| case | req/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- |\n'
+read_case() {
+  local name=$1 path=$2
+  local r; r=$(wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/get.lua "http://127.0.0.1:$PORT$path" | result)
+  echo "| $name | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+}
+slots_seed=$(api "/v1/services/srv_consultation/availability?from=2029-01-01&to=2029-01-31" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["slots"]))')
+slots_dense=$(api "/v1/services/srv_dense/availability?from=2029-03-01&to=2029-03-31" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["slots"]))')
+read_case "seed service, 31 days, 40 bookings ($slots_seed slots)" "/v1/services/srv_consultation/availability?from=2029-01-01&to=2029-01-31"
+read_case "15-min 24x7, 31 days, 1,000 bookings ($slots_dense slots)" "/v1/services/srv_dense/availability?from=2029-03-01&to=2029-03-31"

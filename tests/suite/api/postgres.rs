@@ -1,0 +1,200 @@
+//! Several server processes on one Postgres database: conflicts, rate limits
+//! and idempotency hold across them; the database going away and coming back.
+//! Skipped (with a note) when `TEST_DATABASE_URL` is not set.
+
+use std::time::{Duration, Instant};
+
+use booking_tests::pg::{self, Database};
+use booking_tests::{Api, TestServer, booking_body, future_monday};
+use futures_util::future::join_all;
+use serde_json::json;
+
+/// `n` servers sharing one fresh database, and a key of `acme` for each.
+fn cluster(db: &Database, n: usize, env: &[(&str, &str)]) -> (Vec<TestServer>, Vec<Api>) {
+    let servers: Vec<TestServer> = (0..n)
+        .map(|_| TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), env))
+        .collect();
+    let (key, key_id) = servers[0].key_for("acme");
+    let apis = servers
+        .iter()
+        .map(|s| s.api_with_key(&key, &key_id))
+        .collect();
+    (servers, apis)
+}
+
+/// `day` at `hh:mm` UTC (the test service runs in UTC).
+fn utc(day: jiff::civil::Date, hour: u32, minute: u32) -> String {
+    format!("{day}T{hour:02}:{minute:02}:00Z")
+}
+
+fn around_the_clock() -> serde_json::Value {
+    json!({
+        "id": "srv_hour", "name": "Hour", "duration": 60,
+        "price": {"amount": 100, "currency": "EUR", "type": "flat"},
+        "availability": {
+            "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
+            "hours": {"start": "00:00", "end": "24:00"}, "timezone": "UTC"
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_overlapping_requests_over_three_processes_make_one_booking() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let (_servers, apis) = cluster(&db, 3, &[]);
+    apis[0].create_service(&around_the_clock()).await;
+    // Starts k minutes after 10:00 for k in 0..60: every pair of one-hour
+    // bookings overlaps (all contain 10:59).
+    let day = future_monday();
+    let answers = join_all((0..200).map(|i| {
+        let api = apis[i % 3].clone();
+        let at = utc(day, 10, (i % 60) as u32);
+        async move { api.book("srv_hour", &at).await }
+    }))
+    .await;
+    let created = answers.iter().filter(|r| r.status.as_u16() == 201).count();
+    assert_eq!(created, 1, "exactly one 201 across three processes");
+    for res in answers.iter().filter(|r| r.status.as_u16() != 201) {
+        res.expect_error(409, "BOOKING_CONFLICT");
+    }
+    assert_eq!(apis[2].list_all("/v1/bookings", 200).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_hold_across_processes() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let (_servers, apis) = cluster(&db, 3, &[("BOOKING_RATE_BOOKINGS", "10/minute")]);
+    apis[0].create_service(&around_the_clock()).await;
+    let day = future_monday();
+    for i in 0..10 {
+        let at = utc(day, i as u32, 0);
+        let res = apis[i % 3].book("srv_hour", &at).await;
+        assert_ne!(
+            res.status.as_u16(),
+            429,
+            "request {i} was limited: {}",
+            res.text()
+        );
+    }
+    let res = apis[10 % 3].book("srv_hour", &utc(day, 20, 0)).await;
+    let details = res.expect_error(429, "RATE_LIMITED");
+    assert!(details["retry_after"].as_u64().unwrap() >= 1);
+    assert!(res.header("retry-after").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_keys_hold_across_processes() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let (_servers, apis) = cluster(&db, 3, &[]);
+    apis[0].create_service(&around_the_clock()).await;
+    let body = booking_body("srv_hour", &utc(future_monday(), 12, 0));
+    let first = apis[0]
+        .book_idempotent("same-key", &body)
+        .await
+        .expect_status(201);
+    for api in &apis[1..] {
+        let again = api
+            .book_idempotent("same-key", &body)
+            .await
+            .expect_status(201);
+        assert_eq!(again.bytes, first.bytes, "byte-identical replay");
+    }
+    let other = booking_body("srv_hour", &utc(future_monday(), 14, 0));
+    apis[2]
+        .book_idempotent("same-key", &other)
+        .await
+        .expect_error(409, "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(apis[1].list_all("/v1/bookings", 200).await.len(), 1);
+}
+
+async fn wait_for_status(api: &Api, path: &str, status: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let res = api.get(path).await;
+        if res.status.as_u16() == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} still {} after {within:?}: {}",
+            res.status,
+            res.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn database_outage_is_503_and_the_server_recovers_by_itself() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let (servers, apis) = cluster(&db, 1, &[]);
+    let api = &apis[0];
+    api.create_service(&around_the_clock()).await;
+    let day = future_monday();
+    let accepted = api.book_ok("srv_hour", &utc(day, 9, 0)).await;
+
+    db.set_reachable(false);
+    let res = api.book("srv_hour", &utc(day, 13, 0)).await;
+    res.expect_error(503, "UNAVAILABLE");
+    assert!(res.header("retry-after").is_some());
+    api.get("/v1/services")
+        .await
+        .expect_error(503, "UNAVAILABLE");
+    let ready = api.get("/readyz").await;
+    assert_eq!(ready.status.as_u16(), 503, "{}", ready.text());
+    assert_eq!(
+        api.get("/healthz").await.status.as_u16(),
+        200,
+        "the process itself is up"
+    );
+
+    db.set_reachable(true);
+    wait_for_status(api, "/readyz", 200, Duration::from_secs(20)).await;
+    api.book_ok("srv_hour", &utc(day, 15, 0)).await;
+    // Nothing accepted before the outage was lost.
+    let id = accepted["id"].as_str().unwrap();
+    api.get(&format!("/v1/bookings/{id}"))
+        .await
+        .expect_status(200);
+    assert!(
+        !servers[0].logs().contains("panicked"),
+        "{}",
+        servers[0].logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_started_before_the_database_waits_for_it() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    db.set_reachable(false);
+    let url = db.url.clone();
+    // Allow connections again a little after the server starts retrying.
+    let opener = std::thread::spawn({
+        let admin = admin.clone();
+        let name = db.name.clone();
+        move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            pg::sql(
+                &admin,
+                &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
+            );
+        }
+    });
+    let server = TestServer::start_on(&url, tempfile::tempdir().unwrap(), &[]);
+    opener.join().unwrap();
+    assert!(
+        server
+            .logs()
+            .contains("database unreachable at start-up; retrying"),
+        "{}",
+        server.logs()
+    );
+    let api = server.api("acme");
+    api.get("/readyz").await.expect_status(200);
+    api.create_service(&around_the_clock()).await;
+}

@@ -1,0 +1,506 @@
+//! The contract suite on `PostgresStore`: a fresh database per test, cloned
+//! from a migrated template, on the server named by `TEST_DATABASE_URL`
+//! (`scripts/test-postgres.sh` provides one). Without it every test here
+//! prints `skipping: TEST_DATABASE_URL not set` and passes.
+//!
+//! The template is `booking_tpl_<hash of migrations/postgres>`: built once
+//! (under a temporary name, then renamed, so concurrent test processes never
+//! see a half-migrated one) and reused by later runs while the migrations
+//! stay the same. Each test clones it into `booking_t_<unix secs>_<pid>_<n>`
+//! and drops its database at the end when it passed; a failed test leaves
+//! its database for inspection, and databases of that shape older than a
+//! day are dropped when the template is first needed.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use booking_domain::ports::{IdempotencyBegin, IdempotencyStore, StorageError};
+use booking_store_postgres::PostgresStore;
+use diesel::QueryableByName;
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jiff::SignedDuration;
+use tokio::sync::OnceCell;
+
+use super::contract;
+use super::fixtures::{now, tenant};
+
+/// Connections per store in tests: small, the server is shared.
+const POOL_SIZE: usize = 4;
+
+/// Leftover test databases older than this are dropped.
+const STALE_SECS: u64 = 24 * 60 * 60;
+
+/// The server to test against, if any.
+pub fn database_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// `url` with its database name replaced by `name` (query kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    datname: String,
+}
+
+async fn admin(url: &str) -> AsyncPgConnection {
+    AsyncPgConnection::establish(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL: {e}"))
+}
+
+async fn execute(conn: &mut AsyncPgConnection, sql: &str) -> diesel::QueryResult<usize> {
+    diesel::sql_query(sql).execute(conn).await
+}
+
+async fn databases(conn: &mut AsyncPgConnection, like: &str) -> Vec<String> {
+    diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE $1")
+        .bind::<Text, _>(like)
+        .load::<Name>(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.datname)
+        .collect()
+}
+
+async fn exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    let found = diesel::sql_query("SELECT datname FROM pg_database WHERE datname = $1")
+        .bind::<Text, _>(name)
+        .load::<Name>(conn)
+        .await
+        .unwrap();
+    !found.is_empty()
+}
+
+/// Runs `sql` until it stops failing because someone is still connected to
+/// a database it needs alone (a closed connection's backend can take a
+/// moment to go away).
+async fn execute_when_alone(conn: &mut AsyncPgConnection, sql: &str) -> diesel::QueryResult<usize> {
+    let mut attempts = 0;
+    loop {
+        match execute(conn, sql).await {
+            Err(e) if attempts < 100 && e.to_string().contains("being accessed by other users") => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A hash of the migration files: the template's identity.
+fn migrations_hash() -> u64 {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    let mut files: Vec<_> = walk(&dir);
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for file in files {
+        file.strip_prefix(&dir).unwrap().hash(&mut hasher);
+        std::fs::read(&file).unwrap().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Drops `booking_t_<secs>_…` and half-built `booking_tpl_<hash>_<secs>_…`
+/// databases older than [`STALE_SECS`].
+async fn drop_stale(conn: &mut AsyncPgConnection) {
+    let now = unix_secs();
+    for like in ["booking\\_t\\_%", "booking\\_tpl\\_%\\_%\\_%"] {
+        for name in databases(conn, like).await {
+            let secs = name
+                .split('_')
+                .filter_map(|part| part.parse::<u64>().ok())
+                .find(|&n| n > 1_000_000_000);
+            if secs.is_some_and(|secs| now.saturating_sub(secs) > STALE_SECS) {
+                let _ = execute(
+                    conn,
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// The migrated template's name, built on first use in this process.
+async fn template(url: &str) -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let mut conn = admin(url).await;
+            drop_stale(&mut conn).await;
+            let name = format!("booking_tpl_{:016x}", migrations_hash());
+            if exists(&mut conn, &name).await {
+                return name;
+            }
+            let building = format!("{name}_{}_{}", unix_secs(), std::process::id());
+            execute(&mut conn, &format!("CREATE DATABASE \"{building}\""))
+                .await
+                .unwrap();
+            let applied = PostgresStore::migrate(&with_database(url, &building))
+                .await
+                .unwrap();
+            assert!(!applied.is_empty());
+            // No one may be connected to a template while it is cloned.
+            execute(
+                &mut conn,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{building}' AND pid <> pg_backend_pid()"
+                ),
+            )
+            .await
+            .unwrap();
+            let renamed = execute_when_alone(
+                &mut conn,
+                &format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""),
+            )
+            .await;
+            if let Err(e) = renamed {
+                // Another process built it first: use theirs.
+                assert!(e.to_string().contains("already exists"), "{e}");
+                execute(
+                    &mut conn,
+                    &format!("DROP DATABASE \"{building}\" WITH (FORCE)"),
+                )
+                .await
+                .unwrap();
+            }
+            name
+        })
+        .await
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// A fresh migrated database, or `None` (after saying so) without a server.
+    pub async fn create() -> Option<TestDb> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let Some(admin_url) = database_url() else {
+            println!("skipping: TEST_DATABASE_URL not set");
+            return None;
+        };
+        let template = template(&admin_url).await;
+        let name = format!(
+            "booking_t_{}_{}_{}",
+            unix_secs(),
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = admin(&admin_url).await;
+        execute_when_alone(
+            &mut conn,
+            &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        )
+        .await
+        .unwrap();
+        let url = with_database(&admin_url, &name);
+        Some(TestDb {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A new store (its own pool) on the database.
+    pub async fn store(&self) -> PostgresStore {
+        let store = PostgresStore::connect(&self.url, POOL_SIZE).await.unwrap();
+        assert!(store.applied_migrations().is_empty(), "cloned migrated");
+        store
+    }
+
+    /// Drops the database (call at the end of a test that passed).
+    pub async fn drop(self) {
+        let mut conn = admin(&self.admin_url).await;
+        execute(
+            &mut conn,
+            &format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = TestDb::create().await else { return };
+                let store = db.store().await;
+                contract::$name(&store).await;
+                drop(store);
+                db.drop().await;
+            }
+        )*
+    };
+}
+
+contract_tests!(
+    key_creates_account_and_default_provider,
+    keys_by_lookup_returns_every_match,
+    revoke_key_reports_existence_and_keeps_first_instant,
+    providers_are_isolated_per_account,
+    services_round_trip_and_are_isolated,
+    paging_is_stable_and_complete,
+    bookings_round_trip_and_are_isolated,
+    insert_refuses_overlaps_of_active_bookings,
+    conflicts_see_the_longest_bookings,
+    update_checks_staleness_and_conflicts,
+    list_bookings_applies_filters,
+    busy_times_are_bounded_sorted_and_exclusive,
+    idempotency_keys_follow_their_lifecycle,
+    idempotency_begin_is_exclusive,
+    ping_answers,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_on_one_store_have_one_winner() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    contract::concurrent_overlapping_inserts_have_one_winner(&[store], 50).await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_across_three_pools_have_one_winner() {
+    // Three pools on one database behave like three server instances.
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = [db.store().await, db.store().await, db.store().await];
+    contract::concurrent_overlapping_inserts_have_one_winner(&stores, 200).await;
+    drop(stores);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_idempotency_begins_across_two_pools_have_one_winner() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = [db.store().await, db.store().await];
+    let a = tenant(&stores[0], "acme").await;
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = stores[i % stores.len()].clone();
+            let account = a.account.clone();
+            tokio::spawn(async move {
+                s.begin(&account, "same", "h", now(), SignedDuration::from_hours(24))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut started = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            IdempotencyBegin::Started => started += 1,
+            IdempotencyBegin::InProgress => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(started, 1);
+    drop(stores);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_migrates_once_and_migrate_reports_nothing_pending() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    // The clone is already migrated.
+    assert!(PostgresStore::migrate(db.url()).await.unwrap().is_empty());
+    let store = db.store().await;
+    assert!(store.applied_migrations().is_empty());
+    drop(store);
+
+    // An empty database: concurrent connects apply the migrations once.
+    let url = database_url().unwrap();
+    let name = format!("{}_empty", db.name);
+    let mut conn = admin(&url).await;
+    execute(&mut conn, &format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    let empty = with_database(&url, &name);
+    let connects = (0..3).map(|_| {
+        let empty = empty.clone();
+        tokio::spawn(async move { PostgresStore::connect(&empty, 1).await.unwrap() })
+    });
+    let mut applied = 0;
+    for handle in connects.collect::<Vec<_>>() {
+        applied += handle.await.unwrap().applied_migrations().len();
+    }
+    assert_eq!(applied, 1);
+    execute(&mut conn, &format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_unavailable() {
+    // Needs no server: nothing listens on port 1.
+    let result = PostgresStore::connect("postgres://booking:booking@127.0.0.1:1/booking", 2).await;
+    assert!(
+        matches!(result, Err(StorageError::Unavailable(_))),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_database_makes_calls_unavailable_not_empty() {
+    use booking_domain::ports::{HealthCheck, ProviderStore};
+    use booking_domain::{AccountId, ProviderId};
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    store.ping().await.unwrap();
+    // The server goes away under the store (its connections are killed).
+    let url = database_url().unwrap();
+    let mut conn = admin(&url).await;
+    execute(
+        &mut conn,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            db.name
+        ),
+    )
+    .await
+    .unwrap();
+    execute(
+        &mut conn,
+        &format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false", db.name),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let result = store
+        .get_provider(
+            &AccountId::from_trusted("acc_x"),
+            &ProviderId::from_trusted("prv_x"),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StorageError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(matches!(
+        store.ping().await,
+        Err(StorageError::Unavailable(_))
+    ));
+    // Refused connections fail at once, not after the pool's wait timeout.
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    drop(store);
+    execute(
+        &mut conn,
+        &format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", db.name),
+    )
+    .await
+    .unwrap();
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_keep_the_booking_snapshot_as_json() {
+    use booking_domain::ports::{BookingStore, ServiceStore};
+    use booking_domain::{BookingStatus, EventKind};
+
+    use super::fixtures::{booking, event, service, t};
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let a = tenant(&store, "acme").await;
+    let svc = service(&a.account, &a.default_provider, 15, 15);
+    store.create_service(&svc).await.unwrap();
+    let b = booking(&svc, t("2030-01-07T10:00:00Z"), BookingStatus::Pending);
+    store
+        .insert_booking(&b, &[event(EventKind::Created, &b, None)])
+        .await
+        .unwrap();
+
+    #[derive(QueryableByName)]
+    struct Snapshot {
+        #[diesel(sql_type = Text)]
+        snapshot: String,
+    }
+    let mut conn = admin(db.url()).await;
+    let rows: Vec<Snapshot> = diesel::sql_query("SELECT booking::text AS snapshot FROM events")
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let json: serde_json::Value = serde_json::from_str(&rows[0].snapshot).unwrap();
+    // The SQLite store's snapshot shape: unix seconds, minor units, names.
+    assert_eq!(json["id"], b.id.as_str());
+    assert_eq!(json["status"], "pending");
+    assert_eq!(json["scheduled_at"], 1_894_010_400);
+    assert_eq!(json["occupied_start"], 1_894_010_400 - 15 * 60);
+    assert_eq!(json["occupied_end"], 1_894_010_400 + 75 * 60);
+    assert!(json["metadata"].is_object());
+    assert!(json["price_minor"].is_i64());
+    drop(conn);
+    drop(store);
+    db.drop().await;
+}
