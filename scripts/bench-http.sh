@@ -80,13 +80,15 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 echo
 echo "## Booking creation: API vs pgbench (${DURATION}s each)"
 printf '| clients | API req/s | API p50 ms | API p99 ms | non-2xx | pgbench tps | pgbench p50 ms* | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+run=0
 for c in 16 64; do
-  r=$(wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+  r=$(RUN=$run wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
   api_rps=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
   pg=$("$PGBENCH" -n -c $c -j 2 -T "$DURATION" -f "$pgbench_sql" "$DB_URL" 2>/dev/null)
   tps=$(echo "$pg" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
   lat=$(echo "$pg" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
   ratio=$(awk -v a="$api_rps" -v p="$tps" 'BEGIN { printf "%.0f%%", 100 * a / p }')
+  run=$((run + 1))
   echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${tps%.*} | $lat | $ratio |"
 done
 echo "(* pgbench reports the average latency, not the median)"

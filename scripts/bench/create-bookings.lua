@@ -14,8 +14,10 @@ function init(args)
   counter = 0
   key = os.getenv("KEY")
   service = os.getenv("SERVICE") or "srv_quarter"
-  -- 2030-01-01T00:00:00Z; each thread gets its own million slots.
-  base = 1893456000 + tid * 1000000 * 900
+  -- From 2030-01-01T00:00:00Z, each thread of each run (RUN=0,1,…) gets its
+  -- own 200,000 slots, so runs never collide with earlier ones.
+  local run = tonumber(os.getenv("RUN") or "0")
+  base = 1893456000 + (run * 2 + tid) * 200000 * 900
 end
 
 function request()

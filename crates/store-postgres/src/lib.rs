@@ -48,7 +48,9 @@ use booking_domain::ports::{HealthCheck, StorageError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -111,6 +113,10 @@ impl PostgresStore {
         }
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
         config.custom_setup = Box::new(|url| Box::pin(establish(url)));
+        // No `SELECT 1` before every use (that doubled the round trips of
+        // every call): a connection that broke is reported broken by its
+        // first failing query and then discarded instead of recycled.
+        config.recycling_method = RecyclingMethod::Fast;
         let manager = AsyncDieselConnectionManager::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
