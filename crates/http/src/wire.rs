@@ -647,9 +647,9 @@ mod tests {
     fn fast_formatting_matches_jiff() {
         let mut t = Timestamp::from_second(-62_135_596_800).unwrap(); // 0001-01-01
         let step = jiff::SignedDuration::from_secs(7_777_777 + 13);
-        while t < Timestamp::from_second(253_402_000_000).unwrap() {
+        while let Ok(next) = t.checked_add(step) {
             assert_eq!(fmt_ts(t), t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
-            t = t.checked_add(step).unwrap();
+            t = next;
         }
         for s in [
             "2024-02-29T23:59:59Z",
