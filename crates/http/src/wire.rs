@@ -14,12 +14,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-/// Formats an instant as RFC 3339 UTC with second precision (`2024-01-20T10:00:00Z`).
+/// The 20 bytes of `YYYY-MM-DDTHH:MM:SSZ` for an instant in years 0-9999.
 ///
 /// On the availability hot path (two per slot, thousands per answer), so it
 /// converts days to a civil date arithmetically (H. Hinnant's algorithm)
-/// instead of going through a general formatter.
-pub fn fmt_ts(t: Timestamp) -> String {
+/// instead of going through a general formatter, and allocates nothing.
+fn ts_bytes(t: Timestamp) -> Option<[u8; 20]> {
     let secs = t.as_second();
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
@@ -33,14 +33,40 @@ pub fn fmt_ts(t: Timestamp) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     if !(0..=9999).contains(&year) {
-        return t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        return None;
     }
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut value: i64| {
+        for i in (0..width).rev() {
+            // value % 10 is a single decimal digit.
+            out[at + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, sod / 3600);
+    put(14, 2, sod / 60 % 60);
+    put(17, 2, sod % 60);
+    Some(out)
+}
+
+/// Formats an instant as RFC 3339 UTC with second precision (`2024-01-20T10:00:00Z`).
+pub fn fmt_ts(t: Timestamp) -> String {
+    match ts_bytes(t) {
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }
+}
+
+/// Serializes an instant like [`fmt_ts`] without allocating.
+fn serialize_ts<S: serde::Serializer>(t: Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    match ts_bytes(t) {
+        // The buffer holds ASCII digits and separators only.
+        Some(bytes) => serializer.serialize_str(std::str::from_utf8(&bytes).unwrap_or_default()),
+        None => serializer.serialize_str(&fmt_ts(t)),
+    }
 }
 
 /// Parses an RFC 3339 instant with any offset; `field` names it in errors.
@@ -469,6 +495,37 @@ pub struct SlotOut {
     pub end: String,
 }
 
+/// Slots as the API returns them, serialized straight from the domain's
+/// slots (no intermediate strings: an answer can hold thousands).
+#[derive(Debug)]
+pub struct Slots(pub Vec<booking_domain::scheduling::Slot>);
+
+impl Serialize for Slots {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Ts(Timestamp);
+        impl Serialize for Ts {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                serialize_ts(self.0, s)
+            }
+        }
+        struct One<'a>(&'a booking_domain::scheduling::Slot);
+        impl Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("start", &Ts(self.0.start))?;
+                map.serialize_entry("end", &Ts(self.0.end))?;
+                map.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for slot in &self.0 {
+            seq.serialize_element(&One(slot))?;
+        }
+        seq.end()
+    }
+}
+
 /// `GET /v1/services/{id}/availability` answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AvailabilityOut {
@@ -477,7 +534,8 @@ pub struct AvailabilityOut {
     /// Its IANA zone.
     pub timezone: String,
     /// Free slots, ascending.
-    pub slots: Vec<SlotOut>,
+    #[schema(value_type = Vec<SlotOut>)]
+    pub slots: Slots,
 }
 
 // ------------------------------------------------------------------ bookings
@@ -649,6 +707,15 @@ mod tests {
         let step = jiff::SignedDuration::from_secs(7_777_777 + 13);
         while let Ok(next) = t.checked_add(step) {
             assert_eq!(fmt_ts(t), t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+            let json = serde_json::to_string(&Slots(vec![booking_domain::scheduling::Slot {
+                start: t,
+                end: t,
+            }]))
+            .unwrap();
+            assert_eq!(
+                json,
+                format!("[{{\"start\":\"{0}\",\"end\":\"{0}\"}}]", fmt_ts(t))
+            );
             t = next;
         }
         for s in [

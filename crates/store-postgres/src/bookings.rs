@@ -14,7 +14,6 @@ use booking_domain::ports::{
     UpdateBookingError,
 };
 use booking_domain::{AccountId, Booking, BookingEvent, BookingId, ProviderId, TimeRange};
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -145,25 +144,31 @@ async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<(), 
 /// `occupied_start` lets the `(account_id, provider_id, occupied_start)`
 /// index bound the scan to rows near the range (the schema caps the length
 /// of an occupied range at [`MAX_OCCUPIED_SECS`]).
-fn overlapping<'a>(
-    account: &'a str,
-    provider: &'a str,
-    start: i64,
-    end: i64,
-    excluding: Option<&'a str>,
-) -> bookings::BoxedQuery<'a, Pg> {
-    let mut query = bookings::table
+/// Occupied ranges of the provider's active bookings overlapping
+/// `[start, end)` (unix seconds), except `excluding`, in start order. One
+/// fixed SQL text (no boxing, so diesel caches the prepared statement), read
+/// by an index-only scan of `bookings_busy` bounded by the longest possible
+/// occupied range.
+async fn busy_rows(
+    conn: &mut AsyncPgConnection,
+    account: &str,
+    provider: &str,
+    (start, end): (i64, i64),
+    excluding: Option<&str>,
+) -> Result<Vec<(i64, i64)>, diesel::result::Error> {
+    bookings::table
         .filter(bookings::account_id.eq(account))
         .filter(bookings::provider_id.eq(provider))
         .filter(bookings::occupied_start.lt(end))
         .filter(bookings::occupied_start.gt(start.saturating_sub(MAX_OCCUPIED_SECS)))
         .filter(bookings::occupied_end.gt(start))
         .filter(bookings::status.eq_any(ACTIVE))
-        .into_boxed();
-    if let Some(id) = excluding {
-        query = query.filter(bookings::id.ne(id));
-    }
-    query
+        // Ids are never empty, so "" excludes nothing.
+        .filter(bookings::id.ne(excluding.unwrap_or("")))
+        .order(bookings::occupied_start.asc())
+        .select((bookings::occupied_start, bookings::occupied_end))
+        .load(conn)
+        .await
 }
 
 #[async_trait]
@@ -315,24 +320,22 @@ impl BookingStore for PostgresStore {
             let (account, provider, excluding) =
                 (account.clone(), provider.clone(), excluding.clone());
             Box::pin(async move {
-                let rows: Vec<(String, i64, i64)> =
-                    overlapping(&account, &provider, start, end, excluding.as_deref())
-                        .order((bookings::occupied_start.asc(), bookings::seq.asc()))
-                        .select((
-                            bookings::id,
-                            bookings::occupied_start,
-                            bookings::occupied_end,
-                        ))
-                        .load(conn)
-                        .await?;
+                let rows = busy_rows(
+                    conn,
+                    &account,
+                    &provider,
+                    (start, end),
+                    excluding.as_deref(),
+                )
+                .await?;
                 let ranges = rows
                     .into_iter()
-                    .map(|(id, start, end)| {
+                    .map(|(start, end)| {
                         let at = |v: i64| {
-                            Timestamp::from_second(v).map_err(|e| corrupt("bookings", &id, e))
+                            Timestamp::from_second(v).map_err(|e| corrupt("bookings", &provider, e))
                         };
                         TimeRange::new(at(start)?, at(end)?)
-                            .ok_or_else(|| corrupt("bookings", &id, "empty occupied range"))
+                            .ok_or_else(|| corrupt("bookings", &provider, "empty occupied range"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(ranges)

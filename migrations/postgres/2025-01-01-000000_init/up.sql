@@ -119,7 +119,10 @@ CREATE TABLE bookings (
 );
 -- Busy times: the provider's rows near a range (a bounded scan, see the
 -- length check above).
-CREATE INDEX bookings_provider_occupied ON bookings (account_id, provider_id, occupied_start);
+-- Covering and partial: busy-time reads are index-only scans over active
+-- bookings.
+CREATE INDEX bookings_busy ON bookings (account_id, provider_id, occupied_start)
+    INCLUDE (occupied_end, id) WHERE status IN ('pending', 'confirmed');
 CREATE INDEX bookings_account_seq ON bookings (account_id, seq);
 CREATE INDEX bookings_account_scheduled ON bookings (account_id, scheduled_at);
 

@@ -175,9 +175,15 @@ impl Bookings<'_> {
         };
         check_whole_minute(new.scheduled_at)?;
         let rules = service.slot_rules();
-        self.check_free(&rules, &service.provider_id, new.scheduled_at, None)
-            .await?;
         let now = self.ports.clock.now();
+        // Hours and notice need no I/O. Busy time is the store's job: its
+        // conflict check is atomic with the insert, so checking it here too
+        // would only add a round trip to every successful booking.
+        if is_bookable(&rules, new.scheduled_at, now, &BusyTimes::default()).is_err() {
+            return Err(self
+                .conflict(&rules, &service.provider_id, new.scheduled_at, None)
+                .await);
+        }
         let status = if service.auto_confirm {
             BookingStatus::Confirmed
         } else {

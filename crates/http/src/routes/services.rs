@@ -9,8 +9,8 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
 use crate::state::AppState;
 use crate::wire::{
-    AvailabilityOut, CreateService, ErrorBody, ServiceList, ServiceOut, SlotOut, UpdateService,
-    fmt_ts, parse_ts,
+    AvailabilityOut, CreateService, ErrorBody, ServiceList, ServiceOut, Slots, UpdateService,
+    parse_ts,
 };
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
@@ -144,13 +144,6 @@ pub async fn availability(
     Ok(HttpResponse::Ok().json(AvailabilityOut {
         service_id: answer.service.id.to_string(),
         timezone: answer.service.availability.timezone().name().to_owned(),
-        slots: answer
-            .slots
-            .iter()
-            .map(|s| SlotOut {
-                start: fmt_ts(s.start),
-                end: fmt_ts(s.end),
-            })
-            .collect(),
+        slots: Slots(answer.slots),
     }))
 }
