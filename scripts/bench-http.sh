@@ -32,7 +32,7 @@ KEY=$($BIN keys create --account bench | grep '^sk_')
 export KEY
 
 BOOKING_BIND=127.0.0.1:$PORT BOOKING_RATE_BOOKINGS=1000000/second BOOKING_LOG=warn \
-  BOOKING_DB_POOL_SIZE=${BENCH_POOL:-32} $BIN serve 2>server.bench.log &
+  BOOKING_DB_POOL_SIZE=${BENCH_POOL:-32} $BIN serve 2>target/bench-server.log &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
