@@ -310,6 +310,9 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// How long an idempotency key keeps its answer.
+pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
 /// How long a claimed idempotency key without an answer blocks retries: after
 /// this many seconds the claim counts as abandoned (its process died) and
 /// [`IdempotencyStore::begin`] may hand the key out again.
@@ -343,6 +346,12 @@ pub trait IdempotencyStore: Send + Sync {
     /// Releases a key this caller started without an answer worth keeping
     /// (a 5xx or a 429), so a retry can run again.
     async fn abandon(&self, account: &AccountId, key: &str) -> Result<(), StorageError>;
+
+    /// Deletes every entry (of every account) created before `before`,
+    /// answered or not; returns how many. Entries that old already count as
+    /// absent, so this only reclaims space; safe to run from several
+    /// processes at once.
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StorageError>;
 }
 
 // ---------------------------------------------------------------- readiness

@@ -83,6 +83,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    let purger = tokio::spawn(purge_idempotency_keys(
+        backend.ports.idempotency.clone(),
+        backend.ports.clock.clone(),
+    ));
     let state = actix_web_data(AppState {
         ports: backend.ports,
         limiter: backend.limiter,
@@ -108,6 +112,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     server.await?;
     sweeper.abort();
+    purger.abort();
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -153,6 +158,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+/// Every ten minutes, deletes idempotency keys past their 24 hours (they
+/// already count as absent; this keeps the table from growing forever).
+async fn purge_idempotency_keys(
+    store: std::sync::Arc<dyn booking_domain::ports::IdempotencyStore>,
+    clock: std::sync::Arc<dyn booking_domain::ports::Clock>,
+) {
+    let ttl = jiff::SignedDuration::from_hours(booking_domain::ports::IDEMPOTENCY_TTL_HOURS);
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let Ok(before) = clock.now().checked_sub(ttl) else {
+            continue;
+        };
+        match store.purge_idempotency_keys(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "deleted expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
         }
     }
 }

@@ -178,4 +178,18 @@ impl IdempotencyStore for PostgresStore {
         .await
         .map_err(TxError::storage)
     }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StorageError> {
+        let before = secs(before);
+        self.run("idempotency_purge", |conn| {
+            Box::pin(async move {
+                let n = diesel::delete(keys::table.filter(keys::created_at.lt(before)))
+                    .execute(conn)
+                    .await?;
+                Ok(n as u64)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
 }

@@ -131,4 +131,15 @@ impl IdempotencyStore for SqliteStore {
         .await
         .map_err(TxError::storage)
     }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StorageError> {
+        let before = secs(before);
+        self.run("idempotency_purge", move |conn| {
+            let n =
+                diesel::delete(keys::table.filter(keys::created_at.lt(before))).execute(conn)?;
+            Ok(n as u64)
+        })
+        .await
+        .map_err(TxError::storage)
+    }
 }

@@ -1007,6 +1007,49 @@ pub async fn idempotency_keys_follow_their_lifecycle<S: Store>(s: &S) {
     );
 }
 
+pub async fn idempotency_keys_are_purged_after_their_ttl<S: Store>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let b = tenant(s, "globex").await;
+    let ttl = jiff::SignedDuration::from_hours(24);
+    let response = StoredResponse {
+        status: 201,
+        body: b"{}".to_vec(),
+    };
+    // An old answered key, an old unanswered claim, and a fresh key.
+    assert_eq!(
+        s.begin(&a.account, "old", "h", now(), ttl).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    s.complete(&a.account, "old", &response).await.unwrap();
+    assert_eq!(
+        s.begin(&b.account, "old-claim", "h", now(), ttl)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+    let later = plus(now(), 120);
+    assert_eq!(
+        s.begin(&a.account, "fresh", "h", later, ttl).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    s.complete(&a.account, "fresh", &response).await.unwrap();
+
+    // Purging before `later - 1 min` removes the two old rows, of both accounts.
+    assert_eq!(s.purge_idempotency_keys(plus(later, -1)).await.unwrap(), 2);
+    assert_eq!(s.purge_idempotency_keys(plus(later, -1)).await.unwrap(), 0);
+    // The fresh key still replays; the purged one starts over.
+    assert_eq!(
+        s.begin(&a.account, "fresh", "h", later, ttl).await.unwrap(),
+        IdempotencyBegin::Replay(response.clone())
+    );
+    assert_eq!(
+        s.begin(&a.account, "old", "other", later, ttl)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+}
+
 pub async fn idempotency_begin_is_exclusive<S: Store>(s: &S) {
     let a = tenant(s, "acme").await;
     let tasks: Vec<_> = (0..20)

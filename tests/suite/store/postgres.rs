@@ -303,6 +303,7 @@ contract_tests!(
     busy_times_are_bounded_sorted_and_exclusive,
     idempotency_keys_follow_their_lifecycle,
     idempotency_begin_is_exclusive,
+    idempotency_keys_are_purged_after_their_ttl,
     ping_answers,
 );
 

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use booking_domain::ports::{
-    BookingFilter, IdempotencyBegin, RateDecision, RateLimit, StoredResponse,
+    BookingFilter, IDEMPOTENCY_TTL_HOURS, IdempotencyBegin, RateDecision, RateLimit, StoredResponse,
 };
 use booking_domain::usecases::Bookings;
 use booking_domain::{BookingStatus, ProviderId, ServiceId, ValidationError};
@@ -25,7 +25,6 @@ use crate::wire::{
 
 /// The idempotency header.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
 fn bookings<'a>(state: &'a AppState, tenant: &'a Tenant) -> Bookings<'a> {
     Bookings {
