@@ -175,6 +175,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1-200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -100,6 +100,61 @@ fn money_json(m: Money) -> serde_json::Number {
         .unwrap_or_else(|| 0.into())
 }
 
+/// Accepts a JSON number that is a whole number (`60` or `60.0`, both valid
+/// JSON Schema integers), refusing fractions.
+fn integral<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // Whole and well inside i64, so the cast is exact.
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(
+            "must be a whole number of minutes",
+        )),
+    }
+}
+
+/// [`integral`] for optional fields.
+fn opt_integral<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "integral")] i64);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+}
+
+/// Schema of a price type.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceKind {
+    /// Per hour.
+    Hourly,
+    /// Per booking.
+    Flat,
+    /// Agreed case by case.
+    Custom,
+}
+
+/// Schema of a day name.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DayName {
+    /// Monday.
+    Monday,
+    /// Tuesday.
+    Tuesday,
+    /// Wednesday.
+    Wednesday,
+    /// Thursday.
+    Thursday,
+    /// Friday.
+    Friday,
+    /// Saturday.
+    Saturday,
+    /// Sunday.
+    Sunday,
+}
+
 // ------------------------------------------------------------------ errors
 
 /// The error body: `{"error": {"code", "message", "details"}}`.
@@ -178,9 +233,11 @@ impl From<&Provider> for ProviderOut {
 #[serde(deny_unknown_fields)]
 pub struct CreateProvider {
     /// 1-200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Optional email.
     #[serde(default)]
+    #[schema(max_length = 254, pattern = "^[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+$")]
     pub email: Option<String>,
 }
 
@@ -199,10 +256,11 @@ impl CreateProvider {
 pub struct UpdateProvider {
     /// New name.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     /// New email, or `null` to clear it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = "^[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+$")]
     pub email: Option<Option<String>>,
 }
 
@@ -227,13 +285,15 @@ impl UpdateProvider {
 pub struct PriceDto {
     /// Major units, at most the currency's minor digits (`150`, `149.99`).
     #[schema(value_type = f64, example = 150)]
+    #[schema(minimum = 0)]
     pub amount: serde_json::Number,
     /// ISO 4217 code.
     #[schema(example = "USD")]
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// `hourly`, `flat` or `custom`.
     #[serde(rename = "type")]
-    #[schema(example = "hourly")]
+    #[schema(value_type = PriceKind, example = "hourly")]
     pub kind: String,
 }
 
@@ -260,9 +320,11 @@ impl PriceDto {
 pub struct HoursDto {
     /// `HH:MM`.
     #[schema(example = "09:00")]
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// `HH:MM`, `24:00` allowed.
     #[schema(example = "17:00")]
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     pub end: String,
 }
 
@@ -272,11 +334,17 @@ pub struct HoursDto {
 pub struct AvailabilityDto {
     /// Lowercase English day names.
     #[schema(example = json!(["monday", "tuesday", "wednesday", "thursday", "friday"]))]
+    #[schema(value_type = Vec<DayName>, min_items = 1, max_items = 7)]
     pub days: Vec<String>,
     /// Opening hours.
     pub hours: HoursDto,
     /// IANA zone.
     #[schema(example = "America/New_York")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
+    )]
     pub timezone: String,
 }
 
@@ -359,13 +427,18 @@ impl From<&Service> for ServiceOut {
 pub struct CreateService {
     /// Optional chosen id: `^srv_[a-z0-9_]{1,64}$`.
     #[serde(default)]
+    #[schema(pattern = "^srv_[a-z0-9_]{1,64}$")]
     pub id: Option<String>,
     /// 1-200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Optional.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
     /// 1-1440 minutes.
+    #[serde(deserialize_with = "integral")]
+    #[schema(minimum = 1, maximum = 1440)]
     pub duration: i64,
     /// Price.
     pub price: PriceDto,
@@ -375,13 +448,16 @@ pub struct CreateService {
     #[serde(default)]
     pub provider_id: Option<String>,
     /// 0-10080, default 0.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 0, maximum = 10080)]
     pub buffer_before: i64,
     /// 0-10080, default 0.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 0, maximum = 10080)]
     pub buffer_after: i64,
     /// 0-10080, default 0.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 0, maximum = 10080)]
     pub minimum_notice: i64,
     /// Default false.
     #[serde(default)]
@@ -420,13 +496,15 @@ impl CreateService {
 pub struct UpdateService {
     /// New name.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     /// New description, or `null` to clear it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// New duration.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 1, maximum = 1440)]
     pub duration: Option<i64>,
     /// New price.
     #[serde(default)]
@@ -438,13 +516,16 @@ pub struct UpdateService {
     #[serde(default)]
     pub provider_id: Option<String>,
     /// New buffer before.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 0, maximum = 10080)]
     pub buffer_before: Option<i64>,
     /// New buffer after.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 0, maximum = 10080)]
     pub buffer_after: Option<i64>,
     /// New notice.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 0, maximum = 10080)]
     pub minimum_notice: Option<i64>,
     /// New auto-confirm.
     #[serde(default)]
@@ -546,9 +627,11 @@ pub struct AvailabilityOut {
 pub struct CustomerDto {
     /// Email.
     #[schema(example = "customer@example.com")]
+    #[schema(max_length = 254, pattern = "^[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+$")]
     pub email: String,
     /// Name.
     #[schema(example = "John Doe")]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
 }
 
@@ -561,11 +644,15 @@ pub struct CreateBooking {
     pub service: String,
     /// RFC 3339, whole minute.
     #[schema(example = "2024-01-22T14:00:00Z")]
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:00(\\.0+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub scheduled_at: String,
     /// Who books.
     pub customer: CustomerDto,
     /// Optional notes.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub notes: Option<String>,
     /// Optional string map.
     #[serde(default)]
@@ -596,6 +683,7 @@ impl CreateBooking {
 pub struct CancelBooking {
     /// Why (up to 1,000 characters).
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 
@@ -617,6 +705,9 @@ impl CancelBooking {
 #[serde(deny_unknown_fields)]
 pub struct RescheduleBooking {
     /// New start, RFC 3339, whole minute.
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:00(\\.0+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub scheduled_at: String,
 }
 
@@ -700,6 +791,28 @@ pub struct HealthOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_fields_take_whole_numbers_written_as_floats() {
+        let base = serde_json::json!({
+            "name": "S", "duration": 60.0, "buffer_after": 15,
+            "price": {"amount": 1, "currency": "USD", "type": "flat"},
+            "availability": {"days": ["monday"], "hours": {"start": "09:00", "end": "17:00"}, "timezone": "UTC"}
+        });
+        let parsed: CreateService = serde_json::from_value(base.clone()).unwrap();
+        assert_eq!(
+            (parsed.duration, parsed.buffer_after, parsed.buffer_before),
+            (60, 15, 0)
+        );
+        let mut fractional = base.clone();
+        fractional["duration"] = serde_json::json!(60.5);
+        assert!(serde_json::from_value::<CreateService>(fractional).is_err());
+        let patch: UpdateService =
+            serde_json::from_value(serde_json::json!({"minimum_notice": 30.0})).unwrap();
+        assert_eq!(patch.minimum_notice, Some(30));
+        let empty: UpdateService = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(empty.minimum_notice, None);
+    }
 
     #[test]
     fn fast_formatting_matches_jiff() {

@@ -117,7 +117,7 @@ async fn create_inner(state: &AppState, tenant: &Tenant, bytes: &[u8]) -> (Statu
 /// With `Idempotency-Key`, the same key and body within 24 hours replays the
 /// first answer; a different body is 409 IDEMPOTENCY_KEY_REUSED.
 #[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = CreateBooking,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Up to 255 characters")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", max_length = 255, min_length = 1, pattern = "^[!-~]+$")),
     responses((status = 201, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 409, description = "BOOKING_CONFLICT or IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, description = "INVALID_SERVICE", body = ErrorBody),
@@ -152,7 +152,9 @@ async fn create_checked(
             let text = v
                 .to_str()
                 .ok()
-                .filter(|t| !t.is_empty() && t.len() <= 255)
+                .filter(|t| {
+                    !t.is_empty() && t.len() <= 255 && t.bytes().all(|b| b.is_ascii_graphic())
+                })
                 .ok_or_else(|| {
                     ApiError::from(ValidationError::new(
                         "Idempotency-Key",
@@ -250,21 +252,39 @@ async fn create_checked(
     Ok(respond(status, body, &headers))
 }
 
+/// Schema of a booking status.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BookingStatusName {
+    /// Awaiting confirmation.
+    Pending,
+    /// Confirmed.
+    Confirmed,
+    /// Cancelled.
+    Cancelled,
+    /// Took place.
+    Completed,
+}
+
 /// Filters of `GET /v1/bookings`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `pending`, `confirmed`, `cancelled` or `completed`.
+    #[param(value_type = Option<BookingStatusName>)]
     pub status: Option<String>,
     /// Service id.
     pub service: Option<String>,
     /// Provider id.
     pub provider_id: Option<String>,
     /// Bookings starting at or after this RFC 3339 instant.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Bookings starting before this RFC 3339 instant.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// 1-200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// From the previous page.
     pub cursor: Option<String>,

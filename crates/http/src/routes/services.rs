@@ -99,8 +99,10 @@ pub async fn archive(
 #[into_params(parameter_in = Query)]
 pub struct RangeParams {
     /// A date (local day in the service's zone) or an RFC 3339 instant.
+    #[param(required = true, value_type = String, example = "2027-01-18")]
     pub from: Option<String>,
     /// A date (inclusive) or an instant (exclusive); at most 62 days after `from`.
+    #[param(required = true, value_type = String, example = "2027-01-22")]
     pub to: Option<String>,
 }
 
