@@ -24,16 +24,19 @@ const GCRA: &str = r#"
 WITH clock AS MATERIALIZED (
     SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now
 )
-INSERT INTO rate_limits AS r ("key", name, tat, allowed)
-SELECT $1, $2, clock.now + $3, TRUE FROM clock
+INSERT INTO rate_limits AS r ("key", name, tat, allowed, seen)
+SELECT $1, $2, clock.now + $3, TRUE, clock.now FROM clock
 ON CONFLICT ("key", name) DO UPDATE SET
-    allowed = GREATEST(r.tat, (SELECT now FROM clock)) + $3 - (SELECT now FROM clock) <= $4,
+    allowed = GREATEST(r.tat, GREATEST((SELECT now FROM clock), r.seen)) + $3
+        - GREATEST((SELECT now FROM clock), r.seen) <= $4,
     tat = CASE
-        WHEN GREATEST(r.tat, (SELECT now FROM clock)) + $3 - (SELECT now FROM clock) <= $4
-        THEN GREATEST(r.tat, (SELECT now FROM clock)) + $3
+        WHEN GREATEST(r.tat, GREATEST((SELECT now FROM clock), r.seen)) + $3
+            - GREATEST((SELECT now FROM clock), r.seen) <= $4
+        THEN GREATEST(r.tat, GREATEST((SELECT now FROM clock), r.seen)) + $3
         ELSE r.tat
-    END
-RETURNING r.tat, r.allowed, (SELECT now FROM clock) AS now
+    END,
+    seen = GREATEST((SELECT now FROM clock), r.seen)
+RETURNING r.tat, r.allowed, r.seen AS now
 "#;
 
 /// Rows of keys whose quota is whole again carry no information.

@@ -163,6 +163,10 @@ CREATE TABLE rate_limits (
     tat     BIGINT  NOT NULL,
     -- Whether the last request was allowed (returned by the upsert).
     allowed BOOLEAN NOT NULL,
+    -- The latest "now" any request of this row used (µs). Requests read the
+    -- clock before they queue on the row lock, so a later one can carry an
+    -- earlier clock; taking the maximum keeps time monotonic per row.
+    seen    BIGINT  NOT NULL,
     PRIMARY KEY ("key", name)
 );
 CREATE INDEX rate_limits_tat ON rate_limits (tat);
