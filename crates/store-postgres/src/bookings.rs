@@ -171,7 +171,8 @@ async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<(), 
 /// Occupied ranges of the provider's active bookings overlapping
 /// `[start, end)` (unix seconds), except `excluding`, in start order. One
 /// fixed SQL text (no boxing, so diesel caches the prepared statement), read
-/// by an index-only scan of `bookings_busy` bounded by the longest possible
+/// by an index-only scan of `bookings_busy` (covering, not partial, so cached
+/// generic plans can use it) bounded by the longest possible
 /// occupied range.
 async fn busy_rows(
     conn: &mut AsyncPgConnection,

@@ -119,10 +119,12 @@ CREATE TABLE bookings (
 );
 -- Busy times: the provider's rows near a range (a bounded scan, see the
 -- length check above).
--- Covering and partial: busy-time reads are index-only scans over active
--- bookings.
+-- Covering, so busy-time reads are index-only scans. Not partial on the
+-- active statuses on purpose: the query's status filter is a bind parameter,
+-- and a cached (generic) plan cannot prove a partial index's predicate from
+-- one, so it fell back to scanning every booking of the account.
 CREATE INDEX bookings_busy ON bookings (account_id, provider_id, occupied_start)
-    INCLUDE (occupied_end, id) WHERE status IN ('pending', 'confirmed');
+    INCLUDE (occupied_end, status, id);
 CREATE INDEX bookings_account_seq ON bookings (account_id, seq);
 CREATE INDEX bookings_account_scheduled ON bookings (account_id, scheduled_at);
 
