@@ -166,3 +166,14 @@ async fn replays_do_not_count_against_the_rate_limit() {
     let list = api.get("/v1/bookings").await.expect_status(200).json;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(2), "{list}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_may_be_any_string_spaces_included() {
+    let (_server, api) = setup_seed().await;
+    let body = booking_body("srv_consultation", &ny(future_monday(), 11, 0));
+    let key = "order 42 / attempt #1";
+    let first = api.book_idempotent(key, &body).await.expect_status(201);
+    let again = api.book_idempotent(key, &body).await.expect_status(201);
+    assert_eq!(again.bytes, first.bytes);
+    assert_eq!(api.list_all("/v1/bookings", 200).await.len(), 1);
+}

@@ -117,7 +117,7 @@ async fn create_inner(state: &AppState, tenant: &Tenant, bytes: &[u8]) -> (Statu
 /// With `Idempotency-Key`, the same key and body within 24 hours replays the
 /// first answer; a different body is 409 IDEMPOTENCY_KEY_REUSED.
 #[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = CreateBooking,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", max_length = 255, min_length = 1, pattern = "^[!-~]+$")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Any string of 1-255 characters", max_length = 255, min_length = 1)),
     responses((status = 201, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 409, description = "BOOKING_CONFLICT or IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, description = "INVALID_SERVICE", body = ErrorBody),
@@ -149,16 +149,15 @@ async fn create_checked(
     let key = match req.headers().get(&IDEMPOTENCY_KEY) {
         None => None,
         Some(v) => {
-            let text = v
-                .to_str()
+            // The contract allows any string up to 255 characters: take the
+            // header's bytes as UTF-8, spaces included.
+            let text = std::str::from_utf8(v.as_bytes())
                 .ok()
-                .filter(|t| {
-                    !t.is_empty() && t.len() <= 255 && t.bytes().all(|b| b.is_ascii_graphic())
-                })
+                .filter(|t| !t.is_empty() && t.chars().count() <= 255)
                 .ok_or_else(|| {
                     ApiError::from(ValidationError::new(
                         "Idempotency-Key",
-                        "must be 1-255 visible ASCII characters",
+                        "must be a UTF-8 string of 1-255 characters",
                     ))
                 })?;
             Some(text.to_owned())
