@@ -1,0 +1,1 @@
+//! RFC 5545 (iCalendar) rendering of bookings.
