@@ -8,6 +8,7 @@ mod money;
 mod provider;
 mod service;
 mod time;
+mod webhook;
 
 pub mod ports;
 pub mod scheduling;
@@ -19,7 +20,9 @@ pub use booking::{
     occupied_range, validate_notes,
 };
 pub use error::ValidationError;
-pub use ids::{AccountId, ApiKeyId, BookingId, EventId, IdKind, ProviderId, ServiceId};
+pub use ids::{
+    AccountId, ApiKeyId, BookingId, DeliveryId, EventId, IdKind, ProviderId, ServiceId, WebhookId,
+};
 pub use money::{Currency, Money, Price, PriceType};
 pub use provider::{Provider, ProviderPatch, validate_name};
 pub use service::{
@@ -27,3 +30,7 @@ pub use service::{
     validate_duration,
 };
 pub use time::{Minutes, TimeRange, Timezone};
+pub use webhook::{
+    Attempt, Delivery, DeliveryState, EventSet, MAX_URL_LEN, PREVIOUS_SECRET_HOURS,
+    WebhookEndpoint, WebhookPatch, validate_webhook_description,
+};

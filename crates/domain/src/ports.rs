@@ -14,8 +14,9 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::{
-    AccountId, ApiKeyId, Booking, BookingEvent, BookingId, BookingStatus, IdKind, Provider,
-    ProviderId, Service, ServiceId, TimeRange,
+    AccountId, ApiKeyId, Attempt, Booking, BookingEvent, BookingId, BookingStatus, Delivery,
+    DeliveryId, IdKind, Provider, ProviderId, Service, ServiceId, TimeRange, WebhookEndpoint,
+    WebhookId,
 };
 
 /// The storage could not do what was asked. The message is for logs only
@@ -283,6 +284,160 @@ pub trait BookingStore: Send + Sync {
         account: &AccountId,
         id: &BookingId,
     ) -> Result<Vec<BookingEvent>, StorageError>;
+
+    /// Up to `limit` confirmed bookings (of every account) whose `end_at` is
+    /// at or before `now`, earliest end first: what automatic completion
+    /// moves to `completed`. Cost MUST depend on the bookings returned, not
+    /// on the whole history.
+    async fn due_for_completion(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StorageError>;
+}
+
+// ---------------------------------------------------------------- webhooks
+
+/// Webhook endpoints and their delivery log, per account.
+///
+/// The outbox side lives in the booking store: [`BookingStore::insert_booking`]
+/// and [`BookingStore::update_booking`] MUST, in the same transaction as the
+/// events, queue one pending delivery (due at the event's `created_at`) per
+/// event and enabled endpoint of the account subscribed to the event's kind,
+/// and wake [`DeliveryQueue::wait_for_deliveries`] after the commit.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Inserts an endpoint.
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), StorageError>;
+
+    /// The endpoint, or `Ok(None)`.
+    async fn get_webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+    ) -> Result<Option<WebhookEndpoint>, StorageError>;
+
+    /// The account's endpoints in creation order.
+    async fn list_webhooks(
+        &self,
+        account: &AccountId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookEndpoint>, StorageError>;
+
+    /// Replaces the stored endpoint with the same account and id. MUST return
+    /// `Ok(false)` when it does not exist.
+    async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<bool, StorageError>;
+
+    /// Deletes the endpoint with its deliveries and their attempts. MUST
+    /// return `Ok(false)` when it does not exist.
+    async fn delete_webhook(&self, account: &AccountId, id: &WebhookId)
+    -> Result<bool, StorageError>;
+
+    /// The endpoint's deliveries with their attempts, newest first: `after`
+    /// is the position of the last item of the previous page, and the next
+    /// page holds older items.
+    async fn list_deliveries(
+        &self,
+        account: &AccountId,
+        endpoint: &WebhookId,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, StorageError>;
+
+    /// Queues the delivery again: pending, due at `now`, with a fresh round
+    /// of attempts (its past attempts stay in the log). MUST return
+    /// `Ok(None)` when the account's endpoint has no such delivery.
+    async fn redeliver(
+        &self,
+        account: &AccountId,
+        endpoint: &WebhookId,
+        delivery: &DeliveryId,
+        now: Timestamp,
+    ) -> Result<Option<Delivery>, StorageError>;
+}
+
+/// A delivery handed to a worker, with what it needs to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// The endpoint as it stands now (URL and secrets).
+    pub endpoint: WebhookEndpoint,
+    /// The event, with the booking as it stood right after the change.
+    pub event: BookingEvent,
+    /// Attempts already made in this round.
+    pub round_attempts: u32,
+}
+
+/// What a worker decided after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Delivered.
+    Succeeded,
+    /// Failed; try again at this instant.
+    RetryAt(Timestamp),
+    /// Failed for good (this round).
+    Failed,
+}
+
+/// One attempt's record, for [`DeliveryQueue::record_attempts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptResult {
+    /// The delivery.
+    pub delivery: DeliveryId,
+    /// What happened.
+    pub attempt: Attempt,
+    /// What comes next.
+    pub outcome: DeliveryOutcome,
+    /// The receiver answered 410 Gone: disable its endpoint.
+    pub disable_endpoint: bool,
+}
+
+/// The outbox as the delivery workers see it, across every account.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Claims up to `limit` pending deliveries due at `now` whose endpoint
+    /// is enabled and that no unexpired claim holds, earliest due first,
+    /// until `now + lease`. Concurrent calls, from any number of processes
+    /// sharing the store, MUST NOT return the same delivery while its claim
+    /// lasts; once the lease has passed (its worker died) it MUST become
+    /// claimable again.
+    async fn claim_deliveries(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError>;
+
+    /// Records attempts of deliveries claimed by `claimant`, atomically:
+    /// each attempt joins the log, and, while the claim is still
+    /// `claimant`'s, the delivery takes its outcome (counting one more
+    /// attempt in the round) and is released; `disable_endpoint` disables
+    /// the delivery's endpoint.
+    async fn record_attempts(
+        &self,
+        claimant: &str,
+        results: &[AttemptResult],
+    ) -> Result<(), StorageError>;
+
+    /// How many deliveries are pending (due or not) for enabled endpoints.
+    async fn pending_deliveries(&self) -> Result<u64, StorageError>;
+
+    /// Resolves when deliveries may have been queued since the last call:
+    /// by this process, or by another one sharing the store when the store
+    /// can tell. May also resolve spuriously; workers poll as well.
+    async fn wait_for_deliveries(&self);
+}
+
+/// Checks where webhooks may be sent (the SSRF guard).
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait WebhookTargets: Send + Sync {
+    /// `Err(reason)` when `url` may not receive webhooks: its scheme, its
+    /// host, or an address it resolves to. The reason is safe to show to
+    /// the client.
+    async fn check(&self, url: &str) -> Result<(), String>;
 }
 
 // ---------------------------------------------------------------- idempotency
@@ -426,6 +581,9 @@ pub trait IdGenerator: Send + Sync {
 
     /// `len` random base62 characters from a cryptographically secure source.
     fn secret(&self, len: usize) -> String;
+
+    /// A new webhook signing secret: `whsec_` + base64 of 32 random bytes.
+    fn webhook_secret(&self) -> String;
 }
 
 /// Every port a use case may need, behind `Arc`s so the server can share one
@@ -442,6 +600,10 @@ pub struct Ports {
     pub bookings: Arc<dyn BookingStore>,
     /// Idempotency keys.
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Webhook endpoints and delivery logs.
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// Where webhooks may go.
+    pub targets: Arc<dyn WebhookTargets>,
     /// Readiness.
     pub health: Arc<dyn HealthCheck>,
     /// Time.

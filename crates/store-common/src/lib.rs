@@ -10,6 +10,7 @@
 
 mod columns;
 mod macros;
+mod webhooks;
 
 use std::fmt::Display;
 
@@ -21,6 +22,10 @@ use serde::de::DeserializeOwned;
 
 pub use columns::{
     BookingColumns, BookingFields, BookingSnapshot, EventColumns, ProviderColumns, ServiceColumns,
+};
+pub use webhooks::{
+    AttemptColumns, DeliveryColumns, MAX_LISTED_ATTEMPTS, WebhookColumns, assemble_deliveries,
+    outcome_columns,
 };
 
 /// The longest occupied range a booking can have, in seconds:
@@ -128,7 +133,7 @@ impl JsonColumn for serde_json::Value {
 #[doc(hidden)]
 pub mod __private {
     pub use booking_domain::ports::StorageError;
-    pub use booking_domain::{Booking, BookingEvent, Provider, Service};
+    pub use booking_domain::{Booking, BookingEvent, Provider, Service, WebhookEndpoint};
 }
 
 #[cfg(test)]

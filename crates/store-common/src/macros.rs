@@ -1,7 +1,8 @@
 //! [`sql_rows!`](crate::sql_rows): the diesel row structs of a SQL store.
 
 /// Declares a store's diesel row structs `ProviderRow`, `ServiceRow`,
-/// `BookingRow` and `EventRow` (crate-visible), checked against `backend`,
+/// `BookingRow`, `EventRow`, `WebhookRow`, `DeliveryRow` and `AttemptRow`
+/// (crate-visible), checked against `backend`,
 /// with JSON columns held as `json` (a [`JsonColumn`](crate::JsonColumn)).
 /// Each row has the fields of its column struct ([`ProviderColumns`](crate::ProviderColumns),
 /// …), converts to and from it field by field, and gets the store-facing
@@ -10,7 +11,8 @@
 ///
 /// Expanded in the store, so this crate needs no diesel: the store must
 /// depend on `diesel` and have the table modules `providers`, `services`,
-/// `bookings` and `events` in scope.
+/// `bookings`, `events`, `webhook_endpoints`, `webhook_deliveries` and
+/// `webhook_attempts` in scope.
 ///
 /// ```ignore
 /// use crate::schema::{bookings, events, providers, services};
@@ -108,6 +110,72 @@ macro_rules! sql_rows {
                 previous_scheduled_at: Option<i64>,
                 created_at: i64,
                 booking: $($json)::+,
+            }
+        }
+
+        $crate::__sql_row! {
+            /// A `webhook_endpoints` row (without `seq`).
+            #[derive(Debug, Clone, diesel::Queryable, diesel::Selectable, diesel::Insertable, diesel::AsChangeset)]
+            #[diesel(table_name = webhook_endpoints, check_for_backend($($backend)::+))]
+            #[diesel(treat_none_as_null = true)]
+            WebhookRow <=> $crate::WebhookColumns {
+                id: String,
+                account_id: String,
+                url: String,
+                events: i64,
+                description: Option<String>,
+                enabled: bool,
+                secret: String,
+                previous_secret: Option<String>,
+                previous_secret_expires_at: Option<i64>,
+                created_at: i64,
+                updated_at: i64,
+            }
+        }
+
+        $crate::__sql_row! {
+            /// The columns of a `webhook_deliveries` row the log shows.
+            #[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+            #[diesel(table_name = webhook_deliveries, check_for_backend($($backend)::+))]
+            DeliveryRow <=> $crate::DeliveryColumns {
+                seq: i64,
+                id: String,
+                account_id: String,
+                endpoint_id: String,
+                event_id: String,
+                event_kind: String,
+                state: String,
+                next_attempt_at: Option<i64>,
+                created_at: i64,
+            }
+        }
+
+        $crate::__sql_row! {
+            /// A `webhook_attempts` row (without `seq`).
+            #[derive(Debug, Clone, diesel::Queryable, diesel::Selectable, diesel::Insertable)]
+            #[diesel(table_name = webhook_attempts, check_for_backend($($backend)::+))]
+            AttemptRow <=> $crate::AttemptColumns {
+                account_id: String,
+                delivery_seq: i64,
+                at: i64,
+                status_code: Option<i32>,
+                error: Option<String>,
+                duration_ms: i64,
+            }
+        }
+
+        impl ::core::convert::From<&$crate::__private::WebhookEndpoint> for WebhookRow {
+            fn from(e: &$crate::__private::WebhookEndpoint) -> Self {
+                $crate::WebhookColumns::from_domain(e).into()
+            }
+        }
+
+        impl WebhookRow {
+            /// Rebuilds the endpoint.
+            pub fn into_domain(
+                self,
+            ) -> ::core::result::Result<$crate::__private::WebhookEndpoint, $crate::__private::StorageError> {
+                $crate::WebhookColumns::from(self).into_domain()
             }
         }
 

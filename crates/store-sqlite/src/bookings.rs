@@ -82,13 +82,16 @@ fn event_rows(booking: &Booking, events: &[BookingEvent]) -> Result<Vec<EventRow
         .collect()
 }
 
-fn insert_events(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<(), TxError> {
-    if !rows.is_empty() {
-        diesel::insert_into(events::table)
-            .values(rows)
-            .execute(conn)?;
+/// Inserts the events and queues their webhook deliveries; returns how many
+/// deliveries it queued.
+fn insert_events(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<usize, TxError> {
+    if rows.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    diesel::insert_into(events::table)
+        .values(rows)
+        .execute(conn)?;
+    crate::webhooks::queue_deliveries(conn, rows)
 }
 
 fn is_active(status: &str) -> bool {
@@ -114,13 +117,17 @@ impl BookingStore for SqliteStore {
                     diesel::insert_into(bookings::table)
                         .values(&row)
                         .execute(conn)?;
-                    insert_events(conn, &event_rows)?;
-                    Ok(())
+                    insert_events(conn, &event_rows)
                 })
             })
             .await;
         match result {
-            Ok(()) => Ok(()),
+            Ok(queued) => {
+                if queued > 0 {
+                    self.wake();
+                }
+                Ok(())
+            }
             Err(TxError::Conflict) => Err(CreateBookingError::Conflict),
             Err(e) => Err(CreateBookingError::Storage(e.storage())),
         }
@@ -177,13 +184,17 @@ impl BookingStore for SqliteStore {
                     )
                     .set(&row)
                     .execute(conn)?;
-                    insert_events(conn, &event_rows)?;
-                    Ok(())
+                    insert_events(conn, &event_rows)
                 })
             })
             .await;
         match result {
-            Ok(()) => Ok(()),
+            Ok(queued) => {
+                if queued > 0 {
+                    self.wake();
+                }
+                Ok(())
+            }
             Err(TxError::Conflict) => Err(UpdateBookingError::Conflict),
             Err(TxError::Stale) => Err(UpdateBookingError::Stale),
             Err(e) => Err(UpdateBookingError::Storage(e.storage())),
@@ -303,6 +314,33 @@ impl BookingStore for SqliteStore {
             Ok(rows
                 .into_iter()
                 .map(EventRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn due_for_completion(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StorageError> {
+        let now = secs(now);
+        self.run("due_for_completion", move |conn| {
+            // A literal status, so the partial index `bookings_confirmed_end`
+            // applies (a bound parameter could not prove its predicate).
+            let rows: Vec<BookingRow> = bookings::table
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "status = 'confirmed'",
+                ))
+                .filter(bookings::end_at.le(now))
+                .order(bookings::end_at.asc())
+                .limit(i64::from(limit))
+                .select(BookingRow::as_select())
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(BookingRow::into_domain)
                 .collect::<Result<Vec<_>, _>>()?)
         })
         .await

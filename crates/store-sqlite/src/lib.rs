@@ -23,6 +23,7 @@ mod catalog;
 mod idempotency;
 mod rows;
 mod schema;
+mod webhooks;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,8 @@ struct Inner {
     pool: SqlitePool,
     path: PathBuf,
     applied: Vec<String>,
+    /// Signalled after a commit that queued webhook deliveries.
+    wake: tokio::sync::Notify,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -114,6 +117,7 @@ impl SqliteStore {
                 pool,
                 path: path.to_owned(),
                 applied,
+                wake: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -132,6 +136,12 @@ impl SqliteStore {
     /// (empty when the schema was already up to date).
     pub fn applied_migrations(&self) -> &[String] {
         &self.inner.applied
+    }
+
+    /// Wakes the delivery worker waiting in `wait_for_deliveries` (or the
+    /// next one to wait).
+    fn wake(&self) {
+        self.inner.wake.notify_one();
     }
 
     /// Runs `f` with a pooled connection on tokio's blocking pool. Database

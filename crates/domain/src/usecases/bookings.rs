@@ -350,3 +350,38 @@ impl Bookings<'_> {
         Err(StorageError::Unavailable("booking kept changing concurrently".into()).into())
     }
 }
+
+/// Automatic completion: moves up to `limit` confirmed bookings whose end has
+/// passed to `completed`, each with its `booking.completed` event, and
+/// returns how many it moved. Safe to run from several processes at once:
+/// each change is conditional on the booking being unchanged, so of two
+/// processes completing the same booking one finds it stale and skips it.
+pub async fn complete_ended(ports: &Ports, limit: u32) -> Result<usize, StorageError> {
+    let now = ports.clock.now();
+    let due = ports.bookings.due_for_completion(now, limit).await?;
+    let mut done = 0;
+    for booking in due {
+        let Ok(completed) = booking.complete(now) else {
+            continue;
+        };
+        let event = BookingEvent {
+            id: EventId::from_trusted(ports.ids.new_id(IdKind::Event)),
+            account_id: booking.account_id.clone(),
+            kind: EventKind::Completed,
+            booking: completed.clone(),
+            previous_scheduled_at: None,
+            created_at: now,
+        };
+        match ports
+            .bookings
+            .update_booking(&booking, &completed, &[event])
+            .await
+        {
+            Ok(()) => done += 1,
+            // Another process (or a provider's call) changed it first.
+            Err(UpdateBookingError::Stale | UpdateBookingError::Conflict) => {}
+            Err(UpdateBookingError::Storage(e)) => return Err(e),
+        }
+    }
+    Ok(done)
+}

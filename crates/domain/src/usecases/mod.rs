@@ -8,6 +8,7 @@ mod accounts;
 mod availability;
 mod bookings;
 mod catalog;
+mod webhooks;
 
 pub use accounts::{
     ApiKeys, AuthError, Authenticated, CreatedKey, KeyError, generate_key, hash_key,
@@ -15,8 +16,11 @@ pub use accounts::{
 pub use availability::{
     Availability, AvailabilityAnswer, AvailabilityError, AvailabilityQuery, Bound, MAX_RANGE_DAYS,
 };
-pub use bookings::{BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking};
+pub use bookings::{
+    BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking, complete_ended,
+};
 pub use catalog::{Catalog, CatalogError};
+pub use webhooks::{NewWebhook, WebhookError, Webhooks};
 
 #[cfg(test)]
 mod tests;

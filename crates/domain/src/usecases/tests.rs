@@ -67,6 +67,8 @@ struct Mocks {
     providers: MockProviderStore,
     services: MockServiceStore,
     bookings: MockBookingStore,
+    webhooks: MockWebhookStore,
+    targets: MockWebhookTargets,
     now: Timestamp,
 }
 
@@ -77,6 +79,8 @@ impl Mocks {
             providers: MockProviderStore::new(),
             services: MockServiceStore::new(),
             bookings: MockBookingStore::new(),
+            webhooks: MockWebhookStore::new(),
+            targets: MockWebhookTargets::new(),
             now: ts("2027-01-10T12:00:00Z"),
         }
     }
@@ -94,6 +98,8 @@ impl Mocks {
                 counter.fetch_add(1, Ordering::SeqCst)
             )
         });
+        ids.expect_webhook_secret()
+            .returning(|| "whsec_c2VjcmV0".to_owned());
         ids.expect_secret().returning(|len| "a".repeat(len));
         Ports {
             accounts: Arc::new(self.accounts),
@@ -101,6 +107,8 @@ impl Mocks {
             services: Arc::new(self.services),
             bookings: Arc::new(self.bookings),
             idempotency: Arc::new(MockIdempotencyStore::new()),
+            webhooks: Arc::new(self.webhooks),
+            targets: Arc::new(self.targets),
             health: Arc::new(MockHealthCheck::new()),
             clock: Arc::new(clock),
             ids: Arc::new(ids),
@@ -542,4 +550,101 @@ async fn services_without_a_provider_go_to_the_default_one() {
         catalog.create_service(new).await,
         Err(CatalogError::AlreadyExists)
     ));
+}
+
+// ---------------------------------------------------------------- webhooks
+
+#[tokio::test]
+async fn webhook_urls_refused_by_the_guard_are_validation_errors() {
+    let mut m = Mocks::new();
+    m.targets
+        .expect_check()
+        .returning(|_| Err("resolves to a private address (loopback)".into()));
+    m.webhooks.expect_create_webhook().never();
+    let ports = m.ports();
+    let acc = account();
+    let err = Webhooks { ports: &ports, account: &acc }
+        .create(NewWebhook {
+            url: "https://localhost/hook".into(),
+            events: None,
+            description: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, WebhookError::Validation(v) if v.field == "url" && v.message.contains("loopback")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn new_webhooks_get_every_event_and_a_secret() {
+    let mut m = Mocks::new();
+    m.targets.expect_check().returning(|_| Ok(()));
+    m.webhooks
+        .expect_create_webhook()
+        .times(1)
+        .returning(|_| Ok(()));
+    let ports = m.ports();
+    let acc = account();
+    let endpoint = Webhooks { ports: &ports, account: &acc }
+        .create(NewWebhook {
+            url: "https://example.com/hook".into(),
+            events: None,
+            description: Some("crm".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(endpoint.events, crate::EventSet::all());
+    assert!(endpoint.enabled && endpoint.secret.starts_with("whsec_"));
+    assert!(endpoint.id.as_str().starts_with("wh_"));
+}
+
+#[tokio::test]
+async fn storage_errors_are_not_turned_into_not_found() {
+    let mut m = Mocks::new();
+    m.webhooks
+        .expect_get_webhook()
+        .returning(|_, _| Err(StorageError::Unavailable("down".into())));
+    let ports = m.ports();
+    let acc = account();
+    let err = Webhooks { ports: &ports, account: &acc }
+        .get("wh_1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WebhookError::Storage(_)), "{err:?}");
+    let err = Webhooks { ports: &ports, account: &acc }
+        .get("bk_1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WebhookError::NotFound("webhook")), "{err:?}");
+}
+
+#[tokio::test]
+async fn automatic_completion_skips_bookings_another_process_changed() {
+    let mut m = Mocks::new();
+    let mut a = booking_at("2027-01-08T15:00:00Z", BookingStatus::Confirmed);
+    a.id = BookingId::from_trusted("bk_a");
+    let mut b = a.clone();
+    b.id = BookingId::from_trusted("bk_b");
+    let due = vec![a, b];
+    m.bookings
+        .expect_due_for_completion()
+        .returning(move |_, _| Ok(due.clone()));
+    m.bookings
+        .expect_update_booking()
+        .times(2)
+        .returning(|prev, updated, events| {
+            assert_eq!(updated.status, BookingStatus::Completed);
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].kind, EventKind::Completed);
+            assert_eq!(events[0].account_id, prev.account_id);
+            if prev.id.as_str() == "bk_a" {
+                Ok(())
+            } else {
+                Err(UpdateBookingError::Stale)
+            }
+        });
+    let ports = m.ports();
+    assert_eq!(complete_ended(&ports, 100).await.unwrap(), 1);
 }
