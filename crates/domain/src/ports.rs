@@ -331,8 +331,11 @@ pub trait WebhookStore: Send + Sync {
 
     /// Deletes the endpoint with its deliveries and their attempts. MUST
     /// return `Ok(false)` when it does not exist.
-    async fn delete_webhook(&self, account: &AccountId, id: &WebhookId)
-    -> Result<bool, StorageError>;
+    async fn delete_webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+    ) -> Result<bool, StorageError>;
 
     /// The endpoint's deliveries with their attempts, newest first: `after`
     /// is the position of the last item of the previous page, and the next

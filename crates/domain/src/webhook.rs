@@ -60,7 +60,9 @@ impl EventSet {
 
     /// The kinds, in [`EventKind::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = EventKind> {
-        EventKind::ALL.into_iter().filter(move |k| self.contains(*k))
+        EventKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(*k))
     }
 
     /// Parses wire names (`booking.created`, …); `field` names the list in
@@ -321,6 +323,9 @@ mod tests {
         let later = now.checked_add(SignedDuration::from_hours(24)).unwrap();
         assert_eq!(rotated.signing_secrets(later), ["whsec_new"]);
         let debug = format!("{rotated:?}");
-        assert!(!debug.contains("whsec") && !debug.contains("token"), "{debug}");
+        assert!(
+            !debug.contains("whsec") && !debug.contains("token"),
+            "{debug}"
+        );
     }
 }

@@ -147,9 +147,7 @@ impl AttemptColumns {
             at: instant(T, &id, "at", self.at)?,
             status_code: self
                 .status_code
-                .map(|c| {
-                    u16::try_from(c).map_err(|_| corrupt(T, &id, format!("status_code {c}")))
-                })
+                .map(|c| u16::try_from(c).map_err(|_| corrupt(T, &id, format!("status_code {c}"))))
                 .transpose()?,
             error: self.error,
             duration_ms: u64::try_from(self.duration_ms).unwrap_or_default(),

@@ -21,6 +21,7 @@ use jiff::Timestamp;
 
 use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
 use crate::schema::{bookings, events};
+use crate::sql::{Condition, Statement};
 use crate::{PostgresStore, TxError, page, page_limit};
 
 /// The exclusion constraint that keeps active bookings of a provider apart.
@@ -74,14 +75,17 @@ fn event_rows(booking: &Booking, events: &[BookingEvent]) -> Result<Vec<EventRow
         .collect()
 }
 
-async fn insert_events(conn: &mut AsyncPgConnection, rows: &[EventRow]) -> Result<(), TxError> {
-    if !rows.is_empty() {
-        diesel::insert_into(events::table)
-            .values(rows)
-            .execute(conn)
-            .await?;
+/// Inserts the events and queues their webhook deliveries (notifying the
+/// listeners at commit); returns how many deliveries it queued.
+async fn insert_events(conn: &mut AsyncPgConnection, rows: &[EventRow]) -> Result<usize, TxError> {
+    if rows.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    diesel::insert_into(events::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    crate::webhooks::queue_deliveries(conn, rows).await
 }
 
 /// What an insert writes.
@@ -113,16 +117,18 @@ async fn lock_provider(
     account: &str,
     provider: &str,
 ) -> Result<(), TxError> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+    // A cached statement (`sql_query` would be prepared again each time).
+    Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<diesel::sql_types::Text, _>(format!("bookings/{account}/{provider}"))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// One transaction: the provider's write lock, the booking, then its events.
-/// The insert itself is the conflict check.
-async fn insert_tx(conn: &mut AsyncPgConnection, insert: &Insert) -> Result<(), TxError> {
+/// One transaction: the provider's write lock, the booking, then its events
+/// and their deliveries (how many it returns). The insert itself is the
+/// conflict check.
+async fn insert_tx(conn: &mut AsyncPgConnection, insert: &Insert) -> Result<usize, TxError> {
     conn.transaction(async |conn| {
         lock_provider(conn, &insert.row.account_id, &insert.row.provider_id).await?;
         diesel::insert_into(bookings::table)
@@ -136,9 +142,10 @@ async fn insert_tx(conn: &mut AsyncPgConnection, insert: &Insert) -> Result<(), 
 }
 
 /// One transaction: the guarded update (no row = stale; the constraint =
-/// conflict), then the events. The row lock taken by the update makes a
-/// concurrent change of the same booking wait and then find it stale.
-async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<(), TxError> {
+/// conflict), then the events and their deliveries (how many it returns).
+/// The row lock taken by the update makes a concurrent change of the same
+/// booking wait and then find it stale.
+async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<usize, TxError> {
     conn.transaction(async |conn| {
         let row = &update.row;
         lock_provider(conn, &row.account_id, &row.provider_id).await?;
@@ -216,7 +223,12 @@ impl BookingStore for PostgresStore {
             })
             .await;
         match result {
-            Ok(()) => Ok(()),
+            Ok(queued) => {
+                if queued > 0 {
+                    self.wake();
+                }
+                Ok(())
+            }
             Err(TxError::Conflict) => Err(CreateBookingError::Conflict),
             Err(e) => Err(CreateBookingError::Storage(e.storage())),
         }
@@ -254,7 +266,12 @@ impl BookingStore for PostgresStore {
             })
             .await;
         match result {
-            Ok(()) => Ok(()),
+            Ok(queued) => {
+                if queued > 0 {
+                    self.wake();
+                }
+                Ok(())
+            }
             Err(TxError::Conflict) => Err(UpdateBookingError::Conflict),
             Err(TxError::Stale) => Err(UpdateBookingError::Stale),
             Err(e) => Err(UpdateBookingError::Storage(e.storage())),
@@ -389,6 +406,35 @@ impl BookingStore for PostgresStore {
                 Ok(rows
                     .into_iter()
                     .map(EventRow::into_domain)
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn due_for_completion(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StorageError> {
+        let now = secs(now);
+        self.run("due_for_completion", |conn| {
+            Box::pin(async move {
+                // A literal status, so the partial index `bookings_confirmed_end`
+                // applies (a bound parameter cannot prove its predicate in a
+                // cached plan).
+                let rows: Vec<BookingRow> = bookings::table
+                    .filter(Condition("bookings.status = 'confirmed'"))
+                    .filter(bookings::end_at.le(now))
+                    .order(bookings::end_at.asc())
+                    .limit(i64::from(limit))
+                    .select(BookingRow::as_select())
+                    .load(conn)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(BookingRow::into_domain)
                     .collect::<Result<Vec<_>, _>>()?)
             })
         })

@@ -5,11 +5,14 @@
 //! [`ProviderStore`](booking_domain::ports::ProviderStore),
 //! [`ServiceStore`](booking_domain::ports::ServiceStore),
 //! [`BookingStore`](booking_domain::ports::BookingStore),
+//! [`WebhookStore`](booking_domain::ports::WebhookStore),
+//! [`DeliveryQueue`](booking_domain::ports::DeliveryQueue),
 //! [`IdempotencyStore`](booking_domain::ports::IdempotencyStore),
-//! [`HealthCheck`](booking_domain::ports::HealthCheck) and
+//! [`HealthCheck`] and
 //! [`RateLimiter`](booking_domain::ports::RateLimiter)) on one Postgres
 //! database, through a deadpool pool of diesel-async connections (pure
-//! Rust: tokio-postgres, no libpq).
+//! Rust: tokio-postgres, no libpq), plus one dedicated connection that
+//! listens for webhook notifications.
 //!
 //! Why it is shaped this way:
 //!
@@ -18,13 +21,23 @@
 //!   constraint `bookings_no_overlap` (the store inserts without checking
 //!   first and maps its violation to `Conflict`), stale updates by a guarded
 //!   `UPDATE … WHERE status = … AND scheduled_at = … AND updated_at = …`,
-//!   idempotency claims by the primary key with `ON CONFLICT`, and rate
-//!   limits by one GCRA upsert per check on the database clock.
+//!   idempotency claims by the primary key with `ON CONFLICT`, rate
+//!   limits by one GCRA upsert per check on the database clock, and webhook
+//!   claims by `FOR UPDATE … SKIP LOCKED` with a lease.
+//! - Webhooks use a transactional outbox: the transaction that writes a
+//!   booking's events also queues their deliveries and sends a `NOTIFY`
+//!   (delivered only if it commits). Every store `LISTEN`s on a connection
+//!   of its own, started by [`PostgresStore::connect`] and stopped when the
+//!   store is dropped, and wakes its delivery workers on each notification;
+//!   it reconnects with a backoff when the database goes away.
 //! - A database that cannot be reached fails fast: a refused connection is
 //!   reported to the caller at once, and connecting, checking a pooled
 //!   connection and waiting for one are bounded; those failures (and a
 //!   server shutting down) are [`StorageError::Unavailable`]; everything
 //!   else is [`StorageError::Internal`]. Nothing is mapped to "not found".
+//! - Hand-written SQL goes through a statement type that diesel caches like
+//!   its own queries (one round trip per use, not two), with literal status
+//!   values where a partial index must apply.
 //! - Instants are stored as unix seconds (UTC), money as integer minor units,
 //!   like the SQLite store; the schema lives in `migrations/postgres` and is
 //!   embedded in the binary.
@@ -33,9 +46,12 @@ mod accounts;
 mod bookings;
 mod catalog;
 mod idempotency;
+mod listen;
 mod ratelimit;
 mod rows;
 mod schema;
+mod sql;
+mod webhooks;
 
 use std::fmt;
 use std::future::Future;
@@ -53,6 +69,9 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::Notify;
+
+use crate::listen::Listener;
 
 /// The schema migrations, embedded at build time.
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -89,6 +108,11 @@ pub struct PostgresStore {
 struct Inner {
     pool: PgPool,
     applied: Vec<String>,
+    /// Signalled after a commit that queued webhook deliveries, here or (by
+    /// the listener) in another process.
+    wake: Arc<Notify>,
+    /// Stops the listener when the store is dropped.
+    _listener: Listener,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -103,9 +127,12 @@ impl fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Builds the pool (at most `pool_size` connections, at least 1) and
-    /// applies pending migrations. `Err(StorageError::Unavailable)` when the
-    /// server can't be reached; `Internal` when a migration fails.
+    /// Builds the pool (at most `pool_size` connections, at least 1),
+    /// applies pending migrations and starts listening for webhook
+    /// notifications (one more connection, outside the pool, kept until the
+    /// store is dropped; must be called inside a tokio runtime).
+    /// `Err(StorageError::Unavailable)` when the server can't be reached;
+    /// `Internal` when a migration fails.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StorageError> {
         let applied = PostgresStore::migrate(url).await?;
         if !applied.is_empty() {
@@ -126,9 +153,22 @@ impl PostgresStore {
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .map_err(|e| StorageError::Internal(format!("cannot build postgres pool: {e}")))?;
+        let wake = Arc::new(Notify::new());
+        let listener = Listener::start(url, Arc::clone(&wake)).await;
         Ok(PostgresStore {
-            inner: Arc::new(Inner { pool, applied }),
+            inner: Arc::new(Inner {
+                pool,
+                applied,
+                wake,
+                _listener: listener,
+            }),
         })
+    }
+
+    /// Wakes a delivery worker waiting in `wait_for_deliveries` (or the
+    /// next one to wait).
+    fn wake(&self) {
+        self.inner.wake.notify_one();
     }
 
     /// Applies pending migrations; returns the versions applied, oldest

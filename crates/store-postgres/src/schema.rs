@@ -130,4 +130,54 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     idempotency_keys,
     rate_limits,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
 );
+
+diesel::table! {
+    webhook_endpoints (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        url -> Text,
+        events -> BigInt,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_kind -> Text,
+        state -> Text,
+        round_attempts -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (seq) {
+        seq -> BigInt,
+        account_id -> Text,
+        delivery_seq -> BigInt,
+        at -> BigInt,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}

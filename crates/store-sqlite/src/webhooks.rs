@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use booking_domain::ports::{
     AttemptResult, ClaimedDelivery, DeliveryQueue, Page, PageRequest, StorageError, WebhookStore,
 };
-use booking_domain::{AccountId, Delivery, DeliveryId, EventKind, EventSet, WebhookEndpoint, WebhookId};
+use booking_domain::{
+    AccountId, Delivery, DeliveryId, EventKind, EventSet, WebhookEndpoint, WebhookId,
+};
 use booking_store_common::{AttemptColumns, assemble_deliveries, outcome_columns};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -180,7 +182,11 @@ impl WebhookStore for SqliteStore {
                 .into_iter()
                 .take(usize::try_from(limit).unwrap_or(usize::MAX))
                 .collect();
-            let next = if more { rows.last().map(|r| r.seq) } else { None };
+            let next = if more {
+                rows.last().map(|r| r.seq)
+            } else {
+                None
+            };
             let items = with_attempts(conn, rows)?;
             Ok(Page { items, next })
         })
@@ -251,6 +257,10 @@ struct ClaimRow {
     event_id: String,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     round_attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    next_attempt_at: i64,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
 }
 
 #[async_trait]
@@ -267,7 +277,7 @@ impl DeliveryQueue for SqliteStore {
         let until = now.saturating_add(lease.as_secs().max(1));
         self.run("claim_deliveries", move |conn| {
             conn.immediate_transaction(|conn| {
-                let claimed: Vec<ClaimRow> = diesel::sql_query(
+                let mut claimed: Vec<ClaimRow> = diesel::sql_query(
                     "UPDATE webhook_deliveries SET claimed_by = ?1, lease_until = ?2 \
                      WHERE seq IN (SELECT d.seq FROM webhook_deliveries d \
                        JOIN webhook_endpoints e \
@@ -275,13 +285,16 @@ impl DeliveryQueue for SqliteStore {
                        WHERE d.state = 'pending' AND d.next_attempt_at <= ?3 \
                          AND (d.lease_until IS NULL OR d.lease_until <= ?3) AND e.enabled = 1 \
                        ORDER BY d.next_attempt_at LIMIT ?4) \
-                     RETURNING id, account_id, endpoint_id, event_id, round_attempts",
+                     RETURNING id, account_id, endpoint_id, event_id, round_attempts, \
+                       next_attempt_at, seq",
                 )
                 .bind::<Text, _>(&claimant)
                 .bind::<BigInt, _>(until)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(i64::from(limit))
                 .load(conn)?;
+                // RETURNING comes in no particular order: earliest due first.
+                claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
                 attach(conn, claimed)
             })
         })
@@ -314,25 +327,26 @@ impl DeliveryQueue for SqliteStore {
                     let Some((seq, account, endpoint, claimed_by)) = found else {
                         continue;
                     };
-                    let attempt = AttemptRow::from(AttemptColumns::from_domain(
-                        &account, seq, &r.attempt,
-                    ));
+                    let attempt =
+                        AttemptRow::from(AttemptColumns::from_domain(&account, seq, &r.attempt));
                     diesel::insert_into(webhook_attempts::table)
                         .values(&attempt)
                         .execute(conn)?;
                     if claimed_by.as_deref() == Some(claimant.as_str()) {
                         let (state, next) = outcome_columns(r.outcome);
-                        diesel::update(webhook_deliveries::table.filter(webhook_deliveries::seq.eq(seq)))
-                            .set((
-                                webhook_deliveries::state.eq(state),
-                                webhook_deliveries::next_attempt_at.eq(next),
-                                webhook_deliveries::round_attempts
-                                    .eq(webhook_deliveries::round_attempts + 1),
-                                webhook_deliveries::claimed_by.eq(None::<String>),
-                                webhook_deliveries::lease_until.eq(None::<i64>),
-                                webhook_deliveries::updated_at.eq(attempt.at),
-                            ))
-                            .execute(conn)?;
+                        diesel::update(
+                            webhook_deliveries::table.filter(webhook_deliveries::seq.eq(seq)),
+                        )
+                        .set((
+                            webhook_deliveries::state.eq(state),
+                            webhook_deliveries::next_attempt_at.eq(next),
+                            webhook_deliveries::round_attempts
+                                .eq(webhook_deliveries::round_attempts + 1),
+                            webhook_deliveries::claimed_by.eq(None::<String>),
+                            webhook_deliveries::lease_until.eq(None::<i64>),
+                            webhook_deliveries::updated_at.eq(attempt.at),
+                        ))
+                        .execute(conn)?;
                     }
                     if r.disable_endpoint {
                         diesel::update(
@@ -402,11 +416,17 @@ fn attach(
         .load(conn)?;
     let endpoints = endpoints
         .into_iter()
-        .map(|r| r.into_domain().map(|e| ((e.account_id.clone(), e.id.clone()), e)))
+        .map(|r| {
+            r.into_domain()
+                .map(|e| ((e.account_id.clone(), e.id.clone()), e))
+        })
         .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
     let events = events
         .into_iter()
-        .map(|r| r.into_domain().map(|e| ((e.account_id.clone(), e.id.clone()), e)))
+        .map(|r| {
+            r.into_domain()
+                .map(|e| ((e.account_id.clone(), e.id.clone()), e))
+        })
         .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
     claimed
         .into_iter()

@@ -52,6 +52,8 @@ CREATE TABLE webhook_deliveries (
 -- What workers claim: only pending rows, earliest due first.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE state = 'pending';
+-- Recording attempts finds deliveries by id alone (ids are random and unique).
+CREATE UNIQUE INDEX webhook_deliveries_id ON webhook_deliveries (id);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (account_id, endpoint_id, seq);
 
 CREATE TABLE webhook_attempts (

@@ -45,12 +45,17 @@ fn at(hhmm: &str) -> jiff::Timestamp {
     t(&format!("2030-01-07T{hhmm}:00Z"))
 }
 
-fn all(limit: u32) -> PageRequest {
+pub(super) fn all(limit: u32) -> PageRequest {
     PageRequest { limit, after: None }
 }
 
 /// A tenant with a stored service (buffers in minutes) on its default provider.
-async fn with_service<S: Store>(s: &S, name: &str, before: u32, after: u32) -> (Tenant, Service) {
+pub(super) async fn with_service<S: Store>(
+    s: &S,
+    name: &str,
+    before: u32,
+    after: u32,
+) -> (Tenant, Service) {
     let tenant = tenant(s, name).await;
     let svc = service(&tenant.account, &tenant.default_provider, before, after);
     s.create_service(&svc).await.unwrap();
@@ -316,7 +321,7 @@ pub async fn services_round_trip_and_are_isolated<S: Store>(s: &S) {
 // ---------------------------------------------------------------- paging
 
 /// Walks every page of size `limit`, checking `next`.
-async fn walk<T, F, Fut>(limit: u32, mut fetch: F) -> Vec<Vec<T>>
+pub(super) async fn walk<T, F, Fut>(limit: u32, mut fetch: F) -> Vec<Vec<T>>
 where
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = booking_domain::ports::Page<T>>,

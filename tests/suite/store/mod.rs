@@ -1,7 +1,9 @@
-//! The store contract suite (`contract`), run against every store we ship.
+//! The store contract suite (`contract`, and `webhooks` for the webhook
+//! ports), run against every store we ship.
 
 mod contract;
 mod fixtures;
 mod postgres;
 mod ratelimit;
 mod sqlite;
+mod webhooks;

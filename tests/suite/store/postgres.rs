@@ -24,8 +24,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
-use super::contract;
 use super::fixtures::{now, tenant};
+use super::{contract, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;
@@ -307,6 +307,184 @@ contract_tests!(
     ping_answers,
 );
 
+macro_rules! webhook_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = TestDb::create().await else { return };
+                let store = db.store().await;
+                webhooks::$name(&store).await;
+                drop(store);
+                db.drop().await;
+            }
+        )*
+    };
+}
+
+webhook_tests!(
+    webhooks_round_trip_and_are_isolated,
+    deleting_an_endpoint_deletes_its_deliveries,
+    bookings_queue_one_delivery_per_subscribed_enabled_endpoint,
+    claims_carry_the_endpoint_and_the_event,
+    claims_take_due_deliveries_earliest_first_once_per_lease,
+    disabled_endpoints_get_nothing_claimed,
+    attempts_set_outcomes_and_join_the_log,
+    a_lost_claim_only_adds_its_attempt,
+    gone_receivers_disable_their_endpoint,
+    delivery_logs_page_newest_first,
+    redeliver_starts_a_new_round,
+    queueing_wakes_the_waiting_workers,
+    due_for_completion_lists_ended_confirmed_bookings,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_across_two_pools_never_overlap() {
+    // Two pools on one database behave like two server instances.
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let stores = [db.store().await, db.store().await];
+    webhooks::concurrent_claims_never_overlap(&stores, 200, 4).await;
+    drop(stores);
+    db.drop().await;
+}
+
+/// Whether `wait_for_deliveries` resolves within `within`.
+async fn woken(store: &PostgresStore, within: Duration) -> bool {
+    use booking_domain::ports::DeliveryQueue;
+    tokio::time::timeout(within, store.wait_for_deliveries())
+        .await
+        .is_ok()
+}
+
+/// Consumes a wake-up left over from earlier work, if any.
+async fn drain(store: &PostgresStore) {
+    woken(store, Duration::from_millis(200)).await;
+}
+
+/// A tenant with a service and an endpoint subscribed to everything.
+async fn subscribed(store: &PostgresStore) -> booking_domain::Service {
+    use booking_domain::EventSet;
+    use booking_domain::ports::ServiceStore;
+
+    let a = tenant(store, "acme").await;
+    let svc = super::fixtures::service(&a.account, &a.default_provider, 0, 0);
+    store.create_service(&svc).await.unwrap();
+    webhooks::stored_endpoint(store, &a.account, EventSet::all(), true).await;
+    svc
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_queued_by_one_process_wake_the_workers_of_another() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (a, b) = (db.store().await, db.store().await);
+    let svc = subscribed(&a).await;
+    // Nothing was queued yet: B has no reason to wake.
+    assert!(!woken(&b, Duration::from_millis(300)).await);
+    webhooks::queue(&a, &svc, 0, now()).await;
+    assert!(
+        woken(&b, Duration::from_secs(5)).await,
+        "B hears A's NOTIFY after the commit"
+    );
+    // A conflicting (rolled back) insert notifies no one.
+    drain(&b).await;
+    let clash = super::fixtures::booking(
+        &svc,
+        super::fixtures::t("2030-01-07T00:30:00Z"),
+        booking_domain::BookingStatus::Pending,
+    );
+    {
+        use booking_domain::ports::BookingStore;
+        let events = [super::fixtures::event(
+            booking_domain::EventKind::Created,
+            &clash,
+            None,
+        )];
+        assert!(a.insert_booking(&clash, &events).await.is_err());
+    }
+    assert!(!woken(&b, Duration::from_millis(300)).await);
+    drop((a, b));
+    db.drop().await;
+}
+
+/// The pids of the webhook listeners connected to the test database.
+async fn listeners(conn: &mut AsyncPgConnection, db: &str) -> Vec<i32> {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    diesel::sql_query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = $1 \
+         AND application_name = 'booking-api webhook listener' ORDER BY pid",
+    )
+    .bind::<Text, _>(db)
+    .load::<Pid>(conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|p| p.pid)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_reconnects_after_losing_its_connection() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (a, b) = (db.store().await, db.store().await);
+    let svc = subscribed(&a).await;
+    let mut conn = admin(&database_url().unwrap()).await;
+    let before = listeners(&mut conn, &db.name).await;
+    assert_eq!(before.len(), 2, "one dedicated connection per store");
+
+    // The listeners' connections die (as in a database restart).
+    execute(
+        &mut conn,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' \
+             AND application_name = 'booking-api webhook listener'",
+            db.name
+        ),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let after = loop {
+        let now = listeners(&mut conn, &db.name).await;
+        if now.len() == 2 && now.iter().all(|pid| !before.contains(pid)) {
+            break now;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "listeners did not come back: {before:?} -> {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(before, after);
+    // The reconnection itself wakes the workers (notifications sent while
+    // nobody listened are lost); then B hears A again.
+    assert!(woken(&b, Duration::from_secs(5)).await);
+    drain(&b).await;
+    assert!(!woken(&b, Duration::from_millis(300)).await);
+    webhooks::queue(&a, &svc, 0, now()).await;
+    assert!(woken(&b, Duration::from_secs(5)).await);
+    drop((a, b));
+    // Dropping the stores stops their listeners.
+    let started = std::time::Instant::now();
+    while !listeners(&mut conn, &db.name).await.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "listeners outlived their stores"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    db.drop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_inserts_on_one_store_have_one_winner() {
     let Some(db) = TestDb::create().await else {
@@ -387,7 +565,8 @@ async fn connect_migrates_once_and_migrate_reports_nothing_pending() {
     for handle in connects.collect::<Vec<_>>() {
         applied += handle.await.unwrap().applied_migrations().len();
     }
-    assert_eq!(applied, 1);
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    assert_eq!(applied, std::fs::read_dir(migrations).unwrap().count());
     execute(&mut conn, &format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .await
         .unwrap();

@@ -3,7 +3,13 @@
 use booking_store_sqlite::SqliteStore;
 use tempfile::TempDir;
 
-use super::contract;
+use super::{contract, webhooks};
+
+/// How many migrations a new database file gets.
+fn migration_count() -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/sqlite");
+    std::fs::read_dir(dir).unwrap().count()
+}
 
 /// A store on a new file in a new temporary directory (kept alive by the
 /// returned guard).
@@ -44,6 +50,42 @@ contract_tests!(
     ping_answers,
 );
 
+macro_rules! webhook_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, store) = fresh();
+                webhooks::$name(&store).await;
+            }
+        )*
+    };
+}
+
+webhook_tests!(
+    webhooks_round_trip_and_are_isolated,
+    deleting_an_endpoint_deletes_its_deliveries,
+    bookings_queue_one_delivery_per_subscribed_enabled_endpoint,
+    claims_carry_the_endpoint_and_the_event,
+    claims_take_due_deliveries_earliest_first_once_per_lease,
+    disabled_endpoints_get_nothing_claimed,
+    attempts_set_outcomes_and_join_the_log,
+    a_lost_claim_only_adds_its_attempt,
+    gone_receivers_disable_their_endpoint,
+    delivery_logs_page_newest_first,
+    redeliver_starts_a_new_round,
+    queueing_wakes_the_waiting_workers,
+    due_for_completion_lists_ended_confirmed_bookings,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_on_two_pools_never_overlap() {
+    // Two pools on one file behave like two processes sharing it.
+    let (dir, first) = fresh();
+    let second = SqliteStore::open(&dir.path().join("booking.db")).unwrap();
+    webhooks::concurrent_claims_never_overlap(&[first, second], 200, 4).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_inserts_on_one_store_have_one_winner() {
     let (_dir, store) = fresh();
@@ -65,7 +107,7 @@ fn open_creates_parent_directories_and_migrates_once() {
     let path = dir.path().join("a/b/booking.db");
     let store = SqliteStore::open(&path).unwrap();
     assert!(path.exists());
-    assert_eq!(store.applied_migrations().len(), 1);
+    assert_eq!(store.applied_migrations().len(), migration_count());
     assert_eq!(store.path(), path);
     drop(store);
     let again = SqliteStore::open(&path).unwrap();
@@ -83,5 +125,9 @@ fn concurrent_opens_of_a_new_file_migrate_once() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(applied.iter().sum::<usize>(), 1, "{applied:?}");
+    assert_eq!(
+        applied.iter().sum::<usize>(),
+        migration_count(),
+        "{applied:?}"
+    );
 }

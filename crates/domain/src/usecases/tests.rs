@@ -563,14 +563,17 @@ async fn webhook_urls_refused_by_the_guard_are_validation_errors() {
     m.webhooks.expect_create_webhook().never();
     let ports = m.ports();
     let acc = account();
-    let err = Webhooks { ports: &ports, account: &acc }
-        .create(NewWebhook {
-            url: "https://localhost/hook".into(),
-            events: None,
-            description: None,
-        })
-        .await
-        .unwrap_err();
+    let err = Webhooks {
+        ports: &ports,
+        account: &acc,
+    }
+    .create(NewWebhook {
+        url: "https://localhost/hook".into(),
+        events: None,
+        description: None,
+    })
+    .await
+    .unwrap_err();
     assert!(
         matches!(&err, WebhookError::Validation(v) if v.field == "url" && v.message.contains("loopback")),
         "{err:?}"
@@ -587,14 +590,17 @@ async fn new_webhooks_get_every_event_and_a_secret() {
         .returning(|_| Ok(()));
     let ports = m.ports();
     let acc = account();
-    let endpoint = Webhooks { ports: &ports, account: &acc }
-        .create(NewWebhook {
-            url: "https://example.com/hook".into(),
-            events: None,
-            description: Some("crm".into()),
-        })
-        .await
-        .unwrap();
+    let endpoint = Webhooks {
+        ports: &ports,
+        account: &acc,
+    }
+    .create(NewWebhook {
+        url: "https://example.com/hook".into(),
+        events: None,
+        description: Some("crm".into()),
+    })
+    .await
+    .unwrap();
     assert_eq!(endpoint.events, crate::EventSet::all());
     assert!(endpoint.enabled && endpoint.secret.starts_with("whsec_"));
     assert!(endpoint.id.as_str().starts_with("wh_"));
@@ -608,15 +614,21 @@ async fn storage_errors_are_not_turned_into_not_found() {
         .returning(|_, _| Err(StorageError::Unavailable("down".into())));
     let ports = m.ports();
     let acc = account();
-    let err = Webhooks { ports: &ports, account: &acc }
-        .get("wh_1")
-        .await
-        .unwrap_err();
+    let err = Webhooks {
+        ports: &ports,
+        account: &acc,
+    }
+    .get("wh_1")
+    .await
+    .unwrap_err();
     assert!(matches!(err, WebhookError::Storage(_)), "{err:?}");
-    let err = Webhooks { ports: &ports, account: &acc }
-        .get("bk_1")
-        .await
-        .unwrap_err();
+    let err = Webhooks {
+        ports: &ports,
+        account: &acc,
+    }
+    .get("bk_1")
+    .await
+    .unwrap_err();
     assert!(matches!(err, WebhookError::NotFound("webhook")), "{err:?}");
 }
 

@@ -89,7 +89,11 @@ impl Webhooks<'_> {
 
     /// The account's endpoints.
     pub async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, WebhookError> {
-        Ok(self.ports.webhooks.list_webhooks(self.account, page).await?)
+        Ok(self
+            .ports
+            .webhooks
+            .list_webhooks(self.account, page)
+            .await?)
     }
 
     /// Changes an endpoint.
@@ -106,7 +110,9 @@ impl Webhooks<'_> {
             url: patch.url.unwrap_or_else(|| current.url.clone()),
             events: patch.events.unwrap_or(current.events),
             enabled: patch.enabled.unwrap_or(current.enabled),
-            description: patch.description.unwrap_or_else(|| current.description.clone()),
+            description: patch
+                .description
+                .unwrap_or_else(|| current.description.clone()),
             updated_at: self.ports.clock.now(),
             ..current
         };
@@ -124,7 +130,12 @@ impl Webhooks<'_> {
     /// Deletes an endpoint with its delivery log.
     pub async fn delete(&self, id: &str) -> Result<(), WebhookError> {
         let id = WebhookId::parse(id).ok_or(WebhookError::NotFound("webhook"))?;
-        if self.ports.webhooks.delete_webhook(self.account, &id).await? {
+        if self
+            .ports
+            .webhooks
+            .delete_webhook(self.account, &id)
+            .await?
+        {
             Ok(())
         } else {
             Err(WebhookError::NotFound("webhook"))
@@ -158,7 +169,12 @@ impl Webhooks<'_> {
         let delivery = DeliveryId::parse(delivery).ok_or(WebhookError::NotFound("delivery"))?;
         self.ports
             .webhooks
-            .redeliver(self.account, &endpoint.id, &delivery, self.ports.clock.now())
+            .redeliver(
+                self.account,
+                &endpoint.id,
+                &delivery,
+                self.ports.clock.now(),
+            )
             .await?
             .ok_or(WebhookError::NotFound("delivery"))
     }

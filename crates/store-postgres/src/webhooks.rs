@@ -1,0 +1,549 @@
+//! Webhook endpoints, the delivery log, and the outbox the workers drain.
+//!
+//! Any number of processes share the queue: a claim takes due rows with
+//! `FOR UPDATE … SKIP LOCKED` and stamps them with a lease (`claimed_by`,
+//! `lease_until`) in the same statement, so concurrent claims never return
+//! the same delivery, and a worker that dies loses its claims when the lease
+//! passes. Every statement that queues deliveries also sends a
+//! `NOTIFY` on [`CHANNEL`] (delivered at commit), which the listener of
+//! every store on the database turns into a wake-up of its workers.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use booking_domain::ports::{
+    AttemptResult, ClaimedDelivery, DeliveryQueue, Page, PageRequest, StorageError, WebhookStore,
+};
+use booking_domain::{
+    AccountId, Delivery, DeliveryId, EventKind, EventSet, WebhookEndpoint, WebhookId,
+};
+use booking_store_common::{AttemptColumns, assemble_deliveries, outcome_columns};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::rows::{AttemptRow, DeliveryRow, EventRow, WebhookRow, secs};
+use crate::schema::{webhook_attempts, webhook_deliveries, webhook_endpoints};
+use crate::sql::{Condition, Statement};
+use crate::{PostgresStore, TxError, page, page_limit};
+
+/// The channel that says "deliveries were queued".
+pub(crate) const CHANNEL: &str = "booking_webhooks";
+
+/// Queues, for every event, one delivery per enabled endpoint of the
+/// account subscribed to the event's kind, and notifies [`CHANNEL`] when it
+/// queued any: one statement, and the notification only leaves at commit.
+const FAN_OUT: &str = "\
+WITH queued AS (
+    INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, state,
+        round_attempts, next_attempt_at, created_at, updated_at)
+    SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id,
+        ev.id, ev.kind, 'pending', 0, ev.created_at, ev.created_at, ev.created_at
+    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+        WITH ORDINALITY AS ev (id, kind, created_at, bit, n)
+    JOIN webhook_endpoints e
+        ON e.account_id = $5 AND e.enabled AND (e.events & ev.bit) <> 0
+    ORDER BY ev.n, e.seq
+    RETURNING 1
+)
+SELECT count(*) AS queued,
+    CASE WHEN count(*) > 0 THEN pg_notify('booking_webhooks', '')::text END AS notified
+FROM queued";
+
+/// Inserts the deliveries of `events` (all of one account) inside the
+/// caller's transaction (the outbox fan-out); returns how many it queued.
+pub(crate) async fn queue_deliveries(
+    conn: &mut AsyncPgConnection,
+    events: &[EventRow],
+) -> Result<usize, TxError> {
+    let Some(first) = events.first() else {
+        return Ok(0);
+    };
+    let mut bits = Vec::with_capacity(events.len());
+    for event in events {
+        let kind = EventKind::parse(&event.kind).ok_or_else(|| {
+            StorageError::Internal(format!(
+                "event {} has unknown kind {}",
+                event.id, event.kind
+            ))
+        })?;
+        bits.push(EventSet::bit(kind));
+    }
+    let (queued, _): (i64, Option<String>) = Statement::<(BigInt, Nullable<Text>)>::new(FAN_OUT)
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(bits)
+        .bind::<Text, _>(first.account_id.clone())
+        .get_result(conn)
+        .await?;
+    Ok(usize::try_from(queued).unwrap_or_default())
+}
+
+/// Sends a notification on [`CHANNEL`] (at commit, inside a transaction).
+async fn notify(conn: &mut AsyncPgConnection) -> Result<(), TxError> {
+    Statement::<()>::new("SELECT pg_notify('booking_webhooks', '')::text")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deliveries (as the log shows them) with their attempts.
+async fn with_attempts(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<DeliveryRow>,
+) -> Result<Vec<Delivery>, TxError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let attempts: Vec<AttemptRow> = webhook_attempts::table
+        .filter(webhook_attempts::delivery_seq.eq_any(&seqs))
+        .order(webhook_attempts::seq.asc())
+        .select(AttemptRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(assemble_deliveries(
+        rows.into_iter().map(Into::into).collect(),
+        attempts.into_iter().map(Into::into).collect(),
+    )?)
+}
+
+#[async_trait]
+impl WebhookStore for PostgresStore {
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), StorageError> {
+        let row = WebhookRow::from(endpoint);
+        self.run("create_webhook", |conn| {
+            let row = row.clone();
+            Box::pin(async move {
+                diesel::insert_into(webhook_endpoints::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn get_webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+    ) -> Result<Option<WebhookEndpoint>, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        self.run("get_webhook", |conn| {
+            let (account, id) = (account.clone(), id.clone());
+            Box::pin(async move {
+                let row = webhook_endpoints::table
+                    .filter(webhook_endpoints::account_id.eq(&account))
+                    .filter(webhook_endpoints::id.eq(&id))
+                    .select(WebhookRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(row.map(WebhookRow::into_domain).transpose()?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn list_webhooks(
+        &self,
+        account: &AccountId,
+        page_req: PageRequest,
+    ) -> Result<Page<WebhookEndpoint>, StorageError> {
+        let account = account.as_str().to_owned();
+        let limit = page_limit(&page_req);
+        self.run("list_webhooks", |conn| {
+            let account = account.clone();
+            Box::pin(async move {
+                let rows: Vec<(i64, WebhookRow)> = webhook_endpoints::table
+                    .filter(webhook_endpoints::account_id.eq(&account))
+                    .filter(webhook_endpoints::seq.gt(page_req.after.unwrap_or(0)))
+                    .order(webhook_endpoints::seq.asc())
+                    .limit(limit + 1)
+                    .select((webhook_endpoints::seq, WebhookRow::as_select()))
+                    .load(conn)
+                    .await?;
+                Ok(page(rows, limit, WebhookRow::into_domain)?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<bool, StorageError> {
+        let row = WebhookRow::from(endpoint);
+        self.run("update_webhook", |conn| {
+            let row = row.clone();
+            Box::pin(async move {
+                let n = diesel::update(
+                    webhook_endpoints::table
+                        .filter(webhook_endpoints::account_id.eq(&row.account_id))
+                        .filter(webhook_endpoints::id.eq(&row.id)),
+                )
+                .set(&row)
+                .execute(conn)
+                .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn delete_webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+    ) -> Result<bool, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        self.run("delete_webhook", |conn| {
+            let (account, id) = (account.clone(), id.clone());
+            Box::pin(async move {
+                // Deliveries and their attempts go with it (ON DELETE CASCADE).
+                let n = diesel::delete(
+                    webhook_endpoints::table
+                        .filter(webhook_endpoints::account_id.eq(&account))
+                        .filter(webhook_endpoints::id.eq(&id)),
+                )
+                .execute(conn)
+                .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn list_deliveries(
+        &self,
+        account: &AccountId,
+        endpoint: &WebhookId,
+        page_req: PageRequest,
+    ) -> Result<Page<Delivery>, StorageError> {
+        let (account, endpoint) = (account.as_str().to_owned(), endpoint.as_str().to_owned());
+        let limit = page_limit(&page_req);
+        self.run("list_deliveries", |conn| {
+            let (account, endpoint) = (account.clone(), endpoint.clone());
+            Box::pin(async move {
+                let mut rows: Vec<DeliveryRow> = webhook_deliveries::table
+                    .filter(webhook_deliveries::account_id.eq(&account))
+                    .filter(webhook_deliveries::endpoint_id.eq(&endpoint))
+                    .filter(webhook_deliveries::seq.lt(page_req.after.unwrap_or(i64::MAX)))
+                    .order(webhook_deliveries::seq.desc())
+                    .limit(limit + 1)
+                    .select(DeliveryRow::as_select())
+                    .load(conn)
+                    .await?;
+                let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+                let more = rows.len() > keep;
+                rows.truncate(keep);
+                let next = if more {
+                    rows.last().map(|r| r.seq)
+                } else {
+                    None
+                };
+                let items = with_attempts(conn, rows).await?;
+                Ok(Page { items, next })
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn redeliver(
+        &self,
+        account: &AccountId,
+        endpoint: &WebhookId,
+        delivery: &DeliveryId,
+        now: Timestamp,
+    ) -> Result<Option<Delivery>, StorageError> {
+        let account = account.as_str().to_owned();
+        let endpoint = endpoint.as_str().to_owned();
+        let delivery = delivery.as_str().to_owned();
+        let now = secs(now);
+        let result = self
+            .run("redeliver", |conn| {
+                let (account, endpoint, delivery) =
+                    (account.clone(), endpoint.clone(), delivery.clone());
+                Box::pin(async move {
+                    let row: Option<DeliveryRow> = diesel::update(
+                        webhook_deliveries::table
+                            .filter(webhook_deliveries::account_id.eq(&account))
+                            .filter(webhook_deliveries::endpoint_id.eq(&endpoint))
+                            .filter(webhook_deliveries::id.eq(&delivery)),
+                    )
+                    .set((
+                        webhook_deliveries::state.eq("pending"),
+                        webhook_deliveries::round_attempts.eq(0),
+                        webhook_deliveries::next_attempt_at.eq(Some(now)),
+                        webhook_deliveries::claimed_by.eq(None::<String>),
+                        webhook_deliveries::lease_until.eq(None::<i64>),
+                        webhook_deliveries::updated_at.eq(now),
+                    ))
+                    .returning(DeliveryRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    // The update committed: wake the workers of every process.
+                    notify(conn).await?;
+                    Ok(with_attempts(conn, vec![row]).await?.into_iter().next())
+                })
+            })
+            .await
+            .map_err(TxError::storage)?;
+        if result.is_some() {
+            self.wake();
+        }
+        Ok(result)
+    }
+}
+
+/// The SQL types of a [`WebhookRow`], in its field order.
+type WebhookSql = (
+    Text,
+    Text,
+    Text,
+    BigInt,
+    Nullable<Text>,
+    Bool,
+    Text,
+    Nullable<Text>,
+    Nullable<BigInt>,
+    BigInt,
+    BigInt,
+);
+
+/// The SQL types of an [`EventRow`], in its field order.
+type EventSql = (Text, Text, Text, Text, Nullable<BigInt>, BigInt, Jsonb);
+
+/// Claims due deliveries and returns each with its endpoint and event, in
+/// one statement (so a failure claims nothing). `due` is materialized so it
+/// runs exactly once: a rescanned `SKIP LOCKED` subquery could pick other
+/// rows. The literal `'pending'` lets the partial index
+/// `webhook_deliveries_due` serve the scan in a cached plan; the endpoint
+/// and event are found through their `(account_id, id)` unique indexes.
+const CLAIM: &str = "\
+WITH due AS MATERIALIZED (
+    SELECT d.seq
+    FROM webhook_deliveries d
+    JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
+    WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+        AND (d.lease_until IS NULL OR d.lease_until <= $1) AND e.enabled
+    ORDER BY d.next_attempt_at
+    LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+),
+claimed AS (
+    UPDATE webhook_deliveries d SET claimed_by = $3, lease_until = $4
+    FROM due
+    WHERE d.seq = due.seq
+    RETURNING d.seq, d.id, d.account_id, d.endpoint_id, d.event_id, d.round_attempts,
+        d.next_attempt_at
+)
+SELECT c.id, c.round_attempts,
+    e.id, e.account_id, e.url, e.events, e.description, e.enabled, e.secret,
+    e.previous_secret, e.previous_secret_expires_at, e.created_at, e.updated_at,
+    ev.id, ev.account_id, ev.booking_id, ev.kind, ev.previous_scheduled_at, ev.created_at,
+    ev.booking
+FROM claimed c
+JOIN webhook_endpoints e ON e.account_id = c.account_id AND e.id = c.endpoint_id
+JOIN events ev ON ev.account_id = c.account_id AND ev.id = c.event_id
+ORDER BY c.next_attempt_at, c.seq";
+
+/// Records a batch of attempts in one statement. The deliveries are locked
+/// (in `seq` order, so two batches cannot deadlock on each other) before
+/// anything is written, so a delivery deleted with its endpoint meanwhile
+/// is skipped instead of failing the batch; only a claim that is still
+/// `$10`'s takes its outcome (`applies` marks the first result of a
+/// delivery in the batch, as later ones would find it released).
+const RECORD: &str = "\
+WITH r AS (
+    SELECT *
+    FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::text[], $5::bigint[],
+        $6::text[], $7::bigint[], $8::boolean[], $9::boolean[])
+        WITH ORDINALITY AS r (delivery, at, status_code, error, duration_ms,
+            state, next_attempt_at, applies, disable, n)
+),
+found AS (
+    SELECT d.seq, d.account_id, d.endpoint_id, r.at, r.status_code, r.error, r.duration_ms,
+        r.state, r.next_attempt_at, r.applies, r.disable, r.n
+    FROM r
+    JOIN webhook_deliveries d ON d.id = r.delivery
+    ORDER BY d.seq
+    FOR NO KEY UPDATE OF d
+),
+logged AS (
+    INSERT INTO webhook_attempts (account_id, delivery_seq, at, status_code, error, duration_ms)
+    SELECT account_id, seq, at, status_code, error, duration_ms FROM found ORDER BY n
+    RETURNING 1
+),
+settled AS (
+    UPDATE webhook_deliveries d
+    SET state = f.state, next_attempt_at = f.next_attempt_at,
+        round_attempts = d.round_attempts + 1, claimed_by = NULL, lease_until = NULL,
+        updated_at = f.at
+    FROM found f
+    WHERE d.seq = f.seq AND f.applies AND d.claimed_by = $10
+    RETURNING 1
+),
+disabled AS (
+    UPDATE webhook_endpoints e SET enabled = false, updated_at = f.at
+    FROM found f
+    WHERE f.disable AND e.account_id = f.account_id AND e.id = f.endpoint_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM logged), (SELECT count(*) FROM settled),
+    (SELECT count(*) FROM disabled)";
+
+/// The columns of [`RECORD`]'s `unnest`, one vector per column.
+#[derive(Default)]
+struct RecordColumns {
+    delivery: Vec<String>,
+    at: Vec<i64>,
+    status_code: Vec<Option<i32>>,
+    error: Vec<Option<String>>,
+    duration_ms: Vec<i64>,
+    state: Vec<String>,
+    next_attempt_at: Vec<Option<i64>>,
+    applies: Vec<bool>,
+    disable: Vec<bool>,
+}
+
+impl RecordColumns {
+    fn new(results: &[AttemptResult]) -> RecordColumns {
+        let mut columns = RecordColumns::default();
+        let mut seen = HashSet::new();
+        for r in results {
+            // The account is filled in from the delivery row by the query.
+            let attempt = AttemptColumns::from_domain("", 0, &r.attempt);
+            let (state, next) = outcome_columns(r.outcome);
+            columns.applies.push(seen.insert(r.delivery.as_str()));
+            columns.delivery.push(r.delivery.as_str().to_owned());
+            columns.at.push(attempt.at);
+            columns.status_code.push(attempt.status_code);
+            columns.error.push(attempt.error);
+            columns.duration_ms.push(attempt.duration_ms);
+            columns.state.push(state.to_owned());
+            columns.next_attempt_at.push(next);
+            columns.disable.push(r.disable_endpoint);
+        }
+        columns
+    }
+}
+
+/// The columns [`CLAIM`] returns per delivery.
+type ClaimedRow = (String, i32, WebhookRow, EventRow);
+
+#[async_trait]
+impl DeliveryQueue for PostgresStore {
+    async fn claim_deliveries(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let claimant = claimant.to_owned();
+        let now = secs(now);
+        let until = now.saturating_add(lease.as_secs().max(1));
+        self.run("claim_deliveries", |conn| {
+            let claimant = claimant.clone();
+            Box::pin(async move {
+                let rows: Vec<ClaimedRow> =
+                    Statement::<(Text, Integer, WebhookSql, EventSql)>::new(CLAIM)
+                        .bind::<BigInt, _>(now)
+                        .bind::<BigInt, _>(i64::from(limit))
+                        .bind::<Text, _>(claimant)
+                        .bind::<BigInt, _>(until)
+                        .load(conn)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, round_attempts, endpoint, event)| {
+                        Ok(ClaimedDelivery {
+                            id: DeliveryId::from_trusted(id),
+                            endpoint: endpoint.into_domain()?,
+                            event: event.into_domain()?,
+                            round_attempts: u32::try_from(round_attempts).unwrap_or_default(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, TxError>>()
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn record_attempts(
+        &self,
+        claimant: &str,
+        results: &[AttemptResult],
+    ) -> Result<(), StorageError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let claimant = claimant.to_owned();
+        let columns = Arc::new(RecordColumns::new(results));
+        self.run("record_attempts", |conn| {
+            let (claimant, c) = (claimant.clone(), Arc::clone(&columns));
+            Box::pin(async move {
+                let (logged, settled, disabled): (i64, i64, i64) =
+                    Statement::<(BigInt, BigInt, BigInt)>::new(RECORD)
+                        .bind::<Array<Text>, _>(c.delivery.clone())
+                        .bind::<Array<BigInt>, _>(c.at.clone())
+                        .bind::<Array<Nullable<Integer>>, _>(c.status_code.clone())
+                        .bind::<Array<Nullable<Text>>, _>(c.error.clone())
+                        .bind::<Array<BigInt>, _>(c.duration_ms.clone())
+                        .bind::<Array<Text>, _>(c.state.clone())
+                        .bind::<Array<Nullable<BigInt>>, _>(c.next_attempt_at.clone())
+                        .bind::<Array<Bool>, _>(c.applies.clone())
+                        .bind::<Array<Bool>, _>(c.disable.clone())
+                        .bind::<Text, _>(claimant)
+                        .get_result(conn)
+                        .await?;
+                tracing::debug!(logged, settled, disabled, "recorded webhook attempts");
+                Ok(())
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn pending_deliveries(&self) -> Result<u64, StorageError> {
+        self.run("pending_deliveries", |conn| {
+            Box::pin(async move {
+                let n: i64 = webhook_deliveries::table
+                    .inner_join(
+                        webhook_endpoints::table.on(webhook_endpoints::account_id
+                            .eq(webhook_deliveries::account_id)
+                            .and(webhook_endpoints::id.eq(webhook_deliveries::endpoint_id))),
+                    )
+                    // Literal, so the partial index `webhook_deliveries_due` applies.
+                    .filter(Condition("webhook_deliveries.state = 'pending'"))
+                    .filter(webhook_endpoints::enabled.eq(true))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                Ok(u64::try_from(n).unwrap_or_default())
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn wait_for_deliveries(&self) {
+        self.inner.wake.notified().await;
+    }
+}
