@@ -20,6 +20,8 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub mod receiver;
+
 /// How long the server may take to log its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many stderr lines are kept for failure messages.
@@ -42,6 +44,8 @@ const CONFIG_VARS: &[&str] = &[
     "BOOKING_WEBHOOK_TIMEOUT",
     "BOOKING_WEBHOOK_ALLOW_PRIVATE",
     "BOOKING_CALENDAR_SYNC_INTERVAL",
+    "BOOKING_COMPLETION_INTERVAL",
+    "BOOKING_DB_POOL_SIZE",
 ];
 
 /// The `booking-api` binary: `$BOOKING_API_BIN`, else `target/<profile>/booking-api`
@@ -265,6 +269,13 @@ impl TestServer {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait for killed server");
+        self.exit = Some(status);
     }
 
     /// Sends SIGTERM to the server.

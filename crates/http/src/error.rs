@@ -5,7 +5,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use booking_domain::ValidationError;
 use booking_domain::ports::StorageError;
-use booking_domain::usecases::{AuthError, AvailabilityError, BookingError, CatalogError};
+use booking_domain::usecases::{
+    AuthError, AvailabilityError, BookingError, CatalogError, WebhookError,
+};
 use serde_json::{Value, json};
 
 use crate::wire::{ErrorBody, ErrorObject, fmt_ts};
@@ -252,6 +254,17 @@ impl From<BookingError> for ApiError {
             .details(json!({"status": t.status.name()})),
             BookingError::Validation(e) => e.into(),
             BookingError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::NotFound("delivery") => ApiError::not_found("Delivery"),
+            WebhookError::NotFound(_) => ApiError::not_found("Webhook"),
+            WebhookError::Validation(e) => e.into(),
+            WebhookError::Storage(e) => e.into(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Prometheus metrics.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The server's metrics, in their own registry.
@@ -14,6 +15,14 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// Booking outcomes: created, conflict, replayed, rate_limited.
     pub bookings: IntCounterVec,
+    /// Webhook attempts by outcome: succeeded, retrying, failed.
+    pub webhook_deliveries: IntCounterVec,
+    /// Webhook attempt latency.
+    pub webhook_attempt_latency: Histogram,
+    /// Webhook deliveries waiting for enabled endpoints.
+    pub webhook_queue_depth: IntGauge,
+    /// Bookings completed automatically.
+    pub auto_completed: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -39,6 +48,34 @@ impl Metrics {
             Opts::new("booking_requests_total", "Booking creation outcomes"),
             &["outcome"],
         )?;
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by outcome (succeeded, retrying, failed)",
+            ),
+            &["outcome"],
+        )?;
+        let webhook_attempt_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "webhook_attempt_duration_seconds",
+                "Webhook delivery attempt latency",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+        )?;
+        let webhook_queue_depth = IntGauge::new(
+            "webhook_queue_depth",
+            "Webhook deliveries pending for enabled endpoints",
+        )?;
+        let auto_completed = prometheus::IntCounter::new(
+            "bookings_auto_completed_total",
+            "Confirmed bookings completed automatically after their end",
+        )?;
+        registry.register(Box::new(webhook_deliveries.clone()))?;
+        registry.register(Box::new(webhook_attempt_latency.clone()))?;
+        registry.register(Box::new(webhook_queue_depth.clone()))?;
+        registry.register(Box::new(auto_completed.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(bookings.clone()))?;
@@ -47,6 +84,10 @@ impl Metrics {
             requests,
             latency,
             bookings,
+            webhook_deliveries,
+            webhook_attempt_latency,
+            webhook_queue_depth,
+            auto_completed,
         })
     }
 

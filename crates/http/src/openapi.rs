@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bookings, ops, providers, services};
+use crate::routes::{bookings, ops, providers, services, webhooks};
 
 struct BearerAuth;
 
@@ -25,19 +25,23 @@ impl Modify for BearerAuth {
 /// The API description served at `/openapi.json`.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "booking-api", description = "Booking and scheduling API: services, availability, bookings."),
+    info(title = "booking-api", description = "Booking and scheduling API: services, availability, bookings, webhooks."),
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         providers::list, providers::create, providers::get, providers::update,
         services::list, services::create, services::get, services::update, services::archive, services::availability,
         bookings::create, bookings::list, bookings::get, bookings::confirm, bookings::cancel, bookings::reschedule, bookings::complete,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::rotate_secret,
+        webhooks::deliveries, webhooks::redeliver,
     ),
+    components(schemas(crate::wire::WebhookPayload)),
     modifiers(&BearerAuth),
     tags(
         (name = "providers", description = "People or resources that are booked"),
         (name = "services", description = "What is sold, for how long, in which hours"),
         (name = "availability", description = "Free slots"),
         (name = "bookings", description = "Bookings and their lifecycle"),
+        (name = "webhooks", description = "Signed event deliveries (Standard Webhooks)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

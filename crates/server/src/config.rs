@@ -19,6 +19,10 @@ pub const KEYS: &[&str] = &[
     "BOOKING_LOG_FORMAT",
     "BOOKING_WORKERS",
     "BOOKING_DB_POOL_SIZE",
+    "BOOKING_WEBHOOK_RETRY_DELAYS",
+    "BOOKING_WEBHOOK_TIMEOUT",
+    "BOOKING_WEBHOOK_ALLOW_PRIVATE",
+    "BOOKING_COMPLETION_INTERVAL",
 ];
 
 /// Where data lives.
@@ -51,6 +55,23 @@ pub struct Config {
     pub workers: usize,
     /// Postgres connections per process.
     pub db_pool_size: usize,
+    /// One delay per webhook retry.
+    pub webhook_retry: booking_webhooks::RetryPolicy,
+    /// Per webhook attempt.
+    pub webhook_timeout: std::time::Duration,
+    /// Allow `http://` and private webhook targets.
+    pub webhook_allow_private: bool,
+    /// How often confirmed bookings past their end are completed.
+    pub completion_interval: std::time::Duration,
+}
+
+/// Parses `true`/`false` (also `1`/`0`, `yes`/`no`).
+fn parse_bool(key: &str, text: &str) -> anyhow::Result<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => bail!("{key} must be true or false"),
+    }
 }
 
 /// Parses `N/second`, `N/minute` or `N/hour`.
@@ -148,8 +169,26 @@ impl Config {
             },
             None => 16,
         };
+        let webhook_retry = booking_webhooks::RetryPolicy::parse(&get(
+            "BOOKING_WEBHOOK_RETRY_DELAYS",
+            booking_webhooks::schedule::DEFAULT_RETRY_DELAYS,
+        ))
+        .context("BOOKING_WEBHOOK_RETRY_DELAYS (e.g. 30s,5m,30m)")?;
+        let webhook_timeout =
+            booking_webhooks::parse_duration(&get("BOOKING_WEBHOOK_TIMEOUT", "10s"))
+                .context("BOOKING_WEBHOOK_TIMEOUT (e.g. 10s)")?;
+        let completion_interval =
+            booking_webhooks::parse_duration(&get("BOOKING_COMPLETION_INTERVAL", "60s"))
+                .context("BOOKING_COMPLETION_INTERVAL (e.g. 60s)")?;
         Ok(Config {
             db_pool_size,
+            webhook_retry,
+            webhook_timeout,
+            webhook_allow_private: parse_bool(
+                "BOOKING_WEBHOOK_ALLOW_PRIVATE",
+                &get("BOOKING_WEBHOOK_ALLOW_PRIVATE", "false"),
+            )?,
+            completion_interval,
             database,
             bind,
             public_url,
@@ -187,6 +226,36 @@ mod tests {
             (c.rate_calendar_sync.quota, c.rate_calendar_sync.period_secs),
             (60, 3600)
         );
+    }
+
+    #[test]
+    fn webhook_settings_parse() {
+        let c = Config::from_map(&BTreeMap::new()).unwrap();
+        assert_eq!(c.webhook_retry.max_attempts(), 4);
+        assert_eq!(c.webhook_timeout.as_secs(), 10);
+        assert!(!c.webhook_allow_private);
+        let map = BTreeMap::from([
+            (
+                "BOOKING_WEBHOOK_RETRY_DELAYS".to_owned(),
+                "1s,2s".to_owned(),
+            ),
+            ("BOOKING_WEBHOOK_TIMEOUT".to_owned(), "2s".to_owned()),
+            (
+                "BOOKING_WEBHOOK_ALLOW_PRIVATE".to_owned(),
+                "true".to_owned(),
+            ),
+        ]);
+        let c = Config::from_map(&map).unwrap();
+        assert_eq!(c.webhook_retry.max_attempts(), 3);
+        assert_eq!(c.webhook_timeout.as_secs(), 2);
+        assert!(c.webhook_allow_private);
+        let bad = BTreeMap::from([(
+            "BOOKING_WEBHOOK_ALLOW_PRIVATE".to_owned(),
+            "maybe".to_owned(),
+        )]);
+        assert!(Config::from_map(&bad).is_err());
+        let bad = BTreeMap::from([("BOOKING_WEBHOOK_TIMEOUT".to_owned(), "ten".to_owned())]);
+        assert!(Config::from_map(&bad).is_err());
     }
 
     #[test]

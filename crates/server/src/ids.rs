@@ -39,4 +39,8 @@ impl IdGenerator for RandomIds {
     fn secret(&self, len: usize) -> String {
         base62(len)
     }
+
+    fn webhook_secret(&self) -> String {
+        booking_webhooks::WebhookSecret::generate(rand::random::<[u8; 32]>())
+    }
 }

@@ -1,6 +1,7 @@
 //! `booking-api`: the server binary. Configuration, CLI, wiring of adapters
 //! to ports, and start-up/shutdown. The only crate that knows every other.
 
+mod background;
 mod config;
 mod ids;
 mod wiring;
@@ -87,6 +88,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         backend.ports.idempotency.clone(),
         backend.ports.clock.clone(),
     ));
+    let metrics = Metrics::new().context("cannot register metrics")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = background::webhook_worker(&config, &backend, metrics.clone())?;
+    let worker = tokio::spawn(worker.run(background::stopped(stop_rx.clone())));
+    let completer = tokio::spawn(background::complete_ended(
+        backend.ports.clone(),
+        config.completion_interval,
+        metrics.clone(),
+        background::stopped(stop_rx),
+    ));
     let state = actix_web_data(AppState {
         ports: backend.ports,
         limiter: backend.limiter,
@@ -94,7 +105,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             bookings: config.rate_bookings.clone(),
             calendar_sync: config.rate_calendar_sync.clone(),
         },
-        metrics: Metrics::new().context("cannot register metrics")?,
+        metrics,
     });
     let server = booking_http::serve(listener, state, config.workers)?;
     tracing::info!(
@@ -113,6 +124,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server.await?;
     sweeper.abort();
     purger.abort();
+    // Stop claiming webhook deliveries and record the attempts in flight.
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    let _ = completer.await;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use booking_domain::ports::{
-    AccountStore, BookingStore, HealthCheck, IdempotencyStore, Ports, ProviderStore, RateLimiter,
-    ServiceStore, StorageError, SystemClock,
+    AccountStore, BookingStore, DeliveryQueue, HealthCheck, IdempotencyStore, Ports, ProviderStore,
+    RateLimiter, ServiceStore, StorageError, SystemClock, WebhookStore,
 };
 use booking_http::ratelimit::GovernorLimiter;
 use booking_store_postgres::PostgresStore;
 use booking_store_sqlite::SqliteStore;
+use booking_webhooks::TargetGuard;
 
 use crate::config::{Config, Database};
 use crate::ids::RandomIds;
@@ -24,6 +25,8 @@ pub struct Backend {
     pub limiter: Arc<dyn RateLimiter>,
     /// Where idle rate-limit state is forgotten now and then.
     pub limits_sweeper: LimitsSweeper,
+    /// The webhook outbox.
+    pub queue: Arc<dyn DeliveryQueue>,
 }
 
 /// Forgets the rate-limit state of keys whose quota is whole again, so memory
@@ -49,13 +52,14 @@ impl LimitsSweeper {
     }
 }
 
-fn ports_from<S>(store: Arc<S>) -> Ports
+fn ports_from<S>(store: Arc<S>, config: &Config) -> Ports
 where
     S: AccountStore
         + ProviderStore
         + ServiceStore
         + BookingStore
         + IdempotencyStore
+        + WebhookStore
         + HealthCheck
         + 'static,
 {
@@ -65,6 +69,10 @@ where
         services: store.clone(),
         bookings: store.clone(),
         idempotency: store.clone(),
+        webhooks: store.clone(),
+        targets: Arc::new(TargetGuard {
+            allow_private: config.webhook_allow_private,
+        }),
         health: store,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
@@ -113,18 +121,21 @@ pub async fn backend(config: &Config, startup: Startup) -> anyhow::Result<Backen
                 .context("SQLite start-up task failed")?
                 .context("cannot open the SQLite database")?;
             let limiter = Arc::new(GovernorLimiter::new());
+            let store = Arc::new(store);
             Ok(Backend {
-                ports: ports_from(Arc::new(store)),
+                ports: ports_from(store.clone(), config),
                 limiter: limiter.clone(),
                 limits_sweeper: LimitsSweeper::Local(limiter),
+                queue: store,
             })
         }
         Database::Postgres(url) => {
             let store = Arc::new(connect_postgres(url, config.db_pool_size, startup).await?);
             Ok(Backend {
-                ports: ports_from(store.clone()),
+                ports: ports_from(store.clone(), config),
                 limiter: store.clone(),
-                limits_sweeper: LimitsSweeper::Postgres(store),
+                limits_sweeper: LimitsSweeper::Postgres(store.clone()),
+                queue: store,
             })
         }
     }

@@ -15,6 +15,7 @@ mod postgres;
 mod providers;
 mod ratelimit;
 mod services;
+mod webhooks;
 
 use booking_tests::{Api, TestServer};
 

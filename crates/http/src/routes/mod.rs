@@ -5,6 +5,7 @@ pub mod bookings;
 pub mod ops;
 pub mod providers;
 pub mod services;
+pub mod webhooks;
 
 use actix_web::{HttpResponse, Route, web};
 
@@ -77,6 +78,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/bookings/{id}")
             .route(web::get().to(bookings::get))
             .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/webhooks")
+            .route(web::get().to(webhooks::list))
+            .route(web::post().to(webhooks::create))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}")
+            .route(web::get().to(webhooks::get))
+            .route(web::patch().to(webhooks::update))
+            .route(web::delete().to(webhooks::delete))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}/rotate-secret")
+            .route(web::post().to(webhooks::rotate_secret))
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}/deliveries")
+            .route(web::get().to(webhooks::deliveries))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver")
+            .route(web::post().to(webhooks::redeliver))
+            .default_service(not_allowed("POST")),
     );
     for (action, handler) in [
         ("confirm", web::post().to(bookings::confirm)),

@@ -1,0 +1,146 @@
+//! `/v1/webhooks`: endpoints, secret rotation, the delivery log and redelivery.
+
+use actix_web::{HttpResponse, web};
+use booking_domain::usecases::Webhooks;
+
+use crate::error::ApiError;
+use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
+use crate::state::AppState;
+use crate::wire::{
+    CreateWebhook, DeliveryList, DeliveryOut, ErrorBody, UpdateWebhook, WebhookList, WebhookOut,
+    WebhookWithSecret,
+};
+
+fn webhooks<'a>(state: &'a AppState, tenant: &'a Tenant) -> Webhooks<'a> {
+    Webhooks {
+        ports: &state.ports,
+        account: &tenant.0.account_id,
+    }
+}
+
+/// List webhook endpoints.
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", params(PageParams),
+    responses((status = 200, body = WebhookList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: QueryParams<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = webhooks(&state, &tenant).list(q.0.to_page()?).await?;
+    Ok(HttpResponse::Ok().json(WebhookList {
+        data: page.items.iter().map(WebhookOut::from).collect(),
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// Create a webhook endpoint. The answer is the only one (with secret
+/// rotation's) that shows the signing secret.
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
+    responses((status = 201, body = WebhookWithSecret), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: JsonBody<CreateWebhook>,
+) -> Result<HttpResponse, ApiError> {
+    let new = body.0.try_into_domain()?;
+    let endpoint = webhooks(&state, &tenant).create(new).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(WebhookWithSecret::from(&endpoint)))
+}
+
+/// Get a webhook endpoint.
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = WebhookOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let endpoint = webhooks(&state, &tenant).get(&id).await?;
+    Ok(HttpResponse::Ok().json(WebhookOut::from(&endpoint)))
+}
+
+/// Change a webhook endpoint (url, events, enabled, description).
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = UpdateWebhook,
+    responses((status = 200, body = WebhookOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+    body: JsonBody<UpdateWebhook>,
+) -> Result<HttpResponse, ApiError> {
+    let hooks = webhooks(&state, &tenant);
+    // 404 before validation errors, as for any unknown resource.
+    hooks.get(&id).await?;
+    let patch = body.0.try_into_domain()?;
+    let endpoint = hooks.update(&id, patch).await?;
+    Ok(HttpResponse::Ok().json(WebhookOut::from(&endpoint)))
+}
+
+/// Delete a webhook endpoint and its delivery log.
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    webhooks(&state, &tenant).delete(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replace the signing secret. The previous secret keeps signing (a second
+/// signature in `webhook-signature`) for 24 hours.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = WebhookWithSecret), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let endpoint = webhooks(&state, &tenant).rotate_secret(&id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(WebhookWithSecret::from(&endpoint)))
+}
+
+/// The endpoint's deliveries with their attempts, newest first.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), PageParams),
+    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+    q: QueryParams<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = webhooks(&state, &tenant)
+        .deliveries(&id, q.0.to_page()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(DeliveryList {
+        data: page.items.iter().map(DeliveryOut::from).collect(),
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// Queue a delivery again (a new round of attempts, the same `webhook-id`).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
+    params(("id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 202, body = DeliveryOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn redeliver(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, delivery) = path.into_inner();
+    let delivery = webhooks(&state, &tenant).redeliver(&id, &delivery).await?;
+    Ok(HttpResponse::Accepted().json(DeliveryOut::from(&delivery)))
+}

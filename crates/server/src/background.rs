@@ -1,0 +1,106 @@
+//! Background tasks besides the HTTP server: the webhook delivery worker and
+//! automatic completion of bookings whose end has passed.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use booking_domain::ports::Ports;
+use booking_domain::usecases::complete_ended as complete_batch;
+use booking_http::metrics::Metrics;
+use booking_webhooks::{Observer, Transport, Worker, WorkerConfig};
+
+use booking_domain::ports::IdGenerator;
+
+use crate::config::Config;
+use crate::ids::RandomIds;
+use crate::wiring::Backend;
+
+/// Reports the worker's attempts and queue depth as Prometheus metrics.
+struct MetricsObserver(Metrics);
+
+impl Observer for MetricsObserver {
+    fn attempt(&self, outcome: &'static str, duration: Duration) {
+        self.0
+            .webhook_deliveries
+            .with_label_values(&[outcome])
+            .inc();
+        self.0
+            .webhook_attempt_latency
+            .observe(duration.as_secs_f64());
+    }
+
+    fn queue_depth(&self, pending: u64) {
+        self.0
+            .webhook_queue_depth
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+}
+
+/// The webhook delivery worker for this process.
+pub fn webhook_worker(
+    config: &Config,
+    backend: &Backend,
+    metrics: Metrics,
+) -> anyhow::Result<Worker> {
+    let transport = Transport::new(config.webhook_timeout, config.webhook_allow_private)
+        .context("cannot build the webhook HTTP client")?;
+    Ok(Worker::new(
+        backend.queue.clone(),
+        transport,
+        config.webhook_retry.clone(),
+        std::sync::Arc::new(booking_http::wire::webhook_body),
+        backend.ports.clock.clone(),
+        std::sync::Arc::new(MetricsObserver(metrics)),
+        WorkerConfig::default(),
+        format!("worker_{}", RandomIds.secret(22)),
+    ))
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Every `interval`, completes confirmed bookings whose end has passed (in
+/// batches until none is left), each with its `booking.completed` event.
+/// Safe with several instances: each change is conditional on the booking
+/// being unchanged.
+pub async fn complete_ended(
+    ports: Ports,
+    interval: Duration,
+    metrics: Metrics,
+    stop: impl Future<Output = ()>,
+) {
+    const BATCH: u32 = 200;
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut stop => return,
+        }
+        loop {
+            match complete_batch(&ports, BATCH).await {
+                Ok(n) => {
+                    metrics.auto_completed.inc_by(n as u64);
+                    if n > 0 {
+                        tracing::info!(completed = n, "completed bookings whose end has passed");
+                    }
+                    if n < BATCH as usize {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "automatic completion failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}
