@@ -6,7 +6,7 @@
 # When TEST_DATABASE_URL is already set, the command just runs. Otherwise this
 # script makes sure PostgreSQL (with btree_gist) is installed (apt-get on
 # Debian when missing), starts a throw-away cluster under /tmp/booking-test-postgres-PORT
-# on 127.0.0.1:${TEST_PG_PORT:-55432}, creates the role and database, runs the
+# on 127.0.0.1:${TEST_PG_PORT:-25432}, creates the role and database, runs the
 # command, and stops the cluster again (unless it was already running).
 set -euo pipefail
 
@@ -14,7 +14,9 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
   exec "$@"
 fi
 
-port=${TEST_PG_PORT:-55432}
+# Below the ephemeral port range (32768-60999 on Linux), so no outgoing
+# connection of a busy test run can hold the port when the cluster starts.
+port=${TEST_PG_PORT:-25432}
 # Outside the checkout: the postgres user must be able to reach it even when
 # the checkout lives in a directory only root can enter.
 base=${TEST_PG_DIR:-/tmp/booking-test-postgres-$port}

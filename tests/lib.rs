@@ -46,6 +46,7 @@ const CONFIG_VARS: &[&str] = &[
     "BOOKING_CALENDAR_SYNC_INTERVAL",
     "BOOKING_COMPLETION_INTERVAL",
     "BOOKING_DB_POOL_SIZE",
+    "BOOKING_FEED_KEY",
 ];
 
 /// The `booking-api` binary: `$BOOKING_API_BIN`, else `target/<profile>/booking-api`

@@ -443,6 +443,71 @@ pub trait WebhookTargets: Send + Sync {
     async fn check(&self, url: &str) -> Result<(), String>;
 }
 
+// ---------------------------------------------------------------- calendar feeds
+
+/// A booking with the name of its service, as a calendar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedBooking {
+    /// The booking.
+    pub booking: Booking,
+    /// Its service's current name (archived services included).
+    pub service_name: String,
+}
+
+/// Private calendar feeds: which provider a feed token belongs to.
+///
+/// Tokens are never stored: a provider row holds the SHA-256 of its current
+/// token and the token's generation (raised by each rotation); the token is
+/// derived again from a server key whenever it must be shown.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait FeedStore: Send + Sync {
+    /// The provider's feed `(generation, token hash)`, or `Ok(None)` when
+    /// the account has no such provider. The hash is `None` until a token
+    /// has been handed out.
+    async fn feed_state(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+    ) -> Result<Option<(i64, Option<String>)>, StorageError>;
+
+    /// Sets the provider's generation and token hash if its generation is
+    /// still `expected` (compare and set). MUST return `Ok(false)` when the
+    /// generation changed meanwhile or the provider does not exist. A hash
+    /// replaced here MUST no longer be found by
+    /// [`FeedStore::provider_by_feed_token`] once this returns.
+    async fn set_feed_token(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        expected: i64,
+        generation: i64,
+        token_hash: &str,
+    ) -> Result<bool, StorageError>;
+
+    /// The provider whose current token hashes to `token_hash`, of any
+    /// account, or `Ok(None)`.
+    async fn provider_by_feed_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Provider>, StorageError>;
+
+    /// The provider's bookings whose start is at or after `from` (any
+    /// status), with their service names, in start order. Cost MUST depend
+    /// on the bookings returned, not on the provider's whole history.
+    async fn feed_bookings(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        from: Timestamp,
+    ) -> Result<Vec<FeedBooking>, StorageError>;
+
+    /// The server-wide secret named `name`: the stored one, or `candidate`
+    /// stored now when there is none. Atomic: concurrent callers (of any
+    /// process) all get the same value.
+    async fn server_secret(&self, name: &str, candidate: &str) -> Result<String, StorageError>;
+}
+
 // ---------------------------------------------------------------- idempotency
 
 /// A response kept for idempotent replays: status and body bytes as sent.
@@ -605,6 +670,8 @@ pub struct Ports {
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// Webhook endpoints and delivery logs.
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Calendar feeds.
+    pub feeds: Arc<dyn FeedStore>,
     /// Where webhooks may go.
     pub targets: Arc<dyn WebhookTargets>,
     /// Readiness.

@@ -24,7 +24,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use state::{AppState, Limits};
+pub use state::{AppState, FeedSettings, Limits};
 
 /// Mounts everything on an actix `App` (used by the server and by tests).
 pub fn configure(cfg: &mut web::ServiceConfig) {

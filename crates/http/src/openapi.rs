@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bookings, ops, providers, services, webhooks};
+use crate::routes::{bookings, calendar, ops, providers, services, webhooks};
 
 struct BearerAuth;
 
@@ -33,6 +33,7 @@ impl Modify for BearerAuth {
         bookings::create, bookings::list, bookings::get, bookings::confirm, bookings::cancel, bookings::reschedule, bookings::complete,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::rotate_secret,
         webhooks::deliveries, webhooks::redeliver,
+        calendar::get_feed, calendar::rotate_feed, calendar::feed, calendar::booking,
     ),
     components(schemas(crate::wire::WebhookPayload)),
     modifiers(&BearerAuth),
@@ -41,6 +42,7 @@ impl Modify for BearerAuth {
         (name = "services", description = "What is sold, for how long, in which hours"),
         (name = "availability", description = "Free slots"),
         (name = "bookings", description = "Bookings and their lifecycle"),
+        (name = "calendar", description = "Private iCal feeds and single-booking calendars"),
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

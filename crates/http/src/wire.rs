@@ -1011,6 +1011,17 @@ pub fn webhook_body(event: &BookingEvent) -> Vec<u8> {
     serde_json::to_vec(&WebhookPayload::from(event)).unwrap_or_default()
 }
 
+/// A provider's private calendar feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedUrl {
+    /// `https://…/calendar/feed/<token>.ics` under `BOOKING_PUBLIC_URL`:
+    /// paste into Google Calendar or Outlook on the web ("subscribe from URL").
+    pub url: String,
+    /// The same feed as `webcal://…` (opens Apple Calendar and Outlook for
+    /// desktop directly).
+    pub webcal_url: String,
+}
+
 /// Health answers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthOut {

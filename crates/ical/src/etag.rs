@@ -24,6 +24,49 @@ pub fn etag(body: &[u8]) -> String {
     tag
 }
 
+/// A strong ETag for the feed [`crate::render_feed`] would render from
+/// these arguments, computed from the inputs without rendering, so answering
+/// `If-None-Match` with `304` costs no rendering.
+///
+/// The rendered body is a pure function of exactly what is hashed here (the
+/// renderer's version, the calendar's name and refresh interval, and every
+/// booking field the output uses), so the tag changes exactly when the body
+/// does. A different tag than [`etag`] of the body, but equally strong.
+pub fn feed_tag<'a>(
+    meta: &crate::CalendarMeta<'_>,
+    entries: impl IntoIterator<Item = crate::Entry<'a>>,
+) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(crate::PRODID.as_bytes());
+    field(b"feed-v1");
+    field(meta.name.as_bytes());
+    field(&meta.refresh.as_secs().to_le_bytes());
+    for e in entries {
+        let b = e.booking;
+        field(b.id.as_str().as_bytes());
+        field(e.service_name.as_bytes());
+        field(b.customer.name.as_bytes());
+        field(b.notes.as_deref().unwrap_or("").as_bytes());
+        field(b.status.name().as_bytes());
+        field(&b.sequence.to_le_bytes());
+        field(&b.duration.get().to_le_bytes());
+        for t in [b.scheduled_at, b.created_at, b.updated_at] {
+            field(&t.as_second().to_le_bytes());
+        }
+    }
+    let digest = h.finalize();
+    let hex: String = digest
+        .iter()
+        .take(TAG_BYTES)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("\"f{hex}\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

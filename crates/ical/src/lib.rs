@@ -117,6 +117,6 @@ mod render;
 mod text;
 mod window;
 
-pub use etag::etag;
+pub use etag::{etag, feed_tag};
 pub use render::{CalendarMeta, DEFAULT_REFRESH, Entry, PRODID, render_booking, render_feed};
 pub use window::{CANCELLED_RETENTION, FEED_HISTORY, feed_window_start, in_feed};

@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "BOOKING_WEBHOOK_TIMEOUT",
     "BOOKING_WEBHOOK_ALLOW_PRIVATE",
     "BOOKING_COMPLETION_INTERVAL",
+    "BOOKING_FEED_KEY",
 ];
 
 /// Where data lives.
@@ -63,6 +64,9 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// How often confirmed bookings past their end are completed.
     pub completion_interval: std::time::Duration,
+    /// The key feed tokens are derived from (`None`: generated and kept in
+    /// the database).
+    pub feed_key: Option<String>,
 }
 
 /// Parses `true`/`false` (also `1`/`0`, `yes`/`no`).
@@ -180,7 +184,14 @@ impl Config {
         let completion_interval =
             booking_webhooks::parse_duration(&get("BOOKING_COMPLETION_INTERVAL", "60s"))
                 .context("BOOKING_COMPLETION_INTERVAL (e.g. 60s)")?;
+        let feed_key = values.get("BOOKING_FEED_KEY").cloned();
+        if let Some(key) = &feed_key
+            && key.len() < 32
+        {
+            bail!("BOOKING_FEED_KEY must be at least 32 characters (random)");
+        }
         Ok(Config {
+            feed_key,
             db_pool_size,
             webhook_retry,
             webhook_timeout,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use booking_domain::usecases::ApiKeys;
 use booking_http::metrics::Metrics;
-use booking_http::{AppState, Limits};
+use booking_http::{AppState, FeedSettings, Limits};
 use clap::{Parser, Subcommand};
 use config::Config;
 use ids::RandomIds;
@@ -89,6 +89,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         backend.ports.clock.clone(),
     ));
     let metrics = Metrics::new().context("cannot register metrics")?;
+    let feed_key = wiring::feed_key(&config, &backend.ports).await?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = background::webhook_worker(&config, &backend, metrics.clone())?;
     let worker = tokio::spawn(worker.run(background::stopped(stop_rx.clone())));
@@ -106,6 +111,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             calendar_sync: config.rate_calendar_sync.clone(),
         },
         metrics,
+        feeds: FeedSettings::new(feed_key, public_url),
     });
     let server = booking_http::serve(listener, state, config.workers)?;
     tracing::info!(

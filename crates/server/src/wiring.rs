@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use booking_domain::ports::{
-    AccountStore, BookingStore, DeliveryQueue, HealthCheck, IdempotencyStore, Ports, ProviderStore,
-    RateLimiter, ServiceStore, StorageError, SystemClock, WebhookStore,
+    AccountStore, BookingStore, DeliveryQueue, FeedStore, HealthCheck, IdempotencyStore, Ports,
+    ProviderStore, RateLimiter, ServiceStore, StorageError, SystemClock, WebhookStore,
 };
 use booking_http::ratelimit::GovernorLimiter;
 use booking_store_postgres::PostgresStore;
@@ -60,6 +60,7 @@ where
         + BookingStore
         + IdempotencyStore
         + WebhookStore
+        + FeedStore
         + HealthCheck
         + 'static,
 {
@@ -70,6 +71,7 @@ where
         bookings: store.clone(),
         idempotency: store.clone(),
         webhooks: store.clone(),
+        feeds: store.clone(),
         targets: Arc::new(TargetGuard {
             allow_private: config.webhook_allow_private,
         }),
@@ -159,4 +161,20 @@ pub async fn migrate(config: &Config) -> anyhow::Result<(String, Vec<String>)> {
             Ok(("the Postgres database".to_owned(), applied))
         }
     }
+}
+
+/// The key feed tokens are derived from: `BOOKING_FEED_KEY` when set, else
+/// a random key generated once and kept in the database (shared by every
+/// instance).
+pub async fn feed_key(config: &Config, ports: &Ports) -> anyhow::Result<Vec<u8>> {
+    if let Some(key) = &config.feed_key {
+        return Ok(key.as_bytes().to_vec());
+    }
+    let candidate = booking_domain::ports::IdGenerator::secret(&RandomIds, 43);
+    let key = ports
+        .feeds
+        .server_secret("feed_key", &candidate)
+        .await
+        .context("cannot read or create the feed key")?;
+    Ok(key.into_bytes())
 }

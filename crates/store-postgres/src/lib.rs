@@ -45,6 +45,7 @@
 mod accounts;
 mod bookings;
 mod catalog;
+mod feeds;
 mod idempotency;
 mod listen;
 mod ratelimit;

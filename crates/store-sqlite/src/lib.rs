@@ -20,6 +20,7 @@
 mod accounts;
 mod bookings;
 mod catalog;
+mod feeds;
 mod idempotency;
 mod rows;
 mod schema;

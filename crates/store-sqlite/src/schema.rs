@@ -29,6 +29,8 @@ diesel::table! {
         is_default -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        feed_generation -> BigInt,
+        feed_token_hash -> Nullable<Text>,
     }
 }
 
@@ -123,6 +125,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     webhook_attempts,
+    server_secrets,
 );
 
 diesel::table! {
@@ -169,5 +172,13 @@ diesel::table! {
         status_code -> Nullable<Integer>,
         error -> Nullable<Text>,
         duration_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> BigInt,
     }
 }

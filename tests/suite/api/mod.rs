@@ -4,6 +4,7 @@
 
 mod availability;
 mod bookings;
+mod calendar;
 mod cli;
 mod concurrency;
 mod errors;

@@ -2,6 +2,7 @@
 //! ports), run against every store we ship.
 
 mod contract;
+mod feeds;
 mod fixtures;
 mod postgres;
 mod ratelimit;

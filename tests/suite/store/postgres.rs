@@ -25,7 +25,7 @@ use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
 use super::fixtures::{now, tenant};
-use super::{contract, webhooks};
+use super::{contract, feeds, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;
@@ -321,6 +321,27 @@ macro_rules! webhook_tests {
         )*
     };
 }
+
+macro_rules! feed_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = TestDb::create().await else { return };
+                let store = db.store().await;
+                feeds::$name(&store).await;
+                drop(store);
+                db.drop().await;
+            }
+        )*
+    };
+}
+
+feed_tests!(
+    feed_tokens_are_compare_and_set_and_die_when_replaced,
+    feed_bookings_are_the_providers_from_an_instant_with_service_names,
+    server_secrets_are_created_once,
+);
 
 webhook_tests!(
     webhooks_round_trip_and_are_isolated,

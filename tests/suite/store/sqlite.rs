@@ -3,7 +3,7 @@
 use booking_store_sqlite::SqliteStore;
 use tempfile::TempDir;
 
-use super::{contract, webhooks};
+use super::{contract, feeds, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {
@@ -61,6 +61,24 @@ macro_rules! webhook_tests {
         )*
     };
 }
+
+macro_rules! feed_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, store) = fresh();
+                feeds::$name(&store).await;
+            }
+        )*
+    };
+}
+
+feed_tests!(
+    feed_tokens_are_compare_and_set_and_die_when_replaced,
+    feed_bookings_are_the_providers_from_an_instant_with_service_names,
+    server_secrets_are_created_once,
+);
 
 webhook_tests!(
     webhooks_round_trip_and_are_isolated,

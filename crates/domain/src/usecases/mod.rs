@@ -8,6 +8,7 @@ mod accounts;
 mod availability;
 mod bookings;
 mod catalog;
+mod feeds;
 mod webhooks;
 
 pub use accounts::{
@@ -20,6 +21,7 @@ pub use bookings::{
     BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking, complete_ended,
 };
 pub use catalog::{Catalog, CatalogError};
+pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};
 pub use webhooks::{NewWebhook, WebhookError, Webhooks};
 
 #[cfg(test)]

@@ -108,6 +108,7 @@ impl Mocks {
             bookings: Arc::new(self.bookings),
             idempotency: Arc::new(MockIdempotencyStore::new()),
             webhooks: Arc::new(self.webhooks),
+            feeds: Arc::new(MockFeedStore::new()),
             targets: Arc::new(self.targets),
             health: Arc::new(MockHealthCheck::new()),
             clock: Arc::new(clock),

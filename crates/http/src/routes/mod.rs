@@ -2,6 +2,7 @@
 //! for methods it does not have.
 
 pub mod bookings;
+pub mod calendar;
 pub mod ops;
 pub mod providers;
 pub mod services;
@@ -73,6 +74,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(bookings::list))
             .route(web::post().to(bookings::create))
             .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/v1/bookings/{id}.ics")
+            .route(web::get().to(calendar::booking))
+            .route(web::head().to(calendar::booking))
+            .default_service(not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/calendar/feed/{token}.ics")
+            .route(web::get().to(calendar::feed))
+            .route(web::head().to(calendar::feed))
+            .default_service(not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/v1/providers/{id}/feed")
+            .route(web::get().to(calendar::get_feed))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/providers/{id}/feed/rotate")
+            .route(web::post().to(calendar::rotate_feed))
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/bookings/{id}")

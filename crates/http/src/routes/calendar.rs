@@ -1,0 +1,266 @@
+//! Calendars: the private feed (`/calendar/feed/{token}.ics`), its URL and
+//! rotation (`/v1/providers/{id}/feed`), and the single-booking calendar
+//! (`/v1/bookings/{id}.ics`).
+//!
+//! The feed answers with a strong `ETag` computed from the inputs
+//! ([`booking_ical::feed_tag`]), so a revalidation that matches is a `304`
+//! without rendering anything. A wrong token is a 404 in the error shape;
+//! wrong tokens are counted per client address, and an address over the
+//! limit gets 429 before any lookup (token guessing).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+use booking_domain::usecases::{BookingError, Bookings, Feeds};
+use booking_ical::{
+    CalendarMeta, Entry, feed_tag, feed_window_start, in_feed, render_booking, render_feed,
+};
+use jiff::Timestamp;
+
+use crate::error::ApiError;
+use crate::extract::Tenant;
+use crate::routes::bookings::rate_limited;
+use crate::state::AppState;
+use crate::wire::{ErrorBody, FeedUrl};
+
+const CALENDAR: &str = "text/calendar; charset=utf-8";
+
+fn feeds(state: &AppState) -> Feeds<'_> {
+    Feeds {
+        ports: &state.ports,
+        key: &state.feeds.key,
+    }
+}
+
+fn feed_url(state: &AppState, token: &str) -> FeedUrl {
+    let url = format!("{}/calendar/feed/{token}.ics", state.feeds.public_url);
+    let webcal = match url.split_once("://") {
+        Some((_, rest)) => format!("webcal://{rest}"),
+        None => url.clone(),
+    };
+    FeedUrl {
+        url,
+        webcal_url: webcal,
+    }
+}
+
+/// The provider's private feed URL.
+#[utoipa::path(get, path = "/v1/providers/{id}/feed", tag = "calendar", params(("id" = String, Path)),
+    responses((status = 200, body = FeedUrl), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get_feed(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = feeds(&state).token_for(&tenant.0.account_id, &id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(feed_url(&state, &token)))
+}
+
+/// Replace the provider's feed token: the old URL answers 404 at once.
+#[utoipa::path(post, path = "/v1/providers/{id}/feed/rotate", tag = "calendar", params(("id" = String, Path)),
+    responses((status = 200, body = FeedUrl), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn rotate_feed(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = feeds(&state).rotate(&tenant.0.account_id, &id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(feed_url(&state, &token)))
+}
+
+/// Whether `If-None-Match` matches `tag` (a list, or `*`).
+fn not_modified(req: &HttpRequest, tag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|candidate| {
+            candidate == "*" || candidate == tag || candidate.strip_prefix("W/") == Some(tag)
+        })
+}
+
+fn http_date(t: Timestamp) -> String {
+    t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// Headers common to every calendar answer.
+fn calendar_headers(
+    mut res: actix_web::HttpResponseBuilder,
+    tag: &str,
+    modified: Timestamp,
+) -> actix_web::HttpResponseBuilder {
+    res.insert_header((header::ETAG, tag.to_owned()))
+        .insert_header((header::LAST_MODIFIED, http_date(modified)))
+        // Private (the URL is a credential): no shared caches, revalidate
+        // after five minutes (clients poll every 15 minutes or more).
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .insert_header(("X-Robots-Tag", "noindex, nofollow"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+    res
+}
+
+/// The answer to a calendar request: 304 when the client has it, the body
+/// otherwise (headers only for HEAD).
+fn answer(
+    req: &HttpRequest,
+    tag: &str,
+    modified: Timestamp,
+    body: impl FnOnce() -> String,
+) -> HttpResponse {
+    if not_modified(req, tag) {
+        return calendar_headers(HttpResponse::NotModified(), tag, modified).finish();
+    }
+    let mut res = calendar_headers(HttpResponse::Ok(), tag, modified);
+    res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CALENDAR)));
+    let body = body();
+    if req.method() == Method::HEAD {
+        res.insert_header((header::CONTENT_LENGTH, body.len()));
+        res.finish()
+    } else {
+        res.body(body)
+    }
+}
+
+/// The client address that wrong tokens are counted against.
+fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// A provider's bookings as a subscribable calendar.
+#[utoipa::path(get, path = "/calendar/feed/{token}.ics", tag = "calendar", params(("token" = String, Path)),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 304, description = "Not modified"),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn feed(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = client_ip(&req);
+    if let Some(ip) = ip
+        && let Some(wait) = state.feeds.blocked_for(ip)
+    {
+        let secs = wait.as_secs().max(1);
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "Too many unknown feed tokens; retry later")
+            .details(serde_json::json!({"limit": format!("{}/{}s", state.feeds.misses.quota, state.feeds.misses.period_secs), "retry_after": secs}))
+            .header(header::RETRY_AFTER, secs.to_string()));
+    }
+    let Some(provider) = feeds(&state).open(&token).await? else {
+        if let Some(ip) = ip {
+            let decision = state
+                .limiter
+                .check(&format!("feed-miss/{ip}"), &state.feeds.misses)
+                .await?;
+            if !decision.allowed {
+                state
+                    .feeds
+                    .block(ip, Duration::from_secs(decision.retry_after_secs.max(1)));
+                return Err(rate_limited(&state.feeds.misses, &decision));
+            }
+        }
+        return Err(ApiError::not_found("Calendar feed"));
+    };
+    let now = state.ports.clock.now();
+    let rows = feeds(&state)
+        .bookings(
+            &provider,
+            feed_window_start(now)
+                .checked_sub(jiff::SignedDuration::from_hours(24))
+                .unwrap_or(now),
+            |b| in_feed(b, now),
+        )
+        .await?;
+    let meta = CalendarMeta::new(&provider.name);
+    let entries = || {
+        rows.iter().map(|r| Entry {
+            booking: &r.booking,
+            service_name: &r.service_name,
+        })
+    };
+    let tag = feed_tag(&meta, entries());
+    let modified = rows
+        .iter()
+        .map(|r| r.booking.updated_at)
+        .max()
+        .unwrap_or(provider.updated_at)
+        .max(provider.updated_at);
+    Ok(answer(&req, &tag, modified, || {
+        render_feed(&meta, entries())
+    }))
+}
+
+/// One booking as a calendar file ("add to calendar").
+#[utoipa::path(get, path = "/v1/bookings/{id}.ics", tag = "calendar", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 304, description = "Not modified"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn booking(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let bookings = Bookings {
+        ports: &state.ports,
+        account: &tenant.0.account_id,
+    };
+    let booking = bookings.get(&id).await?;
+    let service = state
+        .ports
+        .services
+        .get_service(&tenant.0.account_id, &booking.service_id)
+        .await
+        .map_err(BookingError::from)?;
+    let service_name = service
+        .map(|s| s.name)
+        .unwrap_or_else(|| booking.service_id.to_string());
+    let entry = Entry {
+        booking: &booking,
+        service_name: &service_name,
+    };
+    let body = render_booking(entry);
+    let tag = booking_ical::etag(body.as_bytes());
+    Ok(answer(&req, &tag, booking.updated_at, || body))
+}
+
+/// Per-process memory of addresses over the wrong-token limit, so they get
+/// 429 without a lookup. The count itself is the shared rate limiter's.
+#[derive(Debug, Default)]
+pub struct Blocked {
+    until: std::sync::Mutex<std::collections::HashMap<IpAddr, Instant>>,
+}
+
+impl Blocked {
+    /// How long `ip` stays blocked, if it is.
+    pub fn remaining(&self, ip: IpAddr) -> Option<Duration> {
+        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match map.get(&ip) {
+            Some(until) if *until > now => Some(*until - now),
+            Some(_) => {
+                map.remove(&ip);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Blocks `ip` for `wait`.
+    pub fn block(&self, ip: IpAddr, wait: Duration) {
+        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if map.len() > 10_000 {
+            map.retain(|_, until| *until > now);
+        }
+        map.insert(ip, now + wait);
+    }
+}
