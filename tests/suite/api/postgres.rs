@@ -198,3 +198,83 @@ async fn a_server_started_before_the_database_waits_for_it() {
     api.get("/readyz").await.expect_status(200);
     api.create_service(&around_the_clock()).await;
 }
+
+/// Webhooks with three processes on one database: every event is delivered
+/// once (the workers share the outbox with SKIP LOCKED), and when one
+/// process is killed mid-delivery the others deliver what it had claimed
+/// once its lease ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_deliveries_are_shared_and_survive_a_killed_process() {
+    use booking_tests::receiver::{Answer, Receiver};
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let receiver = Receiver::start().await;
+    let env = [
+        ("BOOKING_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("BOOKING_WEBHOOK_RETRY_DELAYS", "1s,1s,1s"),
+        ("BOOKING_WEBHOOK_TIMEOUT", "1s"),
+    ];
+    let (mut servers, apis) = cluster(&db, 3, &env);
+    apis[0].create_service(&around_the_clock()).await;
+    apis[0]
+        .post(
+            "/v1/webhooks",
+            &json!({"url": receiver.url("/h"), "events": ["booking.created"]}),
+        )
+        .await
+        .expect_status(201);
+    let day = future_monday();
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let b = apis[i % 3]
+            .book_ok("srv_hour", &utc(day, i as u32, 0))
+            .await;
+        ids.push(b["id"].as_str().unwrap().to_owned());
+    }
+    let got = receiver
+        .wait_for(Duration::from_secs(20), "every created event", |r| {
+            r.len() >= ids.len()
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got_after = receiver.received();
+    assert_eq!(
+        got_after.len(),
+        got.len(),
+        "no duplicate deliveries without a crash"
+    );
+    let delivered: std::collections::BTreeSet<String> = got_after
+        .iter()
+        .map(|r| r.json()["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered.len(), ids.len());
+
+    // Now slow answers (beyond the timeout) while process 0 books, then kill it.
+    receiver.always(Answer::status(200).after(Duration::from_secs(3)));
+    let before = receiver.received().len();
+    let day2 = booking_tests::add_days(day, 1);
+    let mut late = Vec::new();
+    for i in 0..10 {
+        let b = apis[0].book_ok("srv_hour", &utc(day2, i, 0)).await;
+        late.push(b["id"].as_str().unwrap().to_owned());
+    }
+    receiver
+        .wait_count(before + 1, Duration::from_secs(10))
+        .await;
+    servers[0].kill();
+    receiver.always(Answer::status(200));
+    let mark = receiver.received().len();
+    receiver
+        .wait_for(
+            Duration::from_secs(40),
+            "the killed process's events",
+            |r| {
+                let after = &r[mark.min(r.len())..];
+                late.iter()
+                    .all(|id| after.iter().any(|x| x.json()["data"]["id"] == id.as_str()))
+            },
+        )
+        .await;
+    drop(servers);
+    drop(db);
+}
