@@ -2,6 +2,7 @@
 
 mod availability;
 mod booking;
+mod calendar;
 mod error;
 mod ids;
 mod money;
@@ -18,6 +19,10 @@ pub use availability::{LocalTime, Weekday, WeekdaySet, WeeklyAvailability};
 pub use booking::{
     Booking, BookingEvent, BookingStatus, Customer, Email, EventKind, InvalidTransition, Metadata,
     occupied_range, validate_notes,
+};
+pub use calendar::{
+    BusySource, CalendarSource, FetchError, FetchOutcome, FetchRequest, Fetched, OAuthCredentials,
+    Validators,
 };
 pub use error::ValidationError;
 pub use ids::{

@@ -1,0 +1,179 @@
+//! External calendars whose busy time blocks a provider's availability.
+//!
+//! A connection names a source (an iCal URL, Google, Outlook or Calendly,
+//! with its credentials); a sync asks the [`BusySource`] port for the busy
+//! blocks of a window and the store replaces the connection's previous
+//! blocks with them atomically. Availability and booking creation then treat
+//! those blocks exactly as bookings (with the service's buffers).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::TimeRange;
+
+/// OAuth (or personal access token) credentials of a connection. Never
+/// echoed back by the API, never logged (`Debug` redacts every secret).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct OAuthCredentials {
+    /// A bearer token (Calendly personal access tokens are plain access tokens).
+    pub access_token: Option<String>,
+    /// A refresh token, with the OAuth client that can use it.
+    pub refresh_token: Option<String>,
+    /// The OAuth client id.
+    pub client_id: Option<String>,
+    /// The OAuth client secret.
+    pub client_secret: Option<String>,
+    /// When `access_token` expires, if known.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl fmt::Debug for OAuthCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |v: &Option<String>| if v.is_some() { "<redacted>" } else { "-" };
+        f.debug_struct("OAuthCredentials")
+            .field("access_token", &shown(&self.access_token))
+            .field("refresh_token", &shown(&self.refresh_token))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &shown(&self.client_secret))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl OAuthCredentials {
+    /// Whether a token refresh is possible.
+    pub fn can_refresh(&self) -> bool {
+        self.refresh_token.is_some() && self.client_id.is_some() && self.client_secret.is_some()
+    }
+}
+
+/// Where a connection's busy time comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CalendarSource {
+    /// Any iCalendar URL (Google's secret address, an Outlook published
+    /// calendar, an iCloud public calendar, a CalDAV export).
+    Ics {
+        /// The URL (may carry a secret: never logged).
+        url: String,
+    },
+    /// Google Calendar API v3 `freeBusy` for one calendar.
+    Google {
+        /// The calendar id (`primary`, or an address).
+        calendar_id: String,
+        /// OAuth credentials.
+        credentials: OAuthCredentials,
+    },
+    /// Microsoft Graph `calendarView` of the signed-in user.
+    Outlook {
+        /// OAuth credentials.
+        credentials: OAuthCredentials,
+    },
+    /// Calendly API v2 `scheduled_events` of the token's user.
+    Calendly {
+        /// A personal access token or OAuth credentials.
+        credentials: OAuthCredentials,
+    },
+}
+
+impl fmt::Debug for CalendarSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL and the credentials stay out of logs.
+        f.write_str(self.kind())
+    }
+}
+
+impl CalendarSource {
+    /// Wire name of the kind: `ics`, `google`, `outlook`, `calendly`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CalendarSource::Ics { .. } => "ics",
+            CalendarSource::Google { .. } => "google",
+            CalendarSource::Outlook { .. } => "outlook",
+            CalendarSource::Calendly { .. } => "calendly",
+        }
+    }
+
+    /// The credentials, for the kinds that have them.
+    pub fn credentials(&self) -> Option<&OAuthCredentials> {
+        match self {
+            CalendarSource::Ics { .. } => None,
+            CalendarSource::Google { credentials, .. }
+            | CalendarSource::Outlook { credentials }
+            | CalendarSource::Calendly { credentials } => Some(credentials),
+        }
+    }
+}
+
+/// HTTP validators of the last good ICS download, for conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// The `ETag` the server sent.
+    pub etag: Option<String>,
+    /// The `Last-Modified` the server sent.
+    pub last_modified: Option<String>,
+}
+
+/// What a sync asks of a [`BusySource`].
+#[derive(Debug, Clone, Copy)]
+pub struct FetchRequest<'a> {
+    /// Where from.
+    pub source: &'a CalendarSource,
+    /// The window whose busy time is wanted.
+    pub window: TimeRange,
+    /// Validators of the last good download (ICS only).
+    pub validators: &'a Validators,
+    /// Now, for token expiry.
+    pub now: Timestamp,
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The busy blocks overlapping the window (any order, may overlap), and
+    /// the validators to send next time.
+    Busy {
+        /// Busy time.
+        blocks: Vec<TimeRange>,
+        /// For the next conditional GET (ICS only; default otherwise).
+        validators: Validators,
+    },
+    /// The ICS resource has not changed since the validators were issued:
+    /// keep the previous blocks.
+    NotModified,
+}
+
+/// A successful fetch, and credentials to store if a token was refreshed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOutcome {
+    /// The busy time.
+    pub fetched: Fetched,
+    /// New credentials (a refreshed access token and its expiry).
+    pub refreshed: Option<OAuthCredentials>,
+}
+
+/// Why a fetch failed. Messages are safe to show to the account (no
+/// tokens, no URLs with secrets).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The credentials were refused and could not be refreshed.
+    #[error("credentials refused: {0}")]
+    Unauthorized(String),
+    /// The target is not allowed (private address, not https, …).
+    #[error("target refused: {0}")]
+    Refused(String),
+    /// The outside service failed (after retries), timed out, or answered
+    /// something that could not be read.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+/// Fetches busy time from outside calendars.
+#[async_trait]
+pub trait BusySource: Send + Sync {
+    /// The busy time of `request.window`. Implementations retry 429 and 5xx
+    /// answers with backoff (honouring `Retry-After`) within the call, bound
+    /// the download's size and time, and refresh expired OAuth tokens.
+    async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchOutcome, FetchError>;
+}
