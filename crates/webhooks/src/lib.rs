@@ -4,12 +4,15 @@
 
 pub mod schedule;
 pub mod signing;
-pub mod ssrf;
 pub mod transport;
 
+/// The SSRF guard (shared with the external-calendar adapters).
+pub use booking_netguard as ssrf;
+pub use booking_netguard::{
+    GuardedResolver, TargetError, check_target, check_url_syntax, forbidden_reason,
+};
 pub use schedule::{RetryPolicy, ScheduleError, parse_delays, parse_duration};
 pub use signing::{SecretError, WebhookSecret, sign, verify};
-pub use ssrf::{GuardedResolver, TargetError, check_target, check_url_syntax, forbidden_reason};
 pub use transport::{AttemptOutcome, Transport, TransportError};
 pub mod worker;
 

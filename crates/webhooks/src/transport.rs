@@ -27,7 +27,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Client, StatusCode, Url, redirect};
 
 use crate::schedule::format_duration;
-use crate::ssrf::{GuardedResolver, TargetError, check_url_syntax};
+use booking_netguard::{GuardedResolver, TargetError, check_url_syntax};
 
 /// The `User-Agent` of every delivery.
 pub const USER_AGENT: &str = concat!("booking-api-webhooks/", env!("CARGO_PKG_VERSION"));

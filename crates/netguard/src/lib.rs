@@ -1,6 +1,8 @@
-//! The server-side request forgery (SSRF) guard for webhook targets.
+//! The server-side request forgery (SSRF) guard for outbound requests to
+//! URLs that API clients choose: webhook targets and external calendar (ICS)
+//! URLs.
 //!
-//! A webhook URL is chosen by an API client, and our server connects to it.
+//! Such a URL is chosen by an API client, and our server connects to it.
 //! Without a guard a client could make the server call its own loopback
 //! services, the private network behind it, or the cloud metadata endpoint
 //! (169.254.169.254, `fd00:ec2::254`, `metadata.google.internal`) and read
