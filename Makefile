@@ -30,10 +30,14 @@ fmt:
 
 ## Benchmarks of the hot paths (not tests; numbers in docs/performance.md):
 ## criterion for availability, then the HTTP load benchmark on Postgres
-## (booking creation vs pgbench, availability reads).
+## (booking creation vs pgbench, availability reads), then webhook delivery
+## latency and throughput on the release server, on SQLite and on Postgres
+## (tests/benches/webhooks.rs; about a minute).
 bench:
 	$(CARGO) bench -p booking-domain --bench availability
 	scripts/bench-http.sh
+	$(CARGO) build --release -p booking-server --bin booking-api
+	scripts/test-postgres.sh $(CARGO) bench -p booking-tests --bench webhooks
 
 ## The domain crate's runnable example: the seed service around a DST change.
 example:

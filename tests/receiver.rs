@@ -47,6 +47,8 @@ pub struct Answer {
     pub headers: Vec<(String, String)>,
     /// Wait this long before answering.
     pub delay: Duration,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 impl Answer {
@@ -56,7 +58,16 @@ impl Answer {
             status,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            body: Vec::new(),
         }
+    }
+
+    /// With this body (and its content type).
+    pub fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Answer {
+        self.headers
+            .push(("content-type".to_owned(), content_type.to_owned()));
+        self.body = body.into();
+        self
     }
 
     /// With a header.
@@ -78,6 +89,7 @@ struct State {
     connections: usize,
     script: VecDeque<Answer>,
     default: Option<Answer>,
+    routes: Vec<(String, Answer)>,
 }
 
 /// The receiver; dropping it stops accepting connections.
@@ -132,6 +144,16 @@ impl Receiver {
     /// Answers every unscripted request with this (200 when unset).
     pub fn always(&self, answer: Answer) {
         self.state.lock().unwrap().default = Some(answer);
+    }
+
+    /// Answers every unscripted request whose path starts with `prefix`
+    /// with this (the last matching route wins; before the default).
+    pub fn route(&self, prefix: &str, answer: Answer) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .push((prefix.to_owned(), answer));
     }
 
     /// Everything received so far.
@@ -218,9 +240,16 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::
         let at = Instant::now();
         let answer = {
             let mut s = state.lock().unwrap();
+            let routed = s
+                .routes
+                .iter()
+                .rev()
+                .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+                .map(|(_, a)| a.clone());
             let answer = s
                 .script
                 .pop_front()
+                .or(routed)
                 .or_else(|| s.default.clone())
                 .unwrap_or_else(|| Answer::status(200));
             s.received.push(Received {
@@ -235,11 +264,16 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::
         if !answer.delay.is_zero() {
             tokio::time::sleep(answer.delay).await;
         }
-        let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: 0\r\n", answer.status);
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
+            answer.status,
+            answer.body.len()
+        );
         for (k, v) in &answer.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
         write.write_all(head.as_bytes()).await?;
+        write.write_all(&answer.body).await?;
     }
 }

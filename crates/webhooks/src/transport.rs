@@ -104,7 +104,10 @@ impl Transport {
             .redirect(redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
-            .pool_max_idle_per_host(32)
+            // As many idle connections as the worker has sends in flight:
+            // fewer made a backlog open a connection per delivery (a TLS
+            // handshake each against real receivers).
+            .pool_max_idle_per_host(256)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(USER_AGENT)
             .no_proxy();
