@@ -35,6 +35,7 @@ fmt:
 ## (tests/benches/webhooks.rs; about a minute).
 bench:
 	$(CARGO) bench -p booking-domain --bench availability
+	$(CARGO) bench -p booking-ical --bench feed
 	scripts/bench-http.sh
 	$(CARGO) build --release -p booking-server --bin booking-api
 	scripts/test-postgres.sh $(CARGO) bench -p booking-tests --bench webhooks
