@@ -47,6 +47,11 @@ const CONFIG_VARS: &[&str] = &[
     "BOOKING_COMPLETION_INTERVAL",
     "BOOKING_DB_POOL_SIZE",
     "BOOKING_FEED_KEY",
+    "BOOKING_GOOGLE_API_URL",
+    "BOOKING_GOOGLE_TOKEN_URL",
+    "BOOKING_GRAPH_API_URL",
+    "BOOKING_MICROSOFT_TOKEN_URL",
+    "BOOKING_CALENDLY_API_URL",
 ];
 
 /// The `booking-api` binary: `$BOOKING_API_BIN`, else `target/<profile>/booking-api`

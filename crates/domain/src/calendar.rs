@@ -177,3 +177,63 @@ pub trait BusySource: Send + Sync {
     /// the download's size and time, and refresh expired OAuth tokens.
     async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchOutcome, FetchError>;
 }
+
+/// Where a connection's last sync left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncStatus {
+    /// Never synced yet.
+    Pending,
+    /// The last sync succeeded.
+    Synced,
+    /// The last sync failed; the blocks of the last good one stay.
+    Error,
+}
+
+impl SyncStatus {
+    /// Wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncStatus::Pending => "pending",
+            SyncStatus::Synced => "synced",
+            SyncStatus::Error => "error",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<SyncStatus> {
+        [SyncStatus::Pending, SyncStatus::Synced, SyncStatus::Error]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
+/// A provider's connection to an outside calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarConnection {
+    /// Id (`cal_…`).
+    pub id: crate::CalendarId,
+    /// Owning account.
+    pub account_id: crate::AccountId,
+    /// The provider whose availability it blocks.
+    pub provider_id: crate::ProviderId,
+    /// Where the busy time comes from (with its credentials).
+    pub source: CalendarSource,
+    /// The last sync's outcome.
+    pub status: SyncStatus,
+    /// When the last successful sync finished.
+    pub last_synced_at: Option<Timestamp>,
+    /// Why the last sync failed, when it did.
+    pub last_error: Option<String>,
+    /// When it failed.
+    pub last_error_at: Option<Timestamp>,
+    /// How many busy blocks the last good sync stored.
+    pub busy_blocks: u32,
+    /// Validators of the last good ICS download.
+    pub validators: Validators,
+    /// Creation instant.
+    pub created_at: Timestamp,
+}
+
+/// How far ahead (days) a sync asks outside calendars for busy time, and how
+/// far back (one day, for bookings starting now).
+pub const SYNC_DAYS_AHEAD: i64 = 90;

@@ -27,6 +27,8 @@ pub enum IdKind {
     Webhook,
     /// `dlv_`: a webhook delivery.
     Delivery,
+    /// `cal_`: an external calendar connection.
+    Calendar,
 }
 
 impl IdKind {
@@ -41,6 +43,7 @@ impl IdKind {
             IdKind::Event => "evt_",
             IdKind::Webhook => "wh_",
             IdKind::Delivery => "dlv_",
+            IdKind::Calendar => "cal_",
         }
     }
 }
@@ -125,6 +128,12 @@ id_type!(
     /// event is written (`dlv_` + random hex), not by the id port.
     DeliveryId,
     IdKind::Delivery
+);
+
+id_type!(
+    /// An external calendar connection.
+    CalendarId,
+    IdKind::Calendar
 );
 
 impl ServiceId {

@@ -21,12 +21,13 @@ pub use booking::{
     occupied_range, validate_notes,
 };
 pub use calendar::{
-    BusySource, CalendarSource, FetchError, FetchOutcome, FetchRequest, Fetched, OAuthCredentials,
-    Validators,
+    BusySource, CalendarConnection, CalendarSource, FetchError, FetchOutcome, FetchRequest,
+    Fetched, OAuthCredentials, SYNC_DAYS_AHEAD, SyncStatus, Validators,
 };
 pub use error::ValidationError;
 pub use ids::{
-    AccountId, ApiKeyId, BookingId, DeliveryId, EventId, IdKind, ProviderId, ServiceId, WebhookId,
+    AccountId, ApiKeyId, BookingId, CalendarId, DeliveryId, EventId, IdKind, ProviderId, ServiceId,
+    WebhookId,
 };
 pub use money::{Currency, Money, Price, PriceType};
 pub use provider::{Provider, ProviderPatch, validate_name};

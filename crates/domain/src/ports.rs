@@ -508,6 +508,93 @@ pub trait FeedStore: Send + Sync {
     async fn server_secret(&self, name: &str, candidate: &str) -> Result<String, StorageError>;
 }
 
+// ---------------------------------------------------------------- external calendars
+
+/// What a sync stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncResult {
+    /// New busy blocks: they replace the connection's previous ones,
+    /// atomically, with the validators of the download.
+    Busy {
+        /// The blocks.
+        blocks: Vec<TimeRange>,
+        /// For the next conditional GET.
+        validators: crate::Validators,
+    },
+    /// Nothing changed upstream: keep the blocks, count a success.
+    Unchanged,
+    /// The sync failed: keep the last good blocks, record why.
+    Failed(String),
+}
+
+/// Provider connections to outside calendars and their busy blocks.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait CalendarStore: Send + Sync {
+    /// Inserts a connection.
+    async fn create_calendar(
+        &self,
+        connection: &crate::CalendarConnection,
+    ) -> Result<(), StorageError>;
+
+    /// The provider's connections in creation order.
+    async fn list_calendars(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+    ) -> Result<Vec<crate::CalendarConnection>, StorageError>;
+
+    /// The account's connections (every provider), in creation order.
+    async fn account_calendars(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<crate::CalendarConnection>, StorageError>;
+
+    /// Deletes a connection of the provider with its busy blocks. MUST return
+    /// `Ok(false)` when the provider has no such connection.
+    async fn delete_calendar(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        id: &crate::CalendarId,
+    ) -> Result<bool, StorageError>;
+
+    /// Claims up to `limit` connections (of every account) whose last sync
+    /// attempt started before `attempted_before` (or never), and that no
+    /// unexpired claim holds, until `now + lease`; marks them attempted at
+    /// `now`. Concurrent calls from any number of processes MUST NOT return
+    /// the same connection while its claim lasts.
+    async fn claim_calendar_syncs(
+        &self,
+        attempted_before: Timestamp,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<crate::CalendarConnection>, StorageError>;
+
+    /// Stores a sync's result (and refreshed credentials, if any) and
+    /// releases any claim. `Busy` MUST replace the previous blocks
+    /// atomically (a reader sees the old set or the new one); `Failed` MUST
+    /// keep them. MUST return `Ok(false)` when the connection is gone.
+    async fn record_calendar_sync(
+        &self,
+        account: &AccountId,
+        id: &crate::CalendarId,
+        result: &SyncResult,
+        credentials: Option<crate::OAuthCredentials>,
+        now: Timestamp,
+    ) -> Result<bool, StorageError>;
+
+    /// The provider's external busy blocks overlapping `range`, in start
+    /// order. Cost MUST depend on the blocks near `range`.
+    async fn external_busy(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+    ) -> Result<Vec<TimeRange>, StorageError>;
+}
+
 // ---------------------------------------------------------------- idempotency
 
 /// A response kept for idempotent replays: status and body bytes as sent.
@@ -672,6 +759,10 @@ pub struct Ports {
     pub webhooks: Arc<dyn WebhookStore>,
     /// Calendar feeds.
     pub feeds: Arc<dyn FeedStore>,
+    /// External calendar connections and their busy time.
+    pub calendars: Arc<dyn CalendarStore>,
+    /// Fetches busy time from outside calendars.
+    pub busy_source: Arc<dyn crate::BusySource>,
     /// Where webhooks may go.
     pub targets: Arc<dyn WebhookTargets>,
     /// Readiness.

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use booking_domain::ValidationError;
 use booking_domain::ports::StorageError;
 use booking_domain::usecases::{
-    AuthError, AvailabilityError, BookingError, CatalogError, WebhookError,
+    AuthError, AvailabilityError, BookingError, CalendarError, CatalogError, WebhookError,
 };
 use serde_json::{Value, json};
 
@@ -265,6 +265,17 @@ impl From<WebhookError> for ApiError {
             WebhookError::NotFound(_) => ApiError::not_found("Webhook"),
             WebhookError::Validation(e) => e.into(),
             WebhookError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<CalendarError> for ApiError {
+    fn from(e: CalendarError) -> Self {
+        match e {
+            CalendarError::NotFound("provider") => ApiError::not_found("Provider"),
+            CalendarError::NotFound(_) => ApiError::not_found("Calendar"),
+            CalendarError::Validation(e) => e.into(),
+            CalendarError::Storage(e) => e.into(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bookings, calendar, ops, providers, services, webhooks};
+use crate::routes::{bookings, calendar, calendars, ops, providers, services, webhooks};
 
 struct BearerAuth;
 
@@ -34,6 +34,7 @@ impl Modify for BearerAuth {
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::rotate_secret,
         webhooks::deliveries, webhooks::redeliver,
         calendar::get_feed, calendar::rotate_feed, calendar::feed, calendar::booking,
+        calendars::create, calendars::list, calendars::delete, calendars::sync,
     ),
     components(schemas(crate::wire::WebhookPayload)),
     modifiers(&BearerAuth),
@@ -42,7 +43,7 @@ impl Modify for BearerAuth {
         (name = "services", description = "What is sold, for how long, in which hours"),
         (name = "availability", description = "Free slots"),
         (name = "bookings", description = "Bookings and their lifecycle"),
-        (name = "calendar", description = "Private iCal feeds and single-booking calendars"),
+        (name = "calendar", description = "Private iCal feeds, single-booking calendars, and external calendars whose busy time blocks availability"),
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

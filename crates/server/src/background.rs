@@ -104,3 +104,32 @@ pub async fn complete_ended(
         }
     }
 }
+
+/// Every `interval` (checked every tenth of it, at most every minute),
+/// syncs the external calendars whose last attempt is older than `interval`.
+/// Safe with several instances: connections are claimed with a lease.
+pub async fn sync_calendars(ports: Ports, interval: Duration, stop: impl Future<Output = ()>) {
+    const BATCH: u32 = 50;
+    tokio::pin!(stop);
+    let every = (interval / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let interval =
+        jiff::SignedDuration::try_from(interval).unwrap_or(jiff::SignedDuration::from_mins(15));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut stop => return,
+        }
+        loop {
+            match booking_domain::usecases::sync_due(&ports, interval, BATCH).await {
+                Ok(n) if n < BATCH as usize => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "background calendar sync failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}

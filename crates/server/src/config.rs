@@ -24,6 +24,12 @@ pub const KEYS: &[&str] = &[
     "BOOKING_WEBHOOK_ALLOW_PRIVATE",
     "BOOKING_COMPLETION_INTERVAL",
     "BOOKING_FEED_KEY",
+    "BOOKING_CALENDAR_SYNC_INTERVAL",
+    "BOOKING_GOOGLE_API_URL",
+    "BOOKING_GOOGLE_TOKEN_URL",
+    "BOOKING_GRAPH_API_URL",
+    "BOOKING_MICROSOFT_TOKEN_URL",
+    "BOOKING_CALENDLY_API_URL",
 ];
 
 /// Where data lives.
@@ -67,6 +73,25 @@ pub struct Config {
     /// The key feed tokens are derived from (`None`: generated and kept in
     /// the database).
     pub feed_key: Option<String>,
+    /// How often external calendars are synced in the background.
+    pub calendar_sync_interval: std::time::Duration,
+    /// Where the calendar adapters call (`None`: the real services).
+    pub calendar_urls: CalendarUrls,
+}
+
+/// The outside calendar APIs' base URLs as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CalendarUrls {
+    /// `BOOKING_GOOGLE_API_URL`.
+    pub google_api: Option<String>,
+    /// `BOOKING_GOOGLE_TOKEN_URL`.
+    pub google_token: Option<String>,
+    /// `BOOKING_GRAPH_API_URL`.
+    pub graph_api: Option<String>,
+    /// `BOOKING_MICROSOFT_TOKEN_URL`.
+    pub microsoft_token: Option<String>,
+    /// `BOOKING_CALENDLY_API_URL`.
+    pub calendly_api: Option<String>,
 }
 
 /// Parses `true`/`false` (also `1`/`0`, `yes`/`no`).
@@ -190,7 +215,28 @@ impl Config {
         {
             bail!("BOOKING_FEED_KEY must be at least 32 characters (random)");
         }
+        let calendar_sync_interval =
+            booking_webhooks::parse_duration(&get("BOOKING_CALENDAR_SYNC_INTERVAL", "15m"))
+                .context("BOOKING_CALENDAR_SYNC_INTERVAL (e.g. 15m)")?;
+        let url = |key: &str| -> anyhow::Result<Option<String>> {
+            match values.get(key) {
+                None => Ok(None),
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                    Ok(Some(u.trim_end_matches('/').to_owned()))
+                }
+                Some(_) => bail!("{key} must start with http:// or https://"),
+            }
+        };
+        let calendar_urls = CalendarUrls {
+            google_api: url("BOOKING_GOOGLE_API_URL")?,
+            google_token: url("BOOKING_GOOGLE_TOKEN_URL")?,
+            graph_api: url("BOOKING_GRAPH_API_URL")?,
+            microsoft_token: url("BOOKING_MICROSOFT_TOKEN_URL")?,
+            calendly_api: url("BOOKING_CALENDLY_API_URL")?,
+        };
         Ok(Config {
+            calendar_sync_interval,
+            calendar_urls,
             feed_key,
             db_pool_size,
             webhook_retry,

@@ -2,6 +2,7 @@
 //! to ports, and start-up/shutdown. The only crate that knows every other.
 
 mod background;
+mod calendars;
 mod config;
 mod ids;
 mod wiring;
@@ -97,6 +98,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = background::webhook_worker(&config, &backend, metrics.clone())?;
     let worker = tokio::spawn(worker.run(background::stopped(stop_rx.clone())));
+    let syncer = tokio::spawn(background::sync_calendars(
+        backend.ports.clone(),
+        config.calendar_sync_interval,
+        background::stopped(stop_rx.clone()),
+    ));
     let completer = tokio::spawn(background::complete_ended(
         backend.ports.clone(),
         config.completion_interval,
@@ -134,6 +140,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = completer.await;
+    syncer.abort();
     tracing::info!("shut down cleanly");
     Ok(())
 }

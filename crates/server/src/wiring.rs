@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use booking_domain::ports::{
-    AccountStore, BookingStore, DeliveryQueue, FeedStore, HealthCheck, IdempotencyStore, Ports,
-    ProviderStore, RateLimiter, ServiceStore, StorageError, SystemClock, WebhookStore,
+    AccountStore, BookingStore, CalendarStore, DeliveryQueue, FeedStore, HealthCheck,
+    IdempotencyStore, Ports, ProviderStore, RateLimiter, ServiceStore, StorageError, SystemClock,
+    WebhookStore,
 };
 use booking_http::ratelimit::GovernorLimiter;
 use booking_store_postgres::PostgresStore;
@@ -52,7 +53,7 @@ impl LimitsSweeper {
     }
 }
 
-fn ports_from<S>(store: Arc<S>, config: &Config) -> Ports
+fn ports_from<S>(store: Arc<S>, config: &Config) -> anyhow::Result<Ports>
 where
     S: AccountStore
         + ProviderStore
@@ -61,10 +62,13 @@ where
         + IdempotencyStore
         + WebhookStore
         + FeedStore
+        + CalendarStore
         + HealthCheck
         + 'static,
 {
-    Ports {
+    Ok(Ports {
+        calendars: store.clone(),
+        busy_source: crate::calendars::busy_source(config)?,
         accounts: store.clone(),
         providers: store.clone(),
         services: store.clone(),
@@ -78,7 +82,7 @@ where
         health: store,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
-    }
+    })
 }
 
 /// How start-up waits for an unreachable database.
@@ -125,7 +129,7 @@ pub async fn backend(config: &Config, startup: Startup) -> anyhow::Result<Backen
             let limiter = Arc::new(GovernorLimiter::new());
             let store = Arc::new(store);
             Ok(Backend {
-                ports: ports_from(store.clone(), config),
+                ports: ports_from(store.clone(), config)?,
                 limiter: limiter.clone(),
                 limits_sweeper: LimitsSweeper::Local(limiter),
                 queue: store,
@@ -134,7 +138,7 @@ pub async fn backend(config: &Config, startup: Startup) -> anyhow::Result<Backen
         Database::Postgres(url) => {
             let store = Arc::new(connect_postgres(url, config.db_pool_size, startup).await?);
             Ok(Backend {
-                ports: ports_from(store.clone(), config),
+                ports: ports_from(store.clone(), config)?,
                 limiter: store.clone(),
                 limits_sweeper: LimitsSweeper::Postgres(store.clone()),
                 queue: store,

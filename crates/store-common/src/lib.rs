@@ -8,6 +8,7 @@
 //! Stored values are rebuilt through the domain's constructors; a value that
 //! does not rebuild is corrupt data: [`StorageError::Internal`], never a panic.
 
+mod calendars;
 mod columns;
 mod macros;
 mod webhooks;
@@ -20,6 +21,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use calendars::{CalendarColumns, MAX_BUSY_PIECE_SECS, busy_pieces, busy_ranges};
 pub use columns::{
     BookingColumns, BookingFields, BookingSnapshot, EventColumns, ProviderColumns, ServiceColumns,
 };
@@ -133,7 +135,9 @@ impl JsonColumn for serde_json::Value {
 #[doc(hidden)]
 pub mod __private {
     pub use booking_domain::ports::StorageError;
-    pub use booking_domain::{Booking, BookingEvent, Provider, Service, WebhookEndpoint};
+    pub use booking_domain::{
+        Booking, BookingEvent, CalendarConnection, Provider, Service, WebhookEndpoint,
+    };
 }
 
 #[cfg(test)]

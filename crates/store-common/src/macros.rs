@@ -12,7 +12,7 @@
 /// Expanded in the store, so this crate needs no diesel: the store must
 /// depend on `diesel` and have the table modules `providers`, `services`,
 /// `bookings`, `events`, `webhook_endpoints`, `webhook_deliveries` and
-/// `webhook_attempts` in scope.
+/// `webhook_attempts` and `calendar_connections` in scope.
 ///
 /// ```ignore
 /// use crate::schema::{bookings, events, providers, services};
@@ -161,6 +161,48 @@ macro_rules! sql_rows {
                 status_code: Option<i32>,
                 error: Option<String>,
                 duration_ms: i64,
+            }
+        }
+
+        $crate::__sql_row! {
+            /// The stored columns of a `calendar_connections` row.
+            #[derive(Debug, Clone, diesel::Queryable, diesel::Selectable, diesel::Insertable)]
+            #[diesel(table_name = calendar_connections, check_for_backend($($backend)::+))]
+            CalendarRow <=> $crate::CalendarColumns {
+                id: String,
+                account_id: String,
+                provider_id: String,
+                kind: String,
+                url: Option<String>,
+                calendar_id: Option<String>,
+                access_token: Option<String>,
+                refresh_token: Option<String>,
+                client_id: Option<String>,
+                client_secret: Option<String>,
+                expires_at: Option<i64>,
+                status: String,
+                last_synced_at: Option<i64>,
+                last_error: Option<String>,
+                last_error_at: Option<i64>,
+                busy_blocks: i64,
+                etag: Option<String>,
+                last_modified: Option<String>,
+                created_at: i64,
+                updated_at: i64,
+            }
+        }
+
+        impl CalendarRow {
+            /// The row for a connection.
+            pub fn from_domain(c: &$crate::__private::CalendarConnection) -> Self {
+                $crate::CalendarColumns::from_domain(c).into()
+            }
+
+            /// Rebuilds the connection.
+            pub fn into_domain(
+                self,
+            ) -> ::core::result::Result<$crate::__private::CalendarConnection, $crate::__private::StorageError> {
+                $crate::CalendarColumns::from(self).into_domain()
             }
         }
 

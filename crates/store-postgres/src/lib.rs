@@ -44,6 +44,7 @@
 
 mod accounts;
 mod bookings;
+mod calendars;
 mod catalog;
 mod feeds;
 mod idempotency;

@@ -136,6 +136,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     server_secrets,
+    calendar_connections,
+    calendar_busy,
 );
 
 diesel::table! {
@@ -190,5 +192,44 @@ diesel::table! {
         name -> Text,
         value -> Text,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_connections (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        provider_id -> Text,
+        kind -> Text,
+        url -> Nullable<Text>,
+        calendar_id -> Nullable<Text>,
+        access_token -> Nullable<Text>,
+        refresh_token -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        client_secret -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
+        status -> Text,
+        last_synced_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+        busy_blocks -> BigInt,
+        etag -> Nullable<Text>,
+        last_modified -> Nullable<Text>,
+        sync_attempted_at -> Nullable<BigInt>,
+        sync_claimed_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_busy (seq) {
+        seq -> BigInt,
+        account_id -> Text,
+        provider_id -> Text,
+        calendar_id -> Text,
+        start_at -> BigInt,
+        end_at -> BigInt,
     }
 }

@@ -19,6 +19,7 @@
 
 mod accounts;
 mod bookings;
+mod calendars;
 mod catalog;
 mod feeds;
 mod idempotency;

@@ -7,7 +7,8 @@
 pub(crate) use booking_store_common::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
 
 use crate::schema::{
-    bookings, events, providers, services, webhook_attempts, webhook_deliveries, webhook_endpoints,
+    bookings, calendar_connections, events, providers, services, webhook_attempts,
+    webhook_deliveries, webhook_endpoints,
 };
 
 booking_store_common::sql_rows!(backend = diesel::sqlite::Sqlite, json = String);

@@ -5,6 +5,7 @@
 mod availability;
 mod bookings;
 mod calendar;
+mod calendars;
 mod cli;
 mod concurrency;
 mod errors;

@@ -1,6 +1,7 @@
 //! The store contract suite (`contract`, and `webhooks` for the webhook
 //! ports), run against every store we ship.
 
+mod calendars;
 mod contract;
 mod feeds;
 mod fixtures;

@@ -25,7 +25,7 @@ use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
 use super::fixtures::{now, tenant};
-use super::{contract, feeds, webhooks};
+use super::{calendars, contract, feeds, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;
@@ -336,6 +336,28 @@ macro_rules! feed_tests {
         )*
     };
 }
+
+macro_rules! calendar_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = TestDb::create().await else { return };
+                let store = db.store().await;
+                calendars::$name(&store).await;
+                drop(store);
+                db.drop().await;
+            }
+        )*
+    };
+}
+
+calendar_tests!(
+    connections_round_trip_and_are_isolated,
+    syncs_replace_blocks_and_failures_keep_them,
+    external_busy_finds_long_blocks_from_anywhere_in_them,
+    background_claims_are_exclusive_and_lease_bound,
+);
 
 feed_tests!(
     feed_tokens_are_compare_and_set_and_die_when_replaced,

@@ -3,7 +3,7 @@
 use booking_store_sqlite::SqliteStore;
 use tempfile::TempDir;
 
-use super::{contract, feeds, webhooks};
+use super::{calendars, contract, feeds, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {
@@ -73,6 +73,25 @@ macro_rules! feed_tests {
         )*
     };
 }
+
+macro_rules! calendar_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, store) = fresh();
+                calendars::$name(&store).await;
+            }
+        )*
+    };
+}
+
+calendar_tests!(
+    connections_round_trip_and_are_isolated,
+    syncs_replace_blocks_and_failures_keep_them,
+    external_busy_finds_long_blocks_from_anywhere_in_them,
+    background_claims_are_exclusive_and_lease_bound,
+);
 
 feed_tests!(
     feed_tokens_are_compare_and_set_and_die_when_replaced,

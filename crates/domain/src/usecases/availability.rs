@@ -4,7 +4,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use crate::ports::{Ports, StorageError};
-use crate::scheduling::{BusyTimes, Slot, busy_lookup_range, local_day_range, slots};
+use crate::scheduling::{Slot, busy_lookup_range, local_day_range, slots};
+
+use super::calendars::provider_busy;
 use crate::usecases::catalog::{Catalog, CatalogError};
 use crate::{AccountId, Service, TimeRange, Timezone, ValidationError};
 
@@ -123,17 +125,14 @@ impl Availability<'_> {
     ) -> Result<AvailabilityAnswer, AvailabilityError> {
         let range = resolve_range(query, service.availability.timezone())?;
         let rules = service.slot_rules();
-        let busy = self
-            .ports
-            .bookings
-            .busy_times(
-                self.account,
-                &service.provider_id,
-                busy_lookup_range(&rules, range),
-                None,
-            )
-            .await?;
-        let busy = BusyTimes::new(busy);
+        let busy = provider_busy(
+            self.ports,
+            self.account,
+            &service.provider_id,
+            busy_lookup_range(&rules, range),
+            None,
+        )
+        .await?;
         let found = slots(&rules, range, self.ports.clock.now(), &busy);
         Ok(AvailabilityAnswer {
             service,

@@ -6,6 +6,8 @@ use crate::ports::{
     BookingFilter, CreateBookingError, Page, PageRequest, Ports, StorageError, UpdateBookingError,
 };
 use crate::scheduling::{BusyTimes, SlotRules, busy_lookup_range, is_bookable, next_available};
+
+use super::calendars::{external_busy, provider_busy};
 use crate::{
     AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId, EventKind,
     IdKind, InvalidTransition, Metadata, ProviderId, Service, ServiceId, TimeRange,
@@ -102,12 +104,7 @@ impl Bookings<'_> {
         range: TimeRange,
         excluding: Option<&BookingId>,
     ) -> Result<BusyTimes, StorageError> {
-        let ranges = self
-            .ports
-            .bookings
-            .busy_times(self.account, provider, range, excluding.cloned())
-            .await?;
-        Ok(BusyTimes::new(ranges))
+        provider_busy(self.ports, self.account, provider, range, excluding).await
     }
 
     /// The conflict error for `requested`, with the next free slot.
@@ -176,10 +173,20 @@ impl Bookings<'_> {
         check_whole_minute(new.scheduled_at)?;
         let rules = service.slot_rules();
         let now = self.ports.clock.now();
-        // Hours and notice need no I/O. Busy time is the store's job: its
-        // conflict check is atomic with the insert, so checking it here too
-        // would only add a round trip to every successful booking.
-        if is_bookable(&rules, new.scheduled_at, now, &BusyTimes::default()).is_err() {
+        // Hours and notice need no I/O. Busy time of other bookings is the
+        // store's job: its conflict check is atomic with the insert. External
+        // busy time is not in the store's guard, so it is checked here.
+        let external = external_busy(
+            self.ports,
+            self.account,
+            &service.provider_id,
+            busy_lookup_range(
+                &rules,
+                TimeRange::starting_at(new.scheduled_at, rules.duration),
+            ),
+        )
+        .await?;
+        if is_bookable(&rules, new.scheduled_at, now, &external).is_err() {
             return Err(self
                 .conflict(&rules, &service.provider_id, new.scheduled_at, None)
                 .await);

@@ -7,6 +7,7 @@
 mod accounts;
 mod availability;
 mod bookings;
+mod calendars;
 mod catalog;
 mod feeds;
 mod webhooks;
@@ -19,6 +20,10 @@ pub use availability::{
 };
 pub use bookings::{
     BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking, complete_ended,
+};
+pub use calendars::{
+    CalendarError, Calendars, SYNC_LEASE_SECS, SyncReport, external_busy, provider_busy,
+    sync_connection, sync_due, sync_window,
 };
 pub use catalog::{Catalog, CatalogError};
 pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};

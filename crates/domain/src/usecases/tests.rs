@@ -69,7 +69,21 @@ struct Mocks {
     bookings: MockBookingStore,
     webhooks: MockWebhookStore,
     targets: MockWebhookTargets,
+    calendars: MockCalendarStore,
     now: Timestamp,
+}
+
+/// A busy source that is never asked (the booking tests have no calendars).
+struct NoCalendars;
+
+#[async_trait::async_trait]
+impl crate::BusySource for NoCalendars {
+    async fn fetch(
+        &self,
+        _: crate::FetchRequest<'_>,
+    ) -> Result<crate::FetchOutcome, crate::FetchError> {
+        Err(crate::FetchError::Upstream("not in these tests".into()))
+    }
 }
 
 impl Mocks {
@@ -81,6 +95,11 @@ impl Mocks {
             bookings: MockBookingStore::new(),
             webhooks: MockWebhookStore::new(),
             targets: MockWebhookTargets::new(),
+            calendars: {
+                let mut c = MockCalendarStore::new();
+                c.expect_external_busy().returning(|_, _, _| Ok(Vec::new()));
+                c
+            },
             now: ts("2027-01-10T12:00:00Z"),
         }
     }
@@ -109,6 +128,8 @@ impl Mocks {
             idempotency: Arc::new(MockIdempotencyStore::new()),
             webhooks: Arc::new(self.webhooks),
             feeds: Arc::new(MockFeedStore::new()),
+            calendars: Arc::new(self.calendars),
+            busy_source: Arc::new(NoCalendars),
             targets: Arc::new(self.targets),
             health: Arc::new(MockHealthCheck::new()),
             clock: Arc::new(clock),

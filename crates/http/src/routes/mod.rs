@@ -3,6 +3,7 @@
 
 pub mod bookings;
 pub mod calendar;
+pub mod calendars;
 pub mod ops;
 pub mod providers;
 pub mod services;
@@ -86,6 +87,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(calendar::feed))
             .route(web::head().to(calendar::feed))
             .default_service(not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/v1/providers/{id}/calendars")
+            .route(web::get().to(calendars::list))
+            .route(web::post().to(calendars::create))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/v1/providers/{id}/calendars/{cal_id}")
+            .route(web::delete().to(calendars::delete))
+            .default_service(not_allowed("DELETE")),
+    )
+    .service(
+        web::resource("/v1/calendar/sync")
+            .route(web::post().to(calendars::sync))
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/providers/{id}/feed")

@@ -1,0 +1,134 @@
+//! [`ExternalCalendars`]: the one [`BusySource`] the server wires in, which
+//! hands each connection to the adapter of its kind.
+//!
+//! Why a dispatcher: the sync worker holds a single `Arc<dyn BusySource>`
+//! and should not know which providers exist. The Google, Outlook and
+//! Calendly adapters share one pooled HTTP client (same limits, one
+//! connection pool); iCal URLs go to the ICS adapter, which is built
+//! separately (it needs the SSRF guard, since its URLs are chosen by API
+//! clients, and conditional GET) and handed in as an `Arc<dyn BusySource>`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use booking_domain::{BusySource, CalendarSource, FetchError, FetchOutcome, FetchRequest};
+
+use crate::calendly::CalendlyCalendar;
+use crate::client::{ClientError, HttpClient, HttpOptions};
+use crate::endpoints::{EndpointError, Endpoints};
+use crate::google::GoogleCalendar;
+use crate::outlook::OutlookCalendar;
+
+/// Why [`ExternalCalendars`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// A configured URL is unusable.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// Busy time from every kind of outside calendar: Google, Outlook and
+/// Calendly through their APIs, iCal URLs through the ICS adapter given at
+/// construction.
+#[derive(Clone)]
+pub struct ExternalCalendars {
+    google: GoogleCalendar,
+    outlook: OutlookCalendar,
+    calendly: CalendlyCalendar,
+    ics: Arc<dyn BusySource>,
+}
+
+impl std::fmt::Debug for ExternalCalendars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalCalendars")
+            .field("google", &self.google)
+            .field("outlook", &self.outlook)
+            .field("calendly", &self.calendly)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExternalCalendars {
+    /// The adapters on `endpoints` with the default [`HttpOptions`]
+    /// (15 s per request, 5 MiB per answer, 3 attempts); `CalendarSource::Ics`
+    /// goes to `ics`.
+    pub fn new(endpoints: &Endpoints, ics: Arc<dyn BusySource>) -> Result<Self, BuildError> {
+        ExternalCalendars::with_options(endpoints, HttpOptions::default(), ics)
+    }
+
+    /// As [`ExternalCalendars::new`], with other limits.
+    pub fn with_options(
+        endpoints: &Endpoints,
+        options: HttpOptions,
+        ics: Arc<dyn BusySource>,
+    ) -> Result<Self, BuildError> {
+        endpoints.validate()?;
+        let http = HttpClient::new(options)?;
+        Ok(ExternalCalendars {
+            google: GoogleCalendar::new(http.clone(), endpoints)?,
+            outlook: OutlookCalendar::new(http.clone(), endpoints)?,
+            calendly: CalendlyCalendar::new(http, endpoints)?,
+            ics,
+        })
+    }
+
+    /// The Google adapter.
+    pub fn google(&self) -> &GoogleCalendar {
+        &self.google
+    }
+
+    /// The Outlook adapter.
+    pub fn outlook(&self) -> &OutlookCalendar {
+        &self.outlook
+    }
+
+    /// The Calendly adapter.
+    pub fn calendly(&self) -> &CalendlyCalendar {
+        &self.calendly
+    }
+}
+
+#[async_trait]
+impl BusySource for ExternalCalendars {
+    async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+        match request.source {
+            CalendarSource::Ics { .. } => self.ics.fetch(request).await,
+            CalendarSource::Google { .. } => self.google.fetch(request).await,
+            CalendarSource::Outlook { .. } => self.outlook.fetch(request).await,
+            CalendarSource::Calendly { .. } => self.calendly.fetch(request).await,
+        }
+    }
+}
+
+/// The error of an adapter asked for another kind of source.
+pub(crate) fn wrong_kind(service: &str, source: &CalendarSource) -> FetchError {
+    FetchError::Refused(format!(
+        "the {service} adapter cannot fetch a {} calendar",
+        source.kind()
+    ))
+}
+
+/// `fetch`, failed as [`FetchError::Upstream`] if it takes longer than
+/// `limit` (all pages, windows and the token refresh together).
+pub(crate) async fn bounded<T>(
+    limit: std::time::Duration,
+    service: &str,
+    fetch: impl Future<Output = Result<T, FetchError>>,
+) -> Result<T, FetchError> {
+    tokio::time::timeout(limit, fetch)
+        .await
+        .unwrap_or_else(|_| {
+            let limit = if limit.subsec_millis() == 0 {
+                format!("{} s", limit.as_secs())
+            } else {
+                format!("{} ms", limit.as_millis())
+            };
+            Err(FetchError::Upstream(format!(
+                "{service} did not finish within {limit}"
+            )))
+        })
+}

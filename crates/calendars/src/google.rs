@@ -1,0 +1,256 @@
+//! Google Calendar: busy time from the API v3 `freeBusy` query.
+//!
+//! Why `freeBusy` rather than listing events: it answers exactly what
+//! availability needs (busy intervals, already expanded from recurrences,
+//! with free/transparent and declined events left out), it needs only the
+//! `calendar.freebusy` (or read-only) scope, and it never returns event
+//! titles or attendees we would then have to keep out of logs.
+//!
+//! The call is `POST {google_api}/calendar/v3/freeBusy` with
+//! `{"timeMin", "timeMax", "items": [{"id": calendar_id}]}` (RFC 3339) and a
+//! Bearer token; the answer's `calendars.<id>.busy[]` holds `{start, end}`
+//! and `calendars.<id>.errors[]` reports a calendar Google could not read
+//! (`notFound`, `internalError`), which is an [`FetchError::Upstream`] rather
+//! than "no busy time". Google refuses ranges longer than 90 days ("The
+//! requested time range is too long"), so a longer window is asked for in
+//! consecutive parts of at most [`MAX_QUERY_SPAN`].
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use booking_domain::{
+    BusySource, CalendarSource, FetchError, FetchOutcome, FetchRequest, Fetched, OAuthCredentials,
+    TimeRange, Validators,
+};
+use jiff::{SignedDuration, Timestamp};
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::client::{HttpClient, overlapping, safe_code};
+use crate::endpoints::{
+    EndpointError, Endpoints, GOOGLE_API_URL_VAR, GOOGLE_TOKEN_URL_VAR, api_url, parse_origin,
+    parse_url,
+};
+use crate::oauth::{Session, TokenEndpoint};
+
+/// The name errors use.
+pub const SERVICE: &str = "Google Calendar";
+
+/// The longest range one `freeBusy` query may cover.
+pub const MAX_QUERY_SPAN: SignedDuration = SignedDuration::from_hours(90 * 24);
+
+/// The Google Calendar adapter. It serves [`CalendarSource::Google`] only;
+/// other kinds are [`FetchError::Refused`].
+#[derive(Debug, Clone)]
+pub struct GoogleCalendar {
+    http: HttpClient,
+    free_busy: Url,
+    token: TokenEndpoint,
+}
+
+/// The `freeBusy` answer (only what is read).
+#[derive(Deserialize)]
+struct FreeBusyAnswer {
+    #[serde(default)]
+    calendars: HashMap<String, CalendarBusy>,
+}
+
+#[derive(Deserialize)]
+struct CalendarBusy {
+    #[serde(default)]
+    busy: Vec<Period>,
+    #[serde(default)]
+    errors: Vec<CalendarError>,
+}
+
+#[derive(Deserialize)]
+struct Period {
+    start: String,
+    end: String,
+}
+
+#[derive(Deserialize)]
+struct CalendarError {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl GoogleCalendar {
+    /// The adapter on `endpoints.google_api` and `endpoints.google_token`.
+    pub fn new(http: HttpClient, endpoints: &Endpoints) -> Result<GoogleCalendar, EndpointError> {
+        let origin = parse_origin(GOOGLE_API_URL_VAR, &endpoints.google_api)?;
+        let token = TokenEndpoint {
+            url: parse_url(GOOGLE_TOKEN_URL_VAR, &endpoints.google_token)?,
+            scope: None,
+            name: "Google's token endpoint",
+        };
+        Ok(GoogleCalendar {
+            http,
+            free_busy: api_url(&origin, "/calendar/v3/freeBusy"),
+            token,
+        })
+    }
+
+    /// The busy blocks of calendar `calendar_id` overlapping `window`, and
+    /// the credentials to store if the token was refreshed (at `now`).
+    pub async fn busy(
+        &self,
+        calendar_id: &str,
+        credentials: &OAuthCredentials,
+        window: TimeRange,
+        now: Timestamp,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut session = Session::new(&self.http, SERVICE, Some(&self.token), credentials, now);
+        let mut blocks = Vec::new();
+        for part in split_window(window, MAX_QUERY_SPAN) {
+            let query = serde_json::json!({
+                "timeMin": part.start().to_string(),
+                "timeMax": part.end().to_string(),
+                "items": [{ "id": calendar_id }],
+            });
+            let answer = session
+                .send(|client| client.post(self.free_busy.clone()).json(&query))
+                .await?;
+            if !answer.status.is_success() {
+                return Err(answer.unexpected(SERVICE));
+            }
+            let parsed: FreeBusyAnswer = answer.json(SERVICE)?;
+            read_calendar(parsed, calendar_id, window, &mut blocks)?;
+        }
+        Ok(FetchOutcome {
+            fetched: Fetched::Busy {
+                blocks,
+                validators: Validators::default(),
+            },
+            refreshed: session.into_refreshed(),
+        })
+    }
+}
+
+/// Adds the busy periods of `calendar_id` in `answer` to `blocks`.
+fn read_calendar(
+    mut answer: FreeBusyAnswer,
+    calendar_id: &str,
+    window: TimeRange,
+    blocks: &mut Vec<TimeRange>,
+) -> Result<(), FetchError> {
+    // The answer is keyed by the id as asked; if Google normalised it (a
+    // case change), a single calendar is still unambiguous.
+    let calendar = match answer.calendars.remove(calendar_id) {
+        Some(calendar) => calendar,
+        None if answer.calendars.len() == 1 => answer
+            .calendars
+            .into_values()
+            .next()
+            .ok_or_else(missing_calendar)?,
+        None => return Err(missing_calendar()),
+    };
+    if let Some(error) = calendar.errors.first() {
+        let reason = error
+            .reason
+            .as_deref()
+            .and_then(safe_code)
+            .unwrap_or_else(|| "unknown".to_owned());
+        return Err(FetchError::Upstream(format!(
+            "{SERVICE} could not read the calendar ({reason})"
+        )));
+    }
+    for period in calendar.busy {
+        let (Ok(start), Ok(end)) = (
+            period.start.parse::<Timestamp>(),
+            period.end.parse::<Timestamp>(),
+        ) else {
+            return Err(FetchError::Upstream(format!(
+                "{SERVICE} answered a busy period with an unreadable time"
+            )));
+        };
+        blocks.extend(overlapping(window, start, end));
+    }
+    Ok(())
+}
+
+fn missing_calendar() -> FetchError {
+    FetchError::Upstream(format!("{SERVICE} answered without the calendar asked for"))
+}
+
+/// `window` cut into consecutive ranges of at most `span`, in order.
+pub(crate) fn split_window(window: TimeRange, span: SignedDuration) -> Vec<TimeRange> {
+    let mut parts = Vec::new();
+    let mut start = window.start();
+    while start < window.end() {
+        let end = start
+            .checked_add(span)
+            .map_or(window.end(), |end| end.min(window.end()));
+        match TimeRange::new(start, end) {
+            Some(part) => parts.push(part),
+            // Only a non-positive span gets here; ask for the rest at once.
+            None => {
+                parts.extend(TimeRange::new(start, window.end()));
+                break;
+            }
+        }
+        start = end;
+    }
+    parts
+}
+
+#[async_trait]
+impl BusySource for GoogleCalendar {
+    async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+        let CalendarSource::Google {
+            calendar_id,
+            credentials,
+        } = request.source
+        else {
+            return Err(crate::external::wrong_kind(SERVICE, request.source));
+        };
+        crate::external::bounded(
+            self.http.options().fetch_timeout,
+            SERVICE,
+            self.busy(calendar_id, credentials, request.window, request.now),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn windows_split_at_ninety_days() {
+        let window =
+            TimeRange::new(ts("2027-01-01T00:00:00Z"), ts("2027-07-20T00:00:00Z")).unwrap();
+        let parts = split_window(window, MAX_QUERY_SPAN);
+        let shown: Vec<(String, String)> = parts
+            .iter()
+            .map(|p| (p.start().to_string(), p.end().to_string()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "2027-01-01T00:00:00Z".to_owned(),
+                    "2027-04-01T00:00:00Z".to_owned()
+                ),
+                (
+                    "2027-04-01T00:00:00Z".to_owned(),
+                    "2027-06-30T00:00:00Z".to_owned()
+                ),
+                (
+                    "2027-06-30T00:00:00Z".to_owned(),
+                    "2027-07-20T00:00:00Z".to_owned()
+                ),
+            ]
+        );
+        let exact = TimeRange::new(ts("2027-01-01T00:00:00Z"), ts("2027-04-01T00:00:00Z")).unwrap();
+        assert_eq!(split_window(exact, MAX_QUERY_SPAN), vec![exact]);
+        let short = TimeRange::new(ts("2027-01-01T00:00:00Z"), ts("2027-01-01T00:01:00Z")).unwrap();
+        assert_eq!(split_window(short, MAX_QUERY_SPAN), vec![short]);
+        assert_eq!(split_window(short, SignedDuration::ZERO), vec![short]);
+    }
+}

@@ -1,0 +1,276 @@
+//! External calendar connections and their busy blocks.
+
+use async_trait::async_trait;
+use booking_domain::ports::{CalendarStore, StorageError, SyncResult};
+use booking_domain::{
+    AccountId, CalendarConnection, CalendarId, OAuthCredentials, ProviderId, SyncStatus, TimeRange,
+};
+use booking_store_common::{MAX_BUSY_PIECE_SECS, busy_pieces, busy_ranges};
+use diesel::prelude::*;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::rows::{CalendarRow, secs, secs_ceil};
+use crate::schema::{calendar_busy, calendar_connections};
+use crate::{SqliteStore, TxError};
+
+fn domain(rows: Vec<CalendarRow>) -> Result<Vec<CalendarConnection>, TxError> {
+    Ok(rows
+        .into_iter()
+        .map(CalendarRow::into_domain)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+#[async_trait]
+impl CalendarStore for SqliteStore {
+    async fn create_calendar(&self, connection: &CalendarConnection) -> Result<(), StorageError> {
+        let row = CalendarRow::from_domain(connection);
+        self.run("create_calendar", move |conn| {
+            diesel::insert_into(calendar_connections::table)
+                .values(&row)
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn list_calendars(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+    ) -> Result<Vec<CalendarConnection>, StorageError> {
+        let (account, provider) = (account.as_str().to_owned(), provider.as_str().to_owned());
+        self.run("list_calendars", move |conn| {
+            let rows = calendar_connections::table
+                .filter(calendar_connections::account_id.eq(&account))
+                .filter(calendar_connections::provider_id.eq(&provider))
+                .order(calendar_connections::seq.asc())
+                .select(CalendarRow::as_select())
+                .load(conn)?;
+            domain(rows)
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn account_calendars(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<CalendarConnection>, StorageError> {
+        let account = account.as_str().to_owned();
+        self.run("account_calendars", move |conn| {
+            let rows = calendar_connections::table
+                .filter(calendar_connections::account_id.eq(&account))
+                .order(calendar_connections::seq.asc())
+                .select(CalendarRow::as_select())
+                .load(conn)?;
+            domain(rows)
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn delete_calendar(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        id: &CalendarId,
+    ) -> Result<bool, StorageError> {
+        let (account, provider, id) = (
+            account.as_str().to_owned(),
+            provider.as_str().to_owned(),
+            id.as_str().to_owned(),
+        );
+        self.run("delete_calendar", move |conn| {
+            // Busy blocks go with it (ON DELETE CASCADE).
+            let n = diesel::delete(
+                calendar_connections::table
+                    .filter(calendar_connections::account_id.eq(&account))
+                    .filter(calendar_connections::provider_id.eq(&provider))
+                    .filter(calendar_connections::id.eq(&id)),
+            )
+            .execute(conn)?;
+            Ok(n > 0)
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn claim_calendar_syncs(
+        &self,
+        attempted_before: Timestamp,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<CalendarConnection>, StorageError> {
+        let (before, now) = (secs(attempted_before), secs(now));
+        let until = now.saturating_add(lease.as_secs().max(1));
+        self.run("claim_calendar_syncs", move |conn| {
+            conn.immediate_transaction(|conn| {
+                let due: Vec<i64> = calendar_connections::table
+                    .filter(
+                        calendar_connections::sync_attempted_at
+                            .is_null()
+                            .or(calendar_connections::sync_attempted_at.lt(before)),
+                    )
+                    .filter(
+                        calendar_connections::sync_claimed_until
+                            .is_null()
+                            .or(calendar_connections::sync_claimed_until.le(now)),
+                    )
+                    .order(calendar_connections::sync_attempted_at.asc())
+                    .limit(i64::from(limit))
+                    .select(calendar_connections::seq)
+                    .load(conn)?;
+                diesel::update(
+                    calendar_connections::table.filter(calendar_connections::seq.eq_any(&due)),
+                )
+                .set((
+                    calendar_connections::sync_attempted_at.eq(now),
+                    calendar_connections::sync_claimed_until.eq(until),
+                ))
+                .execute(conn)?;
+                let rows = calendar_connections::table
+                    .filter(calendar_connections::seq.eq_any(&due))
+                    .order(calendar_connections::seq.asc())
+                    .select(CalendarRow::as_select())
+                    .load(conn)?;
+                domain(rows)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn record_calendar_sync(
+        &self,
+        account: &AccountId,
+        id: &CalendarId,
+        result: &SyncResult,
+        credentials: Option<OAuthCredentials>,
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        let result = result.clone();
+        let now = secs(now);
+        self.run("record_calendar_sync", move |conn| {
+            conn.immediate_transaction(|conn| {
+                let provider: Option<String> = calendar_connections::table
+                    .filter(calendar_connections::account_id.eq(&account))
+                    .filter(calendar_connections::id.eq(&id))
+                    .select(calendar_connections::provider_id)
+                    .first(conn)
+                    .optional()?;
+                let Some(provider) = provider else {
+                    return Ok(false);
+                };
+                let target = calendar_connections::table
+                    .filter(calendar_connections::account_id.eq(&account))
+                    .filter(calendar_connections::id.eq(&id));
+                if let Some(c) = &credentials {
+                    diesel::update(target)
+                        .set((
+                            calendar_connections::access_token.eq(&c.access_token),
+                            calendar_connections::refresh_token.eq(&c.refresh_token),
+                            calendar_connections::expires_at.eq(c.expires_at.map(secs)),
+                        ))
+                        .execute(conn)?;
+                }
+                match &result {
+                    SyncResult::Busy { blocks, validators } => {
+                        diesel::delete(
+                            calendar_busy::table
+                                .filter(calendar_busy::account_id.eq(&account))
+                                .filter(calendar_busy::calendar_id.eq(&id)),
+                        )
+                        .execute(conn)?;
+                        let pieces = busy_pieces(blocks);
+                        for chunk in pieces.chunks(200) {
+                            let values: Vec<_> = chunk
+                                .iter()
+                                .map(|(s, e)| {
+                                    (
+                                        calendar_busy::account_id.eq(&account),
+                                        calendar_busy::provider_id.eq(&provider),
+                                        calendar_busy::calendar_id.eq(&id),
+                                        calendar_busy::start_at.eq(*s),
+                                        calendar_busy::end_at.eq(*e),
+                                    )
+                                })
+                                .collect();
+                            diesel::insert_into(calendar_busy::table)
+                                .values(&values)
+                                .execute(conn)?;
+                        }
+                        diesel::update(target)
+                            .set((
+                                calendar_connections::status.eq(SyncStatus::Synced.name()),
+                                calendar_connections::last_synced_at.eq(Some(now)),
+                                calendar_connections::last_error.eq(None::<String>),
+                                calendar_connections::last_error_at.eq(None::<i64>),
+                                calendar_connections::busy_blocks
+                                    .eq(i64::try_from(blocks.len()).unwrap_or(i64::MAX)),
+                                calendar_connections::etag.eq(&validators.etag),
+                                calendar_connections::last_modified.eq(&validators.last_modified),
+                            ))
+                            .execute(conn)?;
+                    }
+                    SyncResult::Unchanged => {
+                        diesel::update(target)
+                            .set((
+                                calendar_connections::status.eq(SyncStatus::Synced.name()),
+                                calendar_connections::last_synced_at.eq(Some(now)),
+                                calendar_connections::last_error.eq(None::<String>),
+                                calendar_connections::last_error_at.eq(None::<i64>),
+                            ))
+                            .execute(conn)?;
+                    }
+                    SyncResult::Failed(why) => {
+                        let why: String = why.chars().take(500).collect();
+                        diesel::update(target)
+                            .set((
+                                calendar_connections::status.eq(SyncStatus::Error.name()),
+                                calendar_connections::last_error.eq(Some(why)),
+                                calendar_connections::last_error_at.eq(Some(now)),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+                diesel::update(target)
+                    .set((
+                        calendar_connections::sync_claimed_until.eq(None::<i64>),
+                        calendar_connections::sync_attempted_at.eq(Some(now)),
+                        calendar_connections::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                Ok(true)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn external_busy(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+    ) -> Result<Vec<TimeRange>, StorageError> {
+        let (account, provider) = (account.as_str().to_owned(), provider.as_str().to_owned());
+        let (start, end) = (secs(range.start()), secs_ceil(range.end()));
+        self.run("external_busy", move |conn| {
+            let pieces: Vec<(i64, i64)> = calendar_busy::table
+                .filter(calendar_busy::account_id.eq(&account))
+                .filter(calendar_busy::provider_id.eq(&provider))
+                .filter(calendar_busy::start_at.lt(end))
+                .filter(calendar_busy::start_at.gt(start.saturating_sub(MAX_BUSY_PIECE_SECS)))
+                .filter(calendar_busy::end_at.gt(start))
+                .order(calendar_busy::start_at.asc())
+                .select((calendar_busy::start_at, calendar_busy::end_at))
+                .load(conn)?;
+            Ok(busy_ranges(pieces)?)
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+}

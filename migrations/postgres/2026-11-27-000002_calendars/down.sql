@@ -1,0 +1,2 @@
+DROP TABLE calendar_busy;
+DROP TABLE calendar_connections;

@@ -1,0 +1,340 @@
+//! The external-calendar part of the store contract: every MUST of
+//! `CalendarStore`, written against the port traits only (run by
+//! `sqlite.rs` and `postgres.rs`).
+
+use std::collections::HashSet;
+
+use booking_domain::ports::{CalendarStore, SyncResult};
+use booking_domain::{
+    AccountId, CalendarConnection, CalendarId, CalendarSource, IdKind, OAuthCredentials,
+    ProviderId, SyncStatus, TimeRange, Validators,
+};
+use jiff::SignedDuration;
+
+use super::contract::Store;
+use super::fixtures::{id, now, plus, t, tenant};
+
+/// Everything the calendar contract needs of a store.
+pub trait CalendarTestStore: Store + CalendarStore {}
+
+impl<T> CalendarTestStore for T where T: Store + CalendarStore {}
+
+fn connection(
+    account: &AccountId,
+    provider: &ProviderId,
+    source: CalendarSource,
+) -> CalendarConnection {
+    CalendarConnection {
+        id: CalendarId::from_trusted(id(IdKind::Calendar)),
+        account_id: account.clone(),
+        provider_id: provider.clone(),
+        source,
+        status: SyncStatus::Pending,
+        last_synced_at: None,
+        last_error: None,
+        last_error_at: None,
+        busy_blocks: 0,
+        validators: Validators::default(),
+        created_at: now(),
+    }
+}
+
+fn google() -> CalendarSource {
+    CalendarSource::Google {
+        calendar_id: "primary".into(),
+        credentials: OAuthCredentials {
+            access_token: Some("at".into()),
+            refresh_token: Some("rt".into()),
+            client_id: Some("cid".into()),
+            client_secret: Some("cs".into()),
+            expires_at: Some(t("2030-01-01T00:00:00Z")),
+        },
+    }
+}
+
+fn r(a: &str, b: &str) -> TimeRange {
+    TimeRange::new(t(a), t(b)).unwrap()
+}
+
+pub async fn connections_round_trip_and_are_isolated<S: CalendarTestStore>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let b = tenant(s, "globex").await;
+    let g = connection(&a.account, &a.default_provider, google());
+    let ics = connection(
+        &a.account,
+        &a.default_provider,
+        CalendarSource::Ics {
+            url: "https://calendar.example.com/private-abc/basic.ics".into(),
+        },
+    );
+    s.create_calendar(&g).await.unwrap();
+    s.create_calendar(&ics).await.unwrap();
+    assert_eq!(
+        s.list_calendars(&a.account, &a.default_provider)
+            .await
+            .unwrap(),
+        [g.clone(), ics.clone()]
+    );
+    assert_eq!(s.account_calendars(&a.account).await.unwrap().len(), 2);
+    assert!(
+        s.list_calendars(&b.account, &a.default_provider)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.account_calendars(&b.account).await.unwrap().is_empty());
+    assert!(
+        !s.delete_calendar(&b.account, &a.default_provider, &g.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.record_calendar_sync(&b.account, &g.id, &SyncResult::Unchanged, None, now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.delete_calendar(&a.account, &a.default_provider, &g.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_calendar(&a.account, &a.default_provider, &g.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.record_calendar_sync(&a.account, &g.id, &SyncResult::Unchanged, None, now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.list_calendars(&a.account, &a.default_provider)
+            .await
+            .unwrap(),
+        [ics]
+    );
+}
+
+pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let b = tenant(s, "globex").await;
+    let c = connection(&a.account, &a.default_provider, google());
+    s.create_calendar(&c).await.unwrap();
+    let day = r("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
+    let first = SyncResult::Busy {
+        blocks: vec![
+            r("2030-01-07T10:00:00Z", "2030-01-07T11:00:00Z"),
+            r("2030-01-07T14:00:00Z", "2030-01-07T15:00:00Z"),
+        ],
+        validators: Validators {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+        },
+    };
+    let at = t("2030-01-01T12:00:00Z");
+    let refreshed = OAuthCredentials {
+        access_token: Some("new-at".into()),
+        expires_at: Some(t("2030-01-01T13:00:00Z")),
+        ..OAuthCredentials::default()
+    };
+    assert!(
+        s.record_calendar_sync(&a.account, &c.id, &first, Some(refreshed), at)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.external_busy(&a.account, &a.default_provider, day)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        s.external_busy(&b.account, &a.default_provider, day)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stored = &s
+        .list_calendars(&a.account, &a.default_provider)
+        .await
+        .unwrap()[0];
+    assert_eq!(stored.status, SyncStatus::Synced);
+    assert_eq!(stored.busy_blocks, 2);
+    assert_eq!(stored.last_synced_at, Some(at));
+    assert_eq!(stored.validators.etag.as_deref(), Some("\"v1\""));
+    let creds = stored.source.credentials().unwrap();
+    assert_eq!(creds.access_token.as_deref(), Some("new-at"));
+    assert_eq!(
+        creds.client_secret.as_deref(),
+        Some("cs"),
+        "the client stays"
+    );
+
+    // A failure keeps the blocks and records why.
+    let later = plus(at, 60);
+    s.record_calendar_sync(
+        &a.account,
+        &c.id,
+        &SyncResult::Failed("503 from upstream".into()),
+        None,
+        later,
+    )
+    .await
+    .unwrap();
+    let stored = &s
+        .list_calendars(&a.account, &a.default_provider)
+        .await
+        .unwrap()[0];
+    assert_eq!(stored.status, SyncStatus::Error);
+    assert_eq!(stored.last_error.as_deref(), Some("503 from upstream"));
+    assert_eq!(stored.last_error_at, Some(later));
+    assert_eq!(stored.last_synced_at, Some(at));
+    assert_eq!(
+        s.external_busy(&a.account, &a.default_provider, day)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Unchanged upstream: synced again, same blocks.
+    s.record_calendar_sync(
+        &a.account,
+        &c.id,
+        &SyncResult::Unchanged,
+        None,
+        plus(later, 1),
+    )
+    .await
+    .unwrap();
+    let stored = &s
+        .list_calendars(&a.account, &a.default_provider)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (stored.status, stored.last_error.as_deref()),
+        (SyncStatus::Synced, None)
+    );
+    assert_eq!(
+        s.external_busy(&a.account, &a.default_provider, day)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A new set replaces the old one whole.
+    let second = SyncResult::Busy {
+        blocks: vec![r("2030-01-07T16:00:00Z", "2030-01-07T17:00:00Z")],
+        validators: Validators::default(),
+    };
+    s.record_calendar_sync(&a.account, &c.id, &second, None, plus(later, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.external_busy(&a.account, &a.default_provider, day)
+            .await
+            .unwrap(),
+        [r("2030-01-07T16:00:00Z", "2030-01-07T17:00:00Z")]
+    );
+}
+
+pub async fn external_busy_finds_long_blocks_from_anywhere_in_them<S: CalendarTestStore>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let c = connection(&a.account, &a.default_provider, google());
+    s.create_calendar(&c).await.unwrap();
+    // A two-week holiday and an overlapping meeting.
+    let busy = SyncResult::Busy {
+        blocks: vec![
+            r("2030-01-01T00:00:00Z", "2030-01-15T00:00:00Z"),
+            r("2030-01-07T10:00:00Z", "2030-01-07T11:00:00Z"),
+            r("2030-02-01T10:00:00Z", "2030-02-01T11:00:00Z"),
+        ],
+        validators: Validators::default(),
+    };
+    s.record_calendar_sync(&a.account, &c.id, &busy, None, now())
+        .await
+        .unwrap();
+    let inside = s
+        .external_busy(
+            &a.account,
+            &a.default_provider,
+            r("2030-01-10T09:00:00Z", "2030-01-10T10:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(inside.len(), 1);
+    assert!(
+        inside[0].start() <= t("2030-01-10T09:00:00Z")
+            && inside[0].end() >= t("2030-01-10T10:00:00Z")
+    );
+    let around = s
+        .external_busy(
+            &a.account,
+            &a.default_provider,
+            r("2030-01-14T12:00:00Z", "2030-02-02T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(around.len(), 2, "{around:?}");
+    assert!(around.windows(2).all(|w| w[0].start() <= w[1].start()));
+    let none = s
+        .external_busy(
+            &a.account,
+            &a.default_provider,
+            r("2030-01-20T00:00:00Z", "2030-01-21T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+pub async fn background_claims_are_exclusive_and_lease_bound<S: CalendarTestStore>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let mut ids = HashSet::new();
+    for _ in 0..6 {
+        let c = connection(&a.account, &a.default_provider, google());
+        s.create_calendar(&c).await.unwrap();
+        ids.insert(c.id);
+    }
+    let at = t("2030-01-01T12:00:00Z");
+    let lease = SignedDuration::from_mins(5);
+    let (x, y) = tokio::join!(
+        s.claim_calendar_syncs(at, at, lease, 4),
+        s.claim_calendar_syncs(at, at, lease, 4)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.len() + y.len(), 6, "every due connection, once");
+    let claimed: HashSet<_> = x.iter().chain(&y).map(|c| c.id.clone()).collect();
+    assert_eq!(claimed, ids);
+    // Claimed and just attempted: nothing more until the interval passes.
+    assert!(
+        s.claim_calendar_syncs(at, plus(at, 1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Recording releases a claim; an unrecorded claim returns after its lease.
+    let done = &x[0];
+    s.record_calendar_sync(
+        &a.account,
+        &done.id,
+        &SyncResult::Unchanged,
+        None,
+        plus(at, 1),
+    )
+    .await
+    .unwrap();
+    let after_lease = plus(at, 6);
+    let again = s
+        .claim_calendar_syncs(plus(at, 2), after_lease, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.len(),
+        6,
+        "attempted before the cutoff and no live claim"
+    );
+}
