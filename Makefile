@@ -36,6 +36,7 @@ fmt:
 bench:
 	$(CARGO) bench -p booking-domain --bench availability
 	$(CARGO) bench -p booking-ical --bench feed
+	$(CARGO) bench -p booking-calendars --bench ics
 	scripts/bench-http.sh
 	$(CARGO) build --release -p booking-server --bin booking-api
 	scripts/test-postgres.sh $(CARGO) bench -p booking-tests --bench webhooks

@@ -85,6 +85,20 @@ fn seed_service(c: &mut Criterion) {
     group.bench_function("slots_no_busy", |b| {
         b.iter(|| scheduling::slots(&r, black_box(range), now(), &BusyTimes::default()))
     });
+    // External calendars: 2,000 more busy blocks, merged with the bookings
+    // as `provider_busy` does on every availability request.
+    let external = busy_in(range, 2000, 3);
+    group.bench_function("merge_2000_external_then_slots", |b| {
+        b.iter(|| {
+            let busy = BusyTimes::new(
+                black_box(&raw)
+                    .iter()
+                    .chain(black_box(&external).iter())
+                    .copied(),
+            );
+            scheduling::slots(&r, black_box(range), now(), &busy)
+        })
+    });
     group.finish();
 }
 
