@@ -98,10 +98,9 @@
 //!   cancelled → `CANCELLED`.
 //! - `SUMMARY` is `<service name> with <customer name>`; `DESCRIPTION` the
 //!   customer's notes.
-//! - `TRANSP` is `OPAQUE` (the time is busy), except for cancelled bookings,
-//!   which are `TRANSPARENT`: their time is free again, and a client that
-//!   does not honour `STATUS:CANCELLED` should at least not count it as
-//!   busy.
+//! - `TRANSP` is `OPAQUE` on every event, as the feed's contract asks;
+//!   cancelled bookings are told apart by `STATUS:CANCELLED`, which clients
+//!   honour by removing (Google, Outlook) or striking (Apple) the event.
 //!
 //! # Which bookings a feed holds
 //!

@@ -226,12 +226,11 @@ fn status(status: BookingStatus) -> &'static str {
     }
 }
 
-/// `TRANSP` of a booking's event: a cancelled booking's time is free again.
-fn transp(status: BookingStatus) -> &'static str {
-    match status {
-        BookingStatus::Cancelled => "TRANSPARENT",
-        BookingStatus::Pending | BookingStatus::Confirmed | BookingStatus::Completed => "OPAQUE",
-    }
+/// `TRANSP` of a booking's event: always `OPAQUE`, as the feed's contract
+/// asks; a cancelled booking is marked by `STATUS:CANCELLED`, which every
+/// client honours by removing or striking the event.
+fn transp(_status: BookingStatus) -> &'static str {
+    "OPAQUE"
 }
 
 /// Writes `item` (an `ics` component or property) into `buf`.

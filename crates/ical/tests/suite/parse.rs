@@ -70,7 +70,7 @@ fn check_event(event: &Component<'_>, booking: &Booking, service_name: &str) {
     let (status, transp) = match booking.status {
         BookingStatus::Pending => ("TENTATIVE", "OPAQUE"),
         BookingStatus::Confirmed | BookingStatus::Completed => ("CONFIRMED", "OPAQUE"),
-        BookingStatus::Cancelled => ("CANCELLED", "TRANSPARENT"),
+        BookingStatus::Cancelled => ("CANCELLED", "OPAQUE"),
     };
     assert_eq!(value(props, "STATUS"), status);
     assert_eq!(value(props, "TRANSP"), transp);
