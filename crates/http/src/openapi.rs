@@ -36,7 +36,7 @@ impl Modify for BearerAuth {
         calendar::get_feed, calendar::rotate_feed, calendar::feed, calendar::booking,
         calendars::create, calendars::list, calendars::delete, calendars::sync,
     ),
-    components(schemas(crate::wire::WebhookPayload)),
+    components(schemas(crate::wire::WebhookPayload, crate::routes::bookings::BookingStatusName)),
     modifiers(&BearerAuth),
     tags(
         (name = "providers", description = "People or resources that are booked"),

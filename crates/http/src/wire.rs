@@ -792,7 +792,11 @@ impl From<&Booking> for BookingOut {
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// `https://…` (or `http://` where the operator allows private targets).
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = "^https://[^\\s/?#@]+[^\\s]*$"
+    )]
     pub url: String,
     /// Event kinds to receive; all five when absent.
     #[serde(default)]
@@ -827,7 +831,11 @@ impl CreateWebhook {
 pub struct UpdateWebhook {
     /// New URL.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = "^https://[^\\s/?#@]+[^\\s]*$"
+    )]
     pub url: Option<String>,
     /// New event kinds.
     #[serde(default)]

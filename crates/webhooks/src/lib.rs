@@ -23,6 +23,8 @@ use booking_domain::ports::WebhookTargets;
 
 /// The SSRF guard as the domain's [`WebhookTargets`] port: the checks of
 /// [`check_target`] (scheme, host, and every address the host resolves to).
+/// A host that does not resolve is accepted (nothing private can be
+/// reached through it now; the resolver checks again at each attempt).
 #[derive(Debug, Clone, Copy)]
 pub struct TargetGuard {
     /// Allow `http://` and private, loopback and link-local targets
@@ -33,9 +35,13 @@ pub struct TargetGuard {
 #[async_trait]
 impl WebhookTargets for TargetGuard {
     async fn check(&self, url: &str) -> Result<(), String> {
-        check_target(url, self.allow_private)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        match check_target(url, self.allow_private).await {
+            Ok(_) => Ok(()),
+            // A name that does not resolve (yet) is no private target: the
+            // receiver may not be deployed yet, or DNS may be down. The
+            // guard runs again at every attempt, through the resolver.
+            Err(TargetError::HostNotFound | TargetError::LookupTimedOut) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }

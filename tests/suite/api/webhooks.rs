@@ -184,7 +184,7 @@ async fn private_and_plain_http_targets_are_refused_by_default() {
     .await
     .expect_status(201);
     // The same rules on update.
-    let id = api.get("/v1/webhooks").await.json["data"][0]["id"]
+    let id = api.get("/v1/webhooks").await.json["data"][1]["id"]
         .as_str()
         .unwrap()
         .to_owned();
