@@ -427,6 +427,11 @@ pub trait DeliveryQueue: Send + Sync {
     /// How many deliveries are pending (due or not) for enabled endpoints.
     async fn pending_deliveries(&self) -> Result<u64, StorageError>;
 
+    /// Deletes succeeded and failed deliveries (with their attempts) last
+    /// changed before `before`, of every account; returns how many. Pending
+    /// deliveries are never deleted. Safe from several processes at once.
+    async fn purge_deliveries(&self, before: Timestamp) -> Result<u64, StorageError>;
+
     /// Resolves when deliveries may have been queued since the last call:
     /// by this process, or by another one sharing the store when the store
     /// can tell. May also resolve spuriously; workers poll as well.
@@ -619,6 +624,10 @@ pub enum IdempotencyBegin {
     /// Same key, same request, still being processed by another call.
     InProgress,
 }
+
+/// How long the delivery log keeps finished deliveries (succeeded or
+/// failed), in days.
+pub const DELIVERY_LOG_DAYS: i64 = 30;
 
 /// How long an idempotency key keeps its answer.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;

@@ -85,8 +85,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let purger = tokio::spawn(purge_idempotency_keys(
+    let purger = tokio::spawn(purge_old_rows(
         backend.ports.idempotency.clone(),
+        backend.queue.clone(),
         backend.ports.clock.clone(),
     ));
     let metrics = Metrics::new().context("cannot register metrics")?;
@@ -191,11 +192,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Every ten minutes, deletes idempotency keys past their 24 hours (they
-/// already count as absent; this keeps the table from growing forever).
-async fn purge_idempotency_keys(
+/// already count as absent) and finished webhook deliveries older than
+/// [`DELIVERY_LOG_DAYS`](booking_domain::ports::DELIVERY_LOG_DAYS), so the
+/// tables do not grow forever.
+async fn purge_old_rows(
     store: std::sync::Arc<dyn booking_domain::ports::IdempotencyStore>,
+    deliveries: std::sync::Arc<dyn booking_domain::ports::DeliveryQueue>,
     clock: std::sync::Arc<dyn booking_domain::ports::Clock>,
 ) {
+    let log = jiff::SignedDuration::from_hours(24 * booking_domain::ports::DELIVERY_LOG_DAYS);
     let ttl = jiff::SignedDuration::from_hours(booking_domain::ports::IDEMPOTENCY_TTL_HOURS);
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -207,6 +212,17 @@ async fn purge_idempotency_keys(
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "deleted expired idempotency keys"),
             Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
+        }
+        let Ok(old) = clock.now().checked_sub(log) else {
+            continue;
+        };
+        match deliveries.purge_deliveries(old).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                purged = n,
+                "deleted finished webhook deliveries from the log"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not purge webhook deliveries"),
         }
     }
 }

@@ -543,6 +543,26 @@ impl DeliveryQueue for PostgresStore {
         .map_err(TxError::storage)
     }
 
+    async fn purge_deliveries(&self, before: Timestamp) -> Result<u64, StorageError> {
+        let before = secs(before);
+        self.run("purge_deliveries", |conn| {
+            Box::pin(async move {
+                // Attempts go with their delivery (ON DELETE CASCADE). The
+                // literal state keeps the partial index usable.
+                let n = diesel::delete(
+                    webhook_deliveries::table
+                        .filter(diesel::dsl::sql::<Bool>("state <> 'pending'"))
+                        .filter(webhook_deliveries::updated_at.lt(before)),
+                )
+                .execute(conn)
+                .await?;
+                Ok(u64::try_from(n).unwrap_or_default())
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
     async fn wait_for_deliveries(&self) {
         self.inner.wake.notified().await;
     }

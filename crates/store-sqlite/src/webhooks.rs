@@ -388,6 +388,24 @@ impl DeliveryQueue for SqliteStore {
         .map_err(TxError::storage)
     }
 
+    async fn purge_deliveries(&self, before: Timestamp) -> Result<u64, StorageError> {
+        let before = secs(before);
+        self.run("purge_deliveries", move |conn| {
+            // Attempts go with their delivery (ON DELETE CASCADE).
+            let n = diesel::delete(
+                webhook_deliveries::table
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "state <> 'pending'",
+                    ))
+                    .filter(webhook_deliveries::updated_at.lt(before)),
+            )
+            .execute(conn)?;
+            Ok(u64::try_from(n).unwrap_or_default())
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
     async fn wait_for_deliveries(&self) {
         self.inner.wake.notified().await;
     }

@@ -54,6 +54,9 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE state = 'pending';
 -- Recording attempts finds deliveries by id alone (ids are random and unique).
 CREATE UNIQUE INDEX webhook_deliveries_id ON webhook_deliveries (id);
+-- Purging the log of finished deliveries.
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at)
+    WHERE state <> 'pending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (account_id, endpoint_id, seq);
 
 CREATE TABLE webhook_attempts (

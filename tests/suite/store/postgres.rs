@@ -367,6 +367,7 @@ feed_tests!(
 
 webhook_tests!(
     webhooks_round_trip_and_are_isolated,
+    finished_deliveries_are_purged_and_pending_ones_kept,
     deleting_an_endpoint_deletes_its_deliveries,
     bookings_queue_one_delivery_per_subscribed_enabled_endpoint,
     claims_carry_the_endpoint_and_the_event,

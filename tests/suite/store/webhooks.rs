@@ -967,3 +967,39 @@ pub async fn concurrent_claims_never_overlap<S: WebhookTestStore>(
             .is_empty()
     );
 }
+
+pub async fn finished_deliveries_are_purged_and_pending_ones_kept<S: WebhookTestStore>(s: &S) {
+    let (a, svc) = with_service(s, "acme", 0, 0).await;
+    let e = stored_endpoint(s, &a.account, EventSet::all(), true).await;
+    for i in 0..3 {
+        queue(s, &svc, i, plus(now(), i)).await;
+    }
+    let claimed = s
+        .claim_deliveries("w1", plus(now(), 5), lease(), 10)
+        .await
+        .unwrap();
+    let [ok, failed, pending] = &ids(&claimed)[..] else {
+        panic!("{claimed:?}")
+    };
+    let at = plus(now(), 6);
+    s.record_attempts(
+        "w1",
+        &[
+            result(ok, at, DeliveryOutcome::Succeeded),
+            result(failed, at, DeliveryOutcome::Failed),
+            result(pending, at, DeliveryOutcome::RetryAt(plus(now(), 60))),
+        ],
+    )
+    .await
+    .unwrap();
+    // Nothing finished before `at`: nothing goes.
+    assert_eq!(s.purge_deliveries(at).await.unwrap(), 0);
+    assert_eq!(deliveries(s, &e).await.len(), 3);
+    // Later: the finished ones go with their attempts, the pending one stays.
+    assert_eq!(s.purge_deliveries(plus(at, 1)).await.unwrap(), 2);
+    let left = deliveries(s, &e).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(&left[0].id, pending);
+    assert_eq!(left[0].state, DeliveryState::Pending);
+    assert_eq!(s.purge_deliveries(plus(at, 1000)).await.unwrap(), 0);
+}
