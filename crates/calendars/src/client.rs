@@ -398,21 +398,7 @@ fn describe_error(error: &(dyn StdError + 'static)) -> String {
     }
 }
 
-/// Parses a `Retry-After` value: delta-seconds (`120`) or an HTTP-date
-/// (relative to `now`; a past date means no wait). `None` when it is
-/// neither.
-pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // All digits: only overflow can fail, and that means "very long".
-        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(value)
-        .ok()?;
-    Some(Duration::try_from(date.duration_since(now)).unwrap_or(Duration::ZERO))
-}
+pub use booking_netguard::parse_retry_after;
 
 #[cfg(test)]
 mod tests {

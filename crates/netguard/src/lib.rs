@@ -335,6 +335,24 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// Parses a `Retry-After` value, shared by every outbound client (webhook
+/// deliveries, calendar APIs, ICS downloads): delta-seconds (`120`) or an
+/// HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`, relative to `now`; a date in
+/// the past means no wait). `None` when the value is neither form. Callers
+/// cap the wait as their schedule requires.
+pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits: only overflow can fail, and that means "very long".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let date = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()?;
+    // Negative (a date in the past) becomes zero.
+    Some(Duration::try_from(date.duration_since(now)).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;

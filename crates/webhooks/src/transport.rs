@@ -301,19 +301,7 @@ fn describe_error(error: &(dyn StdError + 'static)) -> String {
 /// date in the past means no wait). The result is at most
 /// [`MAX_RETRY_AFTER`]; `None` when the value is neither form.
 pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // All digits: only overflow can fail, and that is "very long".
-        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
-    }
-    let date = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(value)
-        .ok()?;
-    let wait = date.duration_since(now);
-    // Negative (a date in the past) becomes zero.
-    let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
-    Some(wait.min(MAX_RETRY_AFTER))
+    booking_netguard::parse_retry_after(value, now).map(|wait| wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]

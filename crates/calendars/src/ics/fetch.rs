@@ -378,19 +378,7 @@ fn find_source<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -
     None
 }
 
-/// Parses `Retry-After`: delta-seconds (`120`) or an HTTP date, relative to
-/// `now` (a date in the past is no wait). `None` when it is neither.
-pub(crate) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Only overflow can fail: that is "very long".
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let date = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(value)
-        .ok()?;
-    Some(Duration::try_from(date.duration_since(now)).unwrap_or(Duration::ZERO))
-}
+pub(crate) use booking_netguard::parse_retry_after;
 
 #[cfg(test)]
 mod tests {
