@@ -12,10 +12,15 @@ const TAG_BYTES: usize = 16;
 /// pure function of the data, see the crate docs), so clients can
 /// revalidate with `If-None-Match` and get `304 Not Modified`.
 pub fn etag(body: &[u8]) -> String {
+    quoted_tag("", &Sha256::digest(body))
+}
+
+/// `"<prefix><first TAG_BYTES of digest in hex>"`.
+fn quoted_tag(prefix: &str, digest: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(body);
-    let mut tag = String::with_capacity(2 * TAG_BYTES + 2);
+    let mut tag = String::with_capacity(2 * TAG_BYTES + 2 + prefix.len());
     tag.push('"');
+    tag.push_str(prefix);
     for &byte in digest.iter().take(TAG_BYTES) {
         tag.push(char::from(HEX[usize::from(byte >> 4)]));
         tag.push(char::from(HEX[usize::from(byte & 0x0f)]));
@@ -58,13 +63,8 @@ pub fn feed_tag<'a>(
             field(&t.as_second().to_le_bytes());
         }
     }
-    let digest = h.finalize();
-    let hex: String = digest
-        .iter()
-        .take(TAG_BYTES)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("\"f{hex}\"")
+    // `f` keeps these tags apart from body tags.
+    quoted_tag("f", &h.finalize())
 }
 
 #[cfg(test)]

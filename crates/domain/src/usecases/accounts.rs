@@ -10,10 +10,18 @@ use crate::{AccountId, ApiKeyId, IdKind, Provider, ProviderId};
 /// Random characters after `sk_` (base62: about 238 bits).
 const KEY_SECRET_LEN: usize = 40;
 
+/// SHA-256 of a secret as lower-case hex: how API keys and feed tokens are
+/// stored.
+pub(crate) fn sha256_hex(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// SHA-256 of a key as hex, and its 16-digit lookup prefix.
 pub fn hash_key(plaintext: &str) -> (String, String) {
-    let digest = Sha256::digest(plaintext.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = sha256_hex(plaintext);
     let lookup = hex[..16].to_owned();
     (hex, lookup)
 }
