@@ -101,11 +101,6 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// One finished send, waiting to be recorded.
-struct Finished {
-    result: AttemptResult,
-}
-
 impl Worker {
     /// A worker; `claimant` must be unique per process (a random id).
     #[allow(clippy::too_many_arguments)]
@@ -147,7 +142,7 @@ impl Worker {
     /// them. Whatever is left unrecorded is sent again after its lease.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let worker = Arc::new(self);
-        let (tx, rx) = mpsc::unbounded_channel::<Finished>();
+        let (tx, rx) = mpsc::unbounded_channel::<AttemptResult>();
         let recorder = tokio::spawn(record(Arc::clone(&worker), rx));
         let depth = tokio::spawn(report_depth(Arc::clone(&worker)));
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -179,7 +174,7 @@ impl Worker {
                             tokio::spawn(async move {
                                 let result = worker.deliver(delivery).await;
                                 // The recorder only stops after every sender.
-                                let _ = tx.send(Finished { result });
+                                let _ = tx.send(result);
                                 in_flight.fetch_sub(1, Ordering::AcqRel);
                                 freed.notify_one();
                             });
@@ -328,13 +323,13 @@ fn retry_at(delay: Duration) -> Timestamp {
 }
 
 /// Writes finished attempts in batches until every sender is gone.
-async fn record(worker: Arc<Worker>, mut rx: mpsc::UnboundedReceiver<Finished>) {
+async fn record(worker: Arc<Worker>, mut rx: mpsc::UnboundedReceiver<AttemptResult>) {
     const MAX_BATCH: usize = 500;
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first.result];
+        let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(f) => batch.push(f.result),
+                Ok(result) => batch.push(result),
                 Err(_) => break,
             }
         }

@@ -157,7 +157,8 @@ pub struct Calendars<'a> {
 }
 
 impl Calendars<'_> {
-    async fn provider(&self, id: &str) -> Result<ProviderId, CalendarError> {
+    /// The account's provider `id`, or `NotFound("provider")`.
+    pub async fn provider(&self, id: &str) -> Result<ProviderId, CalendarError> {
         let id = ProviderId::parse(id).ok_or(CalendarError::NotFound("provider"))?;
         self.ports
             .providers

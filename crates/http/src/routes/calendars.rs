@@ -30,7 +30,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let cals = calendars(&state, &tenant);
     // 404 for an unknown provider before validating the body.
-    cals.list(&id).await?;
+    cals.provider(&id).await?;
     let source = body.0.try_into_domain()?;
     let connection = cals.connect(&id, source).await?;
     Ok(HttpResponse::Created().json(CalendarOut::from(&connection)))
