@@ -52,12 +52,11 @@ SELECT count(*) AS queued,
     CASE WHEN count(*) > 0 THEN pg_notify('booking_webhooks', '')::text END AS notified
 FROM queued";
 
-/// The fan-out statement: its row is `(queued, notified)`.
-pub(crate) type FanOut = Statement<(BigInt, Nullable<Text>)>;
-
 /// The fan-out statement for `events` (all of one account), or `None` when
-/// there are none.
-pub(crate) fn fan_out(events: &[EventRow]) -> Result<Option<FanOut>, StorageError> {
+/// there are none; its row is `(queued, notified)`.
+pub(crate) fn fan_out(
+    events: &[EventRow],
+) -> Result<Option<Statement<(BigInt, Nullable<Text>)>>, StorageError> {
     let Some(first) = events.first() else {
         return Ok(None);
     };
@@ -72,7 +71,7 @@ pub(crate) fn fan_out(events: &[EventRow]) -> Result<Option<FanOut>, StorageErro
         bits.push(EventSet::bit(kind));
     }
     Ok(Some(
-        FanOut::new(FAN_OUT)
+        Statement::<(BigInt, Nullable<Text>)>::new(FAN_OUT)
             .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
