@@ -117,53 +117,26 @@ async fn lock_provider(
     account: &str,
     provider: &str,
 ) -> Result<(), TxError> {
-    lock_statement(account, provider).execute(conn).await?;
-    Ok(())
-}
-
-/// The provider lock as a statement (cached: `sql_query` would be prepared
-/// again each time).
-fn lock_statement(account: &str, provider: &str) -> Statement<()> {
+    // A cached statement (`sql_query` would be prepared again each time).
     Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<diesel::sql_types::Text, _>(format!("bookings/{account}/{provider}"))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// One transaction: the provider's write lock, the booking, then its events
 /// and their deliveries (how many it returns). The insert itself is the
 /// conflict check.
-///
-/// The four statements are pipelined (sent together, run in order by the
-/// server), so the provider's lock is held for one round trip and the
-/// commit instead of four round trips: with every booking of a provider
-/// queued behind that lock, its hold time is the provider's write
-/// throughput. When the insert fails (the overlap), the statements after it
-/// fail with "transaction aborted"; the join reports the first failure in
-/// statement order, the insert's.
 async fn insert_tx(conn: &mut AsyncPgConnection, insert: &Insert) -> Result<usize, TxError> {
-    use futures_util::future::{TryFutureExt, try_join4};
-    let fan_out = crate::webhooks::fan_out(&insert.events)?;
     conn.transaction(async |conn| {
-        let mut shared: &AsyncPgConnection = conn;
-        let lock = lock_statement(&insert.row.account_id, &insert.row.provider_id)
-            .execute(&mut shared)
-            .map_err(TxError::Db);
-        let booking = diesel::insert_into(bookings::table)
+        lock_provider(conn, &insert.row.account_id, &insert.row.provider_id).await?;
+        diesel::insert_into(bookings::table)
             .values(&insert.row)
-            .execute(&mut shared)
-            .map_err(conflict_or);
-        let (Some(fan_out), false) = (fan_out, insert.events.is_empty()) else {
-            futures_util::future::try_join(lock, booking).await?;
-            return Ok(0);
-        };
-        let events = diesel::insert_into(events::table)
-            .values(&insert.events)
-            .execute(&mut shared)
-            .map_err(TxError::Db);
-        let queued = fan_out
-            .get_result::<(i64, Option<String>)>(&mut shared)
-            .map_err(TxError::Db);
-        let (_, _, _, (queued, _)) = try_join4(lock, booking, events, queued).await?;
-        Ok(usize::try_from(queued).unwrap_or_default())
+            .execute(conn)
+            .await
+            .map_err(conflict_or)?;
+        insert_events(conn, &insert.events).await
     })
     .await
 }
