@@ -102,41 +102,138 @@ struct Update {
     expected: (&'static str, i64, i64),
 }
 
-/// Queues this transaction behind any other writing bookings of the same
-/// provider (a transaction-scoped advisory lock, released at commit).
+/// How long an optimistic insert waits for another transaction that holds
+/// an overlapping, uncommitted booking before it gives up and runs again
+/// behind the provider's lock (see [`Guard`]).
+const OPTIMISTIC_LOCK_TIMEOUT: &str = "SELECT set_config('lock_timeout', '50ms', true)";
+
+/// How an insert keeps concurrent overlapping inserts from waiting on each
+/// other.
 ///
 /// The exclusion constraint alone is correct, but two concurrent inserts that
 /// overlap each wait for the other's transaction inside the constraint check:
 /// a deadlock that Postgres only breaks after `deadlock_timeout` (1 s). Under
 /// a burst of overlapping requests those pile up into chains that outlast any
-/// client (seen with 200 requests over three processes). Taken first, this
-/// lock turns the pile-up into a queue: each insert then meets only committed
-/// rows and fails at once with 23P01. The constraint remains the guard.
+/// client (seen with 200 requests over three processes).
+///
+/// Inserts that overlap nothing uncommitted (nearly all of them) never wait,
+/// so they run [`Guard::Optimistic`]ally, side by side, with a short
+/// `lock_timeout`: an insert that meets an overlapping uncommitted booking
+/// waits at most that long (the other transaction usually commits sooner and
+/// the insert fails with 23P01 at once), and a deadlock cancels both within
+/// it. An insert that gave up runs again [`Guard::Locked`]: queued behind
+/// every other locked write of the provider, where it meets only committed
+/// rows or optimistic inserts that give up quickly. The constraint remains
+/// the guard either way; the timeout only bounds the waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// No lock; waiting for another transaction is capped.
+    Optimistic,
+    /// The provider's transaction-scoped advisory lock, taken first.
+    Locked,
+}
+
+impl Guard {
+    /// The transaction's first statement.
+    fn statement(self, account: &str, provider: &str) -> Statement<()> {
+        match self {
+            Guard::Optimistic => Statement::new(OPTIMISTIC_LOCK_TIMEOUT),
+            Guard::Locked => lock_statement(account, provider),
+        }
+    }
+}
+
+/// The provider's write lock: a transaction-scoped advisory lock, released
+/// at commit or rollback, so it can never outlive the transaction on a
+/// pooled connection.
+fn lock_statement(account: &str, provider: &str) -> Statement<()> {
+    // A cached statement (`sql_query` would be prepared again each time).
+    Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(format!("bookings/{account}/{provider}"))
+}
+
+/// Queues this transaction behind any other locked write of the provider.
 async fn lock_provider(
     conn: &mut AsyncPgConnection,
     account: &str,
     provider: &str,
 ) -> Result<(), TxError> {
-    // A cached statement (`sql_query` would be prepared again each time).
-    Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<diesel::sql_types::Text, _>(format!("bookings/{account}/{provider}"))
-        .execute(conn)
-        .await?;
+    lock_statement(account, provider).execute(conn).await?;
     Ok(())
 }
 
-/// One transaction: the provider's write lock, the booking, then its events
-/// and their deliveries (how many it returns). The insert itself is the
-/// conflict check.
-async fn insert_tx(conn: &mut AsyncPgConnection, insert: &Insert) -> Result<usize, TxError> {
+/// Whether `e` is a statement that gave up waiting for another transaction:
+/// `lock_timeout` (55P03) or a lost deadlock (40P01). diesel keeps the
+/// message, not the SQLSTATE.
+fn gave_up_waiting(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            message.contains("due to lock timeout") || message.contains("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
+/// One transaction: the [`Guard`], the booking, its events and their
+/// deliveries (how many it returns). The insert itself is the conflict
+/// check.
+///
+/// The four statements are pipelined: sent together and run in order by
+/// the server, so the transaction costs BEGIN, one round trip and COMMIT,
+/// and a locked insert holds the provider's lock that much shorter. When a
+/// statement fails, the ones after it fail with "transaction is aborted";
+/// every result is awaited and the first failure *in statement order* is
+/// the one reported (the insert's 23P01, not a later statement's abort).
+async fn insert_tx(
+    conn: &mut AsyncPgConnection,
+    insert: &Insert,
+    guard: Guard,
+) -> Result<usize, TxError> {
+    use futures_util::future::{TryFutureExt, join, join4};
+    let fan_out = crate::webhooks::fan_out(&insert.events)?;
+    let row = &insert.row;
+    // Any statement may meet a lock (the fan-out's foreign key meets an
+    // endpoint being deleted, say), so the optimistic guard's give-up is
+    // recognised on all of them.
+    let failed = |e: DieselError| {
+        if is_overlap(&e) {
+            TxError::Conflict
+        } else if guard == Guard::Optimistic && gave_up_waiting(&e) {
+            TxError::GaveUpWaiting
+        } else {
+            TxError::Db(e)
+        }
+    };
     conn.transaction(async |conn| {
-        lock_provider(conn, &insert.row.account_id, &insert.row.provider_id).await?;
-        diesel::insert_into(bookings::table)
-            .values(&insert.row)
-            .execute(conn)
-            .await
-            .map_err(conflict_or)?;
-        insert_events(conn, &insert.events).await
+        let mut shared: &AsyncPgConnection = conn;
+        let first = guard
+            .statement(&row.account_id, &row.provider_id)
+            .execute(&mut shared)
+            .map_err(failed);
+        let booking = diesel::insert_into(bookings::table)
+            .values(row)
+            .execute(&mut shared)
+            .map_err(failed);
+        let (Some(fan_out), false) = (fan_out, insert.events.is_empty()) else {
+            let (first, booking) = join(first, booking).await;
+            first?;
+            booking?;
+            return Ok(0);
+        };
+        let events = diesel::insert_into(events::table)
+            .values(&insert.events)
+            .execute(&mut shared)
+            .map_err(failed);
+        let queued = fan_out
+            .get_result::<(i64, Option<String>)>(&mut shared)
+            .map_err(failed);
+        let (first, booking, events, queued) = join4(first, booking, events, queued).await;
+        first?;
+        booking?;
+        events?;
+        let (queued, _) = queued?;
+        Ok(usize::try_from(queued).unwrap_or_default())
     })
     .await
 }
@@ -216,12 +313,17 @@ impl BookingStore for PostgresStore {
             events: event_rows(booking, events)?,
             row,
         });
-        let result = self
-            .run("insert_booking", |conn| {
+        let attempt = |guard: Guard| {
+            let insert = Arc::clone(&insert);
+            self.run("insert_booking", move |conn| {
                 let insert = Arc::clone(&insert);
-                Box::pin(async move { insert_tx(conn, &insert).await })
+                Box::pin(async move { insert_tx(conn, &insert, guard).await })
             })
-            .await;
+        };
+        let result = match attempt(Guard::Optimistic).await {
+            Err(TxError::GaveUpWaiting) => attempt(Guard::Locked).await,
+            other => other,
+        };
         match result {
             Ok(queued) => {
                 if queued > 0 {

@@ -357,6 +357,9 @@ enum TxError {
     Stale,
     /// A unique id is taken.
     AlreadyExists,
+    /// An optimistic booking insert stopped waiting for a concurrent
+    /// transaction (it runs again behind the provider's lock).
+    GaveUpWaiting,
 }
 
 impl From<DieselError> for TxError {
@@ -384,7 +387,10 @@ impl TxError {
         match self {
             TxError::Db(e) => db_error(e),
             TxError::Storage(e) => e,
-            TxError::Conflict | TxError::Stale | TxError::AlreadyExists => {
+            TxError::Conflict
+            | TxError::Stale
+            | TxError::AlreadyExists
+            | TxError::GaveUpWaiting => {
                 StorageError::Internal(format!("unexpected store outcome {self:?}"))
             }
         }

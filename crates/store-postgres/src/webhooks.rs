@@ -52,14 +52,15 @@ SELECT count(*) AS queued,
     CASE WHEN count(*) > 0 THEN pg_notify('booking_webhooks', '')::text END AS notified
 FROM queued";
 
-/// Inserts the deliveries of `events` (all of one account) inside the
-/// caller's transaction (the outbox fan-out); returns how many it queued.
-pub(crate) async fn queue_deliveries(
-    conn: &mut AsyncPgConnection,
-    events: &[EventRow],
-) -> Result<usize, TxError> {
+/// The fan-out statement: its row is `(queued, notified)`.
+pub(crate) type FanOut = Statement<(BigInt, Nullable<Text>)>;
+
+/// The fan-out statement for `events` (all of one account), or `None` when
+/// there are none; its row is `(queued, notified)`: how many deliveries it
+/// queued, and whether it notified.
+pub(crate) fn fan_out(events: &[EventRow]) -> Result<Option<FanOut>, StorageError> {
     let Some(first) = events.first() else {
-        return Ok(0);
+        return Ok(None);
     };
     let mut bits = Vec::with_capacity(events.len());
     for event in events {
@@ -71,14 +72,26 @@ pub(crate) async fn queue_deliveries(
         })?;
         bits.push(EventSet::bit(kind));
     }
-    let (queued, _): (i64, Option<String>) = Statement::<(BigInt, Nullable<Text>)>::new(FAN_OUT)
-        .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(bits)
-        .bind::<Text, _>(first.account_id.clone())
-        .get_result(conn)
-        .await?;
+    Ok(Some(
+        FanOut::new(FAN_OUT)
+            .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(bits)
+            .bind::<Text, _>(first.account_id.clone()),
+    ))
+}
+
+/// Inserts the deliveries of `events` (all of one account) inside the
+/// caller's transaction (the outbox fan-out); returns how many it queued.
+pub(crate) async fn queue_deliveries(
+    conn: &mut AsyncPgConnection,
+    events: &[EventRow],
+) -> Result<usize, TxError> {
+    let Some(statement) = fan_out(events)? else {
+        return Ok(0);
+    };
+    let (queued, _): (i64, Option<String>) = statement.get_result(conn).await?;
     Ok(usize::try_from(queued).unwrap_or_default())
 }
 

@@ -728,3 +728,101 @@ async fn events_keep_the_booking_snapshot_as_json() {
     drop(store);
     db.drop().await;
 }
+
+/// Copies booking `id` as an uncommitted `bk_holder` shifted by `shift`
+/// seconds, inside the open transaction of `conn`.
+async fn hold_copy(conn: &mut AsyncPgConnection, id: &str, shift: i64) {
+    execute(conn, "BEGIN").await.unwrap();
+    execute(
+        conn,
+        &format!(
+            "INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, \
+             scheduled_at, end_at, occupied_start, occupied_end, buffer_before, buffer_after, \
+             status, customer_email, customer_name, price_minor, currency, notes, metadata, \
+             cancel_reason, sequence, created_at, updated_at) \
+             SELECT 'bk_holder', account_id, service_id, provider_id, duration_min, \
+             scheduled_at + {shift}, end_at + {shift}, occupied_start + {shift}, \
+             occupied_end + {shift}, buffer_before, buffer_after, status, customer_email, \
+             customer_name, price_minor, currency, notes, metadata, cancel_reason, sequence, \
+             created_at, updated_at FROM bookings WHERE id = '{id}'"
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+/// An insert that meets an overlapping booking another transaction has not
+/// committed gives up its optimistic wait, queues behind the provider's lock
+/// and then waits as long as it takes: it wins when that transaction rolls
+/// back and conflicts when it commits, and never fails otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_waits_out_an_uncommitted_overlap_and_takes_its_outcome() {
+    use booking_domain::ports::{BookingStore, CreateBookingError, ServiceStore};
+    use booking_domain::{BookingStatus, EventKind};
+
+    use super::fixtures::{booking, event, service, t};
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let a = tenant(&store, "acme").await;
+    let svc = service(&a.account, &a.default_provider, 0, 0);
+    store.create_service(&svc).await.unwrap();
+    let anchor = booking(&svc, t("2030-01-07T08:00:00Z"), BookingStatus::Confirmed);
+    store
+        .insert_booking(&anchor, &[event(EventKind::Created, &anchor, None)])
+        .await
+        .unwrap();
+    let mut holder = admin(db.url()).await;
+
+    for commit in [false, true] {
+        // The holder occupies 10:00-11:00 without committing; the insert
+        // wants 10:30, waits longer than the optimistic timeout, and learns
+        // the outcome when the holder ends.
+        hold_copy(&mut holder, anchor.id.as_str(), 2 * 3600).await;
+        let b = booking(&svc, t("2030-01-07T10:30:00Z"), BookingStatus::Confirmed);
+        let insert = {
+            let store = store.clone();
+            let b = b.clone();
+            tokio::spawn(async move {
+                store
+                    .insert_booking(&b, &[event(EventKind::Created, &b, None)])
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(!insert.is_finished(), "the insert waits for the holder");
+        execute(&mut holder, if commit { "COMMIT" } else { "ROLLBACK" })
+            .await
+            .unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(10), insert)
+            .await
+            .unwrap()
+            .unwrap();
+        if commit {
+            assert!(
+                matches!(result, Err(CreateBookingError::Conflict)),
+                "{result:?}"
+            );
+        } else {
+            result.unwrap();
+            // Out of the way for the committed round.
+            execute(
+                &mut holder,
+                &format!("DELETE FROM events WHERE booking_id = '{}'", b.id),
+            )
+            .await
+            .unwrap();
+            execute(
+                &mut holder,
+                &format!("DELETE FROM bookings WHERE id = '{}'", b.id),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    drop(holder);
+    drop(store);
+    db.drop().await;
+}
