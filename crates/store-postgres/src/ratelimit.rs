@@ -12,14 +12,17 @@
 
 use async_trait::async_trait;
 use booking_domain::ports::{RateDecision, RateLimit, RateLimiter, StorageError};
+use diesel::sql_query;
 use diesel::sql_types::{BigInt, Bool, Text};
-use diesel::{QueryableByName, sql_query};
 use diesel_async::RunQueryDsl;
 
+use crate::sql::Statement;
 use crate::{PostgresStore, TxError};
 
 /// One GCRA step. `$1` key, `$2` limit name, `$3` T (µs), `$4` burst (µs).
 /// The `MATERIALIZED` CTE evaluates the (volatile) clock exactly once.
+/// (A cached statement: `sql_query` would be parsed and planned again on
+/// every request.)
 const GCRA: &str = r#"
 WITH clock AS MATERIALIZED (
     SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now
@@ -48,13 +51,11 @@ WHERE tat < (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
 const MICROS: i64 = 1_000_000;
 const MICROS_U64: u64 = 1_000_000;
 
-#[derive(Debug, QueryableByName)]
+/// The row [`GCRA`] returns.
+#[derive(Debug)]
 struct Step {
-    #[diesel(sql_type = BigInt)]
     tat: i64,
-    #[diesel(sql_type = Bool)]
     allowed: bool,
-    #[diesel(sql_type = BigInt)]
     now: i64,
 }
 
@@ -113,14 +114,15 @@ impl RateLimiter for PostgresStore {
             .run("rate_limit", |conn| {
                 let (key, name) = (key.clone(), name.clone());
                 Box::pin(async move {
-                    let step: Step = sql_query(GCRA)
-                        .bind::<Text, _>(key)
-                        .bind::<Text, _>(name)
-                        .bind::<BigInt, _>(t)
-                        .bind::<BigInt, _>(burst)
-                        .get_result(conn)
-                        .await?;
-                    Ok(step)
+                    let (tat, allowed, now): (i64, bool, i64) =
+                        Statement::<(BigInt, Bool, BigInt)>::new(GCRA)
+                            .bind::<Text, _>(key)
+                            .bind::<Text, _>(name)
+                            .bind::<BigInt, _>(t)
+                            .bind::<BigInt, _>(burst)
+                            .get_result(conn)
+                            .await?;
+                    Ok(Step { tat, allowed, now })
                 })
             })
             .await
