@@ -11,6 +11,7 @@ use jiff::Timestamp;
 
 use crate::rows::{ProviderRow, corrupt, secs};
 use crate::schema::{accounts, api_keys, providers};
+use crate::sql::Statement;
 use crate::{PostgresStore, TxError};
 
 type KeyTuple = (String, String, String, String, Option<i64>, i64, String);
@@ -124,25 +125,32 @@ impl AccountStore for PostgresStore {
     }
 
     async fn keys_by_lookup(&self, lookup: &str) -> Result<Vec<ApiKeyRecord>, StorageError> {
+        let epoch = match self.inner.keys.get(lookup) {
+            Ok(cached) => return Ok(cached),
+            Err(epoch) => epoch,
+        };
         let lookup = lookup.to_owned();
-        self.run("keys_by_lookup", |conn| {
-            let lookup = lookup.clone();
-            Box::pin(async move {
-                let rows: Vec<KeyTuple> = api_keys::table
-                    .inner_join(accounts::table)
-                    .filter(api_keys::lookup.eq(&lookup))
-                    .select(key_columns())
-                    .order((api_keys::created_at.asc(), api_keys::id.asc()))
-                    .load(conn)
-                    .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(key_record)
-                    .collect::<Result<Vec<_>, _>>()?)
+        let records = self
+            .run("keys_by_lookup", |conn| {
+                let lookup = lookup.clone();
+                Box::pin(async move {
+                    let rows: Vec<KeyTuple> = api_keys::table
+                        .inner_join(accounts::table)
+                        .filter(api_keys::lookup.eq(&lookup))
+                        .select(key_columns())
+                        .order((api_keys::created_at.asc(), api_keys::id.asc()))
+                        .load(conn)
+                        .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(key_record)
+                        .collect::<Result<Vec<_>, _>>()?)
+                })
             })
-        })
-        .await
-        .map_err(TxError::storage)
+            .await
+            .map_err(TxError::storage)?;
+        self.inner.keys.fill(&lookup, &records, epoch);
+        Ok(records)
     }
 
     async fn revoke_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool, StorageError> {
@@ -150,28 +158,42 @@ impl AccountStore for PostgresStore {
         let at = secs(at);
         self.run("revoke_key", |conn| {
             let id = id.clone();
-            Box::pin(async move {
-                // Only an unrevoked key is updated: the first instant stays.
-                let n = diesel::update(
-                    api_keys::table
-                        .filter(api_keys::id.eq(&id))
-                        .filter(api_keys::revoked_at.is_null()),
-                )
-                .set(api_keys::revoked_at.eq(Some(at)))
-                .execute(conn)
-                .await?;
-                if n > 0 {
-                    return Ok(true);
-                }
-                let exists: bool = diesel::select(diesel::dsl::exists(
-                    api_keys::table.filter(api_keys::id.eq(&id)),
-                ))
-                .get_result(conn)
-                .await?;
-                Ok(exists)
-            })
+            Box::pin(async move { revoke_tx(conn, &id, at).await })
         })
         .await
         .map_err(TxError::storage)
     }
+}
+
+/// One transaction: the revocation, and the notification that makes every
+/// store drop the key from its cache (sent at commit). Whether the key
+/// exists.
+async fn revoke_tx(conn: &mut AsyncPgConnection, id: &str, at: i64) -> Result<bool, TxError> {
+    conn.transaction(async |conn| {
+        // Only an unrevoked key is updated: the first instant stays.
+        let lookup: Option<String> = diesel::update(
+            api_keys::table
+                .filter(api_keys::id.eq(id))
+                .filter(api_keys::revoked_at.is_null()),
+        )
+        .set(api_keys::revoked_at.eq(Some(at)))
+        .returning(api_keys::lookup)
+        .get_result(conn)
+        .await
+        .optional()?;
+        if let Some(lookup) = lookup {
+            Statement::<()>::new("SELECT pg_notify('booking_keys', $1)::text")
+                .bind::<diesel::sql_types::Text, _>(lookup)
+                .execute(conn)
+                .await?;
+            return Ok(true);
+        }
+        let exists: bool = diesel::select(diesel::dsl::exists(
+            api_keys::table.filter(api_keys::id.eq(id)),
+        ))
+        .get_result(conn)
+        .await?;
+        Ok(exists)
+    })
+    .await
 }

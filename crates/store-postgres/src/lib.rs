@@ -48,6 +48,7 @@ mod calendars;
 mod catalog;
 mod feeds;
 mod idempotency;
+mod keycache;
 mod listen;
 mod ratelimit;
 mod rows;
@@ -73,6 +74,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Notify;
 
+use crate::keycache::KeyCache;
 use crate::listen::Listener;
 
 /// The schema migrations, embedded at build time.
@@ -113,6 +115,8 @@ struct Inner {
     /// Signalled after a commit that queued webhook deliveries, here or (by
     /// the listener) in another process.
     wake: Arc<Notify>,
+    /// API keys found lately, dropped on revocation (by the listener).
+    keys: Arc<KeyCache>,
     /// Stops the listener when the store is dropped.
     _listener: Listener,
 }
@@ -156,12 +160,14 @@ impl PostgresStore {
             .build()
             .map_err(|e| StorageError::Internal(format!("cannot build postgres pool: {e}")))?;
         let wake = Arc::new(Notify::new());
-        let listener = Listener::start(url, Arc::clone(&wake)).await;
+        let keys = Arc::new(KeyCache::default());
+        let listener = Listener::start(url, Arc::clone(&wake), Arc::clone(&keys)).await;
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
                 applied,
                 wake,
+                keys,
                 _listener: listener,
             }),
         })

@@ -1,7 +1,9 @@
-//! The cross-process wake-up: a dedicated connection (outside the pool)
-//! that `LISTEN`s on [`CHANNEL`] and wakes this store's delivery workers on
-//! every notification, so a booking written by another process is sent
-//! without waiting for the workers' next poll.
+//! The cross-process signals: a dedicated connection (outside the pool)
+//! that `LISTEN`s on two channels. On [`CHANNEL`] it wakes this store's
+//! delivery workers, so a booking written by another process is sent
+//! without waiting for the workers' next poll; on [`KEYS`] it drops a
+//! revoked key from the [`KeyCache`], which it marks live only while the
+//! connection listens.
 //!
 //! The connection is checked with a `SELECT 1` when it has been quiet for
 //! [`PING_EVERY`] (a peer that vanished without closing the socket would
@@ -18,6 +20,7 @@ use futures_util::StreamExt;
 use tokio::sync::{Notify, oneshot};
 
 use crate::establish;
+use crate::keycache::{CHANNEL as KEYS, KeyCache};
 use crate::webhooks::CHANNEL;
 
 /// The first wait before reconnecting.
@@ -42,26 +45,40 @@ pub(crate) struct Listener {
 
 impl Listener {
     /// Connects and listens once (so a store returned by `connect` already
-    /// hears other processes), then keeps listening in a background task
-    /// that calls `wake.notify_one()` on every notification.
-    pub(crate) async fn start(url: &str, wake: Arc<Notify>) -> Listener {
+    /// hears other processes and caches keys), then keeps listening in a
+    /// background task that acts on every notification.
+    pub(crate) async fn start(url: &str, wake: Arc<Notify>, keys: Arc<KeyCache>) -> Listener {
         let first = match listen(url).await {
-            Ok(conn) => Some(conn),
+            Ok(conn) => {
+                // Live from the start: a store returned by `connect` caches.
+                keys.set_live(true);
+                Some(conn)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for webhook notifications; retrying");
                 None
             }
         };
         let (stop_tx, stop) = oneshot::channel();
-        tokio::spawn(run(url.to_owned(), wake, first, stop));
+        let signals = Signals { wake, keys };
+        tokio::spawn(run(url.to_owned(), signals, first, stop));
         Listener { _stop: stop_tx }
     }
 }
 
-/// A new connection listening on [`CHANNEL`].
+/// What the notifications act on.
+struct Signals {
+    /// The delivery workers.
+    wake: Arc<Notify>,
+    /// The API keys cached by this store.
+    keys: Arc<KeyCache>,
+}
+
+/// A new connection listening on [`CHANNEL`] and [`KEYS`].
 async fn listen(url: &str) -> Result<AsyncPgConnection, String> {
     let mut conn = establish(url).await.map_err(|e| e.to_string())?;
-    let setup = format!("SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}");
+    let setup =
+        format!("SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {KEYS}");
     match tokio::time::timeout(STATEMENT_TIMEOUT, conn.batch_execute(&setup)).await {
         Ok(Ok(())) => Ok(conn),
         Ok(Err(e)) => Err(e.to_string()),
@@ -72,7 +89,7 @@ async fn listen(url: &str) -> Result<AsyncPgConnection, String> {
 /// The listener task: listens until `stop` resolves (the store was dropped).
 async fn run(
     url: String,
-    wake: Arc<Notify>,
+    Signals { wake, keys }: Signals,
     mut first: Option<AsyncPgConnection>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -114,11 +131,13 @@ async fn run(
                 }
             }
         };
+        keys.set_live(true);
         let lost = tokio::select! {
             biased;
             _ = &mut stop => return,
-            lost = receive(&mut conn, &wake, &mut backoff) => lost,
+            lost = receive(&mut conn, &wake, &keys, &mut backoff) => lost,
         };
+        keys.set_live(false);
         drop(conn);
         if !outage {
             tracing::warn!(error = %lost, "lost the webhook notification connection; reconnecting");
@@ -127,9 +146,14 @@ async fn run(
     }
 }
 
-/// Wakes the workers on each notification until the connection fails;
-/// returns why. Resets `backoff` once the connection proved healthy.
-async fn receive(conn: &mut AsyncPgConnection, wake: &Notify, backoff: &mut Duration) -> String {
+/// Acts on each notification until the connection fails; returns why.
+/// Resets `backoff` once the connection proved healthy.
+async fn receive(
+    conn: &mut AsyncPgConnection,
+    wake: &Notify,
+    keys: &KeyCache,
+    backoff: &mut Duration,
+) -> String {
     loop {
         // The stream only borrows the connection's queue of notifications:
         // dropping it to run a check loses none.
@@ -138,9 +162,13 @@ async fn receive(conn: &mut AsyncPgConnection, wake: &Notify, backoff: &mut Dura
             tokio::time::timeout(PING_EVERY, notifications.next()).await
         };
         match next {
-            Ok(Some(Ok(_))) => {
+            Ok(Some(Ok(notification))) => {
                 *backoff = MIN_BACKOFF;
-                wake.notify_one();
+                if notification.channel == KEYS {
+                    keys.invalidate(&notification.payload);
+                } else {
+                    wake.notify_one();
+                }
             }
             Ok(Some(Err(e))) => return e.to_string(),
             Ok(None) => return "connection closed".to_owned(),

@@ -278,3 +278,35 @@ async fn webhook_deliveries_are_shared_and_survive_a_killed_process() {
     drop(servers);
     drop(db);
 }
+
+/// Servers cache the keys they have seen; `keys revoke` (another process)
+/// still shuts a key out of every server at once, through the database's
+/// notifications.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_key_is_refused_by_every_process_at_once() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let (servers, apis) = cluster(&db, 2, &[]);
+    for api in &apis {
+        for _ in 0..3 {
+            api.get("/v1/services").await.expect_status(200);
+        }
+    }
+    servers[0].revoke(&apis[0].key_id);
+    let revoked = Instant::now();
+    for api in &apis {
+        loop {
+            let res = api.get("/v1/services").await;
+            if res.status.as_u16() == 401 {
+                res.expect_error(401, "UNAUTHORIZED");
+                break;
+            }
+            assert!(
+                revoked.elapsed() < Duration::from_secs(2),
+                "still accepted {:?} after the revocation",
+                revoked.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

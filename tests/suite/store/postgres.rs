@@ -826,3 +826,76 @@ async fn an_insert_waits_out_an_uncommitted_overlap_and_takes_its_outcome() {
     drop(store);
     db.drop().await;
 }
+
+/// Looks `lookup` up on `store` until `done` holds for the answer, for at
+/// most five seconds; whether it did.
+async fn lookup_until(
+    store: &PostgresStore,
+    lookup: &str,
+    done: impl Fn(&[booking_domain::ports::ApiKeyRecord]) -> bool,
+) -> bool {
+    use booking_domain::ports::AccountStore;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if done(&store.keys_by_lookup(lookup).await.unwrap()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Found keys are cached per store, and a revocation by any store reaches
+/// the caches of all of them through the database's notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_lookups_are_cached_until_a_revocation_is_announced() {
+    use booking_domain::ports::AccountStore;
+
+    use super::fixtures::new_key;
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (first, second) = (db.store().await, db.store().await);
+    let key = new_key("acme");
+    let lookup = key.lookup.clone();
+    let record = first.create_key(key).await.unwrap();
+    let mut conn = admin(db.url()).await;
+
+    // Cached: a change made behind the stores' back (no notification)
+    // stays unseen while the entry lives.
+    assert!(lookup_until(&second, &lookup, |r| r.len() == 1).await);
+    execute(&mut conn, "UPDATE api_keys SET revoked_at = 1")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let records = second.keys_by_lookup(&lookup).await.unwrap();
+        assert_eq!(records[0].revoked_at, None, "answered from the cache");
+    }
+    // The announcement drops it.
+    execute(&mut conn, &format!("NOTIFY booking_keys, '{lookup}'"))
+        .await
+        .unwrap();
+    assert!(lookup_until(&second, &lookup, |r| r[0].revoked_at.is_some()).await);
+
+    // A revocation through the store announces itself.
+    execute(&mut conn, "UPDATE api_keys SET revoked_at = NULL")
+        .await
+        .unwrap();
+    execute(&mut conn, &format!("NOTIFY booking_keys, '{lookup}'"))
+        .await
+        .unwrap();
+    assert!(lookup_until(&second, &lookup, |r| r[0].revoked_at.is_none()).await);
+    assert!(first.revoke_key(&record.id, now()).await.unwrap());
+    assert!(
+        lookup_until(&second, &lookup, |r| r[0].revoked_at == Some(now())).await,
+        "the other store saw the revocation"
+    );
+    assert_eq!(
+        first.keys_by_lookup(&lookup).await.unwrap()[0].revoked_at,
+        Some(now())
+    );
+    drop(conn);
+    drop((first, second));
+    db.drop().await;
+}
