@@ -234,6 +234,11 @@ pub trait BookingStore: Send + Sync {
     /// occupied range of an active booking of the same provider — checked and
     /// inserted atomically, so of two concurrent overlapping calls, across
     /// any number of processes sharing the store, at most one succeeds.
+    /// MUST also return `Conflict` (writing nothing) when the occupied range
+    /// of an active booking overlaps a busy block of one of the provider's
+    /// external calendars ([`CalendarStore::external_busy`]), checked in the
+    /// same transaction (blocks replaced by a sync committing meanwhile may
+    /// or may not be seen).
     async fn insert_booking(
         &self,
         booking: &Booking,

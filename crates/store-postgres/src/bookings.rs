@@ -1,10 +1,12 @@
 //! Bookings and their events.
 //!
-//! Conflicts are not checked here: the exclusion constraint
+//! Conflicts are not checked before writing: the exclusion constraint
 //! `bookings_no_overlap` refuses an active booking whose occupied range
 //! overlaps another active booking of the same provider, atomically and
 //! across every server instance, and the store maps that refusal (SQLSTATE
-//! 23P01 on that constraint) to `Conflict`.
+//! 23P01 on that constraint) to `Conflict`. A new booking whose occupied
+//! range meets an external calendar's busy block is not inserted either
+//! (checked by the insert statement itself), also a `Conflict`.
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use booking_domain::ports::{
 use booking_domain::{AccountId, Booking, BookingEvent, BookingId, ProviderId, TimeRange};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jiff::Timestamp;
 
@@ -102,10 +105,70 @@ struct Update {
     expected: (&'static str, i64, i64),
 }
 
-/// How long an optimistic insert waits for another transaction that holds
-/// an overlapping, uncommitted booking before it gives up and runs again
-/// behind the provider's lock (see [`Guard`]).
-const OPTIMISTIC_LOCK_TIMEOUT: &str = "SELECT set_config('lock_timeout', '50ms', true)";
+/// The booking insert's single statement after its first line (see
+/// [`Guard`] for that line; `guard` is the relation it defines): the
+/// booking, unless an external calendar blocks its time; its events; their
+/// webhook deliveries; and a `NOTIFY` when any were queued. Each part reads
+/// the one before (nothing is written when the booking is not), foreign keys
+/// are checked at the end of the statement, and the statement is its own
+/// transaction: one round trip for the whole write.
+///
+/// `$1`-`$22` are the booking's columns, in the order listed; `$23`
+/// event ids, `$24` kinds, `$25` previous starts, `$26` creation instants,
+/// `$27` snapshots, `$28` kind bits; `$29` whether to check external busy
+/// time (only for an active booking). Its row is `(booked, events, queued,
+/// notified)`.
+macro_rules! insert_booking_sql {
+    ($guard:literal) => {
+        concat!(
+            "WITH guard AS MATERIALIZED (SELECT ",
+            $guard,
+            " AS g),
+booking AS (
+    INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
+        end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
+        customer_email, customer_name, price_minor, currency, notes, metadata, cancel_reason,
+        sequence, created_at, updated_at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19, $20, $21, $22
+    FROM guard
+    WHERE NOT ($29 AND EXISTS (
+        SELECT 1 FROM calendar_busy c
+        WHERE c.account_id = $2 AND c.provider_id = $4
+            AND c.start_at < $9 AND c.start_at > $8 - 86400 AND c.end_at > $8))
+    RETURNING 1
+),
+event AS (
+    INSERT INTO events (id, account_id, booking_id, kind, previous_scheduled_at, created_at,
+        booking)
+    SELECT ev.id, $2, $1, ev.kind, ev.previous, ev.created_at, ev.snapshot
+    FROM booking,
+        unnest($23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::jsonb[])
+        WITH ORDINALITY AS ev (id, kind, previous, created_at, snapshot, n)
+    ORDER BY ev.n
+    RETURNING 1
+),
+queued AS (
+    ",
+            crate::webhooks::fan_out_insert!("$23", "$24", "$26", "$28", "$2", ", booking"),
+            "
+)
+SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS events,
+    (SELECT count(*) FROM queued) AS queued,
+    CASE WHEN (SELECT count(*) FROM queued) > 0
+        THEN pg_notify('booking_webhooks', '')::text END AS notified"
+        )
+    };
+}
+
+/// The insert without a lock: waiting for another transaction is capped at
+/// 50 ms (`lock_timeout`, local to this statement's transaction).
+const INSERT_OPTIMISTIC: &str = insert_booking_sql!("set_config('lock_timeout', '50ms', true)");
+
+/// The insert behind the provider's transaction-scoped advisory lock
+/// (`$30` is the lock's key), released when the statement commits.
+const INSERT_LOCKED: &str =
+    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($30, 0))::text");
 
 /// How an insert keeps concurrent overlapping inserts from waiting on each
 /// other.
@@ -125,6 +188,10 @@ const OPTIMISTIC_LOCK_TIMEOUT: &str = "SELECT set_config('lock_timeout', '50ms',
 /// every other locked write of the provider, where it meets only committed
 /// rows or optimistic inserts that give up quickly. The constraint remains
 /// the guard either way; the timeout only bounds the waiting.
+///
+/// The guard is the first relation of the statement, and the booking's row
+/// is selected from it, so it is evaluated before the row is inserted (and
+/// its constraint checked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Guard {
     /// No lock; waiting for another transaction is capped.
@@ -133,32 +200,24 @@ enum Guard {
     Locked,
 }
 
-impl Guard {
-    /// The transaction's first statement.
-    fn statement(self, account: &str, provider: &str) -> Statement<()> {
-        match self {
-            Guard::Optimistic => Statement::new(OPTIMISTIC_LOCK_TIMEOUT),
-            Guard::Locked => lock_statement(account, provider),
-        }
-    }
+/// The provider's advisory lock key (its hash is the lock).
+fn lock_key(account: &str, provider: &str) -> String {
+    format!("bookings/{account}/{provider}")
 }
 
-/// The provider's write lock: a transaction-scoped advisory lock, released
-/// at commit or rollback, so it can never outlive the transaction on a
-/// pooled connection.
-fn lock_statement(account: &str, provider: &str) -> Statement<()> {
-    // A cached statement (`sql_query` would be prepared again each time).
-    Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<diesel::sql_types::Text, _>(format!("bookings/{account}/{provider}"))
-}
-
-/// Queues this transaction behind any other locked write of the provider.
+/// Queues this transaction behind any other locked write of the provider
+/// (a transaction-scoped advisory lock, released at commit or rollback, so
+/// it can never outlive the transaction on a pooled connection).
 async fn lock_provider(
     conn: &mut AsyncPgConnection,
     account: &str,
     provider: &str,
 ) -> Result<(), TxError> {
-    lock_statement(account, provider).execute(conn).await?;
+    // A cached statement (`sql_query` would be prepared again each time).
+    Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(lock_key(account, provider))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -175,67 +234,78 @@ fn gave_up_waiting(e: &DieselError) -> bool {
     }
 }
 
-/// One transaction: the [`Guard`], the booking, its events and their
-/// deliveries (how many it returns). The insert itself is the conflict
-/// check.
-///
-/// The four statements are pipelined: sent together and run in order by
-/// the server, so the transaction costs BEGIN, one round trip and COMMIT,
-/// and a locked insert holds the provider's lock that much shorter. When a
-/// statement fails, the ones after it fail with "transaction is aborted";
-/// every result is awaited and the first failure *in statement order* is
-/// the one reported (the insert's 23P01, not a later statement's abort).
-async fn insert_tx(
+/// The row of the insert statement: `(booked, events, queued, notified)`.
+type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>);
+
+/// Runs the insert's single statement with `guard`; returns how many
+/// deliveries it queued. `Conflict` when the booking overlaps an active
+/// booking (23P01) or an external busy block (nothing inserted).
+async fn insert_statement(
     conn: &mut AsyncPgConnection,
     insert: &Insert,
     guard: Guard,
 ) -> Result<usize, TxError> {
-    use futures_util::future::{TryFutureExt, join, join4};
-    let fan_out = crate::webhooks::fan_out(&insert.events)?;
     let row = &insert.row;
-    // Any statement may meet a lock (the fan-out's foreign key meets an
-    // endpoint being deleted, say), so the optimistic guard's give-up is
-    // recognised on all of them.
-    let failed = |e: DieselError| {
-        if is_overlap(&e) {
-            TxError::Conflict
-        } else if guard == Guard::Optimistic && gave_up_waiting(&e) {
-            TxError::GaveUpWaiting
-        } else {
-            TxError::Db(e)
-        }
+    let events = &insert.events;
+    let sql = match guard {
+        Guard::Optimistic => INSERT_OPTIMISTIC,
+        Guard::Locked => INSERT_LOCKED,
     };
-    conn.transaction(async |conn| {
-        let mut shared: &AsyncPgConnection = conn;
-        let first = guard
-            .statement(&row.account_id, &row.provider_id)
-            .execute(&mut shared)
-            .map_err(failed);
-        let booking = diesel::insert_into(bookings::table)
-            .values(row)
-            .execute(&mut shared)
-            .map_err(failed);
-        let (Some(fan_out), false) = (fan_out, insert.events.is_empty()) else {
-            let (first, booking) = join(first, booking).await;
-            first?;
-            booking?;
-            return Ok(0);
-        };
-        let events = diesel::insert_into(events::table)
-            .values(&insert.events)
-            .execute(&mut shared)
-            .map_err(failed);
-        let queued = fan_out
-            .get_result::<(i64, Option<String>)>(&mut shared)
-            .map_err(failed);
-        let (first, booking, events, queued) = join4(first, booking, events, queued).await;
-        first?;
-        booking?;
-        events?;
-        let (queued, _) = queued?;
-        Ok(usize::try_from(queued).unwrap_or_default())
-    })
-    .await
+    let mut statement = Statement::<InsertResult>::new(sql)
+        .bind::<Text, _>(row.id.clone())
+        .bind::<Text, _>(row.account_id.clone())
+        .bind::<Text, _>(row.service_id.clone())
+        .bind::<Text, _>(row.provider_id.clone())
+        .bind::<BigInt, _>(row.duration_min)
+        .bind::<BigInt, _>(row.scheduled_at)
+        .bind::<BigInt, _>(row.end_at)
+        .bind::<BigInt, _>(row.occupied_start)
+        .bind::<BigInt, _>(row.occupied_end)
+        .bind::<BigInt, _>(row.buffer_before)
+        .bind::<BigInt, _>(row.buffer_after)
+        .bind::<Text, _>(row.status.clone())
+        .bind::<Text, _>(row.customer_email.clone())
+        .bind::<Text, _>(row.customer_name.clone())
+        .bind::<BigInt, _>(row.price_minor)
+        .bind::<Text, _>(row.currency.clone())
+        .bind::<Nullable<Text>, _>(row.notes.clone())
+        .bind::<Jsonb, _>(row.metadata.clone())
+        .bind::<Nullable<Text>, _>(row.cancel_reason.clone())
+        .bind::<BigInt, _>(row.sequence)
+        .bind::<BigInt, _>(row.created_at)
+        .bind::<BigInt, _>(row.updated_at)
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(
+            events
+                .iter()
+                .map(|e| e.previous_scheduled_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+        .bind::<Array<Jsonb>, _>(events.iter().map(|e| e.booking.clone()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(crate::webhooks::kind_bits(events)?)
+        .bind::<Bool, _>(ACTIVE.contains(&row.status.as_str()));
+    if guard == Guard::Locked {
+        statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
+    }
+    let result = statement
+        .get_result::<(i64, i64, i64, Option<String>)>(conn)
+        .await;
+    match result {
+        Ok((0, _, _, _)) => Err(TxError::Conflict),
+        Ok((1, written, queued, _)) if usize::try_from(written).ok() == Some(events.len()) => {
+            Ok(usize::try_from(queued).unwrap_or_default())
+        }
+        Ok((booked, written, _, _)) => Err(TxError::Storage(StorageError::Internal(format!(
+            "booking {}: the insert wrote {booked} booking(s) and {written} of {} event(s)",
+            row.id,
+            events.len()
+        )))),
+        Err(e) if is_overlap(&e) => Err(TxError::Conflict),
+        Err(e) if guard == Guard::Optimistic && gave_up_waiting(&e) => Err(TxError::GaveUpWaiting),
+        Err(e) => Err(TxError::Db(e)),
+    }
 }
 
 /// One transaction: the guarded update (no row = stale; the constraint =
@@ -317,7 +387,7 @@ impl BookingStore for PostgresStore {
             let insert = Arc::clone(&insert);
             self.run("insert_booking", move |conn| {
                 let insert = Arc::clone(&insert);
-                Box::pin(async move { insert_tx(conn, &insert, guard).await })
+                Box::pin(async move { insert_statement(conn, &insert, guard).await })
             })
         };
         let result = match attempt(Guard::Optimistic).await {

@@ -32,25 +32,58 @@ use crate::{PostgresStore, TxError, page, page_limit};
 /// The channel that says "deliveries were queued".
 pub(crate) const CHANNEL: &str = "booking_webhooks";
 
-/// Queues, for every event, one delivery per enabled endpoint of the
-/// account subscribed to the event's kind, and notifies [`CHANNEL`] when it
-/// queued any: one statement, and the notification only leaves at commit.
-const FAN_OUT: &str = "\
-WITH queued AS (
-    INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, state,
+/// The body of a fan-out: for every event of the arrays `$ids`, `$kinds`,
+/// `$created` and `$bits` (its kind's bit in `webhook_endpoints.events`), one
+/// delivery per enabled endpoint of account `$account` subscribed to it,
+/// `RETURNING 1` per delivery. `$from` names more relations to join (a
+/// leading comma and the names, or nothing): the booking insert uses it to
+/// queue nothing when it inserted nothing. Used by [`FAN_OUT`] and by the
+/// booking insert's single statement.
+macro_rules! fan_out_insert {
+    ($ids:literal, $kinds:literal, $created:literal, $bits:literal, $account:literal, $from:literal) => {
+        concat!(
+            "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, state,
         round_attempts, next_attempt_at, created_at, updated_at)
     SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id,
         ev.id, ev.kind, 'pending', 0, ev.created_at, ev.created_at, ev.created_at
-    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+    FROM unnest(", $ids, "::text[], ", $kinds, "::text[], ", $created, "::bigint[], ", $bits, "::bigint[])
         WITH ORDINALITY AS ev (id, kind, created_at, bit, n)
     JOIN webhook_endpoints e
-        ON e.account_id = $5 AND e.enabled AND (e.events & ev.bit) <> 0
+        ON e.account_id = ", $account, " AND e.enabled AND (e.events & ev.bit) <> 0", $from, "
     ORDER BY ev.n, e.seq
-    RETURNING 1
-)
+    RETURNING 1"
+        )
+    };
+}
+pub(crate) use fan_out_insert;
+
+/// Queues, for every event, one delivery per enabled endpoint of the
+/// account subscribed to the event's kind, and notifies [`CHANNEL`] when it
+/// queued any: one statement, and the notification only leaves at commit.
+const FAN_OUT: &str = concat!(
+    "WITH queued AS (\n    ",
+    fan_out_insert!("$1", "$2", "$3", "$4", "$5", ""),
+    "\n)
 SELECT count(*) AS queued,
     CASE WHEN count(*) > 0 THEN pg_notify('booking_webhooks', '')::text END AS notified
-FROM queued";
+FROM queued"
+);
+
+/// The bits of `events`' kinds in `webhook_endpoints.events`.
+pub(crate) fn kind_bits(events: &[EventRow]) -> Result<Vec<i64>, StorageError> {
+    events
+        .iter()
+        .map(|event| {
+            let kind = EventKind::parse(&event.kind).ok_or_else(|| {
+                StorageError::Internal(format!(
+                    "event {} has unknown kind {}",
+                    event.id, event.kind
+                ))
+            })?;
+            Ok(EventSet::bit(kind))
+        })
+        .collect()
+}
 
 /// The fan-out statement: its row is `(queued, notified)`.
 pub(crate) type FanOut = Statement<(BigInt, Nullable<Text>)>;
@@ -62,16 +95,7 @@ pub(crate) fn fan_out(events: &[EventRow]) -> Result<Option<FanOut>, StorageErro
     let Some(first) = events.first() else {
         return Ok(None);
     };
-    let mut bits = Vec::with_capacity(events.len());
-    for event in events {
-        let kind = EventKind::parse(&event.kind).ok_or_else(|| {
-            StorageError::Internal(format!(
-                "event {} has unknown kind {}",
-                event.id, event.kind
-            ))
-        })?;
-        bits.push(EventSet::bit(kind));
-    }
+    let bits = kind_bits(events)?;
     Ok(Some(
         FanOut::new(FAN_OUT)
             .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())

@@ -6,12 +6,13 @@ use booking_domain::ports::{
     UpdateBookingError,
 };
 use booking_domain::{AccountId, Booking, BookingEvent, BookingId, ProviderId, TimeRange};
+use booking_store_common::MAX_BUSY_PIECE_SECS;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use jiff::Timestamp;
 
 use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
-use crate::schema::{bookings, events};
+use crate::schema::{bookings, calendar_busy, events};
 use crate::{SqliteStore, TxError, page, page_limit};
 
 /// The active bookings of a provider whose occupied range overlaps
@@ -67,6 +68,22 @@ fn conflicts(conn: &mut SqliteConnection, row: &BookingRow) -> Result<bool, TxEr
     Ok(found.is_some())
 }
 
+/// Whether a busy block of the provider's external calendars overlaps the
+/// row's occupied range (blocks are pieces of at most
+/// [`MAX_BUSY_PIECE_SECS`], which bounds the index range scanned).
+fn blocked_externally(conn: &mut SqliteConnection, row: &BookingRow) -> Result<bool, TxError> {
+    let found: Option<i64> = calendar_busy::table
+        .filter(calendar_busy::account_id.eq(&row.account_id))
+        .filter(calendar_busy::provider_id.eq(&row.provider_id))
+        .filter(calendar_busy::start_at.lt(row.occupied_end))
+        .filter(calendar_busy::start_at.gt(row.occupied_start.saturating_sub(MAX_BUSY_PIECE_SECS)))
+        .filter(calendar_busy::end_at.gt(row.occupied_start))
+        .select(calendar_busy::seq)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 fn event_rows(booking: &Booking, events: &[BookingEvent]) -> Result<Vec<EventRow>, StorageError> {
     events
         .iter()
@@ -111,7 +128,9 @@ impl BookingStore for SqliteStore {
             .run("insert_booking", move |conn| {
                 check_length(&row)?;
                 conn.immediate_transaction(|conn| {
-                    if is_active(&row.status) && conflicts(conn, &row)? {
+                    if is_active(&row.status)
+                        && (conflicts(conn, &row)? || blocked_externally(conn, &row)?)
+                    {
                         return Err(TxError::Conflict);
                     }
                     diesel::insert_into(bookings::table)

@@ -338,3 +338,92 @@ pub async fn background_claims_are_exclusive_and_lease_bound<S: CalendarTestStor
         "attempted before the cutoff and no live claim"
     );
 }
+
+/// `insert_booking` refuses an active booking whose occupied range (buffers
+/// included) meets a busy block of the provider's external calendars, and
+/// writes nothing; inactive bookings, adjacent times and other providers
+/// are not affected.
+pub async fn inserts_refuse_times_blocked_by_external_calendars<S: CalendarTestStore>(s: &S) {
+    use booking_domain::ports::{BookingFilter, CreateBookingError, PageRequest};
+    use booking_domain::{BookingStatus, EventKind};
+
+    use super::fixtures::{booking, event, provider, service};
+
+    let a = tenant(s, "acme").await;
+    let c = connection(&a.account, &a.default_provider, google());
+    s.create_calendar(&c).await.unwrap();
+    let busy = SyncResult::Busy {
+        blocks: vec![r("2030-01-07T10:00:00Z", "2030-01-07T11:00:00Z")],
+        validators: Validators::default(),
+    };
+    s.record_calendar_sync(&a.account, &c.id, &busy, None, now())
+        .await
+        .unwrap();
+    // 60 minutes with 15 before and 15 after.
+    let svc = service(&a.account, &a.default_provider, 15, 15);
+    s.create_service(&svc).await.unwrap();
+    let insert = async |b: &booking_domain::Booking| {
+        s.insert_booking(b, &[event(EventKind::Created, b, None)])
+            .await
+    };
+
+    // Inside, overlapping an edge, and touching it only through a buffer.
+    for start in [
+        "2030-01-07T10:15:00Z",
+        "2030-01-07T09:30:00Z",
+        "2030-01-07T11:10:00Z",
+    ] {
+        let b = booking(&svc, t(start), BookingStatus::Confirmed);
+        let result = insert(&b).await;
+        assert!(
+            matches!(result, Err(CreateBookingError::Conflict)),
+            "{start}: {result:?}"
+        );
+        assert!(s.get_booking(&a.account, &b.id).await.unwrap().is_none());
+        assert!(
+            s.booking_events(&a.account, &b.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // Pending bookings hold time too.
+    let pending = booking(&svc, t("2030-01-07T10:00:00Z"), BookingStatus::Pending);
+    assert!(matches!(
+        insert(&pending).await,
+        Err(CreateBookingError::Conflict)
+    ));
+    // Buffers end exactly where the block starts or ends: free.
+    let before = booking(&svc, t("2030-01-07T08:45:00Z"), BookingStatus::Confirmed);
+    let after = booking(&svc, t("2030-01-07T11:15:00Z"), BookingStatus::Confirmed);
+    insert(&before).await.unwrap();
+    insert(&after).await.unwrap();
+    // An inactive booking holds no time, so nothing blocks it.
+    let cancelled = booking(&svc, t("2030-01-07T10:00:00Z"), BookingStatus::Cancelled);
+    insert(&cancelled).await.unwrap();
+    // Another provider's time is its own.
+    let other = provider(&a.account, "Other");
+    s.create_provider(&other).await.unwrap();
+    let other_svc = service(&a.account, &other.id, 15, 15);
+    s.create_service(&other_svc).await.unwrap();
+    insert(&booking(
+        &other_svc,
+        t("2030-01-07T10:00:00Z"),
+        BookingStatus::Confirmed,
+    ))
+    .await
+    .unwrap();
+
+    let listed = s
+        .list_bookings(
+            &a.account,
+            &BookingFilter::default(),
+            PageRequest {
+                after: None,
+                limit: 200,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 4);
+}

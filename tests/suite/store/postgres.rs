@@ -356,6 +356,7 @@ calendar_tests!(
     connections_round_trip_and_are_isolated,
     syncs_replace_blocks_and_failures_keep_them,
     external_busy_finds_long_blocks_from_anywhere_in_them,
+    inserts_refuse_times_blocked_by_external_calendars,
     background_claims_are_exclusive_and_lease_bound,
 );
 
@@ -793,6 +794,22 @@ async fn an_insert_waits_out_an_uncommitted_overlap_and_takes_its_outcome() {
         };
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(!insert.is_finished(), "the insert waits for the holder");
+        // ...having given up its capped optimistic wait: the statement
+        // waiting now is the one behind the provider's lock.
+        #[derive(QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let waiting: Waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+             AND query LIKE '%pg_advisory_xact_lock(hashtextextended%'",
+        )
+        .get_result(&mut admin(db.url()).await)
+        .await
+        .unwrap();
+        assert_eq!(waiting.n, 1, "the insert waits behind the provider's lock");
         execute(&mut holder, if commit { "COMMIT" } else { "ROLLBACK" })
             .await
             .unwrap();

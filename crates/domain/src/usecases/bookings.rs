@@ -7,7 +7,7 @@ use crate::ports::{
 };
 use crate::scheduling::{BusyTimes, SlotRules, busy_lookup_range, is_bookable, next_available};
 
-use super::calendars::{external_busy, provider_busy};
+use super::calendars::provider_busy;
 use crate::{
     AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId, EventKind,
     IdKind, InvalidTransition, Metadata, ProviderId, Service, ServiceId, TimeRange,
@@ -173,20 +173,10 @@ impl Bookings<'_> {
         check_whole_minute(new.scheduled_at)?;
         let rules = service.slot_rules();
         let now = self.ports.clock.now();
-        // Hours and notice need no I/O. Busy time of other bookings is the
-        // store's job: its conflict check is atomic with the insert. External
-        // busy time is not in the store's guard, so it is checked here.
-        let external = external_busy(
-            self.ports,
-            self.account,
-            &service.provider_id,
-            busy_lookup_range(
-                &rules,
-                TimeRange::starting_at(new.scheduled_at, rules.duration),
-            ),
-        )
-        .await?;
-        if is_bookable(&rules, new.scheduled_at, now, &external).is_err() {
+        // Hours and notice need no I/O. Busy time (other bookings and the
+        // provider's external calendars) is the store's job: its check is
+        // atomic with the insert.
+        if is_bookable(&rules, new.scheduled_at, now, &BusyTimes::new([])).is_err() {
             return Err(self
                 .conflict(&rules, &service.provider_id, new.scheduled_at, None)
                 .await);

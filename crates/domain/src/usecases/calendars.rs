@@ -34,21 +34,6 @@ pub async fn provider_busy(
     Ok(BusyTimes::new(bookings.into_iter().chain(external)))
 }
 
-/// The provider's external busy blocks over `range` only.
-pub async fn external_busy(
-    ports: &Ports,
-    account: &AccountId,
-    provider: &ProviderId,
-    range: TimeRange,
-) -> Result<BusyTimes, StorageError> {
-    Ok(BusyTimes::new(
-        ports
-            .calendars
-            .external_busy(account, provider, range)
-            .await?,
-    ))
-}
-
 /// Errors of calendar management.
 #[derive(Debug, thiserror::Error)]
 pub enum CalendarError {
