@@ -236,7 +236,7 @@ pub trait BookingStore: Send + Sync {
     /// any number of processes sharing the store, at most one succeeds.
     /// MUST also return `Conflict` (writing nothing) when the occupied range
     /// of an active booking overlaps a busy block of one of the provider's
-    /// external calendars ([`CalendarStore::external_busy`]), checked in the
+    /// external calendars (see [`BookingStore::busy_times`]), checked in the
     /// same transaction (blocks replaced by a sync committing meanwhile may
     /// or may not be seen).
     async fn insert_booking(
@@ -272,9 +272,13 @@ pub trait BookingStore: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Booking>, StorageError>;
 
-    /// Occupied ranges (buffers included) of the provider's active bookings
-    /// that overlap `range`, except `excluding`. Cost MUST depend on the
-    /// bookings near `range`, not on the provider's whole history.
+    /// Everything that blocks the provider over `range`, in start order: the
+    /// occupied ranges (buffers included) of its active bookings that overlap
+    /// `range`, except `excluding`, and the busy blocks of its external
+    /// calendars that overlap `range` (as stored by
+    /// [`CalendarStore::record_calendar_sync`], possibly in pieces; callers
+    /// merge). Cost MUST depend on the bookings and blocks near `range`, not
+    /// on the provider's whole history.
     async fn busy_times(
         &self,
         account: &AccountId,
@@ -594,15 +598,6 @@ pub trait CalendarStore: Send + Sync {
         credentials: Option<crate::OAuthCredentials>,
         now: Timestamp,
     ) -> Result<bool, StorageError>;
-
-    /// The provider's external busy blocks overlapping `range`, in start
-    /// order. Cost MUST depend on the blocks near `range`.
-    async fn external_busy(
-        &self,
-        account: &AccountId,
-        provider: &ProviderId,
-        range: TimeRange,
-    ) -> Result<Vec<TimeRange>, StorageError>;
 }
 
 // ---------------------------------------------------------------- idempotency

@@ -7,6 +7,8 @@ use booking_domain::{
     SyncStatus, TimeRange, Validators,
 };
 
+use jiff::Timestamp;
+
 use crate::{corrupt, instant, secs, secs_ceil};
 
 /// The longest stored busy piece, in seconds (the schema checks it): a
@@ -159,15 +161,18 @@ pub fn busy_pieces(blocks: &[TimeRange]) -> Vec<(i64, i64)> {
     pieces
 }
 
-/// Stored pieces back as ranges (corrupt pieces are an error).
+/// Stored busy time (unix-second pairs, of bookings or external blocks)
+/// back as ranges; a pair that is not a valid range is an error. Nothing is
+/// allocated per pair unless it is corrupt.
 pub fn busy_ranges(pieces: Vec<(i64, i64)>) -> Result<Vec<TimeRange>, StorageError> {
     pieces
         .into_iter()
         .map(|(s, e)| {
-            let id = format!("{s}");
-            let start = instant("calendar_busy", &id, "start_at", s)?;
-            let end = instant("calendar_busy", &id, "end_at", e)?;
-            TimeRange::new(start, end).ok_or_else(|| corrupt("calendar_busy", &id, "empty range"))
+            Timestamp::from_second(s)
+                .ok()
+                .zip(Timestamp::from_second(e).ok())
+                .and_then(|(start, end)| TimeRange::new(start, end))
+                .ok_or_else(|| corrupt("busy time", &format!("{s}..{e}"), "not a valid range"))
         })
         .collect()
 }

@@ -22,7 +22,9 @@ use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jiff::Timestamp;
 
-use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
+use booking_store_common::busy_ranges;
+
+use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, secs, secs_ceil};
 use crate::schema::{bookings, events};
 use crate::sql::{Condition, Statement};
 use crate::{PostgresStore, TxError, page, page_limit};
@@ -337,38 +339,25 @@ async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<usiz
     .await
 }
 
-/// The active bookings of a provider whose occupied range overlaps
-/// `[start, end)` (unix seconds), except `excluding`. The lower bound on
-/// `occupied_start` lets the `(account_id, provider_id, occupied_start)`
-/// index bound the scan to rows near the range (the schema caps the length
-/// of an occupied range at [`MAX_OCCUPIED_SECS`]).
-/// Occupied ranges of the provider's active bookings overlapping
-/// `[start, end)` (unix seconds), except `excluding`, in start order. One
-/// fixed SQL text (no boxing, so diesel caches the prepared statement), read
-/// by an index-only scan of `bookings_busy` (covering, not partial, so cached
-/// generic plans can use it) bounded by the longest possible
-/// occupied range.
-async fn busy_rows(
-    conn: &mut AsyncPgConnection,
-    account: &str,
-    provider: &str,
-    (start, end): (i64, i64),
-    excluding: Option<&str>,
-) -> Result<Vec<(i64, i64)>, diesel::result::Error> {
-    bookings::table
-        .filter(bookings::account_id.eq(account))
-        .filter(bookings::provider_id.eq(provider))
-        .filter(bookings::occupied_start.lt(end))
-        .filter(bookings::occupied_start.gt(start.saturating_sub(MAX_OCCUPIED_SECS)))
-        .filter(bookings::occupied_end.gt(start))
-        .filter(bookings::status.eq_any(ACTIVE))
-        // Ids are never empty, so "" excludes nothing.
-        .filter(bookings::id.ne(excluding.unwrap_or("")))
-        .order(bookings::occupied_start.asc())
-        .select((bookings::occupied_start, bookings::occupied_end))
-        .load(conn)
-        .await
-}
+/// Everything that blocks a provider over `[$3, $4)` (unix seconds), in
+/// start order: the occupied ranges of its active bookings (`$6` statuses)
+/// except `$7`, then its external calendars' busy pieces. One statement,
+/// cached (fixed text), so a read costs one round trip.
+///
+/// Each half is an index range scan bounded below by the longest possible
+/// range of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings,
+/// a day for external pieces, both capped by the schema): `bookings_busy`
+/// is covering, not partial, so the cached generic plan can use it for an
+/// index-only scan.
+const BUSY_TIME: &str = "\
+SELECT occupied_start, occupied_end FROM bookings
+WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4 AND occupied_start > $5
+    AND occupied_end > $3 AND status = ANY($6) AND id <> $7
+UNION ALL
+SELECT start_at, end_at FROM calendar_busy
+WHERE account_id = $1 AND provider_id = $2 AND start_at < $4 AND start_at > $3 - 86400
+    AND end_at > $3
+ORDER BY 1";
 
 #[async_trait]
 impl BookingStore for PostgresStore {
@@ -531,28 +520,18 @@ impl BookingStore for PostgresStore {
         let excluding = excluding.map(|id| id.as_str().to_owned());
         let (start, end) = (secs(range.start()), secs_ceil(range.end()));
         self.run("busy_times", |conn| {
-            let (account, provider, excluding) =
-                (account.clone(), provider.clone(), excluding.clone());
+            let statement = Statement::<(BigInt, BigInt)>::new(BUSY_TIME)
+                .bind::<Text, _>(account.clone())
+                .bind::<Text, _>(provider.clone())
+                .bind::<BigInt, _>(start)
+                .bind::<BigInt, _>(end)
+                .bind::<BigInt, _>(start.saturating_sub(MAX_OCCUPIED_SECS))
+                .bind::<Array<Text>, _>(ACTIVE.to_vec())
+                // Ids are never empty, so "" excludes nothing.
+                .bind::<Text, _>(excluding.clone().unwrap_or_default());
             Box::pin(async move {
-                let rows = busy_rows(
-                    conn,
-                    &account,
-                    &provider,
-                    (start, end),
-                    excluding.as_deref(),
-                )
-                .await?;
-                let ranges = rows
-                    .into_iter()
-                    .map(|(start, end)| {
-                        let at = |v: i64| {
-                            Timestamp::from_second(v).map_err(|e| corrupt("bookings", &provider, e))
-                        };
-                        TimeRange::new(at(start)?, at(end)?)
-                            .ok_or_else(|| corrupt("bookings", &provider, "empty occupied range"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(ranges)
+                let rows: Vec<(i64, i64)> = statement.load(conn).await?;
+                Ok(busy_ranges(rows)?)
             })
         })
         .await

@@ -3,14 +3,14 @@
 use async_trait::async_trait;
 use booking_domain::ports::{CalendarStore, StorageError, SyncResult};
 use booking_domain::{
-    AccountId, CalendarConnection, CalendarId, OAuthCredentials, ProviderId, SyncStatus, TimeRange,
+    AccountId, CalendarConnection, CalendarId, OAuthCredentials, ProviderId, SyncStatus,
 };
-use booking_store_common::{MAX_BUSY_PIECE_SECS, busy_pieces, busy_ranges};
+use booking_store_common::busy_pieces;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::rows::{CalendarRow, secs, secs_ceil};
+use crate::rows::{CalendarRow, secs};
 use crate::schema::{calendar_busy, calendar_connections};
 use crate::{PostgresStore, TxError};
 
@@ -289,34 +289,6 @@ impl CalendarStore for PostgresStore {
                     Ok(true)
                 })
                 .await
-            })
-        })
-        .await
-        .map_err(TxError::storage)
-    }
-
-    async fn external_busy(
-        &self,
-        account: &AccountId,
-        provider: &ProviderId,
-        range: TimeRange,
-    ) -> Result<Vec<TimeRange>, StorageError> {
-        let (account, provider) = (account.as_str().to_owned(), provider.as_str().to_owned());
-        let (start, end) = (secs(range.start()), secs_ceil(range.end()));
-        self.run("external_busy", |conn| {
-            let (account, provider) = (account.clone(), provider.clone());
-            Box::pin(async move {
-                let pieces: Vec<(i64, i64)> = calendar_busy::table
-                    .filter(calendar_busy::account_id.eq(&account))
-                    .filter(calendar_busy::provider_id.eq(&provider))
-                    .filter(calendar_busy::start_at.lt(end))
-                    .filter(calendar_busy::start_at.gt(start.saturating_sub(MAX_BUSY_PIECE_SECS)))
-                    .filter(calendar_busy::end_at.gt(start))
-                    .order(calendar_busy::start_at.asc())
-                    .select((calendar_busy::start_at, calendar_busy::end_at))
-                    .load(conn)
-                    .await?;
-                Ok(busy_ranges(pieces)?)
             })
         })
         .await

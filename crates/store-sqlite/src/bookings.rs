@@ -6,12 +6,12 @@ use booking_domain::ports::{
     UpdateBookingError,
 };
 use booking_domain::{AccountId, Booking, BookingEvent, BookingId, ProviderId, TimeRange};
-use booking_store_common::MAX_BUSY_PIECE_SECS;
+use booking_store_common::{MAX_BUSY_PIECE_SECS, busy_ranges};
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use jiff::Timestamp;
 
-use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
+use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, secs, secs_ceil};
 use crate::schema::{bookings, calendar_busy, events};
 use crate::{SqliteStore, TxError, page, page_limit};
 
@@ -68,19 +68,36 @@ fn conflicts(conn: &mut SqliteConnection, row: &BookingRow) -> Result<bool, TxEr
     Ok(found.is_some())
 }
 
+/// The provider's external busy pieces overlapping `[start, end)` (unix
+/// seconds). Pieces are at most [`MAX_BUSY_PIECE_SECS`] long, which bounds
+/// the index range scanned.
+fn external_overlapping<'a>(
+    account: &'a str,
+    provider: &'a str,
+    start: i64,
+    end: i64,
+) -> calendar_busy::BoxedQuery<'a, Sqlite> {
+    calendar_busy::table
+        .filter(calendar_busy::account_id.eq(account))
+        .filter(calendar_busy::provider_id.eq(provider))
+        .filter(calendar_busy::start_at.lt(end))
+        .filter(calendar_busy::start_at.gt(start.saturating_sub(MAX_BUSY_PIECE_SECS)))
+        .filter(calendar_busy::end_at.gt(start))
+        .into_boxed()
+}
+
 /// Whether a busy block of the provider's external calendars overlaps the
-/// row's occupied range (blocks are pieces of at most
-/// [`MAX_BUSY_PIECE_SECS`], which bounds the index range scanned).
+/// row's occupied range.
 fn blocked_externally(conn: &mut SqliteConnection, row: &BookingRow) -> Result<bool, TxError> {
-    let found: Option<i64> = calendar_busy::table
-        .filter(calendar_busy::account_id.eq(&row.account_id))
-        .filter(calendar_busy::provider_id.eq(&row.provider_id))
-        .filter(calendar_busy::start_at.lt(row.occupied_end))
-        .filter(calendar_busy::start_at.gt(row.occupied_start.saturating_sub(MAX_BUSY_PIECE_SECS)))
-        .filter(calendar_busy::end_at.gt(row.occupied_start))
-        .select(calendar_busy::seq)
-        .first(conn)
-        .optional()?;
+    let found: Option<i64> = external_overlapping(
+        &row.account_id,
+        &row.provider_id,
+        row.occupied_start,
+        row.occupied_end,
+    )
+    .select(calendar_busy::seq)
+    .first(conn)
+    .optional()?;
     Ok(found.is_some())
 }
 
@@ -293,25 +310,21 @@ impl BookingStore for SqliteStore {
         let excluding = excluding.map(|id| id.as_str().to_owned());
         let (start, end) = (secs(range.start()), secs_ceil(range.end()));
         self.run("busy_times", move |conn| {
-            let rows: Vec<(String, i64, i64)> =
+            // One read of both tables (one trip to the blocking pool).
+            let mut rows: Vec<(i64, i64)> =
                 overlapping(&account, &provider, start, end, excluding.as_deref())
                     .order((bookings::occupied_start.asc(), bookings::seq.asc()))
-                    .select((
-                        bookings::id,
-                        bookings::occupied_start,
-                        bookings::occupied_end,
-                    ))
+                    .select((bookings::occupied_start, bookings::occupied_end))
                     .load(conn)?;
-            let ranges = rows
-                .into_iter()
-                .map(|(id, start, end)| {
-                    let at =
-                        |v: i64| Timestamp::from_second(v).map_err(|e| corrupt("bookings", &id, e));
-                    TimeRange::new(at(start)?, at(end)?)
-                        .ok_or_else(|| corrupt("bookings", &id, "empty occupied range"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(ranges)
+            let pieces: Vec<(i64, i64)> = external_overlapping(&account, &provider, start, end)
+                .order(calendar_busy::start_at.asc())
+                .select((calendar_busy::start_at, calendar_busy::end_at))
+                .load(conn)?;
+            if !pieces.is_empty() {
+                rows.extend(pieces);
+                rows.sort_by_key(|&(start, _)| start);
+            }
+            Ok(busy_ranges(rows)?)
         })
         .await
         .map_err(TxError::storage)

@@ -144,14 +144,14 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
             .unwrap()
     );
     assert_eq!(
-        s.external_busy(&a.account, &a.default_provider, day)
+        s.busy_times(&a.account, &a.default_provider, day, None)
             .await
             .unwrap()
             .len(),
         2
     );
     assert!(
-        s.external_busy(&b.account, &a.default_provider, day)
+        s.busy_times(&b.account, &a.default_provider, day, None)
             .await
             .unwrap()
             .is_empty()
@@ -192,7 +192,7 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
     assert_eq!(stored.last_error_at, Some(later));
     assert_eq!(stored.last_synced_at, Some(at));
     assert_eq!(
-        s.external_busy(&a.account, &a.default_provider, day)
+        s.busy_times(&a.account, &a.default_provider, day, None)
             .await
             .unwrap()
             .len(),
@@ -218,7 +218,7 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
         (SyncStatus::Synced, None)
     );
     assert_eq!(
-        s.external_busy(&a.account, &a.default_provider, day)
+        s.busy_times(&a.account, &a.default_provider, day, None)
             .await
             .unwrap()
             .len(),
@@ -234,14 +234,16 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
         .await
         .unwrap();
     assert_eq!(
-        s.external_busy(&a.account, &a.default_provider, day)
+        s.busy_times(&a.account, &a.default_provider, day, None)
             .await
             .unwrap(),
         [r("2030-01-07T16:00:00Z", "2030-01-07T17:00:00Z")]
     );
 }
 
-pub async fn external_busy_finds_long_blocks_from_anywhere_in_them<S: CalendarTestStore>(s: &S) {
+pub async fn busy_times_find_long_external_blocks_from_anywhere_in_them<S: CalendarTestStore>(
+    s: &S,
+) {
     let a = tenant(s, "acme").await;
     let c = connection(&a.account, &a.default_provider, google());
     s.create_calendar(&c).await.unwrap();
@@ -258,10 +260,11 @@ pub async fn external_busy_finds_long_blocks_from_anywhere_in_them<S: CalendarTe
         .await
         .unwrap();
     let inside = s
-        .external_busy(
+        .busy_times(
             &a.account,
             &a.default_provider,
             r("2030-01-10T09:00:00Z", "2030-01-10T10:00:00Z"),
+            None,
         )
         .await
         .unwrap();
@@ -271,20 +274,22 @@ pub async fn external_busy_finds_long_blocks_from_anywhere_in_them<S: CalendarTe
             && inside[0].end() >= t("2030-01-10T10:00:00Z")
     );
     let around = s
-        .external_busy(
+        .busy_times(
             &a.account,
             &a.default_provider,
             r("2030-01-14T12:00:00Z", "2030-02-02T00:00:00Z"),
+            None,
         )
         .await
         .unwrap();
     assert_eq!(around.len(), 2, "{around:?}");
     assert!(around.windows(2).all(|w| w[0].start() <= w[1].start()));
     let none = s
-        .external_busy(
+        .busy_times(
             &a.account,
             &a.default_provider,
             r("2030-01-20T00:00:00Z", "2030-01-21T00:00:00Z"),
+            None,
         )
         .await
         .unwrap();

@@ -355,7 +355,7 @@ macro_rules! calendar_tests {
 calendar_tests!(
     connections_round_trip_and_are_isolated,
     syncs_replace_blocks_and_failures_keep_them,
-    external_busy_finds_long_blocks_from_anywhere_in_them,
+    busy_times_find_long_external_blocks_from_anywhere_in_them,
     inserts_refuse_times_blocked_by_external_calendars,
     background_claims_are_exclusive_and_lease_bound,
 );

@@ -24,14 +24,12 @@ pub async fn provider_busy(
     range: TimeRange,
     excluding: Option<&BookingId>,
 ) -> Result<BusyTimes, StorageError> {
-    let (bookings, external) = futures_util::future::try_join(
+    Ok(BusyTimes::new(
         ports
             .bookings
-            .busy_times(account, provider, range, excluding.cloned()),
-        ports.calendars.external_busy(account, provider, range),
-    )
-    .await?;
-    Ok(BusyTimes::new(bookings.into_iter().chain(external)))
+            .busy_times(account, provider, range, excluding.cloned())
+            .await?,
+    ))
 }
 
 /// Errors of calendar management.

@@ -95,11 +95,7 @@ impl Mocks {
             bookings: MockBookingStore::new(),
             webhooks: MockWebhookStore::new(),
             targets: MockWebhookTargets::new(),
-            calendars: {
-                let mut c = MockCalendarStore::new();
-                c.expect_external_busy().returning(|_, _, _| Ok(Vec::new()));
-                c
-            },
+            calendars: MockCalendarStore::new(),
             now: ts("2027-01-10T12:00:00Z"),
         }
     }
