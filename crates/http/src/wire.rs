@@ -16,16 +16,14 @@ use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-/// The 20 bytes of `YYYY-MM-DDTHH:MM:SSZ` for an instant in years 0-9999.
+/// The 11 bytes `YYYY-MM-DDT` of a day counted from 1970-01-01, for years
+/// 0-9999.
 ///
-/// On the availability hot path (two per slot, thousands per answer), so it
-/// converts days to a civil date arithmetically (H. Hinnant's algorithm)
-/// instead of going through a general formatter, and allocates nothing.
-fn ts_bytes(t: Timestamp) -> Option<[u8; 20]> {
-    let secs = t.as_second();
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
+/// On the availability hot path, so it converts days to a civil date
+/// arithmetically (H. Hinnant's algorithm) instead of going through a
+/// general formatter, and allocates nothing.
+fn date_bytes(days: i64) -> Option<[u8; 11]> {
+    let z = days.checked_add(719_468)?;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -37,21 +35,84 @@ fn ts_bytes(t: Timestamp) -> Option<[u8; 20]> {
     if !(0..=9999).contains(&year) {
         return None;
     }
-    let mut out = *b"0000-00-00T00:00:00Z";
-    let mut put = |at: usize, width: usize, mut value: i64| {
-        for i in (0..width).rev() {
-            // value % 10 is a single decimal digit.
-            out[at + i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, sod / 3600);
-    put(14, 2, sod / 60 % 60);
-    put(17, 2, sod % 60);
+    let mut out = *b"0000-00-00T";
+    put_digits(&mut out[0..4], year);
+    put_digits(&mut out[5..7], month);
+    put_digits(&mut out[8..10], day);
     Some(out)
+}
+
+/// The 9 bytes `HH:MM:SSZ` of a second of the day (0-86399).
+fn time_bytes(second_of_day: i64) -> [u8; 9] {
+    // The callers pass `rem_euclid(86_400)`, so each part is below 100.
+    let pair = |v: i64| PAIRS[usize::try_from(v).unwrap_or(0) % 100];
+    let [h1, h2] = pair(second_of_day / 3600);
+    let [m1, m2] = pair(second_of_day / 60 % 60);
+    let [s1, s2] = pair(second_of_day % 60);
+    [h1, h2, b':', m1, m2, b':', s1, s2, b'Z']
+}
+
+/// Writes `value` (non-negative, fewer digits than `out` is long) as
+/// zero-padded decimal digits filling `out`.
+fn put_digits(out: &mut [u8], mut value: i64) {
+    for digit in out.iter_mut().rev() {
+        // value % 10 is a single decimal digit.
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// `"00"` to `"99"`, for the time of day (four thousand per dense answer).
+const PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        // i < 100: both digits fit.
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
+/// The 20 bytes of `YYYY-MM-DDTHH:MM:SSZ` for an instant in years 0-9999.
+fn ts_bytes(t: Timestamp) -> Option<[u8; 20]> {
+    let secs = t.as_second();
+    let date = date_bytes(secs.div_euclid(86_400))?;
+    let time = time_bytes(secs.rem_euclid(86_400));
+    let mut out = [0u8; 20];
+    out[..11].copy_from_slice(&date);
+    out[11..].copy_from_slice(&time);
+    Some(out)
+}
+
+/// Writes instants as RFC 3339 UTC, remembering the last day's date: slots
+/// come in order, so most share their date with the one before.
+#[derive(Default)]
+struct TsWriter {
+    day: Option<(i64, [u8; 11])>,
+}
+
+impl TsWriter {
+    /// Appends `t` as [`fmt_ts`] formats it.
+    fn write(&mut self, out: &mut Vec<u8>, t: Timestamp) {
+        let secs = t.as_second();
+        let days = secs.div_euclid(86_400);
+        let date = match self.day {
+            Some((cached, date)) if cached == days => Some(date),
+            _ => {
+                let date = date_bytes(days);
+                self.day = date.map(|d| (days, d));
+                date
+            }
+        };
+        match date {
+            Some(date) => {
+                out.extend_from_slice(&date);
+                out.extend_from_slice(&time_bytes(secs.rem_euclid(86_400)));
+            }
+            None => out.extend_from_slice(fmt_ts(t).as_bytes()),
+        }
+    }
 }
 
 /// Formats an instant as RFC 3339 UTC with second precision (`2024-01-20T10:00:00Z`).
@@ -621,6 +682,35 @@ pub struct AvailabilityOut {
     /// Free slots, ascending.
     #[schema(value_type = Vec<SlotOut>)]
     pub slots: Slots,
+}
+
+impl AvailabilityOut {
+    /// The answer as JSON: the bytes `serde_json` writes for it, produced
+    /// directly. Slots are fixed-shape ASCII and an answer can hold
+    /// thousands, so they are appended without the serializer's per-string
+    /// escaping scan, with each slot's date formatted once per day.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let slots = &self.slots.0;
+        let mut out = Vec::with_capacity(96 + slots.len() * 56);
+        out.extend_from_slice(b"{\"service_id\":");
+        serde_json::to_writer(&mut out, &self.service_id)?;
+        out.extend_from_slice(b",\"timezone\":");
+        serde_json::to_writer(&mut out, &self.timezone)?;
+        out.extend_from_slice(b",\"slots\":[");
+        let mut ts = TsWriter::default();
+        for (i, slot) in slots.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"start\":\"");
+            ts.write(&mut out, slot.start);
+            out.extend_from_slice(b"\",\"end\":\"");
+            ts.write(&mut out, slot.end);
+            out.extend_from_slice(b"\"}");
+        }
+        out.extend_from_slice(b"]}");
+        Ok(out)
+    }
 }
 
 // ------------------------------------------------------------------ bookings
@@ -1225,6 +1315,44 @@ pub struct HealthOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn availability_json_is_what_serde_writes() {
+        use booking_domain::scheduling::Slot;
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let slot = |a: &str, b: &str| Slot {
+            start: t(a),
+            end: t(b),
+        };
+        for slots in [
+            vec![],
+            vec![
+                slot("0000-01-01T00:00:00Z", "0000-01-01T00:15:00Z"),
+                slot("1999-12-31T23:45:00Z", "2000-01-01T00:00:00Z"),
+                slot("2000-01-01T00:00:00Z", "2000-01-01T00:15:00Z"),
+                slot("2024-02-29T23:59:59Z", "2024-03-01T00:00:59Z"),
+                slot("2024-03-10T06:59:00Z", "2024-03-10T07:59:00Z"),
+                slot("9999-12-30T21:00:00Z", "9999-12-30T21:59:59Z"),
+            ],
+            // Outside 0-9999: the general formatter.
+            vec![Slot {
+                start: Timestamp::MIN,
+                end: Timestamp::MAX,
+            }],
+        ] {
+            let out = AvailabilityOut {
+                service_id: "srv_\"quoted\"\u{e9}".into(),
+                timezone: "America/New_York".into(),
+                slots: Slots(slots),
+            };
+            let direct = out.to_json().unwrap();
+            let serde = serde_json::to_vec(&out).unwrap();
+            assert_eq!(
+                String::from_utf8(direct).unwrap(),
+                String::from_utf8(serde).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn integer_fields_take_whole_numbers_written_as_floats() {

@@ -125,7 +125,7 @@ impl AccountStore for PostgresStore {
     }
 
     async fn keys_by_lookup(&self, lookup: &str) -> Result<Vec<ApiKeyRecord>, StorageError> {
-        let epoch = match self.inner.keys.get(lookup) {
+        let epoch = match self.inner.keys.get(lookup, "") {
             Ok(cached) => return Ok(cached),
             Err(epoch) => epoch,
         };
@@ -149,7 +149,12 @@ impl AccountStore for PostgresStore {
             })
             .await
             .map_err(TxError::storage)?;
-        self.inner.keys.fill(&lookup, &records, epoch);
+        if !records.is_empty() {
+            // Unknown keys are not cached: a new key works at once.
+            self.inner
+                .keys
+                .fill(&lookup, "", records.clone(), records.len(), epoch);
+        }
         Ok(records)
     }
 

@@ -118,8 +118,9 @@ struct Update {
 /// `$1`-`$22` are the booking's columns, in the order listed; `$23`
 /// event ids, `$24` kinds, `$25` previous starts, `$26` creation instants,
 /// `$27` snapshots, `$28` kind bits; `$29` whether to check external busy
-/// time (only for an active booking). Its row is `(booked, events, queued,
-/// notified)`.
+/// time (only for an active booking, which also announces the provider's
+/// changed busy time on `booking_busy`). Its row is `(booked, events,
+/// queued, notified, busy_changed)`.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
         concat!(
@@ -158,7 +159,9 @@ queued AS (
 SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS events,
     (SELECT count(*) FROM queued) AS queued,
     CASE WHEN (SELECT count(*) FROM queued) > 0
-        THEN pg_notify('booking_webhooks', '')::text END AS notified"
+        THEN pg_notify('booking_webhooks', '')::text END AS notified,
+    CASE WHEN $29 AND (SELECT count(*) FROM booking) > 0
+        THEN pg_notify('booking_busy', $2 || '/' || $4)::text END AS busy_changed"
         )
     };
 }
@@ -223,6 +226,20 @@ async fn lock_provider(
     Ok(())
 }
 
+/// Tells every store on the database (at commit) that the provider's busy
+/// time changed, so they drop what they cached of it.
+pub(crate) async fn announce_busy_change(
+    conn: &mut AsyncPgConnection,
+    account: &str,
+    provider: &str,
+) -> Result<(), TxError> {
+    Statement::<()>::new("SELECT pg_notify('booking_busy', $1)::text")
+        .bind::<Text, _>(crate::cache::busy_group(account, provider))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Whether `e` is a statement that gave up waiting for another transaction:
 /// `lock_timeout` (55P03) or a lost deadlock (40P01). diesel keeps the
 /// message, not the SQLSTATE.
@@ -236,8 +253,9 @@ fn gave_up_waiting(e: &DieselError) -> bool {
     }
 }
 
-/// The row of the insert statement: `(booked, events, queued, notified)`.
-type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>);
+/// The row of the insert statement: `(booked, events, queued, notified,
+/// busy_changed)`.
+type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>, Nullable<Text>);
 
 /// Runs the insert's single statement with `guard`; returns how many
 /// deliveries it queued. `Conflict` when the booking overlaps an active
@@ -292,14 +310,14 @@ async fn insert_statement(
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }
     let result = statement
-        .get_result::<(i64, i64, i64, Option<String>)>(conn)
+        .get_result::<(i64, i64, i64, Option<String>, Option<String>)>(conn)
         .await;
     match result {
-        Ok((0, _, _, _)) => Err(TxError::Conflict),
-        Ok((1, written, queued, _)) if usize::try_from(written).ok() == Some(events.len()) => {
+        Ok((0, ..)) => Err(TxError::Conflict),
+        Ok((1, written, queued, ..)) if usize::try_from(written).ok() == Some(events.len()) => {
             Ok(usize::try_from(queued).unwrap_or_default())
         }
-        Ok((booked, written, _, _)) => Err(TxError::Storage(StorageError::Internal(format!(
+        Ok((booked, written, ..)) => Err(TxError::Storage(StorageError::Internal(format!(
             "booking {}: the insert wrote {booked} booking(s) and {written} of {} event(s)",
             row.id,
             events.len()
@@ -334,30 +352,69 @@ async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<usiz
         if n == 0 {
             return Err(TxError::Stale);
         }
+        announce_busy_change(conn, &row.account_id, &row.provider_id).await?;
         insert_events(conn, &update.events).await
     })
     .await
 }
 
-/// Everything that blocks a provider over `[$3, $4)` (unix seconds), in
-/// start order: the occupied ranges of its active bookings (`$6` statuses)
-/// except `$7`, then its external calendars' busy pieces. One statement,
-/// cached (fixed text), so a read costs one round trip.
+/// Everything that blocks a provider over `[$3, $4)` (unix seconds): the
+/// occupied ranges of its active bookings (`$6` statuses) except `$7`, and
+/// its external calendars' busy pieces. One cached statement (fixed text),
+/// so a read costs one round trip, and one row of four arrays (starts and
+/// ends of each kind, each in start order, `NULL` when empty) instead of a
+/// row per range: a dense month is a thousand ranges, and per-row protocol
+/// messages and decoding were most of a read's cost.
 ///
 /// Each half is an index range scan bounded below by the longest possible
 /// range of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings,
-/// a day for external pieces, both capped by the schema): `bookings_busy`
-/// is covering, not partial, so the cached generic plan can use it for an
-/// index-only scan.
+/// a day for external pieces, both capped by the schema), whose index order
+/// the sorted subqueries keep: `bookings_busy` is covering, not partial, so
+/// the cached generic plan can use it for an index-only scan.
 const BUSY_TIME: &str = "\
-SELECT occupied_start, occupied_end FROM bookings
-WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4 AND occupied_start > $5
-    AND occupied_end > $3 AND status = ANY($6) AND id <> $7
-UNION ALL
-SELECT start_at, end_at FROM calendar_busy
-WHERE account_id = $1 AND provider_id = $2 AND start_at < $4 AND start_at > $3 - 86400
-    AND end_at > $3
-ORDER BY 1";
+SELECT b.starts, b.ends, c.starts, c.ends
+FROM (
+    SELECT array_agg(occupied_start) AS starts, array_agg(occupied_end) AS ends
+    FROM (
+        SELECT occupied_start, occupied_end FROM bookings
+        WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4
+            AND occupied_start > $5 AND occupied_end > $3 AND status = ANY($6) AND id <> $7
+        ORDER BY occupied_start
+    ) sorted
+) b, (
+    SELECT array_agg(start_at) AS starts, array_agg(end_at) AS ends
+    FROM (
+        SELECT start_at, end_at FROM calendar_busy
+        WHERE account_id = $1 AND provider_id = $2 AND start_at < $4
+            AND start_at > $3 - 86400 AND end_at > $3
+        ORDER BY start_at
+    ) sorted
+) c";
+
+/// The arrays of [`BUSY_TIME`]'s row.
+type BusyArrays = (
+    Nullable<Array<BigInt>>,
+    Nullable<Array<BigInt>>,
+    Nullable<Array<BigInt>>,
+    Nullable<Array<BigInt>>,
+);
+
+/// `(start, end)` pairs from parallel arrays (`None`: empty); arrays of
+/// different lengths are a store bug.
+fn pairs(
+    starts: Option<Vec<i64>>,
+    ends: Option<Vec<i64>>,
+) -> Result<Vec<(i64, i64)>, StorageError> {
+    let (starts, ends) = (starts.unwrap_or_default(), ends.unwrap_or_default());
+    if starts.len() != ends.len() {
+        return Err(StorageError::Internal(format!(
+            "busy time: {} starts but {} ends",
+            starts.len(),
+            ends.len()
+        )));
+    }
+    Ok(starts.into_iter().zip(ends).collect())
+}
 
 #[async_trait]
 impl BookingStore for PostgresStore {
@@ -387,6 +444,9 @@ impl BookingStore for PostgresStore {
             Ok(queued) => {
                 if queued > 0 {
                     self.wake();
+                }
+                if booking.status.is_active() {
+                    self.busy_changed(&insert.row.account_id, &insert.row.provider_id);
                 }
                 Ok(())
             }
@@ -431,6 +491,7 @@ impl BookingStore for PostgresStore {
                 if queued > 0 {
                     self.wake();
                 }
+                self.busy_changed(&update.row.account_id, &update.row.provider_id);
                 Ok(())
             }
             Err(TxError::Conflict) => Err(UpdateBookingError::Conflict),
@@ -519,23 +580,56 @@ impl BookingStore for PostgresStore {
         let provider = provider.as_str().to_owned();
         let excluding = excluding.map(|id| id.as_str().to_owned());
         let (start, end) = (secs(range.start()), secs_ceil(range.end()));
-        self.run("busy_times", |conn| {
-            let statement = Statement::<(BigInt, BigInt)>::new(BUSY_TIME)
-                .bind::<Text, _>(account.clone())
-                .bind::<Text, _>(provider.clone())
-                .bind::<BigInt, _>(start)
-                .bind::<BigInt, _>(end)
-                .bind::<BigInt, _>(start.saturating_sub(MAX_OCCUPIED_SECS))
-                .bind::<Array<Text>, _>(ACTIVE.to_vec())
-                // Ids are never empty, so "" excludes nothing.
-                .bind::<Text, _>(excluding.clone().unwrap_or_default());
-            Box::pin(async move {
-                let rows: Vec<(i64, i64)> = statement.load(conn).await?;
-                Ok(busy_ranges(rows)?)
+        // Only whole windows are cached (reschedules exclude a booking).
+        let cached = excluding.is_none().then(|| {
+            let group = crate::cache::busy_group(&account, &provider);
+            let window = crate::cache::busy_window(start, end);
+            let epoch = self.inner.busy.get(&group, &window);
+            (group, window, epoch)
+        });
+        let epoch = match cached {
+            Some((_, _, Ok(ranges))) => return Ok(ranges),
+            Some((group, window, Err(epoch))) => Some((group, window, epoch)),
+            None => None,
+        };
+        let ranges = self
+            .run("busy_times", |conn| {
+                let statement = Statement::<BusyArrays>::new(BUSY_TIME)
+                    .bind::<Text, _>(account.clone())
+                    .bind::<Text, _>(provider.clone())
+                    .bind::<BigInt, _>(start)
+                    .bind::<BigInt, _>(end)
+                    .bind::<BigInt, _>(start.saturating_sub(MAX_OCCUPIED_SECS))
+                    .bind::<Array<Text>, _>(ACTIVE.to_vec())
+                    // Ids are never empty, so "" excludes nothing.
+                    .bind::<Text, _>(excluding.clone().unwrap_or_default());
+                Box::pin(async move {
+                    type Arrays = (
+                        Option<Vec<i64>>,
+                        Option<Vec<i64>>,
+                        Option<Vec<i64>>,
+                        Option<Vec<i64>>,
+                    );
+                    let (starts, ends, external_starts, external_ends): Arrays =
+                        statement.get_result(conn).await?;
+                    let mut rows = pairs(starts, ends)?;
+                    let external = pairs(external_starts, external_ends)?;
+                    if !external.is_empty() {
+                        rows.extend(external);
+                        rows.sort_unstable_by_key(|&(start, _)| start);
+                    }
+                    Ok(busy_ranges(rows)?)
+                })
             })
-        })
-        .await
-        .map_err(TxError::storage)
+            .await
+            .map_err(TxError::storage)?;
+        if let Some((group, window, epoch)) = epoch {
+            let cost = ranges.len() + 1;
+            self.inner
+                .busy
+                .fill(&group, &window, ranges.clone(), cost, epoch);
+        }
+        Ok(ranges)
     }
 
     async fn booking_events(

@@ -95,23 +95,35 @@ impl CalendarStore for PostgresStore {
             provider.as_str().to_owned(),
             id.as_str().to_owned(),
         );
-        self.run("delete_calendar", |conn| {
-            let (account, provider, id) = (account.clone(), provider.clone(), id.clone());
-            Box::pin(async move {
-                // Busy blocks go with it (ON DELETE CASCADE).
-                let n = diesel::delete(
-                    calendar_connections::table
-                        .filter(calendar_connections::account_id.eq(&account))
-                        .filter(calendar_connections::provider_id.eq(&provider))
-                        .filter(calendar_connections::id.eq(&id)),
-                )
-                .execute(conn)
-                .await?;
-                Ok(n > 0)
+        let deleted = self
+            .run("delete_calendar", |conn| {
+                let (account, provider, id) = (account.clone(), provider.clone(), id.clone());
+                Box::pin(async move {
+                    conn.transaction(async |conn| {
+                        // Busy blocks go with it (ON DELETE CASCADE).
+                        let n = diesel::delete(
+                            calendar_connections::table
+                                .filter(calendar_connections::account_id.eq(&account))
+                                .filter(calendar_connections::provider_id.eq(&provider))
+                                .filter(calendar_connections::id.eq(&id)),
+                        )
+                        .execute(conn)
+                        .await?;
+                        if n > 0 {
+                            crate::bookings::announce_busy_change(conn, &account, &provider)
+                                .await?;
+                        }
+                        Ok(n > 0)
+                    })
+                    .await
+                })
             })
-        })
-        .await
-        .map_err(TxError::storage)
+            .await
+            .map_err(TxError::storage)?;
+        if deleted {
+            self.busy_changed(&account, &provider);
+        }
+        Ok(deleted)
     }
 
     async fn claim_calendar_syncs(
@@ -177,121 +189,135 @@ impl CalendarStore for PostgresStore {
         credentials: Option<OAuthCredentials>,
         now: Timestamp,
     ) -> Result<bool, StorageError> {
+        let account_id = account;
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         let result = result.clone();
         let now = secs(now);
-        self.run("record_calendar_sync", |conn| {
-            let (account, id, result, credentials) = (
-                account.clone(),
-                id.clone(),
-                result.clone(),
-                credentials.clone(),
-            );
-            Box::pin(async move {
-                conn.transaction(async |conn| {
-                    let provider: Option<String> = calendar_connections::table
-                        .filter(calendar_connections::account_id.eq(&account))
-                        .filter(calendar_connections::id.eq(&id))
-                        .select(calendar_connections::provider_id)
-                        .first(conn)
-                        .await
-                        .optional()?;
-                    let Some(provider) = provider else {
-                        return Ok(false);
-                    };
-                    let target = calendar_connections::table
-                        .filter(calendar_connections::account_id.eq(&account))
-                        .filter(calendar_connections::id.eq(&id));
-                    if let Some(c) = &credentials {
-                        diesel::update(target)
-                            .set((
-                                calendar_connections::access_token.eq(&c.access_token),
-                                calendar_connections::refresh_token.eq(&c.refresh_token),
-                                calendar_connections::expires_at.eq(c.expires_at.map(secs)),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    match &result {
-                        SyncResult::Busy { blocks, validators } => {
-                            diesel::delete(
-                                calendar_busy::table
-                                    .filter(calendar_busy::account_id.eq(&account))
-                                    .filter(calendar_busy::calendar_id.eq(&id)),
-                            )
-                            .execute(conn)
-                            .await?;
-                            let pieces = busy_pieces(blocks);
-                            for chunk in pieces.chunks(200) {
-                                let values: Vec<_> = chunk
-                                    .iter()
-                                    .map(|(s, e)| {
-                                        (
-                                            calendar_busy::account_id.eq(&account),
-                                            calendar_busy::provider_id.eq(&provider),
-                                            calendar_busy::calendar_id.eq(&id),
-                                            calendar_busy::start_at.eq(*s),
-                                            calendar_busy::end_at.eq(*e),
-                                        )
-                                    })
-                                    .collect();
-                                diesel::insert_into(calendar_busy::table)
-                                    .values(&values)
+        let recorded = self
+            .run("record_calendar_sync", |conn| {
+                let (account, id, result, credentials) = (
+                    account.clone(),
+                    id.clone(),
+                    result.clone(),
+                    credentials.clone(),
+                );
+                Box::pin(async move {
+                    conn.transaction(async |conn| {
+                        let provider: Option<String> = calendar_connections::table
+                            .filter(calendar_connections::account_id.eq(&account))
+                            .filter(calendar_connections::id.eq(&id))
+                            .select(calendar_connections::provider_id)
+                            .first(conn)
+                            .await
+                            .optional()?;
+                        let Some(provider) = provider else {
+                            return Ok(None);
+                        };
+                        let target = calendar_connections::table
+                            .filter(calendar_connections::account_id.eq(&account))
+                            .filter(calendar_connections::id.eq(&id));
+                        if let Some(c) = &credentials {
+                            diesel::update(target)
+                                .set((
+                                    calendar_connections::access_token.eq(&c.access_token),
+                                    calendar_connections::refresh_token.eq(&c.refresh_token),
+                                    calendar_connections::expires_at.eq(c.expires_at.map(secs)),
+                                ))
+                                .execute(conn)
+                                .await?;
+                        }
+                        match &result {
+                            SyncResult::Busy { blocks, validators } => {
+                                crate::bookings::announce_busy_change(conn, &account, &provider)
+                                    .await?;
+                                diesel::delete(
+                                    calendar_busy::table
+                                        .filter(calendar_busy::account_id.eq(&account))
+                                        .filter(calendar_busy::calendar_id.eq(&id)),
+                                )
+                                .execute(conn)
+                                .await?;
+                                let pieces = busy_pieces(blocks);
+                                for chunk in pieces.chunks(200) {
+                                    let values: Vec<_> = chunk
+                                        .iter()
+                                        .map(|(s, e)| {
+                                            (
+                                                calendar_busy::account_id.eq(&account),
+                                                calendar_busy::provider_id.eq(&provider),
+                                                calendar_busy::calendar_id.eq(&id),
+                                                calendar_busy::start_at.eq(*s),
+                                                calendar_busy::end_at.eq(*e),
+                                            )
+                                        })
+                                        .collect();
+                                    diesel::insert_into(calendar_busy::table)
+                                        .values(&values)
+                                        .execute(conn)
+                                        .await?;
+                                }
+                                diesel::update(target)
+                                    .set((
+                                        calendar_connections::status.eq(SyncStatus::Synced.name()),
+                                        calendar_connections::last_synced_at.eq(Some(now)),
+                                        calendar_connections::last_error.eq(None::<String>),
+                                        calendar_connections::last_error_at.eq(None::<i64>),
+                                        calendar_connections::busy_blocks
+                                            .eq(i64::try_from(blocks.len()).unwrap_or(i64::MAX)),
+                                        calendar_connections::etag.eq(&validators.etag),
+                                        calendar_connections::last_modified
+                                            .eq(&validators.last_modified),
+                                    ))
                                     .execute(conn)
                                     .await?;
                             }
-                            diesel::update(target)
-                                .set((
-                                    calendar_connections::status.eq(SyncStatus::Synced.name()),
-                                    calendar_connections::last_synced_at.eq(Some(now)),
-                                    calendar_connections::last_error.eq(None::<String>),
-                                    calendar_connections::last_error_at.eq(None::<i64>),
-                                    calendar_connections::busy_blocks
-                                        .eq(i64::try_from(blocks.len()).unwrap_or(i64::MAX)),
-                                    calendar_connections::etag.eq(&validators.etag),
-                                    calendar_connections::last_modified
-                                        .eq(&validators.last_modified),
-                                ))
-                                .execute(conn)
-                                .await?;
+                            SyncResult::Unchanged => {
+                                diesel::update(target)
+                                    .set((
+                                        calendar_connections::status.eq(SyncStatus::Synced.name()),
+                                        calendar_connections::last_synced_at.eq(Some(now)),
+                                        calendar_connections::last_error.eq(None::<String>),
+                                        calendar_connections::last_error_at.eq(None::<i64>),
+                                    ))
+                                    .execute(conn)
+                                    .await?;
+                            }
+                            SyncResult::Failed(why) => {
+                                let why: String = why.chars().take(500).collect();
+                                diesel::update(target)
+                                    .set((
+                                        calendar_connections::status.eq(SyncStatus::Error.name()),
+                                        calendar_connections::last_error.eq(Some(why)),
+                                        calendar_connections::last_error_at.eq(Some(now)),
+                                    ))
+                                    .execute(conn)
+                                    .await?;
+                            }
                         }
-                        SyncResult::Unchanged => {
-                            diesel::update(target)
-                                .set((
-                                    calendar_connections::status.eq(SyncStatus::Synced.name()),
-                                    calendar_connections::last_synced_at.eq(Some(now)),
-                                    calendar_connections::last_error.eq(None::<String>),
-                                    calendar_connections::last_error_at.eq(None::<i64>),
-                                ))
-                                .execute(conn)
-                                .await?;
-                        }
-                        SyncResult::Failed(why) => {
-                            let why: String = why.chars().take(500).collect();
-                            diesel::update(target)
-                                .set((
-                                    calendar_connections::status.eq(SyncStatus::Error.name()),
-                                    calendar_connections::last_error.eq(Some(why)),
-                                    calendar_connections::last_error_at.eq(Some(now)),
-                                ))
-                                .execute(conn)
-                                .await?;
-                        }
-                    }
-                    diesel::update(target)
-                        .set((
-                            calendar_connections::sync_claimed_until.eq(None::<i64>),
-                            calendar_connections::sync_attempted_at.eq(Some(now)),
-                            calendar_connections::updated_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    Ok(true)
+                        diesel::update(target)
+                            .set((
+                                calendar_connections::sync_claimed_until.eq(None::<i64>),
+                                calendar_connections::sync_attempted_at.eq(Some(now)),
+                                calendar_connections::updated_at.eq(now),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        let changed = matches!(result, SyncResult::Busy { .. });
+                        Ok(Some((provider, changed)))
+                    })
+                    .await
                 })
-                .await
             })
-        })
-        .await
-        .map_err(TxError::storage)
+            .await
+            .map_err(TxError::storage)?;
+        match recorded {
+            Some((provider, changed)) => {
+                if changed {
+                    self.busy_changed(account_id.as_str(), &provider);
+                }
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

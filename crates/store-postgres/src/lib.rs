@@ -44,11 +44,11 @@
 
 mod accounts;
 mod bookings;
+mod cache;
 mod calendars;
 mod catalog;
 mod feeds;
 mod idempotency;
-mod keycache;
 mod listen;
 mod ratelimit;
 mod rows;
@@ -74,7 +74,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Notify;
 
-use crate::keycache::KeyCache;
+use crate::cache::{BusyCache, KeyCache};
 use crate::listen::Listener;
 
 /// The schema migrations, embedded at build time.
@@ -115,8 +115,10 @@ struct Inner {
     /// Signalled after a commit that queued webhook deliveries, here or (by
     /// the listener) in another process.
     wake: Arc<Notify>,
-    /// API keys found lately, dropped on revocation (by the listener).
+    /// API keys found lately, dropped on revocation (see `cache.rs`).
     keys: Arc<KeyCache>,
+    /// Providers' busy time read lately, dropped on change (see `cache.rs`).
+    busy: Arc<BusyCache>,
     /// Stops the listener when the store is dropped.
     _listener: Listener,
 }
@@ -160,14 +162,24 @@ impl PostgresStore {
             .build()
             .map_err(|e| StorageError::Internal(format!("cannot build postgres pool: {e}")))?;
         let wake = Arc::new(Notify::new());
-        let keys = Arc::new(KeyCache::default());
-        let listener = Listener::start(url, Arc::clone(&wake), Arc::clone(&keys)).await;
+        let keys = Arc::new(cache::key_cache());
+        let busy = Arc::new(cache::busy_cache());
+        let listener = Listener::start(
+            url,
+            listen::Signals {
+                wake: Arc::clone(&wake),
+                keys: Arc::clone(&keys),
+                busy: Arc::clone(&busy),
+            },
+        )
+        .await;
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
                 applied,
                 wake,
                 keys,
+                busy,
                 _listener: listener,
             }),
         })
@@ -177,6 +189,14 @@ impl PostgresStore {
     /// next one to wait).
     fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Drops the cached busy time of a provider this process just changed
+    /// (the other processes drop theirs when the write's `NOTIFY` arrives).
+    fn busy_changed(&self, account: &str, provider: &str) {
+        self.inner
+            .busy
+            .invalidate(&cache::busy_group(account, provider));
     }
 
     /// Applies pending migrations; returns the versions applied, oldest

@@ -1,9 +1,9 @@
 //! The cross-process signals: a dedicated connection (outside the pool)
-//! that `LISTEN`s on two channels. On [`CHANNEL`] it wakes this store's
+//! that `LISTEN`s on three channels. On [`CHANNEL`] it wakes this store's
 //! delivery workers, so a booking written by another process is sent
-//! without waiting for the workers' next poll; on [`KEYS`] it drops a
-//! revoked key from the [`KeyCache`], which it marks live only while the
-//! connection listens.
+//! without waiting for the workers' next poll; on [`KEYS`] and [`BUSY`] it
+//! drops what changed from the read caches (see `cache.rs`), which it marks
+//! live only while the connection listens.
 //!
 //! The connection is checked with a `SELECT 1` when it has been quiet for
 //! [`PING_EVERY`] (a peer that vanished without closing the socket would
@@ -19,8 +19,8 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, oneshot};
 
+use crate::cache::{BUSY, BusyCache, KEYS, KeyCache};
 use crate::establish;
-use crate::keycache::{CHANNEL as KEYS, KeyCache};
 use crate::webhooks::CHANNEL;
 
 /// The first wait before reconnecting.
@@ -47,11 +47,11 @@ impl Listener {
     /// Connects and listens once (so a store returned by `connect` already
     /// hears other processes and caches keys), then keeps listening in a
     /// background task that acts on every notification.
-    pub(crate) async fn start(url: &str, wake: Arc<Notify>, keys: Arc<KeyCache>) -> Listener {
+    pub(crate) async fn start(url: &str, signals: Signals) -> Listener {
         let first = match listen(url).await {
             Ok(conn) => {
                 // Live from the start: a store returned by `connect` caches.
-                keys.set_live(true);
+                signals.set_live(true);
                 Some(conn)
             }
             Err(e) => {
@@ -60,25 +60,44 @@ impl Listener {
             }
         };
         let (stop_tx, stop) = oneshot::channel();
-        let signals = Signals { wake, keys };
         tokio::spawn(run(url.to_owned(), signals, first, stop));
         Listener { _stop: stop_tx }
     }
 }
 
 /// What the notifications act on.
-struct Signals {
+pub(crate) struct Signals {
     /// The delivery workers.
-    wake: Arc<Notify>,
+    pub(crate) wake: Arc<Notify>,
     /// The API keys cached by this store.
-    keys: Arc<KeyCache>,
+    pub(crate) keys: Arc<KeyCache>,
+    /// The busy time cached by this store.
+    pub(crate) busy: Arc<BusyCache>,
 }
 
-/// A new connection listening on [`CHANNEL`] and [`KEYS`].
+impl Signals {
+    /// Whether the caches can be trusted (the connection listens).
+    fn set_live(&self, live: bool) {
+        self.keys.set_live(live);
+        self.busy.set_live(live);
+    }
+
+    /// Acts on one notification.
+    fn on(&self, channel: &str, payload: &str) {
+        match channel {
+            KEYS => self.keys.invalidate(payload),
+            BUSY => self.busy.invalidate(payload),
+            _ => self.wake.notify_one(),
+        }
+    }
+}
+
+/// A new connection listening on [`CHANNEL`], [`KEYS`] and [`BUSY`].
 async fn listen(url: &str) -> Result<AsyncPgConnection, String> {
     let mut conn = establish(url).await.map_err(|e| e.to_string())?;
-    let setup =
-        format!("SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {KEYS}");
+    let setup = format!(
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {KEYS}; LISTEN {BUSY}"
+    );
     match tokio::time::timeout(STATEMENT_TIMEOUT, conn.batch_execute(&setup)).await {
         Ok(Ok(())) => Ok(conn),
         Ok(Err(e)) => Err(e.to_string()),
@@ -89,7 +108,7 @@ async fn listen(url: &str) -> Result<AsyncPgConnection, String> {
 /// The listener task: listens until `stop` resolves (the store was dropped).
 async fn run(
     url: String,
-    Signals { wake, keys }: Signals,
+    signals: Signals,
     mut first: Option<AsyncPgConnection>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -118,7 +137,7 @@ async fn run(
                             outage = false;
                         }
                         // Whatever was queued while no one listened.
-                        wake.notify_one();
+                        signals.wake.notify_one();
                         conn
                     }
                     Err(e) => {
@@ -131,13 +150,13 @@ async fn run(
                 }
             }
         };
-        keys.set_live(true);
+        signals.set_live(true);
         let lost = tokio::select! {
             biased;
             _ = &mut stop => return,
-            lost = receive(&mut conn, &wake, &keys, &mut backoff) => lost,
+            lost = receive(&mut conn, &signals, &mut backoff) => lost,
         };
-        keys.set_live(false);
+        signals.set_live(false);
         drop(conn);
         if !outage {
             tracing::warn!(error = %lost, "lost the webhook notification connection; reconnecting");
@@ -150,8 +169,7 @@ async fn run(
 /// Resets `backoff` once the connection proved healthy.
 async fn receive(
     conn: &mut AsyncPgConnection,
-    wake: &Notify,
-    keys: &KeyCache,
+    signals: &Signals,
     backoff: &mut Duration,
 ) -> String {
     loop {
@@ -164,11 +182,7 @@ async fn receive(
         match next {
             Ok(Some(Ok(notification))) => {
                 *backoff = MIN_BACKOFF;
-                if notification.channel == KEYS {
-                    keys.invalidate(&notification.payload);
-                } else {
-                    wake.notify_one();
-                }
+                signals.on(&notification.channel, &notification.payload);
             }
             Ok(Some(Err(e))) => return e.to_string(),
             Ok(None) => return "connection closed".to_owned(),

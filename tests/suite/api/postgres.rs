@@ -310,3 +310,58 @@ async fn a_revoked_key_is_refused_by_every_process_at_once() {
         }
     }
 }
+
+/// The slot starts `GET …/availability` lists for `day`.
+async fn slot_starts(api: &Api, day: jiff::civil::Date) -> Vec<String> {
+    let res = api
+        .get(&format!(
+            "/v1/services/srv_hour/availability?from={day}&to={day}"
+        ))
+        .await
+        .expect_status(200);
+    res.json["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Servers cache providers' busy time; a booking or a cancellation made
+/// through one shows in every other's availability within moments, and in
+/// its own at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn availability_follows_bookings_made_through_other_processes() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let (_servers, apis) = cluster(&db, 2, &[]);
+    apis[0].create_service(&around_the_clock()).await;
+    let day = future_monday();
+    let at = utc(day, 10, 0);
+    for api in &apis {
+        assert!(slot_starts(api, day).await.contains(&at));
+    }
+    let booking = apis[0].book_ok("srv_hour", &at).await;
+    assert!(
+        !slot_starts(&apis[0], day).await.contains(&at),
+        "the writing process sees its booking at once"
+    );
+    let eventually = async |api: &Api, taken: bool| {
+        let since = Instant::now();
+        while slot_starts(api, day).await.contains(&at) == taken {
+            assert!(
+                since.elapsed() < Duration::from_secs(2),
+                "availability still stale after {:?}",
+                since.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    eventually(&apis[1], true).await;
+    let id = booking["id"].as_str().unwrap();
+    apis[1]
+        .post(&format!("/v1/bookings/{id}/cancel"), &json!({}))
+        .await
+        .expect_status(200);
+    eventually(&apis[0], false).await;
+}

@@ -19,7 +19,7 @@ pub trait CalendarTestStore: Store + CalendarStore {}
 
 impl<T> CalendarTestStore for T where T: Store + CalendarStore {}
 
-fn connection(
+pub fn connection(
     account: &AccountId,
     provider: &ProviderId,
     source: CalendarSource,
@@ -39,7 +39,7 @@ fn connection(
     }
 }
 
-fn google() -> CalendarSource {
+pub fn google() -> CalendarSource {
     CalendarSource::Google {
         calendar_id: "primary".into(),
         credentials: OAuthCredentials {

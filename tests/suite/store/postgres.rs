@@ -916,3 +916,133 @@ async fn key_lookups_are_cached_until_a_revocation_is_announced() {
     drop((first, second));
     db.drop().await;
 }
+
+/// Reads `store`'s busy time over the whole of 2030-01-07 until `done`
+/// holds for it, for at most five seconds; whether it did.
+async fn busy_until(
+    store: &PostgresStore,
+    a: &super::fixtures::Tenant,
+    done: impl Fn(&[booking_domain::TimeRange]) -> bool,
+) -> bool {
+    use booking_domain::ports::BookingStore;
+    let day = super::fixtures::range("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        let busy = store
+            .busy_times(&a.account, &a.default_provider, day, None)
+            .await
+            .unwrap();
+        if done(&busy) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Busy time is cached per store; every write that changes it (booking
+/// inserts and updates, calendar syncs and deletions) is seen at once by the
+/// writing store and, through the database's notifications, by the others;
+/// a change made behind the stores' back stays unseen until announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_time_is_cached_until_a_change_is_announced() {
+    use booking_domain::ports::{BookingStore, CalendarStore, ServiceStore, SyncResult};
+    use booking_domain::{BookingStatus, EventKind, TimeRange, Validators};
+
+    use super::calendars::{connection, google};
+    use super::fixtures::{booking, event, service, t};
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (first, second) = (db.store().await, db.store().await);
+    let a = tenant(&first, "acme").await;
+    let svc = service(&a.account, &a.default_provider, 0, 0);
+    first.create_service(&svc).await.unwrap();
+    let empty = |busy: &[TimeRange]| busy.is_empty();
+    assert!(busy_until(&first, &a, empty).await);
+    assert!(busy_until(&second, &a, empty).await);
+
+    // A booking: the writer sees it at once, the other store soon after.
+    let b = booking(&svc, t("2030-01-07T10:00:00Z"), BookingStatus::Pending);
+    first
+        .insert_booking(&b, &[event(EventKind::Created, &b, None)])
+        .await
+        .unwrap();
+    let one = |busy: &[TimeRange]| busy.len() == 1;
+    let day = super::fixtures::range("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
+    assert_eq!(
+        first
+            .busy_times(&a.account, &a.default_provider, day, None)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the writing store sees its own write at once"
+    );
+    assert!(busy_until(&second, &a, one).await);
+
+    // Behind the stores' back: unseen while cached, seen once announced.
+    let mut conn = admin(db.url()).await;
+    hold_copy(&mut conn, b.id.as_str(), 2 * 3600).await;
+    execute(&mut conn, "COMMIT").await.unwrap();
+    for _ in 0..5 {
+        let busy = second
+            .busy_times(&a.account, &a.default_provider, day, None)
+            .await
+            .unwrap();
+        assert_eq!(busy.len(), 1, "answered from the cache");
+    }
+    execute(
+        &mut conn,
+        &format!(
+            "NOTIFY booking_busy, '{}/{}'",
+            a.account, a.default_provider
+        ),
+    )
+    .await
+    .unwrap();
+    let two = |busy: &[TimeRange]| busy.len() == 2;
+    assert!(busy_until(&second, &a, two).await);
+
+    // An update (cancelling) frees the time everywhere.
+    let mut cancelled = b.clone();
+    cancelled.status = BookingStatus::Cancelled;
+    cancelled.updated_at = plus_secs(b.updated_at, 1);
+    first
+        .update_booking(
+            &b,
+            &cancelled,
+            &[event(EventKind::Cancelled, &cancelled, None)],
+        )
+        .await
+        .unwrap();
+    assert!(busy_until(&second, &a, one).await);
+
+    // A calendar sync adds blocks everywhere; deleting the calendar frees them.
+    let c = connection(&a.account, &a.default_provider, google());
+    first.create_calendar(&c).await.unwrap();
+    assert!(busy_until(&second, &a, one).await, "cached again");
+    let blocks = SyncResult::Busy {
+        blocks: vec![TimeRange::new(t("2030-01-07T15:00:00Z"), t("2030-01-07T16:00:00Z")).unwrap()],
+        validators: Validators::default(),
+    };
+    first
+        .record_calendar_sync(&a.account, &c.id, &blocks, None, now())
+        .await
+        .unwrap();
+    assert!(busy_until(&second, &a, two).await);
+    first
+        .delete_calendar(&a.account, &a.default_provider, &c.id)
+        .await
+        .unwrap();
+    assert!(busy_until(&second, &a, one).await);
+    drop(conn);
+    drop((first, second));
+    db.drop().await;
+}
+
+fn plus_secs(t: jiff::Timestamp, secs: i64) -> jiff::Timestamp {
+    t.checked_add(jiff::SignedDuration::from_secs(secs))
+        .unwrap()
+}

@@ -143,9 +143,17 @@ pub async fn availability(
         to: bound(q.0.to.as_deref(), "to")?,
     };
     let answer = uc.slots_for(service, query).await?;
-    Ok(HttpResponse::Ok().json(AvailabilityOut {
+    let body = AvailabilityOut {
         service_id: answer.service.id.to_string(),
         timezone: answer.service.availability.timezone().name().to_owned(),
         slots: Slots(answer.slots),
-    }))
+    }
+    .to_json()
+    .map_err(|e| {
+        tracing::error!(error = %e, "cannot serialize availability");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
