@@ -118,9 +118,8 @@ struct Update {
 /// `$1`-`$22` are the booking's columns, in the order listed; `$23`
 /// event ids, `$24` kinds, `$25` previous starts, `$26` creation instants,
 /// `$27` snapshots, `$28` kind bits; `$29` whether to check external busy
-/// time (only for an active booking, which also announces the provider's
-/// changed busy time on `booking_busy`). Its row is `(booked, events,
-/// queued, notified, busy_changed)`.
+/// time (only for an active booking). Its row is `(booked, events, queued,
+/// notified)`.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
         concat!(
@@ -159,9 +158,7 @@ queued AS (
 SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS events,
     (SELECT count(*) FROM queued) AS queued,
     CASE WHEN (SELECT count(*) FROM queued) > 0
-        THEN pg_notify('booking_webhooks', '')::text END AS notified,
-    CASE WHEN $29 AND (SELECT count(*) FROM booking) > 0
-        THEN pg_notify('booking_busy', $2 || '/' || $4)::text END AS busy_changed"
+        THEN pg_notify('booking_webhooks', '')::text END AS notified"
         )
     };
 }
@@ -226,20 +223,6 @@ async fn lock_provider(
     Ok(())
 }
 
-/// Tells every store on the database (at commit) that the provider's busy
-/// time changed, so they drop what they cached of it.
-pub(crate) async fn announce_busy_change(
-    conn: &mut AsyncPgConnection,
-    account: &str,
-    provider: &str,
-) -> Result<(), TxError> {
-    Statement::<()>::new("SELECT pg_notify('booking_busy', $1)::text")
-        .bind::<Text, _>(crate::cache::busy_group(account, provider))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Whether `e` is a statement that gave up waiting for another transaction:
 /// `lock_timeout` (55P03) or a lost deadlock (40P01). diesel keeps the
 /// message, not the SQLSTATE.
@@ -253,9 +236,8 @@ fn gave_up_waiting(e: &DieselError) -> bool {
     }
 }
 
-/// The row of the insert statement: `(booked, events, queued, notified,
-/// busy_changed)`.
-type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>, Nullable<Text>);
+/// The row of the insert statement: `(booked, events, queued, notified)`.
+type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>);
 
 /// Runs the insert's single statement with `guard`; returns how many
 /// deliveries it queued. `Conflict` when the booking overlaps an active
@@ -310,7 +292,7 @@ async fn insert_statement(
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }
     let result = statement
-        .get_result::<(i64, i64, i64, Option<String>, Option<String>)>(conn)
+        .get_result::<(i64, i64, i64, Option<String>)>(conn)
         .await;
     match result {
         Ok((0, ..)) => Err(TxError::Conflict),
@@ -352,7 +334,6 @@ async fn update_tx(conn: &mut AsyncPgConnection, update: &Update) -> Result<usiz
         if n == 0 {
             return Err(TxError::Stale);
         }
-        announce_busy_change(conn, &row.account_id, &row.provider_id).await?;
         insert_events(conn, &update.events).await
     })
     .await

@@ -4,13 +4,21 @@
 //! records (by lookup prefix) and a provider's busy time over a window. The
 //! store keeps what it read, in a [`NotifiedCache`] per kind, and answers
 //! later reads from memory. Every write that changes what such a read
-//! returns sends a `NOTIFY` naming the group it changed, in the writing
-//! transaction (so it is delivered at commit, to every process): a key
-//! revocation on [`KEYS`] with the key's lookup, a booking write or an
-//! external-calendar sync on [`BUSY`] with `account/provider`. The store's
-//! listener (see `listen.rs`) drops that group when the notification
-//! arrives, milliseconds after the commit; the writing process also drops it
-//! itself as soon as its write returns.
+//! returns leads to a `NOTIFY` naming the group it changed, which every
+//! store's listener (see `listen.rs`) turns into dropping that group,
+//! milliseconds after the write:
+//!
+//! - a key revocation sends it on [`KEYS`] (payload: the key's lookup)
+//!   inside the revoking transaction, so it leaves exactly at commit;
+//! - a write of busy time (a booking inserted or changed, a calendar synced
+//!   or deleted) drops the provider's group in the writing process at once,
+//!   and hands it to the [`BusyAnnouncer`], which sends it on [`BUSY`]
+//!   (payload: `account/provider` groups separated by commas) right after,
+//!   batching whatever accumulated meanwhile. Not inside the booking's
+//!   transaction: a `NOTIFY` there takes a database-wide lock at commit and
+//!   would serialize every booking's commit. The price is that a process
+//!   dying between a commit and its announcement leaves the others' entries
+//!   for that provider stale until their TTL (10 s).
 //!
 //! A cache is only trusted while notifications can arrive: it is emptied and
 //! bypassed whenever the listening connection is lost, until it listens
@@ -20,18 +28,24 @@
 //! (an epoch counter). Memory is bounded by a total cost; past it the cache
 //! starts over.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use booking_domain::TimeRange;
 use booking_domain::ports::ApiKeyRecord;
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+use tokio::sync::mpsc;
+
+use crate::PgPool;
+use crate::sql::Statement;
 
 /// The channel that says "this key changed" (payload: its lookup).
 pub(crate) const KEYS: &str = "booking_keys";
 
-/// The channel that says "this provider's busy time changed" (payload:
-/// `account/provider`, see [`busy_group`]).
+/// The channel that says "these providers' busy time changed" (payload:
+/// [`busy_group`]s separated by commas).
 pub(crate) const BUSY: &str = "booking_busy";
 
 /// Key records by lookup (one entry per group, key `""`).
@@ -46,9 +60,77 @@ pub(crate) fn key_cache() -> KeyCache {
     NotifiedCache::new(Duration::from_secs(60), 10_000)
 }
 
-/// The busy-time cache: a minute at most, a million ranges (about 16 MB).
+/// The busy-time cache: ten seconds at most, a million ranges (about 16 MB).
 pub(crate) fn busy_cache() -> BusyCache {
-    NotifiedCache::new(Duration::from_secs(60), 1_000_000)
+    NotifiedCache::new(Duration::from_secs(10), 1_000_000)
+}
+
+/// The largest `NOTIFY` payload sent (the server's limit is 8000 bytes).
+const MAX_PAYLOAD: usize = 7_900;
+
+/// Sends [`BUSY`] notifications for the providers this process changed,
+/// after their writes committed, from a task of its own (see the module
+/// documentation). The task stops when the announcer is dropped.
+pub(crate) struct BusyAnnouncer {
+    groups: mpsc::UnboundedSender<String>,
+}
+
+impl BusyAnnouncer {
+    /// Starts the task, which borrows connections from `pool`.
+    pub(crate) fn start(pool: PgPool) -> BusyAnnouncer {
+        let (groups, queued) = mpsc::unbounded_channel();
+        tokio::spawn(announce(pool, queued));
+        BusyAnnouncer { groups }
+    }
+
+    /// Queues `group` (a provider whose busy time changed) for announcing.
+    pub(crate) fn announce(&self, group: String) {
+        // Fails only when the task is gone, with the runtime shutting down:
+        // nothing is left to announce to then.
+        let _ = self.groups.send(group);
+    }
+}
+
+/// The announcer's task: sends what is queued, in batches.
+async fn announce(pool: PgPool, mut queued: mpsc::UnboundedReceiver<String>) {
+    while let Some(first) = queued.recv().await {
+        let mut groups = BTreeSet::from([first]);
+        while let Ok(more) = queued.try_recv() {
+            groups.insert(more);
+        }
+        for payload in payloads(&groups) {
+            if let Err(e) = notify_busy(&pool, payload).await {
+                // The others' entries expire on their own (the TTL).
+                tracing::warn!(error = %e, "cannot announce a busy-time change");
+            }
+        }
+    }
+}
+
+/// `groups` joined by commas into payloads of at most [`MAX_PAYLOAD`] bytes.
+fn payloads(groups: &BTreeSet<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for group in groups {
+        match out.last_mut() {
+            Some(last) if last.len() + 1 + group.len() <= MAX_PAYLOAD => {
+                last.push(',');
+                last.push_str(group);
+            }
+            _ => out.push(group.clone()),
+        }
+    }
+    out
+}
+
+/// One `NOTIFY` on [`BUSY`].
+async fn notify_busy(pool: &PgPool, payload: String) -> Result<(), String> {
+    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+    Statement::<()>::new("SELECT pg_notify('booking_busy', $1)::text")
+        .bind::<Text, _>(payload)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The group (and [`BUSY`] payload) of a provider's busy time.
@@ -172,6 +254,19 @@ mod tests {
 
     fn cache() -> NotifiedCache<u32> {
         NotifiedCache::new(Duration::from_secs(60), 10)
+    }
+
+    #[test]
+    fn announcements_are_batched_under_the_payload_limit() {
+        let groups: BTreeSet<String> = (0..1000).map(|i| format!("acc_{i:04}/prv_x")).collect();
+        let payloads = payloads(&groups);
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() <= MAX_PAYLOAD));
+        let back: BTreeSet<String> = payloads
+            .iter()
+            .flat_map(|p| p.split(',').map(str::to_owned))
+            .collect();
+        assert_eq!(back, groups);
     }
 
     #[test]

@@ -99,23 +99,16 @@ impl CalendarStore for PostgresStore {
             .run("delete_calendar", |conn| {
                 let (account, provider, id) = (account.clone(), provider.clone(), id.clone());
                 Box::pin(async move {
-                    conn.transaction(async |conn| {
-                        // Busy blocks go with it (ON DELETE CASCADE).
-                        let n = diesel::delete(
-                            calendar_connections::table
-                                .filter(calendar_connections::account_id.eq(&account))
-                                .filter(calendar_connections::provider_id.eq(&provider))
-                                .filter(calendar_connections::id.eq(&id)),
-                        )
-                        .execute(conn)
-                        .await?;
-                        if n > 0 {
-                            crate::bookings::announce_busy_change(conn, &account, &provider)
-                                .await?;
-                        }
-                        Ok(n > 0)
-                    })
-                    .await
+                    // Busy blocks go with it (ON DELETE CASCADE).
+                    let n = diesel::delete(
+                        calendar_connections::table
+                            .filter(calendar_connections::account_id.eq(&account))
+                            .filter(calendar_connections::provider_id.eq(&provider))
+                            .filter(calendar_connections::id.eq(&id)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    Ok(n > 0)
                 })
             })
             .await
@@ -228,8 +221,6 @@ impl CalendarStore for PostgresStore {
                         }
                         match &result {
                             SyncResult::Busy { blocks, validators } => {
-                                crate::bookings::announce_busy_change(conn, &account, &provider)
-                                    .await?;
                                 diesel::delete(
                                     calendar_busy::table
                                         .filter(calendar_busy::account_id.eq(&account))

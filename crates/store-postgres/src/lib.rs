@@ -74,7 +74,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Notify;
 
-use crate::cache::{BusyCache, KeyCache};
+use crate::cache::{BusyAnnouncer, BusyCache, KeyCache};
 use crate::listen::Listener;
 
 /// The schema migrations, embedded at build time.
@@ -98,7 +98,7 @@ const MIGRATION_LOCK: i64 = 0x0062_6f6f_6b69_6e67;
 /// winner and fails with the constraint violation.
 const RETRIES: usize = 5;
 
-type PgPool = Pool<AsyncPgConnection>;
+pub(crate) type PgPool = Pool<AsyncPgConnection>;
 
 /// The future of one unit of work on a connection (see [`PostgresStore::run`]).
 type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, TxError>> + Send + 'c>>;
@@ -119,6 +119,8 @@ struct Inner {
     keys: Arc<KeyCache>,
     /// Providers' busy time read lately, dropped on change (see `cache.rs`).
     busy: Arc<BusyCache>,
+    /// Tells the other processes which providers' busy time changed.
+    announcer: BusyAnnouncer,
     /// Stops the listener when the store is dropped.
     _listener: Listener,
 }
@@ -162,6 +164,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| StorageError::Internal(format!("cannot build postgres pool: {e}")))?;
         let wake = Arc::new(Notify::new());
+        let announcer = BusyAnnouncer::start(pool.clone());
         let keys = Arc::new(cache::key_cache());
         let busy = Arc::new(cache::busy_cache());
         let listener = Listener::start(
@@ -180,6 +183,7 @@ impl PostgresStore {
                 wake,
                 keys,
                 busy,
+                announcer,
                 _listener: listener,
             }),
         })
@@ -191,12 +195,12 @@ impl PostgresStore {
         self.inner.wake.notify_one();
     }
 
-    /// Drops the cached busy time of a provider this process just changed
-    /// (the other processes drop theirs when the write's `NOTIFY` arrives).
+    /// After a write of a provider's busy time committed: drops what this
+    /// process cached of it, and has the others drop theirs.
     fn busy_changed(&self, account: &str, provider: &str) {
-        self.inner
-            .busy
-            .invalidate(&cache::busy_group(account, provider));
+        let group = cache::busy_group(account, provider);
+        self.inner.busy.invalidate(&group);
+        self.inner.announcer.announce(group);
     }
 
     /// Applies pending migrations; returns the versions applied, oldest

@@ -86,7 +86,9 @@ impl Signals {
     fn on(&self, channel: &str, payload: &str) {
         match channel {
             KEYS => self.keys.invalidate(payload),
-            BUSY => self.busy.invalidate(payload),
+            BUSY => payload
+                .split(',')
+                .for_each(|group| self.busy.invalidate(group)),
             _ => self.wake.notify_one(),
         }
     }
