@@ -13,8 +13,8 @@
 //! - a write of busy time (a booking inserted or changed, a calendar synced
 //!   or deleted) drops the provider's group in the writing process at once,
 //!   and hands it to the [`BusyAnnouncer`], which sends it on [`BUSY`]
-//!   (payload: `account/provider` groups separated by commas) right after,
-//!   batching whatever accumulated meanwhile. Not inside the booking's
+//!   (payload: `account/provider` groups separated by commas) within a few
+//!   milliseconds, with whatever else changed meanwhile. Not inside the booking's
 //!   transaction: a `NOTIFY` there takes a database-wide lock at commit and
 //!   would serialize every booking's commit. The price is that a process
 //!   dying between a commit and its announcement leaves the others' entries
@@ -91,9 +91,16 @@ impl BusyAnnouncer {
     }
 }
 
+/// How long the announcer gathers changes after the first before sending:
+/// under a stream of bookings it sends at most this often (a `NOTIFY` is a
+/// transaction that takes a database-wide lock at commit), at the cost of
+/// this much more staleness in the other processes.
+const GATHER: Duration = Duration::from_millis(5);
+
 /// The announcer's task: sends what is queued, in batches.
 async fn announce(pool: PgPool, mut queued: mpsc::UnboundedReceiver<String>) {
     while let Some(first) = queued.recv().await {
+        tokio::time::sleep(GATHER).await;
         let mut groups = BTreeSet::from([first]);
         while let Ok(more) = queued.try_recv() {
             groups.insert(more);

@@ -1,2 +1,3 @@
+ALTER TABLE rate_limits SET LOGGED;
 ALTER TABLE rate_limits RESET (fillfactor);
 CREATE INDEX rate_limits_tat ON rate_limits (tat);
