@@ -156,7 +156,11 @@ impl Bookings<'_> {
         }
     }
 
-    async fn service_for(&self, id: &str) -> Result<Option<Service>, StorageError> {
+    /// The service a booking request names (`None`: no such service), as
+    /// [`Bookings::create_for`] wants it. Callers may load it while doing
+    /// something else (the HTTP handler does so beside the rate-limit
+    /// check, sparing a sequential round trip).
+    pub async fn service_for(&self, id: &str) -> Result<Option<Service>, StorageError> {
         match ServiceId::parse(id) {
             Some(id) => self.ports.services.get_service(self.account, &id).await,
             None => Ok(None),
@@ -166,8 +170,19 @@ impl Bookings<'_> {
     /// Books a service. See the contract: the start must be a whole minute and
     /// a valid slot start (not necessarily on the grid).
     pub async fn create(&self, new: NewBooking) -> Result<Booking, BookingError> {
-        let service = match self.service_for(&new.service).await? {
-            Some(s) if !s.archived => s,
+        let service = self.service_for(&new.service).await?;
+        self.create_for(new, service).await
+    }
+
+    /// [`Bookings::create`] with the service already loaded by
+    /// [`Bookings::service_for`] for `new.service`.
+    pub async fn create_for(
+        &self,
+        new: NewBooking,
+        service: Option<Service>,
+    ) -> Result<Booking, BookingError> {
+        let service = match service {
+            Some(s) if !s.archived && s.id.as_str() == new.service => s,
             _ => return Err(BookingError::InvalidService),
         };
         check_whole_minute(new.scheduled_at)?;
