@@ -187,7 +187,8 @@ async fn revoke_tx(conn: &mut AsyncPgConnection, id: &str, at: i64) -> Result<bo
         .await
         .optional()?;
         if let Some(lookup) = lookup {
-            Statement::<()>::new("SELECT pg_notify('booking_keys', $1)::text")
+            Statement::<()>::new("SELECT pg_notify($1, $2)::text")
+                .bind::<diesel::sql_types::Text, _>(crate::cache::KEYS)
                 .bind::<diesel::sql_types::Text, _>(lookup)
                 .execute(conn)
                 .await?;

@@ -132,7 +132,8 @@ fn payloads(groups: &BTreeSet<String>) -> Vec<String> {
 /// One `NOTIFY` on [`BUSY`].
 async fn notify_busy(pool: &PgPool, payload: String) -> Result<(), String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-    Statement::<()>::new("SELECT pg_notify('booking_busy', $1)::text")
+    Statement::<()>::new("SELECT pg_notify($1, $2)::text")
+        .bind::<Text, _>(BUSY)
         .bind::<Text, _>(payload)
         .execute(&mut conn)
         .await

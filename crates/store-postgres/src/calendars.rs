@@ -182,7 +182,6 @@ impl CalendarStore for PostgresStore {
         credentials: Option<OAuthCredentials>,
         now: Timestamp,
     ) -> Result<bool, StorageError> {
-        let account_id = account;
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         let result = result.clone();
         let now = secs(now);
@@ -293,22 +292,20 @@ impl CalendarStore for PostgresStore {
                             ))
                             .execute(conn)
                             .await?;
-                        let changed = matches!(result, SyncResult::Busy { .. });
-                        Ok(Some((provider, changed)))
+                        Ok(Some(provider))
                     })
                     .await
                 })
             })
             .await
             .map_err(TxError::storage)?;
-        match recorded {
-            Some((provider, changed)) => {
-                if changed {
-                    self.busy_changed(account_id.as_str(), &provider);
-                }
-                Ok(true)
-            }
-            None => Ok(false),
+        // The connection's provider, when it still exists.
+        let Some(provider) = recorded else {
+            return Ok(false);
+        };
+        if matches!(result, SyncResult::Busy { .. }) {
+            self.busy_changed(&account, &provider);
         }
+        Ok(true)
     }
 }

@@ -85,37 +85,23 @@ pub(crate) fn kind_bits(events: &[EventRow]) -> Result<Vec<i64>, StorageError> {
         .collect()
 }
 
-/// The fan-out statement: its row is `(queued, notified)`.
-pub(crate) type FanOut = Statement<(BigInt, Nullable<Text>)>;
-
-/// The fan-out statement for `events` (all of one account), or `None` when
-/// there are none; its row is `(queued, notified)`: how many deliveries it
-/// queued, and whether it notified.
-pub(crate) fn fan_out(events: &[EventRow]) -> Result<Option<FanOut>, StorageError> {
-    let Some(first) = events.first() else {
-        return Ok(None);
-    };
-    let bits = kind_bits(events)?;
-    Ok(Some(
-        FanOut::new(FAN_OUT)
-            .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(bits)
-            .bind::<Text, _>(first.account_id.clone()),
-    ))
-}
-
 /// Inserts the deliveries of `events` (all of one account) inside the
 /// caller's transaction (the outbox fan-out); returns how many it queued.
 pub(crate) async fn queue_deliveries(
     conn: &mut AsyncPgConnection,
     events: &[EventRow],
 ) -> Result<usize, TxError> {
-    let Some(statement) = fan_out(events)? else {
+    let Some(first) = events.first() else {
         return Ok(0);
     };
-    let (queued, _): (i64, Option<String>) = statement.get_result(conn).await?;
+    let (queued, _): (i64, Option<String>) = Statement::<(BigInt, Nullable<Text>)>::new(FAN_OUT)
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(kind_bits(events)?)
+        .bind::<Text, _>(first.account_id.clone())
+        .get_result(conn)
+        .await?;
     Ok(usize::try_from(queued).unwrap_or_default())
 }
 
