@@ -16,6 +16,9 @@ fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1)
 DURATION=${BENCH_DURATION:-10}
+# The server's pool, sized as docs/operations.md advises: 4 connections per
+# core of the database's machine (this one), at least 4.
+POOL=${BENCH_POOL:-$(( $(nproc) * 4 > 4 ? $(nproc) * 4 : 4 ))}
 PORT=${BENCH_PORT:-18181}
 
 cargo build --release -q -p booking-server --bin booking-api
@@ -32,7 +35,7 @@ KEY=$($BIN keys create --account bench | grep '^sk_')
 export KEY
 
 BOOKING_BIND=127.0.0.1:$PORT BOOKING_RATE_BOOKINGS=1000000/second BOOKING_LOG=warn \
-  BOOKING_DB_POOL_SIZE=${BENCH_POOL:-32} $BIN serve 2>target/bench-server.log &
+  BOOKING_DB_POOL_SIZE=$POOL $BIN serve 2>target/bench-server.log &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
@@ -74,6 +77,11 @@ pgbench_sql=$(mktemp --suffix=.sql)
 sed -e "s/ACCOUNT/$account/g" -e "s/PROVIDER/$provider/g" scripts/bench/insert-booking.sql >"$pgbench_sql"
 
 result() { grep '^RESULT' | sed 's/RESULT //'; }
+# Every measured run starts from a vacuumed, analysed database: otherwise the
+# first run pays for the autovacuum and autoanalyze of the fixtures and of
+# the runs before it (seen as 20-30 % less throughput and a p99 of ~100 ms
+# for whichever side ran first), and the comparison measures the order.
+settle() { psql "$DB_URL" -qAt -c "VACUUM (ANALYZE)" >/dev/null; }
 rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
@@ -83,12 +91,14 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 RUN=5 wrk -t2 -c64 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 
 echo
-echo "## Booking creation: API vs pgbench (${DURATION}s each)"
+echo "## Booking creation: API vs pgbench (${DURATION}s each; server pool $POOL connections)"
 printf '| clients | API req/s | API p50 ms | API p99 ms | non-2xx | pgbench tps | pgbench p50 ms* | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 run=0
 for c in 16 64; do
+  settle
   r=$(RUN=$run wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
   api_rps=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+  settle
   pg=$("$PGBENCH" -n -c $c -j 2 -T "$DURATION" -f "$pgbench_sql" "$DB_URL" 2>/dev/null)
   tps=$(echo "$pg" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
   lat=$(echo "$pg" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
@@ -102,7 +112,7 @@ echo "(* pgbench reports the average latency, not the median)"
 # so autovacuum does not take a core away in the middle of the read runs
 # (the reads measure the read path in a steady state, not the cleanup of a
 # write burst).
-psql "$DB_URL" -qAt -c "VACUUM (ANALYZE)" >/dev/null
+settle
 
 echo
 echo "## Availability reads, 16 clients (${DURATION}s each)"

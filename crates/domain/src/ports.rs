@@ -169,6 +169,19 @@ pub trait ServiceStore: Send + Sync {
         id: &ServiceId,
     ) -> Result<Option<Service>, StorageError>;
 
+    /// [`ServiceStore::get_service`] for the paths that read a service on
+    /// every request (availability and booking creation). A store MAY answer
+    /// from a cache, provided its own writes show at once and other
+    /// processes' writes within milliseconds (the Postgres store does; see
+    /// docs/architecture.md). Not for a read whose result is written back.
+    async fn get_service_cached(
+        &self,
+        account: &AccountId,
+        id: &ServiceId,
+    ) -> Result<Option<Service>, StorageError> {
+        self.get_service(account, id).await
+    }
+
     /// The account's services that are not archived, in creation order.
     async fn list_services(
         &self,

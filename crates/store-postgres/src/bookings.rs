@@ -563,7 +563,7 @@ impl BookingStore for PostgresStore {
         let (start, end) = (secs(range.start()), secs_ceil(range.end()));
         // Only whole windows are cached (reschedules exclude a booking).
         let cached = excluding.is_none().then(|| {
-            let group = crate::cache::busy_group(&account, &provider);
+            let group = crate::cache::group(&account, &provider);
             let window = crate::cache::busy_window(start, end);
             let epoch = self.inner.busy.get(&group, &window);
             (group, window, epoch)

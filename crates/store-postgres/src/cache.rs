@@ -1,15 +1,20 @@
 //! Read caches that other processes invalidate through the database.
 //!
-//! Two reads happen on nearly every request and change rarely: an API key's
-//! records (by lookup prefix) and a provider's busy time over a window. The
-//! store keeps what it read, in a [`NotifiedCache`] per kind, and answers
-//! later reads from memory. Every write that changes what such a read
-//! returns leads to a `NOTIFY` naming the group it changed, which every
+//! Three reads happen on nearly every request and change rarely: an API
+//! key's records (by lookup prefix), the service a booking or an
+//! availability request names, and a provider's busy time over a window.
+//! The store keeps what it read, in a [`NotifiedCache`] per kind, and
+//! answers later reads from memory. Every write that changes what such a
+//! read returns leads to a `NOTIFY` naming the group it changed, which every
 //! store's listener (see `listen.rs`) turns into dropping that group,
 //! milliseconds after the write:
 //!
 //! - a key revocation sends it on [`KEYS`] (payload: the key's lookup)
 //!   inside the revoking transaction, so it leaves exactly at commit;
+//! - a service update (archiving included) sends it on [`SERVICES`]
+//!   (payload: the service's [`group`]) inside its transaction, and drops
+//!   the writer's own entry once committed, so the writing process reads
+//!   its write at once;
 //! - a write of busy time (a booking inserted or changed, a calendar synced
 //!   or deleted) drops the provider's group in the writing process at once,
 //!   and hands it to the [`BusyAnnouncer`], which sends it on [`BUSY`]
@@ -32,8 +37,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use booking_domain::TimeRange;
 use booking_domain::ports::ApiKeyRecord;
+use booking_domain::{Service, TimeRange};
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use tokio::sync::mpsc;
@@ -44,19 +49,30 @@ use crate::sql::Statement;
 /// The channel that says "this key changed" (payload: its lookup).
 pub(crate) const KEYS: &str = "booking_keys";
 
+/// The channel that says "this service changed" (payload: its [`group`]).
+pub(crate) const SERVICES: &str = "booking_services";
+
 /// The channel that says "these providers' busy time changed" (payload:
-/// [`busy_group`]s separated by commas).
+/// provider [`group`]s separated by commas).
 pub(crate) const BUSY: &str = "booking_busy";
 
 /// Key records by lookup (one entry per group, key `""`).
 pub(crate) type KeyCache = NotifiedCache<Vec<ApiKeyRecord>>;
 
-/// A provider's busy time by window (group [`busy_group`], key
+/// Services by [`group`] (one entry per group, key `""`).
+pub(crate) type ServiceCache = NotifiedCache<Service>;
+
+/// A provider's busy time by window (group: the provider's [`group`], key
 /// [`busy_window`]).
 pub(crate) type BusyCache = NotifiedCache<Vec<TimeRange>>;
 
 /// The keys' cache: a minute at most, ten thousand keys.
 pub(crate) fn key_cache() -> KeyCache {
+    NotifiedCache::new(Duration::from_secs(60), 10_000)
+}
+
+/// The services' cache: a minute at most, ten thousand services.
+pub(crate) fn service_cache() -> ServiceCache {
     NotifiedCache::new(Duration::from_secs(60), 10_000)
 }
 
@@ -141,9 +157,10 @@ async fn notify_busy(pool: &PgPool, payload: String) -> Result<(), String> {
     Ok(())
 }
 
-/// The group (and [`BUSY`] payload) of a provider's busy time.
-pub(crate) fn busy_group(account: &str, provider: &str) -> String {
-    format!("{account}/{provider}")
+/// The group (and notification payload) of an account's service or
+/// provider: `account/id` (ids never contain `/` or `,`).
+pub(crate) fn group(account: &str, id: &str) -> String {
+    format!("{account}/{id}")
 }
 
 /// The key of a busy-time window `[start, end)` (unix seconds).

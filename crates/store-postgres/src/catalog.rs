@@ -7,11 +7,13 @@ use booking_domain::ports::{
 use booking_domain::{AccountId, Provider, ProviderId, Service, ServiceId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::rows::{ProviderRow, ServiceRow};
 use crate::schema::{providers, services};
-use crate::{PostgresStore, TxError, page, page_limit};
+use crate::sql::Statement;
+use crate::{PostgresStore, TxError, cache, page, page_limit};
 
 /// The unique constraint that makes a service id taken.
 const SERVICES_KEY: &str = "services_account_id_key";
@@ -166,19 +168,31 @@ impl ServiceStore for PostgresStore {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.run("get_service", |conn| {
             let (account, id) = (account.clone(), id.clone());
-            Box::pin(async move {
-                let row = services::table
-                    .filter(services::account_id.eq(&account))
-                    .filter(services::id.eq(&id))
-                    .select(ServiceRow::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?;
-                Ok(row.map(ServiceRow::into_domain).transpose()?)
-            })
+            Box::pin(async move { read_service(conn, &account, &id).await })
         })
         .await
         .map_err(TxError::storage)
+    }
+
+    /// From the services' cache (see `cache.rs`): only services that exist
+    /// are cached, so one created anywhere is found at once.
+    async fn get_service_cached(
+        &self,
+        account: &AccountId,
+        id: &ServiceId,
+    ) -> Result<Option<Service>, StorageError> {
+        let group = cache::group(account.as_str(), id.as_str());
+        let epoch = match self.inner.services.get(&group, "") {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(epoch) => epoch,
+        };
+        let service = self.get_service(account, id).await?;
+        if let Some(service) = &service {
+            self.inner
+                .services
+                .fill(&group, "", service.clone(), 1, epoch);
+        }
+        Ok(service)
     }
 
     async fn list_services(
@@ -209,21 +223,62 @@ impl ServiceStore for PostgresStore {
 
     async fn update_service(&self, service: &Service) -> Result<bool, StorageError> {
         let row = ServiceRow::from(service);
-        self.run("update_service", |conn| {
-            let row = row.clone();
-            Box::pin(async move {
-                let n = diesel::update(
-                    services::table
-                        .filter(services::account_id.eq(&row.account_id))
-                        .filter(services::id.eq(&row.id)),
-                )
-                .set(&row)
+        let group = cache::group(&row.account_id, &row.id);
+        let updated = self
+            .run("update_service", |conn| {
+                let (row, group) = (row.clone(), group.clone());
+                Box::pin(async move { update_service_tx(conn, &row, group).await })
+            })
+            .await
+            .map_err(TxError::storage);
+        // Committed or not (an error may hide a commit): this process reads
+        // the row again, the others once the notification arrives.
+        self.inner.services.invalidate(&group);
+        updated
+    }
+}
+
+/// The service, archived or not.
+async fn read_service(
+    conn: &mut AsyncPgConnection,
+    account: &str,
+    id: &str,
+) -> Result<Option<Service>, TxError> {
+    let row = services::table
+        .filter(services::account_id.eq(account))
+        .filter(services::id.eq(id))
+        .select(ServiceRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.map(ServiceRow::into_domain).transpose()?)
+}
+
+/// One transaction: the update, and the notification that makes every
+/// store drop the service from its cache (sent at commit). Whether the
+/// service exists.
+async fn update_service_tx(
+    conn: &mut AsyncPgConnection,
+    row: &ServiceRow,
+    group: String,
+) -> Result<bool, TxError> {
+    conn.transaction(async |conn| {
+        let n = diesel::update(
+            services::table
+                .filter(services::account_id.eq(&row.account_id))
+                .filter(services::id.eq(&row.id)),
+        )
+        .set(row)
+        .execute(conn)
+        .await?;
+        if n > 0 {
+            Statement::<()>::new("SELECT pg_notify($1, $2)::text")
+                .bind::<Text, _>(cache::SERVICES)
+                .bind::<Text, _>(group)
                 .execute(conn)
                 .await?;
-                Ok(n > 0)
-            })
-        })
-        .await
-        .map_err(TxError::storage)
-    }
+        }
+        Ok(n > 0)
+    })
+    .await
 }

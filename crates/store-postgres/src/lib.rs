@@ -74,7 +74,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Notify;
 
-use crate::cache::{BusyAnnouncer, BusyCache, KeyCache};
+use crate::cache::{BusyAnnouncer, BusyCache, KeyCache, ServiceCache};
 use crate::listen::Listener;
 
 /// The schema migrations, embedded at build time.
@@ -117,6 +117,8 @@ struct Inner {
     wake: Arc<Notify>,
     /// API keys found lately, dropped on revocation (see `cache.rs`).
     keys: Arc<KeyCache>,
+    /// Services read lately, dropped on update (see `cache.rs`).
+    services: Arc<ServiceCache>,
     /// Providers' busy time read lately, dropped on change (see `cache.rs`).
     busy: Arc<BusyCache>,
     /// Tells the other processes which providers' busy time changed.
@@ -166,12 +168,14 @@ impl PostgresStore {
         let wake = Arc::new(Notify::new());
         let announcer = BusyAnnouncer::start(pool.clone());
         let keys = Arc::new(cache::key_cache());
+        let services = Arc::new(cache::service_cache());
         let busy = Arc::new(cache::busy_cache());
         let listener = Listener::start(
             url,
             listen::Signals {
                 wake: Arc::clone(&wake),
                 keys: Arc::clone(&keys),
+                services: Arc::clone(&services),
                 busy: Arc::clone(&busy),
             },
         )
@@ -182,6 +186,7 @@ impl PostgresStore {
                 applied,
                 wake,
                 keys,
+                services,
                 busy,
                 announcer,
                 _listener: listener,
@@ -198,7 +203,7 @@ impl PostgresStore {
     /// After a write of a provider's busy time committed: drops what this
     /// process cached of it, and has the others drop theirs.
     fn busy_changed(&self, account: &str, provider: &str) {
-        let group = cache::busy_group(account, provider);
+        let group = cache::group(account, provider);
         self.inner.busy.invalidate(&group);
         self.inner.announcer.announce(group);
     }

@@ -1,8 +1,8 @@
 //! The cross-process signals: a dedicated connection (outside the pool)
-//! that `LISTEN`s on three channels. On [`CHANNEL`] it wakes this store's
+//! that `LISTEN`s on four channels. On [`CHANNEL`] it wakes this store's
 //! delivery workers, so a booking written by another process is sent
-//! without waiting for the workers' next poll; on [`KEYS`] and [`BUSY`] it
-//! drops what changed from the read caches (see `cache.rs`), which it marks
+//! without waiting for the workers' next poll; on [`KEYS`], [`SERVICES`]
+//! and [`BUSY`] it drops what changed from the read caches (see `cache.rs`), which it marks
 //! live only while the connection listens.
 //!
 //! The connection is checked with a `SELECT 1` when it has been quiet for
@@ -19,7 +19,7 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, oneshot};
 
-use crate::cache::{BUSY, BusyCache, KEYS, KeyCache};
+use crate::cache::{BUSY, BusyCache, KEYS, KeyCache, SERVICES, ServiceCache};
 use crate::establish;
 use crate::webhooks::CHANNEL;
 
@@ -71,6 +71,8 @@ pub(crate) struct Signals {
     pub(crate) wake: Arc<Notify>,
     /// The API keys cached by this store.
     pub(crate) keys: Arc<KeyCache>,
+    /// The services cached by this store.
+    pub(crate) services: Arc<ServiceCache>,
     /// The busy time cached by this store.
     pub(crate) busy: Arc<BusyCache>,
 }
@@ -79,6 +81,7 @@ impl Signals {
     /// Whether the caches can be trusted (the connection listens).
     fn set_live(&self, live: bool) {
         self.keys.set_live(live);
+        self.services.set_live(live);
         self.busy.set_live(live);
     }
 
@@ -86,6 +89,7 @@ impl Signals {
     fn on(&self, channel: &str, payload: &str) {
         match channel {
             KEYS => self.keys.invalidate(payload),
+            SERVICES => self.services.invalidate(payload),
             BUSY => payload
                 .split(',')
                 .for_each(|group| self.busy.invalidate(group)),
@@ -94,11 +98,11 @@ impl Signals {
     }
 }
 
-/// A new connection listening on [`CHANNEL`], [`KEYS`] and [`BUSY`].
+/// A new connection listening on [`CHANNEL`], [`KEYS`], [`SERVICES`] and [`BUSY`].
 async fn listen(url: &str) -> Result<AsyncPgConnection, String> {
     let mut conn = establish(url).await.map_err(|e| e.to_string())?;
     let setup = format!(
-        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {KEYS}; LISTEN {BUSY}"
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}; LISTEN {KEYS}; LISTEN {SERVICES}; LISTEN {BUSY}"
     );
     match tokio::time::timeout(STATEMENT_TIMEOUT, conn.batch_execute(&setup)).await {
         Ok(Ok(())) => Ok(conn),

@@ -365,3 +365,66 @@ async fn availability_follows_bookings_made_through_other_processes() {
         .expect_status(200);
     eventually(&apis[0], false).await;
 }
+
+/// Servers cache the services that availability and booking read; a change
+/// or an archive made through one reaches every other within moments, and
+/// its own at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn service_changes_reach_every_process() {
+    let Some(admin) = pg::admin_url() else { return };
+    let db = Database::create(&admin);
+    let (_servers, apis) = cluster(&db, 2, &[]);
+    apis[0].create_service(&around_the_clock()).await;
+    let day = future_monday();
+    let at = utc(day, 10, 0);
+    for api in &apis {
+        assert!(slot_starts(api, day).await.contains(&at));
+    }
+    let within_moments = |since: Instant| {
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "still stale after {:?}",
+            since.elapsed()
+        );
+    };
+
+    // Open from noon, changed through the second process.
+    let mut afternoons = around_the_clock()["availability"].clone();
+    afternoons["hours"] = json!({"start": "12:00", "end": "24:00"});
+    apis[1]
+        .patch(
+            "/v1/services/srv_hour",
+            &json!({"availability": afternoons}),
+        )
+        .await
+        .expect_status(200);
+    assert!(
+        !slot_starts(&apis[1], day).await.contains(&at),
+        "the writing process sees its change at once"
+    );
+    let since = Instant::now();
+    while slot_starts(&apis[0], day).await.contains(&at) {
+        within_moments(since);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Archived through the first process.
+    apis[0]
+        .delete("/v1/services/srv_hour")
+        .await
+        .expect_status(204);
+    apis[0]
+        .book("srv_hour", &utc(day, 13, 0))
+        .await
+        .expect_status(422);
+    let path = format!("/v1/services/srv_hour/availability?from={day}&to={day}");
+    let since = Instant::now();
+    while apis[1].get(&path).await.status != 404 {
+        within_moments(since);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    apis[1]
+        .book("srv_hour", &utc(day, 13, 0))
+        .await
+        .expect_status(422);
+}

@@ -229,16 +229,31 @@ pub async fn providers_are_isolated_per_account<S: Store>(s: &S) {
 
 // ---------------------------------------------------------------- services
 
+/// The service as `get_service` and `get_service_cached` both read it
+/// (twice, so a cache is filled and then answers): they must agree, and a
+/// store's own writes must show in both at once.
+async fn read_service<S: Store>(
+    s: &S,
+    account: &booking_domain::AccountId,
+    id: &booking_domain::ServiceId,
+) -> Option<Service> {
+    let fresh = s.get_service(account, id).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(s.get_service_cached(account, id).await.unwrap(), fresh);
+    }
+    fresh
+}
+
 pub async fn services_round_trip_and_are_isolated<S: Store>(s: &S) {
     let a = tenant(s, "acme").await;
     let b = tenant(s, "globex").await;
     let mut svc = service(&a.account, &a.default_provider, 15, 5);
     s.create_service(&svc).await.unwrap();
     assert_eq!(
-        s.get_service(&a.account, &svc.id).await.unwrap(),
+        read_service(s, &a.account, &svc.id).await,
         Some(svc.clone())
     );
-    assert_eq!(s.get_service(&b.account, &svc.id).await.unwrap(), None);
+    assert_eq!(read_service(s, &b.account, &svc.id).await, None);
     assert!(
         s.list_services(&b.account, all(200))
             .await
@@ -260,11 +275,11 @@ pub async fn services_round_trip_and_are_isolated<S: Store>(s: &S) {
     };
     s.create_service(&theirs).await.unwrap();
     assert_eq!(
-        s.get_service(&b.account, &svc.id).await.unwrap(),
+        read_service(s, &b.account, &svc.id).await,
         Some(theirs.clone())
     );
     assert_eq!(
-        s.get_service(&a.account, &svc.id).await.unwrap(),
+        read_service(s, &a.account, &svc.id).await,
         Some(svc.clone())
     );
 
@@ -281,16 +296,13 @@ pub async fn services_round_trip_and_are_isolated<S: Store>(s: &S) {
     svc.updated_at = plus(now(), 1);
     assert!(s.update_service(&svc).await.unwrap());
     assert_eq!(
-        s.get_service(&a.account, &svc.id).await.unwrap(),
+        read_service(s, &a.account, &svc.id).await,
         Some(svc.clone())
     );
-    assert_eq!(
-        s.get_service(&b.account, &svc.id).await.unwrap(),
-        Some(theirs)
-    );
+    assert_eq!(read_service(s, &b.account, &svc.id).await, Some(theirs));
     assert!(s.update_service(&hijack).await.unwrap());
     assert_eq!(
-        s.get_service(&a.account, &svc.id).await.unwrap(),
+        read_service(s, &a.account, &svc.id).await,
         Some(svc.clone())
     );
 
@@ -305,7 +317,7 @@ pub async fn services_round_trip_and_are_isolated<S: Store>(s: &S) {
             .is_empty()
     );
     assert_eq!(
-        s.get_service(&a.account, &svc.id).await.unwrap(),
+        read_service(s, &a.account, &svc.id).await,
         Some(svc.clone())
     );
     assert!(matches!(

@@ -917,6 +917,88 @@ async fn key_lookups_are_cached_until_a_revocation_is_announced() {
     db.drop().await;
 }
 
+/// Reads the service through `store`'s cache until `done` holds for it, for
+/// at most five seconds; whether it did.
+async fn service_until(
+    store: &PostgresStore,
+    svc: &booking_domain::Service,
+    done: impl Fn(&booking_domain::Service) -> bool,
+) -> bool {
+    use booking_domain::ports::ServiceStore;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        let read = store.get_service_cached(&svc.account_id, &svc.id).await;
+        if read.unwrap().is_some_and(|s| done(&s)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Services read for bookings and availability are cached per store; an
+/// update (archiving included) is seen at once by the writing store and,
+/// through the database's notifications, by the others; a change made
+/// behind the stores' back stays unseen by the cached read until announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_cached_until_an_update_is_announced() {
+    use booking_domain::ports::ServiceStore;
+
+    use super::fixtures::service;
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (first, second) = (db.store().await, db.store().await);
+    let a = tenant(&first, "acme").await;
+    let mut svc = service(&a.account, &a.default_provider, 0, 0);
+    first.create_service(&svc).await.unwrap();
+    // Created through one store, found at once through the other (only
+    // services that exist are cached).
+    assert_eq!(
+        second
+            .get_service_cached(&a.account, &svc.id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&svc)
+    );
+
+    // Behind the stores' back: the cached read keeps the old row until the
+    // announcement; the plain read sees the change at once.
+    let mut conn = admin(db.url()).await;
+    execute(&mut conn, "UPDATE services SET name = 'Behind'")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let cached = second.get_service_cached(&a.account, &svc.id).await;
+        assert_eq!(cached.unwrap().unwrap().name, svc.name, "from the cache");
+    }
+    let fresh = second.get_service(&a.account, &svc.id).await.unwrap();
+    assert_eq!(fresh.unwrap().name, "Behind");
+    execute(
+        &mut conn,
+        &format!("NOTIFY booking_services, '{}/{}'", a.account, svc.id),
+    )
+    .await
+    .unwrap();
+    assert!(service_until(&second, &svc, |s| s.name == "Behind").await);
+
+    // An update through a store: the writer at once, the other soon after.
+    assert!(service_until(&first, &svc, |s| s.name == "Behind").await);
+    svc.archived = true;
+    assert!(first.update_service(&svc).await.unwrap());
+    let cached = first.get_service_cached(&a.account, &svc.id).await;
+    assert_eq!(cached.unwrap().as_ref(), Some(&svc), "the writer at once");
+    assert!(
+        service_until(&second, &svc, |s| s.archived).await,
+        "the other store saw the update"
+    );
+    drop(conn);
+    drop((first, second));
+    db.drop().await;
+}
+
 /// Reads `store`'s busy time over the whole of 2030-01-07 until `done`
 /// holds for it, for at most five seconds; whether it did.
 async fn busy_until(

@@ -112,7 +112,7 @@ impl Availability<'_> {
             ports: self.ports,
             account: self.account,
         };
-        let service = catalog.service(service_id).await?;
+        let service = catalog.bookable_service(service_id).await?;
         self.slots_for(service, query).await
     }
 

@@ -162,7 +162,12 @@ impl Bookings<'_> {
     /// check, sparing a sequential round trip).
     pub async fn service_for(&self, id: &str) -> Result<Option<Service>, StorageError> {
         match ServiceId::parse(id) {
-            Some(id) => self.ports.services.get_service(self.account, &id).await,
+            Some(id) => {
+                self.ports
+                    .services
+                    .get_service_cached(self.account, &id)
+                    .await
+            }
             None => Ok(None),
         }
     }

@@ -140,6 +140,22 @@ impl Catalog<'_> {
         }
     }
 
+    /// [`Catalog::service`] for availability, which reads it on every
+    /// request: may come from the store's cache
+    /// ([`ServiceStore::get_service_cached`](crate::ports::ServiceStore::get_service_cached)).
+    pub async fn bookable_service(&self, id: &str) -> Result<Service, CatalogError> {
+        let id = ServiceId::parse(id).ok_or(CatalogError::ServiceNotFound)?;
+        match self
+            .ports
+            .services
+            .get_service_cached(self.account, &id)
+            .await?
+        {
+            Some(s) if !s.archived => Ok(s),
+            _ => Err(CatalogError::ServiceNotFound),
+        }
+    }
+
     /// The account's services that are not archived.
     pub async fn services(&self, page: PageRequest) -> Result<Page<Service>, CatalogError> {
         Ok(self

@@ -174,7 +174,7 @@ fn booking_at(at: &str, status: BookingStatus) -> Booking {
 async fn a_booking_is_inserted_with_its_created_event() {
     let mut m = Mocks::new();
     m.services
-        .expect_get_service()
+        .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     m.bookings
         .expect_busy_times()
@@ -208,7 +208,7 @@ async fn a_booking_is_inserted_with_its_created_event() {
 async fn auto_confirm_records_created_then_confirmed() {
     let mut m = Mocks::new();
     m.services
-        .expect_get_service()
+        .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(true))));
     m.bookings
         .expect_busy_times()
@@ -238,7 +238,7 @@ async fn auto_confirm_records_created_then_confirmed() {
 async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
     let mut m = Mocks::new();
     m.services
-        .expect_get_service()
+        .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     // The 15:00Z hour is taken: the store says so on insert, and busy
     // times (read only to compute next_available) show it.
@@ -274,7 +274,7 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
 #[tokio::test]
 async fn archived_and_unknown_services_are_invalid_without_touching_bookings() {
     let mut m = Mocks::new();
-    m.services.expect_get_service().returning(|_, id| {
+    m.services.expect_get_service_cached().returning(|_, id| {
         Ok((id.as_str() == "srv_consultation").then(|| Service {
             archived: true,
             ..seed_service(false)
@@ -305,6 +305,9 @@ async fn storage_errors_are_never_not_found() {
     m.services
         .expect_get_service()
         .returning(|_, _| Err(StorageError::Unavailable("disk gone".into())));
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Err(StorageError::Unavailable("disk gone".into())));
     m.bookings
         .expect_get_booking()
         .returning(|_, _| Err(StorageError::Internal("corrupt row".into())));
@@ -316,6 +319,10 @@ async fn storage_errors_are_never_not_found() {
     };
     assert!(matches!(
         catalog.service("srv_consultation").await,
+        Err(CatalogError::Storage(_))
+    ));
+    assert!(matches!(
+        catalog.bookable_service("srv_consultation").await,
         Err(CatalogError::Storage(_))
     ));
     let uc = Bookings {
@@ -340,7 +347,7 @@ async fn storage_errors_are_never_not_found() {
 async fn whole_minutes_only() {
     let mut m = Mocks::new();
     m.services
-        .expect_get_service()
+        .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     m.bookings.expect_insert_booking().never();
     let ports = m.ports();

@@ -137,7 +137,7 @@ pub async fn availability(
         account: &tenant.0.account_id,
     };
     // Unknown service first (404), then the range (400).
-    let service = catalog(&state, &tenant).service(&id).await?;
+    let service = catalog(&state, &tenant).bookable_service(&id).await?;
     let query = AvailabilityQuery {
         from: bound(q.0.from.as_deref(), "from")?,
         to: bound(q.0.to.as_deref(), "to")?,
