@@ -11,7 +11,6 @@ use jiff::Timestamp;
 
 use crate::rows::{ProviderRow, corrupt, secs};
 use crate::schema::{accounts, api_keys, providers};
-use crate::sql::Statement;
 use crate::{PostgresStore, TxError};
 
 type KeyTuple = (String, String, String, String, Option<i64>, i64, String);
@@ -187,11 +186,7 @@ async fn revoke_tx(conn: &mut AsyncPgConnection, id: &str, at: i64) -> Result<bo
         .await
         .optional()?;
         if let Some(lookup) = lookup {
-            Statement::<()>::new("SELECT pg_notify($1, $2)::text")
-                .bind::<diesel::sql_types::Text, _>(crate::cache::KEYS)
-                .bind::<diesel::sql_types::Text, _>(lookup)
-                .execute(conn)
-                .await?;
+            crate::listen::notify(conn, crate::cache::KEYS, lookup).await?;
             return Ok(true);
         }
         let exists: bool = diesel::select(diesel::dsl::exists(

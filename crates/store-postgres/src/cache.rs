@@ -39,12 +39,9 @@ use std::time::{Duration, Instant};
 
 use booking_domain::ports::ApiKeyRecord;
 use booking_domain::{Service, TimeRange};
-use diesel::sql_types::Text;
-use diesel_async::RunQueryDsl;
 use tokio::sync::mpsc;
 
 use crate::PgPool;
-use crate::sql::Statement;
 
 /// The channel that says "this key changed" (payload: its lookup).
 pub(crate) const KEYS: &str = "booking_keys";
@@ -148,13 +145,9 @@ fn payloads(groups: &BTreeSet<String>) -> Vec<String> {
 /// One `NOTIFY` on [`BUSY`].
 async fn notify_busy(pool: &PgPool, payload: String) -> Result<(), String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-    Statement::<()>::new("SELECT pg_notify($1, $2)::text")
-        .bind::<Text, _>(BUSY)
-        .bind::<Text, _>(payload)
-        .execute(&mut conn)
+    crate::listen::notify(&mut conn, BUSY, payload)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+        .map_err(|e| e.to_string())
 }
 
 /// The group (and notification payload) of an account's service or

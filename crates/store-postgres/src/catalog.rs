@@ -7,12 +7,10 @@ use booking_domain::ports::{
 use booking_domain::{AccountId, Provider, ProviderId, Service, ServiceId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::rows::{ProviderRow, ServiceRow};
 use crate::schema::{providers, services};
-use crate::sql::Statement;
 use crate::{PostgresStore, TxError, cache, page, page_limit};
 
 /// The unique constraint that makes a service id taken.
@@ -272,11 +270,7 @@ async fn update_service_tx(
         .execute(conn)
         .await?;
         if n > 0 {
-            Statement::<()>::new("SELECT pg_notify($1, $2)::text")
-                .bind::<Text, _>(cache::SERVICES)
-                .bind::<Text, _>(group)
-                .execute(conn)
-                .await?;
+            crate::listen::notify(conn, cache::SERVICES, group).await?;
         }
         Ok(n > 0)
     })

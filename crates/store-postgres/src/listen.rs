@@ -15,12 +15,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use diesel::sql_types::Text;
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, oneshot};
 
 use crate::cache::{BUSY, BusyCache, KEYS, KeyCache, SERVICES, ServiceCache};
 use crate::establish;
+use crate::sql::Statement;
 use crate::webhooks::CHANNEL;
 
 /// The first wait before reconnecting.
@@ -109,6 +111,21 @@ async fn listen(url: &str) -> Result<AsyncPgConnection, String> {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("LISTEN timed out".to_owned()),
     }
+}
+
+/// Sends `payload` on `channel`: inside a transaction it leaves at commit
+/// (and not at all on rollback).
+pub(crate) async fn notify(
+    conn: &mut AsyncPgConnection,
+    channel: &'static str,
+    payload: String,
+) -> diesel::QueryResult<()> {
+    Statement::<()>::new("SELECT pg_notify($1, $2)::text")
+        .bind::<Text, _>(channel)
+        .bind::<Text, _>(payload)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The listener task: listens until `stop` resolves (the store was dropped).

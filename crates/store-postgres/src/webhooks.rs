@@ -107,9 +107,7 @@ pub(crate) async fn queue_deliveries(
 
 /// Sends a notification on [`CHANNEL`] (at commit, inside a transaction).
 async fn notify(conn: &mut AsyncPgConnection) -> Result<(), TxError> {
-    Statement::<()>::new("SELECT pg_notify('booking_webhooks', '')::text")
-        .execute(conn)
-        .await?;
+    crate::listen::notify(conn, CHANNEL, String::new()).await?;
     Ok(())
 }
 
