@@ -189,10 +189,16 @@ async fn a_providers_feed_shows_its_bookings_and_revalidates() {
     assert_eq!(same.status, 304);
     assert!(same.body.is_empty());
     assert_eq!(header(&same, "etag"), tag);
-    // HEAD: the headers, no body.
+    // HEAD: the headers GET sends (its length included), no body.
+    let full = fetch(&server, &local, None).await;
     let head = server.client().head(&local).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["etag"].to_str().unwrap(), tag);
+    assert_eq!(
+        head.headers()["content-length"].to_str().unwrap(),
+        full.body.len().to_string()
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
     // A change to a booking changes the tag; so does renaming the service.
     api.post_empty(&format!("/v1/bookings/{a_id}/confirm"))
         .await

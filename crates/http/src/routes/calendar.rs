@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_domain::usecases::{BookingError, Bookings, Feeds};
 use booking_ical::{
@@ -110,7 +110,8 @@ fn calendar_headers(
 }
 
 /// The answer to a calendar request: 304 when the client has it, the body
-/// otherwise (headers only for HEAD).
+/// otherwise. For HEAD the body is still handed over: actix-web then sends
+/// its `Content-Length` (as GET would) and none of its bytes.
 fn answer(
     req: &HttpRequest,
     tag: &str,
@@ -122,13 +123,7 @@ fn answer(
     }
     let mut res = calendar_headers(HttpResponse::Ok(), tag, modified);
     res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CALENDAR)));
-    let body = body();
-    if req.method() == Method::HEAD {
-        res.insert_header((header::CONTENT_LENGTH, body.len()));
-        res.finish()
-    } else {
-        res.body(body)
-    }
+    res.body(body())
 }
 
 /// The client address that wrong tokens are counted against.
