@@ -844,6 +844,19 @@ async fn an_insert_waits_out_an_uncommitted_overlap_and_takes_its_outcome() {
     db.drop().await;
 }
 
+/// Whether `done` holds within five seconds (asked every 20 ms): how long
+/// a store may take to hear another's change.
+async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// Looks `lookup` up on `store` until `done` holds for the answer, for at
 /// most five seconds; whether it did.
 async fn lookup_until(
@@ -852,14 +865,7 @@ async fn lookup_until(
     done: impl Fn(&[booking_domain::ports::ApiKeyRecord]) -> bool,
 ) -> bool {
     use booking_domain::ports::AccountStore;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::Instant::now() < deadline {
-        if done(&store.keys_by_lookup(lookup).await.unwrap()) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+    eventually(async || done(&store.keys_by_lookup(lookup).await.unwrap())).await
 }
 
 /// Found keys are cached per store, and a revocation by any store reaches
@@ -925,15 +931,11 @@ async fn service_until(
     done: impl Fn(&booking_domain::Service) -> bool,
 ) -> bool {
     use booking_domain::ports::ServiceStore;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::Instant::now() < deadline {
+    eventually(async || {
         let read = store.get_service_cached(&svc.account_id, &svc.id).await;
-        if read.unwrap().is_some_and(|s| done(&s)) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+        read.unwrap().is_some_and(|s| done(&s))
+    })
+    .await
 }
 
 /// Services read for bookings and availability are cached per store; an
@@ -1008,18 +1010,14 @@ async fn busy_until(
 ) -> bool {
     use booking_domain::ports::BookingStore;
     let day = super::fixtures::range("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::Instant::now() < deadline {
+    eventually(async || {
         let busy = store
             .busy_times(&a.account, &a.default_provider, day, None)
             .await
             .unwrap();
-        if done(&busy) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+        done(&busy)
+    })
+    .await
 }
 
 /// Busy time is cached per store; every write that changes it (booking
