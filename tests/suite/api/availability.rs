@@ -2,7 +2,8 @@
 //! removing slots, cancellations freeing them, minimum notice, DST.
 
 use booking_tests::{Api, add_days, fmt_utc, future_monday, ny, seed_with, ts};
-use jiff::civil::date;
+use jiff::civil::{Date, Weekday};
+use jiff::tz::{Offset, TimeZone};
 use jiff::{Timestamp, ToSpan};
 use serde_json::json;
 
@@ -231,18 +232,57 @@ async fn minimum_notice_hides_slots_that_start_too_soon() {
     assert_eq!(next, with_notice[0]);
 }
 
+/// The Sunday of New York's next change of clocks, forward (`spring`) or back,
+/// at least three weeks from now: far enough that the days around it are never
+/// in the past and no minimum notice reaches them. Read from the time-zone
+/// database, so the tests never expire; the change must be the usual one
+/// between EST (UTC-5) and EDT (UTC-4), which the expected instants assume.
+fn next_new_york_change(spring: bool) -> Date {
+    let tz = TimeZone::get("America/New_York").expect("tz");
+    let after = Timestamp::now()
+        .checked_add((24 * 21).hours())
+        .expect("instant");
+    let (est, edt) = (Offset::constant(-5), Offset::constant(-4));
+    let change = tz
+        .following(after)
+        .take(8)
+        .find(|t| {
+            let before = tz.to_offset(t.timestamp() - 1.second());
+            if spring {
+                (before, t.offset()) == (est, edt)
+            } else {
+                (before, t.offset()) == (edt, est)
+            }
+        })
+        .unwrap_or_else(|| panic!("no EST/EDT change (spring: {spring}) after {after}"));
+    let sunday = tz.to_datetime(change.timestamp()).date();
+    assert_eq!(sunday.weekday(), Weekday::Sunday, "{change:?}");
+    sunday
+}
+
+/// `day` at `hour`:00 UTC, as the API writes it.
+fn utc(day: Date, hour: i8) -> String {
+    fmt_utc(
+        day.at(hour, 0, 0, 0)
+            .to_zoned(TimeZone::UTC)
+            .expect("zoned")
+            .timestamp(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_grid_stays_wall_clock_across_the_spring_dst_change() {
     let (_server, api) = setup_seed().await;
-    // America/New_York springs forward on Sunday 2027-03-14.
-    let friday = date(2027, 3, 12);
-    let monday = date(2027, 3, 15);
+    // America/New_York springs forward on this Sunday, at 02:00 EST.
+    let sunday = next_new_york_change(true);
+    let friday = add_days(sunday, -2);
+    let monday = add_days(sunday, 1);
     let starts = api
         .slot_starts("srv_consultation", &friday.to_string(), &monday.to_string())
         .await;
     let expected: Vec<String> = (14..22)
-        .map(|h| format!("2027-03-12T{h}:00:00Z"))
-        .chain((13..21).map(|h| format!("2027-03-15T{h}:00:00Z")))
+        .map(|h| utc(friday, h))
+        .chain((13..21).map(|h| utc(monday, h)))
         .collect();
     assert_eq!(
         starts, expected,
@@ -256,7 +296,6 @@ async fn the_grid_stays_wall_clock_across_the_spring_dst_change() {
         "availability": {"days": ["sunday"], "hours": {"start": "00:00", "end": "24:00"}, "timezone": "America/New_York"},
     })))
     .await;
-    let sunday = date(2027, 3, 14);
     let res = api
         .availability("srv_night", &sunday.to_string(), &sunday.to_string())
         .await
@@ -264,10 +303,11 @@ async fn the_grid_stays_wall_clock_across_the_spring_dst_change() {
         .json;
     let slots = res["slots"].as_array().expect("slots");
     assert_eq!(slots.len(), 23, "a 23-hour day has 23 hourly slots: {res}");
-    assert_eq!(slots[0]["start"], "2027-03-14T05:00:00Z");
-    assert_eq!(slots[1]["start"], "2027-03-14T06:00:00Z");
+    // 00:00 and 01:00 EST.
+    assert_eq!(slots[0]["start"], utc(sunday, 5));
+    assert_eq!(slots[1]["start"], utc(sunday, 6));
     // 02:00 does not exist; 03:00 EDT is 07:00Z.
-    assert_eq!(slots[2]["start"], "2027-03-14T07:00:00Z");
+    assert_eq!(slots[2]["start"], utc(sunday, 7));
     for slot in slots {
         let (s, e) = (
             ts(slot["start"].as_str().expect("s")),
@@ -280,34 +320,28 @@ async fn the_grid_stays_wall_clock_across_the_spring_dst_change() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ambiguous_fall_back_times_take_the_earlier_instant() {
     let (_server, api) = setup_seed().await;
-    // America/New_York falls back on Sunday 2027-11-07: 01:00-02:00 happens twice.
+    // America/New_York falls back on this Sunday: 01:00-02:00 happens twice.
+    let sunday = next_new_york_change(false);
     api.create_service(&seed_with(&json!({
         "id": "srv_fall",
         "availability": {"days": ["sunday"], "hours": {"start": "00:00", "end": "03:00"}, "timezone": "America/New_York"},
     })))
     .await;
-    let sunday = date(2027, 11, 7);
     let starts = starts_on(&api, "srv_fall", sunday).await;
     // 00:00 EDT, 01:00 EDT (the earlier 01:00), 02:00 EST; the window ends 03:00 EST.
-    assert_eq!(
-        starts,
-        [
-            "2027-11-07T04:00:00Z",
-            "2027-11-07T05:00:00Z",
-            "2027-11-07T07:00:00Z"
-        ]
-    );
+    assert_eq!(starts, [utc(sunday, 4), utc(sunday, 5), utc(sunday, 7)]);
     // The second 01:00 (EST) is inside the window: bookable off the grid.
-    let b = api.book_ok("srv_fall", "2027-11-07T06:00:00Z").await;
-    assert_eq!(b["end_at"], "2027-11-07T07:00:00Z");
+    let b = api.book_ok("srv_fall", &utc(sunday, 6)).await;
+    assert_eq!(b["end_at"], utc(sunday, 7));
     // 06:00-07:00Z sits between the 05:00Z and 07:00Z slots, touching both.
     let after = starts_on(&api, "srv_fall", sunday).await;
     assert_eq!(after, starts);
+    let half_past_six = fmt_utc(ts(&utc(sunday, 6)) + 30.minutes());
     let details = api
-        .book("srv_fall", "2027-11-07T06:30:00Z")
+        .book("srv_fall", &half_past_six)
         .await
         .expect_error(409, "BOOKING_CONFLICT");
-    assert_eq!(details["next_available"], "2027-11-07T07:00:00Z");
+    assert_eq!(details["next_available"], utc(sunday, 7));
 }
 
 #[tokio::test(flavor = "multi_thread")]
