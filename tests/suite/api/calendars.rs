@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use booking_tests::receiver::{Answer, Receiver};
-use booking_tests::{Api, TestServer, future_monday, ny};
+use booking_tests::{Api, TestServer, fmt_utc, future_monday, ny, ts};
 use serde_json::{Value, json};
 
 async fn provider_id(api: &Api) -> String {
@@ -16,24 +16,38 @@ async fn provider_id(api: &Api) -> String {
         .to_owned()
 }
 
-/// An ICS export with one busy meeting at `start`–`end` (UTC, compact form),
-/// one transparent event and one cancelled event at other times.
+/// An ICS export with one busy meeting at `start`–`end` (UTC instants), and a
+/// transparent event four hours and a cancelled event five hours later, on
+/// the same day: inside the synced window, so ignoring them is tested.
 fn ics(start: &str, end: &str) -> String {
+    let later = |at: &str, hours: i64| {
+        compact(&fmt_utc(
+            ts(at)
+                .checked_add(jiff::SignedDuration::from_hours(hours))
+                .unwrap(),
+        ))
+    };
     [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//Google Inc//Google Calendar 70.9054//EN",
         "BEGIN:VEVENT",
-        &format!("DTSTART:{start}"),
-        &format!("DTEND:{end}"),
+        &format!("DTSTART:{}", compact(start)),
+        &format!("DTEND:{}", compact(end)),
         "UID:busy-1@google.com",
         "SUMMARY:Dentist",
         "END:VEVENT",
         "BEGIN:VEVENT",
-        "DTSTART:20300101T090000Z",
-        "DTEND:20300101T100000Z",
+        &format!("DTSTART:{}", later(start, 4)),
+        &format!("DTEND:{}", later(end, 4)),
         "UID:free-1@google.com",
         "TRANSP:TRANSPARENT",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        &format!("DTSTART:{}", later(start, 5)),
+        &format!("DTEND:{}", later(end, 5)),
+        "UID:cancelled-1@google.com",
+        "STATUS:CANCELLED",
         "END:VEVENT",
         "END:VCALENDAR",
         "",
@@ -78,9 +92,15 @@ async fn connections_are_validated_listed_without_secrets_and_deleted() {
     )
     .await
     .expect_status(201);
+    // A token that is still valid, whatever day the test runs.
+    let expires_at = fmt_utc(
+        jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(1))
+            .unwrap(),
+    );
     api.post(
         &path,
-        &json!({"type": "outlook", "credentials": {"access_token": "at-secret", "expires_at": "2030-01-01T00:00:00Z"}}),
+        &json!({"type": "outlook", "credentials": {"access_token": "at-secret", "expires_at": expires_at}}),
     )
     .await
     .expect_status(201);
@@ -154,7 +174,7 @@ async fn busy_time_from_an_ics_feed_blocks_slots_and_bookings() {
         "/cal.ics",
         Answer::status(200)
             .with_header("ETag", "\"v1\"")
-            .with_body("text/calendar", ics(&compact(&start), &compact(&end))),
+            .with_body("text/calendar", ics(&start, &end)),
     );
     let path = format!("/v1/providers/{prv}/calendars");
     let conn = api
@@ -183,6 +203,10 @@ async fn busy_time_from_an_ics_feed_blocks_slots_and_bookings() {
     assert!(!after.contains(&ny(monday, 10, 0)), "{after:?}");
     assert!(!after.contains(&ny(monday, 9, 0)), "{after:?}");
     assert!(after.contains(&ny(monday, 11, 0)), "{after:?}");
+    // The transparent (14:00) and cancelled (15:00) events block nothing.
+    for free in [13, 14, 15] {
+        assert!(after.contains(&ny(monday, free, 0)), "{after:?}");
+    }
     let refused = api.book("srv_consultation", &ny(monday, 10, 0)).await;
     let details = refused.expect_error(409, "BOOKING_CONFLICT");
     assert_eq!(details["next_available"], ny(monday, 11, 0));
@@ -350,10 +374,7 @@ async fn syncing_is_rate_limited_per_key_and_runs_in_the_background() {
     let monday = future_monday();
     host.route(
         "/cal.ics",
-        Answer::status(200).with_body(
-            "text/calendar",
-            ics(&compact(&ny(monday, 10, 0)), &compact(&ny(monday, 11, 0))),
-        ),
+        Answer::status(200).with_body("text/calendar", ics(&ny(monday, 10, 0), &ny(monday, 11, 0))),
     );
     let server = server(&[
         ("BOOKING_RATE_CALENDAR_SYNC", "2/hour"),
