@@ -1,11 +1,23 @@
 //! Benchmark of the ICS adapter's CPU side: parsing and expanding a
-//! 5,000-event calendar for a 90-day window.
+//! 5,000-event calendar for a 90-day window, and the two pathological shapes
+//! the unit tests in `src/ics/tests.rs` check for correctness only.
 //!
-//! Run with `cargo bench -p booking-calendars --bench ics`. Target: under
-//! 50 ms. The calendar looks like a busy person's Google export: two years
-//! of events with descriptions, attendees and alarms, in three zones; a
-//! tenth recur (weekly or daily, some begun years ago, some with `UNTIL`,
-//! each with EXDATEs), and a few have moved instances.
+//! Run with `cargo bench -p booking-calendars --bench ics` (part of
+//! `make bench`). Targets, in a release build:
+//!
+//! - `parse_and_expand_5000_events_90_days`: under 50 ms. The calendar looks
+//!   like a busy person's Google export: two years of events with
+//!   descriptions, attendees and alarms, in three zones; a tenth recur
+//!   (weekly or daily, some begun years ago, some with `UNTIL`, each with
+//!   EXDATEs), and a few have moved instances.
+//! - `old_series_fast_forwarded`: series begun in 1900-2001 expanded into a
+//!   week of 2028 (the test `old_series_are_fast_forwarded_to_the_window`):
+//!   a few milliseconds at most, since they are fast-forwarded rather than
+//!   walked from their start. Walking them would take seconds.
+//! - `rules_that_match_nothing`: rules that never match or cannot be read,
+//!   over five years (the test
+//!   `rules_that_match_nothing_or_cannot_be_read_do_not_hang_or_fail`): each
+//!   costs `rrule` its internal guard, some 10 ms, and never more.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
@@ -144,5 +156,85 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Daily, monthly, yearly and fortnightly series begun long ago.
+const OLD_SERIES: &str = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//bench//EN
+BEGIN:VEVENT
+UID:since-1900
+DTSTART;TZID=Europe/Amsterdam:19000101T093000
+DTEND;TZID=Europe/Amsterdam:19000101T094500
+RRULE:FREQ=DAILY
+END:VEVENT
+BEGIN:VEVENT
+UID:month-end
+DTSTART;TZID=America/New_York:19900131T170000
+DTEND;TZID=America/New_York:19900131T180000
+RRULE:FREQ=MONTHLY
+END:VEVENT
+BEGIN:VEVENT
+UID:leap-day
+DTSTART;VALUE=DATE:19600229
+RRULE:FREQ=YEARLY
+END:VEVENT
+BEGIN:VEVENT
+UID:last-friday
+DTSTART:20000128T120000Z
+DTEND:20000128T130000Z
+RRULE:FREQ=MONTHLY;BYDAY=-1FR
+END:VEVENT
+BEGIN:VEVENT
+UID:fortnightly
+DTSTART:20010102T150000Z
+DTEND:20010102T160000Z
+RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH
+END:VEVENT
+END:VCALENDAR
+";
+
+/// A rule that can never match, one that cannot be read, one that ended
+/// before it began.
+const RULES_THAT_MATCH_NOTHING: &str = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//bench//EN
+BEGIN:VEVENT
+UID:never
+DTSTART:20250101T090000Z
+DTEND:20250101T100000Z
+RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30
+END:VEVENT
+BEGIN:VEVENT
+UID:garbage
+DTSTART:20250102T090000Z
+DTEND:20250102T100000Z
+RRULE:FREQ=SOMETIMES;X-NAME=1
+END:VEVENT
+BEGIN:VEVENT
+UID:until-before-start
+DTSTART:20250103T090000Z
+DTEND:20250103T100000Z
+RRULE:FREQ=DAILY;UNTIL=20240101T000000Z
+END:VEVENT
+END:VCALENDAR
+";
+
+fn range(start: &str, end: &str) -> TimeRange {
+    TimeRange::new(start.parse().unwrap(), end.parse().unwrap()).unwrap()
+}
+
+fn pathological(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ics");
+    let week = range("2028-02-25T00:00:00Z", "2028-03-04T00:00:00Z");
+    assert_eq!(busy_blocks(OLD_SERIES, week).unwrap().len(), 9);
+    group.bench_function("old_series_fast_forwarded", |b| {
+        b.iter(|| busy_blocks(black_box(OLD_SERIES), black_box(week)).unwrap())
+    });
+    let years = range("2025-01-01T00:00:00Z", "2030-01-01T00:00:00Z");
+    assert_eq!(
+        busy_blocks(RULES_THAT_MATCH_NOTHING, years).unwrap().len(),
+        3
+    );
+    group.bench_function("rules_that_match_nothing", |b| {
+        b.iter(|| busy_blocks(black_box(RULES_THAT_MATCH_NOTHING), black_box(years)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, pathological);
 criterion_main!(benches);

@@ -402,9 +402,9 @@ RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH
 END:VEVENT
 ",
     );
-    let started = std::time::Instant::now();
+    // How fast the fast-forward is, is measured by the `ics` benchmark
+    // (`old_series_fast_forwarded`), not asserted here.
     let found = blocks(&ics, "2028-02-25T00:00:00Z", "2028-03-04T00:00:00Z");
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(
         found,
         vec![
@@ -497,8 +497,9 @@ RRULE:FREQ=DAILY;UNTIL=20240101T000000Z
 END:VEVENT
 ",
     );
-    let started = std::time::Instant::now();
-    // DTSTART always counts; nothing else is produced.
+    // DTSTART always counts; nothing else is produced. (The cost of a rule
+    // that matches nothing is measured by the `ics` benchmark
+    // `rules_that_match_nothing`.)
     assert_eq!(
         blocks(&ics, "2025-01-01T00:00:00Z", "2030-01-01T00:00:00Z"),
         vec![
@@ -507,7 +508,6 @@ END:VEVENT
             "2025-01-03T09:00:00Z/2025-01-03T10:00:00Z",
         ]
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[test]
@@ -704,7 +704,10 @@ fn expansion_is_bounded_in_time() {
              RRULE:FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=31\nEND:VEVENT\n"
         ));
     }
-    let started = std::time::Instant::now();
+    // These rules generate no occurrence, so only the clock can stop them:
+    // `TooComplex` is the deadline firing (without it this would run for
+    // minutes and end in `Ok`). How long the expansion runs past its budget
+    // is not asserted; that depends on the machine.
     let error = busy_blocks_within(
         &calendar(&body),
         window("2025-06-01T00:00:00Z", "2025-09-01T00:00:00Z"),
@@ -712,7 +715,6 @@ fn expansion_is_bounded_in_time() {
     )
     .unwrap_err();
     assert_eq!(error, IcsError::TooComplex);
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(
         FetchError::from(error).to_string(),
         "the calendar's recurring events are too many or too complex to expand"

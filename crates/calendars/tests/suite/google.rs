@@ -11,6 +11,10 @@ use crate::mock_api::*;
 
 const FREE_BUSY: &str = "/calendar/v3/freeBusy";
 
+/// Far longer than anything here should take: a deadline against hangs
+/// (waiting out an hour-long Retry-After), never a speed claim.
+const HANG: Duration = Duration::from_secs(60);
+
 fn google(calendar_id: &str) -> CalendarSource {
     CalendarSource::Google {
         calendar_id: calendar_id.to_owned(),
@@ -365,8 +369,9 @@ async fn a_429_with_retry_after_is_retried_after_that_wait() {
     assert_eq!(blocks(&outcome).len(), 2);
     let received = api.received();
     assert_eq!(received.len(), 2);
+    // At least the Retry-After; how much longer depends on the machine, so
+    // only the lower bound is asserted.
     assert!(elapsed >= Duration::from_secs(1), "waited only {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(5), "waited {elapsed:?}");
     // The retry is the same request.
     assert_eq!(received[0].body, received[1].body);
     assert_eq!(
@@ -410,11 +415,12 @@ async fn three_5xx_answers_give_up() {
 #[tokio::test]
 async fn a_retry_after_past_the_budget_gives_up_at_once() {
     let api = MockApi::start(|_, _| Reply::status(429).with_header("retry-after", "3600")).await;
-    let started = Instant::now();
-    let error = fetch(&calendars(&api), &google("primary"), week())
+    // Waiting the hour would hang the test: the deadline only guards that.
+    // One request and the error below show it gave up without waiting.
+    let error = tokio::time::timeout(HANG, fetch(&calendars(&api), &google("primary"), week()))
         .await
+        .expect("gave up at once instead of waiting an hour")
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(
         error,
         FetchError::Upstream(
