@@ -334,9 +334,15 @@ async fn a_streamed_body_is_cut_off_once_it_passes_the_limit() {
         error,
         FetchError::Upstream("the calendar is larger than 1 MiB".into())
     );
-    // The client hung up early: the server got nowhere near the end (what
-    // it managed to write is the limit plus socket buffers).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The client hung up early: once the server stops writing (its next
+    // write fails), it got nowhere near the end (what it managed to write is
+    // the limit plus socket buffers). Had the client kept reading, the
+    // server would stop only after all 256 MiB.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.stream_ended() {
+        assert!(Instant::now() < deadline, "the server is still writing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let streamed = server.streamed();
     assert!(streamed < 64 * 1024 * 1024, "{streamed} bytes written");
 }

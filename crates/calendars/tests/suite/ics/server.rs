@@ -93,6 +93,9 @@ struct State {
     defaults: HashMap<String, Reply>,
     requests: Vec<Request>,
     streamed: usize,
+    /// Streamed answers that are over (written to the end, or cut off by the
+    /// client hanging up).
+    streams_ended: usize,
 }
 
 /// The server; dropping it stops accepting connections.
@@ -165,6 +168,12 @@ impl Server {
     pub fn streamed(&self) -> usize {
         self.state.lock().unwrap().streamed
     }
+
+    /// Whether a streamed answer is over: the server stopped writing it,
+    /// because it was complete or because the client hung up.
+    pub fn stream_ended(&self) -> bool {
+        self.state.lock().unwrap().streams_ended > 0
+    }
 }
 
 async fn read_head(stream: &mut TcpStream) -> Option<String> {
@@ -234,11 +243,16 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
                 .take(line.len() * 1024)
                 .collect();
             let mut sent = 0;
-            while sent < total {
-                stream.write_all(&chunk).await?;
-                sent += chunk.len();
-                state.lock().unwrap().streamed = sent;
+            let mut written = Ok(());
+            while sent < total && written.is_ok() {
+                written = stream.write_all(&chunk).await;
+                if written.is_ok() {
+                    sent += chunk.len();
+                    state.lock().unwrap().streamed = sent;
+                }
             }
+            state.lock().unwrap().streams_ended += 1;
+            written?;
         }
     }
     stream.shutdown().await
