@@ -340,8 +340,15 @@ async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt() {
         .map(|a| &a["status_code"])
         .collect();
     assert_eq!(codes, [&json!(500), &json!(503), &json!(200)]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(receiver.received().len(), 3, "nothing after success");
+    // Nothing after success: no further attempt is scheduled...
+    assert_eq!(delivery["next_attempt_at"], Value::Null, "{delivery}");
+    // ...and the next event is delivered with none of the first one's before
+    // it (a sentinel, instead of watching for silence for a while).
+    api.book_ok("srv_consultation", &ny(future_monday(), 10, 0))
+        .await;
+    let got = receiver.wait_count(4, WAIT).await;
+    assert_eq!(got.len(), 4, "nothing after success");
+    assert_ne!(got[3].header("webhook-id"), ids[0], "the sentinel's event");
 }
 
 async fn wait_delivery(api: &Api, hook: &str, state: &str) -> Value {
@@ -475,11 +482,40 @@ async fn gone_disables_the_endpoint_and_retry_after_is_honoured() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Disabled: new events are not queued for it.
+    // Disabled: new events are not queued for it. Deliveries are written in
+    // the booking's transaction, so the log shows it as soon as the booking
+    // is answered; nothing queued is nothing sent.
     api.book_ok("srv_consultation", &ny(monday, 11, 0)).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = api
+        .get(&format!("/v1/webhooks/{hook_id}/deliveries"))
+        .await
+        .expect_status(200)
+        .json;
+    assert_eq!(log["data"].as_array().unwrap().len(), 2, "{log}");
+    // The worker records the 410 attempt's metrics as it disables the
+    // endpoint: wait for them rather than for a fixed time.
+    let expected = [
+        "webhook_deliveries_total{outcome=\"succeeded\"} 1",
+        "webhook_deliveries_total{outcome=\"retrying\"} 1",
+        "webhook_deliveries_total{outcome=\"failed\"} 1",
+        "webhook_attempt_duration_seconds_count 3",
+        "webhook_queue_depth",
+    ];
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let metrics = metrics(&server).await;
+        if expected.iter().all(|line| metrics.contains(line)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(receiver.received().len(), 3);
-    let metrics = server
+}
+
+/// The server's `/metrics` text.
+async fn metrics(server: &TestServer) -> String {
+    server
         .client()
         .get(server.url("/metrics"))
         .send()
@@ -487,15 +523,7 @@ async fn gone_disables_the_endpoint_and_retry_after_is_honoured() {
         .unwrap()
         .text()
         .await
-        .unwrap();
-    assert!(
-        metrics.contains("webhook_deliveries_total{outcome=\"succeeded\"} 1"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("webhook_deliveries_total{outcome=\"retrying\"} 1"));
-    assert!(metrics.contains("webhook_deliveries_total{outcome=\"failed\"} 1"));
-    assert!(metrics.contains("webhook_attempt_duration_seconds_count 3"));
-    assert!(metrics.contains("webhook_queue_depth"));
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -564,9 +592,29 @@ async fn confirmed_bookings_past_their_end_complete_automatically() {
     let id = confirmed["id"].as_str().unwrap();
     let now = api.get(&format!("/v1/bookings/{id}")).await.json;
     assert_eq!(now["status"], "completed");
-    // Pending bookings and bookings that have not ended stay as they are.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(receiver.received().len(), 1);
+    // Pending bookings and bookings that have not ended stay as they are. To
+    // know a completion run has looked at them, end one more confirmed
+    // booking now (after theirs were backdated) and wait for the run that
+    // completes it to finish: a run counts its completions once it is done.
+    let sentinel = api.book_ok("srv_auto", &ny(monday, 15, 0)).await;
+    backdate(&server.database_url, sentinel["id"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + WAIT;
+    let completed = loop {
+        let metrics = metrics(&server).await;
+        let completed = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("bookings_auto_completed_total "))
+            .map(|n| n.trim().parse::<u64>().unwrap());
+        if let Some(n) = completed.filter(|n| *n >= 2) {
+            break n;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(completed, 2, "only the two ended, confirmed bookings");
+    let got = receiver.wait_count(2, WAIT).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].json()["data"]["id"], sentinel["id"]);
     for (b, status) in [(&pending, "pending"), (&future, "confirmed")] {
         let id = b["id"].as_str().unwrap();
         assert_eq!(

@@ -814,16 +814,23 @@ pub async fn redeliver_starts_a_new_round<S: WebhookTestStore>(s: &S) {
 pub async fn queueing_wakes_the_waiting_workers<S: WebhookTestStore>(s: &S) {
     let (a, svc) = with_service(s, "acme", 0, 0).await;
     stored_endpoint(s, &a.account, EventSet::all(), true).await;
-    let waiter = {
-        let s = s.clone();
-        tokio::spawn(async move { s.wait_for_deliveries().await })
-    };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A worker already waiting when deliveries are queued: polling its wait
+    // once registers it (where sleeping a little only made that likely).
+    let mut waiter = s.wait_for_deliveries();
+    let leftover = futures_util::poll!(&mut waiter).is_ready();
     queue(s, &svc, 0, now()).await;
-    tokio::time::timeout(SOON, waiter)
-        .await
-        .expect("an insert that queued deliveries wakes the waiter")
-        .unwrap();
+    if leftover {
+        // A wake-up left from setting up (Postgres' listener wakes the
+        // workers when it connects) ended that wait; this one is woken by
+        // the insert's, kept for it.
+        tokio::time::timeout(SOON, s.wait_for_deliveries())
+            .await
+            .expect("an insert that queued deliveries wakes the waiter");
+    } else {
+        tokio::time::timeout(SOON, waiter)
+            .await
+            .expect("an insert that queued deliveries wakes the waiter");
+    }
     // A wake-up that comes before the wait is kept for it.
     let (b, _) = queue(s, &svc, 1, now()).await;
     tokio::time::timeout(SOON, s.wait_for_deliveries())
