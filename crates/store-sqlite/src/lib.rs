@@ -327,8 +327,12 @@ impl TxError {
 #[async_trait]
 impl HealthCheck for SqliteStore {
     async fn ping(&self) -> Result<(), StorageError> {
+        // `SELECT 1` never touches the file. Take the write lock and let it
+        // go: while another process holds it (a long VACUUM, a stuck
+        // `sqlite3` session), every write would answer 503 after the busy
+        // timeout, and readiness must say so too.
         self.run("ping", |conn| {
-            conn.batch_execute("SELECT 1")?;
+            conn.immediate_transaction::<_, DieselError, _>(|_| Ok(()))?;
             Ok(())
         })
         .await

@@ -17,6 +17,7 @@ mod postgres;
 mod providers;
 mod ratelimit;
 mod services;
+mod unavailable;
 mod webhooks;
 
 use booking_tests::{Api, TestServer};
