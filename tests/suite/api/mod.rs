@@ -17,6 +17,7 @@ mod postgres;
 mod providers;
 mod ratelimit;
 mod services;
+mod shutdown;
 mod unavailable;
 mod webhooks;
 
