@@ -9,6 +9,7 @@ mod calendars;
 mod cli;
 mod concurrency;
 mod errors;
+mod events;
 mod idempotency;
 mod isolation;
 mod lifecycle;
