@@ -15,6 +15,7 @@ mod isolation;
 mod lifecycle;
 mod ops;
 mod postgres;
+mod pricing;
 mod providers;
 mod ratelimit;
 mod services;
