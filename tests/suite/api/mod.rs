@@ -17,6 +17,7 @@ mod ops;
 mod postgres;
 mod pricing;
 mod providers;
+mod rate_headers;
 mod ratelimit;
 mod services;
 mod shutdown;

@@ -1,0 +1,141 @@
+//! Rate-limit answers the suite did not see: the IETF RateLimit headers on
+//! 400 and 409 answers of `POST /v1/bookings`, and `Retry-After` on a 429
+//! of `POST /v1/calendar/sync`.
+
+use booking_tests::{Resp, TestServer, booking_body, future_monday, ny};
+use serde_json::json;
+
+/// `(r, t)` of `RateLimit: "<name>";r=<n>;t=<n>`.
+#[track_caller]
+fn rate_limit(res: &Resp, name: &str) -> (u64, u64) {
+    let value = res
+        .header("ratelimit")
+        .unwrap_or_else(|| panic!("no RateLimit header on {}: {:?}", res.status, res.headers));
+    let rest = value
+        .strip_prefix(&format!("\"{name}\";"))
+        .unwrap_or_else(|| panic!("RateLimit {value:?}"));
+    let (mut r, mut t) = (None, None);
+    for part in rest.split(';') {
+        let (k, v) = part
+            .trim()
+            .split_once('=')
+            .unwrap_or_else(|| panic!("RateLimit {value:?}"));
+        let n: u64 = v.parse().unwrap_or_else(|_| panic!("RateLimit {value:?}"));
+        match k {
+            "r" => r = Some(n),
+            "t" => t = Some(n),
+            _ => {}
+        }
+    }
+    (
+        r.unwrap_or_else(|| panic!("no r in {value:?}")),
+        t.unwrap_or_else(|| panic!("no t in {value:?}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bookings_400_and_409_answers_carry_the_ratelimit_headers() {
+    // Per hour, so that no request is given back while the test runs.
+    let server = TestServer::start_with(&[("BOOKING_RATE_BOOKINGS", "6/hour")]);
+    let api = server.api("acme");
+    api.create_seed_service().await;
+    let monday = future_monday();
+    let policy = Some("\"bookings\";q=6;w=3600");
+
+    let created = api
+        .book("srv_consultation", &ny(monday, 9, 0))
+        .await
+        .expect_status(201);
+    let conflict = api.book("srv_consultation", &ny(monday, 9, 0)).await;
+    conflict.expect_error(409, "BOOKING_CONFLICT");
+    let mut bad_email = booking_body("srv_consultation", &ny(monday, 10, 0));
+    bad_email["customer"]["email"] = json!("not-an-email");
+    let invalid = api.post("/v1/bookings", &bad_email).await;
+    assert_eq!(invalid.expect_validation(), "customer.email");
+    let malformed = api.post_raw("/v1/bookings", "{\"service\": ").await;
+    malformed.expect_error(400, "VALIDATION_ERROR");
+
+    // Every one of them counts, and says so.
+    let mut remaining = Vec::new();
+    for res in [&created, &conflict, &invalid, &malformed] {
+        assert_eq!(
+            res.header("ratelimit-policy"),
+            policy,
+            "{}: {:?}",
+            res.status,
+            res.headers
+        );
+        let (r, t) = rate_limit(res, "bookings");
+        assert!((1..=3600).contains(&t), "{}: t={t}", res.status);
+        remaining.push(r);
+    }
+    assert_eq!(remaining, [5, 4, 3, 2]);
+
+    // Answers given before the limiter is asked (the request never counts)
+    // carry the policy.
+    let reused = api
+        .book_idempotent("k", &booking_body("srv_consultation", &ny(monday, 11, 0)))
+        .await
+        .expect_status(201);
+    assert_eq!(rate_limit(&reused, "bookings").0, 1);
+    let mismatch = api
+        .book_idempotent("k", &booking_body("srv_consultation", &ny(monday, 12, 0)))
+        .await;
+    mismatch.expect_error(409, "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(mismatch.header("ratelimit-policy"), policy);
+    let long_key = api
+        .book_idempotent(
+            &"k".repeat(256),
+            &booking_body("srv_consultation", &ny(monday, 12, 0)),
+        )
+        .await;
+    long_key.expect_validation_of("Idempotency-Key");
+    assert_eq!(long_key.header("ratelimit-policy"), policy);
+
+    // The uncounted answers left the budget as it was: one request left.
+    let last = api
+        .book("srv_consultation", &ny(monday, 13, 0))
+        .await
+        .expect_status(201);
+    assert_eq!(rate_limit(&last, "bookings").0, 0);
+    let limited = api.book("srv_consultation", &ny(monday, 14, 0)).await;
+    limited.expect_error(429, "RATE_LIMITED");
+    assert_eq!(limited.header("ratelimit-policy"), policy);
+    assert_eq!(rate_limit(&limited, "bookings").0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calendar_sync_429_carries_retry_after() {
+    let server = TestServer::start_with(&[("BOOKING_RATE_CALENDAR_SYNC", "1/hour")]);
+    let api = server.api("acme");
+    let policy = Some("\"calendar_sync\";q=1;w=3600");
+
+    let first = api.post_empty("/v1/calendar/sync").await.expect_status(200);
+    assert_eq!(first.json, json!({"data": []}));
+    assert_eq!(first.header("ratelimit-policy"), policy);
+    assert_eq!(rate_limit(&first, "calendar_sync").0, 0);
+
+    let limited = api.post_empty("/v1/calendar/sync").await;
+    let details = limited.expect_error(429, "RATE_LIMITED");
+    let retry_after: u64 = limited
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After: {:?}", limited.headers))
+        .parse()
+        .expect("Retry-After is whole seconds");
+    // One sync an hour: the next one is allowed about an hour after the first.
+    assert!(
+        (3500..=3600).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    assert_eq!(details["retry_after"].as_u64(), Some(retry_after));
+    assert_eq!(details["limit"], "1/3600s", "{}", limited.text());
+    assert_eq!(limited.header("ratelimit-policy"), policy);
+    assert_eq!(rate_limit(&limited, "calendar_sync").0, 0);
+
+    // Per key: another key of the same account may sync.
+    let other = server.api("acme");
+    other
+        .post_empty("/v1/calendar/sync")
+        .await
+        .expect_status(200);
+}
