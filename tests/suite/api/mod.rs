@@ -8,6 +8,7 @@ mod calendar;
 mod calendars;
 mod cli;
 mod concurrency;
+mod config;
 mod errors;
 mod events;
 mod idempotency;
