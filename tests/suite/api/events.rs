@@ -36,9 +36,12 @@ async fn endpoint(api: &Api, receiver: &Receiver) -> String {
 /// the API only accepts future times, and waiting for a real booking to end
 /// would take minutes.
 fn backdate(database_url: &str, booking: &str) {
+    use diesel::connection::SimpleConnection;
     use diesel::{Connection, RunQueryDsl, SqliteConnection};
     let path = database_url.strip_prefix("sqlite://").unwrap();
     let mut conn = SqliteConnection::establish(path).unwrap();
+    // The server writes too (webhook deliveries): wait for its lock.
+    conn.batch_execute("PRAGMA busy_timeout = 10000").unwrap();
     let now = jiff::Timestamp::now().as_second();
     let n = diesel::sql_query(format!(
         "UPDATE bookings SET scheduled_at = {s}, end_at = {e}, occupied_start = {s}, \
