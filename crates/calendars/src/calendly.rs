@@ -30,7 +30,7 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::client::{HttpClient, next_page_url, overlapping};
+use crate::client::{HttpClient, bounded, next_page_url, overlapping, wrong_kind};
 use crate::endpoints::{CALENDLY_API_URL_VAR, EndpointError, Endpoints, api_url, parse_origin};
 use crate::oauth::Session;
 
@@ -180,9 +180,9 @@ impl CalendlyCalendar {
 impl BusySource for CalendlyCalendar {
     async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
         let CalendarSource::Calendly { credentials } = request.source else {
-            return Err(crate::external::wrong_kind(SERVICE, request.source));
+            return Err(wrong_kind(SERVICE, request.source));
         };
-        crate::external::bounded(
+        bounded(
             self.http.options().fetch_timeout,
             SERVICE,
             self.busy(credentials, request.window, request.now),

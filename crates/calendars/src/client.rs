@@ -1,5 +1,7 @@
-//! The HTTP client the Google, Outlook and Calendly adapters share, and the
-//! one place their answers are read.
+//! The HTTP client the Google, Outlook and Calendly adapters share, the
+//! one place their answers are read, and the other helpers they share (the
+//! time bound of a whole fetch, the refusal of a source of another kind), so
+//! that no adapter depends on the dispatcher (`external.rs`).
 //!
 //! Why one module: every provider call needs the same hygiene, and getting
 //! it right once is easier than three times.
@@ -23,9 +25,10 @@
 //!   offending value, which could be a token).
 
 use std::error::Error as StdError;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use booking_domain::{FetchError, TimeRange};
+use booking_domain::{CalendarSource, FetchError, TimeRange};
 use jiff::Timestamp;
 use reqwest::header::{CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, StatusCode, Url, redirect};
@@ -365,6 +368,35 @@ pub(crate) fn overlapping(
     end: Timestamp,
 ) -> Option<TimeRange> {
     TimeRange::new(start, end).filter(|range| range.overlaps(&window))
+}
+
+/// The error of an adapter asked for another kind of source.
+pub(crate) fn wrong_kind(service: &str, source: &CalendarSource) -> FetchError {
+    FetchError::Refused(format!(
+        "the {service} adapter cannot fetch a {} calendar",
+        source.kind()
+    ))
+}
+
+/// `fetch`, failed as [`FetchError::Upstream`] if it takes longer than
+/// `limit` (all pages, windows and the token refresh together).
+pub(crate) async fn bounded<T>(
+    limit: std::time::Duration,
+    service: &str,
+    fetch: impl Future<Output = Result<T, FetchError>>,
+) -> Result<T, FetchError> {
+    tokio::time::timeout(limit, fetch)
+        .await
+        .unwrap_or_else(|_| {
+            let limit = if limit.subsec_millis() == 0 {
+                format!("{} s", limit.as_secs())
+            } else {
+                format!("{} ms", limit.as_millis())
+            };
+            Err(FetchError::Upstream(format!(
+                "{service} did not finish within {limit}"
+            )))
+        })
 }
 
 /// A short, URL-free description of a request that got no answer.

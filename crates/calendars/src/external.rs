@@ -7,8 +7,11 @@
 //! connection pool); iCal URLs go to the ICS adapter, which is built
 //! separately (it needs the SSRF guard, since its URLs are chosen by API
 //! clients, and conditional GET) and handed in as an `Arc<dyn BusySource>`.
+//!
+//! The dispatcher depends on the adapters, never the other way round: what
+//! the adapters share (the overall time bound of a fetch, the refusal of a
+//! source of another kind) lives in [`crate::client`], below them all.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -102,33 +105,4 @@ impl BusySource for ExternalCalendars {
             CalendarSource::Calendly { .. } => self.calendly.fetch(request).await,
         }
     }
-}
-
-/// The error of an adapter asked for another kind of source.
-pub(crate) fn wrong_kind(service: &str, source: &CalendarSource) -> FetchError {
-    FetchError::Refused(format!(
-        "the {service} adapter cannot fetch a {} calendar",
-        source.kind()
-    ))
-}
-
-/// `fetch`, failed as [`FetchError::Upstream`] if it takes longer than
-/// `limit` (all pages, windows and the token refresh together).
-pub(crate) async fn bounded<T>(
-    limit: std::time::Duration,
-    service: &str,
-    fetch: impl Future<Output = Result<T, FetchError>>,
-) -> Result<T, FetchError> {
-    tokio::time::timeout(limit, fetch)
-        .await
-        .unwrap_or_else(|_| {
-            let limit = if limit.subsec_millis() == 0 {
-                format!("{} s", limit.as_secs())
-            } else {
-                format!("{} ms", limit.as_millis())
-            };
-            Err(FetchError::Upstream(format!(
-                "{service} did not finish within {limit}"
-            )))
-        })
 }

@@ -26,7 +26,7 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::client::{HttpClient, overlapping, safe_code};
+use crate::client::{HttpClient, bounded, overlapping, safe_code, wrong_kind};
 use crate::endpoints::{
     EndpointError, Endpoints, GOOGLE_API_URL_VAR, GOOGLE_TOKEN_URL_VAR, api_url, parse_origin,
     parse_url,
@@ -202,9 +202,9 @@ impl BusySource for GoogleCalendar {
             credentials,
         } = request.source
         else {
-            return Err(crate::external::wrong_kind(SERVICE, request.source));
+            return Err(wrong_kind(SERVICE, request.source));
         };
-        crate::external::bounded(
+        bounded(
             self.http.options().fetch_timeout,
             SERVICE,
             self.busy(calendar_id, credentials, request.window, request.now),

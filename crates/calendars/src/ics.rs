@@ -47,6 +47,8 @@
 //! The blocks returned are sorted and merged (overlapping or touching blocks
 //! become one); they are not clipped to the window.
 
+mod config;
+mod error;
 mod expand;
 mod fetch;
 mod parse;
@@ -54,7 +56,6 @@ mod values;
 mod windows_zones;
 mod zones;
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -63,94 +64,9 @@ use booking_domain::{
     Validators,
 };
 
+pub use config::{IcsConfig, MAX_BODY_BYTES, USER_AGENT, effective_url};
+pub use error::{IcsBuildError, IcsError};
 pub use expand::{EXPANSION_TIME_BUDGET, MAX_OCCURRENCES_PER_CALENDAR, MAX_OCCURRENCES_PER_RULE};
-
-/// The `User-Agent` of every ICS download.
-pub const USER_AGENT: &str = concat!("booking-api-calendars/", env!("CARGO_PKG_VERSION"));
-
-/// The default largest calendar accepted: 10 MiB.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-
-/// How [`IcsSource`] downloads. [`IcsConfig::new`] gives the production
-/// values; tests shorten the waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IcsConfig {
-    /// Allow `http://` and private, loopback and link-local targets (the
-    /// server passes `BOOKING_WEBHOOK_ALLOW_PRIVATE`; tests use 127.0.0.1).
-    pub allow_private: bool,
-    /// The longest one attempt may take, reading the body included (15 s).
-    pub attempt_timeout: Duration,
-    /// The longest a whole fetch may take, retries and waits included (40 s).
-    pub total_timeout: Duration,
-    /// The largest body read, enforced while streaming ([`MAX_BODY_BYTES`]).
-    pub max_body_bytes: usize,
-    /// Attempts in all, the first included (3).
-    pub max_attempts: u32,
-    /// Redirects followed, each checked by the SSRF guard (3; 0 follows none).
-    pub max_redirects: usize,
-    /// The first wait between attempts when the server names none; doubles
-    /// each time (500 ms).
-    pub backoff: Duration,
-    /// The longest `Retry-After` waited for; a longer one fails the fetch
-    /// at once (10 s).
-    pub max_retry_wait: Duration,
-}
-
-impl IcsConfig {
-    /// The production configuration.
-    pub fn new(allow_private: bool) -> IcsConfig {
-        IcsConfig {
-            allow_private,
-            attempt_timeout: Duration::from_secs(15),
-            total_timeout: Duration::from_secs(40),
-            max_body_bytes: MAX_BODY_BYTES,
-            max_attempts: 3,
-            max_redirects: 3,
-            backoff: Duration::from_millis(500),
-            max_retry_wait: Duration::from_secs(10),
-        }
-    }
-}
-
-impl Default for IcsConfig {
-    /// [`IcsConfig::new`] with private targets refused.
-    fn default() -> IcsConfig {
-        IcsConfig::new(false)
-    }
-}
-
-/// Why the adapter could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IcsBuildError {
-    /// reqwest refused the client configuration (for example, no TLS roots).
-    #[error("could not build the ICS HTTP client: {0}")]
-    Client(String),
-}
-
-/// Why a downloaded file yielded no busy time.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IcsError {
-    /// No `BEGIN:VCALENDAR` in it (an HTML sign-in page, say).
-    #[error("the address did not return an iCalendar file")]
-    NotICalendar,
-    /// The structure is broken (a component that does not end, a line that
-    /// is not a property). `line` is the line in the downloaded file.
-    #[error("the calendar is not valid iCalendar (near line {line})")]
-    Malformed {
-        /// 1-based line number in the file as downloaded.
-        line: usize,
-    },
-    /// Its recurrences would take more than [`EXPANSION_TIME_BUDGET`] or
-    /// [`MAX_OCCURRENCES_PER_CALENDAR`] occurrences to expand.
-    #[error("the calendar's recurring events are too many or too complex to expand")]
-    TooComplex,
-}
-
-impl From<IcsError> for FetchError {
-    fn from(error: IcsError) -> FetchError {
-        FetchError::Upstream(error.to_string())
-    }
-}
 
 /// The busy blocks of an iCalendar text overlapping `window`, sorted and
 /// merged. No I/O; the monotonic clock is read only to bound the work by
@@ -174,22 +90,6 @@ fn busy_blocks_within(
         );
     }
     expand::busy_blocks(&parsed, window, &mut expand::Budget::new(time_budget))
-}
-
-/// The URL actually fetched: `webcal://` and `webcals://` (Apple's
-/// subscription links) become `https://`; anything else is unchanged.
-/// Callers that validate a URL when it is saved should validate this one.
-pub fn effective_url(url: &str) -> Cow<'_, str> {
-    let trimmed = url.trim();
-    for scheme in ["webcal://", "webcals://"] {
-        if trimmed
-            .get(..scheme.len())
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
-        {
-            return Cow::Owned(format!("https://{}", &trimmed[scheme.len()..]));
-        }
-    }
-    Cow::Borrowed(url)
 }
 
 /// The [`BusySource`] for [`CalendarSource::Ics`]. Holds one pooled HTTP

@@ -27,7 +27,7 @@ use jiff::tz::TimeZone;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::client::{HttpClient, next_page_url, overlapping};
+use crate::client::{HttpClient, bounded, next_page_url, overlapping, wrong_kind};
 use crate::endpoints::{
     EndpointError, Endpoints, GRAPH_API_URL_VAR, MICROSOFT_TOKEN_URL_VAR, api_url, parse_origin,
     parse_url,
@@ -212,9 +212,9 @@ fn is_utc(zone: &str) -> bool {
 impl BusySource for OutlookCalendar {
     async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
         let CalendarSource::Outlook { credentials } = request.source else {
-            return Err(crate::external::wrong_kind(SERVICE, request.source));
+            return Err(wrong_kind(SERVICE, request.source));
         };
-        crate::external::bounded(
+        bounded(
             self.http.options().fetch_timeout,
             SERVICE,
             self.busy(credentials, request.window, request.now),

@@ -56,7 +56,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 use rrule::{Frequency, RRule, RRuleSet, Unvalidated};
 
-use super::IcsError;
+use super::error::IcsError;
 use super::parse::{End, Event, Moment, Parsed, RDate};
 use super::values::{parse_date, parse_date_time};
 

@@ -47,7 +47,8 @@ use reqwest::header::{
 use reqwest::{Client, StatusCode, Url, redirect};
 use tokio::time::Instant;
 
-use super::{IcsBuildError, IcsConfig, USER_AGENT, effective_url};
+use super::config::{IcsConfig, USER_AGENT, effective_url};
+use super::error::IcsBuildError;
 
 /// What a download came to.
 #[derive(Debug)]

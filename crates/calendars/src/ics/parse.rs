@@ -29,7 +29,7 @@ use jiff::Span;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
-use super::IcsError;
+use super::error::IcsError;
 use super::values::{is, param, parse_date, parse_date_time, parse_duration, prop, props, value};
 use super::zones::Zones;
 
