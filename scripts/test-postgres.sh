@@ -3,25 +3,28 @@
 #
 #   scripts/test-postgres.sh cargo test --workspace
 #
+# It also exports BOOKING_REQUIRE_POSTGRES=1: the Postgres tests then fail,
+# rather than being ignored, when they find no database (tests/build.rs).
+#
 # When TEST_DATABASE_URL is already set, the command just runs. Otherwise this
 # script makes sure PostgreSQL (with btree_gist) is installed (apt-get on
-# Debian when missing), starts a throw-away cluster under /tmp/booking-test-postgres-PORT
-# on 127.0.0.1:${TEST_PG_PORT:-25432}, creates the role and database, runs the
-# command, and stops the cluster again (unless it was already running).
+# Debian when missing), starts a throw-away cluster of its own for this run (a
+# fresh directory from mktemp under /tmp, and a free port below the ephemeral
+# range, or $TEST_PG_PORT), creates the role and database, runs the command,
+# then stops the cluster and removes its directory. Runs at the same time on
+# one machine never share a cluster.
 set -euo pipefail
+
+export BOOKING_REQUIRE_POSTGRES=1
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   exec "$@"
 fi
 
-# Below the ephemeral port range (32768-60999 on Linux), so no outgoing
-# connection of a busy test run can hold the port when the cluster starts.
-port=${TEST_PG_PORT:-25432}
-# Outside the checkout: the postgres user must be able to reach it even when
-# the checkout lives in a directory only root can enter.
-base=${TEST_PG_DIR:-/tmp/booking-test-postgres-$port}
-data="$base/data"
-log="$base/server.log"
+die() {
+  echo "test-postgres: $*" >&2
+  exit 1
+}
 
 find_bin() {
   local dir
@@ -40,7 +43,7 @@ if [ -z "$bin" ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
-  bin=$(find_bin)
+  bin=$(find_bin) || die "PostgreSQL is still missing after apt-get install postgresql"
 fi
 
 # initdb refuses to run as root: run the server as the postgres system user
@@ -53,36 +56,63 @@ as_pg() {
   fi
 }
 
-mkdir -p "$base"
-if [ "$(id -u)" -eq 0 ]; then chown postgres: "$base"; fi
+# Outside the checkout: the postgres user must be able to reach it even when
+# the checkout lives in a directory only root can enter. One per run.
+base=$(mktemp -d /tmp/booking-test-postgres.XXXXXX) || die "mktemp failed"
+data="$base/data"
+log="$base/server.log"
+started=0
 
-started_here=0
-if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
-  if [ ! -s "$data/PG_VERSION" ]; then
-    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
+cleanup() {
+  if [ "$started" -eq 1 ]; then
+    as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start -o \
-    "-h 127.0.0.1 -p $port -k $base -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" >/dev/null
-  started_here=1
-fi
-
-stop() {
-  if [ "$started_here" -eq 1 ]; then
-    as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
-  fi
+  rm -rf "$base"
 }
-trap stop EXIT
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+chmod 700 "$base"
+if [ "$(id -u)" -eq 0 ]; then chown postgres: "$base"; fi
+as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null \
+  || die "initdb failed in $data"
+
+# Whether something accepts connections on 127.0.0.1:$1.
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A port per run: below the ephemeral range (32768-60999 on Linux), so no
+# outgoing connection of a busy test run holds it; tried again with another
+# one if it is taken between the check and the server's bind. Tests are not
+# benchmarks: durability is off.
+attempts=${TEST_PG_PORT:+1}
+attempts=${attempts:-20}
+port=
+for _ in $(seq "$attempts"); do
+  candidate=${TEST_PG_PORT:-$((20000 + RANDOM % 12000))}
+  if in_use "$candidate" || "$bin/pg_isready" -q -h 127.0.0.1 -p "$candidate"; then
+    continue
+  fi
+  rm -f "$log"
+  if as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start -o \
+    "-h 127.0.0.1 -p $candidate -k $base -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" >/dev/null; then
+    started=1
+    port=$candidate
+    break
+  fi
+  if ! grep -qiE 'could not bind|address already in use|could not create lock file' "$log"; then
+    cat "$log" >&2 || true
+    die "the cluster in $data did not start (log above)"
+  fi
+done
+[ -n "$port" ] || die "no free port for PostgreSQL after $attempts attempts${TEST_PG_PORT:+ (TEST_PG_PORT=$TEST_PG_PORT)}"
 
 psql_admin() { "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
-if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'booking'")" != "1" ]; then
-  psql_admin -c "CREATE ROLE booking LOGIN SUPERUSER PASSWORD 'booking'"
-fi
-if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'booking'")" != "1" ]; then
-  psql_admin -c "CREATE DATABASE booking OWNER booking"
-fi
+psql_admin -c "CREATE ROLE booking LOGIN SUPERUSER PASSWORD 'booking'"
+psql_admin -c "CREATE DATABASE booking OWNER booking"
 
 export TEST_DATABASE_URL="postgres://booking:booking@127.0.0.1:$port/booking"
-echo "test-postgres: TEST_DATABASE_URL=$TEST_DATABASE_URL" >&2
+echo "test-postgres: TEST_DATABASE_URL=$TEST_DATABASE_URL (cluster in $base)" >&2
 set +e
 "$@"
 status=$?
