@@ -752,15 +752,18 @@ pub fn sqlite_url(dir: &Path, file: &str) -> String {
 pub mod pg {
     use std::process::Command;
 
-    /// The admin URL, or `None` (and a note on stderr) when Postgres tests
-    /// should be skipped.
-    pub fn admin_url() -> Option<String> {
+    /// The admin URL; panics without one. Tests that need it carry
+    /// `#[cfg_attr(no_postgres, ignore = "...")]` (`no_postgres` is set by
+    /// `tests/build.rs` when no server was given and none is required), so a
+    /// plain `cargo test` lists them as ignored and `make test` or CI fail.
+    pub fn admin_url() -> String {
         match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                eprintln!("skipping: TEST_DATABASE_URL not set (make test sets it)");
-                None
-            }
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => panic!(
+                "TEST_DATABASE_URL is not set, and this Postgres test must run (CI or \
+                 BOOKING_REQUIRE_POSTGRES is set, or the tests were built with a database): \
+                 run `make test`, or `scripts/test-postgres.sh cargo test ...`"
+            ),
         }
     }
 
