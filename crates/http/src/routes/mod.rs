@@ -1,5 +1,10 @@
 //! Routes: every resource of the contract, each answering 405 with `Allow`
 //! for methods it does not have.
+//!
+//! [`ROUTES`] is the one list of what the server mounts: [`configure`] builds
+//! the actix resources from it (in its order: `/v1/bookings/{id}.ics` must
+//! come before `/v1/bookings/{id}`), and the OpenAPI tests check the
+//! document against it, so a route cannot be added without its description.
 
 pub mod bookings;
 pub mod calendar;
@@ -9,13 +14,219 @@ pub mod providers;
 pub mod services;
 pub mod webhooks;
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, Route, web};
 
 use crate::error::ApiError;
 
-fn not_allowed(allow: &'static str) -> Route {
-    web::route()
-        .to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
+/// An HTTP method a route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verb {
+    /// `GET`
+    Get,
+    /// `HEAD` (the same handler as `GET`, without a body)
+    Head,
+    /// `POST`
+    Post,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Verb {
+    /// The method's name, as in `Allow` (`GET`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Head => "HEAD",
+            Verb::Post => "POST",
+            Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    /// The actix method.
+    pub fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Head => Method::HEAD,
+            Verb::Post => Method::POST,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+}
+
+/// Makes the route to a handler (`|| web::route().to(handler)`); the
+/// method guard is added from the [`Verb`] beside it.
+pub type MakeRoute = fn() -> Route;
+
+/// One mounted resource: its path template (actix syntax, which for these
+/// paths is also OpenAPI's) and the handler of each method it answers.
+pub struct Resource {
+    /// `/v1/services/{id}`
+    pub path: &'static str,
+    /// Each method with a route to its handler.
+    pub methods: &'static [(Verb, MakeRoute)],
+}
+
+impl Resource {
+    /// The `Allow` value for this resource (`GET, POST`).
+    pub fn allow(&self) -> String {
+        self.methods
+            .iter()
+            .map(|(verb, _)| verb.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Every route the server mounts, in mounting order.
+pub const ROUTES: &[Resource] = &[
+    Resource {
+        path: "/healthz",
+        methods: &[(Verb::Get, || web::route().to(ops::healthz))],
+    },
+    Resource {
+        path: "/readyz",
+        methods: &[(Verb::Get, || web::route().to(ops::readyz))],
+    },
+    Resource {
+        path: "/metrics",
+        methods: &[(Verb::Get, || web::route().to(ops::metrics))],
+    },
+    Resource {
+        path: "/v1/providers",
+        methods: &[
+            (Verb::Get, || web::route().to(providers::list)),
+            (Verb::Post, || web::route().to(providers::create)),
+        ],
+    },
+    Resource {
+        path: "/v1/providers/{id}",
+        methods: &[
+            (Verb::Get, || web::route().to(providers::get)),
+            (Verb::Patch, || web::route().to(providers::update)),
+        ],
+    },
+    Resource {
+        path: "/v1/services",
+        methods: &[
+            (Verb::Get, || web::route().to(services::list)),
+            (Verb::Post, || web::route().to(services::create)),
+        ],
+    },
+    Resource {
+        path: "/v1/services/{id}",
+        methods: &[
+            (Verb::Get, || web::route().to(services::get)),
+            (Verb::Patch, || web::route().to(services::update)),
+            (Verb::Delete, || web::route().to(services::archive)),
+        ],
+    },
+    Resource {
+        path: "/v1/services/{id}/availability",
+        methods: &[(Verb::Get, || web::route().to(services::availability))],
+    },
+    Resource {
+        path: "/v1/bookings",
+        methods: &[
+            (Verb::Get, || web::route().to(bookings::list)),
+            (Verb::Post, || web::route().to(bookings::create)),
+        ],
+    },
+    Resource {
+        path: "/v1/bookings/{id}.ics",
+        methods: &[
+            (Verb::Get, || web::route().to(calendar::booking)),
+            (Verb::Head, || web::route().to(calendar::booking)),
+        ],
+    },
+    Resource {
+        path: "/calendar/feed/{token}.ics",
+        methods: &[
+            (Verb::Get, || web::route().to(calendar::feed)),
+            (Verb::Head, || web::route().to(calendar::feed)),
+        ],
+    },
+    Resource {
+        path: "/v1/providers/{id}/calendars",
+        methods: &[
+            (Verb::Get, || web::route().to(calendars::list)),
+            (Verb::Post, || web::route().to(calendars::create)),
+        ],
+    },
+    Resource {
+        path: "/v1/providers/{id}/calendars/{cal_id}",
+        methods: &[(Verb::Delete, || web::route().to(calendars::delete))],
+    },
+    Resource {
+        path: "/v1/calendar/sync",
+        methods: &[(Verb::Post, || web::route().to(calendars::sync))],
+    },
+    Resource {
+        path: "/v1/providers/{id}/feed",
+        methods: &[(Verb::Get, || web::route().to(calendar::get_feed))],
+    },
+    Resource {
+        path: "/v1/providers/{id}/feed/rotate",
+        methods: &[(Verb::Post, || web::route().to(calendar::rotate_feed))],
+    },
+    Resource {
+        path: "/v1/bookings/{id}",
+        methods: &[(Verb::Get, || web::route().to(bookings::get))],
+    },
+    Resource {
+        path: "/v1/webhooks",
+        methods: &[
+            (Verb::Get, || web::route().to(webhooks::list)),
+            (Verb::Post, || web::route().to(webhooks::create)),
+        ],
+    },
+    Resource {
+        path: "/v1/webhooks/{id}",
+        methods: &[
+            (Verb::Get, || web::route().to(webhooks::get)),
+            (Verb::Patch, || web::route().to(webhooks::update)),
+            (Verb::Delete, || web::route().to(webhooks::delete)),
+        ],
+    },
+    Resource {
+        path: "/v1/webhooks/{id}/rotate-secret",
+        methods: &[(Verb::Post, || web::route().to(webhooks::rotate_secret))],
+    },
+    Resource {
+        path: "/v1/webhooks/{id}/deliveries",
+        methods: &[(Verb::Get, || web::route().to(webhooks::deliveries))],
+    },
+    Resource {
+        path: "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        methods: &[(Verb::Post, || web::route().to(webhooks::redeliver))],
+    },
+    Resource {
+        path: "/v1/bookings/{id}/confirm",
+        methods: &[(Verb::Post, || web::route().to(bookings::confirm))],
+    },
+    Resource {
+        path: "/v1/bookings/{id}/cancel",
+        methods: &[(Verb::Post, || web::route().to(bookings::cancel))],
+    },
+    Resource {
+        path: "/v1/bookings/{id}/reschedule",
+        methods: &[(Verb::Post, || web::route().to(bookings::reschedule))],
+    },
+    Resource {
+        path: "/v1/bookings/{id}/complete",
+        methods: &[(Verb::Post, || web::route().to(bookings::complete))],
+    },
+];
+
+fn not_allowed(allow: String) -> Route {
+    web::route().to(move || {
+        let e = ApiError::method_not_allowed(&allow);
+        async move { Err::<HttpResponse, _>(e) }
+    })
 }
 
 /// Unknown routes.
@@ -23,140 +234,14 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("Route"))
 }
 
-/// Mounts the API routes.
+/// Mounts the API routes: [`ROUTES`], each resource answering 405 with
+/// `Allow` for the methods it does not have.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/healthz")
-            .route(web::get().to(ops::healthz))
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(ops::readyz))
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(web::get().to(ops::metrics))
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/providers")
-            .route(web::get().to(providers::list))
-            .route(web::post().to(providers::create))
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/providers/{id}")
-            .route(web::get().to(providers::get))
-            .route(web::patch().to(providers::update))
-            .default_service(not_allowed("GET, PATCH")),
-    )
-    .service(
-        web::resource("/v1/services")
-            .route(web::get().to(services::list))
-            .route(web::post().to(services::create))
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/services/{id}")
-            .route(web::get().to(services::get))
-            .route(web::patch().to(services::update))
-            .route(web::delete().to(services::archive))
-            .default_service(not_allowed("GET, PATCH, DELETE")),
-    )
-    .service(
-        web::resource("/v1/services/{id}/availability")
-            .route(web::get().to(services::availability))
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/bookings")
-            .route(web::get().to(bookings::list))
-            .route(web::post().to(bookings::create))
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/bookings/{id}.ics")
-            .route(web::get().to(calendar::booking))
-            .route(web::head().to(calendar::booking))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/calendar/feed/{token}.ics")
-            .route(web::get().to(calendar::feed))
-            .route(web::head().to(calendar::feed))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/v1/providers/{id}/calendars")
-            .route(web::get().to(calendars::list))
-            .route(web::post().to(calendars::create))
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/providers/{id}/calendars/{cal_id}")
-            .route(web::delete().to(calendars::delete))
-            .default_service(not_allowed("DELETE")),
-    )
-    .service(
-        web::resource("/v1/calendar/sync")
-            .route(web::post().to(calendars::sync))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/providers/{id}/feed")
-            .route(web::get().to(calendar::get_feed))
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/providers/{id}/feed/rotate")
-            .route(web::post().to(calendar::rotate_feed))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/bookings/{id}")
-            .route(web::get().to(bookings::get))
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/webhooks")
-            .route(web::get().to(webhooks::list))
-            .route(web::post().to(webhooks::create))
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/webhooks/{id}")
-            .route(web::get().to(webhooks::get))
-            .route(web::patch().to(webhooks::update))
-            .route(web::delete().to(webhooks::delete))
-            .default_service(not_allowed("GET, PATCH, DELETE")),
-    )
-    .service(
-        web::resource("/v1/webhooks/{id}/rotate-secret")
-            .route(web::post().to(webhooks::rotate_secret))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/webhooks/{id}/deliveries")
-            .route(web::get().to(webhooks::deliveries))
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver")
-            .route(web::post().to(webhooks::redeliver))
-            .default_service(not_allowed("POST")),
-    );
-    for (action, handler) in [
-        ("confirm", web::post().to(bookings::confirm)),
-        ("cancel", web::post().to(bookings::cancel)),
-        ("reschedule", web::post().to(bookings::reschedule)),
-        ("complete", web::post().to(bookings::complete)),
-    ] {
-        cfg.service(
-            web::resource(format!("/v1/bookings/{{id}}/{action}"))
-                .route(handler)
-                .default_service(not_allowed("POST")),
-        );
+    for resource in ROUTES {
+        let mut mounted = web::resource(resource.path);
+        for (verb, route) in resource.methods {
+            mounted = mounted.route(route().method(verb.method()));
+        }
+        cfg.service(mounted.default_service(not_allowed(resource.allow())));
     }
 }
