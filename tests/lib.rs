@@ -138,6 +138,18 @@ impl TestServer {
         dir: tempfile::TempDir,
         env: &[(&str, &str)],
     ) -> TestServer {
+        TestServer::start_watching(database_url, dir, env, |_| {})
+    }
+
+    /// [`TestServer::start_on`], handing the server's log to `watch` as soon
+    /// as the process is spawned, before it listens: for tests that act on
+    /// what it logs while starting (see [`ServerLogs::wait_for`]).
+    pub fn start_watching(
+        database_url: &str,
+        dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+        watch: impl FnOnce(ServerLogs),
+    ) -> TestServer {
         let database_url = database_url.to_owned();
         let mut cmd = command(&database_url);
         cmd.arg("serve")
@@ -174,6 +186,7 @@ impl TestServer {
                 }
             });
         }
+        watch(ServerLogs(logs.clone()));
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
@@ -226,6 +239,12 @@ impl TestServer {
     /// The last lines the server wrote to stderr.
     pub fn logs(&self) -> String {
         joined(&self.logs)
+    }
+
+    /// Waits up to `within` for a log line containing `needle`; whether one
+    /// came (see [`ServerLogs::wait_for`]).
+    pub fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
+        ServerLogs(self.logs.clone()).wait_for(needle, within)
     }
 
     /// Runs a CLI command against this server's database (the server keeps running).
@@ -316,6 +335,33 @@ impl Drop for TestServer {
         if self.exit.is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// A running (or starting) server's stderr, as it comes.
+#[derive(Clone)]
+pub struct ServerLogs(Arc<Mutex<VecDeque<String>>>);
+
+impl ServerLogs {
+    /// Whether one of the kept lines contains `needle`.
+    pub fn contains(&self, needle: &str) -> bool {
+        let logs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        logs.iter().any(|line| line.contains(needle))
+    }
+
+    /// Waits up to `within` (asking every 20 ms) for a line containing
+    /// `needle`; whether one came. Blocks the calling thread.
+    pub fn wait_for(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -179,27 +179,26 @@ async fn a_server_started_before_the_database_waits_for_it() {
     let db = Database::create(&admin);
     db.set_reachable(false);
     let url = db.url.clone();
-    // Allow connections again a little after the server starts retrying.
-    let opener = std::thread::spawn({
+    // Allow connections again once the server says it is retrying (or, so
+    // that the failure shows the log, when it has not said so in time).
+    let mut opener = None;
+    let server = TestServer::start_watching(&url, tempfile::tempdir().unwrap(), &[], |logs| {
         let admin = admin.clone();
         let name = db.name.clone();
-        move || {
-            std::thread::sleep(Duration::from_millis(1500));
+        opener = Some(std::thread::spawn(move || {
+            let retrying = logs.wait_for(
+                "database unreachable at start-up; retrying",
+                Duration::from_secs(15),
+            );
             pg::sql(
                 &admin,
                 &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
             );
-        }
+            retrying
+        }));
     });
-    let server = TestServer::start_on(&url, tempfile::tempdir().unwrap(), &[]);
-    opener.join().unwrap();
-    assert!(
-        server
-            .logs()
-            .contains("database unreachable at start-up; retrying"),
-        "{}",
-        server.logs()
-    );
+    let retrying = opener.take().unwrap().join().unwrap();
+    assert!(retrying, "no retry logged: {}", server.logs());
     let api = server.api("acme");
     api.get("/readyz").await.expect_status(200);
     api.create_service(&around_the_clock()).await;
@@ -223,13 +222,17 @@ async fn webhook_deliveries_are_shared_and_survive_a_killed_process() {
     ];
     let (mut servers, apis) = cluster(&db, 3, &env);
     apis[0].create_service(&around_the_clock()).await;
-    apis[0]
+    let hook = apis[0]
         .post(
             "/v1/webhooks",
             &json!({"url": receiver.url("/h"), "events": ["booking.created"]}),
         )
         .await
-        .expect_status(201);
+        .expect_status(201)
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let day = future_monday();
     let mut ids = Vec::new();
     for i in 0..24 {
@@ -238,19 +241,37 @@ async fn webhook_deliveries_are_shared_and_survive_a_killed_process() {
             .await;
         ids.push(b["id"].as_str().unwrap().to_owned());
     }
-    let got = receiver
-        .wait_for(Duration::from_secs(20), "every created event", |r| {
+    receiver
+        .wait_for(Duration::from_secs(30), "every created event", |r| {
             r.len() >= ids.len()
         })
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let got_after = receiver.received();
+    // Once the log shows every delivery settled, nothing is left to send:
+    // each was attempted once and the receiver got each once.
+    let log_path = format!("/v1/webhooks/{hook}/deliveries");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let log = loop {
+        let log = apis[1].list_all(&log_path, 100).await;
+        if log.len() == ids.len() && log.iter().all(|d| d["state"] == "succeeded") {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "not all succeeded: {log:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for d in &log {
+        assert_eq!(
+            d["attempts"].as_array().unwrap().len(),
+            1,
+            "one attempt per delivery without a crash: {d}"
+        );
+    }
+    let got = receiver.received();
     assert_eq!(
-        got_after.len(),
         got.len(),
+        ids.len(),
         "no duplicate deliveries without a crash"
     );
-    let delivered: std::collections::BTreeSet<String> = got_after
+    let delivered: std::collections::BTreeSet<String> = got
         .iter()
         .map(|r| r.json()["data"]["id"].as_str().unwrap().to_owned())
         .collect();

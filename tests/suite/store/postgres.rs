@@ -412,9 +412,63 @@ async fn woken(store: &PostgresStore, within: Duration) -> bool {
         .is_ok()
 }
 
-/// Consumes a wake-up left over from earlier work, if any.
-async fn drain(store: &PostgresStore) {
-    woken(store, Duration::from_millis(200)).await;
+/// Whether a wake-up is pending right now (consuming it): `timeout` polls
+/// the wait once before looking at its zero deadline.
+async fn pending_wake(store: &PostgresStore) -> bool {
+    woken(store, Duration::ZERO).await
+}
+
+/// A marker sent to a store's listener through the database: once the store
+/// has acted on it, it has acted on every notification committed before it
+/// (a listening session receives them in commit order). It rides on the key
+/// channel: the marker key's revocation is changed behind the store's back
+/// and announced, and the store's cached read showing the change proves the
+/// announcement arrived. "No wake-up came" is then a fact, not a wait.
+struct Barrier {
+    lookup: String,
+    round: i64,
+}
+
+impl Barrier {
+    /// A marker key, created through `store`.
+    async fn new(store: &PostgresStore) -> Barrier {
+        use booking_domain::ports::AccountStore;
+        let key = super::fixtures::new_key("barrier");
+        let lookup = key.lookup.clone();
+        store.create_key(key).await.unwrap();
+        Barrier { lookup, round: 0 }
+    }
+
+    /// Returns once `store` has acted on every notification committed
+    /// before this call (`conn`: an admin connection to its database).
+    async fn pass(&mut self, store: &PostgresStore, conn: &mut AsyncPgConnection) {
+        use booking_domain::ports::AccountStore;
+        self.round += 1;
+        let revoked = Some(jiff::Timestamp::from_second(self.round).unwrap());
+        // Cached from here on (found keys are).
+        let cached = store.keys_by_lookup(&self.lookup).await.unwrap();
+        assert_ne!(cached[0].revoked_at, revoked);
+        execute(
+            conn,
+            &format!(
+                "UPDATE api_keys SET revoked_at = {} WHERE lookup = '{}'",
+                self.round, self.lookup
+            ),
+        )
+        .await
+        .unwrap();
+        execute(conn, &format!("NOTIFY booking_keys, '{}'", self.lookup))
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while store.keys_by_lookup(&self.lookup).await.unwrap()[0].revoked_at != revoked {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the store's listener never acted on the marker"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// A tenant with a service and an endpoint subscribed to everything.
@@ -435,15 +489,19 @@ async fn deliveries_queued_by_one_process_wake_the_workers_of_another() {
     let db = TestDb::create().await;
     let (a, b) = (db.store().await, db.store().await);
     let svc = subscribed(&a).await;
+    let mut conn = admin(db.url()).await;
+    let mut barrier = Barrier::new(&a).await;
     // Nothing was queued yet: B has no reason to wake.
-    assert!(!woken(&b, Duration::from_millis(300)).await);
+    barrier.pass(&b, &mut conn).await;
+    assert!(!pending_wake(&b).await);
     webhooks::queue(&a, &svc, 0, now()).await;
     assert!(
-        woken(&b, Duration::from_secs(5)).await,
+        woken(&b, Duration::from_secs(30)).await,
         "B hears A's NOTIFY after the commit"
     );
     // A conflicting (rolled back) insert notifies no one.
-    drain(&b).await;
+    barrier.pass(&b, &mut conn).await;
+    pending_wake(&b).await;
     let clash = super::fixtures::booking(
         &svc,
         super::fixtures::t("2030-01-07T00:30:00Z"),
@@ -458,7 +516,9 @@ async fn deliveries_queued_by_one_process_wake_the_workers_of_another() {
         )];
         assert!(a.insert_booking(&clash, &events).await.is_err());
     }
-    assert!(!woken(&b, Duration::from_millis(300)).await);
+    barrier.pass(&b, &mut conn).await;
+    assert!(!pending_wake(&b).await);
+    drop(conn);
     drop((a, b));
     db.drop().await;
 }
@@ -519,11 +579,13 @@ async fn the_listener_reconnects_after_losing_its_connection() {
     assert_ne!(before, after);
     // The reconnection itself wakes the workers (notifications sent while
     // nobody listened are lost); then B hears A again.
-    assert!(woken(&b, Duration::from_secs(5)).await);
-    drain(&b).await;
-    assert!(!woken(&b, Duration::from_millis(300)).await);
+    assert!(woken(&b, Duration::from_secs(30)).await);
+    let mut on_db = admin(db.url()).await;
+    Barrier::new(&a).await.pass(&b, &mut on_db).await;
+    pending_wake(&b).await;
+    drop(on_db);
     webhooks::queue(&a, &svc, 0, now()).await;
-    assert!(woken(&b, Duration::from_secs(5)).await);
+    assert!(woken(&b, Duration::from_secs(30)).await);
     drop((a, b));
     // Dropping the stores stops their listeners.
     let started = std::time::Instant::now();
@@ -659,24 +721,32 @@ async fn a_dropped_database_makes_calls_unavailable_not_empty() {
     )
     .await
     .unwrap();
-    let started = std::time::Instant::now();
     let result = store
         .get_provider(
             &AccountId::from_trusted("acc_x"),
             &ProviderId::from_trusted("prv_x"),
         )
         .await;
-    assert!(
-        matches!(result, Err(StorageError::Unavailable(_))),
-        "{result:?}"
-    );
-    assert!(matches!(
-        store.ping().await,
-        Err(StorageError::Unavailable(_))
-    ));
-    // Refused connections fail at once, not after the pool's wait timeout.
-    let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    // Refused connections fail at once with what the server said (the
+    // refusal, or the end of a connection whose termination was still under
+    // way), not after the pool's wait timeout: the error says which. (How
+    // fast is a benchmark's question, not this test's.)
+    let refused = |result: Result<(), StorageError>| match result {
+        Err(StorageError::Unavailable(message)) => {
+            assert!(
+                message.contains("not currently accepting connections")
+                    || message.contains("terminating connection"),
+                "the server's answer itself: {message}"
+            );
+            assert!(
+                !message.contains("Timeout") && !message.contains("took more than"),
+                "not a timeout: {message}"
+            );
+        }
+        other => panic!("expected Unavailable: {other:?}"),
+    };
+    refused(result.map(drop));
+    refused(store.ping().await);
     drop(store);
     execute(
         &mut conn,
@@ -792,28 +862,41 @@ async fn an_insert_waits_out_an_uncommitted_overlap_and_takes_its_outcome() {
                     .await
             })
         };
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(!insert.is_finished(), "the insert waits for the holder");
-        // ...having given up its capped optimistic wait: the statement
-        // waiting now is the one behind the provider's lock.
+        // The insert gives up its capped optimistic wait and queues behind
+        // the provider's lock: wait for exactly that statement to be the
+        // one waiting, the insert unfinished all along.
         #[derive(QueryableByName)]
         struct Waiting {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let waiting: Waiting = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock' \
-             AND query LIKE '%pg_advisory_xact_lock(hashtextextended%'",
-        )
-        .get_result(&mut admin(db.url()).await)
-        .await
-        .unwrap();
-        assert_eq!(waiting.n, 1, "the insert waits behind the provider's lock");
+        let mut observer = admin(db.url()).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(!insert.is_finished(), "the insert waits for the holder");
+            let waiting: Waiting = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                 AND query LIKE '%pg_advisory_xact_lock(hashtextextended%'",
+            )
+            .get_result(&mut observer)
+            .await
+            .unwrap();
+            assert!(waiting.n <= 1, "one insert, one waiter: {}", waiting.n);
+            if waiting.n == 1 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the insert never queued behind the provider's lock"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(observer);
         execute(&mut holder, if commit { "COMMIT" } else { "ROLLBACK" })
             .await
             .unwrap();
-        let result = tokio::time::timeout(Duration::from_secs(10), insert)
+        let result = tokio::time::timeout(Duration::from_secs(30), insert)
             .await
             .unwrap()
             .unwrap();
