@@ -24,9 +24,16 @@ test: lint
 	scripts/test-postgres.sh $(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 
+## Formatting, clippy (warnings are errors) and unused dependencies
+## (cargo-machete, installed at this pinned version when missing; a false
+## positive goes in the crate's [package.metadata.cargo-machete] ignored list).
+CARGO_MACHETE_VERSION := 0.9.2
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@[ "$$($(CARGO) machete --version 2>/dev/null)" = "$(CARGO_MACHETE_VERSION)" ] || \
+		$(CARGO) install cargo-machete --locked --version $(CARGO_MACHETE_VERSION)
+	$(CARGO) machete
 
 fmt:
 	$(CARGO) fmt --all
