@@ -254,7 +254,7 @@ pub struct Attempt {
 /// One event's delivery to one endpoint, with its attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    /// Id (`dlv_…`).
+    /// Id (`whd_…`).
     pub id: DeliveryId,
     /// Owning account.
     pub account_id: AccountId,

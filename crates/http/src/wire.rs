@@ -1089,7 +1089,7 @@ pub struct AttemptOut {
 /// One event's delivery to an endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryOut {
-    /// `dlv_…`
+    /// `whd_…`
     pub id: String,
     /// The event (`webhook-id`).
     pub event_id: String,

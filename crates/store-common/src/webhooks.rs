@@ -236,7 +236,7 @@ mod tests {
     fn deliveries_get_their_latest_attempts() {
         let row = DeliveryColumns {
             seq: 7,
-            id: "dlv_1".into(),
+            id: "whd_1".into(),
             account_id: "acc_1".into(),
             endpoint_id: "wh_1".into(),
             event_id: "evt_1".into(),

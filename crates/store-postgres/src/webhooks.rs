@@ -44,7 +44,7 @@ macro_rules! fan_out_insert {
         concat!(
             "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, state,
         round_attempts, next_attempt_at, created_at, updated_at)
-    SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id,
+    SELECT 'whd_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id,
         ev.id, ev.kind, 'pending', 0, ev.created_at, ev.created_at, ev.created_at
     FROM unnest(", $ids, "::text[], ", $kinds, "::text[], ", $created, "::bigint[], ", $bits, "::bigint[])
         WITH ORDINALITY AS ev (id, kind, created_at, bit, n)

@@ -39,7 +39,7 @@ pub(crate) fn queue_deliveries(
         queued += diesel::sql_query(
             "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, \
              state, round_attempts, next_attempt_at, created_at, updated_at) \
-             SELECT 'dlv_' || lower(hex(randomblob(16))), account_id, id, ?1, ?2, 'pending', 0, \
+             SELECT 'whd_' || lower(hex(randomblob(16))), account_id, id, ?1, ?2, 'pending', 0, \
              ?3, ?3, ?3 FROM webhook_endpoints \
              WHERE account_id = ?4 AND enabled = 1 AND (events & ?5) <> 0",
         )

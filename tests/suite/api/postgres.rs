@@ -452,3 +452,25 @@ async fn service_changes_reach_every_process() {
         .await
         .expect_status(422);
 }
+
+/// Delivery ids of an older version (`dlv_`) are renamed to the contract's
+/// `whd_` by the Postgres migration, and redelivered under the new id.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn old_delivery_ids_take_the_contract_prefix_on_postgres() {
+    let admin = pg::admin_url();
+    let db = Database::create(&admin);
+    super::webhooks::old_delivery_ids_take_the_contract_prefix(
+        || {
+            TestServer::start_on(
+                &db.url,
+                tempfile::tempdir().unwrap(),
+                &super::webhooks::DELIVERING,
+            )
+        },
+        |statement| {
+            pg::sql(&db.url, statement);
+        },
+    )
+    .await;
+}

@@ -307,7 +307,7 @@ async fn every_lifecycle_event_arrives_signed_with_the_booking() {
         assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
         assert_eq!(d["attempts"][0]["status_code"], 200);
         assert!(d["attempts"][0]["duration_ms"].is_u64());
-        assert!(d["id"].as_str().unwrap().starts_with("dlv_"));
+        assert!(d["id"].as_str().unwrap().starts_with("whd_"));
     }
 }
 
@@ -408,7 +408,7 @@ async fn a_receiver_that_never_succeeds_ends_failed_and_can_be_redelivered() {
     assert_eq!(done["attempts"].as_array().unwrap().len(), 4);
 
     api.post_empty(&format!(
-        "/v1/webhooks/{hook_id}/deliveries/dlv_nope/redeliver"
+        "/v1/webhooks/{hook_id}/deliveries/whd_nope/redeliver"
     ))
     .await
     .expect_error(404, "NOT_FOUND");
@@ -717,4 +717,78 @@ async fn no_event_is_lost_when_the_server_is_killed_mid_delivery() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The environment of [`server`], for servers started on a given database.
+pub(super) const DELIVERING: [(&str, &str); 3] = [
+    ("BOOKING_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ("BOOKING_WEBHOOK_RETRY_DELAYS", "1s,1s"),
+    ("BOOKING_WEBHOOK_TIMEOUT", "2s"),
+];
+
+/// Delivery ids stored before the contract's `whd_` prefix: a delivery is
+/// made, its id turned back into the old `dlv_` spelling and the renaming
+/// migration forgotten (`sql` runs statements on the database `start`'s
+/// servers use), as in a database of an older version; the next server
+/// start migrates it. The delivery is then `whd_` with the same suffix, with
+/// its attempt, and can be redelivered under that id; the old id is unknown.
+pub(super) async fn old_delivery_ids_take_the_contract_prefix(
+    start: impl Fn() -> TestServer,
+    sql: impl Fn(&str),
+) {
+    let receiver = Receiver::start().await;
+    let first = start();
+    let (key, key_id) = first.key_for("acme");
+    let api = first.api_with_key(&key, &key_id);
+    api.create_seed_service().await;
+    let hook = endpoint(&api, &receiver.url("/h"), Some(&["booking.created"])).await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    api.book_ok("srv_consultation", &ny(future_monday(), 9, 0))
+        .await;
+    receiver.wait_count(1, WAIT).await;
+    let delivered = wait_delivery(&api, &hook_id, "succeeded").await;
+    let id = delivered["id"].as_str().unwrap().to_owned();
+    let suffix = id.strip_prefix("whd_").expect("new deliveries are whd_");
+    drop(first);
+
+    sql("UPDATE webhook_deliveries SET id = 'dlv_' || substr(id, 5)");
+    sql("DELETE FROM __diesel_schema_migrations WHERE version = '20261128000000'");
+    let second = start();
+    let api = second.api_with_key(&key, &key_id);
+    let log = api
+        .get(&format!("/v1/webhooks/{hook_id}/deliveries"))
+        .await
+        .expect_status(200)
+        .json;
+    let items = log["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{log}");
+    assert_eq!(items[0]["id"], id.as_str(), "dlv_{suffix} renamed back");
+    assert_eq!(items[0]["attempts"].as_array().unwrap().len(), 1);
+    api.post_empty(&format!("/v1/webhooks/{hook_id}/deliveries/{id}/redeliver"))
+        .await
+        .expect_status(202);
+    let got = receiver.wait_count(2, WAIT).await;
+    assert_eq!(got[1].header("webhook-id"), got[0].header("webhook-id"));
+    api.post_empty(&format!(
+        "/v1/webhooks/{hook_id}/deliveries/dlv_{suffix}/redeliver"
+    ))
+    .await
+    .expect_error(404, "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn old_delivery_ids_take_the_contract_prefix_on_sqlite() {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    let dir = tempfile::tempdir().unwrap();
+    let url = booking_tests::sqlite_url(dir.path(), "booking.db");
+    let path = dir.path().join("booking.db");
+    old_delivery_ids_take_the_contract_prefix(
+        || TestServer::start_on(&url, tempfile::tempdir().unwrap(), &DELIVERING),
+        |statement| {
+            let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+            let n = diesel::sql_query(statement).execute(&mut conn).unwrap();
+            assert!(n > 0, "{statement}: no row");
+        },
+    )
+    .await;
 }

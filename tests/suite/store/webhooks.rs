@@ -284,7 +284,7 @@ pub async fn bookings_queue_one_delivery_per_subscribed_enabled_endpoint<S: Webh
     assert_eq!(d.next_attempt_at, Some(created.created_at));
     assert_eq!(d.created_at, created.created_at);
     assert!(d.attempts.is_empty());
-    assert!(d.id.as_str().starts_with("dlv_"), "{}", d.id);
+    assert!(d.id.as_str().starts_with("whd_"), "{}", d.id);
     assert!(deliveries(s, &cancellations).await.is_empty());
     assert!(deliveries(s, &disabled).await.is_empty());
     assert!(deliveries(s, &theirs).await.is_empty());
@@ -776,7 +776,7 @@ pub async fn redeliver_starts_a_new_round<S: WebhookTestStore>(s: &S) {
             s.redeliver(
                 &a.account,
                 &e.id,
-                &DeliveryId::from_trusted("dlv_missing"),
+                &DeliveryId::from_trusted("whd_missing"),
                 later
             )
             .await
