@@ -118,6 +118,38 @@ impl ApiError {
         .details(json!({"limit": limit}))
     }
 
+    /// 409 IDEMPOTENCY_KEY_REUSED: the key was used with another body.
+    pub fn idempotency_key_reused() -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was used with a different request body",
+        )
+        .details(json!({"field": "Idempotency-Key"}))
+    }
+
+    /// 409 IDEMPOTENCY_KEY_REUSED: the key's first request is still running.
+    pub fn idempotency_in_progress() -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_KEY_REUSED",
+            "A request with this Idempotency-Key is still being processed; retry shortly",
+        )
+        .details(json!({"field": "Idempotency-Key", "in_progress": true}))
+        .header(header::RETRY_AFTER, "1")
+    }
+
+    /// 429 RATE_LIMITED: `limit` as `<quota>/<seconds>s`, with `Retry-After`.
+    pub fn rate_limited(limit: &str, retry_after_secs: u64) -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Too many requests; retry later",
+        )
+        .details(json!({"limit": limit, "retry_after": retry_after_secs}))
+        .header(header::RETRY_AFTER, retry_after_secs.to_string())
+    }
+
     /// 500 INTERNAL: never carries internals (the cause is logged by the caller).
     pub fn internal() -> Self {
         ApiError::new(

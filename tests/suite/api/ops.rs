@@ -33,8 +33,16 @@ async fn health_readiness_and_metrics_answer_without_a_key() {
     );
 }
 
+/// The live `/openapi.json` describes exactly the routes the server mounts:
+/// `booking_http::routes::ROUTES` is the list the actix app is built from,
+/// so a route added without its OpenAPI description fails here. `HEAD` is
+/// described by the `GET` beside it.
 #[tokio::test(flavor = "multi_thread")]
-async fn openapi_document_is_3_1_and_lists_every_contract_route() {
+async fn openapi_document_is_3_1_and_describes_every_mounted_route() {
+    use std::collections::BTreeSet;
+
+    use booking_http::routes::{ROUTES, Verb};
+
     let server = TestServer::start();
     let doc = Resp::from(server.client().get(server.url("/openapi.json")))
         .await
@@ -43,30 +51,63 @@ async fn openapi_document_is_3_1_and_lists_every_contract_route() {
     let version = doc["openapi"].as_str().expect("openapi version");
     assert!(version.starts_with("3.1."), "openapi = {version}");
     let paths = doc["paths"].as_object().expect("paths");
-    let expected: &[(&str, &[&str])] = &[
-        ("/v1/providers", &["get", "post"]),
-        ("/v1/providers/{id}", &["get", "patch"]),
-        ("/v1/services", &["get", "post"]),
-        ("/v1/services/{id}", &["get", "patch", "delete"]),
-        ("/v1/services/{id}/availability", &["get"]),
-        ("/v1/bookings", &["get", "post"]),
-        ("/v1/bookings/{id}", &["get"]),
-        ("/v1/bookings/{id}/confirm", &["post"]),
-        ("/v1/bookings/{id}/cancel", &["post"]),
-        ("/v1/bookings/{id}/reschedule", &["post"]),
-        ("/v1/bookings/{id}/complete", &["post"]),
-        ("/healthz", &["get"]),
-        ("/readyz", &["get"]),
-        ("/metrics", &["get"]),
-    ];
-    for (path, methods) in expected {
-        let item = paths
-            .get(*path)
-            .unwrap_or_else(|| panic!("{path} missing; paths: {:?}", paths.keys()));
-        for method in *methods {
+    let documented: BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let item = item.as_object().expect("path item");
+            item.keys()
+                .filter(|k| ["get", "head", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                .map(|method| (method.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mounted: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .flat_map(|r| {
+            r.methods
+                .iter()
+                .filter(|(verb, _)| *verb != Verb::Head)
+                .map(|(verb, _)| (verb.as_str().to_owned(), r.path.to_owned()))
+        })
+        .collect();
+    assert_eq!(
+        mounted.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "mounted but missing in /openapi.json"
+    );
+    assert_eq!(
+        documented.difference(&mounted).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "in /openapi.json but not mounted"
+    );
+    // The contract's routes are among them.
+    for route in [
+        "GET /v1/providers",
+        "POST /v1/services",
+        "DELETE /v1/services/{id}",
+        "GET /v1/services/{id}/availability",
+        "POST /v1/bookings",
+        "POST /v1/bookings/{id}/reschedule",
+        "GET /v1/bookings/{id}.ics",
+        "POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        "GET /calendar/feed/{token}.ics",
+        "POST /v1/calendar/sync",
+        "GET /metrics",
+    ] {
+        let (method, path) = route.split_once(' ').expect("method and path");
+        assert!(
+            mounted.contains(&(method.to_owned(), path.to_owned())),
+            "{route} is not mounted"
+        );
+    }
+    // Every mounted GET of a HEAD resource answers HEAD too.
+    for resource in ROUTES {
+        let verbs: Vec<Verb> = resource.methods.iter().map(|(v, _)| *v).collect();
+        if verbs.contains(&Verb::Head) {
             assert!(
-                item.get(*method).is_some(),
-                "{method} {path} missing in the OpenAPI document"
+                verbs.contains(&Verb::Get),
+                "HEAD {} without GET",
+                resource.path
             );
         }
     }

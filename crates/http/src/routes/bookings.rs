@@ -12,16 +12,17 @@ use booking_domain::usecases::{Bookings, NewBooking};
 use booking_domain::{BookingStatus, ProviderId, Service, ServiceId, ValidationError};
 use jiff::SignedDuration;
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::extract::{
     JsonBody, PageParams, QueryParams, Tenant, encode_cursor, parse_json, read_body,
 };
+use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    BookingList, BookingOut, CancelBooking, CreateBooking, ErrorBody, RescheduleBooking, parse_ts,
+    BookingList, BookingOut, BookingStatusName, CancelBooking, CreateBooking, RescheduleBooking,
+    parse_ts,
 };
 
 /// The idempotency header.
@@ -57,9 +58,10 @@ pub fn rate_headers(
 
 /// The 429 answer.
 pub fn rate_limited(limit: &RateLimit, d: &RateDecision) -> ApiError {
-    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "Too many requests; retry later")
-        .details(json!({"limit": format!("{}/{}s", limit.quota, limit.period_secs), "retry_after": d.retry_after_secs}))
-        .header(header::RETRY_AFTER, d.retry_after_secs.to_string());
+    let mut e = ApiError::rate_limited(
+        &format!("{}/{}s", limit.quota, limit.period_secs),
+        d.retry_after_secs,
+    );
     for (name, value) in rate_headers(limit, Some(d)) {
         e = e.header(name, value);
     }
@@ -127,12 +129,15 @@ async fn create_inner(
 ///
 /// With `Idempotency-Key`, the same key and body within 24 hours replays the
 /// first answer; a different body is 409 IDEMPOTENCY_KEY_REUSED.
-#[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = CreateBooking,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Any string of 1-255 characters", max_length = 255, min_length = 1)),
-    responses((status = 201, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, description = "BOOKING_CONFLICT or IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, description = "INVALID_SERVICE", body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED", body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/bookings", tag = "bookings", operation_id = "createBooking", params(("Idempotency-Key" = Option<String>, Header, description = "Any string of 1-255 characters: the same key and body within 24 hours replays the first answer", max_length = 255, min_length = 1)), request_body(content = CreateBooking, example = examples::create_booking),
+    responses((status = 201, description = "The new booking: `pending`, or `confirmed` when the service auto-confirms. A replay of an Idempotency-Key answers the first answer again, whatever its status, with `Idempotent-Replayed: true`", body = BookingOut,
+            headers(("RateLimit-Policy" = String, description = "`\"bookings\";q=10;w=60`"), ("RateLimit" = String, description = "`\"bookings\";r=<remaining>;t=<seconds>`"), ("Idempotent-Replayed" = String, description = "`true` on a replay")), example = examples::booking),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 409, response = errors::BookingConflict),
+        (status = 413, response = errors::PayloadTooLarge),
+        (status = 422, response = errors::InvalidService),
+        (status = 429, response = errors::RateLimited)),
     security(("api_key" = [])))]
 pub async fn create(
     req: HttpRequest,
@@ -202,21 +207,10 @@ async fn create_checked(
                 return Ok(respond(status, stored.body, &headers));
             }
             IdempotencyBegin::Mismatch => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "This Idempotency-Key was used with a different request body",
-                )
-                .details(json!({"field": "Idempotency-Key"})));
+                return Err(ApiError::idempotency_key_reused());
             }
             IdempotencyBegin::InProgress => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "A request with this Idempotency-Key is still being processed; retry shortly",
-                )
-                .details(json!({"field": "Idempotency-Key", "in_progress": true}))
-                .header(header::RETRY_AFTER, "1"));
+                return Err(ApiError::idempotency_in_progress());
             }
         }
     }
@@ -274,20 +268,6 @@ async fn create_checked(
     Ok(respond(status, body, &headers))
 }
 
-/// Schema of a booking status.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BookingStatusName {
-    /// Awaiting confirmation.
-    Pending,
-    /// Confirmed.
-    Confirmed,
-    /// Cancelled.
-    Cancelled,
-    /// Took place.
-    Completed,
-}
-
 /// Filters of `GET /v1/bookings`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -341,8 +321,10 @@ impl ListParams {
 }
 
 /// List bookings.
-#[utoipa::path(get, path = "/v1/bookings", tag = "bookings", params(ListParams),
-    responses((status = 200, body = BookingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/bookings", tag = "bookings", operation_id = "listBookings", params(ListParams),
+    responses((status = 200, description = "A page of bookings, oldest first", body = BookingList, example = examples::booking_list),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized)),
     security(("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -363,8 +345,10 @@ pub async fn list(
 }
 
 /// Get a booking.
-#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings", params(("id" = String, Path)),
-    responses((status = 200, body = BookingOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings", operation_id = "getBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")),
+    responses((status = 200, description = "The booking", body = BookingOut, example = examples::booking),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -376,9 +360,11 @@ pub async fn get(
 }
 
 /// Confirm a pending booking.
-#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "bookings", params(("id" = String, Path)),
-    responses((status = 200, body = BookingOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "INVALID_STATE", body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "bookings", operation_id = "confirmBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")),
+    responses((status = 200, description = "The confirmed booking", body = BookingOut, example = examples::confirmed_booking),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound),
+        (status = 409, response = errors::InvalidState)),
     security(("api_key" = [])))]
 pub async fn confirm(
     state: web::Data<AppState>,
@@ -390,9 +376,13 @@ pub async fn confirm(
 }
 
 /// Cancel a pending or confirmed booking; its time is free at once.
-#[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "bookings", params(("id" = String, Path)), request_body(content = CancelBooking, description = "Optional"),
-    responses((status = 200, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "INVALID_STATE", body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "bookings", operation_id = "cancelBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = Option<CancelBooking>, description = "Optional; an empty body is `{}`", example = examples::cancel_booking),
+    responses((status = 200, description = "The cancelled booking; its time is free at once", body = BookingOut, example = examples::cancelled_booking),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound),
+        (status = 409, response = errors::InvalidState),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn cancel(
     state: web::Data<AppState>,
@@ -408,9 +398,13 @@ pub async fn cancel(
 }
 
 /// Move a pending or confirmed booking.
-#[utoipa::path(post, path = "/v1/bookings/{id}/reschedule", tag = "bookings", params(("id" = String, Path)), request_body = RescheduleBooking,
-    responses((status = 200, body = BookingOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "BOOKING_CONFLICT or INVALID_STATE", body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/bookings/{id}/reschedule", tag = "bookings", operation_id = "rescheduleBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = RescheduleBooking, example = examples::reschedule_booking),
+    responses((status = 200, description = "The booking at its new time (same id)", body = BookingOut, example = examples::rescheduled_booking),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound),
+        (status = 409, response = errors::RescheduleConflict),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn reschedule(
     state: web::Data<AppState>,
@@ -426,9 +420,11 @@ pub async fn reschedule(
 }
 
 /// Mark a confirmed booking completed once it has ended.
-#[utoipa::path(post, path = "/v1/bookings/{id}/complete", tag = "bookings", params(("id" = String, Path)),
-    responses((status = 200, body = BookingOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "INVALID_STATE", body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/bookings/{id}/complete", tag = "bookings", operation_id = "completeBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")),
+    responses((status = 200, description = "The completed booking", body = BookingOut, example = examples::completed_booking),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound),
+        (status = 409, response = errors::InvalidState)),
     security(("api_key" = [])))]
 pub async fn complete(
     state: web::Data<AppState>,

@@ -22,9 +22,10 @@ use jiff::Timestamp;
 
 use crate::error::ApiError;
 use crate::extract::Tenant;
+use crate::openapi::{errors, examples};
 use crate::routes::bookings::rate_limited;
 use crate::state::AppState;
-use crate::wire::{ErrorBody, FeedUrl};
+use crate::wire::FeedUrl;
 
 const CALENDAR: &str = "text/calendar; charset=utf-8";
 
@@ -48,8 +49,11 @@ fn feed_url(state: &AppState, token: &str) -> FeedUrl {
 }
 
 /// The provider's private feed URL.
-#[utoipa::path(get, path = "/v1/providers/{id}/feed", tag = "calendar", params(("id" = String, Path)),
-    responses((status = 200, body = FeedUrl), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/providers/{id}/feed", tag = "feeds", operation_id = "getProviderFeed", params(("id" = String, Path, description = "Provider id (`prv_…`)")),
+    responses((status = 200, description = "The feed URL (the same until rotated)", body = FeedUrl,
+            headers(("Cache-Control" = String, description = "`no-store`")), example = examples::feed_url),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn get_feed(
     state: web::Data<AppState>,
@@ -63,8 +67,11 @@ pub async fn get_feed(
 }
 
 /// Replace the provider's feed token: the old URL answers 404 at once.
-#[utoipa::path(post, path = "/v1/providers/{id}/feed/rotate", tag = "calendar", params(("id" = String, Path)),
-    responses((status = 200, body = FeedUrl), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/providers/{id}/feed/rotate", tag = "feeds", operation_id = "rotateProviderFeed", params(("id" = String, Path, description = "Provider id (`prv_…`)")),
+    responses((status = 200, description = "The new feed URL; the old one answers 404 from now on", body = FeedUrl,
+            headers(("Cache-Control" = String, description = "`no-store`")), example = examples::feed_url),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn rotate_feed(
     state: web::Data<AppState>,
@@ -132,9 +139,12 @@ fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
 }
 
 /// A provider's bookings as a subscribable calendar.
-#[utoipa::path(get, path = "/calendar/feed/{token}.ics", tag = "calendar", params(("token" = String, Path)),
-    responses((status = 200, content_type = "text/calendar", body = String), (status = 304, description = "Not modified"),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[utoipa::path(get, path = "/calendar/feed/{token}.ics", tag = "feeds", operation_id = "getCalendarFeed", params(("token" = String, Path, description = "The secret token of the feed URL")),
+    responses((status = 200, description = "The provider's bookings as an RFC 5545 calendar (also answers HEAD)", content_type = "text/calendar", body = String,
+            headers(("ETag" = String, description = "Strong tag of the feed"), ("Last-Modified" = String, description = "The latest change of a booking in the feed")), example = examples::ics),
+        (status = 304, description = "Not modified: `If-None-Match` matches the ETag"),
+        (status = 404, response = errors::NotFound),
+        (status = 429, response = errors::RateLimited)))]
 pub async fn feed(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -194,9 +204,12 @@ pub async fn feed(
 }
 
 /// One booking as a calendar file ("add to calendar").
-#[utoipa::path(get, path = "/v1/bookings/{id}.ics", tag = "calendar", params(("id" = String, Path)),
-    responses((status = 200, content_type = "text/calendar", body = String), (status = 304, description = "Not modified"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/bookings/{id}.ics", tag = "feeds", operation_id = "getBookingCalendar", params(("id" = String, Path, description = "Booking id (`bk_…`)")),
+    responses((status = 200, description = "The booking as a one-event calendar (also answers HEAD)", content_type = "text/calendar", body = String,
+            headers(("ETag" = String, description = "Strong tag of the file")), example = examples::ics),
+        (status = 304, description = "Not modified: `If-None-Match` matches the ETag"),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn booking(
     state: web::Data<AppState>,

@@ -6,9 +6,10 @@ use booking_domain::usecases::Calendars;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Tenant};
+use crate::openapi::{errors, examples};
 use crate::routes::bookings::{rate_headers, rate_limited};
 use crate::state::AppState;
-use crate::wire::{CalendarList, CalendarOut, CreateCalendar, ErrorBody, SyncList, SyncOut};
+use crate::wire::{CalendarList, CalendarOut, CreateCalendar, SyncList, SyncOut};
 
 fn calendars<'a>(state: &'a AppState, tenant: &'a Tenant) -> Calendars<'a> {
     Calendars {
@@ -18,9 +19,12 @@ fn calendars<'a>(state: &'a AppState, tenant: &'a Tenant) -> Calendars<'a> {
 }
 
 /// Connect an outside calendar whose busy time blocks the provider.
-#[utoipa::path(post, path = "/v1/providers/{id}/calendars", tag = "calendar", params(("id" = String, Path)),
-    request_body = CreateCalendar,
-    responses((status = 201, body = CalendarOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/providers/{id}/calendars", tag = "calendars", operation_id = "createProviderCalendar", params(("id" = String, Path, description = "Provider id (`prv_…`)")), request_body(content = CreateCalendar, example = examples::create_calendar),
+    responses((status = 201, description = "The connection, `pending` until its first sync", body = CalendarOut, example = examples::calendar),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -37,8 +41,10 @@ pub async fn create(
 }
 
 /// The provider's connected calendars.
-#[utoipa::path(get, path = "/v1/providers/{id}/calendars", tag = "calendar", params(("id" = String, Path)),
-    responses((status = 200, body = CalendarList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/providers/{id}/calendars", tag = "calendars", operation_id = "listProviderCalendars", params(("id" = String, Path, description = "Provider id (`prv_…`)")),
+    responses((status = 200, description = "The provider's connections, oldest first", body = CalendarList, example = examples::calendar_list),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -52,9 +58,10 @@ pub async fn list(
 }
 
 /// Disconnect a calendar (its busy time is forgotten at once).
-#[utoipa::path(delete, path = "/v1/providers/{id}/calendars/{cal_id}", tag = "calendar",
-    params(("id" = String, Path), ("cal_id" = String, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(delete, path = "/v1/providers/{id}/calendars/{cal_id}", tag = "calendars", operation_id = "deleteProviderCalendar", params(("id" = String, Path, description = "Provider id (`prv_…`)"), ("cal_id" = String, Path, description = "Connection id (`cal_…`)")),
+    responses((status = 204, description = "Disconnected; its busy time no longer blocks availability"),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -67,9 +74,10 @@ pub async fn delete(
 }
 
 /// Sync every connected calendar of the account now.
-#[utoipa::path(post, path = "/v1/calendar/sync", tag = "calendar",
-    responses((status = 200, body = SyncList), (status = 401, body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED", body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/calendar/sync", tag = "calendars", operation_id = "syncCalendars",
+    responses((status = 200, description = "Each connection's result", body = SyncList, example = examples::sync_list),
+        (status = 401, response = errors::Unauthorized),
+        (status = 429, response = errors::RateLimited)),
     security(("api_key" = [])))]
 pub async fn sync(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
     let limit = &state.limits.calendar_sync;

@@ -3,11 +3,13 @@
 use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
+use crate::openapi::{errors, examples};
 use crate::state::AppState;
-use crate::wire::{ErrorBody, HealthOut};
+use crate::wire::HealthOut;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthOut)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "getHealth",
+    responses((status = 200, description = "The process is up", body = HealthOut, example = examples::health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthOut {
         status: "ok".into(),
@@ -15,8 +17,9 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// The storage answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = HealthOut), (status = 503, description = "UNAVAILABLE", body = ErrorBody)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "getReadiness",
+    responses((status = 200, description = "The database answers", body = HealthOut, example = examples::health),
+        (status = 503, response = errors::Unavailable)))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     match state.ports.health.ping().await {
         Ok(()) => Ok(HttpResponse::Ok().json(HealthOut {
@@ -30,7 +33,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "getMetrics",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String, example = examples::metrics)))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let text = state.metrics.render().map_err(|e| {
         tracing::error!(error = %e, "metrics rendering failed");

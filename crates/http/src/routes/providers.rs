@@ -5,8 +5,9 @@ use booking_domain::usecases::Catalog;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
+use crate::openapi::{errors, examples};
 use crate::state::AppState;
-use crate::wire::{CreateProvider, ErrorBody, ProviderList, ProviderOut, UpdateProvider};
+use crate::wire::{CreateProvider, ProviderList, ProviderOut, UpdateProvider};
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
     Catalog {
@@ -16,8 +17,10 @@ fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
 }
 
 /// List providers.
-#[utoipa::path(get, path = "/v1/providers", tag = "providers", params(PageParams),
-    responses((status = 200, body = ProviderList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/providers", tag = "providers", operation_id = "listProviders", params(PageParams),
+    responses((status = 200, description = "A page of providers, oldest first", body = ProviderList, example = examples::provider_list),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized)),
     security(("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -32,8 +35,11 @@ pub async fn list(
 }
 
 /// Create a provider.
-#[utoipa::path(post, path = "/v1/providers", tag = "providers", request_body = CreateProvider,
-    responses((status = 201, body = ProviderOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/providers", tag = "providers", operation_id = "createProvider", request_body(content = CreateProvider, example = examples::create_provider),
+    responses((status = 201, description = "The new provider", body = ProviderOut, example = examples::provider),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -48,8 +54,10 @@ pub async fn create(
 }
 
 /// Get a provider.
-#[utoipa::path(get, path = "/v1/providers/{id}", tag = "providers", params(("id" = String, Path)),
-    responses((status = 200, body = ProviderOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/providers/{id}", tag = "providers", operation_id = "getProvider", params(("id" = String, Path, description = "Provider id (`prv_…`)")),
+    responses((status = 200, description = "The provider", body = ProviderOut, example = examples::provider),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -61,8 +69,12 @@ pub async fn get(
 }
 
 /// Change a provider.
-#[utoipa::path(patch, path = "/v1/providers/{id}", tag = "providers", params(("id" = String, Path)), request_body = UpdateProvider,
-    responses((status = 200, body = ProviderOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(patch, path = "/v1/providers/{id}", tag = "providers", operation_id = "updateProvider", params(("id" = String, Path, description = "Provider id (`prv_…`)")), request_body(content = UpdateProvider, example = examples::update_provider),
+    responses((status = 200, description = "The changed provider", body = ProviderOut, example = examples::provider),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn update(
     state: web::Data<AppState>,

@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
+use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    AvailabilityOut, CreateService, ErrorBody, ServiceList, ServiceOut, Slots, UpdateService,
-    parse_ts,
+    AvailabilityOut, CreateService, ServiceList, ServiceOut, Slots, UpdateService, parse_ts,
 };
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
@@ -21,8 +21,10 @@ fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
 }
 
 /// List services (archived ones are left out).
-#[utoipa::path(get, path = "/v1/services", tag = "services", params(PageParams),
-    responses((status = 200, body = ServiceList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/services", tag = "services", operation_id = "listServices", params(PageParams),
+    responses((status = 200, description = "A page of services, oldest first (archived ones left out)", body = ServiceList, example = examples::service_list),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized)),
     security(("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -37,9 +39,12 @@ pub async fn list(
 }
 
 /// Create a service.
-#[utoipa::path(post, path = "/v1/services", tag = "services", request_body = CreateService,
-    responses((status = 201, body = ServiceOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, description = "ALREADY_EXISTS", body = ErrorBody), (status = 413, body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/services", tag = "services", operation_id = "createService", request_body(content = CreateService, example = examples::create_service),
+    responses((status = 201, description = "The new service", body = ServiceOut, example = examples::service),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 409, response = errors::ServiceIdTaken),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -52,8 +57,10 @@ pub async fn create(
 }
 
 /// Get a service.
-#[utoipa::path(get, path = "/v1/services/{id}", tag = "services", params(("id" = String, Path)),
-    responses((status = 200, body = ServiceOut), (status = 401, body = ErrorBody), (status = 404, description = "INVALID_SERVICE", body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/services/{id}", tag = "services", operation_id = "getService", params(("id" = String, Path, description = "Service id (`srv_…`)")),
+    responses((status = 200, description = "The service", body = ServiceOut, example = examples::service),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::ServiceNotFound)),
     security(("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -65,8 +72,12 @@ pub async fn get(
 }
 
 /// Change a service. Existing bookings keep their duration, buffers and price.
-#[utoipa::path(patch, path = "/v1/services/{id}", tag = "services", params(("id" = String, Path)), request_body = UpdateService,
-    responses((status = 200, body = ServiceOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(patch, path = "/v1/services/{id}", tag = "services", operation_id = "updateService", params(("id" = String, Path, description = "Service id (`srv_…`)")), request_body(content = UpdateService, example = examples::update_service),
+    responses((status = 200, description = "The changed service", body = ServiceOut, example = examples::service),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::ServiceNotFound),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -82,8 +93,10 @@ pub async fn update(
 }
 
 /// Archive a service: its bookings stay, new bookings get INVALID_SERVICE.
-#[utoipa::path(delete, path = "/v1/services/{id}", tag = "services", params(("id" = String, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(delete, path = "/v1/services/{id}", tag = "services", operation_id = "archiveService", params(("id" = String, Path, description = "Service id (`srv_…`)")),
+    responses((status = 204, description = "Archived: it answers 404 from now on, its bookings stay"),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::ServiceNotFound)),
     security(("api_key" = [])))]
 pub async fn archive(
     state: web::Data<AppState>,
@@ -122,9 +135,11 @@ fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
 }
 
 /// Free slots of a service.
-#[utoipa::path(get, path = "/v1/services/{id}/availability", tag = "availability", params(("id" = String, Path), RangeParams),
-    responses((status = 200, body = AvailabilityOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, description = "INVALID_SERVICE", body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/services/{id}/availability", tag = "availability", operation_id = "getServiceAvailability", params(("id" = String, Path, description = "Service id (`srv_…`)"), RangeParams),
+    responses((status = 200, description = "Free slots whose start lies in the range, ascending, in UTC", body = AvailabilityOut, example = examples::availability),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::ServiceNotFound)),
     security(("api_key" = [])))]
 pub async fn availability(
     state: web::Data<AppState>,

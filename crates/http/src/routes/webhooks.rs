@@ -5,9 +5,10 @@ use booking_domain::usecases::Webhooks;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
+use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    CreateWebhook, DeliveryList, DeliveryOut, ErrorBody, UpdateWebhook, WebhookList, WebhookOut,
+    CreateWebhook, DeliveryList, DeliveryOut, UpdateWebhook, WebhookList, WebhookOut,
     WebhookWithSecret,
 };
 
@@ -19,8 +20,10 @@ fn webhooks<'a>(state: &'a AppState, tenant: &'a Tenant) -> Webhooks<'a> {
 }
 
 /// List webhook endpoints.
-#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", params(PageParams),
-    responses((status = 200, body = WebhookList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", operation_id = "listWebhooks", params(PageParams),
+    responses((status = 200, description = "A page of webhook endpoints, oldest first (without secrets)", body = WebhookList, example = examples::webhook_list),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized)),
     security(("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -36,8 +39,11 @@ pub async fn list(
 
 /// Create a webhook endpoint. The answer is the only one (with secret
 /// rotation's) that shows the signing secret.
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
-    responses((status = 201, body = WebhookWithSecret), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", operation_id = "createWebhook", request_body(content = CreateWebhook, example = examples::create_webhook),
+    responses((status = 201, description = "The new endpoint with its signing secret (shown only here and on rotation)", body = WebhookWithSecret, example = examples::webhook_with_secret),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -52,8 +58,10 @@ pub async fn create(
 }
 
 /// Get a webhook endpoint.
-#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 200, body = WebhookOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "getWebhook", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")),
+    responses((status = 200, description = "The endpoint (without its secret)", body = WebhookOut, example = examples::webhook),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -65,8 +73,12 @@ pub async fn get(
 }
 
 /// Change a webhook endpoint (url, events, enabled, description).
-#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = UpdateWebhook,
-    responses((status = 200, body = WebhookOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "updateWebhook", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")), request_body(content = UpdateWebhook, example = examples::update_webhook),
+    responses((status = 200, description = "The changed endpoint (without its secret)", body = WebhookOut, example = examples::webhook),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound),
+        (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -83,8 +95,10 @@ pub async fn update(
 }
 
 /// Delete a webhook endpoint and its delivery log.
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "deleteWebhook", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")),
+    responses((status = 204, description = "Deleted, with its delivery log"),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -97,8 +111,10 @@ pub async fn delete(
 
 /// Replace the signing secret. The previous secret keeps signing (a second
 /// signature in `webhook-signature`) for 24 hours.
-#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 200, body = WebhookWithSecret), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks", operation_id = "rotateWebhookSecret", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")),
+    responses((status = 200, description = "The endpoint with its new signing secret", body = WebhookWithSecret, example = examples::webhook_with_secret),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
@@ -112,8 +128,11 @@ pub async fn rotate_secret(
 }
 
 /// The endpoint's deliveries with their attempts, newest first.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), PageParams),
-    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", operation_id = "listWebhookDeliveries", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)"), PageParams),
+    responses((status = 200, description = "A page of deliveries, newest first", body = DeliveryList, example = examples::delivery_list),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn deliveries(
     state: web::Data<AppState>,
@@ -131,9 +150,10 @@ pub async fn deliveries(
 }
 
 /// Queue a delivery again (a new round of attempts, the same `webhook-id`).
-#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
-    params(("id" = String, Path), ("delivery_id" = String, Path)),
-    responses((status = 202, body = DeliveryOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks", operation_id = "redeliverWebhookDelivery", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)"), ("delivery_id" = String, Path, description = "Delivery id (`whd_…`)")),
+    responses((status = 202, description = "The delivery, `pending` again with a fresh round of attempts", body = DeliveryOut, example = examples::delivery),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
 pub async fn redeliver(
     state: web::Data<AppState>,

@@ -1,0 +1,311 @@
+//! Request and response body examples of the OpenAPI document: the
+//! README's walkthrough (the 1-Hour Consultation booked at 10:00 New York
+//! time on Monday 18 January 2027) and the shapes docs/api.md describes.
+//! The request examples are checked to be accepted by the server (unit
+//! test in the parent module); `scripts/test-clients.sh` checks every
+//! example against its schema.
+
+use serde_json::{Value, json};
+
+const PROVIDER: &str = "prv_4Xb9TqL2mZ8cR1vN6kP3sW";
+const BOOKING: &str = "bk_7Hc2pQm9Lx4Vt8Rz1Nw6Kd";
+const WEBHOOK: &str = "wh_2Lq8Vn5Rt1Xc7Mz4Pk9Hs3";
+const CALENDAR: &str = "cal_9Tk3Wm6Qz2Lp8Xr5Nc1Vb";
+
+/// `POST /v1/services` body (the README's service).
+pub fn create_service() -> Value {
+    json!({
+        "id": "srv_consultation",
+        "name": "1-Hour Consultation",
+        "description": "Expert guidance on your project",
+        "duration": 60,
+        "price": {"amount": 150, "currency": "USD", "type": "hourly"},
+        "availability": {
+            "days": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "hours": {"start": "09:00", "end": "17:00"},
+            "timezone": "America/New_York"
+        }
+    })
+}
+
+/// A service as returned.
+pub fn service() -> Value {
+    json!({
+        "id": "srv_consultation",
+        "name": "1-Hour Consultation",
+        "description": "Expert guidance on your project",
+        "duration": 60,
+        "price": {"amount": 150, "currency": "USD", "type": "hourly"},
+        "availability": {
+            "days": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "hours": {"start": "09:00", "end": "17:00"},
+            "timezone": "America/New_York"
+        },
+        "provider_id": PROVIDER,
+        "buffer_before": 0,
+        "buffer_after": 0,
+        "minimum_notice": 0,
+        "auto_confirm": false,
+        "created_at": "2027-01-11T14:02:11Z",
+        "updated_at": "2027-01-11T14:02:11Z"
+    })
+}
+
+/// `GET /v1/services`.
+pub fn service_list() -> Value {
+    json!({"data": [service()], "next_cursor": null})
+}
+
+/// `PATCH /v1/services/{id}` body.
+pub fn update_service() -> Value {
+    json!({"buffer_after": 15, "description": null})
+}
+
+/// `GET /v1/services/{id}/availability?from=2027-01-18&to=2027-01-18`.
+pub fn availability() -> Value {
+    let slots: Vec<Value> = (14..22)
+        .map(|h| {
+            json!({
+                "start": format!("2027-01-18T{h:02}:00:00Z"),
+                "end": format!("2027-01-18T{:02}:00:00Z", h + 1),
+            })
+        })
+        .collect();
+    json!({"service_id": "srv_consultation", "timezone": "America/New_York", "slots": slots})
+}
+
+/// `POST /v1/providers` body.
+pub fn create_provider() -> Value {
+    json!({"name": "Dr. Ada Park", "email": "ada@example.com"})
+}
+
+/// `PATCH /v1/providers/{id}` body.
+pub fn update_provider() -> Value {
+    json!({"email": null})
+}
+
+/// A provider as returned.
+pub fn provider() -> Value {
+    json!({
+        "id": PROVIDER,
+        "name": "Dr. Ada Park",
+        "email": "ada@example.com",
+        "is_default": false,
+        "created_at": "2027-01-11T14:00:00Z",
+        "updated_at": "2027-01-11T14:00:00Z"
+    })
+}
+
+/// `GET /v1/providers`.
+pub fn provider_list() -> Value {
+    json!({"data": [provider()], "next_cursor": null})
+}
+
+/// `POST /v1/bookings` body (the README's step 4).
+pub fn create_booking() -> Value {
+    json!({
+        "service": "srv_consultation",
+        "scheduled_at": "2027-01-18T15:00:00Z",
+        "customer": {"email": "customer@example.com", "name": "John Doe"}
+    })
+}
+
+fn booking_with(status: &str, scheduled_at: &str, end_at: &str, reason: Value) -> Value {
+    json!({
+        "id": BOOKING,
+        "service": "srv_consultation",
+        "provider_id": PROVIDER,
+        "duration": 60,
+        "scheduled_at": scheduled_at,
+        "end_at": end_at,
+        "status": status,
+        "customer": {"email": "customer@example.com", "name": "John Doe"},
+        "price": {"amount": 150, "currency": "USD"},
+        "notes": null,
+        "metadata": {},
+        "cancel_reason": reason,
+        "created_at": "2027-01-11T14:05:37Z",
+        "updated_at": "2027-01-11T14:05:37Z"
+    })
+}
+
+/// A new booking as returned.
+pub fn booking() -> Value {
+    booking_with(
+        "pending",
+        "2027-01-18T15:00:00Z",
+        "2027-01-18T16:00:00Z",
+        Value::Null,
+    )
+}
+
+/// `GET /v1/bookings`.
+pub fn booking_list() -> Value {
+    json!({"data": [booking()], "next_cursor": null})
+}
+
+/// The booking after `POST /v1/bookings/{id}/confirm`.
+pub fn confirmed_booking() -> Value {
+    booking_with(
+        "confirmed",
+        "2027-01-18T15:00:00Z",
+        "2027-01-18T16:00:00Z",
+        Value::Null,
+    )
+}
+
+/// `POST /v1/bookings/{id}/reschedule` body.
+pub fn reschedule_booking() -> Value {
+    json!({"scheduled_at": "2027-01-18T18:00:00Z"})
+}
+
+/// The booking after the reschedule.
+pub fn rescheduled_booking() -> Value {
+    booking_with(
+        "confirmed",
+        "2027-01-18T18:00:00Z",
+        "2027-01-18T19:00:00Z",
+        Value::Null,
+    )
+}
+
+/// `POST /v1/bookings/{id}/cancel` body.
+pub fn cancel_booking() -> Value {
+    json!({"reason": "Customer asked to cancel"})
+}
+
+/// The booking after the cancellation.
+pub fn cancelled_booking() -> Value {
+    booking_with(
+        "cancelled",
+        "2027-01-18T18:00:00Z",
+        "2027-01-18T19:00:00Z",
+        json!("Customer asked to cancel"),
+    )
+}
+
+/// The booking after `complete`.
+pub fn completed_booking() -> Value {
+    booking_with(
+        "completed",
+        "2027-01-18T15:00:00Z",
+        "2027-01-18T16:00:00Z",
+        Value::Null,
+    )
+}
+
+/// `POST /v1/webhooks` body.
+pub fn create_webhook() -> Value {
+    json!({
+        "url": "https://example.com/hooks/booking",
+        "events": ["booking.created", "booking.cancelled"],
+        "description": "CRM sync"
+    })
+}
+
+/// A webhook endpoint as returned.
+pub fn webhook() -> Value {
+    json!({
+        "id": WEBHOOK,
+        "url": "https://example.com/hooks/booking",
+        "events": ["booking.created", "booking.cancelled"],
+        "description": "CRM sync",
+        "enabled": true,
+        "created_at": "2027-01-11T14:10:00Z"
+    })
+}
+
+/// A webhook endpoint with its secret (creation, rotation).
+pub fn webhook_with_secret() -> Value {
+    let mut v = webhook();
+    v["secret"] = json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    v
+}
+
+/// `GET /v1/webhooks`.
+pub fn webhook_list() -> Value {
+    json!({"data": [webhook()], "next_cursor": null})
+}
+
+/// `PATCH /v1/webhooks/{id}` body.
+pub fn update_webhook() -> Value {
+    json!({"enabled": false})
+}
+
+/// A delivery with one failed attempt, waiting for the next.
+pub fn delivery() -> Value {
+    json!({
+        "id": "whd_5c0f3a9e2b7d4e61a8f0c2d9",
+        "event_id": "evt_8Nq3Vz6Lk1Xp4Rt9Mc2Hw7",
+        "event": "booking.created",
+        "state": "pending",
+        "next_attempt_at": "2027-01-11T14:36:00Z",
+        "attempts": [
+            {"at": "2027-01-11T14:05:38Z", "status_code": 503, "error": null, "duration_ms": 87}
+        ],
+        "created_at": "2027-01-11T14:05:37Z"
+    })
+}
+
+/// `GET /v1/webhooks/{id}/deliveries`.
+pub fn delivery_list() -> Value {
+    json!({"data": [delivery()], "next_cursor": null})
+}
+
+/// `GET /v1/providers/{id}/feed`.
+pub fn feed_url() -> Value {
+    json!({
+        "url": "https://bookings.example.com/calendar/feed/f_Yq2x8WcLr5Tn1Vb7Kz3Mp9Hd4Gs6Jf.ics",
+        "webcal_url": "webcal://bookings.example.com/calendar/feed/f_Yq2x8WcLr5Tn1Vb7Kz3Mp9Hd4Gs6Jf.ics"
+    })
+}
+
+/// A calendar file (feed or single booking), shortened.
+pub fn ics() -> Value {
+    json!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//booking-api//booking-api 0.1//EN\r\nCALSCALE:GREGORIAN\r\nBEGIN:VEVENT\r\nUID:bk_7Hc2pQm9Lx4Vt8Rz1Nw6Kd@booking-api\r\nDTSTAMP:20270111T140537Z\r\nDTSTART:20270118T150000Z\r\nDTEND:20270118T160000Z\r\nSEQUENCE:0\r\nSTATUS:TENTATIVE\r\nSUMMARY:1-Hour Consultation: John Doe\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// `POST /v1/providers/{id}/calendars` body.
+pub fn create_calendar() -> Value {
+    json!({"type": "ics", "url": "https://calendar.google.com/calendar/ical/ada%40example.com/private-0123456789abcdef/basic.ics"})
+}
+
+/// A calendar connection as returned.
+pub fn calendar() -> Value {
+    json!({
+        "id": CALENDAR,
+        "type": "ics",
+        "status": "pending",
+        "last_synced_at": null,
+        "last_error": null,
+        "last_error_at": null,
+        "busy_blocks": 0,
+        "created_at": "2027-01-11T14:20:00Z"
+    })
+}
+
+/// `GET /v1/providers/{id}/calendars`.
+pub fn calendar_list() -> Value {
+    json!({"data": [calendar()]})
+}
+
+/// `POST /v1/calendar/sync`.
+pub fn sync_list() -> Value {
+    json!({"data": [
+        {"id": CALENDAR, "type": "ics", "status": "synced", "busy_blocks": 12, "error": null}
+    ]})
+}
+
+/// `/healthz`, `/readyz`.
+pub fn health() -> Value {
+    json!({"status": "ok"})
+}
+
+/// `/metrics`, shortened.
+pub fn metrics() -> Value {
+    json!(
+        "# HELP http_requests_total HTTP requests by method, route and status\n# TYPE http_requests_total counter\nhttp_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 3\n"
+    )
+}
