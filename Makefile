@@ -23,6 +23,7 @@ test: lint
 	$(CARGO) build -p booking-server --bin booking-api
 	scripts/test-postgres.sh $(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
+	scripts/test-clients.sh
 
 ## Formatting, clippy (warnings are errors) and unused dependencies
 ## (cargo-machete, installed at this pinned version when missing; a false
