@@ -150,6 +150,18 @@ impl ApiError {
         .header(header::RETRY_AFTER, retry_after_secs.to_string())
     }
 
+    /// 429 RATE_LIMITED with `Retry-After`: the client sent more unknown
+    /// feed tokens than `limit` (`<quota>/<seconds>s`) allows.
+    pub fn feed_tokens_limited(limit: &str, retry_after_secs: u64) -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Too many unknown feed tokens; retry later",
+        )
+        .details(json!({"limit": limit, "retry_after": retry_after_secs}))
+        .header(header::RETRY_AFTER, retry_after_secs.to_string())
+    }
+
     /// 500 INTERNAL: never carries internals (the cause is logged by the caller).
     pub fn internal() -> Self {
         ApiError::new(
@@ -157,6 +169,33 @@ impl ApiError {
             "INTERNAL",
             "Something went wrong on our side; the request id identifies it in our logs",
         )
+    }
+
+    /// The error answer for a bare error status: actix's own errors (no
+    /// route, a body it refused) and error answers that were not JSON.
+    /// `body_limit` is the request body limit a 413 names.
+    pub fn for_status(status: StatusCode, body_limit: usize) -> Self {
+        match status.as_u16() {
+            400 => ApiError::new(status, "VALIDATION_ERROR", "The request is malformed")
+                .details(json!({"field": "body"})),
+            401 => ApiError::unauthorized(),
+            404 => ApiError::not_found("Resource"),
+            405 => ApiError::new(
+                status,
+                "METHOD_NOT_ALLOWED",
+                "This method is not allowed on this resource",
+            ),
+            413 => ApiError::payload_too_large(body_limit),
+            429 => ApiError::new(status, "RATE_LIMITED", "Too many requests"),
+            503 => ApiError::unavailable(),
+            s if s < 500 => ApiError::new(
+                status,
+                "VALIDATION_ERROR",
+                "The request could not be processed",
+            )
+            .details(json!({"field": "body"})),
+            _ => ApiError::internal(),
+        }
     }
 
     /// 503 UNAVAILABLE.

@@ -15,6 +15,7 @@ use rand::Rng;
 use tracing::Instrument;
 
 use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 /// The request-id header.
@@ -44,30 +45,6 @@ pub fn redact_path(path: &str) -> String {
     match path.strip_prefix("/calendar/feed/") {
         Some(_) => "/calendar/feed/[redacted]".to_owned(),
         None => path.chars().take(200).collect(),
-    }
-}
-
-fn shape_error(status: StatusCode) -> ApiError {
-    match status.as_u16() {
-        400 => ApiError::new(status, "VALIDATION_ERROR", "The request is malformed")
-            .details(serde_json::json!({"field": "body"})),
-        401 => ApiError::unauthorized(),
-        404 => ApiError::not_found("Resource"),
-        405 => ApiError::new(
-            status,
-            "METHOD_NOT_ALLOWED",
-            "This method is not allowed on this resource",
-        ),
-        413 => ApiError::payload_too_large(crate::extract::MAX_BODY_BYTES),
-        429 => ApiError::new(status, "RATE_LIMITED", "Too many requests"),
-        503 => ApiError::unavailable(),
-        s if s < 500 => ApiError::new(
-            status,
-            "VALIDATION_ERROR",
-            "The request could not be processed",
-        )
-        .details(serde_json::json!({"field": "body"})),
-        _ => ApiError::internal(),
     }
 }
 
@@ -110,7 +87,7 @@ pub async fn observe(
             }
             let api = match err.as_error::<ApiError>() {
                 Some(api) => api.clone(),
-                None => shape_error(status),
+                None => ApiError::for_status(status, MAX_BODY_BYTES),
             };
             finish(&metrics, &method, "unmatched", status, started, &span);
             return Err(api.header(REQUEST_ID, id).into());
@@ -131,7 +108,7 @@ pub async fn observe(
     let status = res.status();
     if (status.is_client_error() || status.is_server_error()) && !is_json(&res) {
         let (req, old) = res.into_parts();
-        let mut replacement = shape_error(status).error_response();
+        let mut replacement = ApiError::for_status(status, MAX_BODY_BYTES).error_response();
         // Keep headers such as Allow or Retry-After from the original answer.
         for (name, value) in old.headers() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

@@ -11,7 +11,6 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_domain::usecases::{BookingError, Bookings, Feeds};
@@ -155,9 +154,9 @@ pub async fn feed(
         && let Some(wait) = state.feeds.blocked_for(ip)
     {
         let secs = wait.as_secs().max(1);
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "Too many unknown feed tokens; retry later")
-            .details(serde_json::json!({"limit": format!("{}/{}s", state.feeds.misses.quota, state.feeds.misses.period_secs), "retry_after": secs}))
-            .header(header::RETRY_AFTER, secs.to_string()));
+        let limit = &state.feeds.misses;
+        let limit = format!("{}/{}s", limit.quota, limit.period_secs);
+        return Err(ApiError::feed_tokens_limited(&limit, secs));
     }
     let Some(provider) = feeds(&state).open(&token).await? else {
         if let Some(ip) = ip {
