@@ -111,6 +111,7 @@ if [ -z "$key" ]; then
   exit 1
 fi
 
+: >"$work/server.log"
 "$bin" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 url=
