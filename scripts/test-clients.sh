@@ -81,7 +81,7 @@ install_python_tools() {
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${py_pins[@]}"
 }
-if [ "$(cat "$venv/.pins" 2>/dev/null)" != "${py_pins[*]}" ]; then
+if [ "$(cat "$venv/.pins" 2>/dev/null)" != "${py_pins[*]}" ] || [ ! -x "$venv/bin/openapi-python-client" ]; then
   step pip-install install_python_tools
   echo "${py_pins[*]}" >"$venv/.pins"
 fi
@@ -91,7 +91,7 @@ install_npm_tools() {
   mkdir -p "$npm_prefix"
   npm install --prefix "$npm_prefix" --no-audit --no-fund --no-save --loglevel=error "${npm_pins[@]}"
 }
-if [ "$(cat "$npm_prefix/.pins" 2>/dev/null)" != "${npm_pins[*]}" ]; then
+if [ "$(cat "$npm_prefix/.pins" 2>/dev/null)" != "${npm_pins[*]}" ] || [ ! -x "$npm_prefix/node_modules/.bin/tsc" ]; then
   step npm-install install_npm_tools
   echo "${npm_pins[*]}" >"$npm_prefix/.pins"
 fi
