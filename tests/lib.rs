@@ -52,6 +52,10 @@ const CONFIG_VARS: &[&str] = &[
     "BOOKING_GRAPH_API_URL",
     "BOOKING_MICROSOFT_TOKEN_URL",
     "BOOKING_CALENDLY_API_URL",
+    "BOOKING_REQUEST_TIMEOUT",
+    "BOOKING_TRUSTED_PROXIES",
+    "BOOKING_MAX_WEBHOOKS",
+    "BOOKING_MAX_CALENDARS",
 ];
 
 /// The `booking-api` binary: `$BOOKING_API_BIN`, else `target/<profile>/booking-api`

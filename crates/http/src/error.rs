@@ -118,6 +118,31 @@ impl ApiError {
         .details(json!({"limit": limit}))
     }
 
+    /// 408 REQUEST_TIMEOUT: the body did not arrive within `timeout` of the
+    /// request's start.
+    pub fn request_timeout(timeout: std::time::Duration) -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!(
+                "The request did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        )
+        .details(json!({"timeout_secs": timeout.as_secs_f64()}))
+    }
+
+    /// 409 LIMIT_REACHED: the account (or provider) already has `limit`
+    /// `what`s.
+    pub fn limit_reached(what: &str, limit: u32) -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "LIMIT_REACHED",
+            format!("The limit of {limit} {what} is reached; delete one first"),
+        )
+        .details(json!({"limit": limit}))
+    }
+
     /// 409 IDEMPOTENCY_KEY_REUSED: the key was used with another body.
     pub fn idempotency_key_reused() -> Self {
         ApiError::new(
@@ -180,6 +205,11 @@ impl ApiError {
                 .details(json!({"field": "body"})),
             401 => ApiError::unauthorized(),
             404 => ApiError::not_found("Resource"),
+            408 => ApiError::new(
+                status,
+                "REQUEST_TIMEOUT",
+                "The request did not arrive within the request timeout",
+            ),
             405 => ApiError::new(
                 status,
                 "METHOD_NOT_ALLOWED",

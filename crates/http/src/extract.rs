@@ -75,6 +75,16 @@ pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<Bytes
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
+    // The whole request must arrive within the request timeout.
+    let deadline = tokio::time::Instant::from_std(crate::deadline::deadline(req));
+    match tokio::time::timeout_at(deadline, read_chunks(payload)).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::request_timeout(crate::deadline::timeout(req))),
+    }
+}
+
+/// The body's chunks up to [`MAX_BODY_BYTES`].
+async fn read_chunks(payload: &mut Payload) -> Result<Bytes, ApiError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {

@@ -362,6 +362,8 @@ mod tests {
             "ALREADY_EXISTS",
             "IDEMPOTENCY_KEY_REUSED",
             "PAYLOAD_TOO_LARGE",
+            "REQUEST_TIMEOUT",
+            "LIMIT_REACHED",
             "METHOD_NOT_ALLOWED",
             "INTERNAL",
             "UNAVAILABLE",

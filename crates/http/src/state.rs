@@ -1,6 +1,7 @@
 //! Shared application state handed to every handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use booking_domain::ports::{Ports, RateLimit, RateLimiter};
 
@@ -24,8 +25,11 @@ pub struct FeedSettings {
     pub public_url: String,
     /// Wrong feed tokens allowed per client address.
     pub misses: RateLimit,
-    /// Addresses over that limit, in this process.
-    pub blocked: crate::routes::calendar::Blocked,
+    /// Client buckets over that limit, in this process.
+    pub blocked: crate::guessing::Blocked,
+    /// Proxies whose `X-Forwarded-For` names the client
+    /// (`BOOKING_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::guessing::TrustedProxies,
 }
 
 impl FeedSettings {
@@ -40,17 +44,50 @@ impl FeedSettings {
                 period_secs: 60,
             },
             blocked: Default::default(),
+            trusted_proxies: Default::default(),
         }
     }
 
-    /// How long `ip` must wait, when it is over the wrong-token limit.
-    pub fn blocked_for(&self, ip: std::net::IpAddr) -> Option<std::time::Duration> {
-        self.blocked.remaining(ip)
+    /// The same, believing `X-Forwarded-For` from `proxies`.
+    pub fn trusting(mut self, proxies: crate::guessing::TrustedProxies) -> FeedSettings {
+        self.trusted_proxies = proxies;
+        self
     }
 
-    /// Remembers that `ip` is over the limit for `wait`.
-    pub fn block(&self, ip: std::net::IpAddr, wait: std::time::Duration) {
-        self.blocked.block(ip, wait);
+    /// How long the client bucket `bucket` must wait, when it is over the
+    /// wrong-token limit.
+    pub fn blocked_for(&self, bucket: std::net::IpAddr) -> Option<std::time::Duration> {
+        self.blocked.remaining(bucket)
+    }
+
+    /// Remembers that `bucket` is over the limit for `wait`.
+    pub fn block(&self, bucket: std::net::IpAddr, wait: std::time::Duration) {
+        self.blocked.block(bucket, wait);
+    }
+}
+
+/// Bounds that keep one client or tenant from loading the server for
+/// everyone.
+#[derive(Debug, Clone)]
+pub struct Bounds {
+    /// The whole request, body included (`BOOKING_REQUEST_TIMEOUT`): 408.
+    pub request_timeout: Duration,
+    /// Webhook endpoints per account (`BOOKING_MAX_WEBHOOKS`).
+    pub max_webhooks: u32,
+    /// Calendar connections per provider (`BOOKING_MAX_CALENDARS`).
+    pub max_calendars: u32,
+    /// How long `POST /v1/calendar/sync` waits for its syncs.
+    pub sync_deadline: Duration,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            request_timeout: Duration::from_secs(30),
+            max_webhooks: 20,
+            max_calendars: 10,
+            sync_deadline: Duration::from_secs(20),
+        }
     }
 }
 
@@ -66,6 +103,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Calendar feeds.
     pub feeds: FeedSettings,
+    /// Request timeout and per-tenant counts.
+    pub bounds: Bounds,
 }
 
 /// The shared state as actix holds it.

@@ -30,6 +30,10 @@ pub const KEYS: &[&str] = &[
     "BOOKING_GRAPH_API_URL",
     "BOOKING_MICROSOFT_TOKEN_URL",
     "BOOKING_CALENDLY_API_URL",
+    "BOOKING_REQUEST_TIMEOUT",
+    "BOOKING_TRUSTED_PROXIES",
+    "BOOKING_MAX_WEBHOOKS",
+    "BOOKING_MAX_CALENDARS",
 ];
 
 /// Where data lives.
@@ -77,6 +81,14 @@ pub struct Config {
     pub calendar_sync_interval: std::time::Duration,
     /// Where the calendar adapters call (`None`: the real services).
     pub calendar_urls: CalendarUrls,
+    /// The whole request, body included.
+    pub request_timeout: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: booking_http::guessing::TrustedProxies,
+    /// Webhook endpoints per account.
+    pub max_webhooks: u32,
+    /// Calendar connections per provider.
+    pub max_calendars: u32,
 }
 
 /// The outside calendar APIs' base URLs as configured.
@@ -234,7 +246,31 @@ impl Config {
             microsoft_token: url("BOOKING_MICROSOFT_TOKEN_URL")?,
             calendly_api: url("BOOKING_CALENDLY_API_URL")?,
         };
+        let request_timeout =
+            booking_webhooks::parse_duration(&get("BOOKING_REQUEST_TIMEOUT", "30s"))
+                .context("BOOKING_REQUEST_TIMEOUT (e.g. 30s)")?;
+        if request_timeout < std::time::Duration::from_secs(1) {
+            bail!("BOOKING_REQUEST_TIMEOUT must be at least 1s");
+        }
+        let trusted_proxies =
+            booking_http::guessing::TrustedProxies::parse(&get("BOOKING_TRUSTED_PROXIES", ""))
+                .map_err(|e| {
+                    anyhow::anyhow!("BOOKING_TRUSTED_PROXIES (CIDRs such as 10.0.0.0/8): {e}")
+                })?;
+        let count = |key: &str, default: u32| -> anyhow::Result<u32> {
+            match values.get(key) {
+                None => Ok(default),
+                Some(n) => match n.trim().parse::<u32>() {
+                    Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+                    _ => bail!("{key} must be an integer from 1 to 100000"),
+                },
+            }
+        };
         Ok(Config {
+            request_timeout,
+            trusted_proxies,
+            max_webhooks: count("BOOKING_MAX_WEBHOOKS", 20)?,
+            max_calendars: count("BOOKING_MAX_CALENDARS", 10)?,
             calendar_sync_interval,
             calendar_urls,
             feed_key,
@@ -313,6 +349,36 @@ mod tests {
         assert!(Config::from_map(&bad).is_err());
         let bad = BTreeMap::from([("BOOKING_WEBHOOK_TIMEOUT".to_owned(), "ten".to_owned())]);
         assert!(Config::from_map(&bad).is_err());
+    }
+
+    #[test]
+    fn safety_settings_parse() {
+        let c = Config::from_map(&BTreeMap::new()).unwrap();
+        assert_eq!(c.request_timeout.as_secs(), 30);
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!((c.max_webhooks, c.max_calendars), (20, 10));
+        let map = BTreeMap::from([
+            ("BOOKING_REQUEST_TIMEOUT".to_owned(), "2s".to_owned()),
+            (
+                "BOOKING_TRUSTED_PROXIES".to_owned(),
+                "127.0.0.1/32, 10.0.0.0/8".to_owned(),
+            ),
+            ("BOOKING_MAX_WEBHOOKS".to_owned(), "3".to_owned()),
+            ("BOOKING_MAX_CALENDARS".to_owned(), "1".to_owned()),
+        ]);
+        let c = Config::from_map(&map).unwrap();
+        assert_eq!(c.request_timeout.as_secs(), 2);
+        assert!(c.trusted_proxies.trusts("10.2.3.4".parse().unwrap()));
+        assert_eq!((c.max_webhooks, c.max_calendars), (3, 1));
+        for (key, bad) in [
+            ("BOOKING_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("BOOKING_MAX_WEBHOOKS", "0"),
+            ("BOOKING_MAX_CALENDARS", "many"),
+            ("BOOKING_REQUEST_TIMEOUT", "0s"),
+        ] {
+            let map = BTreeMap::from([(key.to_owned(), bad.to_owned())]);
+            assert!(Config::from_map(&map).is_err(), "{key}={bad}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use booking_domain::usecases::ApiKeys;
 use booking_http::metrics::Metrics;
-use booking_http::{AppState, FeedSettings, Limits};
+use booking_http::{AppState, Bounds, FeedSettings, Limits};
 use clap::{Parser, Subcommand};
 use config::Config;
 use ids::RandomIds;
@@ -118,7 +118,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             calendar_sync: config.rate_calendar_sync.clone(),
         },
         metrics,
-        feeds: FeedSettings::new(feed_key, public_url),
+        feeds: FeedSettings::new(feed_key, public_url).trusting(config.trusted_proxies.clone()),
+        bounds: Bounds {
+            request_timeout: config.request_timeout,
+            max_webhooks: config.max_webhooks,
+            max_calendars: config.max_calendars,
+            // The manual sync answers well within the request timeout.
+            sync_deadline: config.request_timeout * 2 / 3,
+        },
     });
     let server = booking_http::serve(listener, state, config.workers)?;
     tracing::info!(

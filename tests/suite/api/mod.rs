@@ -20,6 +20,7 @@ mod pricing;
 mod providers;
 mod rate_headers;
 mod ratelimit;
+mod safety;
 mod services;
 mod shutdown;
 mod unavailable;

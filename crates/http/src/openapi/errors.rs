@@ -80,6 +80,14 @@ pub fn error_examples() -> Vec<(&'static str, ApiError)> {
             ApiError::payload_too_large(MAX_BODY_BYTES),
         ),
         (
+            "The request body did not arrive within the request timeout (`BOOKING_REQUEST_TIMEOUT`)",
+            ApiError::request_timeout(std::time::Duration::from_secs(30)),
+        ),
+        (
+            "The account (or provider) has as many of these as the server allows (`details.limit`)",
+            ApiError::limit_reached("webhook endpoints per account", 20),
+        ),
+        (
             "The route does not answer this method (`Allow` lists those it does)",
             ApiError::method_not_allowed("GET, POST"),
         ),
@@ -173,6 +181,10 @@ error_responses! {
     InvalidState = 409, "INVALID_STATE: the booking's status does not allow this call (`details.status` is the current one)", ["INVALID_STATE"];
     /// 409 on reschedule.
     RescheduleConflict = 409, "BOOKING_CONFLICT: the new time is not available (`details.next_available`); INVALID_STATE: the booking is cancelled or completed", ["BOOKING_CONFLICT", "INVALID_STATE"];
+    /// 408 REQUEST_TIMEOUT.
+    RequestTimeout = 408, "REQUEST_TIMEOUT: the request (body included) did not arrive within the request timeout", ["REQUEST_TIMEOUT"];
+    /// 409 LIMIT_REACHED.
+    LimitReached = 409, "LIMIT_REACHED: the account (webhook endpoints) or provider (calendar connections) is at the configured limit (`details.limit`)", ["LIMIT_REACHED"];
     /// 413 PAYLOAD_TOO_LARGE.
     PayloadTooLarge = 413, "PAYLOAD_TOO_LARGE: the body is over 64 KiB", ["PAYLOAD_TOO_LARGE"];
     /// 422 INVALID_SERVICE.

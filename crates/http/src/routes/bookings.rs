@@ -135,6 +135,7 @@ async fn create_inner(
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
         (status = 409, response = errors::BookingConflict),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge),
         (status = 422, response = errors::InvalidService),
         (status = 429, response = errors::RateLimited)),
@@ -382,6 +383,7 @@ pub async fn confirm(
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound),
         (status = 409, response = errors::InvalidState),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn cancel(
@@ -404,6 +406,7 @@ pub async fn cancel(
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound),
         (status = 409, response = errors::RescheduleConflict),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn reschedule(

@@ -5,11 +5,13 @@
 //! The feed answers with a strong `ETag` computed from the inputs
 //! ([`booking_ical::feed_tag`]), so a revalidation that matches is a `304`
 //! without rendering anything. A wrong token is a 404 in the error shape;
-//! wrong tokens are counted per client address, and an address over the
-//! limit gets 429 before any lookup (token guessing).
+//! wrong tokens are counted per client (see [`crate::guessing`]: IPv6 per
+//! /64, `X-Forwarded-For` only from trusted proxies), and a client over the
+//! limit gets 429 for its wrong tokens. A right token is looked up first and
+//! never refused: many subscribers share the addresses calendar services
+//! fetch from, and a guesser among them must not cut the others off.
 
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -21,6 +23,7 @@ use jiff::Timestamp;
 
 use crate::error::ApiError;
 use crate::extract::Tenant;
+use crate::guessing::client_bucket;
 use crate::openapi::{errors, examples};
 use crate::routes::bookings::rate_limited;
 use crate::state::AppState;
@@ -132,11 +135,6 @@ fn answer(
     res.body(body())
 }
 
-/// The client address that wrong tokens are counted against.
-fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip())
-}
-
 /// A provider's bookings as a subscribable calendar.
 #[utoipa::path(get, path = "/calendar/feed/{token}.ics", tag = "feeds", operation_id = "getCalendarFeed", params(("token" = String, Path, description = "The secret token of the feed URL")),
     responses((status = 200, description = "The provider's bookings as an RFC 5545 calendar (also answers HEAD)", content_type = "text/calendar", body = String,
@@ -149,27 +147,27 @@ pub async fn feed(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = client_ip(&req);
-    if let Some(ip) = ip
-        && let Some(wait) = state.feeds.blocked_for(ip)
-    {
-        let secs = wait.as_secs().max(1);
-        let limit = &state.feeds.misses;
-        let limit = format!("{}/{}s", limit.quota, limit.period_secs);
-        return Err(ApiError::feed_tokens_limited(&limit, secs));
-    }
     let Some(provider) = feeds(&state).open(&token).await? else {
-        if let Some(ip) = ip {
-            let decision = state
-                .limiter
-                .check(&format!("feed-miss/{ip}"), &state.feeds.misses)
-                .await?;
-            if !decision.allowed {
-                state
-                    .feeds
-                    .block(ip, Duration::from_secs(decision.retry_after_secs.max(1)));
-                return Err(rate_limited(&state.feeds.misses, &decision));
-            }
+        // Only wrong tokens count, and only they are refused.
+        let Some(bucket) = client_bucket(&req, &state.feeds.trusted_proxies) else {
+            return Err(ApiError::not_found("Calendar feed"));
+        };
+        let limit = &state.feeds.misses;
+        if let Some(wait) = state.feeds.blocked_for(bucket) {
+            let secs = wait.as_secs().max(1);
+            let limit = format!("{}/{}s", limit.quota, limit.period_secs);
+            return Err(ApiError::feed_tokens_limited(&limit, secs));
+        }
+        let decision = state
+            .limiter
+            .check(&format!("feed-miss/{bucket}"), limit)
+            .await?;
+        if !decision.allowed {
+            state.feeds.block(
+                bucket,
+                Duration::from_secs(decision.retry_after_secs.max(1)),
+            );
+            return Err(rate_limited(limit, &decision));
         }
         return Err(ApiError::not_found("Calendar feed"));
     };
@@ -237,37 +235,4 @@ pub async fn booking(
     let body = render_booking(entry);
     let tag = booking_ical::etag(body.as_bytes());
     Ok(answer(&req, &tag, booking.updated_at, || body))
-}
-
-/// Per-process memory of addresses over the wrong-token limit, so they get
-/// 429 without a lookup. The count itself is the shared rate limiter's.
-#[derive(Debug, Default)]
-pub struct Blocked {
-    until: std::sync::Mutex<std::collections::HashMap<IpAddr, Instant>>,
-}
-
-impl Blocked {
-    /// How long `ip` stays blocked, if it is.
-    pub fn remaining(&self, ip: IpAddr) -> Option<Duration> {
-        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        match map.get(&ip) {
-            Some(until) if *until > now => Some(*until - now),
-            Some(_) => {
-                map.remove(&ip);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Blocks `ip` for `wait`.
-    pub fn block(&self, ip: IpAddr, wait: Duration) {
-        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if map.len() > 10_000 {
-            map.retain(|_, until| *until > now);
-        }
-        map.insert(ip, now + wait);
-    }
 }

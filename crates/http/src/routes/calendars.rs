@@ -24,6 +24,8 @@ fn calendars<'a>(state: &'a AppState, tenant: &'a Tenant) -> Calendars<'a> {
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 409, response = errors::LimitReached),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(

@@ -39,6 +39,7 @@ pub async fn list(
     responses((status = 201, description = "The new provider", body = ProviderOut, example = examples::provider),
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -74,6 +75,7 @@ pub async fn get(
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn update(

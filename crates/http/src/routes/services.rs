@@ -44,6 +44,7 @@ pub async fn list(
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
         (status = 409, response = errors::ServiceIdTaken),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -77,6 +78,7 @@ pub async fn get(
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::ServiceNotFound),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn update(

@@ -43,6 +43,8 @@ pub async fn list(
     responses((status = 201, description = "The new endpoint with its signing secret (shown only here and on rotation)", body = WebhookWithSecret, example = examples::webhook_with_secret),
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 409, response = errors::LimitReached),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -78,6 +80,7 @@ pub async fn get(
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound),
+        (status = 408, response = errors::RequestTimeout),
         (status = 413, response = errors::PayloadTooLarge)),
     security(("api_key" = [])))]
 pub async fn update(

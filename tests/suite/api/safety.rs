@@ -1,0 +1,194 @@
+//! Operating safely for strangers (issue 13): the request timeout over the
+//! whole request, feed-token guessing that never locks out a right token,
+//! per-tenant count limits, and fairness between tenants.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use booking_tests::{Api, TestServer};
+use serde_json::{Value, json};
+
+// ------------------------------------------------------------ request timeout
+
+/// Sends `POST path` with a declared body of `len` bytes, then one byte
+/// every `every` until the server answers; returns the raw answer and how
+/// long it took from the first byte sent.
+fn trickle(
+    server: &TestServer,
+    key: &str,
+    path: &str,
+    len: usize,
+    every: Duration,
+) -> (String, Duration) {
+    let addr = server.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let started = Instant::now();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n{{"
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for _ in 1..len {
+            std::thread::sleep(every);
+            if writer.write_all(b" ").is_err() {
+                break;
+            }
+        }
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&answer);
+                // The whole JSON answer is in once its body closes.
+                if let Some((_, body)) = text.split_once("\r\n\r\n")
+                    && body.trim_end().ends_with("}}")
+                {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_sent_a_byte_at_a_time_times_out_with_408() {
+    let server = TestServer::start_with(&[("BOOKING_REQUEST_TIMEOUT", "2s")]);
+    let api = server.api("acme");
+    let (answer, took) = trickle(
+        &server,
+        &api.key,
+        "/v1/webhooks",
+        200,
+        Duration::from_millis(400),
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a trickled body gets 408, got:\n{answer}"
+    );
+    let body: Value = serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1.trim())
+        .unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert_eq!(body["error"]["code"], "REQUEST_TIMEOUT", "{body}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(6),
+        "answered after {took:?}, the timeout is 2s"
+    );
+    // The server is fine, and a body that arrives in time is read.
+    api.post("/v1/providers", &json!({"name": "Second chair"}))
+        .await
+        .expect_status(201);
+    let (answer, _) = trickle(
+        &server,
+        &api.key,
+        "/v1/providers",
+        3,
+        Duration::from_millis(100),
+    );
+    assert!(
+        !answer.starts_with("HTTP/1.1 408"),
+        "a slow but timely body is read:\n{answer}"
+    );
+}
+
+// ------------------------------------------------------------ feed guessing
+
+async fn feed_path(api: &Api) -> String {
+    let prv = api.get("/v1/providers").await.json["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = api.get(&format!("/v1/providers/{prv}/feed")).await.json["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    format!("/calendar/{}", url.split_once("/calendar/").unwrap().1)
+}
+
+async fn status(server: &TestServer, path: &str, forwarded: Option<&str>) -> u16 {
+    let mut req = server.client().get(server.url(path));
+    if let Some(f) = forwarded {
+        req = req.header("X-Forwarded-For", f);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+fn wrong(i: usize) -> String {
+    format!("/calendar/feed/{i:0>32}.ics")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_right_token_is_served_after_25_wrong_ones() {
+    let server = TestServer::start();
+    let api = server.api("acme");
+    let real = feed_path(&api).await;
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        statuses.push(status(&server, &wrong(i), None).await);
+    }
+    assert_eq!(&statuses[..20], &[404; 20], "{statuses:?}");
+    assert_eq!(&statuses[20..], &[429; 5], "{statuses:?}");
+    assert_eq!(status(&server, &real, None).await, 200);
+    assert_eq!(status(&server, &wrong(99), None).await, 429);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_for_is_ignored_without_trusted_proxies() {
+    let server = TestServer::start();
+    // Each guess claims another client: without trusted proxies the claim
+    // is worthless, and the peer (127.0.0.1) is counted.
+    let mut statuses = Vec::new();
+    for i in 0..21 {
+        statuses.push(status(&server, &wrong(i), Some(&format!("203.0.113.{i}"))).await);
+    }
+    assert_eq!(statuses[19], 404, "{statuses:?}");
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_for_is_honoured_from_trusted_proxies() {
+    let server = TestServer::start_with(&[("BOOKING_TRUSTED_PROXIES", "127.0.0.1/32")]);
+    let api = server.api("acme");
+    let real = feed_path(&api).await;
+    // The rightmost untrusted address is the client: "1.1.1.1" was written
+    // by the client itself and changes nothing.
+    let mut statuses = Vec::new();
+    for i in 0..21 {
+        let chain = format!("1.1.1.{i}, 203.0.113.7");
+        statuses.push(status(&server, &wrong(i), Some(&chain)).await);
+    }
+    assert_eq!(statuses[19], 404, "{statuses:?}");
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+    // Another client behind the same proxy is not limited, and neither is
+    // the limited one with a right token.
+    assert_eq!(status(&server, &wrong(50), Some("203.0.113.8")).await, 404);
+    assert_eq!(status(&server, &real, Some("203.0.113.7")).await, 200);
+    // Another address of the same IPv6 /64 is the same client.
+    for i in 0..20 {
+        let ip = format!("2001:db8:5:6::{:x}", i + 1);
+        assert_eq!(status(&server, &wrong(100 + i), Some(&ip)).await, 404);
+    }
+    assert_eq!(
+        status(&server, &wrong(200), Some("2001:db8:5:6:ffff::1")).await,
+        429
+    );
+    assert_eq!(
+        status(&server, &wrong(201), Some("2001:db8:5:7::1")).await,
+        404
+    );
+}
