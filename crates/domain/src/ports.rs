@@ -333,6 +333,16 @@ pub trait WebhookStore: Send + Sync {
     /// Inserts an endpoint.
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), StorageError>;
 
+    /// Inserts an endpoint unless its account already has `limit` endpoints:
+    /// then MUST return `Ok(false)` and write nothing. The count and the
+    /// insert MUST be atomic: concurrent calls (from any number of
+    /// processes) never leave the account with more than `limit`.
+    async fn create_webhook_within(
+        &self,
+        endpoint: &WebhookEndpoint,
+        limit: u32,
+    ) -> Result<bool, StorageError>;
+
     /// The endpoint, or `Ok(None)`.
     async fn get_webhook(
         &self,
@@ -563,6 +573,16 @@ pub trait CalendarStore: Send + Sync {
         &self,
         connection: &crate::CalendarConnection,
     ) -> Result<(), StorageError>;
+
+    /// Inserts a connection unless its provider already has `limit`
+    /// connections: then MUST return `Ok(false)` and write nothing. The
+    /// count and the insert MUST be atomic: concurrent calls (from any
+    /// number of processes) never leave the provider with more than `limit`.
+    async fn create_calendar_within(
+        &self,
+        connection: &crate::CalendarConnection,
+        limit: u32,
+    ) -> Result<bool, StorageError>;
 
     /// The provider's connections in creation order.
     async fn list_calendars(

@@ -364,6 +364,9 @@ impl From<WebhookError> for ApiError {
         match e {
             WebhookError::NotFound("delivery") => ApiError::not_found("Delivery"),
             WebhookError::NotFound(_) => ApiError::not_found("Webhook"),
+            WebhookError::LimitReached(limit) => {
+                ApiError::limit_reached("webhook endpoints per account", limit)
+            }
             WebhookError::Validation(e) => e.into(),
             WebhookError::Storage(e) => e.into(),
         }
@@ -375,6 +378,9 @@ impl From<CalendarError> for ApiError {
         match e {
             CalendarError::NotFound("provider") => ApiError::not_found("Provider"),
             CalendarError::NotFound(_) => ApiError::not_found("Calendar"),
+            CalendarError::LimitReached(limit) => {
+                ApiError::limit_reached("calendar connections per provider", limit)
+            }
             CalendarError::Validation(e) => e.into(),
             CalendarError::Storage(e) => e.into(),
         }

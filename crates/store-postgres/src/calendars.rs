@@ -40,6 +40,50 @@ impl CalendarStore for PostgresStore {
         .map_err(TxError::storage)
     }
 
+    async fn create_calendar_within(
+        &self,
+        connection: &CalendarConnection,
+        limit: u32,
+    ) -> Result<bool, StorageError> {
+        let row = std::sync::Arc::new(CalendarRow::from_domain(connection));
+        self.run("create_calendar_within", |conn| {
+            let row = std::sync::Arc::clone(&row);
+            Box::pin(async move {
+                conn.transaction(async |conn| {
+                    // Creates for one provider queue behind each other (the
+                    // lock ends with the transaction), so the count holds
+                    // until the insert, across processes.
+                    crate::sql::Statement::<()>::new(
+                        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(format!(
+                        "calendars/{}/{}",
+                        row.account_id, row.provider_id
+                    ))
+                    .execute(conn)
+                    .await?;
+                    let count: i64 = calendar_connections::table
+                        .filter(calendar_connections::account_id.eq(&row.account_id))
+                        .filter(calendar_connections::provider_id.eq(&row.provider_id))
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    if count >= i64::from(limit) {
+                        return Ok(false);
+                    }
+                    diesel::insert_into(calendar_connections::table)
+                        .values(&*row)
+                        .execute(conn)
+                        .await?;
+                    Ok(true)
+                })
+                .await
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
     async fn list_calendars(
         &self,
         account: &AccountId,

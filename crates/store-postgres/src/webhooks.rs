@@ -21,7 +21,7 @@ use booking_domain::{
 use booking_store_common::{AttemptColumns, assemble_deliveries, outcome_columns};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::rows::{AttemptRow, DeliveryRow, EventRow, WebhookRow, secs};
@@ -144,6 +144,44 @@ impl WebhookStore for PostgresStore {
                     .execute(conn)
                     .await?;
                 Ok(())
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn create_webhook_within(
+        &self,
+        endpoint: &WebhookEndpoint,
+        limit: u32,
+    ) -> Result<bool, StorageError> {
+        let row = Arc::new(WebhookRow::from(endpoint));
+        self.run("create_webhook_within", |conn| {
+            let row = Arc::clone(&row);
+            Box::pin(async move {
+                conn.transaction(async |conn| {
+                    // Creates of one account queue behind each other (the
+                    // lock ends with the transaction), so the count holds
+                    // until the insert, across processes.
+                    Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind::<Text, _>(format!("webhooks/{}", row.account_id))
+                        .execute(conn)
+                        .await?;
+                    let count: i64 = webhook_endpoints::table
+                        .filter(webhook_endpoints::account_id.eq(&row.account_id))
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    if count >= i64::from(limit) {
+                        return Ok(false);
+                    }
+                    diesel::insert_into(webhook_endpoints::table)
+                        .values(&*row)
+                        .execute(conn)
+                        .await?;
+                    Ok(true)
+                })
+                .await
             })
         })
         .await

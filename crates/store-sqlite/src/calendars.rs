@@ -34,6 +34,34 @@ impl CalendarStore for SqliteStore {
         .map_err(TxError::storage)
     }
 
+    async fn create_calendar_within(
+        &self,
+        connection: &CalendarConnection,
+        limit: u32,
+    ) -> Result<bool, StorageError> {
+        // Writes are serialized (BEGIN IMMEDIATE): the count cannot change
+        // between it and the insert.
+        let row = CalendarRow::from_domain(connection);
+        self.run("create_calendar_within", move |conn| {
+            conn.immediate_transaction(|conn| {
+                let count: i64 = calendar_connections::table
+                    .filter(calendar_connections::account_id.eq(&row.account_id))
+                    .filter(calendar_connections::provider_id.eq(&row.provider_id))
+                    .count()
+                    .get_result(conn)?;
+                if count >= i64::from(limit) {
+                    return Ok(false);
+                }
+                diesel::insert_into(calendar_connections::table)
+                    .values(&row)
+                    .execute(conn)?;
+                Ok(true)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
     async fn list_calendars(
         &self,
         account: &AccountId,

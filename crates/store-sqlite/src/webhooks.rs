@@ -84,6 +84,33 @@ impl WebhookStore for SqliteStore {
         .map_err(TxError::storage)
     }
 
+    async fn create_webhook_within(
+        &self,
+        endpoint: &WebhookEndpoint,
+        limit: u32,
+    ) -> Result<bool, StorageError> {
+        // Writes are serialized (BEGIN IMMEDIATE): the count cannot change
+        // between it and the insert.
+        let row = WebhookRow::from(endpoint);
+        self.run("create_webhook_within", move |conn| {
+            conn.immediate_transaction(|conn| {
+                let count: i64 = webhook_endpoints::table
+                    .filter(webhook_endpoints::account_id.eq(&row.account_id))
+                    .count()
+                    .get_result(conn)?;
+                if count >= i64::from(limit) {
+                    return Ok(false);
+                }
+                diesel::insert_into(webhook_endpoints::table)
+                    .values(&row)
+                    .execute(conn)?;
+                Ok(true)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
     async fn get_webhook(
         &self,
         account: &AccountId,

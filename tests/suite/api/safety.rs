@@ -192,3 +192,87 @@ async fn forwarded_for_is_honoured_from_trusted_proxies() {
         404
     );
 }
+
+// ------------------------------------------------------------ count limits
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_endpoints_stop_at_the_limit_even_when_created_at_once() {
+    let server = TestServer::start_with(&[
+        ("BOOKING_MAX_WEBHOOKS", "3"),
+        ("BOOKING_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ]);
+    let api = server.api("acme");
+    let hook = |i: usize| json!({"url": format!("https://hooks.example.com/{i}")});
+    for i in 0..2 {
+        api.post("/v1/webhooks", &hook(i)).await.expect_status(201);
+    }
+    // Eight racing creates at limit - 1: exactly one fits.
+    let racers = (0..8).map(|i| {
+        let api = api.clone();
+        let body = hook(10 + i);
+        tokio::spawn(async move { api.post("/v1/webhooks", &body).await })
+    });
+    let mut created = 0;
+    for racer in racers {
+        let res = racer.await.unwrap();
+        match res.status.as_u16() {
+            201 => created += 1,
+            _ => {
+                let err = res.expect_error(409, "LIMIT_REACHED");
+                assert_eq!(err["limit"], 3, "{err}");
+            }
+        }
+    }
+    assert_eq!(created, 1);
+    let list = api.get("/v1/webhooks").await.json;
+    assert_eq!(list["data"].as_array().unwrap().len(), 3);
+    // Another account has its own count; deleting one makes room.
+    let other = server.api("globex");
+    other.post("/v1/webhooks", &hook(1)).await.expect_status(201);
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    api.delete(&format!("/v1/webhooks/{id}")).await.expect_status(204);
+    api.post("/v1/webhooks", &hook(99)).await.expect_status(201);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calendar_connections_stop_at_the_limit_per_provider() {
+    let server = TestServer::start_with(&[
+        ("BOOKING_MAX_CALENDARS", "2"),
+        ("BOOKING_CALENDAR_SYNC_INTERVAL", "1h"),
+    ]);
+    let api = server.api("acme");
+    let prv = api.get("/v1/providers").await.json["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let google = json!({"type": "google", "calendar_id": "primary",
+        "credentials": {"access_token": "at"}});
+    let path = format!("/v1/providers/{prv}/calendars");
+    api.post(&path, &google).await.expect_status(201);
+    let racers = (0..6).map(|_| {
+        let (api, path, body) = (api.clone(), path.clone(), google.clone());
+        tokio::spawn(async move { api.post(&path, &body).await })
+    });
+    let mut created = 0;
+    for racer in racers {
+        let res = racer.await.unwrap();
+        if res.status.as_u16() == 201 {
+            created += 1;
+        } else {
+            let err = res.expect_error(409, "LIMIT_REACHED");
+            assert_eq!(err["limit"], 2, "{err}");
+        }
+    }
+    assert_eq!(created, 1);
+    // Another provider of the account has its own count.
+    let second = api
+        .post("/v1/providers", &json!({"name": "Second chair"}))
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(&format!("/v1/providers/{second}/calendars"), &google)
+        .await
+        .expect_status(201);
+}

@@ -432,3 +432,36 @@ pub async fn inserts_refuse_times_blocked_by_external_calendars<S: CalendarTestS
         .unwrap();
     assert_eq!(listed.items.len(), 4);
 }
+
+/// `create_calendar_within`: at most `limit` connections per provider, also
+/// when creates race at `limit - 1`; other providers and accounts count on
+/// their own.
+pub async fn calendar_creates_stay_within_the_limit_under_concurrency<S: CalendarTestStore>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let b = tenant(s, "globex").await;
+    let limit = 4;
+    for _ in 0..limit - 1 {
+        let c = connection(&a.account, &a.default_provider, google());
+        assert!(s.create_calendar_within(&c, limit).await.unwrap());
+    }
+    let racers: Vec<_> = (0..8)
+        .map(|_| connection(&a.account, &a.default_provider, google()))
+        .collect();
+    let won = futures_util::future::join_all(
+        racers.iter().map(|c| s.create_calendar_within(c, limit)),
+    )
+    .await;
+    let won = won.into_iter().map(Result::unwrap).filter(|w| *w).count();
+    assert_eq!(won, 1, "exactly one racing create fits under the limit");
+    assert_eq!(
+        s.list_calendars(&a.account, &a.default_provider)
+            .await
+            .unwrap()
+            .len(),
+        limit as usize
+    );
+    let full = connection(&a.account, &a.default_provider, google());
+    assert!(!s.create_calendar_within(&full, limit).await.unwrap());
+    let other = connection(&b.account, &b.default_provider, google());
+    assert!(s.create_calendar_within(&other, limit).await.unwrap());
+}

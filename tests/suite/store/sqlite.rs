@@ -92,6 +92,7 @@ calendar_tests!(
     busy_times_find_long_external_blocks_from_anywhere_in_them,
     inserts_refuse_times_blocked_by_external_calendars,
     background_claims_are_exclusive_and_lease_bound,
+    calendar_creates_stay_within_the_limit_under_concurrency,
 );
 
 feed_tests!(
@@ -115,6 +116,7 @@ webhook_tests!(
     redeliver_starts_a_new_round,
     queueing_wakes_the_waiting_workers,
     due_for_completion_lists_ended_confirmed_bookings,
+    webhook_creates_stay_within_the_limit_under_concurrency,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

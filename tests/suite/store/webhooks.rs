@@ -1010,3 +1010,36 @@ pub async fn finished_deliveries_are_purged_and_pending_ones_kept<S: WebhookTest
     assert_eq!(left[0].state, DeliveryState::Pending);
     assert_eq!(s.purge_deliveries(plus(at, 1000)).await.unwrap(), 0);
 }
+
+/// `create_webhook_within`: at most `limit` endpoints per account, also
+/// when creates race at `limit - 1`; other accounts count on their own.
+pub async fn webhook_creates_stay_within_the_limit_under_concurrency<S: WebhookTestStore>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let b = tenant(s, "globex").await;
+    let limit = 5;
+    for _ in 0..limit - 1 {
+        let e = endpoint(&a.account, EventSet::all(), true);
+        assert!(s.create_webhook_within(&e, limit).await.unwrap());
+    }
+    let racers: Vec<_> = (0..8)
+        .map(|_| endpoint(&a.account, EventSet::all(), true))
+        .collect();
+    let won = futures_util::future::join_all(
+        racers.iter().map(|e| s.create_webhook_within(e, limit)),
+    )
+    .await;
+    let won = won.into_iter().map(Result::unwrap).filter(|w| *w).count();
+    assert_eq!(won, 1, "exactly one racing create fits under the limit");
+    let page = PageRequest {
+        limit: 200,
+        after: None,
+    };
+    assert_eq!(
+        s.list_webhooks(&a.account, page).await.unwrap().items.len(),
+        limit as usize
+    );
+    let full = endpoint(&a.account, EventSet::all(), true);
+    assert!(!s.create_webhook_within(&full, limit).await.unwrap());
+    let other = endpoint(&b.account, EventSet::all(), true);
+    assert!(s.create_webhook_within(&other, limit).await.unwrap());
+}

@@ -38,6 +38,9 @@ pub enum CalendarError {
     /// No such provider or connection (404 NOT_FOUND).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The provider has this many connections already (409 LIMIT_REACHED).
+    #[error("the provider has {0} calendar connections, the most allowed")]
+    LimitReached(u32),
     /// Invalid input (400 VALIDATION_ERROR).
     #[error(transparent)]
     Validation(#[from] ValidationError),
@@ -152,11 +155,12 @@ impl Calendars<'_> {
     }
 
     /// Connects an outside calendar to a provider (synced later, or by
-    /// `sync_all`).
+    /// `sync_all`), unless the provider has `limit` connections already.
     pub async fn connect(
         &self,
         provider: &str,
         source: CalendarSource,
+        limit: u32,
     ) -> Result<CalendarConnection, CalendarError> {
         let provider = self.provider(provider).await?;
         let source = validate_source(source)?;
@@ -180,7 +184,14 @@ impl Calendars<'_> {
             validators: Validators::default(),
             created_at: self.ports.clock.now(),
         };
-        self.ports.calendars.create_calendar(&connection).await?;
+        if !self
+            .ports
+            .calendars
+            .create_calendar_within(&connection, limit)
+            .await?
+        {
+            return Err(CalendarError::LimitReached(limit));
+        }
         Ok(connection)
     }
 

@@ -585,18 +585,21 @@ async fn webhook_urls_refused_by_the_guard_are_validation_errors() {
     m.targets
         .expect_check()
         .returning(|_| Err("resolves to a private address (loopback)".into()));
-    m.webhooks.expect_create_webhook().never();
+    m.webhooks.expect_create_webhook_within().never();
     let ports = m.ports();
     let acc = account();
     let err = Webhooks {
         ports: &ports,
         account: &acc,
     }
-    .create(NewWebhook {
-        url: "https://localhost/hook".into(),
-        events: None,
-        description: None,
-    })
+    .create(
+        NewWebhook {
+            url: "https://localhost/hook".into(),
+            events: None,
+            description: None,
+        },
+        20,
+    )
     .await
     .unwrap_err();
     assert!(
@@ -610,20 +613,23 @@ async fn new_webhooks_get_every_event_and_a_secret() {
     let mut m = Mocks::new();
     m.targets.expect_check().returning(|_| Ok(()));
     m.webhooks
-        .expect_create_webhook()
+        .expect_create_webhook_within()
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, limit| Ok(limit == 20));
     let ports = m.ports();
     let acc = account();
     let endpoint = Webhooks {
         ports: &ports,
         account: &acc,
     }
-    .create(NewWebhook {
-        url: "https://example.com/hook".into(),
-        events: None,
-        description: Some("crm".into()),
-    })
+    .create(
+        NewWebhook {
+            url: "https://example.com/hook".into(),
+            events: None,
+            description: Some("crm".into()),
+        },
+        20,
+    )
     .await
     .unwrap();
     assert_eq!(endpoint.events, crate::EventSet::all());

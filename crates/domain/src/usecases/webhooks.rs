@@ -12,6 +12,9 @@ pub enum WebhookError {
     /// No such endpoint or delivery (404 NOT_FOUND).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The account has this many endpoints already (409 LIMIT_REACHED).
+    #[error("the account has {0} webhook endpoints, the most allowed")]
+    LimitReached(u32),
     /// Invalid input, a refused URL included (400 VALIDATION_ERROR).
     #[error(transparent)]
     Validation(#[from] ValidationError),
@@ -56,8 +59,13 @@ impl Webhooks<'_> {
             .map_err(|reason| ValidationError::new("url", reason).into())
     }
 
-    /// Creates an endpoint with a new secret (returned once, in the endpoint).
-    pub async fn create(&self, new: NewWebhook) -> Result<WebhookEndpoint, WebhookError> {
+    /// Creates an endpoint with a new secret (returned once, in the
+    /// endpoint), unless the account has `limit` endpoints already.
+    pub async fn create(
+        &self,
+        new: NewWebhook,
+        limit: u32,
+    ) -> Result<WebhookEndpoint, WebhookError> {
         self.check_url(&new.url).await?;
         let now = self.ports.clock.now();
         let endpoint = WebhookEndpoint {
@@ -73,7 +81,14 @@ impl Webhooks<'_> {
             created_at: now,
             updated_at: now,
         };
-        self.ports.webhooks.create_webhook(&endpoint).await?;
+        if !self
+            .ports
+            .webhooks
+            .create_webhook_within(&endpoint, limit)
+            .await?
+        {
+            return Err(WebhookError::LimitReached(limit));
+        }
         Ok(endpoint)
     }
 

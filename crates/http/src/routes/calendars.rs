@@ -38,7 +38,9 @@ pub async fn create(
     // 404 for an unknown provider before validating the body.
     cals.provider(&id).await?;
     let source = body.0.try_into_domain()?;
-    let connection = cals.connect(&id, source).await?;
+    let connection = cals
+        .connect(&id, source, state.bounds.max_calendars)
+        .await?;
     Ok(HttpResponse::Created().json(CalendarOut::from(&connection)))
 }
 

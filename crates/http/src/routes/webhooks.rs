@@ -53,7 +53,9 @@ pub async fn create(
     body: JsonBody<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.0.try_into_domain()?;
-    let endpoint = webhooks(&state, &tenant).create(new).await?;
+    let endpoint = webhooks(&state, &tenant)
+        .create(new, state.bounds.max_webhooks)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(WebhookWithSecret::from(&endpoint)))
