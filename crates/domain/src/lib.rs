@@ -11,6 +11,7 @@ mod service;
 mod time;
 mod webhook;
 
+pub mod fairness;
 pub mod ports;
 pub mod scheduling;
 pub mod usecases;

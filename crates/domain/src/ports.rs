@@ -619,6 +619,20 @@ pub trait CalendarStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<crate::CalendarConnection>, StorageError>;
 
+    /// [`CalendarStore::claim_calendar_syncs`], fair between accounts: at
+    /// most `per_account` connections of any one account, longest waiting
+    /// first within each, and when more are due than `limit`, every
+    /// account's first before any account's next. The same exclusivity
+    /// MUST hold.
+    async fn claim_calendar_syncs_fairly(
+        &self,
+        attempted_before: Timestamp,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+        per_account: u32,
+    ) -> Result<Vec<crate::CalendarConnection>, StorageError>;
+
     /// Stores a sync's result (and refreshed credentials, if any) and
     /// releases any claim. `Busy` MUST replace the previous blocks
     /// atomically (a reader sees the old set or the new one); `Failed` MUST

@@ -105,11 +105,24 @@ pub async fn complete_ended(
     }
 }
 
+/// Calendar syncs in flight at most in the background, per process.
+const SYNC_CONCURRENCY: usize = 8;
+/// Connections of one account claimed at most per round: with many
+/// accounts due, each gets its share of the next round.
+const SYNC_PER_ACCOUNT: u32 = 4;
+/// Connections claimed at most per round.
+const SYNC_BATCH: u32 = 32;
+
 /// Every `interval` (checked every tenth of it, at most every minute),
 /// syncs the external calendars whose last attempt is older than `interval`.
 /// Safe with several instances: connections are claimed with a lease.
+///
+/// Fair between accounts: each round claims at most [`SYNC_PER_ACCOUNT`]
+/// connections of any one account, interleaved across accounts, and syncs
+/// them side by side ([`SYNC_CONCURRENCY`] at once); rounds repeat until
+/// nothing is due. So one tenant's many slow calendars delay another's by
+/// one round at most (each sync bounded by the adapters' fetch timeout).
 pub async fn sync_calendars(ports: Ports, interval: Duration, stop: impl Future<Output = ()>) {
-    const BATCH: u32 = 50;
     tokio::pin!(stop);
     let every = (interval / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
     let mut tick = tokio::time::interval(every);
@@ -122,9 +135,16 @@ pub async fn sync_calendars(ports: Ports, interval: Duration, stop: impl Future<
             () = &mut stop => return,
         }
         loop {
-            match booking_domain::usecases::sync_due(&ports, interval, BATCH).await {
-                Ok(n) if n < BATCH as usize => break,
-                Ok(_) => {}
+            match booking_domain::usecases::claim_due_fairly(
+                &ports,
+                interval,
+                SYNC_BATCH,
+                SYNC_PER_ACCOUNT,
+            )
+            .await
+            {
+                Ok(claimed) if claimed.is_empty() => break,
+                Ok(claimed) => sync_side_by_side(&ports, claimed, SYNC_CONCURRENCY).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "background calendar sync failed; will retry");
                     break;
@@ -132,4 +152,28 @@ pub async fn sync_calendars(ports: Ports, interval: Duration, stop: impl Future<
             }
         }
     }
+}
+
+/// Syncs `connections` with at most `bound` at once, starting them in the
+/// order given; returns when all are done.
+async fn sync_side_by_side(
+    ports: &Ports,
+    connections: Vec<booking_domain::CalendarConnection>,
+    bound: usize,
+) {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(bound.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    for connection in connections {
+        let Ok(permit) = std::sync::Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let ports = ports.clone();
+        running.spawn(async move {
+            let _permit = permit;
+            if let Err(e) = booking_domain::usecases::sync_connection(&ports, &connection).await {
+                tracing::warn!(error = %e, calendar = connection.id.as_str(), "could not record a calendar sync");
+            }
+        });
+    }
+    while running.join_next().await.is_some() {}
 }

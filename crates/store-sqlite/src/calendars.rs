@@ -170,6 +170,66 @@ impl CalendarStore for SqliteStore {
         .map_err(TxError::storage)
     }
 
+    async fn claim_calendar_syncs_fairly(
+        &self,
+        attempted_before: Timestamp,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+        per_account: u32,
+    ) -> Result<Vec<CalendarConnection>, StorageError> {
+        let (before, now) = (secs(attempted_before), secs(now));
+        let until = now.saturating_add(lease.as_secs().max(1));
+        self.run("claim_calendar_syncs_fairly", move |conn| {
+            // Writes are serialized (BEGIN IMMEDIATE): no other claim can
+            // take the same rows between the read and the update.
+            conn.immediate_transaction(|conn| {
+                let due: Vec<(i64, String)> = calendar_connections::table
+                    .filter(
+                        calendar_connections::sync_attempted_at
+                            .is_null()
+                            .or(calendar_connections::sync_attempted_at.lt(before)),
+                    )
+                    .filter(
+                        calendar_connections::sync_claimed_until
+                            .is_null()
+                            .or(calendar_connections::sync_claimed_until.le(now)),
+                    )
+                    .order((
+                        calendar_connections::sync_attempted_at.asc(),
+                        calendar_connections::seq.asc(),
+                    ))
+                    .select((calendar_connections::seq, calendar_connections::account_id))
+                    .load(conn)?;
+                let picked: Vec<i64> = booking_domain::fairness::round_robin(
+                    due,
+                    |(_, account)| account.clone(),
+                    usize::try_from(per_account).unwrap_or(usize::MAX),
+                    usize::try_from(limit).unwrap_or(usize::MAX),
+                )
+                .into_iter()
+                .map(|(seq, _)| seq)
+                .collect();
+                diesel::update(
+                    calendar_connections::table.filter(calendar_connections::seq.eq_any(&picked)),
+                )
+                .set((
+                    calendar_connections::sync_attempted_at.eq(now),
+                    calendar_connections::sync_claimed_until.eq(until),
+                ))
+                .execute(conn)?;
+                let rows = calendar_connections::table
+                    .filter(calendar_connections::seq.eq_any(&picked))
+                    .order(calendar_connections::seq.asc())
+                    .select(CalendarRow::as_select())
+                    .load(conn)?;
+                domain(rows)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
     async fn record_calendar_sync(
         &self,
         account: &AccountId,

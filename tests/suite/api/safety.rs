@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use booking_tests::receiver::{Answer, Receiver};
 use booking_tests::{Api, TestServer};
 use serde_json::{Value, json};
 
@@ -228,9 +229,14 @@ async fn webhook_endpoints_stop_at_the_limit_even_when_created_at_once() {
     assert_eq!(list["data"].as_array().unwrap().len(), 3);
     // Another account has its own count; deleting one makes room.
     let other = server.api("globex");
-    other.post("/v1/webhooks", &hook(1)).await.expect_status(201);
+    other
+        .post("/v1/webhooks", &hook(1))
+        .await
+        .expect_status(201);
     let id = list["data"][0]["id"].as_str().unwrap().to_owned();
-    api.delete(&format!("/v1/webhooks/{id}")).await.expect_status(204);
+    api.delete(&format!("/v1/webhooks/{id}"))
+        .await
+        .expect_status(204);
     api.post("/v1/webhooks", &hook(99)).await.expect_status(201);
 }
 
@@ -275,4 +281,150 @@ async fn calendar_connections_stop_at_the_limit_per_provider() {
     api.post(&format!("/v1/providers/{second}/calendars"), &google)
         .await
         .expect_status(201);
+}
+
+// ------------------------------------------------------------ calendar syncs
+
+/// An ICS export with one busy hour on a future Monday.
+fn one_busy_hour() -> String {
+    let monday = booking_tests::future_monday();
+    let compact = |t: String| t.replace(['-', ':'], "");
+    [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//Test//Slow calendar//EN".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("DTSTART:{}", compact(booking_tests::ny(monday, 10, 0))),
+        format!("DTEND:{}", compact(booking_tests::ny(monday, 11, 0))),
+        "UID:busy-1@example.com".to_owned(),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+        String::new(),
+    ]
+    .join("\r\n")
+}
+
+/// A calendar host whose `/{name}.ics` answers after `delay`.
+fn serve_ics(host: &Receiver, name: &str, delay: Duration) -> String {
+    host.route(
+        &format!("/{name}.ics"),
+        Answer::status(200)
+            .with_body("text/calendar", one_busy_hour())
+            .after(delay),
+    );
+    host.url(&format!("/{name}.ics"))
+}
+
+async fn connect_ics(api: &Api, url: &str) -> String {
+    let prv = api.get("/v1/providers").await.json["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(
+        &format!("/v1/providers/{prv}/calendars"),
+        &json!({"type": "ics", "url": url}),
+    )
+    .await
+    .expect_status(201)
+    .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn connection_status(api: &Api, id: &str) -> String {
+    let prv = api.get("/v1/providers").await.json["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = api
+        .get(&format!("/v1/providers/{prv}/calendars"))
+        .await
+        .json;
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .map(|c| c["status"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manual_sync_runs_calendars_side_by_side_under_one_deadline() {
+    let host = Receiver::start().await;
+    let slow_a = serve_ics(&host, "a", Duration::from_millis(1500));
+    let slow_b = serve_ics(&host, "b", Duration::from_millis(1500));
+    let stuck = serve_ics(&host, "stuck", Duration::from_secs(5));
+    // A 3 s request timeout: the sync answers within two thirds of it.
+    let server = TestServer::start_with(&[
+        ("BOOKING_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("BOOKING_CALENDAR_SYNC_INTERVAL", "1h"),
+        ("BOOKING_REQUEST_TIMEOUT", "3s"),
+    ]);
+    let api = server.api("acme");
+    let a = connect_ics(&api, &slow_a).await;
+    let b = connect_ics(&api, &slow_b).await;
+    let s = connect_ics(&api, &stuck).await;
+    let started = Instant::now();
+    let res = api
+        .post_empty("/v1/calendar/sync")
+        .await
+        .expect_status(200)
+        .json;
+    let took = started.elapsed();
+    // One after another the two slow hosts alone would take 3 s.
+    assert!(
+        took < Duration::from_millis(2800),
+        "the sync took {took:?}: not side by side under a 2 s deadline"
+    );
+    let data = res["data"].as_array().unwrap();
+    let by_id = |id: &str| data.iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(by_id(&a)["status"], "synced", "{res}");
+    assert_eq!(by_id(&b)["status"], "synced", "{res}");
+    assert_eq!(by_id(&a)["busy_blocks"], 1, "{res}");
+    let late = by_id(&s);
+    assert_eq!(late["status"], "error", "{res}");
+    assert!(
+        late["error"].as_str().unwrap().contains("background"),
+        "{late}"
+    );
+    // The late one finishes in the background.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connection_status(&api, &s).await != "synced" {
+        assert!(Instant::now() < deadline, "the late sync never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn background_sync_does_not_make_one_tenant_wait_for_anothers_slow_calendars() {
+    let host = Receiver::start().await;
+    let server = TestServer::start_with(&[
+        ("BOOKING_WEBHOOK_ALLOW_PRIVATE", "true"),
+        // Background rounds every second; a synced calendar is due again
+        // after 30 s.
+        ("BOOKING_CALENDAR_SYNC_INTERVAL", "30s"),
+    ]);
+    // Account A: eight calendars whose host takes 3 s each. One after
+    // another they would hold the background sync for 24 s.
+    let slow = server.api("slowcorp");
+    for i in 0..8 {
+        let url = serve_ics(&host, &format!("slow{i}"), Duration::from_secs(3));
+        connect_ics(&slow, &url).await;
+    }
+    let fast = server.api("fastcorp");
+    let url = serve_ics(&host, "fast", Duration::ZERO);
+    let created = Instant::now();
+    let id = connect_ics(&fast, &url).await;
+    // B's calendar waits for one round of A's at most (3 s), plus a tick.
+    let deadline = created + Duration::from_secs(8);
+    while connection_status(&fast, &id).await != "synced" {
+        assert!(
+            Instant::now() < deadline,
+            "the fast tenant's calendar waited for the slow tenant's: {}",
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

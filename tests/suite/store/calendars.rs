@@ -447,10 +447,9 @@ pub async fn calendar_creates_stay_within_the_limit_under_concurrency<S: Calenda
     let racers: Vec<_> = (0..8)
         .map(|_| connection(&a.account, &a.default_provider, google()))
         .collect();
-    let won = futures_util::future::join_all(
-        racers.iter().map(|c| s.create_calendar_within(c, limit)),
-    )
-    .await;
+    let won =
+        futures_util::future::join_all(racers.iter().map(|c| s.create_calendar_within(c, limit)))
+            .await;
     let won = won.into_iter().map(Result::unwrap).filter(|w| *w).count();
     assert_eq!(won, 1, "exactly one racing create fits under the limit");
     assert_eq!(
@@ -464,4 +463,47 @@ pub async fn calendar_creates_stay_within_the_limit_under_concurrency<S: Calenda
     assert!(!s.create_calendar_within(&full, limit).await.unwrap());
     let other = connection(&b.account, &b.default_provider, google());
     assert!(s.create_calendar_within(&other, limit).await.unwrap());
+}
+
+/// `claim_calendar_syncs_fairly`: at most `per_account` of one account,
+/// every account's first before any account's next, never a connection
+/// that another claim holds.
+pub async fn fair_claims_share_between_accounts<S: CalendarTestStore>(s: &S) {
+    let a = tenant(s, "acme").await;
+    let b = tenant(s, "globex").await;
+    for _ in 0..5 {
+        s.create_calendar(&connection(&a.account, &a.default_provider, google()))
+            .await
+            .unwrap();
+    }
+    let lone = connection(&b.account, &b.default_provider, google());
+    s.create_calendar(&lone).await.unwrap();
+    let lease = SignedDuration::from_mins(5);
+    let first = s
+        .claim_calendar_syncs_fairly(now(), now(), lease, 3, 2)
+        .await
+        .unwrap();
+    let of = |claimed: &[CalendarConnection], acc: &AccountId| {
+        claimed.iter().filter(|c| c.account_id == *acc).count()
+    };
+    assert_eq!(first.len(), 3);
+    assert_eq!((of(&first, &a.account), of(&first, &b.account)), (2, 1));
+    let second = s
+        .claim_calendar_syncs_fairly(now(), now(), lease, 10, 2)
+        .await
+        .unwrap();
+    assert_eq!((of(&second, &a.account), of(&second, &b.account)), (2, 0));
+    let ids: HashSet<_> = first.iter().chain(&second).map(|c| c.id.clone()).collect();
+    assert_eq!(ids.len(), 5, "no connection is claimed twice");
+    let third = s
+        .claim_calendar_syncs_fairly(now(), now(), lease, 10, 2)
+        .await
+        .unwrap();
+    assert_eq!(third.len(), 1);
+    assert!(
+        s.claim_calendar_syncs_fairly(now(), now(), lease, 10, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

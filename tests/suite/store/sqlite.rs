@@ -93,6 +93,7 @@ calendar_tests!(
     inserts_refuse_times_blocked_by_external_calendars,
     background_claims_are_exclusive_and_lease_bound,
     calendar_creates_stay_within_the_limit_under_concurrency,
+    fair_claims_share_between_accounts,
 );
 
 feed_tests!(

@@ -1024,10 +1024,9 @@ pub async fn webhook_creates_stay_within_the_limit_under_concurrency<S: WebhookT
     let racers: Vec<_> = (0..8)
         .map(|_| endpoint(&a.account, EventSet::all(), true))
         .collect();
-    let won = futures_util::future::join_all(
-        racers.iter().map(|e| s.create_webhook_within(e, limit)),
-    )
-    .await;
+    let won =
+        futures_util::future::join_all(racers.iter().map(|e| s.create_webhook_within(e, limit)))
+            .await;
     let won = won.into_iter().map(Result::unwrap).filter(|w| *w).count();
     assert_eq!(won, 1, "exactly one racing create fits under the limit");
     let page = PageRequest {

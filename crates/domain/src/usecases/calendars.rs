@@ -64,6 +64,20 @@ pub struct SyncReport {
     pub error: Option<String>,
 }
 
+impl SyncReport {
+    /// The report of a sync that has not finished: `error`, with why, and
+    /// the blocks of the last good sync (which still count).
+    pub fn unfinished(connection: &CalendarConnection, why: impl Into<String>) -> SyncReport {
+        SyncReport {
+            id: connection.id.clone(),
+            kind: connection.source.kind(),
+            status: SyncStatus::Error,
+            busy_blocks: connection.busy_blocks,
+            error: Some(why.into()),
+        }
+    }
+}
+
 /// Checks a new connection's source.
 fn validate_source(source: CalendarSource) -> Result<CalendarSource, ValidationError> {
     let needs_credentials = |c: &OAuthCredentials| {
@@ -221,7 +235,14 @@ impl Calendars<'_> {
         }
     }
 
-    /// Syncs every connection of the account now.
+    /// Every connection of the account (every provider), in creation order.
+    pub async fn connections(&self) -> Result<Vec<CalendarConnection>, CalendarError> {
+        Ok(self.ports.calendars.account_calendars(self.account).await?)
+    }
+
+    /// Syncs every connection of the account now, one after another. The
+    /// HTTP front end runs [`sync_connection`] side by side under a deadline
+    /// instead.
     pub async fn sync_all(&self) -> Result<Vec<SyncReport>, CalendarError> {
         let connections = self.ports.calendars.account_calendars(self.account).await?;
         let mut reports = Vec::with_capacity(connections.len());
@@ -303,9 +324,42 @@ pub async fn sync_connection(
     })
 }
 
+/// Background sync, fair between accounts: claims connections last
+/// attempted more than `interval` ago, at most `per_account` of any one
+/// account and `limit` in all (safe with several processes), in round-robin
+/// order across accounts. The caller syncs them ([`sync_connection`]) side
+/// by side, with a bound, and claims again until nothing is due: one
+/// account's many slow calendars hold the others back by one round at most.
+pub async fn claim_due_fairly(
+    ports: &Ports,
+    interval: SignedDuration,
+    limit: u32,
+    per_account: u32,
+) -> Result<Vec<CalendarConnection>, StorageError> {
+    let now = ports.clock.now();
+    let before = now.checked_sub(interval).unwrap_or(now);
+    let claimed = ports
+        .calendars
+        .claim_calendar_syncs_fairly(
+            before,
+            now,
+            SignedDuration::from_secs(SYNC_LEASE_SECS),
+            limit,
+            per_account,
+        )
+        .await?;
+    Ok(crate::fairness::round_robin(
+        claimed,
+        |c| c.account_id.clone(),
+        usize::MAX,
+        usize::MAX,
+    ))
+}
+
 /// Background sync: claims connections last attempted more than `interval`
-/// ago (across accounts; safe with several processes) and syncs them.
-/// Returns how many it synced.
+/// ago (across accounts; safe with several processes) and syncs them one
+/// after another. Returns how many it synced. The server uses
+/// [`claim_due_fairly`] instead.
 pub async fn sync_due(
     ports: &Ports,
     interval: SignedDuration,

@@ -22,8 +22,8 @@ pub use bookings::{
     BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking, complete_ended,
 };
 pub use calendars::{
-    CalendarError, Calendars, SYNC_LEASE_SECS, SyncReport, provider_busy, sync_connection,
-    sync_due, sync_window,
+    CalendarError, Calendars, SYNC_LEASE_SECS, SyncReport, claim_due_fairly, provider_busy,
+    sync_connection, sync_due, sync_window,
 };
 pub use catalog::{Catalog, CatalogError};
 pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};

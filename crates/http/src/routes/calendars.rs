@@ -1,8 +1,18 @@
 //! External calendars: `/v1/providers/{id}/calendars` and
 //! `POST /v1/calendar/sync` (rate limited per key).
+//!
+//! The manual sync runs the account's connections side by side (a few at a
+//! time) under one deadline, so slow calendar hosts cannot hold the request:
+//! a connection not done by then answers `error` saying so, and its sync
+//! goes on in the background (its result shows on the connection).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use booking_domain::usecases::Calendars;
+use booking_domain::CalendarConnection;
+use booking_domain::ports::Ports;
+use booking_domain::usecases::{Calendars, SyncReport, sync_connection};
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Tenant};
@@ -92,7 +102,8 @@ pub async fn sync(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResp
     if !decision.allowed {
         return Err(rate_limited(limit, &decision));
     }
-    let reports = calendars(&state, &tenant).sync_all().await?;
+    let connections = calendars(&state, &tenant).connections().await?;
+    let reports = sync_within(&state.ports, connections, state.bounds.sync_deadline).await?;
     let mut res = HttpResponse::Ok();
     for (name, value) in rate_headers(limit, Some(&decision)) {
         res.insert_header((name, value));
@@ -100,4 +111,53 @@ pub async fn sync(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResp
     Ok(res.json(SyncList {
         data: reports.iter().map(SyncOut::from).collect(),
     }))
+}
+
+/// Syncs at most this many connections of one request at once.
+const SYNC_CONCURRENCY: usize = 4;
+
+/// Syncs `connections` side by side ([`SYNC_CONCURRENCY`] at once) and
+/// answers each one's result, in the given order, once all are done or
+/// `within` has passed: those still running answer `error` and finish in
+/// the background.
+async fn sync_within(
+    ports: &Ports,
+    connections: Vec<CalendarConnection>,
+    within: Duration,
+) -> Result<Vec<SyncReport>, ApiError> {
+    let deadline = tokio::time::Instant::now() + within;
+    let permits = Arc::new(tokio::sync::Semaphore::new(SYNC_CONCURRENCY));
+    let running: Vec<_> = connections
+        .iter()
+        .map(|connection| {
+            let (ports, connection) = (ports.clone(), connection.clone());
+            let permits = Arc::clone(&permits);
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                sync_connection(&ports, &connection).await
+            })
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(connections.len());
+    for (connection, mut task) in connections.iter().zip(running) {
+        let report = match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok(report)) => report?,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, calendar = connection.id.as_str(), "calendar sync task failed");
+                SyncReport::unfinished(
+                    connection,
+                    "the sync failed unexpectedly; it is retried in the background",
+                )
+            }
+            Err(_) => SyncReport::unfinished(
+                connection,
+                format!(
+                    "not finished within {} s; it goes on in the background and its result shows on the connection",
+                    within.as_secs_f64()
+                ),
+            ),
+        };
+        reports.push(report);
+    }
+    Ok(reports)
 }
