@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wire::text;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -102,7 +103,9 @@ async fn read_chunks(payload: &mut Payload) -> Result<Bytes, ApiError> {
 }
 
 /// Parses JSON into `T`, naming the offending field on failure.
+/// Control characters are refused first, in every string of the body.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    text::check_json(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = parsed.map_err(|e| {
@@ -169,6 +172,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Control characters are refused in every parameter, known or not.
+        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string());
+        if let Some(e) = pairs
+            .iter()
+            .flatten()
+            .find_map(|(name, value)| text::check(value, name).err())
+        {
+            return std::future::ready(Err(e.into()));
+        }
         let parsed = serde_urlencoded::from_str::<T>(req.query_string()).map_err(|e| {
             let message = e.to_string();
             let field = field_from_serde(".", &message);

@@ -1,6 +1,8 @@
 //! Wire types (DTOs): the JSON shapes of the contract, and their fallible
 //! conversion into domain values (`try_into_domain`). Only this crate knows JSON.
 
+pub mod text;
+
 use std::collections::BTreeMap;
 
 use booking_domain::usecases::{NewBooking, NewWebhook, SyncReport};

@@ -22,7 +22,7 @@ use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
     BookingList, BookingOut, BookingStatusName, CancelBooking, CreateBooking, RescheduleBooking,
-    parse_ts,
+    parse_ts, text,
 };
 
 /// The idempotency header.
@@ -167,14 +167,16 @@ async fn create_checked(
         None => None,
         Some(v) => {
             // The contract allows any string up to 255 characters: take the
-            // header's bytes as UTF-8, spaces included.
+            // header's bytes as UTF-8, spaces included (a tab, the one
+            // control character a header can carry, is refused).
             let text = std::str::from_utf8(v.as_bytes())
                 .ok()
                 .filter(|t| !t.is_empty() && t.chars().count() <= 255)
+                .filter(|t| !t.chars().any(text::is_control))
                 .ok_or_else(|| {
                     ApiError::from(ValidationError::new(
                         "Idempotency-Key",
-                        "must be a UTF-8 string of 1-255 characters",
+                        "must be a UTF-8 string of 1-255 characters without control characters",
                     ))
                 })?;
             Some(text.to_owned())
