@@ -11,6 +11,7 @@
 //! These URLs are chosen by the operator, not by API clients, so they are
 //! not passed through the SSRF guard; `http://` is accepted for local tests.
 
+use booking_netguard::TargetError;
 use reqwest::Url;
 
 /// Environment variable of [`Endpoints::google_api`].
@@ -114,13 +115,13 @@ impl Endpoints {
 /// A whole URL (a token endpoint).
 pub(crate) fn parse_url(variable: &'static str, value: &str) -> Result<Url, EndpointError> {
     let error = |reason| EndpointError { variable, reason };
-    let url = Url::parse(value.trim()).map_err(|_| error("not an absolute URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(error("must be an http or https URL"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(error("must have a host"));
-    }
+    // Scheme and host as written: `https:///x` has no host (see
+    // `parse_http_url`), whatever the URL parser would make of it.
+    let url = booking_netguard::parse_http_url(value.trim()).map_err(|e| match e {
+        TargetError::UnsupportedScheme => error("must be an http or https URL"),
+        TargetError::MissingHost => error("must have a host"),
+        _ => error("not an absolute URL"),
+    })?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(error("must not contain credentials"));
     }
@@ -206,6 +207,25 @@ mod tests {
         );
         e.calendly_api = "api.calendly.com".to_owned();
         assert_eq!(e.validate().unwrap_err().reason, "not an absolute URL");
+        for no_host in [
+            "https:///nohost",
+            "https:/api.calendly.com",
+            "https:api.calendly.com",
+        ] {
+            e.calendly_api = no_host.to_owned();
+            assert_eq!(
+                e.validate().unwrap_err().reason,
+                "must have a host",
+                "{no_host}"
+            );
+        }
+        e.calendly_api = DEFAULT_CALENDLY_API.to_owned();
+        e.google_token = "https:///token".to_owned();
+        let error = e.validate().unwrap_err();
+        assert_eq!(
+            (error.variable, error.reason),
+            (GOOGLE_TOKEN_URL_VAR, "must have a host")
+        );
     }
 
     #[test]

@@ -134,14 +134,91 @@ fn serialize_ts<S: serde::Serializer>(t: Timestamp, serializer: S) -> Result<S::
     }
 }
 
+/// The error for text that is not an instant at all.
+const NOT_AN_INSTANT: &str = "must be an RFC 3339 instant such as 2024-01-20T10:00:00Z";
+/// RFC 3339 years have four digits, and the contract takes 1-9999.
+const YEAR_RANGE: &str = "the year must be from 0001 to 9999 (four digits)";
+/// The earliest instant taken: the first of year 1, UTC.
+const EARLIEST: &str = "must be at or after 0001-01-01T00:00:00Z";
+/// The latest instant the server can represent (jiff's `Timestamp::MAX`,
+/// whole seconds); later instants of year 9999 are valid RFC 3339 but refused.
+const LATEST: &str = "must be at or before 9999-12-30T22:00:00Z, the latest instant supported";
+/// Offsets beyond a day less a minute are refused (RFC 3339 has `HH:MM`
+/// offsets with `HH` 00-23; jiff alone would take up to ±25:59:59).
+const MAX_OFFSET_SECS: u32 = 23 * 3600 + 59 * 60;
+
+/// Whether `text` starts with a year outside 0001-9999 that jiff would
+/// take: year 0, or the signed six-digit forms (`-000001`, `+002024`), which
+/// are not RFC 3339 either.
+fn year_out_of_range(text: &str) -> bool {
+    text.starts_with(['+', '-']) || text.starts_with("0000")
+}
+
 /// Parses an RFC 3339 instant with any offset; `field` names it in errors.
+///
+/// The year is four digits, 0001-9999, and so is the instant's year in UTC;
+/// the offset is at most ±23:59; instants after 9999-12-30T22:00:00Z (the
+/// latest one represented) get a message saying so.
 pub fn parse_ts(text: &str, field: &str) -> Result<Timestamp, ValidationError> {
-    text.parse::<Timestamp>().map_err(|_| {
-        ValidationError::new(
-            field,
-            "must be an RFC 3339 instant such as 2024-01-20T10:00:00Z",
-        )
-    })
+    use jiff::fmt::temporal::Pieces;
+    let invalid = |message: &str| ValidationError::new(field, message);
+    if year_out_of_range(text) {
+        return Err(invalid(YEAR_RANGE));
+    }
+    let pieces = Pieces::parse(text).map_err(|_| invalid(NOT_AN_INSTANT))?;
+    let (Some(time), Some(offset)) = (pieces.time(), pieces.to_numeric_offset()) else {
+        return Err(invalid(NOT_AN_INSTANT));
+    };
+    if offset.seconds().unsigned_abs() > MAX_OFFSET_SECS {
+        return Err(invalid("the offset must be from -23:59 to +23:59"));
+    }
+    let instant = text.parse::<Timestamp>().map_err(|_| {
+        // Every other shape was checked above: a local time whose instant
+        // lies past the last one represented.
+        let local = pieces.date().to_datetime(time);
+        if local.date() >= jiff::civil::date(9999, 12, 30) {
+            invalid(LATEST)
+        } else {
+            invalid(NOT_AN_INSTANT)
+        }
+    })?;
+    if instant < earliest() {
+        return Err(invalid(EARLIEST));
+    }
+    if instant.as_second() > Timestamp::MAX.as_second() {
+        return Err(invalid(LATEST));
+    }
+    Ok(instant)
+}
+
+/// 0001-01-01T00:00:00Z.
+fn earliest() -> Timestamp {
+    // Seconds from 0001-01-01 to 1970-01-01: always in jiff's range.
+    Timestamp::from_second(-62_135_596_800).unwrap_or(Timestamp::MIN)
+}
+
+/// Parses a calendar date `YYYY-MM-DD` with a year of 0001-9999; `field`
+/// names it in errors, with `shape` as the message for other text.
+pub fn parse_date(
+    text: &str,
+    field: &str,
+    shape: &str,
+) -> Result<jiff::civil::Date, ValidationError> {
+    if year_out_of_range(text) {
+        return Err(ValidationError::new(field, YEAR_RANGE));
+    }
+    text.parse::<jiff::civil::Date>()
+        .map_err(|_| ValidationError::new(field, shape))
+}
+
+/// The URL as it is stored and called: parsed and normalised (the URL
+/// parser's serialisation), refused with the reason when it is not an
+/// absolute `http(s)` URL naming its host. The target rules (https, private
+/// addresses) are the use case's, through the SSRF guard.
+fn normalised_url(text: &str, field: &str) -> Result<String, ValidationError> {
+    booking_netguard::parse_http_url(text)
+        .map(String::from)
+        .map_err(|e| ValidationError::new(field, e.to_string()))
 }
 
 /// Deserializes a field that may be absent (outer `None`) or `null` (inner `None`).
@@ -968,7 +1045,7 @@ impl CreateWebhook {
     /// Validates the fields (the URL's target is checked by the use case).
     pub fn try_into_domain(self) -> Result<NewWebhook, ValidationError> {
         Ok(NewWebhook {
-            url: self.url,
+            url: normalised_url(&self.url, "url")?,
             events: self
                 .events
                 .map(|e| EventSet::parse(e.iter().map(String::as_str), "events"))
@@ -1011,7 +1088,7 @@ impl UpdateWebhook {
     /// Validates every given field.
     pub fn try_into_domain(self) -> Result<WebhookPatch, ValidationError> {
         Ok(WebhookPatch {
-            url: self.url,
+            url: self.url.map(|u| normalised_url(&u, "url")).transpose()?,
             events: self
                 .events
                 .map(|e| EventSet::parse(e.iter().map(String::as_str), "events"))
@@ -1262,8 +1339,17 @@ impl CreateCalendar {
             "ics" => {
                 refuse("calendar_id", self.calendar_id.is_some())?;
                 refuse("credentials", self.credentials.is_some())?;
+                let url = self.url.ok_or_else(|| missing("url"))?;
+                // Apple hands out webcal:// links; they are https.
+                let url = match url
+                    .strip_prefix("webcal://")
+                    .or_else(|| url.strip_prefix("webcals://"))
+                {
+                    Some(rest) => format!("https://{rest}"),
+                    None => url,
+                };
                 Ok(CalendarSource::Ics {
-                    url: self.url.ok_or_else(|| missing("url"))?,
+                    url: normalised_url(&url, "url")?,
                 })
             }
             "google" => {
@@ -1440,6 +1526,118 @@ mod tests {
         assert_eq!(patch.minimum_notice, Some(30));
         let empty: UpdateService = serde_json::from_value(serde_json::json!({})).unwrap();
         assert_eq!(empty.minimum_notice, None);
+    }
+
+    #[test]
+    fn instants_are_rfc_3339_in_years_1_to_9999_with_offsets_within_a_day() {
+        let ok = |text: &str| parse_ts(text, "at").map(fmt_ts);
+        let err = |text: &str| parse_ts(text, "at").unwrap_err().message;
+        assert_eq!(ok("2024-01-20T10:00:00Z").unwrap(), "2024-01-20T10:00:00Z");
+        assert_eq!(
+            ok("2024-01-20T10:00:00+23:59").unwrap(),
+            "2024-01-19T10:01:00Z"
+        );
+        assert_eq!(
+            ok("2024-01-20T10:00:00-23:59").unwrap(),
+            "2024-01-21T09:59:00Z"
+        );
+        assert_eq!(ok("0001-01-01T00:00:00Z").unwrap(), "0001-01-01T00:00:00Z");
+        assert_eq!(ok("9999-12-30T22:00:00Z").unwrap(), "9999-12-30T22:00:00Z");
+        assert_eq!(
+            ok("9999-12-31T03:00:00+05:00").unwrap(),
+            "9999-12-30T22:00:00Z"
+        );
+        for offset in ["+25:00", "-25:00", "+24:00", "+23:59:01", "-24:30"] {
+            assert_eq!(
+                err(&format!("2024-01-20T10:00:00{offset}")),
+                "the offset must be from -23:59 to +23:59",
+                "{offset}"
+            );
+        }
+        for year in [
+            "0000-01-01T00:00:00Z",
+            "-000001-01-01T00:00:00Z",
+            "-009999-01-01T00:00:00Z",
+            "+002024-01-20T10:00:00Z",
+            "+010000-01-01T00:00:00Z",
+        ] {
+            assert_eq!(err(year), YEAR_RANGE, "{year}");
+        }
+        assert_eq!(err("0001-01-01T00:30:00+01:00"), EARLIEST);
+        for late in [
+            "9999-12-30T22:00:01Z",
+            "9999-12-31T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:00:00+05:00",
+        ] {
+            assert_eq!(err(late), LATEST, "{late}");
+        }
+        for junk in [
+            "",
+            "2024-01-20",
+            "2024-01-20T10:00:00",
+            "tomorrow",
+            "2024-13-01T00:00:00Z",
+        ] {
+            assert_eq!(err(junk), NOT_AN_INSTANT, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn urls_are_normalised_and_need_a_host() {
+        let ics = |url: &str| {
+            CreateCalendar {
+                kind: "ics".into(),
+                url: Some(url.into()),
+                calendar_id: None,
+                credentials: None,
+            }
+            .try_into_domain()
+        };
+        assert_eq!(
+            ics("webcal://Example.COM:443/a/../cal.ics").unwrap(),
+            CalendarSource::Ics {
+                url: "https://example.com/cal.ics".into()
+            }
+        );
+        assert_eq!(ics("https:///nohost").unwrap_err().field, "url");
+        let hook = CreateWebhook {
+            url: "HTTPS://Hooks.Example.com".into(),
+            events: None,
+            description: None,
+        };
+        assert_eq!(
+            hook.try_into_domain().unwrap().url,
+            "https://hooks.example.com/"
+        );
+        let patch = UpdateWebhook {
+            url: Some("https:/nohost".into()),
+            events: None,
+            enabled: None,
+            description: None,
+        };
+        assert_eq!(
+            patch.try_into_domain().unwrap_err().message,
+            "must have a host"
+        );
+    }
+
+    #[test]
+    fn dates_have_four_digit_years_from_1() {
+        assert!(parse_date("2024-01-20", "from", "x").is_ok());
+        assert!(parse_date("0001-01-01", "from", "x").is_ok());
+        assert_eq!(
+            parse_date("0000-01-01", "from", "x").unwrap_err().message,
+            YEAR_RANGE
+        );
+        assert_eq!(
+            parse_date("-001-01-01", "from", "x").unwrap_err().message,
+            YEAR_RANGE
+        );
+        assert_eq!(
+            parse_date("2024-02-30", "from", "x").unwrap_err().message,
+            "x"
+        );
     }
 
     #[test]

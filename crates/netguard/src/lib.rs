@@ -51,7 +51,8 @@ pub enum TargetError {
     /// `http://` while private targets are not allowed.
     #[error("must use https")]
     HttpsRequired,
-    /// No host (cannot happen for a parsed http(s) URL, kept for safety).
+    /// No host: nothing between `//` and the path (`https:///x`, which the
+    /// URL parser alone would read as `https://x/`), or no `//` at all.
     #[error("must have a host")]
     MissingHost,
     /// A user name or password in the URL.
@@ -194,6 +195,42 @@ fn ip_literal(url: &Url) -> Option<IpAddr> {
     host.parse().ok()
 }
 
+/// Parses an absolute `http` or `https` URL that names its host: `scheme://`
+/// then a host, as written. The WHATWG parser alone is lenient with the
+/// slashes of these schemes (`https:///x`, `https:/x` and `https:x` all
+/// become `https://x/`); such text is refused as having no host rather than
+/// guessed at.
+///
+/// The parsed [`Url`] is the normalised form to store and call (its
+/// serialisation: lower-case scheme and host, IDNA host, default port
+/// dropped, `/` for an empty path, percent-encoding where needed).
+pub fn parse_http_url(url: &str) -> Result<Url, TargetError> {
+    let parsed = Url::parse(url).map_err(|_| TargetError::InvalidUrl)?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(TargetError::UnsupportedScheme);
+    }
+    if !names_host(url) || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(TargetError::MissingHost);
+    }
+    Ok(parsed)
+}
+
+/// Whether `url`, read as the URL parser reads it (tabs and newlines
+/// dropped, spaces and controls trimmed at both ends, `\\` as `/`), has
+/// `scheme://` followed by something other than `/`, `?`, `#` or the end.
+fn names_host(url: &str) -> bool {
+    let text: String = url
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect();
+    text.split_once(':')
+        .and_then(|(_, rest)| rest.strip_prefix("//"))
+        .and_then(|authority| authority.chars().next())
+        .is_some_and(|c| !matches!(c, '/' | '?' | '#'))
+}
+
 /// Checks a webhook URL without any network access: an absolute `http` or
 /// `https` URL of at most [`MAX_URL_LEN`] characters, with a host and no
 /// credentials. Unless `allow_private`: `https` only, and a host that is
@@ -206,17 +243,11 @@ pub fn check_url_syntax(url: &str, allow_private: bool) -> Result<Url, TargetErr
     if url.len() > MAX_URL_LEN {
         return Err(TargetError::TooLong);
     }
-    let parsed = Url::parse(url).map_err(|_| TargetError::InvalidUrl)?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_private => {}
-        "http" => return Err(TargetError::HttpsRequired),
-        _ => return Err(TargetError::UnsupportedScheme),
+    let parsed = parse_http_url(url)?;
+    if parsed.scheme() == "http" && !allow_private {
+        return Err(TargetError::HttpsRequired);
     }
-    let host = match parsed.host_str() {
-        Some(host) if !host.is_empty() => host,
-        _ => return Err(TargetError::MissingHost),
-    };
+    let host = parsed.host_str().ok_or(TargetError::MissingHost)?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(TargetError::Credentials);
     }
@@ -547,6 +578,39 @@ mod tests {
                 TargetError::UnsupportedScheme,
                 "{url}"
             );
+        }
+    }
+
+    #[test]
+    fn urls_must_name_their_host_and_are_normalised() {
+        for url in [
+            "https:///nohost",
+            "https:////nohost",
+            "https:/nohost",
+            "https:nohost",
+            "https:\\\\\\nohost",
+            "http:///x",
+        ] {
+            assert_eq!(
+                check_url_syntax(url, true).unwrap_err(),
+                TargetError::MissingHost,
+                "{url:?}"
+            );
+        }
+        for (given, stored) in [
+            ("HTTPS://Example.COM", "https://example.com/"),
+            (
+                "https://example.com:443/a/../b?q=1#f",
+                "https://example.com/b?q=1#f",
+            ),
+            (
+                "https://b\u{fc}cher.example/x y",
+                "https://xn--bcher-kva.example/x%20y",
+            ),
+            ("https:\\\\example.com\\hook", "https://example.com/hook"),
+            ("  https://example.com  ", "https://example.com/"),
+        ] {
+            assert_eq!(parse_http_url(given).unwrap().as_str(), stored, "{given:?}");
         }
     }
 

@@ -191,9 +191,13 @@ impl Config {
             .get("BOOKING_PUBLIC_URL")
             .map(|u| u.trim_end_matches('/').to_owned());
         if let Some(u) = &public_url
-            && !(u.starts_with("http://") || u.starts_with("https://"))
+            && !["http://", "https://"].iter().any(|scheme| {
+                // A host must follow the scheme (`https:///x` names none).
+                u.strip_prefix(scheme)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?', '#']))
+            })
         {
-            bail!("BOOKING_PUBLIC_URL must start with http:// or https://");
+            bail!("BOOKING_PUBLIC_URL must be http:// or https:// followed by a host");
         }
         let workers = match values.get("BOOKING_WORKERS") {
             Some(w) => w

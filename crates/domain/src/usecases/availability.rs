@@ -64,6 +64,10 @@ impl From<CatalogError> for AvailabilityError {
     }
 }
 
+/// A local day whose start or end cannot be represented.
+const DATE_OUT_OF_RANGE: &str =
+    "the day lies outside the supported instants (0001-01-01T00:00:00Z to 9999-12-30T22:00:00Z)";
+
 /// Turns a query into an instant range in the service's zone, checking order
 /// and the 62-day cap.
 pub fn resolve_range(
@@ -73,13 +77,13 @@ pub fn resolve_range(
     let start = match query.from {
         Bound::Instant(t) => t,
         Bound::Date(d) => local_day_range(tz, d, d)
-            .ok_or_else(|| ValidationError::new("from", "date out of range"))?
+            .ok_or_else(|| ValidationError::new("from", DATE_OUT_OF_RANGE))?
             .start(),
     };
     let end = match query.to {
         Bound::Instant(t) => t,
         Bound::Date(d) => local_day_range(tz, d, d)
-            .ok_or_else(|| ValidationError::new("to", "date out of range"))?
+            .ok_or_else(|| ValidationError::new("to", DATE_OUT_OF_RANGE))?
             .end(),
     };
     let range = TimeRange::new(start, end)

@@ -10,7 +10,8 @@ use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
 use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    AvailabilityOut, CreateService, ServiceList, ServiceOut, Slots, UpdateService, parse_ts,
+    AvailabilityOut, CreateService, ServiceList, ServiceOut, Slots, UpdateService, parse_date,
+    parse_ts,
 };
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
@@ -126,12 +127,12 @@ fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
         ValidationError::new(field, "is required (a date or an RFC 3339 instant)")
     })?;
     if text.len() == 10 {
-        return text
-            .parse::<jiff::civil::Date>()
-            .map(Bound::Date)
-            .map_err(|_| {
-                ValidationError::new(field, "must be a date (YYYY-MM-DD) or an RFC 3339 instant")
-            });
+        return parse_date(
+            text,
+            field,
+            "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
+        )
+        .map(Bound::Date);
     }
     parse_ts(text, field).map(Bound::Instant)
 }
