@@ -11,6 +11,7 @@ mod concurrency;
 mod config;
 mod errors;
 mod events;
+mod hostile;
 mod idempotency;
 mod isolation;
 mod lifecycle;
