@@ -445,6 +445,21 @@ pub trait DeliveryQueue: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StorageError>;
 
+    /// [`DeliveryQueue::claim_deliveries`], fair between accounts: none of
+    /// the accounts in `skip` (at their share of sends in flight), at most
+    /// `per_account` deliveries of any other account, earliest due first
+    /// within each, and when more are due than `limit`, every account's
+    /// first before any account's next. The same exclusivity MUST hold.
+    async fn claim_deliveries_fairly(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+        per_account: u32,
+        skip: &[AccountId],
+    ) -> Result<Vec<ClaimedDelivery>, StorageError>;
+
     /// Records attempts of deliveries claimed by `claimant`, atomically:
     /// each attempt joins the log, and, while the claim is still
     /// `claimant`'s, the delivery takes its outcome (counting one more

@@ -419,6 +419,50 @@ JOIN webhook_endpoints e ON e.account_id = c.account_id AND e.id = c.endpoint_id
 JOIN events ev ON ev.account_id = c.account_id AND ev.id = c.event_id
 ORDER BY c.next_attempt_at, c.seq";
 
+/// [`CLAIM`], fair between accounts: due deliveries ranked within their
+/// account, skipping the accounts in `$5`, at most `$6` per account, every
+/// account's first before any account's next. The ranking reads without
+/// locks; the rows are then locked (skipping locked ones) with the
+/// conditions checked again, so two claimers never take one row.
+const CLAIM_FAIRLY: &str = "\
+WITH ranked AS (
+    SELECT d.seq, d.next_attempt_at,
+        row_number() OVER (PARTITION BY d.account_id ORDER BY d.next_attempt_at, d.seq) AS rank
+    FROM webhook_deliveries d
+    JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
+    WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+        AND (d.lease_until IS NULL OR d.lease_until <= $1) AND e.enabled
+        AND d.account_id <> ALL($5)
+),
+picked AS (
+    SELECT seq FROM ranked WHERE rank <= $6
+    ORDER BY rank, next_attempt_at, seq
+    LIMIT $2
+),
+due AS MATERIALIZED (
+    SELECT d.seq
+    FROM webhook_deliveries d
+    WHERE d.seq IN (SELECT seq FROM picked) AND d.state = 'pending'
+        AND (d.lease_until IS NULL OR d.lease_until <= $1)
+    FOR UPDATE OF d SKIP LOCKED
+),
+claimed AS (
+    UPDATE webhook_deliveries d SET claimed_by = $3, lease_until = $4
+    FROM due
+    WHERE d.seq = due.seq
+    RETURNING d.seq, d.id, d.account_id, d.endpoint_id, d.event_id, d.round_attempts,
+        d.next_attempt_at
+)
+SELECT c.id, c.round_attempts,
+    e.id, e.account_id, e.url, e.events, e.description, e.enabled, e.secret,
+    e.previous_secret, e.previous_secret_expires_at, e.created_at, e.updated_at,
+    ev.id, ev.account_id, ev.booking_id, ev.kind, ev.previous_scheduled_at, ev.created_at,
+    ev.booking
+FROM claimed c
+JOIN webhook_endpoints e ON e.account_id = c.account_id AND e.id = c.endpoint_id
+JOIN events ev ON ev.account_id = c.account_id AND ev.id = c.event_id
+ORDER BY c.next_attempt_at, c.seq";
+
 /// Records a batch of attempts in one statement. The deliveries are locked
 /// (in `seq` order, so two batches cannot deadlock on each other) before
 /// anything is written, so a delivery deleted with its endpoint meanwhile
@@ -527,6 +571,51 @@ impl DeliveryQueue for PostgresStore {
                         .bind::<BigInt, _>(i64::from(limit))
                         .bind::<Text, _>(claimant)
                         .bind::<BigInt, _>(until)
+                        .load(conn)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, round_attempts, endpoint, event)| {
+                        Ok(ClaimedDelivery {
+                            id: DeliveryId::from_trusted(id),
+                            endpoint: endpoint.into_domain()?,
+                            event: event.into_domain()?,
+                            round_attempts: u32::try_from(round_attempts).unwrap_or_default(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, TxError>>()
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn claim_deliveries_fairly(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+        per_account: u32,
+        skip: &[AccountId],
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        if limit == 0 || per_account == 0 {
+            return Ok(Vec::new());
+        }
+        let claimant = claimant.to_owned();
+        let skip: Vec<String> = skip.iter().map(|a| a.as_str().to_owned()).collect();
+        let now = secs(now);
+        let until = now.saturating_add(lease.as_secs().max(1));
+        self.run("claim_deliveries_fairly", |conn| {
+            let (claimant, skip) = (claimant.clone(), skip.clone());
+            Box::pin(async move {
+                let rows: Vec<ClaimedRow> =
+                    Statement::<(Text, Integer, WebhookSql, EventSql)>::new(CLAIM_FAIRLY)
+                        .bind::<BigInt, _>(now)
+                        .bind::<BigInt, _>(i64::from(limit))
+                        .bind::<Text, _>(claimant)
+                        .bind::<BigInt, _>(until)
+                        .bind::<Array<Text>, _>(skip)
+                        .bind::<BigInt, _>(i64::from(per_account))
                         .load(conn)
                         .await?;
                 rows.into_iter()

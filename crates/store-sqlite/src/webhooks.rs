@@ -290,8 +290,75 @@ struct ClaimRow {
     seq: i64,
 }
 
+/// A due delivery and its account, for fair claims.
+#[derive(QueryableByName)]
+struct DueRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    account_id: String,
+}
+
 #[async_trait]
 impl DeliveryQueue for SqliteStore {
+    async fn claim_deliveries_fairly(
+        &self,
+        claimant: &str,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+        per_account: u32,
+        skip: &[AccountId],
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let claimant = claimant.to_owned();
+        let skip: Vec<String> = skip.iter().map(|a| a.as_str().to_owned()).collect();
+        let now = secs(now);
+        let until = now.saturating_add(lease.as_secs().max(1));
+        self.run("claim_deliveries_fairly", move |conn| {
+            // Writes are serialized (BEGIN IMMEDIATE): no other claim can
+            // take the same rows between the read and the update.
+            conn.immediate_transaction(|conn| {
+                let due: Vec<DueRow> = diesel::sql_query(
+                    "SELECT d.seq, d.account_id FROM webhook_deliveries d \
+                     JOIN webhook_endpoints e \
+                       ON e.account_id = d.account_id AND e.id = d.endpoint_id \
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 \
+                       AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND e.enabled = 1 \
+                     ORDER BY d.next_attempt_at, d.seq",
+                )
+                .bind::<BigInt, _>(now)
+                .load(conn)?;
+                let picked: Vec<String> = booking_domain::fairness::round_robin(
+                    due.into_iter().filter(|d| !skip.contains(&d.account_id)),
+                    |d| d.account_id.clone(),
+                    usize::try_from(per_account).unwrap_or(usize::MAX),
+                    usize::try_from(limit).unwrap_or(usize::MAX),
+                )
+                .into_iter()
+                .map(|d| d.seq.to_string())
+                .collect();
+                if picked.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Only integers are inlined.
+                let mut claimed: Vec<ClaimRow> = diesel::sql_query(format!(
+                    "UPDATE webhook_deliveries SET claimed_by = ?1, lease_until = ?2 \
+                     WHERE seq IN ({}) \
+                     RETURNING id, account_id, endpoint_id, event_id, round_attempts, \
+                       next_attempt_at, seq",
+                    picked.join(",")
+                ))
+                .bind::<Text, _>(&claimant)
+                .bind::<BigInt, _>(until)
+                .load(conn)?;
+                claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
+                attach(conn, claimed)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
     async fn claim_deliveries(
         &self,
         claimant: &str,

@@ -12,6 +12,13 @@
 //!   one finished send is refilled by the next claim, so a slow receiver never
 //!   holds up a whole batch. Outcomes go to one recorder task that writes them
 //!   in batches (one transaction for many attempts).
+//! - **Fair between accounts.** Each account may have at most
+//!   [`WorkerConfig::per_account`] sends in flight (a quarter of the slots by
+//!   default); claims skip accounts at their share and take due deliveries
+//!   round-robin across accounts
+//!   ([`DeliveryQueue::claim_deliveries_fairly`]). One account's backlog or
+//!   slow receivers hold at most their share, so another account's delivery
+//!   finds a free slot at once.
 //! - **Woken on commit.** The store wakes the worker after a commit that
 //!   queued deliveries (in process, and through LISTEN/NOTIFY on Postgres),
 //!   so a healthy receiver gets an event milliseconds after the booking
@@ -25,7 +32,7 @@ use std::time::{Duration, Instant};
 use booking_domain::ports::{
     AttemptResult, ClaimedDelivery, Clock, DeliveryOutcome, DeliveryQueue, StorageError,
 };
-use booking_domain::{Attempt, BookingEvent};
+use booking_domain::{AccountId, Attempt, BookingEvent};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, mpsc};
 
@@ -66,6 +73,19 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// How often to report the queue depth.
     pub depth_every: Duration,
+    /// Sends in flight at most for one account (its fair share); `0` means
+    /// a quarter of `concurrency`.
+    pub per_account: usize,
+}
+
+impl WorkerConfig {
+    /// One account's share of the send slots.
+    pub fn account_share(&self) -> usize {
+        match self.per_account {
+            0 => (self.concurrency / 4).max(1),
+            n => n.min(self.concurrency).max(1),
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -75,6 +95,7 @@ impl Default for WorkerConfig {
             batch: 100,
             poll: Duration::from_secs(1),
             depth_every: Duration::from_secs(5),
+            per_account: 0,
         }
     }
 }
@@ -146,6 +167,8 @@ impl Worker {
         let recorder = tokio::spawn(record(Arc::clone(&worker), rx));
         let depth = tokio::spawn(report_depth(Arc::clone(&worker)));
         let in_flight = Arc::new(AtomicUsize::new(0));
+        let per_account = Arc::new(PerAccount::default());
+        let share = worker.config.account_share();
         let freed = Arc::new(Notify::new());
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(200);
@@ -155,13 +178,22 @@ impl Worker {
                 .concurrency
                 .saturating_sub(in_flight.load(Ordering::Acquire));
             let mut full = false;
+            // Accounts at their share wait for one of their own sends to end.
+            let skip = per_account.at_least(share);
             if free > 0 {
                 let want = u32::try_from(free)
                     .unwrap_or(u32::MAX)
                     .min(worker.config.batch);
                 match worker
                     .queue
-                    .claim_deliveries(&worker.claimant, worker.clock.now(), worker.lease(), want)
+                    .claim_deliveries_fairly(
+                        &worker.claimant,
+                        worker.clock.now(),
+                        worker.lease(),
+                        want,
+                        u32::try_from(share).unwrap_or(u32::MAX),
+                        &skip,
+                    )
                     .await
                 {
                     Ok(claimed) => {
@@ -169,12 +201,16 @@ impl Worker {
                         full = claimed.len() == usize::try_from(want).unwrap_or(usize::MAX);
                         for delivery in claimed {
                             in_flight.fetch_add(1, Ordering::AcqRel);
+                            let account = delivery.endpoint.account_id.clone();
+                            per_account.add(&account);
                             let (worker, tx) = (Arc::clone(&worker), tx.clone());
                             let (in_flight, freed) = (Arc::clone(&in_flight), Arc::clone(&freed));
+                            let per_account = Arc::clone(&per_account);
                             tokio::spawn(async move {
                                 let result = worker.deliver(delivery).await;
                                 // The recorder only stops after every sender.
                                 let _ = tx.send(result);
+                                per_account.remove(&account);
                                 in_flight.fetch_sub(1, Ordering::AcqRel);
                                 freed.notify_one();
                             });
@@ -199,7 +235,7 @@ impl Worker {
             tokio::select! {
                 () = worker.queue.wait_for_deliveries() => {}
                 () = tokio::time::sleep(worker.config.poll) => {}
-                () = freed.notified(), if free == 0 => {}
+                () = freed.notified(), if free == 0 || !skip.is_empty() => {}
                 () = &mut shutdown => break,
             }
         }
@@ -303,6 +339,36 @@ impl Worker {
         }
         self.queue.record_attempts(&self.claimant, &results).await?;
         Ok(n)
+    }
+}
+
+/// Sends in flight per account.
+#[derive(Debug, Default)]
+struct PerAccount(std::sync::Mutex<std::collections::HashMap<AccountId, usize>>);
+
+impl PerAccount {
+    fn add(&self, account: &AccountId) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(account.clone()).or_default() += 1;
+    }
+
+    fn remove(&self, account: &AccountId) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(account);
+            }
+        }
+    }
+
+    /// The accounts with at least `share` sends in flight.
+    fn at_least(&self, share: usize) -> Vec<AccountId> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter(|(_, n)| **n >= share)
+            .map(|(a, _)| a.clone())
+            .collect()
     }
 }
 

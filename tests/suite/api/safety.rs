@@ -428,3 +428,58 @@ async fn background_sync_does_not_make_one_tenant_wait_for_anothers_slow_calenda
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+// ------------------------------------------------------------ webhook fairness
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_accounts_slow_backlog_does_not_delay_another_accounts_delivery() {
+    // A's receiver takes 4 s per delivery; B's answers at once.
+    let slow = Receiver::start().await;
+    slow.always(Answer::status(200).after(Duration::from_secs(4)));
+    let fast = Receiver::start().await;
+    let server = TestServer::start_with(&[("BOOKING_WEBHOOK_ALLOW_PRIVATE", "true")]);
+    let a = server.api("noisy");
+    a.create_seed_service().await;
+    for i in 0..20 {
+        a.post(
+            "/v1/webhooks",
+            &json!({"url": slow.url(&format!("/hook/{i}"))}),
+        )
+        .await
+        .expect_status(201);
+    }
+    // 14 bookings x 20 endpoints: 280 deliveries, more than the worker's
+    // 256 send slots.
+    let monday = booking_tests::future_monday();
+    for hour in 9..16 {
+        for day in 0..2 {
+            let date = monday.checked_add(jiff::ToSpan::days(day)).unwrap();
+            a.book_ok("srv_consultation", &booking_tests::ny(date, hour, 0))
+                .await;
+        }
+    }
+    // Wait until A's sends fill what A may hold.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slow.count() < 40 {
+        assert!(Instant::now() < deadline, "A's deliveries never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = server.api("quiet");
+    b.create_seed_service().await;
+    b.post("/v1/webhooks", &json!({"url": fast.url("/hook")}))
+        .await
+        .expect_status(201);
+    let booked = Instant::now();
+    b.book_ok("srv_consultation", &booking_tests::ny(monday, 10, 0))
+        .await;
+    let deadline = booked + Duration::from_secs(10);
+    while fast.count() == 0 {
+        assert!(Instant::now() < deadline, "B's delivery never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let waited = booked.elapsed();
+    assert!(
+        waited < Duration::from_millis(1500),
+        "B's delivery waited {waited:?} behind A's backlog"
+    );
+}

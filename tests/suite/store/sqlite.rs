@@ -118,6 +118,7 @@ webhook_tests!(
     queueing_wakes_the_waiting_workers,
     due_for_completion_lists_ended_confirmed_bookings,
     webhook_creates_stay_within_the_limit_under_concurrency,
+    fair_delivery_claims_share_between_accounts,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1042,3 +1042,49 @@ pub async fn webhook_creates_stay_within_the_limit_under_concurrency<S: WebhookT
     let other = endpoint(&b.account, EventSet::all(), true);
     assert!(s.create_webhook_within(&other, limit).await.unwrap());
 }
+
+/// `claim_deliveries_fairly`: skipped accounts get nothing, others at most
+/// `per_account`, every account's first before any account's next, and no
+/// delivery is handed out twice while its lease lasts.
+pub async fn fair_delivery_claims_share_between_accounts<S: WebhookTestStore>(s: &S) {
+    let (a, svc_a) = with_service(s, "acme", 0, 0).await;
+    let (b, svc_b) = with_service(s, "globex", 0, 0).await;
+    stored_endpoint(s, &a.account, EventSet::all(), true).await;
+    stored_endpoint(s, &b.account, EventSet::all(), true).await;
+    // A's five are all due before B's one.
+    for i in 0..5 {
+        queue(s, &svc_a, i, plus(now(), 1)).await;
+    }
+    queue(s, &svc_b, 0, plus(now(), 2)).await;
+    let at = plus(now(), 10);
+    let of = |claimed: &[ClaimedDelivery], acc: &AccountId| {
+        claimed
+            .iter()
+            .filter(|c| c.endpoint.account_id == *acc)
+            .count()
+    };
+    // B's one comes in the first three, though A's were due earlier.
+    let first = s
+        .claim_deliveries_fairly("w1", at, lease(), 3, 2, &[])
+        .await
+        .unwrap();
+    assert_eq!((of(&first, &a.account), of(&first, &b.account)), (2, 1));
+    // A skipped (at its share): nothing of A.
+    let skipped = s
+        .claim_deliveries_fairly("w1", at, lease(), 10, 2, std::slice::from_ref(&a.account))
+        .await
+        .unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let second = s
+        .claim_deliveries_fairly("w2", at, lease(), 10, 2, &[])
+        .await
+        .unwrap();
+    assert_eq!((of(&second, &a.account), of(&second, &b.account)), (2, 0));
+    let third = s
+        .claim_deliveries_fairly("w2", at, lease(), 10, 5, &[])
+        .await
+        .unwrap();
+    assert_eq!(third.len(), 1);
+    let all: HashSet<DeliveryId> = [first, second, third].iter().flat_map(|c| ids(c)).collect();
+    assert_eq!(all.len(), 6, "no delivery is claimed twice");
+}
