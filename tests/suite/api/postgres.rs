@@ -474,3 +474,54 @@ async fn old_delivery_ids_take_the_contract_prefix_on_postgres() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn count_limits_hold_across_processes() {
+    let admin = pg::admin_url();
+    let db = Database::create(&admin);
+    let (_servers, apis) = cluster(
+        &db,
+        2,
+        &[
+            ("BOOKING_MAX_WEBHOOKS", "3"),
+            ("BOOKING_MAX_CALENDARS", "2"),
+            ("BOOKING_CALENDAR_SYNC_INTERVAL", "1h"),
+        ],
+    );
+    let hook = |i: usize| json!({"url": format!("https://hooks.example.com/{i}")});
+    for i in 0..2 {
+        apis[0]
+            .post("/v1/webhooks", &hook(i))
+            .await
+            .expect_status(201);
+    }
+    // Eight creates at limit - 1, over two processes: exactly one fits.
+    let bodies: Vec<_> = (0..8).map(|i| hook(10 + i)).collect();
+    let answers = join_all(
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| apis[i % 2].post("/v1/webhooks", body)),
+    )
+    .await;
+    let created = answers.iter().filter(|r| r.status.as_u16() == 201).count();
+    assert_eq!(created, 1);
+    for res in answers.iter().filter(|r| r.status.as_u16() != 201) {
+        assert_eq!(res.expect_error(409, "LIMIT_REACHED")["limit"], 3);
+    }
+    let prv = apis[0].get("/v1/providers").await.json["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/providers/{prv}/calendars");
+    let google = json!({"type": "google", "calendar_id": "primary",
+        "credentials": {"access_token": "at"}});
+    apis[1].post(&path, &google).await.expect_status(201);
+    let answers = join_all((0..6).map(|i| apis[i % 2].post(&path, &google))).await;
+    let created = answers.iter().filter(|r| r.status.as_u16() == 201).count();
+    assert_eq!(created, 1);
+    for res in answers.iter().filter(|r| r.status.as_u16() != 201) {
+        assert_eq!(res.expect_error(409, "LIMIT_REACHED")["limit"], 2);
+    }
+}
