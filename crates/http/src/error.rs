@@ -228,6 +228,59 @@ impl ApiError {
         }
     }
 
+    /// The answer for a request head actix-http refused before any route
+    /// ran (`status` is what it answered: 400 or 431; see `conn`): 414
+    /// URI_TOO_LONG when the request line is what overflowed, 431
+    /// REQUEST_HEADER_FIELDS_TOO_LARGE, else 400 VALIDATION_ERROR on
+    /// `request`.
+    pub fn codec_answer(status: StatusCode, line_too_long: bool) -> Self {
+        if line_too_long {
+            return ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                "URI_TOO_LONG",
+                "The request target is longer than 65,534 bytes",
+            )
+            .details(json!({"limit": 65_534}));
+        }
+        match status {
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::new(
+                status,
+                "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                "The request has more than 96 header fields or a head over 128 KiB",
+            )
+            .details(json!({"limit": 96})),
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                "The request line or headers are not valid HTTP/1.1",
+            )
+            .details(json!({"field": "request"})),
+        }
+    }
+
+    /// The whole HTTP/1.1 answer as bytes, for the connection layer that
+    /// writes below actix (`conn`): the error shape, `X-Request-Id`, and
+    /// `Connection: close` (the codec closes the connection after it).
+    pub fn http1_bytes(&self, request_id: &str, date: Option<&[u8]>) -> Vec<u8> {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\nx-request-id: {request_id}\r\n",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or("Error"),
+            body.len()
+        )
+        .into_bytes();
+        if let Some(date) = date {
+            out.extend_from_slice(b"date: ");
+            out.extend_from_slice(date);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&body);
+        out
+    }
+
     /// 503 UNAVAILABLE.
     pub fn unavailable() -> Self {
         ApiError::new(

@@ -5,6 +5,7 @@
 //! wire types into domain requests, call a use case, and map its error in
 //! [`error`], the one place errors become answers.
 
+pub mod conn;
 pub mod deadline;
 pub mod error;
 pub mod extract;
@@ -19,9 +20,12 @@ pub mod wire;
 
 use std::net::TcpListener;
 
-use actix_web::dev::Server;
+use actix_http::{HttpService, Protocol};
+use actix_service::{ServiceFactoryExt, map_config};
+use actix_web::dev::{AppConfig, Server, fn_service};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -47,18 +51,34 @@ pub fn serve(
     workers: usize,
 ) -> std::io::Result<Server> {
     let request_timeout = state.bounds.request_timeout;
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(from_fn(deadline::stamp))
-            .wrap(from_fn(middleware::observe))
-            .configure(configure)
-            .default_service(web::to(routes::not_found))
-    })
-    .workers(workers.max(1))
-    .shutdown_timeout(30)
-    .client_request_timeout(request_timeout)
-    .listen(listener)?
-    .run();
+    let addr = listener.local_addr()?;
+    // What `HttpServer::listen` builds, with each connection wrapped in
+    // `conn::Guarded` so the codec's own error answers get the error shape.
+    let builder = Server::build().workers(workers.max(1)).shutdown_timeout(30);
+    let shutdown = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("booking-api", listener, move || {
+            let app = App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(deadline::stamp))
+                .wrap(from_fn(middleware::observe))
+                .configure(configure)
+                .default_service(web::to(routes::not_found));
+            let shutdown = shutdown.clone();
+            let http = HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .client_request_timeout(request_timeout)
+                .local_addr(addr)
+                .finish(map_config(app, move |_| AppConfig::default()));
+            fn_service(|io: TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                Ok((conn::Guarded::new(io), Protocol::Http1, peer))
+            })
+            .and_then(http)
+        })?
+        .run();
     Ok(server)
 }

@@ -31,7 +31,8 @@ fn incoming_id(req: &ServiceRequest) -> Option<String> {
     ok.then(|| v.to_owned())
 }
 
-fn new_id() -> String {
+/// A new request id (`req_` and 20 random characters).
+pub fn new_id() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
     let tail: String = (0..20)

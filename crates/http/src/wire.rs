@@ -326,7 +326,8 @@ pub struct ErrorObject {
     /// Machine-readable code: `BOOKING_CONFLICT`, `INVALID_SERVICE`,
     /// `RATE_LIMITED`, `UNAUTHORIZED`, `VALIDATION_ERROR`, `NOT_FOUND`,
     /// `INVALID_STATE`, `ALREADY_EXISTS`, `IDEMPOTENCY_KEY_REUSED`,
-    /// `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`, `INTERNAL`, `UNAVAILABLE`
+    /// `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`, `INTERNAL`, `UNAVAILABLE`,
+    /// `URI_TOO_LONG` (414), `REQUEST_HEADER_FIELDS_TOO_LARGE` (431)
     /// (new codes may be added).
     #[schema(example = "BOOKING_CONFLICT")]
     pub code: String,

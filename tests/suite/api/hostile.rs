@@ -4,10 +4,12 @@
 //! in the error shape, and logs without colour codes. What reaches storage
 //! runs on SQLite and on Postgres.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use booking_tests::pg::{self, Database};
-use booking_tests::{Api, TestServer, future_monday};
+use booking_tests::{Api, TestServer, assert_error_shape, future_monday};
 use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -760,6 +762,125 @@ fn configured_urls_without_a_host_stop_the_server() {
             assert!(stderr.contains("host"), "{var}={value}: {stderr}");
         }
     }
+}
+
+// ------------------------------------------ answers of the HTTP codec
+
+/// Sends `request` on a fresh connection and reads the answer until the
+/// server closes; the status, the headers (lower-case names) and the body.
+fn raw(server: &TestServer, request: &[u8]) -> (u16, Vec<(String, String)>, String) {
+    let addr = server.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 65_536];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer: {text:?}"));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+/// Asserts an answer in the error shape with `status` and `code`, whole
+/// (its `content-length`), with a request id.
+#[track_caller]
+fn shaped(answer: &(u16, Vec<(String, String)>, String), status: u16, code: &str) {
+    let (got, headers, body) = answer;
+    assert_eq!(*got, status, "{body}");
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("content-type"), Some("application/json"));
+    assert_eq!(
+        header("content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert!(header("x-request-id").is_some_and(|id| id.starts_with("req_")));
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body:?}"));
+    assert_error_shape(&json, body);
+    assert_eq!(json["error"]["code"], code, "{body}");
+}
+
+/// A 100 KB path, 200 header fields, a 140 KB header and a malformed
+/// request line: the HTTP codec refuses them before any route runs, and
+/// each answer is in the error shape.
+#[test]
+fn answers_of_the_http_codec_use_the_error_shape() {
+    let server = TestServer::start();
+    let long_path = format!(
+        "GET /v1/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    shaped(&raw(&server, long_path.as_bytes()), 414, "URI_TOO_LONG");
+    let longer_path = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(200_000));
+    shaped(&raw(&server, longer_path.as_bytes()), 414, "URI_TOO_LONG");
+    let many: String = (0..200).map(|i| format!("X-Header-{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    shaped(
+        &raw(&server, many.as_bytes()),
+        431,
+        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    );
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(140_000)
+    );
+    shaped(
+        &raw(&server, big.as_bytes()),
+        431,
+        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    );
+    let malformed = raw(&server, b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n");
+    shaped(&malformed, 400, "VALIDATION_ERROR");
+    assert_eq!(
+        serde_json::from_str::<Value>(&malformed.2).unwrap()["error"]["details"]["field"],
+        "request"
+    );
+    // After an answer on a kept-alive connection, the next head is judged
+    // on its own; ordinary answers are untouched.
+    let pipelined = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n{many}");
+    let (status, _, body) = raw(&server, pipelined.as_bytes());
+    assert_eq!(status, 200);
+    let (first, second) = body.split_once("HTTP/1.1 ").unwrap();
+    assert_eq!(first, r#"{"status":"ok"}"#);
+    assert!(second.starts_with("431 "), "{second}");
+    assert!(
+        second.contains("REQUEST_HEADER_FIELDS_TOO_LARGE"),
+        "{second}"
+    );
+    // 96 fields still reach the application.
+    let most: String = (0..90).map(|i| format!("X-Header-{i}: v\r\n")).collect();
+    let (status, ..) = raw(
+        &server,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{most}\r\n").as_bytes(),
+    );
+    assert_eq!(status, 200);
 }
 
 // ------------------------------------------------------------------- logs
