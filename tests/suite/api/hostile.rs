@@ -507,6 +507,34 @@ async fn control_characters_are_refused_in_every_text_field_on_postgres() {
     control_characters_are_refused_everywhere(&postgres_server(&db)).await;
 }
 
+/// The order on `POST /v1/bookings`, as documented: the `Idempotency-Key`
+/// header is checked before anything counts, the body after the rate limiter
+/// has counted the request.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_booking_body_counts_against_the_rate_limit() {
+    let server = TestServer::start_with(&[("BOOKING_RATE_BOOKINGS", "2/minute")]);
+    let api = server.api("acme");
+    api.create_service(&around_the_clock()).await;
+    let bad = booking(&at(0, 0).replace('T', "\u{0}T"));
+    for _ in 0..3 {
+        let res = booking_tests::Resp::from(
+            api.request(Method::POST, "/v1/bookings")
+                .header("Idempotency-Key", "a\tb")
+                .json(&booking(&at(0, 0))),
+        )
+        .await;
+        res.expect_validation_of("Idempotency-Key");
+    }
+    for _ in 0..2 {
+        api.post("/v1/bookings", &bad)
+            .await
+            .expect_validation_of("scheduled_at");
+    }
+    api.post("/v1/bookings", &bad)
+        .await
+        .expect_error(429, "RATE_LIMITED");
+}
+
 // ------------------------------------------------------------- time input
 
 /// Instants refused with the reason: offsets beyond ±23:59, years outside
