@@ -43,47 +43,125 @@ const CODEC_ANSWERS: &[(&[u8], StatusCode)] = &[
 
 /// A connection whose codec error answers are rewritten into the error
 /// shape (see the module documentation).
-#[derive(Debug)]
 pub struct Guarded<T> {
-    io: T,
-    /// Length of the first line read since the last answer began (the
-    /// request line), and whether it has ended.
-    first_line: usize,
-    first_line_done: bool,
+    /// The connection; taken by the lingering close when dropped.
+    io: Option<T>,
+    /// The request line since the last answer began.
+    line: RequestLine,
     /// A replacement answer, and how much of it is written.
     pending: Vec<u8>,
     sent: usize,
+    /// Starts the lingering close of a connection dropped after a
+    /// replacement.
+    linger: fn(T),
 }
 
-impl<T> Guarded<T> {
-    /// Wraps an accepted connection.
-    pub fn new(io: T) -> Self {
-        Guarded {
-            io,
-            first_line: 0,
-            first_line_done: false,
-            pending: Vec::new(),
-            sent: 0,
-        }
+impl<T> std::fmt::Debug for Guarded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("line", &self.line)
+            .field("replaced", &!self.pending.is_empty())
+            .finish_non_exhaustive()
     }
+}
 
+/// The length of the first line read since the last answer began (the
+/// request line), and whether it has ended.
+#[derive(Debug, Default)]
+struct RequestLine {
+    len: usize,
+    done: bool,
+}
+
+impl RequestLine {
     /// Counts the request line in bytes just read.
-    fn saw_read(&mut self, bytes: &[u8]) {
-        if self.first_line_done {
+    fn saw(&mut self, bytes: &[u8]) {
+        if self.done {
             return;
         }
         match bytes.iter().position(|&b| b == b'\n') {
             Some(at) => {
-                self.first_line += at;
-                self.first_line_done = true;
+                self.len += at;
+                self.done = true;
             }
-            None => self.first_line += bytes.len(),
+            None => self.len += bytes.len(),
         }
+    }
+}
+
+/// How long a refused client may keep sending before the connection closes.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How much it may send meanwhile.
+const LINGER_BYTES: usize = 1 << 20;
+
+/// The lingering close after a replacement answer. The codec closes the
+/// connection right after its answer, often while the client is still
+/// sending the head it refused, and closing a socket with unread input
+/// resets the connection, which can destroy the answer before the client
+/// reads it. So the write side is shut, then input is read and dropped until
+/// the client closes, [`LINGER`] has passed or [`LINGER_BYTES`] were read,
+/// in a task of its own on the worker's runtime.
+fn linger<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(mut io: T) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let drain = async {
+            std::future::poll_fn(|cx| Pin::new(&mut io).poll_shutdown(cx)).await?;
+            let mut scratch = [0u8; 8192];
+            let mut dropped = 0;
+            while dropped <= LINGER_BYTES {
+                let mut buf = ReadBuf::new(&mut scratch);
+                std::future::poll_fn(|cx| Pin::new(&mut io).poll_read(cx, &mut buf)).await?;
+                if buf.filled().is_empty() {
+                    break;
+                }
+                dropped += buf.filled().len();
+            }
+            Ok::<_, io::Error>(())
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    });
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Guarded<T> {
+    /// Wraps an accepted connection.
+    pub fn new(io: T) -> Self {
+        Guarded {
+            io: Some(io),
+            line: RequestLine::default(),
+            pending: Vec::new(),
+            sent: 0,
+            linger: linger::<T>,
+        }
+    }
+}
+
+impl<T> Drop for Guarded<T> {
+    fn drop(&mut self) {
+        if !self.pending.is_empty()
+            && let Some(io) = self.io.take()
+        {
+            (self.linger)(io);
+        }
+    }
+}
+
+impl<T> Guarded<T> {
+    /// The connection, while it is not dropped.
+    fn io(&mut self) -> io::Result<Pin<&mut T>>
+    where
+        T: Unpin,
+    {
+        self.io
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::ErrorKind::NotConnected.into())
     }
 
     /// The answer replacing a codec answer of `status`.
     fn replacement(&self, status: StatusCode, date: Option<&[u8]>) -> Vec<u8> {
-        let line_too_long = self.first_line >= MAX_TARGET;
+        let line_too_long = self.line.len >= MAX_TARGET;
         let error = ApiError::codec_answer(status, line_too_long);
         let request_id = new_id();
         tracing::info!(
@@ -137,7 +215,8 @@ impl<T: AsyncWrite + Unpin> Guarded<T> {
     /// Writes what is left of a replacement answer.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.pending.len() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.pending[self.sent..]))?;
+            let io = self.io.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+            let n = ready!(Pin::new(io).poll_write(cx, &self.pending[self.sent..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -155,8 +234,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
-        this.saw_read(&buf.filled()[before..]);
+        ready!(this.io()?.poll_read(cx, buf))?;
+        this.line.saw(&buf.filled()[before..]);
         Ok(()).into()
     }
 }
@@ -181,13 +260,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
                 Poll::Ready(Ok(head_len))
             }
             // Answers before it go out first, unchanged.
-            Some((at, ..)) => Pin::new(&mut this.io).poll_write(cx, &buf[..at]),
+            Some((at, ..)) => this.io()?.poll_write(cx, &buf[..at]),
             None => {
-                let n = ready!(Pin::new(&mut this.io).poll_write(cx, buf))?;
+                let n = ready!(this.io()?.poll_write(cx, buf))?;
                 if buf.starts_with(b"HTTP/1.") {
                     // An answer began: the next request line starts afresh.
-                    this.first_line = 0;
-                    this.first_line_done = false;
+                    this.line = RequestLine::default();
                 }
                 Poll::Ready(Ok(n))
             }
@@ -197,13 +275,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_pending(cx))?;
-        Pin::new(&mut this.io).poll_flush(cx)
+        this.io()?.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_pending(cx))?;
-        Pin::new(&mut this.io).poll_shutdown(cx)
+        this.io()?.poll_shutdown(cx)
     }
 }
 
@@ -250,11 +328,11 @@ mod tests {
 
     #[test]
     fn the_request_line_is_measured_until_an_answer_begins() {
-        let mut g = Guarded::new(());
-        g.saw_read(b"GET /aaaa");
-        g.saw_read(b"aaaa HTTP/1.1\r\nHost: x\r\n");
-        assert_eq!((g.first_line, g.first_line_done), (23, true));
-        g.saw_read(b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
-        assert_eq!(g.first_line, 23);
+        let mut line = RequestLine::default();
+        line.saw(b"GET /aaaa");
+        line.saw(b"aaaa HTTP/1.1\r\nHost: x\r\n");
+        assert_eq!((line.len, line.done), (23, true));
+        line.saw(b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        assert_eq!(line.len, 23);
     }
 }

@@ -71,6 +71,9 @@ pub fn serve(
                     async move { shutdown.notified().await }
                 })
                 .client_request_timeout(request_timeout)
+                // HttpServer's default (HttpService's is none): a client
+                // whose body was not read gets a second to stop sending.
+                .client_disconnect_timeout(std::time::Duration::from_secs(1))
                 .local_addr(addr)
                 .finish(map_config(app, move |_| AppConfig::default()));
             fn_service(|io: TcpStream| async move {

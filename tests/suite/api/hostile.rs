@@ -808,7 +808,12 @@ fn raw(server: &TestServer, request: &[u8]) -> (u16, Vec<(String, String)>, Stri
     let mut chunk = [0u8; 65_536];
     loop {
         match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            // A reset would lose the answer on a real network.
+            Err(e) => panic!(
+                "read failed (reset?) after {:?}: {e}",
+                String::from_utf8_lossy(&answer)
+            ),
             Ok(n) => answer.extend_from_slice(&chunk[..n]),
         }
     }
