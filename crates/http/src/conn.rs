@@ -52,8 +52,8 @@ pub struct Guarded<T> {
     pending: Vec<u8>,
     sent: usize,
     /// Starts the lingering close of a connection dropped after a
-    /// replacement.
-    linger: fn(T),
+    /// replacement, with what is left of the replacement to write.
+    linger: fn(T, Vec<u8>),
 }
 
 impl<T> std::fmt::Debug for Guarded<T> {
@@ -98,15 +98,26 @@ const LINGER_BYTES: usize = 1 << 20;
 /// connection right after its answer, often while the client is still
 /// sending the head it refused, and closing a socket with unread input
 /// resets the connection, which can destroy the answer before the client
-/// reads it. So the write side is shut, then input is read and dropped until
-/// the client closes, [`LINGER`] has passed or [`LINGER_BYTES`] were read,
-/// in a task of its own on the worker's runtime.
-fn linger<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(mut io: T) {
+/// reads it. So what is left of the answer is written, the write side is
+/// shut, then input is read and dropped until the client closes, [`LINGER`]
+/// has passed or [`LINGER_BYTES`] were read, in a task of its own on the
+/// worker's runtime.
+fn linger<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(mut io: T, unsent: Vec<u8>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     runtime.spawn(async move {
         let drain = async {
+            let mut sent = 0;
+            while sent < unsent.len() {
+                let n =
+                    std::future::poll_fn(|cx| Pin::new(&mut io).poll_write(cx, &unsent[sent..]))
+                        .await?;
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                sent += n;
+            }
             std::future::poll_fn(|cx| Pin::new(&mut io).poll_shutdown(cx)).await?;
             let mut scratch = [0u8; 8192];
             let mut dropped = 0;
@@ -142,7 +153,8 @@ impl<T> Drop for Guarded<T> {
         if !self.pending.is_empty()
             && let Some(io) = self.io.take()
         {
-            (self.linger)(io);
+            let unsent = self.pending.get(self.sent..).unwrap_or_default().to_vec();
+            (self.linger)(io, unsent);
         }
     }
 }
