@@ -54,6 +54,7 @@ mod ratelimit;
 mod rows;
 mod schema;
 mod sql;
+mod tls;
 mod webhooks;
 
 use std::fmt;
@@ -70,7 +71,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Notify;
 
@@ -212,9 +213,13 @@ impl PostgresStore {
     /// first (empty when the schema is up to date). Holds a session advisory
     /// lock meanwhile, so concurrent callers apply each migration once.
     pub async fn migrate(url: &str) -> Result<Vec<String>, StorageError> {
-        let conn = establish(url)
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("cannot connect to postgres: {e}")))?;
+        let conn = establish(url).await.map_err(|e| match e {
+            // A mistake in the URL (sslmode, sslrootcert): retrying won't help.
+            diesel::ConnectionError::InvalidConnectionUrl(_) => {
+                StorageError::Internal(format!("invalid postgres URL: {e}"))
+            }
+            _ => StorageError::Unavailable(format!("cannot connect to postgres: {e}")),
+        })?;
         let joined = tokio::task::spawn_blocking(move || {
             let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
             run_migrations(&mut conn)
@@ -293,7 +298,7 @@ fn pool_error(e: PoolError) -> StorageError {
 
 /// Opens one connection, giving up after [`CONNECT_TIMEOUT`].
 async fn establish(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(url)).await {
+    match tokio::time::timeout(CONNECT_TIMEOUT, tls::connect(url)).await {
         Ok(result) => result,
         Err(_) => Err(diesel::ConnectionError::BadConnection(format!(
             "connecting took more than {} s",
