@@ -13,6 +13,19 @@
 # range, or $TEST_PG_PORT), creates the role and database, runs the command,
 # then stops the cluster and removes its directory. Runs at the same time on
 # one machine never share a cluster.
+#
+# The cluster runs with ssl=on: openssl makes a throw-away CA and a server
+# certificate signed by it for 127.0.0.1 and localhost (IP and DNS names in
+# subjectAltName), in the run's directory. Plain connections still work (the
+# existing tests connect without TLS); the TLS tests connect with
+# sslmode=verify-full and trust that CA, whose file the script exports as
+#
+#   TEST_DATABASE_SSLROOTCERT=<run dir>/tls/ca.crt
+#
+# With a TEST_DATABASE_URL of your own, set TEST_DATABASE_SSLROOTCERT too (a
+# PEM file of the CA that signed your server's certificate, which must name
+# the host of the URL): without it the TLS tests fail under CI=true or
+# BOOKING_REQUIRE_POSTGRES, and are listed as ignored otherwise.
 set -euo pipefail
 
 export BOOKING_REQUIRE_POSTGRES=1
@@ -78,6 +91,27 @@ if [ "$(id -u)" -eq 0 ]; then chown postgres: "$base"; fi
 as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null \
   || die "initdb failed in $data"
 
+# TLS: a CA, and a server certificate it signed for 127.0.0.1 and localhost.
+# The server refuses a key readable by others: 0600, owned by postgres.
+tls="$base/tls"
+mkdir "$tls"
+command -v openssl >/dev/null || die "openssl is missing (apt-get install openssl)"
+openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 \
+  -days 3650 -subj "/CN=booking-api test CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null || die "openssl could not make the test CA"
+openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 \
+  -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null \
+  || die "openssl could not make the server key"
+printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+  "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$tls/server.ext"
+openssl x509 -req -sha256 -days 3650 -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+  -CAcreateserial -extfile "$tls/server.ext" -out "$tls/server.crt" 2>/dev/null \
+  || die "openssl could not sign the server certificate"
+chmod 600 "$tls/server.key" "$tls/ca.key"
+chmod 644 "$tls/ca.crt" "$tls/server.crt"
+if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$tls"; fi
+
 # Whether something accepts connections on 127.0.0.1:$1.
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -95,7 +129,7 @@ for _ in $(seq "$attempts"); do
   fi
   rm -f "$log"
   if as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start -o \
-    "-h 127.0.0.1 -p $candidate -k $base -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" >/dev/null; then
+    "-h 127.0.0.1 -p $candidate -k $base -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key" >/dev/null; then
     started=1
     port=$candidate
     break
@@ -112,7 +146,8 @@ psql_admin -c "CREATE ROLE booking LOGIN SUPERUSER PASSWORD 'booking'"
 psql_admin -c "CREATE DATABASE booking OWNER booking"
 
 export TEST_DATABASE_URL="postgres://booking:booking@127.0.0.1:$port/booking"
-echo "test-postgres: TEST_DATABASE_URL=$TEST_DATABASE_URL (cluster in $base)" >&2
+export TEST_DATABASE_SSLROOTCERT="$tls/ca.crt"
+echo "test-postgres: TEST_DATABASE_URL=$TEST_DATABASE_URL (cluster in $base, ssl=on, CA $TEST_DATABASE_SSLROOTCERT)" >&2
 set +e
 "$@"
 status=$?

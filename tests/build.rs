@@ -7,10 +7,16 @@
 //! lists them as ignored, with the reason, in its summary. Otherwise they
 //! run, and a missing server fails them (`make test` and CI must not pass
 //! by skipping).
+//!
+//! The TLS tests also need `TEST_DATABASE_SSLROOTCERT` (the CA of the
+//! server's certificate; `scripts/test-postgres.sh` exports it): without it,
+//! and with nothing requiring the tests, it sets `cfg(no_postgres_tls)`,
+//! which those tests carry the same way.
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(no_postgres)");
+    println!("cargo::rustc-check-cfg=cfg(no_postgres_tls)");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=BOOKING_REQUIRE_POSTGRES");
     if required("CI") || required("BOOKING_REQUIRE_POSTGRES") {
@@ -19,9 +25,14 @@ fn main() {
         return;
     }
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
+    println!("cargo::rerun-if-env-changed=TEST_DATABASE_SSLROOTCERT");
     let database = std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.trim().is_empty());
     if !database {
         println!("cargo::rustc-cfg=no_postgres");
+    }
+    let root = std::env::var("TEST_DATABASE_SSLROOTCERT").is_ok_and(|path| !path.trim().is_empty());
+    if !database || !root {
+        println!("cargo::rustc-cfg=no_postgres_tls");
     }
 }
 

@@ -525,3 +525,73 @@ async fn count_limits_hold_across_processes() {
         assert_eq!(res.expect_error(409, "LIMIT_REACHED")["limit"], 2);
     }
 }
+
+/// The server binary on `sslmode=verify-full` with the test cluster's CA
+/// (`TEST_DATABASE_SSLROOTCERT`, made by `scripts/test-postgres.sh`): it
+/// starts, its CLI creates a key, it takes a booking, and every session it
+/// holds on its database is encrypted.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    no_postgres_tls,
+    ignore = "TEST_DATABASE_URL or TEST_DATABASE_SSLROOTCERT not set: run make test"
+)]
+async fn a_server_on_verify_full_tls_takes_bookings() {
+    let root = match std::env::var("TEST_DATABASE_SSLROOTCERT") {
+        Ok(path) if !path.trim().is_empty() => path,
+        _ => panic!("TEST_DATABASE_SSLROOTCERT is not set: run make test"),
+    };
+    let admin = pg::admin_url();
+    let db = Database::create(&admin);
+    let url = format!("{}?sslmode=verify-full&sslrootcert={root}", db.url);
+    let server = TestServer::start_on(&url, tempfile::tempdir().unwrap(), &[]);
+    let api = server.api("acme");
+    api.create_service(&around_the_clock()).await;
+    let at = utc(future_monday(), 10, 0);
+    let booking = api
+        .post("/v1/bookings", &booking_body("srv_hour", &at))
+        .await
+        .expect_status(201);
+    assert_eq!(booking.json["scheduled_at"], at);
+    let sessions = pg::sql(
+        &admin,
+        &format!(
+            "SELECT count(*) || ' ' || count(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a \
+             JOIN pg_stat_ssl s USING (pid) WHERE a.datname = '{}'",
+            db.name
+        ),
+    );
+    let (all, encrypted) = sessions.split_once(' ').unwrap();
+    assert_ne!(all, "0", "no session of the server found");
+    assert_eq!(all, encrypted, "sessions: {sessions} (all, encrypted)");
+}
+
+/// A mistake in `sslmode` stops `booking-api serve` at start-up with a
+/// message naming it (retrying could never help), without the password.
+#[test]
+fn an_unknown_sslmode_stops_the_server_at_start_up() {
+    let url = "postgres://booking:hunter2-secret@127.0.0.1:9/booking?sslmode=verify";
+    let mut child = booking_tests::command(url)
+        .arg("serve")
+        .env("BOOKING_BIND", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("booking-api serve still running 20 s after start with sslmode=verify");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("unknown sslmode `verify`"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -8,4 +8,5 @@ mod fixtures;
 mod postgres;
 mod ratelimit;
 mod sqlite;
+mod tls;
 mod webhooks;

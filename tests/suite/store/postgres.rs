@@ -255,6 +255,11 @@ impl TestDb {
         }
     }
 
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The database's URL.
     pub fn url(&self) -> &str {
         &self.url
