@@ -136,6 +136,19 @@ fn rustls_error(e: &tokio_postgres::Error) -> Option<&rustls::Error> {
     None
 }
 
+/// `e` and its causes, joined: tokio-postgres shows only its own kind
+/// ("db error"), and the server's words are in the cause.
+fn chain(e: &tokio_postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(err) = next {
+        out.push_str(": ");
+        out.push_str(&err.to_string());
+        next = err.source();
+    }
+    out
+}
+
 /// What was wrong with the server's certificate, in words.
 fn describe(e: &CertificateError) -> String {
     match e {
@@ -313,13 +326,12 @@ impl Settings {
                     ))
                 }
                 _ => ConnectionError::BadConnection(format!(
-                    "TLS with the postgres server failed (sslmode={}): {e}",
-                    self.mode
+                    "TLS with the postgres server failed (sslmode={}): {}",
+                    self.mode,
+                    chain(&e)
                 )),
             },
-            Attempt::Refused(e) | Attempt::Other(e) => {
-                ConnectionError::BadConnection(e.to_string())
-            }
+            Attempt::Refused(e) | Attempt::Other(e) => ConnectionError::BadConnection(chain(&e)),
             Attempt::Diesel(e) => e,
         }
     }
@@ -377,12 +389,14 @@ impl Settings {
             check,
             provider: provider.clone(),
         });
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| invalid(format!("TLS set-up: {e}")))?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
+        // As libpq 17; `sslnegotiation=direct` needs it.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
         Ok(MakeRustlsConnect::new(config))
     }
 }
