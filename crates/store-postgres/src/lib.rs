@@ -12,7 +12,9 @@
 //! [`RateLimiter`](booking_domain::ports::RateLimiter)) on one Postgres
 //! database, through a deadpool pool of diesel-async connections (pure
 //! Rust: tokio-postgres, no libpq), plus one dedicated connection that
-//! listens for webhook notifications.
+//! listens for webhook notifications. Every connection is opened by
+//! `tls.rs`, which honours the URL's `sslmode` and `sslrootcert` as libpq
+//! does, with rustls.
 //!
 //! Why it is shaped this way:
 //!
