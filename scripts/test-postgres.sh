@@ -95,7 +95,13 @@ as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/
 # The server refuses a key readable by others: 0600, owned by postgres.
 tls="$base/tls"
 mkdir "$tls"
-command -v openssl >/dev/null || die "openssl is missing (apt-get install openssl)"
+if ! command -v openssl >/dev/null; then
+  echo "test-postgres: openssl not found; installing it with apt-get" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+  command -v openssl >/dev/null || die "openssl is still missing after apt-get install openssl"
+fi
 openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 \
   -days 3650 -subj "/CN=booking-api test CA" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
