@@ -128,8 +128,15 @@ fn field_from_serde(path: &str, message: &str) -> String {
             .split_once(p)
             .and_then(|(_, rest)| rest.split_once('`'))
             .map(|(f, _)| f)
+            // An empty key names nothing: the object holding it is the field.
+            .filter(|f| !f.is_empty())
     });
-    let base = if path == "." { "" } else { path };
+    // An empty key ends the path with its separator (`price.`).
+    let base = if path == "." {
+        ""
+    } else {
+        path.strip_suffix('.').unwrap_or(path)
+    };
     match named {
         Some(name) if base.is_empty() => name.to_owned(),
         Some(name) if !base.ends_with(name) => format!("{base}.{name}"),
@@ -172,13 +179,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Control characters are refused in every parameter, known or not.
+        // Control characters are refused in every parameter, known or not,
+        // name included; a parameter without a usable name is `query`.
         let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string());
-        if let Some(e) = pairs
-            .iter()
-            .flatten()
-            .find_map(|(name, value)| text::check(value, name).err())
-        {
+        if let Some(e) = pairs.iter().flatten().find_map(|(name, value)| {
+            let field = query_field(name);
+            text::check(name, field)
+                .and_then(|()| text::check(value, field))
+                .err()
+        }) {
             return std::future::ready(Err(e.into()));
         }
         let parsed = serde_urlencoded::from_str::<T>(req.query_string()).map_err(|e| {
@@ -187,6 +196,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
             ApiError::validation(&ValidationError::new(field, message))
         });
         std::future::ready(parsed.map(QueryParams))
+    }
+}
+
+/// How a query parameter is named in errors: by its name, or `query` when
+/// it has none that could be shown (empty, or with a control character).
+fn query_field(name: &str) -> &str {
+    if name.is_empty() || name.chars().any(text::is_control) {
+        "query"
+    } else {
+        name
     }
 }
 
@@ -262,6 +281,21 @@ mod tests {
             "duration"
         );
         assert_eq!(field_from_serde(".", "expected value at line 1"), "body");
+        assert_eq!(
+            field_from_serde(".", "unknown field ``, expected `name`"),
+            "body"
+        );
+        assert_eq!(
+            field_from_serde("price.", "unknown field ``, expected one of"),
+            "price"
+        );
+    }
+
+    #[test]
+    fn query_parameters_without_a_showable_name_are_query() {
+        assert_eq!(query_field("from"), "from");
+        assert_eq!(query_field(""), "query");
+        assert_eq!(query_field("a\u{7f}"), "query");
     }
 
     #[test]

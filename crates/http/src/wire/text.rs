@@ -72,8 +72,10 @@ fn walk(value: &Value, path: &mut String) -> Result<(), ValidationError> {
     match value {
         Value::String(text) => {
             let multiline = MULTILINE.contains(&path.as_str());
+            // A body that is just a string is the body.
+            let field = if path.is_empty() { "body" } else { path };
             match refused(text, multiline) {
-                Some(c) => Err(error(path, c, multiline)),
+                Some(c) => Err(error(field, c, multiline)),
                 None => Ok(()),
             }
         }
@@ -157,6 +159,8 @@ mod tests {
             Some("reason")
         );
         assert_eq!(field_of(r#"{"description": "a\tb\nc"}"#), None);
+        // A body that is nothing but a string.
+        assert_eq!(field_of(r#""\u0000""#).as_deref(), Some("body"));
     }
 
     #[test]
