@@ -1,0 +1,189 @@
+//! Bookings: `/v1/bookings`.
+
+use std::collections::BTreeMap;
+
+use booking_domain::usecases::NewBooking;
+use booking_domain::{
+    Booking, Customer, Email, Metadata, ValidationError, validate_name, validate_notes,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::common::{fmt_ts, list_type, money_json, parse_ts};
+
+list_type!(BookingList, BookingOut);
+
+/// Schema of a booking status.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BookingStatusName {
+    /// Awaiting confirmation.
+    Pending,
+    /// Confirmed.
+    Confirmed,
+    /// Cancelled.
+    Cancelled,
+    /// Took place.
+    Completed,
+}
+
+/// The customer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerDto {
+    /// Email.
+    #[schema(example = "customer@example.com")]
+    #[schema(max_length = 254, pattern = "^[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+$")]
+    pub email: String,
+    /// Name.
+    #[schema(example = "John Doe")]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    pub name: String,
+}
+
+/// `POST /v1/bookings` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBooking {
+    /// Service id.
+    #[schema(example = "srv_consultation")]
+    pub service: String,
+    /// RFC 3339, whole minute.
+    #[schema(example = "2024-01-22T14:00:00Z")]
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:00(\\.0+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    )]
+    pub scheduled_at: String,
+    /// Who books.
+    pub customer: CustomerDto,
+    /// Optional notes.
+    #[serde(default)]
+    #[schema(max_length = 5000)]
+    pub notes: Option<String>,
+    /// Optional string map.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl CreateBooking {
+    /// Validates every field.
+    pub fn try_into_domain(self) -> Result<NewBooking, ValidationError> {
+        let scheduled_at = parse_ts(&self.scheduled_at, "scheduled_at")?;
+        let customer = Customer {
+            email: Email::parse(&self.customer.email, "customer.email")?,
+            name: validate_name(&self.customer.name, "customer.name")?,
+        };
+        Ok(NewBooking {
+            service: self.service,
+            scheduled_at,
+            customer,
+            notes: self.notes.map(|n| validate_notes(&n)).transpose()?,
+            metadata: Metadata::new(self.metadata.unwrap_or_default())?,
+        })
+    }
+}
+
+/// `POST /v1/bookings/{id}/cancel` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBooking {
+    /// Why (up to 1,000 characters).
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub reason: Option<String>,
+}
+
+impl CancelBooking {
+    /// Validates the reason.
+    pub fn try_into_domain(self) -> Result<Option<String>, ValidationError> {
+        match self.reason {
+            Some(r) if r.chars().count() > 1000 => Err(ValidationError::new(
+                "reason",
+                "must be at most 1000 characters",
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
+/// `POST /v1/bookings/{id}/reschedule` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBooking {
+    /// New start, RFC 3339, whole minute.
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:00(\\.0+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    )]
+    pub scheduled_at: String,
+}
+
+/// A booking's price.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPrice {
+    /// Major units.
+    #[schema(value_type = f64)]
+    pub amount: serde_json::Number,
+    /// ISO 4217.
+    pub currency: String,
+}
+
+/// A booking as returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingOut {
+    /// `bk_…`
+    pub id: String,
+    /// Service id.
+    pub service: String,
+    /// Provider id.
+    pub provider_id: String,
+    /// Minutes, copied from the service.
+    pub duration: u32,
+    /// RFC 3339 UTC.
+    pub scheduled_at: String,
+    /// RFC 3339 UTC.
+    pub end_at: String,
+    /// `pending`, `confirmed`, `cancelled` or `completed`.
+    #[schema(value_type = BookingStatusName)]
+    pub status: String,
+    /// Who booked.
+    pub customer: CustomerDto,
+    /// Price at booking time.
+    pub price: BookingPrice,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+impl From<&Booking> for BookingOut {
+    fn from(b: &Booking) -> Self {
+        BookingOut {
+            id: b.id.to_string(),
+            service: b.service_id.to_string(),
+            provider_id: b.provider_id.to_string(),
+            duration: b.duration.get(),
+            scheduled_at: fmt_ts(b.scheduled_at),
+            end_at: fmt_ts(b.end_at()),
+            status: b.status.name().to_owned(),
+            customer: CustomerDto {
+                email: b.customer.email.to_string(),
+                name: b.customer.name.clone(),
+            },
+            price: BookingPrice {
+                amount: money_json(b.price),
+                currency: b.price.currency().code().to_owned(),
+            },
+            notes: b.notes.clone(),
+            metadata: b.metadata.entries().clone(),
+            cancel_reason: b.cancel_reason.clone(),
+            created_at: fmt_ts(b.created_at),
+            updated_at: fmt_ts(b.updated_at),
+        }
+    }
+}
