@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run build test lint fmt bench doc example clean
+.PHONY: run build test lint fmt bench doc example clean fuzz
 
 ## Build and start the server on the embedded SQLite store (data/booking.db).
 run:
@@ -51,6 +51,17 @@ bench:
 	scripts/bench-http.sh
 	$(CARGO) build --release -p booking-server --bin booking-api
 	scripts/test-postgres.sh $(CARGO) bench -p booking-tests --bench webhooks
+
+## The fuzz test of every route (tests/suite/api/fuzz.rs: proptest over the
+## wire types, against the real binary on SQLite) with FUZZ_CASES cases per
+## operation instead of the 200 `make test` runs (5000: about ten minutes).
+## A failure prints the shrunk request and the seed, and is saved to
+## tests/suite/api/fuzz.proptest-regressions, which every run replays first.
+FUZZ_CASES ?= 5000
+fuzz:
+	$(CARGO) build -p booking-server --bin booking-api
+	BOOKING_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p booking-tests --test suite -- \
+		api::fuzz::every_route_answers_fuzzed_bodies_and_queries_within_the_contract --exact --nocapture
 
 ## The domain crate's runnable example: the seed service around a DST change.
 example:

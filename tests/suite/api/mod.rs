@@ -11,6 +11,7 @@ mod concurrency;
 mod config;
 mod errors;
 mod events;
+mod fuzz;
 mod hostile;
 mod idempotency;
 mod isolation;
