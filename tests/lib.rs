@@ -904,3 +904,25 @@ pub mod pg {
         format!("{nanos:x}_{:x}_{n}", std::process::id())
     }
 }
+
+/// Moves a booking of the SQLite database at `database_url` two hours into
+/// the past (it ended an hour ago), behind the server's back: how the tests
+/// reach "after `end_at`" without waiting. Waits for the server's write lock.
+pub fn backdate_sqlite_booking(database_url: &str, booking: &str) {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    let path = database_url.strip_prefix("sqlite://").unwrap();
+    let mut conn = SqliteConnection::establish(path).unwrap();
+    // The server writes too (webhook deliveries): wait for its lock.
+    conn.batch_execute("PRAGMA busy_timeout = 10000").unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let n = diesel::sql_query(format!(
+        "UPDATE bookings SET scheduled_at = {s}, end_at = {e}, occupied_start = {s}, \
+         occupied_end = {e} WHERE id = '{booking}'",
+        s = now - 7200,
+        e = now - 3600,
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(n, 1, "booking {booking} not found");
+}

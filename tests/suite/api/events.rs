@@ -32,28 +32,6 @@ async fn endpoint(api: &Api, receiver: &Receiver) -> String {
         .to_owned()
 }
 
-/// Moves a booking so that it ended an hour ago, straight in the SQLite file:
-/// the API only accepts future times, and waiting for a real booking to end
-/// would take minutes.
-fn backdate(database_url: &str, booking: &str) {
-    use diesel::connection::SimpleConnection;
-    use diesel::{Connection, RunQueryDsl, SqliteConnection};
-    let path = database_url.strip_prefix("sqlite://").unwrap();
-    let mut conn = SqliteConnection::establish(path).unwrap();
-    // The server writes too (webhook deliveries): wait for its lock.
-    conn.batch_execute("PRAGMA busy_timeout = 10000").unwrap();
-    let now = jiff::Timestamp::now().as_second();
-    let n = diesel::sql_query(format!(
-        "UPDATE bookings SET scheduled_at = {s}, end_at = {e}, occupied_start = {s}, \
-         occupied_end = {e} WHERE id = '{booking}'",
-        s = now - 7200,
-        e = now - 3600,
-    ))
-    .execute(&mut conn)
-    .unwrap();
-    assert_eq!(n, 1);
-}
-
 /// The endpoint's delivery log once every delivery in it has succeeded and
 /// it holds `n` of them.
 async fn settled_deliveries(api: &Api, hook: &str, n: usize) -> Vec<Value> {
@@ -91,7 +69,7 @@ async fn manual_complete_after_end_at_completes_and_sends_booking_completed() {
     api.post_empty(&format!("/v1/bookings/{id}/confirm"))
         .await
         .expect_status(200);
-    backdate(&server.database_url, id);
+    booking_tests::backdate_sqlite_booking(&server.database_url, id);
     let ended = api
         .get(&format!("/v1/bookings/{id}"))
         .await

@@ -550,24 +550,6 @@ async fn during_rotation_both_secrets_sign() {
     assert!(signed_by(&got[0], new) && signed_by(&got[0], old));
 }
 
-/// Moves a booking two hours into the past, straight in the SQLite file (the
-/// API refuses past times, and waiting for a real booking to end is slow).
-fn backdate(database_url: &str, booking: &str) {
-    use diesel::{Connection, RunQueryDsl, SqliteConnection};
-    let path = database_url.strip_prefix("sqlite://").unwrap();
-    let mut conn = SqliteConnection::establish(path).unwrap();
-    let now = jiff::Timestamp::now().as_second();
-    let n = diesel::sql_query(format!(
-        "UPDATE bookings SET scheduled_at = {s}, end_at = {e}, occupied_start = {s}, \
-         occupied_end = {e} WHERE id = '{booking}'",
-        s = now - 7200,
-        e = now - 3600,
-    ))
-    .execute(&mut conn)
-    .unwrap();
-    assert_eq!(n, 1);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn confirmed_bookings_past_their_end_complete_automatically() {
     let receiver = Receiver::start().await;
@@ -582,7 +564,7 @@ async fn confirmed_bookings_past_their_end_complete_automatically() {
     let pending = api.book_ok("srv_consultation", &ny(monday, 11, 0)).await;
     let future = api.book_ok("srv_auto", &ny(monday, 13, 0)).await;
     for b in [&confirmed, &pending] {
-        backdate(&server.database_url, b["id"].as_str().unwrap());
+        booking_tests::backdate_sqlite_booking(&server.database_url, b["id"].as_str().unwrap());
     }
     let got = receiver.wait_count(1, WAIT).await;
     let body = got[0].json();
@@ -597,7 +579,7 @@ async fn confirmed_bookings_past_their_end_complete_automatically() {
     // booking now (after theirs were backdated) and wait for the run that
     // completes it to finish: a run counts its completions once it is done.
     let sentinel = api.book_ok("srv_auto", &ny(monday, 15, 0)).await;
-    backdate(&server.database_url, sentinel["id"].as_str().unwrap());
+    booking_tests::backdate_sqlite_booking(&server.database_url, sentinel["id"].as_str().unwrap());
     let deadline = std::time::Instant::now() + WAIT;
     let completed = loop {
         let metrics = metrics(&server).await;
