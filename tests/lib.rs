@@ -593,6 +593,35 @@ impl Resp {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// `(r, t)` of the IETF `RateLimit: "<policy>";r=<n>;t=<n>` header;
+    /// panics when it is missing or malformed.
+    #[track_caller]
+    pub fn rate_limit(&self, policy: &str) -> (u64, u64) {
+        let value = self.header("ratelimit").unwrap_or_else(|| {
+            panic!("no RateLimit header on {}: {:?}", self.status, self.headers)
+        });
+        let rest = value
+            .strip_prefix(&format!("\"{policy}\";"))
+            .unwrap_or_else(|| panic!("RateLimit {value:?}"));
+        let (mut r, mut t) = (None, None);
+        for part in rest.split(';') {
+            let (k, v) = part
+                .trim()
+                .split_once('=')
+                .unwrap_or_else(|| panic!("RateLimit {value:?}"));
+            let n: u64 = v.parse().unwrap_or_else(|_| panic!("RateLimit {value:?}"));
+            match k {
+                "r" => r = Some(n),
+                "t" => t = Some(n),
+                _ => {}
+            }
+        }
+        (
+            r.unwrap_or_else(|| panic!("no r in {value:?}")),
+            t.unwrap_or_else(|| panic!("no t in {value:?}")),
+        )
+    }
+
     /// Asserts the status; returns self.
     #[track_caller]
     pub fn expect_status(self, status: u16) -> Resp {

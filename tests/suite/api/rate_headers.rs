@@ -2,37 +2,11 @@
 //! 400 and 409 answers of `POST /v1/bookings`, and `Retry-After` on a 429
 //! of `POST /v1/calendar/sync`.
 
-use booking_tests::{Resp, TestServer, booking_body, future_monday, ny};
+use booking_tests::{TestServer, booking_body, future_monday, ny};
 use serde_json::json;
 
 /// `(r, t)` of `RateLimit: "<name>";r=<n>;t=<n>`.
 #[track_caller]
-fn rate_limit(res: &Resp, name: &str) -> (u64, u64) {
-    let value = res
-        .header("ratelimit")
-        .unwrap_or_else(|| panic!("no RateLimit header on {}: {:?}", res.status, res.headers));
-    let rest = value
-        .strip_prefix(&format!("\"{name}\";"))
-        .unwrap_or_else(|| panic!("RateLimit {value:?}"));
-    let (mut r, mut t) = (None, None);
-    for part in rest.split(';') {
-        let (k, v) = part
-            .trim()
-            .split_once('=')
-            .unwrap_or_else(|| panic!("RateLimit {value:?}"));
-        let n: u64 = v.parse().unwrap_or_else(|_| panic!("RateLimit {value:?}"));
-        match k {
-            "r" => r = Some(n),
-            "t" => t = Some(n),
-            _ => {}
-        }
-    }
-    (
-        r.unwrap_or_else(|| panic!("no r in {value:?}")),
-        t.unwrap_or_else(|| panic!("no t in {value:?}")),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn bookings_400_and_409_answers_carry_the_ratelimit_headers() {
     // Per hour, so that no request is given back while the test runs.
@@ -65,7 +39,7 @@ async fn bookings_400_and_409_answers_carry_the_ratelimit_headers() {
             res.status,
             res.headers
         );
-        let (r, t) = rate_limit(res, "bookings");
+        let (r, t) = res.rate_limit("bookings");
         assert!((1..=3600).contains(&t), "{}: t={t}", res.status);
         remaining.push(r);
     }
@@ -77,7 +51,7 @@ async fn bookings_400_and_409_answers_carry_the_ratelimit_headers() {
         .book_idempotent("k", &booking_body("srv_consultation", &ny(monday, 11, 0)))
         .await
         .expect_status(201);
-    assert_eq!(rate_limit(&reused, "bookings").0, 1);
+    assert_eq!(reused.rate_limit("bookings").0, 1);
     let mismatch = api
         .book_idempotent("k", &booking_body("srv_consultation", &ny(monday, 12, 0)))
         .await;
@@ -97,11 +71,11 @@ async fn bookings_400_and_409_answers_carry_the_ratelimit_headers() {
         .book("srv_consultation", &ny(monday, 13, 0))
         .await
         .expect_status(201);
-    assert_eq!(rate_limit(&last, "bookings").0, 0);
+    assert_eq!(last.rate_limit("bookings").0, 0);
     let limited = api.book("srv_consultation", &ny(monday, 14, 0)).await;
     limited.expect_error(429, "RATE_LIMITED");
     assert_eq!(limited.header("ratelimit-policy"), policy);
-    assert_eq!(rate_limit(&limited, "bookings").0, 0);
+    assert_eq!(limited.rate_limit("bookings").0, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,7 +87,7 @@ async fn calendar_sync_429_carries_retry_after() {
     let first = api.post_empty("/v1/calendar/sync").await.expect_status(200);
     assert_eq!(first.json, json!({"data": []}));
     assert_eq!(first.header("ratelimit-policy"), policy);
-    assert_eq!(rate_limit(&first, "calendar_sync").0, 0);
+    assert_eq!(first.rate_limit("calendar_sync").0, 0);
 
     let limited = api.post_empty("/v1/calendar/sync").await;
     let details = limited.expect_error(429, "RATE_LIMITED");
@@ -130,7 +104,7 @@ async fn calendar_sync_429_carries_retry_after() {
     assert_eq!(details["retry_after"].as_u64(), Some(retry_after));
     assert_eq!(details["limit"], "1/3600s", "{}", limited.text());
     assert_eq!(limited.header("ratelimit-policy"), policy);
-    assert_eq!(rate_limit(&limited, "calendar_sync").0, 0);
+    assert_eq!(limited.rate_limit("calendar_sync").0, 0);
 
     // Per key: another key of the same account may sync.
     let other = server.api("acme");

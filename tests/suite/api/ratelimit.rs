@@ -1,35 +1,7 @@
 //! Rate limits on `POST /v1/bookings`: 429 with Retry-After, the IETF
 //! RateLimit headers, per key.
 
-use booking_tests::{Resp, TestServer, future_monday, ny};
-
-/// `(r, t)` of `RateLimit: "bookings";r=<n>;t=<n>`.
-fn rate_header(res: &Resp) -> (u64, u64) {
-    let value = res
-        .header("ratelimit")
-        .unwrap_or_else(|| panic!("no RateLimit header: {:?}", res.headers));
-    let rest = value
-        .strip_prefix("\"bookings\";")
-        .unwrap_or_else(|| panic!("RateLimit {value:?}"));
-    let mut r = None;
-    let mut t = None;
-    for part in rest.split(';') {
-        let (k, v) = part
-            .trim()
-            .split_once('=')
-            .unwrap_or_else(|| panic!("RateLimit {value:?}"));
-        let n: u64 = v.parse().unwrap_or_else(|_| panic!("RateLimit {value:?}"));
-        match k {
-            "r" => r = Some(n),
-            "t" => t = Some(n),
-            _ => {}
-        }
-    }
-    (
-        r.unwrap_or_else(|| panic!("no r in {value:?}")),
-        t.unwrap_or_else(|| panic!("no t in {value:?}")),
-    )
-}
+use booking_tests::{TestServer, future_monday, ny};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn over_the_limit_is_429_with_retry_after_and_headers() {
@@ -56,7 +28,7 @@ async fn over_the_limit_is_429_with_retry_after_and_headers() {
             "{:?}",
             res.headers
         );
-        let (r, t) = rate_header(res);
+        let (r, t) = res.rate_limit("bookings");
         assert!(t <= 60, "t={t}");
         remaining.push(r);
     }
@@ -85,7 +57,7 @@ async fn over_the_limit_is_429_with_retry_after_and_headers() {
         limited.header("ratelimit-policy"),
         Some("\"bookings\";q=3;w=60")
     );
-    assert_eq!(rate_header(&limited).0, 0);
+    assert_eq!(limited.rate_limit("bookings").0, 0);
 
     // Nothing was created by the refused request; other endpoints are not limited.
     let list = api.get("/v1/bookings").await.expect_status(200).json;
@@ -113,7 +85,7 @@ async fn limits_are_per_key() {
         .book("srv_consultation", &ny(monday, 11, 0))
         .await
         .expect_status(201);
-    assert_eq!(rate_header(&res).0, 1);
+    assert_eq!(res.rate_limit("bookings").0, 1);
     second
         .book("srv_consultation", &ny(monday, 9, 0))
         .await
