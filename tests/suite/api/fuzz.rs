@@ -168,11 +168,15 @@ fn every_route_answers_fuzzed_bodies_and_queries_within_the_contract() {
         let mut runner = TestRunner::new_with_rng(config, rng);
         let op_started = Instant::now();
         let slowest = std::cell::Cell::new(std::time::Duration::ZERO);
+        let seen = std::cell::RefCell::new(BTreeMap::<u16, u32>::new());
         let result = runner.run(&strategy, |case| {
             let request = op.render(&case);
             let sent = Instant::now();
             let answer = rt.block_on(request.send(&api));
             slowest.set(slowest.get().max(sent.elapsed()));
+            if let Ok(answer) = &answer {
+                *seen.borrow_mut().entry(answer.status).or_default() += 1;
+            }
             op.check(&request, &answer)
                 .map_err(|e| TestCaseError::fail(format!("{e}\n--- request ---\n{request}")))
         });
@@ -199,9 +203,10 @@ fn every_route_answers_fuzzed_bodies_and_queries_within_the_contract() {
             server.logs()
         );
         println!(
-            "fuzz: {name}: {cases} cases in {:.1?} (slowest answer {:.1?}; set-up {setup:.1?})",
+            "fuzz: {name}: {cases} cases in {:.1?} (slowest answer {:.1?}; set-up {setup:.1?}); statuses {:?}",
             op_started.elapsed(),
-            slowest.get()
+            slowest.get(),
+            seen.borrow()
         );
         ran += 1;
     }
@@ -1267,6 +1272,9 @@ enum Auth {
 #[derive(Clone, Debug)]
 struct Case {
     ids: Vec<PathId>,
+    /// A valid `from`/`to` pair (a fixture date and 0-9 days after it),
+    /// sent first when the operation takes both.
+    range: Option<(Index, i64)>,
     query: Vec<QueryParam>,
     /// Percent-encode the query (else sent raw, as far as a URL allows).
     encode_query: bool,
@@ -1385,15 +1393,26 @@ fn case_strategy(op: &Op) -> BoxedStrategy<Case> {
         ],
     );
     let headers = prop::collection::vec(header, 0..3);
-    (ids, query, any::<bool>(), body, auth, headers)
-        .prop_map(|(ids, query, encode_query, body, auth, headers)| Case {
-            ids,
-            query,
-            encode_query,
-            body,
-            auth,
-            headers,
-        })
+    let ranged = ["from", "to"]
+        .iter()
+        .all(|p| op.spec.query.iter().any(|q| q == p));
+    let range = if ranged {
+        prop::option::of((any::<Index>(), 0i64..10)).boxed()
+    } else {
+        Just(None).boxed()
+    };
+    (ids, range, query, any::<bool>(), body, auth, headers)
+        .prop_map(
+            |(ids, range, query, encode_query, body, auth, headers)| Case {
+                ids,
+                range,
+                query,
+                encode_query,
+                body,
+                auth,
+                headers,
+            },
+        )
         .boxed()
 }
 
@@ -1467,8 +1486,9 @@ impl Op {
                 }
                 PathId::Other(text) => capped(text),
             };
-            // An empty segment is another route (`/v1/services/`).
-            target.push_str(&if id.is_empty() {
+            // An empty segment is another route (`/v1/services/`), and a
+            // client removes `.` and `..` segments, even encoded.
+            target.push_str(&if matches!(id.as_str(), "" | "." | "..") {
                 "0".to_owned()
             } else {
                 pct(&id)
@@ -1476,10 +1496,14 @@ impl Op {
             rest = after;
         }
         target.push_str(rest);
-        let pairs: Vec<(String, String)> = case
-            .query
-            .iter()
-            .map(|q| {
+        let range = case.range.iter().flat_map(|(i, days)| {
+            let from = i.get(&self.fx.dates).clone();
+            let date: jiff::civil::Date = from.parse().unwrap();
+            let to = add_days(date, *days).to_string();
+            [("from".to_owned(), from), ("to".to_owned(), to)]
+        });
+        let pairs: Vec<(String, String)> = range
+            .chain(case.query.iter().map(|q| {
                 let name = match &q.name {
                     Ok(i) => i.get(&self.spec.query).clone(),
                     Err(name) => capped(name),
@@ -1489,7 +1513,7 @@ impl Op {
                     QueryValue::Hostile(text) => capped(text),
                 };
                 (name, value)
-            })
+            }))
             .collect();
         if !pairs.is_empty() {
             target.push('?');
