@@ -54,7 +54,7 @@ bench:
 
 ## The fuzz test of every route (tests/suite/api/fuzz.rs: proptest over the
 ## wire types, against the real binary on SQLite) with FUZZ_CASES cases per
-## operation instead of the 200 `make test` runs (5000: about six minutes).
+## operation instead of the 200 `make test` runs (5000: about eight minutes).
 ## A failure prints the shrunk request and the seed, and is saved to
 ## tests/suite/api/fuzz.proptest-regressions, which every run replays first.
 FUZZ_CASES ?= 5000
