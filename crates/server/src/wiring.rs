@@ -11,8 +11,8 @@ use booking_domain::ports::{
     WebhookStore,
 };
 use booking_http::ratelimit::GovernorLimiter;
-use booking_store_postgres::PostgresStore;
-use booking_store_sqlite::SqliteStore;
+use booking_store::PostgresStore;
+use booking_store::SqliteStore;
 use booking_webhooks::TargetGuard;
 
 use crate::config::{Config, Database};
@@ -151,11 +151,12 @@ pub async fn backend(config: &Config, startup: Startup) -> anyhow::Result<Backen
 pub async fn migrate(config: &Config) -> anyhow::Result<(String, Vec<String>)> {
     match &config.database {
         Database::Sqlite(url) => {
-            let path = booking_store_sqlite::path_from_url(url)?;
+            let path = booking_store::sqlite::path_from_url(url)?;
             let shown = path.display().to_string();
-            let applied = tokio::task::spawn_blocking(move || booking_store_sqlite::migrate(&path))
-                .await
-                .context("SQLite migration task failed")??;
+            let applied =
+                tokio::task::spawn_blocking(move || booking_store::sqlite::migrate(&path))
+                    .await
+                    .context("SQLite migration task failed")??;
             Ok((shown, applied))
         }
         Database::Postgres(url) => {

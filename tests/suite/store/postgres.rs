@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use booking_domain::ports::{IdempotencyBegin, IdempotencyStore, StorageError};
-use booking_store_postgres::PostgresStore;
+use booking_store::PostgresStore;
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -284,15 +284,16 @@ impl TestDb {
     }
 }
 
-macro_rules! contract_tests {
-    ($($name:ident),* $(,)?) => {
+/// One test per contract test, each on a database of its own.
+macro_rules! postgres_tests {
+    ($($module:ident::$name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
             async fn $name() {
                 let db = TestDb::create().await;
                 let store = db.store().await;
-                contract::$name(&store).await;
+                $module::$name(&store).await;
                 drop(store);
                 db.drop().await;
             }
@@ -300,107 +301,7 @@ macro_rules! contract_tests {
     };
 }
 
-contract_tests!(
-    key_creates_account_and_default_provider,
-    keys_by_lookup_returns_every_match,
-    revoke_key_reports_existence_and_keeps_first_instant,
-    providers_are_isolated_per_account,
-    services_round_trip_and_are_isolated,
-    paging_is_stable_and_complete,
-    bookings_round_trip_and_are_isolated,
-    insert_refuses_overlaps_of_active_bookings,
-    conflicts_see_the_longest_bookings,
-    update_checks_staleness_and_conflicts,
-    list_bookings_applies_filters,
-    busy_times_are_bounded_sorted_and_exclusive,
-    idempotency_keys_follow_their_lifecycle,
-    idempotency_begin_is_exclusive,
-    idempotency_keys_are_purged_after_their_ttl,
-    ping_answers,
-);
-
-macro_rules! webhook_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
-            async fn $name() {
-                let db = TestDb::create().await;
-                let store = db.store().await;
-                webhooks::$name(&store).await;
-                drop(store);
-                db.drop().await;
-            }
-        )*
-    };
-}
-
-macro_rules! feed_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
-            async fn $name() {
-                let db = TestDb::create().await;
-                let store = db.store().await;
-                feeds::$name(&store).await;
-                drop(store);
-                db.drop().await;
-            }
-        )*
-    };
-}
-
-macro_rules! calendar_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
-            async fn $name() {
-                let db = TestDb::create().await;
-                let store = db.store().await;
-                calendars::$name(&store).await;
-                drop(store);
-                db.drop().await;
-            }
-        )*
-    };
-}
-
-calendar_tests!(
-    connections_round_trip_and_are_isolated,
-    syncs_replace_blocks_and_failures_keep_them,
-    busy_times_find_long_external_blocks_from_anywhere_in_them,
-    inserts_refuse_times_blocked_by_external_calendars,
-    background_claims_are_exclusive_and_lease_bound,
-    calendar_creates_stay_within_the_limit_under_concurrency,
-    fair_claims_share_between_accounts,
-);
-
-feed_tests!(
-    feed_tokens_are_compare_and_set_and_die_when_replaced,
-    feed_bookings_are_the_providers_from_an_instant_with_service_names,
-    server_secrets_are_created_once,
-);
-
-webhook_tests!(
-    webhooks_round_trip_and_are_isolated,
-    finished_deliveries_are_purged_and_pending_ones_kept,
-    deleting_an_endpoint_deletes_its_deliveries,
-    bookings_queue_one_delivery_per_subscribed_enabled_endpoint,
-    claims_carry_the_endpoint_and_the_event,
-    claims_take_due_deliveries_earliest_first_once_per_lease,
-    disabled_endpoints_get_nothing_claimed,
-    attempts_set_outcomes_and_join_the_log,
-    a_lost_claim_only_adds_its_attempt,
-    gone_receivers_disable_their_endpoint,
-    delivery_logs_page_newest_first,
-    redeliver_starts_a_new_round,
-    queueing_wakes_the_waiting_workers,
-    due_for_completion_lists_ended_confirmed_bookings,
-    webhook_creates_stay_within_the_limit_under_concurrency,
-    fair_delivery_claims_share_between_accounts,
-);
+for_each_contract_test!(postgres_tests);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]

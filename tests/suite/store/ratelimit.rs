@@ -142,7 +142,7 @@ async fn governor() -> (GovernorLimiter, Done) {
     (GovernorLimiter::new(), Done::Nothing)
 }
 
-async fn postgres() -> (booking_store_postgres::PostgresStore, Done) {
+async fn postgres() -> (booking_store::PostgresStore, Done) {
     let db = TestDb::create().await;
     let store = db.store().await;
     (store, Done::Database(db))

@@ -1,6 +1,6 @@
 //! The contract suite on `SqliteStore`: a fresh database file per test.
 
-use booking_store_sqlite::SqliteStore;
+use booking_store::SqliteStore;
 use tempfile::TempDir;
 
 use super::{calendars, contract, feeds, webhooks};
@@ -19,107 +19,20 @@ fn fresh() -> (TempDir, SqliteStore) {
     (dir, store)
 }
 
-macro_rules! contract_tests {
-    ($($name:ident),* $(,)?) => {
+/// One test per contract test, each on a fresh file.
+macro_rules! sqlite_tests {
+    ($($module:ident::$name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let (_dir, store) = fresh();
-                contract::$name(&store).await;
+                $module::$name(&store).await;
             }
         )*
     };
 }
 
-contract_tests!(
-    key_creates_account_and_default_provider,
-    keys_by_lookup_returns_every_match,
-    revoke_key_reports_existence_and_keeps_first_instant,
-    providers_are_isolated_per_account,
-    services_round_trip_and_are_isolated,
-    paging_is_stable_and_complete,
-    bookings_round_trip_and_are_isolated,
-    insert_refuses_overlaps_of_active_bookings,
-    conflicts_see_the_longest_bookings,
-    update_checks_staleness_and_conflicts,
-    list_bookings_applies_filters,
-    busy_times_are_bounded_sorted_and_exclusive,
-    idempotency_keys_follow_their_lifecycle,
-    idempotency_begin_is_exclusive,
-    idempotency_keys_are_purged_after_their_ttl,
-    ping_answers,
-);
-
-macro_rules! webhook_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (_dir, store) = fresh();
-                webhooks::$name(&store).await;
-            }
-        )*
-    };
-}
-
-macro_rules! feed_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (_dir, store) = fresh();
-                feeds::$name(&store).await;
-            }
-        )*
-    };
-}
-
-macro_rules! calendar_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (_dir, store) = fresh();
-                calendars::$name(&store).await;
-            }
-        )*
-    };
-}
-
-calendar_tests!(
-    connections_round_trip_and_are_isolated,
-    syncs_replace_blocks_and_failures_keep_them,
-    busy_times_find_long_external_blocks_from_anywhere_in_them,
-    inserts_refuse_times_blocked_by_external_calendars,
-    background_claims_are_exclusive_and_lease_bound,
-    calendar_creates_stay_within_the_limit_under_concurrency,
-    fair_claims_share_between_accounts,
-);
-
-feed_tests!(
-    feed_tokens_are_compare_and_set_and_die_when_replaced,
-    feed_bookings_are_the_providers_from_an_instant_with_service_names,
-    server_secrets_are_created_once,
-);
-
-webhook_tests!(
-    webhooks_round_trip_and_are_isolated,
-    finished_deliveries_are_purged_and_pending_ones_kept,
-    deleting_an_endpoint_deletes_its_deliveries,
-    bookings_queue_one_delivery_per_subscribed_enabled_endpoint,
-    claims_carry_the_endpoint_and_the_event,
-    claims_take_due_deliveries_earliest_first_once_per_lease,
-    disabled_endpoints_get_nothing_claimed,
-    attempts_set_outcomes_and_join_the_log,
-    a_lost_claim_only_adds_its_attempt,
-    gone_receivers_disable_their_endpoint,
-    delivery_logs_page_newest_first,
-    redeliver_starts_a_new_round,
-    queueing_wakes_the_waiting_workers,
-    due_for_completion_lists_ended_confirmed_bookings,
-    webhook_creates_stay_within_the_limit_under_concurrency,
-    fair_delivery_claims_share_between_accounts,
-);
+for_each_contract_test!(sqlite_tests);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_on_two_pools_never_overlap() {
@@ -155,7 +68,7 @@ fn open_creates_parent_directories_and_migrates_once() {
     drop(store);
     let again = SqliteStore::open(&path).unwrap();
     assert!(again.applied_migrations().is_empty());
-    assert!(booking_store_sqlite::migrate(&path).unwrap().is_empty());
+    assert!(booking_store::sqlite::migrate(&path).unwrap().is_empty());
 }
 
 #[test]

@@ -11,7 +11,7 @@
 use std::net::ToSocketAddrs;
 
 use booking_domain::ports::{HealthCheck, StorageError};
-use booking_store_postgres::PostgresStore;
+use booking_store::PostgresStore;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};

@@ -1,0 +1,346 @@
+//! Bookings and their events (both stores; how a booking is inserted and
+//! how busy time is read are each store's own, see `sqlite/bookings.rs` and
+//! `postgres/bookings.rs`).
+//!
+//! An update is one transaction: the guarded `UPDATE … WHERE status = … AND
+//! scheduled_at = … AND updated_at = …` (no row: stale), the conflict check,
+//! then the events and their webhook deliveries. Postgres checks conflicts
+//! with its exclusion constraint inside the update itself, behind the
+//! provider's advisory lock; SQLite's writer checks them explicitly.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use booking_domain::ports::{
+    BookingFilter, BookingStore, CreateBookingError, Page, PageRequest, StorageError,
+    UpdateBookingError,
+};
+use booking_domain::{AccountId, Booking, BookingEvent, BookingId, ProviderId, TimeRange};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use duplicate::duplicate_item;
+use jiff::Timestamp;
+
+use crate::postgres::PostgresStore;
+use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, secs, secs_ceil};
+use crate::schema::{bookings, events};
+use crate::sqlite::SqliteStore;
+use crate::{Condition, TxError, page, page_limit};
+
+/// Postgres's exclusion constraint that keeps active bookings of a provider
+/// apart.
+const NO_OVERLAP: &str = "bookings_no_overlap";
+
+/// Whether `e` is the violation of [`NO_OVERLAP`] (SQLSTATE 23P01, which
+/// diesel-async reports as `ExclusionViolation` with the constraint name).
+pub(crate) fn is_overlap(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::ExclusionViolation, info)
+            if info.constraint_name() == Some(NO_OVERLAP)
+    )
+}
+
+/// A booking write: the row and its events' rows.
+pub(crate) struct Write {
+    pub(crate) row: BookingRow,
+    pub(crate) events: Vec<EventRow>,
+}
+
+impl Write {
+    /// The rows of `booking` and its `events`, checked.
+    fn new(booking: &Booking, events: &[BookingEvent]) -> Result<Write, StorageError> {
+        let row = BookingRow::from_domain(booking)?;
+        // Refuses rows the bounded conflict and busy-time scans could not
+        // see (the schemas check it too; this gives the clearer message).
+        let length = row.occupied_end.saturating_sub(row.occupied_start);
+        if length <= 0 || length > MAX_OCCUPIED_SECS {
+            return Err(StorageError::Internal(format!(
+                "booking {}: occupied range of {length} s is outside what the store supports \
+                 (1 s to {MAX_OCCUPIED_SECS} s)",
+                row.id
+            )));
+        }
+        let events = events
+            .iter()
+            .map(|e| {
+                if e.account_id != booking.account_id || e.booking.id != booking.id {
+                    return Err(StorageError::Internal(format!(
+                        "event {} does not belong to booking {}",
+                        e.id, booking.id
+                    )));
+                }
+                EventRow::from_domain(e)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Write { row, events })
+    }
+
+    /// Whether the booking holds its time.
+    pub(crate) fn is_active(&self) -> bool {
+        ACTIVE.contains(&self.row.status.as_str())
+    }
+}
+
+#[duplicate_item(Store Conn; [SqliteStore] [crate::sqlite::Conn]; [PostgresStore] [crate::postgres::Conn])]
+impl Store {
+    /// Inserts the events and queues their webhook deliveries; returns how
+    /// many deliveries it queued.
+    pub(crate) async fn insert_events(
+        conn: &mut Conn,
+        rows: &[EventRow],
+    ) -> Result<usize, TxError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let insert = diesel::insert_into(events::table).values(rows.to_vec());
+        Self::execute_batch(conn, insert).await?;
+        Self::queue_deliveries(conn, rows).await
+    }
+
+    /// One transaction: the guarded update (no row = stale), the conflict
+    /// check, the events and their deliveries (how many it returns).
+    async fn update_tx(
+        conn: &mut Conn,
+        write: &Write,
+        expected: (&'static str, i64, i64),
+    ) -> Result<usize, TxError> {
+        conn.transaction(async |conn| {
+            let row = &write.row;
+            Self::lock_provider(conn, &row.account_id, &row.provider_id).await?;
+            let (status, start, updated_at) = expected;
+            // The row lock this takes (Postgres) makes a concurrent change of
+            // the same booking wait and then find it stale.
+            let n = diesel::update(
+                bookings::table
+                    .filter(bookings::account_id.eq(&row.account_id))
+                    .filter(bookings::id.eq(&row.id))
+                    .filter(bookings::status.eq(status))
+                    .filter(bookings::scheduled_at.eq(start))
+                    .filter(bookings::updated_at.eq(updated_at)),
+            )
+            .set(row)
+            .execute(conn)
+            .await
+            .map_err(|e| {
+                if is_overlap(&e) {
+                    TxError::Conflict
+                } else {
+                    TxError::Db(e)
+                }
+            })?;
+            if n == 0 {
+                return Err(TxError::Stale);
+            }
+            if write.is_active() && Self::overlaps_another(conn, row).await? {
+                return Err(TxError::Conflict);
+            }
+            Self::insert_events(conn, &write.events).await
+        })
+        .await
+    }
+}
+
+#[duplicate_item(Store; [SqliteStore]; [PostgresStore])]
+#[async_trait]
+impl BookingStore for Store {
+    async fn insert_booking(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), CreateBookingError> {
+        let write = Arc::new(Write::new(booking, events)?);
+        match self.insert_write(Arc::clone(&write)).await {
+            Ok(queued) => {
+                if queued > 0 {
+                    self.wake();
+                }
+                if write.is_active() {
+                    self.busy_changed(&write.row.account_id, &write.row.provider_id);
+                }
+                Ok(())
+            }
+            Err(TxError::Conflict) => Err(CreateBookingError::Conflict),
+            Err(e) => Err(CreateBookingError::Storage(e.storage())),
+        }
+    }
+
+    async fn update_booking(
+        &self,
+        previous: &Booking,
+        updated: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), UpdateBookingError> {
+        if previous.id != updated.id || previous.account_id != updated.account_id {
+            return Err(UpdateBookingError::Storage(StorageError::Internal(
+                format!(
+                    "update_booking: {} cannot replace {}",
+                    updated.id, previous.id
+                ),
+            )));
+        }
+        let write = Arc::new(Write::new(updated, events)?);
+        let expected = (
+            previous.status.name(),
+            secs(previous.scheduled_at),
+            secs(previous.updated_at),
+        );
+        let result = self
+            .write("update_booking", {
+                let write = Arc::clone(&write);
+                move |conn| {
+                    let write = Arc::clone(&write);
+                    Box::pin(async move { Self::update_tx(conn, &write, expected).await })
+                }
+            })
+            .await;
+        match result {
+            Ok(queued) => {
+                if queued > 0 {
+                    self.wake();
+                }
+                self.busy_changed(&write.row.account_id, &write.row.provider_id);
+                Ok(())
+            }
+            Err(TxError::Conflict) => Err(UpdateBookingError::Conflict),
+            Err(TxError::Stale) => Err(UpdateBookingError::Stale),
+            Err(e) => Err(UpdateBookingError::Storage(e.storage())),
+        }
+    }
+
+    async fn get_booking(
+        &self,
+        account: &AccountId,
+        id: &BookingId,
+    ) -> Result<Option<Booking>, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        self.read("get_booking", move |conn| {
+            let (account, id) = (account.clone(), id.clone());
+            Box::pin(async move {
+                let row = bookings::table
+                    .filter(bookings::account_id.eq(&account))
+                    .filter(bookings::id.eq(&id))
+                    .select(BookingRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(row.map(BookingRow::into_domain).transpose()?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn list_bookings(
+        &self,
+        account: &AccountId,
+        filter: &BookingFilter,
+        page_req: PageRequest,
+    ) -> Result<Page<Booking>, StorageError> {
+        let account = account.as_str().to_owned();
+        let filter = filter.clone();
+        let limit = page_limit(&page_req);
+        self.read("list_bookings", move |conn| {
+            let (account, filter) = (account.clone(), filter.clone());
+            Box::pin(async move {
+                let mut query = bookings::table
+                    .filter(bookings::account_id.eq(&account))
+                    .filter(bookings::seq.gt(page_req.after.unwrap_or(0)))
+                    .into_boxed();
+                if let Some(status) = filter.status {
+                    query = query.filter(bookings::status.eq(status.name()));
+                }
+                if let Some(service) = &filter.service_id {
+                    query = query.filter(bookings::service_id.eq(service.as_str()));
+                }
+                if let Some(provider) = &filter.provider_id {
+                    query = query.filter(bookings::provider_id.eq(provider.as_str()));
+                }
+                // Stored starts are whole seconds: `>= from` is `>= ceil(from)`
+                // and `< to` is `< ceil(to)`.
+                if let Some(from) = filter.from {
+                    query = query.filter(bookings::scheduled_at.ge(secs_ceil(from)));
+                }
+                if let Some(to) = filter.to {
+                    query = query.filter(bookings::scheduled_at.lt(secs_ceil(to)));
+                }
+                let rows: Vec<(i64, BookingRow)> = query
+                    .order(bookings::seq.asc())
+                    .limit(limit + 1)
+                    .select((bookings::seq, BookingRow::as_select()))
+                    .load(conn)
+                    .await?;
+                Ok(page(rows, limit, BookingRow::into_domain)?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn busy_times(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<Vec<TimeRange>, StorageError> {
+        self.busy_times_of(account, provider, range, excluding)
+            .await
+    }
+
+    async fn booking_events(
+        &self,
+        account: &AccountId,
+        id: &BookingId,
+    ) -> Result<Vec<BookingEvent>, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        self.read("booking_events", move |conn| {
+            let (account, id) = (account.clone(), id.clone());
+            Box::pin(async move {
+                let rows: Vec<EventRow> = events::table
+                    .filter(events::account_id.eq(&account))
+                    .filter(events::booking_id.eq(&id))
+                    .order(events::seq.asc())
+                    .select(EventRow::as_select())
+                    .load(conn)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(EventRow::into_domain)
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    async fn due_for_completion(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Booking>, StorageError> {
+        let now = secs(now);
+        self.read("due_for_completion", move |conn| {
+            Box::pin(async move {
+                // A literal status, so the partial index `bookings_confirmed_end`
+                // applies (a bound parameter cannot prove its predicate in a
+                // cached plan).
+                let rows: Vec<BookingRow> = bookings::table
+                    .filter(Condition("bookings.status = 'confirmed'"))
+                    .filter(bookings::end_at.le(now))
+                    .order(bookings::end_at.asc())
+                    .limit(i64::from(limit))
+                    .select(BookingRow::as_select())
+                    .load(conn)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(BookingRow::into_domain)
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+}

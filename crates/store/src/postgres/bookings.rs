@@ -1,0 +1,382 @@
+//! Postgres's own booking writes and busy-time reads.
+//!
+//! Conflicts are not checked before writing: the exclusion constraint
+//! `bookings_no_overlap` refuses an active booking whose occupied range
+//! overlaps another active booking of the same provider, atomically and
+//! across every server instance, and the store maps that refusal (SQLSTATE
+//! 23P01 on that constraint) to `Conflict`. A new booking whose occupied
+//! range meets an external calendar's busy block is not inserted either
+//! (checked by the insert statement itself), also a `Conflict`.
+
+use std::sync::Arc;
+
+use booking_domain::ports::StorageError;
+use booking_domain::{AccountId, BookingId, ProviderId, TimeRange};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+use diesel_async::RunQueryDsl;
+
+use super::cache;
+use super::sql::Statement;
+use super::store::{Conn, PostgresStore};
+use super::webhooks;
+use crate::TxError;
+use crate::bookings::{Write, is_overlap};
+use crate::rows::{ACTIVE, BookingRow, MAX_OCCUPIED_SECS, busy_ranges, secs, secs_ceil};
+use crate::schema::Json;
+
+/// The booking insert's single statement after its first line (see
+/// [`Guard`] for that line; `guard` is the relation it defines): the
+/// booking, unless an external calendar blocks its time; its events; their
+/// webhook deliveries; and a `NOTIFY` when any were queued. Each part reads
+/// the one before (nothing is written when the booking is not), foreign keys
+/// are checked at the end of the statement, and the statement is its own
+/// transaction: one round trip for the whole write.
+///
+/// `$1`-`$22` are the booking's columns, in the order listed; `$23`
+/// event ids, `$24` kinds, `$25` previous starts, `$26` creation instants,
+/// `$27` snapshots, `$28` kind bits; `$29` whether to check external busy
+/// time (only for an active booking). Its row is `(booked, events, queued,
+/// notified)`.
+macro_rules! insert_booking_sql {
+    ($guard:literal) => {
+        concat!(
+            "WITH guard AS MATERIALIZED (SELECT ",
+            $guard,
+            " AS g),
+booking AS (
+    INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
+        end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
+        customer_email, customer_name, price_minor, currency, notes, metadata, cancel_reason,
+        sequence, created_at, updated_at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19, $20, $21, $22
+    FROM guard
+    WHERE NOT ($29 AND EXISTS (
+        SELECT 1 FROM calendar_busy c
+        WHERE c.account_id = $2 AND c.provider_id = $4
+            AND c.start_at < $9 AND c.start_at > $8 - 86400 AND c.end_at > $8))
+    RETURNING 1
+),
+event AS (
+    INSERT INTO events (id, account_id, booking_id, kind, previous_scheduled_at, created_at,
+        booking)
+    SELECT ev.id, $2, $1, ev.kind, ev.previous, ev.created_at, ev.snapshot
+    FROM booking,
+        unnest($23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::jsonb[])
+        WITH ORDINALITY AS ev (id, kind, previous, created_at, snapshot, n)
+    ORDER BY ev.n
+    RETURNING 1
+),
+queued AS (
+    ",
+            webhooks::fan_out_insert!("$23", "$24", "$26", "$28", "$2", ", booking"),
+            "
+)
+SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS events,
+    (SELECT count(*) FROM queued) AS queued,
+    CASE WHEN (SELECT count(*) FROM queued) > 0
+        THEN pg_notify('booking_webhooks', '')::text END AS notified"
+        )
+    };
+}
+
+/// The insert without a lock: waiting for another transaction is capped at
+/// 50 ms (`lock_timeout`, local to this statement's transaction).
+const INSERT_OPTIMISTIC: &str = insert_booking_sql!("set_config('lock_timeout', '50ms', true)");
+
+/// The insert behind the provider's transaction-scoped advisory lock
+/// (`$30` is the lock's key), released when the statement commits.
+const INSERT_LOCKED: &str =
+    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($30, 0))::text");
+
+/// How an insert keeps concurrent overlapping inserts from waiting on each
+/// other.
+///
+/// The exclusion constraint alone is correct, but two concurrent inserts that
+/// overlap each wait for the other's transaction inside the constraint check:
+/// a deadlock that Postgres only breaks after `deadlock_timeout` (1 s). Under
+/// a burst of overlapping requests those pile up into chains that outlast any
+/// client (seen with 200 requests over three processes).
+///
+/// Inserts that overlap nothing uncommitted (nearly all of them) never wait,
+/// so they run [`Guard::Optimistic`]ally, side by side, with a short
+/// `lock_timeout`: an insert that meets an overlapping uncommitted booking
+/// waits at most that long (the other transaction usually commits sooner and
+/// the insert fails with 23P01 at once), and a deadlock cancels both within
+/// it. An insert that gave up runs again [`Guard::Locked`]: queued behind
+/// every other locked write of the provider, where it meets only committed
+/// rows or optimistic inserts that give up quickly. The constraint remains
+/// the guard either way; the timeout only bounds the waiting.
+///
+/// The guard is the first relation of the statement, and the booking's row
+/// is selected from it, so it is evaluated before the row is inserted (and
+/// its constraint checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// No lock; waiting for another transaction is capped.
+    Optimistic,
+    /// The provider's transaction-scoped advisory lock, taken first.
+    Locked,
+}
+
+/// The provider's advisory lock key (its hash is the lock).
+fn lock_key(account: &str, provider: &str) -> String {
+    format!("bookings/{account}/{provider}")
+}
+
+/// Queues this transaction behind any other locked write of the provider
+/// (a transaction-scoped advisory lock, released at commit or rollback, so
+/// it can never outlive the transaction on a pooled connection).
+/// (Inside a booking update's transaction.)
+impl PostgresStore {
+    pub(crate) async fn lock_provider(
+        conn: &mut Conn,
+        account: &str,
+        provider: &str,
+    ) -> Result<(), TxError> {
+        Self::serialize_tx(conn, lock_key(account, provider)).await
+    }
+
+    /// Queues this transaction behind every other that took the advisory
+    /// lock of `key` (released at commit or rollback).
+    pub(crate) async fn serialize_tx(conn: &mut Conn, key: String) -> Result<(), TxError> {
+        // A cached statement (`sql_query` would be prepared again each time).
+        Statement::<()>::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(key)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an updated booking overlaps another: never found here, the
+    /// exclusion constraint refuses it in the update itself.
+    pub(crate) async fn overlaps_another(_: &mut Conn, _: &BookingRow) -> Result<bool, TxError> {
+        Ok(false)
+    }
+}
+
+/// Whether `e` is a statement that gave up waiting for another transaction:
+/// `lock_timeout` (55P03) or a lost deadlock (40P01). diesel keeps the
+/// message, not the SQLSTATE.
+fn gave_up_waiting(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            message.contains("due to lock timeout") || message.contains("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
+/// The row of the insert statement: `(booked, events, queued, notified)`.
+type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>);
+
+/// Runs the insert's single statement with `guard`; returns how many
+/// deliveries it queued. `Conflict` when the booking overlaps an active
+/// booking (23P01) or an external busy block (nothing inserted).
+async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Result<usize, TxError> {
+    let row = &insert.row;
+    let events = &insert.events;
+    let sql = match guard {
+        Guard::Optimistic => INSERT_OPTIMISTIC,
+        Guard::Locked => INSERT_LOCKED,
+    };
+    let mut statement = Statement::<InsertResult>::new(sql)
+        .bind::<Text, _>(row.id.clone())
+        .bind::<Text, _>(row.account_id.clone())
+        .bind::<Text, _>(row.service_id.clone())
+        .bind::<Text, _>(row.provider_id.clone())
+        .bind::<BigInt, _>(row.duration_min)
+        .bind::<BigInt, _>(row.scheduled_at)
+        .bind::<BigInt, _>(row.end_at)
+        .bind::<BigInt, _>(row.occupied_start)
+        .bind::<BigInt, _>(row.occupied_end)
+        .bind::<BigInt, _>(row.buffer_before)
+        .bind::<BigInt, _>(row.buffer_after)
+        .bind::<Text, _>(row.status.clone())
+        .bind::<Text, _>(row.customer_email.clone())
+        .bind::<Text, _>(row.customer_name.clone())
+        .bind::<BigInt, _>(row.price_minor)
+        .bind::<Text, _>(row.currency.clone())
+        .bind::<Nullable<Text>, _>(row.notes.clone())
+        .bind::<Json, _>(row.metadata.clone())
+        .bind::<Nullable<Text>, _>(row.cancel_reason.clone())
+        .bind::<BigInt, _>(row.sequence)
+        .bind::<BigInt, _>(row.created_at)
+        .bind::<BigInt, _>(row.updated_at)
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(
+            events
+                .iter()
+                .map(|e| e.previous_scheduled_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+        .bind::<Array<Json>, _>(events.iter().map(|e| e.booking.clone()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(webhooks::kind_bits(events)?)
+        .bind::<Bool, _>(ACTIVE.contains(&row.status.as_str()));
+    if guard == Guard::Locked {
+        statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
+    }
+    let result = statement
+        .get_result::<(i64, i64, i64, Option<String>)>(conn)
+        .await;
+    match result {
+        Ok((0, ..)) => Err(TxError::Conflict),
+        Ok((1, written, queued, ..)) if usize::try_from(written).ok() == Some(events.len()) => {
+            Ok(usize::try_from(queued).unwrap_or_default())
+        }
+        Ok((booked, written, ..)) => Err(TxError::Storage(StorageError::Internal(format!(
+            "booking {}: the insert wrote {booked} booking(s) and {written} of {} event(s)",
+            row.id,
+            events.len()
+        )))),
+        Err(e) if is_overlap(&e) => Err(TxError::Conflict),
+        Err(e) if guard == Guard::Optimistic && gave_up_waiting(&e) => Err(TxError::GaveUpWaiting),
+        Err(e) => Err(TxError::Db(e)),
+    }
+}
+
+/// Everything that blocks a provider over `[$3, $4)` (unix seconds): the
+/// occupied ranges of its active bookings (`$6` statuses) except `$7`, and
+/// its external calendars' busy pieces. One cached statement (fixed text),
+/// so a read costs one round trip, and one row of four arrays (starts and
+/// ends of each kind, each in start order, `NULL` when empty) instead of a
+/// row per range: a dense month is a thousand ranges, and per-row protocol
+/// messages and decoding were most of a read's cost.
+///
+/// Each half is an index range scan bounded below by the longest possible
+/// range of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings,
+/// a day for external pieces, both capped by the schema), whose index order
+/// the sorted subqueries keep: `bookings_busy` is covering, not partial, so
+/// the cached generic plan can use it for an index-only scan.
+const BUSY_TIME: &str = "\
+SELECT b.starts, b.ends, c.starts, c.ends
+FROM (
+    SELECT array_agg(occupied_start) AS starts, array_agg(occupied_end) AS ends
+    FROM (
+        SELECT occupied_start, occupied_end FROM bookings
+        WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4
+            AND occupied_start > $5 AND occupied_end > $3 AND status = ANY($6) AND id <> $7
+        ORDER BY occupied_start
+    ) sorted
+) b, (
+    SELECT array_agg(start_at) AS starts, array_agg(end_at) AS ends
+    FROM (
+        SELECT start_at, end_at FROM calendar_busy
+        WHERE account_id = $1 AND provider_id = $2 AND start_at < $4
+            AND start_at > $3 - 86400 AND end_at > $3
+        ORDER BY start_at
+    ) sorted
+) c";
+
+/// The arrays of [`BUSY_TIME`]'s row.
+type BusyArrays = (
+    Nullable<Array<BigInt>>,
+    Nullable<Array<BigInt>>,
+    Nullable<Array<BigInt>>,
+    Nullable<Array<BigInt>>,
+);
+
+/// `(start, end)` pairs from parallel arrays (`None`: empty); arrays of
+/// different lengths are a store bug.
+fn pairs(
+    starts: Option<Vec<i64>>,
+    ends: Option<Vec<i64>>,
+) -> Result<Vec<(i64, i64)>, StorageError> {
+    let (starts, ends) = (starts.unwrap_or_default(), ends.unwrap_or_default());
+    if starts.len() != ends.len() {
+        return Err(StorageError::Internal(format!(
+            "busy time: {} starts but {} ends",
+            starts.len(),
+            ends.len()
+        )));
+    }
+    Ok(starts.into_iter().zip(ends).collect())
+}
+
+impl PostgresStore {
+    /// Inserts a booking, its events and their deliveries in one statement
+    /// (optimistically first, see [`Guard`]); returns how many deliveries it
+    /// queued.
+    pub(crate) async fn insert_write(&self, insert: Arc<Write>) -> Result<usize, TxError> {
+        let attempt = |guard: Guard| {
+            let insert = Arc::clone(&insert);
+            self.run("insert_booking", move |conn| {
+                let insert = Arc::clone(&insert);
+                Box::pin(async move { insert_statement(conn, &insert, guard).await })
+            })
+        };
+        match attempt(Guard::Optimistic).await {
+            Err(TxError::GaveUpWaiting) => attempt(Guard::Locked).await,
+            other => other,
+        }
+    }
+
+    /// The provider's busy time over `range`, from the busy-time cache (see
+    /// `cache.rs`) or [`BUSY_TIME`].
+    pub(crate) async fn busy_times_of(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<Vec<TimeRange>, StorageError> {
+        let account = account.as_str().to_owned();
+        let provider = provider.as_str().to_owned();
+        let excluding = excluding.map(|id| id.as_str().to_owned());
+        let (start, end) = (secs(range.start()), secs_ceil(range.end()));
+        // Only whole windows are cached (reschedules exclude a booking).
+        let cached = excluding.is_none().then(|| {
+            let group = cache::group(&account, &provider);
+            let window = cache::busy_window(start, end);
+            let epoch = self.inner.busy.get(&group, &window);
+            (group, window, epoch)
+        });
+        let epoch = match cached {
+            Some((_, _, Ok(ranges))) => return Ok(ranges),
+            Some((group, window, Err(epoch))) => Some((group, window, epoch)),
+            None => None,
+        };
+        let ranges = self
+            .run("busy_times", |conn| {
+                let statement = Statement::<BusyArrays>::new(BUSY_TIME)
+                    .bind::<Text, _>(account.clone())
+                    .bind::<Text, _>(provider.clone())
+                    .bind::<BigInt, _>(start)
+                    .bind::<BigInt, _>(end)
+                    .bind::<BigInt, _>(start.saturating_sub(MAX_OCCUPIED_SECS))
+                    .bind::<Array<Text>, _>(ACTIVE.to_vec())
+                    // Ids are never empty, so "" excludes nothing.
+                    .bind::<Text, _>(excluding.clone().unwrap_or_default());
+                Box::pin(async move {
+                    type Arrays = (
+                        Option<Vec<i64>>,
+                        Option<Vec<i64>>,
+                        Option<Vec<i64>>,
+                        Option<Vec<i64>>,
+                    );
+                    let (starts, ends, external_starts, external_ends): Arrays =
+                        statement.get_result(conn).await?;
+                    let mut rows = pairs(starts, ends)?;
+                    let external = pairs(external_starts, external_ends)?;
+                    if !external.is_empty() {
+                        rows.extend(external);
+                        rows.sort_unstable_by_key(|&(start, _)| start);
+                    }
+                    Ok(busy_ranges(rows)?)
+                })
+            })
+            .await
+            .map_err(TxError::storage)?;
+        if let Some((group, window, epoch)) = epoch {
+            let cost = ranges.len() + 1;
+            self.inner
+                .busy
+                .fill(&group, &window, ranges.clone(), cost, epoch);
+        }
+        Ok(ranges)
+    }
+}

@@ -1,0 +1,32 @@
+//! Postgres's background-sync claims: `SKIP LOCKED`, so processes claiming
+//! at once take disjoint connections.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::store::{Conn, PostgresStore};
+use crate::TxError;
+use crate::calendars::due_for_sync;
+use crate::schema::calendar_connections;
+
+impl PostgresStore {
+    /// The connections due for a background sync (the oldest attempts
+    /// first, at most `limit`), locked for this transaction; rows another
+    /// claim holds are skipped.
+    pub(crate) async fn due_calendars(
+        conn: &mut Conn,
+        before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, TxError> {
+        Ok(calendar_connections::table
+            .filter(due_for_sync(before, now))
+            .order(calendar_connections::sync_attempted_at.asc())
+            .limit(i64::from(limit))
+            .select(calendar_connections::seq)
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?)
+    }
+}

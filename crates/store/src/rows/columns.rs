@@ -1,0 +1,393 @@
+//! The column values of each table and their conversions to and from the
+//! domain. Instants are unix seconds, durations minutes, weekdays a bit mask.
+
+use std::collections::BTreeMap;
+
+use booking_domain::ports::StorageError;
+use booking_domain::{
+    AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email, EventId,
+    EventKind, LocalTime, Metadata, Price, PriceType, Provider, ProviderId, Service, ServiceId,
+    Timezone, WeeklyAvailability, occupied_range,
+};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::values::{
+    corrupt, day_bits, days_from_bits, instant, minutes, minutes_i64, money, secs,
+};
+use crate::schema::JsonText;
+
+// ---------------------------------------------------------------- providers
+
+/// The columns of a `providers` row (without `seq`).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    diesel::Queryable,
+    diesel::Selectable,
+    diesel::Insertable,
+    diesel::AsChangeset,
+)]
+#[diesel(table_name = crate::schema::providers, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_null = true)]
+pub struct ProviderRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_default: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ProviderRow {
+    /// The columns for a provider.
+    pub fn from_domain(p: &Provider) -> ProviderRow {
+        ProviderRow {
+            id: p.id.as_str().to_owned(),
+            account_id: p.account_id.as_str().to_owned(),
+            name: p.name.clone(),
+            email: p.email.as_ref().map(|e| e.as_str().to_owned()),
+            is_default: p.is_default,
+            created_at: secs(p.created_at),
+            updated_at: secs(p.updated_at),
+        }
+    }
+
+    /// Rebuilds the provider.
+    pub fn into_domain(self) -> Result<Provider, StorageError> {
+        const T: &str = "providers";
+        let id = self.id.as_str();
+        let email = self
+            .email
+            .as_deref()
+            .map(|e| Email::parse(e, "email"))
+            .transpose()
+            .map_err(|e| corrupt(T, id, e))?;
+        Ok(Provider {
+            created_at: instant(T, id, "created_at", self.created_at)?,
+            updated_at: instant(T, id, "updated_at", self.updated_at)?,
+            email,
+            name: self.name,
+            is_default: self.is_default,
+            account_id: AccountId::from_trusted(self.account_id),
+            id: ProviderId::from_trusted(self.id),
+        })
+    }
+}
+
+// ---------------------------------------------------------------- services
+
+/// The columns of a `services` row (without `seq`).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    diesel::Queryable,
+    diesel::Selectable,
+    diesel::Insertable,
+    diesel::AsChangeset,
+)]
+#[diesel(table_name = crate::schema::services, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_null = true)]
+pub struct ServiceRow {
+    pub id: String,
+    pub account_id: String,
+    pub provider_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub duration_min: i64,
+    pub price_minor: i64,
+    pub currency: String,
+    pub price_type: String,
+    pub days: i64,
+    pub start_min: i64,
+    pub end_min: i64,
+    pub timezone: String,
+    pub buffer_before: i64,
+    pub buffer_after: i64,
+    pub minimum_notice: i64,
+    pub auto_confirm: bool,
+    pub archived: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ServiceRow {
+    /// The columns for a service.
+    pub fn from_domain(s: &Service) -> ServiceRow {
+        let a = &s.availability;
+        ServiceRow {
+            id: s.id.as_str().to_owned(),
+            account_id: s.account_id.as_str().to_owned(),
+            provider_id: s.provider_id.as_str().to_owned(),
+            name: s.name.clone(),
+            description: s.description.clone(),
+            duration_min: minutes_i64(s.duration),
+            price_minor: s.price.amount.minor(),
+            currency: s.price.amount.currency().code().to_owned(),
+            price_type: s.price.kind.name().to_owned(),
+            days: day_bits(a.days()),
+            start_min: i64::from(a.start().minutes()),
+            end_min: i64::from(a.end().minutes()),
+            timezone: a.timezone().name().to_owned(),
+            buffer_before: minutes_i64(s.buffer_before),
+            buffer_after: minutes_i64(s.buffer_after),
+            minimum_notice: minutes_i64(s.minimum_notice),
+            auto_confirm: s.auto_confirm,
+            archived: s.archived,
+            created_at: secs(s.created_at),
+            updated_at: secs(s.updated_at),
+        }
+    }
+
+    /// Rebuilds the service.
+    pub fn into_domain(self) -> Result<Service, StorageError> {
+        const T: &str = "services";
+        let id = self.id.as_str();
+        let local = |field: &str, v: i64| {
+            u16::try_from(v)
+                .ok()
+                .and_then(LocalTime::from_minutes)
+                .ok_or_else(|| corrupt(T, id, format!("{field}: {v} is not a time of day")))
+        };
+        let days = days_from_bits(self.days)
+            .ok_or_else(|| corrupt(T, id, format!("days: bad bitmask {}", self.days)))?;
+        let timezone = Timezone::parse(&self.timezone).map_err(|e| corrupt(T, id, e))?;
+        let availability = WeeklyAvailability::new(
+            days,
+            local("start_min", self.start_min)?,
+            local("end_min", self.end_min)?,
+            timezone,
+        )
+        .map_err(|e| corrupt(T, id, e))?;
+        let price = Price {
+            amount: money(T, id, self.price_minor, &self.currency)?,
+            kind: PriceType::parse(&self.price_type).map_err(|e| corrupt(T, id, e))?,
+        };
+        Ok(Service {
+            duration: minutes(T, id, "duration_min", self.duration_min)?,
+            buffer_before: minutes(T, id, "buffer_before", self.buffer_before)?,
+            buffer_after: minutes(T, id, "buffer_after", self.buffer_after)?,
+            minimum_notice: minutes(T, id, "minimum_notice", self.minimum_notice)?,
+            created_at: instant(T, id, "created_at", self.created_at)?,
+            updated_at: instant(T, id, "updated_at", self.updated_at)?,
+            price,
+            availability,
+            name: self.name,
+            description: self.description,
+            auto_confirm: self.auto_confirm,
+            archived: self.archived,
+            account_id: AccountId::from_trusted(self.account_id),
+            provider_id: ProviderId::from_trusted(self.provider_id),
+            id: ServiceId::from_trusted(self.id),
+        })
+    }
+}
+
+// ---------------------------------------------------------------- bookings
+
+/// A `bookings` row (without `seq`), and also the JSON snapshot of a booking
+/// kept with each event (`events.booking`, what the webhooks worker sends;
+/// both stores write this one shape). Instants are unix seconds; `end_at`
+/// and the occupied range are derived from the booking when it is written.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    diesel::Queryable,
+    diesel::Selectable,
+    diesel::Insertable,
+    diesel::AsChangeset,
+)]
+#[diesel(table_name = crate::schema::bookings, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_null = true)]
+pub struct BookingRow {
+    pub id: String,
+    pub account_id: String,
+    pub service_id: String,
+    pub provider_id: String,
+    pub duration_min: i64,
+    pub scheduled_at: i64,
+    pub end_at: i64,
+    /// The start less the buffer before (derived).
+    pub occupied_start: i64,
+    /// The end plus the buffer after (derived).
+    pub occupied_end: i64,
+    pub buffer_before: i64,
+    pub buffer_after: i64,
+    pub status: String,
+    pub customer_email: String,
+    pub customer_name: String,
+    /// Minor units of `currency`.
+    pub price_minor: i64,
+    pub currency: String,
+    pub notes: Option<String>,
+    /// A JSON object of strings (in a snapshot: the object itself).
+    pub metadata: JsonText,
+    pub cancel_reason: Option<String>,
+    pub sequence: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl BookingRow {
+    /// The row (or snapshot) of a booking.
+    pub fn from_domain(b: &Booking) -> Result<BookingRow, StorageError> {
+        // Stored instants have second precision: derive the occupied range
+        // from the stored start so both ends are whole seconds too.
+        let start = Timestamp::from_second(secs(b.scheduled_at)).unwrap_or(b.scheduled_at);
+        let occupied = occupied_range(start, b.duration, b.buffer_before, b.buffer_after);
+        let metadata = serde_json::to_string(b.metadata.entries())
+            .map_err(|e| StorageError::Internal(format!("booking metadata to JSON: {e}")))?;
+        Ok(BookingRow {
+            id: b.id.as_str().to_owned(),
+            account_id: b.account_id.as_str().to_owned(),
+            service_id: b.service_id.as_str().to_owned(),
+            provider_id: b.provider_id.as_str().to_owned(),
+            duration_min: minutes_i64(b.duration),
+            scheduled_at: secs(b.scheduled_at),
+            end_at: secs(b.end_at()),
+            occupied_start: secs(occupied.start()),
+            occupied_end: secs(occupied.end()),
+            buffer_before: minutes_i64(b.buffer_before),
+            buffer_after: minutes_i64(b.buffer_after),
+            status: b.status.name().to_owned(),
+            customer_email: b.customer.email.as_str().to_owned(),
+            customer_name: b.customer.name.clone(),
+            price_minor: b.price.minor(),
+            currency: b.price.currency().code().to_owned(),
+            notes: b.notes.clone(),
+            metadata: JsonText(metadata),
+            cancel_reason: b.cancel_reason.clone(),
+            sequence: i64::from(b.sequence),
+            created_at: secs(b.created_at),
+            updated_at: secs(b.updated_at),
+        })
+    }
+
+    /// Rebuilds the booking of a row.
+    pub fn into_domain(self) -> Result<Booking, StorageError> {
+        self.into_domain_from("bookings")
+    }
+
+    /// Rebuilds the booking; `table` names where the data came from in errors.
+    pub fn into_domain_from(self, table: &str) -> Result<Booking, StorageError> {
+        let id = self.id.as_str();
+        let status = BookingStatus::parse(&self.status)
+            .ok_or_else(|| corrupt(table, id, format!("unknown status `{}`", self.status)))?;
+        let email = Email::parse(&self.customer_email, "customer.email")
+            .map_err(|e| corrupt(table, id, e))?;
+        let sequence = u32::try_from(self.sequence).map_err(|_| {
+            corrupt(
+                table,
+                id,
+                format!("sequence {} out of range", self.sequence),
+            )
+        })?;
+        let metadata: BTreeMap<String, String> = serde_json::from_str(&self.metadata.0)
+            .map_err(|e| corrupt(table, id, format!("metadata: {e}")))?;
+        Ok(Booking {
+            duration: minutes(table, id, "duration_min", self.duration_min)?,
+            scheduled_at: instant(table, id, "scheduled_at", self.scheduled_at)?,
+            buffer_before: minutes(table, id, "buffer_before", self.buffer_before)?,
+            buffer_after: minutes(table, id, "buffer_after", self.buffer_after)?,
+            price: money(table, id, self.price_minor, &self.currency)?,
+            metadata: Metadata::new(metadata).map_err(|e| corrupt(table, id, e))?,
+            created_at: instant(table, id, "created_at", self.created_at)?,
+            updated_at: instant(table, id, "updated_at", self.updated_at)?,
+            status,
+            sequence,
+            customer: Customer {
+                email,
+                name: self.customer_name,
+            },
+            notes: self.notes,
+            cancel_reason: self.cancel_reason,
+            account_id: AccountId::from_trusted(self.account_id),
+            service_id: ServiceId::from_trusted(self.service_id),
+            provider_id: ProviderId::from_trusted(self.provider_id),
+            id: BookingId::from_trusted(self.id),
+        })
+    }
+}
+
+/// In a snapshot the metadata is the JSON object itself, not its text.
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        value.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(|v| JsonText(v.to_string()))
+    }
+}
+
+// ---------------------------------------------------------------- events
+
+/// An `events` row (without `seq`); `booking` is the booking's snapshot
+/// (a [`BookingRow`] as JSON).
+#[derive(
+    Debug, Clone, PartialEq, Eq, diesel::Queryable, diesel::Selectable, diesel::Insertable,
+)]
+#[diesel(table_name = crate::schema::events, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct EventRow {
+    pub id: String,
+    pub account_id: String,
+    pub booking_id: String,
+    pub kind: String,
+    pub previous_scheduled_at: Option<i64>,
+    pub created_at: i64,
+    pub booking: JsonText,
+}
+
+impl EventRow {
+    /// The row of an event, with its booking snapshot as JSON.
+    pub fn from_domain(e: &BookingEvent) -> Result<EventRow, StorageError> {
+        let booking =
+            serde_json::to_string(&BookingRow::from_domain(&e.booking)?).map_err(|err| {
+                StorageError::Internal(format!("event {} snapshot to JSON: {err}", e.id))
+            })?;
+        Ok(EventRow {
+            id: e.id.as_str().to_owned(),
+            account_id: e.account_id.as_str().to_owned(),
+            booking_id: e.booking.id.as_str().to_owned(),
+            kind: e.kind.name().to_owned(),
+            previous_scheduled_at: e.previous_scheduled_at.map(secs),
+            created_at: secs(e.created_at),
+            booking: JsonText(booking),
+        })
+    }
+
+    /// Rebuilds the event and its booking snapshot.
+    pub fn into_domain(self) -> Result<BookingEvent, StorageError> {
+        const T: &str = "events";
+        let id = self.id.as_str();
+        let kind = EventKind::parse(&self.kind)
+            .ok_or_else(|| corrupt(T, id, format!("unknown kind `{}`", self.kind)))?;
+        let snapshot: BookingRow = serde_json::from_str(&self.booking.0)
+            .map_err(|e| corrupt(T, id, format!("booking snapshot: {e}")))?;
+        let booking = snapshot.into_domain_from("events.booking")?;
+        Ok(BookingEvent {
+            kind,
+            booking,
+            previous_scheduled_at: self
+                .previous_scheduled_at
+                .map(|s| instant(T, id, "previous_scheduled_at", s))
+                .transpose()?,
+            created_at: instant(T, id, "created_at", self.created_at)?,
+            account_id: AccountId::from_trusted(self.account_id),
+            id: EventId::from_trusted(self.id),
+        })
+    }
+}

@@ -1,0 +1,170 @@
+//! SQLite's own booking writes and busy-time reads: conflicts are checked
+//! by the writer, before each insert and after each update, inside the
+//! write's savepoint (the writer runs one write at a time, and
+//! `BEGIN IMMEDIATE` keeps other processes out meanwhile).
+
+use std::sync::Arc;
+
+use booking_domain::ports::StorageError;
+use booking_domain::{AccountId, BookingId, ProviderId, TimeRange};
+use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
+use diesel_async::RunQueryDsl;
+
+use super::conn::Conn;
+use super::store::SqliteStore;
+use crate::TxError;
+use crate::bookings::Write;
+use crate::rows::{
+    ACTIVE, BookingRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS, busy_ranges, secs, secs_ceil,
+};
+use crate::schema::{bookings, calendar_busy};
+
+/// The active bookings of a provider whose occupied range overlaps
+/// `[start, end)` (unix seconds), except `excluding`. The lower bound on
+/// `occupied_start` lets the `(account_id, provider_id, occupied_start)`
+/// index bound the scan to rows near the range.
+fn overlapping<'a>(
+    account: &'a str,
+    provider: &'a str,
+    start: i64,
+    end: i64,
+    excluding: Option<&'a str>,
+) -> bookings::BoxedQuery<'a, Sqlite> {
+    let mut query = bookings::table
+        .filter(bookings::account_id.eq(account))
+        .filter(bookings::provider_id.eq(provider))
+        .filter(bookings::occupied_start.lt(end))
+        .filter(bookings::occupied_start.gt(start.saturating_sub(MAX_OCCUPIED_SECS)))
+        .filter(bookings::occupied_end.gt(start))
+        .filter(bookings::status.eq_any(ACTIVE))
+        .into_boxed();
+    if let Some(id) = excluding {
+        query = query.filter(bookings::id.ne(id));
+    }
+    query
+}
+
+/// The provider's external busy pieces overlapping `[start, end)` (unix
+/// seconds). Pieces are at most [`MAX_BUSY_PIECE_SECS`] long, which bounds
+/// the index range scanned.
+fn external_overlapping<'a>(
+    account: &'a str,
+    provider: &'a str,
+    start: i64,
+    end: i64,
+) -> calendar_busy::BoxedQuery<'a, Sqlite> {
+    calendar_busy::table
+        .filter(calendar_busy::account_id.eq(account))
+        .filter(calendar_busy::provider_id.eq(provider))
+        .filter(calendar_busy::start_at.lt(end))
+        .filter(calendar_busy::start_at.gt(start.saturating_sub(MAX_BUSY_PIECE_SECS)))
+        .filter(calendar_busy::end_at.gt(start))
+        .into_boxed()
+}
+
+/// Whether a busy block of the provider's external calendars overlaps the
+/// row's occupied range.
+async fn blocked_externally(conn: &mut Conn, row: &BookingRow) -> Result<bool, TxError> {
+    let found: Option<i64> = external_overlapping(
+        &row.account_id,
+        &row.provider_id,
+        row.occupied_start,
+        row.occupied_end,
+    )
+    .select(calendar_busy::seq)
+    .first(conn)
+    .await
+    .optional()?;
+    Ok(found.is_some())
+}
+
+impl SqliteStore {
+    /// Inserts a booking (unless an active booking or an external busy
+    /// block overlaps it: `Conflict`), its events and their deliveries;
+    /// returns how many deliveries it queued.
+    pub(crate) async fn insert_write(&self, write: Arc<Write>) -> Result<usize, TxError> {
+        self.write("insert_booking", move |conn| {
+            Box::pin(async move {
+                if write.is_active()
+                    && (Self::overlaps_another(conn, &write.row).await?
+                        || blocked_externally(conn, &write.row).await?)
+                {
+                    return Err(TxError::Conflict);
+                }
+                diesel::insert_into(bookings::table)
+                    .values(&write.row)
+                    .execute(conn)
+                    .await?;
+                Self::insert_events(conn, &write.events).await
+            })
+        })
+        .await
+    }
+
+    /// Nothing to lock: the writer is alone.
+    pub(crate) async fn lock_provider(_: &mut Conn, _: &str, _: &str) -> Result<(), TxError> {
+        Ok(())
+    }
+
+    /// Nothing to lock: the writer is alone.
+    pub(crate) async fn serialize_tx(_: &mut Conn, _key: String) -> Result<(), TxError> {
+        Ok(())
+    }
+
+    /// Whether another active booking of the provider overlaps `row`.
+    pub(crate) async fn overlaps_another(
+        conn: &mut Conn,
+        row: &BookingRow,
+    ) -> Result<bool, TxError> {
+        let found: Option<String> = overlapping(
+            &row.account_id,
+            &row.provider_id,
+            row.occupied_start,
+            row.occupied_end,
+            Some(&row.id),
+        )
+        .select(bookings::id)
+        .first(conn)
+        .await
+        .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// The provider's busy time over `range`: its active bookings' occupied
+    /// ranges and its external busy pieces, in one read.
+    pub(crate) async fn busy_times_of(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<Vec<TimeRange>, StorageError> {
+        let account = account.as_str().to_owned();
+        let provider = provider.as_str().to_owned();
+        let excluding = excluding.map(|id| id.as_str().to_owned());
+        let (start, end) = (secs(range.start()), secs_ceil(range.end()));
+        self.read("busy_times", move |conn| {
+            Box::pin(async move {
+                let mut rows: Vec<(i64, i64)> =
+                    overlapping(&account, &provider, start, end, excluding.as_deref())
+                        .order((bookings::occupied_start.asc(), bookings::seq.asc()))
+                        .select((bookings::occupied_start, bookings::occupied_end))
+                        .load(conn)
+                        .await?;
+                let pieces: Vec<(i64, i64)> = external_overlapping(&account, &provider, start, end)
+                    .order(calendar_busy::start_at.asc())
+                    .select((calendar_busy::start_at, calendar_busy::end_at))
+                    .load(conn)
+                    .await?;
+                if !pieces.is_empty() {
+                    rows.extend(pieces);
+                    rows.sort_by_key(|&(start, _)| start);
+                }
+                Ok(busy_ranges(rows)?)
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+}

@@ -1,0 +1,29 @@
+//! SQLite's background-sync claims: the one writer reads and updates the
+//! due connections (and `BEGIN IMMEDIATE` keeps other processes out).
+
+use diesel::prelude::*;
+
+use super::conn::Conn;
+use super::store::SqliteStore;
+use crate::TxError;
+use crate::calendars::due_for_sync;
+use crate::schema::calendar_connections;
+
+impl SqliteStore {
+    /// The connections due for a background sync (the oldest attempts
+    /// first, at most `limit`): no other writer runs meanwhile, in this
+    /// process or (`BEGIN IMMEDIATE`) another.
+    pub(crate) async fn due_calendars(
+        conn: &mut Conn,
+        before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, TxError> {
+        let due = calendar_connections::table
+            .filter(due_for_sync(before, now))
+            .order(calendar_connections::sync_attempted_at.asc())
+            .limit(i64::from(limit))
+            .select(calendar_connections::seq);
+        Ok(diesel_async::RunQueryDsl::load(due, conn).await?)
+    }
+}

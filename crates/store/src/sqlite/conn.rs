@@ -1,0 +1,74 @@
+//! SQLite connections: how they are opened and how their blocking work runs.
+
+use std::error::Error;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use futures_util::future::BoxFuture;
+
+/// The connection the shared queries run on.
+pub(crate) type Conn = SyncConnectionWrapper<SqliteConnection, Inline>;
+
+/// Set on every new connection. `busy_timeout` comes first so the others wait
+/// for locks instead of failing; it only matters when other processes share
+/// the file (this one has a single writer).
+pub(crate) const PRAGMAS: &str = "PRAGMA busy_timeout = 5000;
+PRAGMA journal_mode = WAL;
+PRAGMA foreign_keys = ON;
+PRAGMA synchronous = NORMAL;";
+
+/// Runs `SyncConnectionWrapper`'s blocking work at once, on the calling
+/// thread: the store only drives its connections from threads that may
+/// block (the writer's, tokio's blocking pool).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Inline;
+
+impl SpawnBlocking for Inline {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        Box::pin(std::future::ready(Ok(task())))
+    }
+
+    fn get_runtime() -> Self {
+        Inline
+    }
+}
+
+/// Drives `future` to its end on this thread (with [`Inline`] connections
+/// it is ready at its first poll).
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// A new connection to `url` with [`PRAGMAS`] set.
+pub(crate) fn connect(url: &str) -> Result<SqliteConnection, diesel::r2d2::Error> {
+    let mut conn =
+        SqliteConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
+    conn.batch_execute(PRAGMAS)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+    Ok(conn)
+}

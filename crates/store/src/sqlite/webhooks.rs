@@ -1,0 +1,325 @@
+//! SQLite's own outbox statements: the fan-out, claims and attempts.
+//!
+//! SQLite has one writer at a time, so a claim is an ordinary `UPDATE` by
+//! the writer: no two claims can see the same due row. The lease
+//! (`claimed_by`, `lease_until`) still matters: a process killed mid-send
+//! leaves its claims behind, and they become due again when the lease ends.
+
+use booking_domain::ports::{AttemptResult, ClaimedDelivery, StorageError};
+use booking_domain::{AccountId, DeliveryId, EventKind, EventSet, WebhookId};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::RunQueryDsl;
+
+use super::conn::Conn;
+use super::store::SqliteStore;
+use crate::TxError;
+use crate::rows::{AttemptRow, EventRow, WebhookRow, outcome_columns};
+use crate::schema::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
+
+/// Queues one delivery per enabled endpoint of the account subscribed to the
+/// event's kind (the outbox fan-out), inside the caller's transaction.
+/// Returns how many it queued.
+impl SqliteStore {
+    pub(crate) async fn queue_deliveries(
+        conn: &mut Conn,
+        events: &[EventRow],
+    ) -> Result<usize, TxError> {
+        let mut queued = 0;
+        for event in events {
+            let Some(kind) = EventKind::parse(&event.kind) else {
+                return Err(TxError::Storage(StorageError::Internal(format!(
+                    "event {} has unknown kind {}",
+                    event.id, event.kind
+                ))));
+            };
+            queued += diesel::sql_query(
+            "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, \
+             state, round_attempts, next_attempt_at, created_at, updated_at) \
+             SELECT 'whd_' || lower(hex(randomblob(16))), account_id, id, ?1, ?2, 'pending', 0, \
+             ?3, ?3, ?3 FROM webhook_endpoints \
+             WHERE account_id = ?4 AND enabled = 1 AND (events & ?5) <> 0",
+        )
+        .bind::<Text, _>(&event.id)
+        .bind::<Text, _>(&event.kind)
+        .bind::<BigInt, _>(event.created_at)
+        .bind::<Text, _>(&event.account_id)
+        .bind::<BigInt, _>(EventSet::bit(kind))
+        .execute(conn)
+        .await?;
+        }
+        Ok(queued)
+    }
+}
+
+/// A due delivery and its account, for fair claims.
+#[derive(QueryableByName)]
+struct DueRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    account_id: String,
+}
+
+/// What a claim returns per delivery before the endpoint and event are
+/// attached.
+#[derive(QueryableByName)]
+struct ClaimRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = Text)]
+    endpoint_id: String,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    round_attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    next_attempt_at: i64,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+impl SqliteStore {
+    /// Claims due deliveries: one `UPDATE … RETURNING` by the writer.
+    pub(crate) async fn claim(
+        &self,
+        claimant: &str,
+        now: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let claimant = claimant.to_owned();
+        self.write("claim_deliveries", move |conn| {
+            Box::pin(async move {
+                let mut claimed: Vec<ClaimRow> = diesel::sql_query(
+                    "UPDATE webhook_deliveries SET claimed_by = ?1, lease_until = ?2 \
+                     WHERE seq IN (SELECT d.seq FROM webhook_deliveries d \
+                       JOIN webhook_endpoints e \
+                         ON e.account_id = d.account_id AND e.id = d.endpoint_id \
+                       WHERE d.state = 'pending' AND d.next_attempt_at <= ?3 \
+                         AND (d.lease_until IS NULL OR d.lease_until <= ?3) AND e.enabled = 1 \
+                       ORDER BY d.next_attempt_at LIMIT ?4) \
+                     RETURNING id, account_id, endpoint_id, event_id, round_attempts, \
+                       next_attempt_at, seq",
+                )
+                .bind::<Text, _>(&claimant)
+                .bind::<BigInt, _>(until)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(i64::from(limit))
+                .load(conn)
+                .await?;
+                // RETURNING comes in no particular order: earliest due first.
+                claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
+                attach(conn, claimed).await
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    /// Claims due deliveries fairly between accounts: the due ones in
+    /// order, picked round-robin by account (the writer is alone, so no
+    /// other claim takes them between the read and the update).
+    pub(crate) async fn claim_fairly(
+        &self,
+        claimant: &str,
+        now: i64,
+        until: i64,
+        limit: u32,
+        per_account: u32,
+        skip: Vec<String>,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let claimant = claimant.to_owned();
+        self.write("claim_deliveries_fairly", move |conn| {
+            Box::pin(async move {
+                let due: Vec<DueRow> = diesel::sql_query(
+                    "SELECT d.seq, d.account_id FROM webhook_deliveries d \
+                     JOIN webhook_endpoints e \
+                       ON e.account_id = d.account_id AND e.id = d.endpoint_id \
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 \
+                       AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND e.enabled = 1 \
+                     ORDER BY d.next_attempt_at, d.seq",
+                )
+                .bind::<BigInt, _>(now)
+                .load(conn)
+                .await?;
+                let picked: Vec<i64> = booking_domain::fairness::round_robin(
+                    due.into_iter().filter(|d| !skip.contains(&d.account_id)),
+                    |d| d.account_id.clone(),
+                    usize::try_from(per_account).unwrap_or(usize::MAX),
+                    usize::try_from(limit).unwrap_or(usize::MAX),
+                )
+                .into_iter()
+                .map(|d| d.seq)
+                .collect();
+                let mut claimed: Vec<ClaimRow> = diesel::update(
+                    webhook_deliveries::table.filter(webhook_deliveries::seq.eq_any(&picked)),
+                )
+                .set((
+                    webhook_deliveries::claimed_by.eq(Some(&claimant)),
+                    webhook_deliveries::lease_until.eq(Some(until)),
+                ))
+                .returning((
+                    webhook_deliveries::id,
+                    webhook_deliveries::account_id,
+                    webhook_deliveries::endpoint_id,
+                    webhook_deliveries::event_id,
+                    webhook_deliveries::round_attempts,
+                    webhook_deliveries::next_attempt_at,
+                    webhook_deliveries::seq,
+                ))
+                .get_results::<(String, String, String, String, i32, Option<i64>, i64)>(conn)
+                .await?
+                .into_iter()
+                .map(
+                    |(id, account_id, endpoint_id, event_id, round_attempts, next, seq)| ClaimRow {
+                        id,
+                        account_id,
+                        endpoint_id,
+                        event_id,
+                        round_attempts,
+                        next_attempt_at: next.unwrap_or_default(),
+                        seq,
+                    },
+                )
+                .collect();
+                claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
+                attach(conn, claimed).await
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+
+    /// Records attempts, one delivery at a time, in one write.
+    pub(crate) async fn record(
+        &self,
+        claimant: &str,
+        results: &[AttemptResult],
+    ) -> Result<(), StorageError> {
+        let claimant = claimant.to_owned();
+        let results = results.to_vec();
+        self.write("record_attempts", move |conn| {
+            Box::pin(async move {
+                for r in &results {
+                    let found: Option<(i64, String, String, Option<String>)> =
+                        webhook_deliveries::table
+                            .filter(webhook_deliveries::id.eq(r.delivery.as_str()))
+                            .select((
+                                webhook_deliveries::seq,
+                                webhook_deliveries::account_id,
+                                webhook_deliveries::endpoint_id,
+                                webhook_deliveries::claimed_by,
+                            ))
+                            .first(conn)
+                            .await
+                            .optional()?;
+                    // Deleted with its endpoint meanwhile: nothing to record.
+                    let Some((seq, account, endpoint, claimed_by)) = found else {
+                        continue;
+                    };
+                    let attempt = AttemptRow::from_domain(&account, seq, &r.attempt);
+                    diesel::insert_into(webhook_attempts::table)
+                        .values(&attempt)
+                        .execute(conn)
+                        .await?;
+                    if claimed_by.as_deref() == Some(claimant.as_str()) {
+                        let (state, next) = outcome_columns(r.outcome);
+                        diesel::update(
+                            webhook_deliveries::table.filter(webhook_deliveries::seq.eq(seq)),
+                        )
+                        .set((
+                            webhook_deliveries::state.eq(state),
+                            webhook_deliveries::next_attempt_at.eq(next),
+                            webhook_deliveries::round_attempts
+                                .eq(webhook_deliveries::round_attempts + 1),
+                            webhook_deliveries::claimed_by.eq(None::<String>),
+                            webhook_deliveries::lease_until.eq(None::<i64>),
+                            webhook_deliveries::updated_at.eq(attempt.at),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    }
+                    if r.disable_endpoint {
+                        diesel::update(
+                            webhook_endpoints::table
+                                .filter(webhook_endpoints::account_id.eq(&account))
+                                .filter(webhook_endpoints::id.eq(&endpoint)),
+                        )
+                        .set((
+                            webhook_endpoints::enabled.eq(false),
+                            webhook_endpoints::updated_at.eq(attempt.at),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+}
+
+/// Attaches to claimed deliveries their endpoint and event.
+async fn attach(conn: &mut Conn, claimed: Vec<ClaimRow>) -> Result<Vec<ClaimedDelivery>, TxError> {
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let accounts: Vec<&str> = claimed.iter().map(|c| c.account_id.as_str()).collect();
+    let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.endpoint_id.as_str()).collect();
+    let event_ids: Vec<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
+    let endpoints: Vec<WebhookRow> = webhook_endpoints::table
+        .filter(webhook_endpoints::account_id.eq_any(&accounts))
+        .filter(webhook_endpoints::id.eq_any(&endpoint_ids))
+        .select(WebhookRow::as_select())
+        .load(conn)
+        .await?;
+    let events: Vec<EventRow> = events::table
+        .filter(events::account_id.eq_any(&accounts))
+        .filter(events::id.eq_any(&event_ids))
+        .select(EventRow::as_select())
+        .load(conn)
+        .await?;
+    let endpoints = endpoints
+        .into_iter()
+        .map(|r| {
+            r.into_domain()
+                .map(|e| ((e.account_id.clone(), e.id.clone()), e))
+        })
+        .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+    let events = events
+        .into_iter()
+        .map(|r| {
+            r.into_domain()
+                .map(|e| ((e.account_id.clone(), e.id.clone()), e))
+        })
+        .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+    claimed
+        .into_iter()
+        .map(|c| {
+            let account = AccountId::from_trusted(c.account_id);
+            let endpoint = endpoints
+                .get(&(account.clone(), WebhookId::from_trusted(c.endpoint_id)))
+                .cloned();
+            let event = events
+                .get(&(account, booking_domain::EventId::from_trusted(c.event_id)))
+                .cloned();
+            match (endpoint, event) {
+                (Some(endpoint), Some(event)) => Ok(ClaimedDelivery {
+                    id: DeliveryId::from_trusted(c.id),
+                    endpoint,
+                    event,
+                    round_attempts: u32::try_from(c.round_attempts).unwrap_or_default(),
+                }),
+                _ => Err(TxError::Storage(StorageError::Internal(format!(
+                    "delivery {} lost its endpoint or event",
+                    c.id
+                )))),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! SQLite's single writer: one connection on a thread of its own, fed by an
+//! in-process FIFO queue.
+//!
+//! SQLite lets one connection write at a time. With writes spread over a
+//! pool, every other writer waited for the lock in SQLite's busy handler,
+//! which sleeps (up to 100 ms at a time) instead of queueing: booking
+//! creation ran at 870-1,430 requests/s with a p99 of 400-970 ms. Here
+//! writes queue in process, in arrival order, and the writer never waits
+//! for another connection of this process.
+//!
+//! **Group commit.** The writer takes every write queued when it gets to
+//! them (at most [`MAX_BATCH`]) and runs them in one `BEGIN IMMEDIATE`
+//! transaction, each in a `SAVEPOINT` of its own, in order: a write sees
+//! every write before it, so each booking's conflict check sees the
+//! bookings queued before it. A write that fails (a conflict, a stale
+//! update) rolls back to its savepoint and leaves the others alone. One
+//! commit then writes the WAL frames of the whole batch: under load the
+//! batches grow and the cost of a commit is shared; alone, a write is a
+//! batch of one.
+//!
+//! **Answers after the commit.** Each caller is answered only once its
+//! batch committed (or failed: then every write of the batch fails with the
+//! commit's error, and none of it is stored), so a crash mid-batch loses
+//! nothing that was answered as written.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use booking_domain::ports::StorageError;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel_async::AsyncConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::conn::{Conn, block_on};
+use crate::{TxError, TxFuture, db_error};
+
+/// The most writes one transaction commits.
+const MAX_BATCH: usize = 64;
+
+/// A queued write, its result type erased.
+trait Job: Send {
+    /// Runs the write in a savepoint (inside the batch's transaction).
+    fn run<'c>(&'c mut self, conn: &'c mut Conn) -> Pin<Box<dyn Future<Output = ()> + Send + 'c>>;
+
+    /// Answers the caller; `failed` is set when the batch did not commit.
+    fn answer(self: Box<Self>, failed: Option<&StorageError>);
+}
+
+/// A write and where its answer goes.
+struct Pending<T, F> {
+    write: Option<F>,
+    result: Option<Result<T, TxError>>,
+    reply: oneshot::Sender<Result<T, TxError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn) -> TxFuture<'c, T> + Send + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut Conn) -> Pin<Box<dyn Future<Output = ()> + Send + 'c>> {
+        Box::pin(async move {
+            if let Some(write) = self.write.take() {
+                let result = conn.transaction(async move |conn| write(conn).await).await;
+                self.result = Some(result);
+            }
+        })
+    }
+
+    fn answer(self: Box<Self>, failed: Option<&StorageError>) {
+        let result = match (self.result, failed) {
+            // What failed was rolled back to its savepoint either way.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(_)), Some(e)) | (None, Some(e)) => Err(TxError::Storage(same(e))),
+            (Some(Ok(value)), None) => Ok(value),
+            (None, None) => Err(TxError::Storage(StorageError::Internal(
+                "sqlite writer skipped a write".to_owned(),
+            ))),
+        };
+        // The caller may have stopped waiting (its request was dropped):
+        // the write stands all the same.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Another error with the same kind and message (one per waiting caller).
+fn same(e: &StorageError) -> StorageError {
+    match e {
+        StorageError::Unavailable(m) => StorageError::Unavailable(m.clone()),
+        StorageError::Internal(m) => StorageError::Internal(m.clone()),
+    }
+}
+
+/// The queue to the writer's thread, which stops when this is dropped.
+pub(crate) struct Writer {
+    queue: mpsc::UnboundedSender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Starts the writer's thread on `conn`.
+    pub(crate) fn start(conn: Conn) -> std::io::Result<Writer> {
+        let (queue, jobs) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || serve(conn, jobs))?;
+        Ok(Writer { queue })
+    }
+
+    /// Queues `write` and waits for its batch to be settled.
+    pub(crate) async fn run<T, F>(&self, write: F) -> Result<T, TxError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> TxFuture<'c, T> + Send + 'static,
+    {
+        let stopped =
+            || TxError::Storage(StorageError::Unavailable("sqlite writer stopped".into()));
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            write: Some(write),
+            result: None,
+            reply,
+        });
+        self.queue.send(job).map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+/// The writer's thread: batches until every [`Writer`] is gone.
+fn serve(mut conn: Conn, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let failed = block_on(commit(&mut conn, &mut batch)).err();
+        if let Some(e) = &failed {
+            tracing::warn!(error = %e, writes = batch.len(), "sqlite batch failed");
+        }
+        for job in batch.drain(..) {
+            job.answer(failed.as_ref());
+        }
+    }
+}
+
+/// Runs `batch` in one `BEGIN IMMEDIATE` transaction, each write in its own
+/// savepoint, and commits it.
+async fn commit(conn: &mut Conn, batch: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
+    conn.spawn_blocking(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))
+        .await
+        .map_err(db_error)?;
+    for job in batch.iter_mut() {
+        job.run(conn).await;
+        // A savepoint that could not be rolled back leaves the transaction
+        // broken: give it all up.
+        if !in_batch(conn).await {
+            rollback(conn).await;
+            return Err(StorageError::Internal(
+                "sqlite batch transaction broken by a failed write".to_owned(),
+            ));
+        }
+    }
+    match conn
+        .spawn_blocking(AnsiTransactionManager::commit_transaction)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            rollback(conn).await;
+            Err(db_error(e))
+        }
+    }
+}
+
+/// Whether the connection is still in the batch's transaction, with no
+/// savepoint left open.
+async fn in_batch(conn: &mut Conn) -> bool {
+    let depth = conn
+        .spawn_blocking(|c| {
+            let status = AnsiTransactionManager::transaction_manager_status_mut(c);
+            Ok(status.transaction_depth().ok().flatten().map(|d| d.get()))
+        })
+        .await;
+    matches!(depth, Ok(Some(1)))
+}
+
+/// Rolls the batch back, if anything is left to roll back.
+async fn rollback(conn: &mut Conn) {
+    let result = conn
+        .spawn_blocking(|c| {
+            if AnsiTransactionManager::transaction_manager_status_mut(c)
+                .transaction_depth()
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                AnsiTransactionManager::rollback_transaction(c)
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "cannot roll back a failed sqlite batch");
+    }
+}
