@@ -127,11 +127,10 @@ impl AccountStore for Store {
     async fn keys_by_lookup(&self, lookup: &str) -> Result<Vec<ApiKeyRecord>, StorageError> {
         let owned = lookup.to_owned();
         let read = self.read("keys_by_lookup", move |conn| {
-            let lookup = owned.clone();
             Box::pin(async move {
                 let rows: Vec<KeyTuple> = api_keys::table
                     .inner_join(accounts::table)
-                    .filter(api_keys::lookup.eq(&lookup))
+                    .filter(api_keys::lookup.eq(&owned))
                     .select(key_columns())
                     .order((api_keys::created_at.asc(), api_keys::id.asc()))
                     .load(conn)
@@ -142,8 +141,7 @@ impl AccountStore for Store {
                     .collect::<Result<Vec<_>, _>>()?)
             })
         });
-        self.keys_cached(lookup, async { read.await.map_err(TxError::storage) })
-            .await
+        self.keys_cached(lookup, read).await
     }
 
     /// One transaction: the revocation and, when it revoked, the store's

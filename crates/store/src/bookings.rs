@@ -25,6 +25,7 @@ use jiff::Timestamp;
 use crate::postgres::PostgresStore;
 use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, secs, secs_ceil};
 use crate::schema::{bookings, events};
+
 use crate::sqlite::SqliteStore;
 use crate::{Condition, TxError, page, page_limit};
 
@@ -94,8 +95,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(0);
         }
-        let insert = diesel::insert_into(events::table).values(rows.to_vec());
-        Self::execute_batch(conn, insert).await?;
+        Self::insert_event_rows(conn, rows).await?;
         Self::queue_deliveries(conn, rows).await
     }
 
@@ -216,7 +216,6 @@ impl BookingStore for Store {
     ) -> Result<Option<Booking>, StorageError> {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.read("get_booking", move |conn| {
-            let (account, id) = (account.clone(), id.clone());
             Box::pin(async move {
                 let row = bookings::table
                     .filter(bookings::account_id.eq(&account))
@@ -229,7 +228,6 @@ impl BookingStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn list_bookings(
@@ -242,7 +240,6 @@ impl BookingStore for Store {
         let filter = filter.clone();
         let limit = page_limit(&page_req);
         self.read("list_bookings", move |conn| {
-            let (account, filter) = (account.clone(), filter.clone());
             Box::pin(async move {
                 let mut query = bookings::table
                     .filter(bookings::account_id.eq(&account))
@@ -275,7 +272,6 @@ impl BookingStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn busy_times(
@@ -296,7 +292,6 @@ impl BookingStore for Store {
     ) -> Result<Vec<BookingEvent>, StorageError> {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.read("booking_events", move |conn| {
-            let (account, id) = (account.clone(), id.clone());
             Box::pin(async move {
                 let rows: Vec<EventRow> = events::table
                     .filter(events::account_id.eq(&account))
@@ -312,7 +307,6 @@ impl BookingStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn due_for_completion(
@@ -341,6 +335,5 @@ impl BookingStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 }

@@ -103,7 +103,6 @@ impl CalendarStore for Store {
     ) -> Result<Vec<CalendarConnection>, StorageError> {
         let (account, provider) = (account.as_str().to_owned(), provider.as_str().to_owned());
         self.read("list_calendars", move |conn| {
-            let (account, provider) = (account.clone(), provider.clone());
             Box::pin(async move {
                 let rows = calendar_connections::table
                     .filter(calendar_connections::account_id.eq(&account))
@@ -116,7 +115,6 @@ impl CalendarStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn account_calendars(
@@ -125,7 +123,6 @@ impl CalendarStore for Store {
     ) -> Result<Vec<CalendarConnection>, StorageError> {
         let account = account.as_str().to_owned();
         self.read("account_calendars", move |conn| {
-            let account = account.clone();
             Box::pin(async move {
                 let rows = calendar_connections::table
                     .filter(calendar_connections::account_id.eq(&account))
@@ -137,7 +134,6 @@ impl CalendarStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn delete_calendar(

@@ -42,7 +42,6 @@ impl ProviderStore for Store {
     ) -> Result<Option<Provider>, StorageError> {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.read("get_provider", move |conn| {
-            let (account, id) = (account.clone(), id.clone());
             Box::pin(async move {
                 let row = providers::table
                     .filter(providers::account_id.eq(&account))
@@ -55,7 +54,6 @@ impl ProviderStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn default_provider(
@@ -64,7 +62,6 @@ impl ProviderStore for Store {
     ) -> Result<Option<Provider>, StorageError> {
         let account = account.as_str().to_owned();
         self.read("default_provider", move |conn| {
-            let account = account.clone();
             Box::pin(async move {
                 let row = providers::table
                     .filter(providers::account_id.eq(&account))
@@ -78,7 +75,6 @@ impl ProviderStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn list_providers(
@@ -89,7 +85,6 @@ impl ProviderStore for Store {
         let account = account.as_str().to_owned();
         let limit = page_limit(&page_req);
         self.read("list_providers", move |conn| {
-            let account = account.clone();
             Box::pin(async move {
                 let rows: Vec<(i64, ProviderRow)> = providers::table
                     .filter(providers::account_id.eq(&account))
@@ -103,7 +98,6 @@ impl ProviderStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn update_provider(&self, provider: &Provider) -> Result<bool, StorageError> {
@@ -171,7 +165,6 @@ impl ServiceStore for Store {
     ) -> Result<Option<Service>, StorageError> {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.read("get_service", move |conn| {
-            let (account, id) = (account.clone(), id.clone());
             Box::pin(async move {
                 let row = services::table
                     .filter(services::account_id.eq(&account))
@@ -184,7 +177,6 @@ impl ServiceStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     /// Through the store's service cache, where it has one (Postgres).
@@ -205,7 +197,6 @@ impl ServiceStore for Store {
         let account = account.as_str().to_owned();
         let limit = page_limit(&page_req);
         self.read("list_services", move |conn| {
-            let account = account.clone();
             Box::pin(async move {
                 let rows: Vec<(i64, ServiceRow)> = services::table
                     .filter(services::account_id.eq(&account))
@@ -220,7 +211,6 @@ impl ServiceStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     /// One transaction: the update and, when the service exists, the

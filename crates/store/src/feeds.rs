@@ -25,7 +25,6 @@ impl FeedStore for Store {
     ) -> Result<Option<(i64, Option<String>)>, StorageError> {
         let (account, provider) = (account.as_str().to_owned(), provider.as_str().to_owned());
         self.read("feed_state", move |conn| {
-            let (account, provider) = (account.clone(), provider.clone());
             Box::pin(async move {
                 Ok(providers::table
                     .filter(providers::account_id.eq(&account))
@@ -37,7 +36,6 @@ impl FeedStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn set_feed_token(
@@ -78,7 +76,6 @@ impl FeedStore for Store {
     ) -> Result<Option<Provider>, StorageError> {
         let hash = token_hash.to_owned();
         self.read("provider_by_feed_token", move |conn| {
-            let hash = hash.clone();
             Box::pin(async move {
                 let row = providers::table
                     .filter(providers::feed_token_hash.eq(&hash))
@@ -90,7 +87,6 @@ impl FeedStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn feed_bookings(
@@ -102,7 +98,6 @@ impl FeedStore for Store {
         let (account, provider) = (account.as_str().to_owned(), provider.as_str().to_owned());
         let from = secs_ceil(from);
         self.read("feed_bookings", move |conn| {
-            let (account, provider) = (account.clone(), provider.clone());
             Box::pin(async move {
                 // The occupied start bound lets the (account, provider,
                 // occupied_start) index bound the scan.
@@ -132,7 +127,6 @@ impl FeedStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn server_secret(&self, name: &str, candidate: &str) -> Result<String, StorageError> {

@@ -30,6 +30,7 @@ mod idempotency;
 pub mod postgres;
 mod rows;
 mod schema;
+mod sql;
 pub mod sqlite;
 mod webhooks;
 

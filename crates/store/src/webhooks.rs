@@ -105,7 +105,6 @@ impl WebhookStore for Store {
     ) -> Result<Option<WebhookEndpoint>, StorageError> {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.read("get_webhook", move |conn| {
-            let (account, id) = (account.clone(), id.clone());
             Box::pin(async move {
                 let row = webhook_endpoints::table
                     .filter(webhook_endpoints::account_id.eq(&account))
@@ -118,7 +117,6 @@ impl WebhookStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn list_webhooks(
@@ -129,7 +127,6 @@ impl WebhookStore for Store {
         let account = account.as_str().to_owned();
         let limit = page_limit(&page_req);
         self.read("list_webhooks", move |conn| {
-            let account = account.clone();
             Box::pin(async move {
                 let rows: Vec<(i64, WebhookRow)> = webhook_endpoints::table
                     .filter(webhook_endpoints::account_id.eq(&account))
@@ -143,7 +140,6 @@ impl WebhookStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<bool, StorageError> {
@@ -199,7 +195,6 @@ impl WebhookStore for Store {
         let (account, endpoint) = (account.as_str().to_owned(), endpoint.as_str().to_owned());
         let limit = page_limit(&page_req);
         self.read("list_deliveries", move |conn| {
-            let (account, endpoint) = (account.clone(), endpoint.clone());
             Box::pin(async move {
                 let mut rows: Vec<DeliveryRow> = webhook_deliveries::table
                     .filter(webhook_deliveries::account_id.eq(&account))
@@ -223,7 +218,6 @@ impl WebhookStore for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn redeliver(
@@ -345,7 +339,6 @@ impl DeliveryQueue for Store {
             })
         })
         .await
-        .map_err(TxError::storage)
     }
 
     async fn purge_deliveries(&self, before: Timestamp) -> Result<u64, StorageError> {

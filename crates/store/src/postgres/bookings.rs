@@ -17,13 +17,13 @@ use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::cache;
-use super::sql::Statement;
 use super::store::{Conn, PostgresStore};
 use super::webhooks;
 use crate::TxError;
 use crate::bookings::{Write, is_overlap};
 use crate::rows::{ACTIVE, BookingRow, MAX_OCCUPIED_SECS, busy_ranges, secs, secs_ceil};
 use crate::schema::Json;
+use crate::sql::Statement;
 
 /// The booking insert's single statement after its first line (see
 /// [`Guard`] for that line; `guard` is the relation it defines): the

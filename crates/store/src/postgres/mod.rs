@@ -48,7 +48,6 @@ mod calendars;
 mod listen;
 mod notify;
 mod ratelimit;
-mod sql;
 mod store;
 mod tls;
 mod webhooks;

@@ -5,7 +5,7 @@
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::sql::Statement;
+use crate::sql::Statement;
 
 /// "Deliveries were queued": wakes the delivery workers.
 pub(crate) const WEBHOOKS: &str = "booking_webhooks";

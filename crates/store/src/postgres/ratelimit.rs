@@ -16,9 +16,9 @@ use diesel::sql_query;
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::RunQueryDsl;
 
-use super::sql::Statement;
 use super::store::PostgresStore;
 use crate::TxError;
+use crate::sql::Statement;
 
 /// One GCRA step. `$1` key, `$2` limit name, `$3` T (µs), `$4` burst (µs).
 /// The `MATERIALIZED` CTE evaluates the (volatile) clock exactly once.

@@ -217,13 +217,19 @@ impl PostgresStore {
         result
     }
 
-    /// A read: [`PostgresStore::run`].
-    pub(crate) async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T, TxError>
+    /// Runs the read `f` on a pooled connection (once: a read has no
+    /// deadlock to lose). Failures are logged here.
+    pub(crate) async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T, StorageError>
     where
-        F: for<'c> FnMut(&'c mut Conn) -> TxFuture<'c, T> + Send,
+        F: for<'c> FnOnce(&'c mut Conn) -> TxFuture<'c, T> + Send,
         T: Send,
     {
-        self.run(op, f).await
+        let result = match self.conn().await {
+            Ok(mut conn) => f(&mut conn).await.map_err(TxError::normalize),
+            Err(e) => Err(TxError::Storage(e)),
+        };
+        log_outcome("postgres", op, &result);
+        result.map_err(TxError::storage)
     }
 
     /// A write: [`PostgresStore::run`] (the database orders concurrent
@@ -301,6 +307,19 @@ impl PostgresStore {
     /// After a service update: this process reads the row again at once.
     pub(crate) fn service_changed(&self, account: &str, id: &str) {
         self.inner.services.invalidate(&cache::group(account, id));
+    }
+
+    /// Inserts event rows, in one statement.
+    pub(crate) async fn insert_event_rows(
+        conn: &mut Conn,
+        rows: &[crate::rows::EventRow],
+    ) -> Result<(), TxError> {
+        diesel_async::RunQueryDsl::execute(
+            diesel::insert_into(crate::schema::events::table).values(rows),
+            conn,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Runs a multi-row statement.

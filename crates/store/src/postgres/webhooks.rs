@@ -16,11 +16,11 @@ use booking_domain::{DeliveryId, EventKind, EventSet};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
-use super::sql::Statement;
 use super::store::{Conn, PostgresStore};
 use crate::TxError;
 use crate::rows::{AttemptRow, EventRow, WebhookRow, outcome_columns};
 use crate::schema::Json;
+use crate::sql::Statement;
 
 /// The body of a fan-out: for every event of the arrays `$ids`, `$kinds`,
 /// `$created` and `$bits` (its kind's bit in `webhook_endpoints.events`), one

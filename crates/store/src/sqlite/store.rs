@@ -129,14 +129,21 @@ impl SqliteStore {
         self.inner.wake.notify_one();
     }
 
-    /// Runs the read `f` with a pooled connection on tokio's blocking pool.
-    /// Database errors become [`StorageError`]s (logged here); the other
-    /// [`TxError`]s pass through.
-    pub(crate) async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T, TxError>
+    /// Runs the read `f` with a pooled connection (on tokio's blocking pool
+    /// when none is free at once). Failures are logged here.
+    pub(crate) async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> TxFuture<'c, T> + Send + 'static,
     {
+        // A free connection at hand: run the read here. Reads are index
+        // range scans of at most a page of rows, shorter than the two thread
+        // switches a trip to the blocking pool costs.
+        if let Some(mut conn) = self.inner.readers.try_get() {
+            let result = block_on(f(&mut conn)).map_err(TxError::normalize);
+            log_outcome("sqlite", op, &result);
+            return result.map_err(TxError::storage);
+        }
         let pool = self.inner.readers.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(|e| {
@@ -147,6 +154,7 @@ impl SqliteStore {
         .await;
         let result = match joined {
             Ok(result) => result.map_err(TxError::normalize),
+            // The runtime is shutting down.
             Err(e) if e.is_cancelled() => Err(TxError::Storage(StorageError::Unavailable(
                 format!("sqlite task cancelled: {e}"),
             ))),
@@ -155,7 +163,7 @@ impl SqliteStore {
             )))),
         };
         log_outcome("sqlite", op, &result);
-        result
+        result.map_err(TxError::storage)
     }
 
     /// Runs the write `f` on the writer (see `writer.rs`), in a savepoint of
@@ -204,6 +212,22 @@ impl SqliteStore {
 
     /// Nothing cached.
     pub(crate) fn busy_changed(&self, _account: &str, _provider: &str) {}
+
+    /// Inserts event rows, one statement each (a cached statement: a
+    /// multi-row insert would be parsed again every time).
+    pub(crate) async fn insert_event_rows(
+        conn: &mut Conn,
+        rows: &[crate::rows::EventRow],
+    ) -> Result<(), TxError> {
+        for row in rows {
+            diesel_async::RunQueryDsl::execute(
+                diesel::insert_into(crate::schema::events::table).values(row),
+                conn,
+            )
+            .await?;
+        }
+        Ok(())
+    }
 
     /// Runs a multi-row statement (SQLite's batch insert is only written
     /// for diesel's blocking connection; the writer runs it inline).

@@ -9,6 +9,7 @@ use booking_domain::ports::{AttemptResult, ClaimedDelivery, StorageError};
 use booking_domain::{AccountId, DeliveryId, EventKind, EventSet, WebhookId};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 
 use super::conn::Conn;
@@ -16,6 +17,7 @@ use super::store::SqliteStore;
 use crate::TxError;
 use crate::rows::{AttemptRow, EventRow, WebhookRow, outcome_columns};
 use crate::schema::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
+use crate::sql::Statement;
 
 /// Queues one delivery per enabled endpoint of the account subscribed to the
 /// event's kind (the outbox fan-out), inside the caller's transaction.
@@ -33,20 +35,21 @@ impl SqliteStore {
                     event.id, event.kind
                 ))));
             };
-            queued += diesel::sql_query(
-            "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, \
-             state, round_attempts, next_attempt_at, created_at, updated_at) \
-             SELECT 'whd_' || lower(hex(randomblob(16))), account_id, id, ?1, ?2, 'pending', 0, \
-             ?3, ?3, ?3 FROM webhook_endpoints \
-             WHERE account_id = ?4 AND enabled = 1 AND (events & ?5) <> 0",
-        )
-        .bind::<Text, _>(&event.id)
-        .bind::<Text, _>(&event.kind)
-        .bind::<BigInt, _>(event.created_at)
-        .bind::<Text, _>(&event.account_id)
-        .bind::<BigInt, _>(EventSet::bit(kind))
-        .execute(conn)
-        .await?;
+            // A cached statement (`sql_query` would be parsed again each time).
+            queued += Statement::<(), Sqlite>::new(
+                "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, \
+                 event_kind, state, round_attempts, next_attempt_at, created_at, updated_at) \
+                 SELECT 'whd_' || lower(hex(randomblob(16))), account_id, id, $1, $2, \
+                 'pending', 0, $3, $3, $3 FROM webhook_endpoints \
+                 WHERE account_id = $4 AND enabled = 1 AND (events & $5) <> 0",
+            )
+            .bind::<Text, _>(event.id.clone())
+            .bind::<Text, _>(event.kind.clone())
+            .bind::<BigInt, _>(event.created_at)
+            .bind::<Text, _>(event.account_id.clone())
+            .bind::<BigInt, _>(EventSet::bit(kind))
+            .execute(conn)
+            .await?;
         }
         Ok(queued)
     }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Booking creation on the embedded SQLite store (part of `make bench`; not a
+# test): `POST /v1/bookings` at 16 and 64 concurrent clients through a
+# release server on a fresh database file (every request a real insert into
+# its own 15-minute slot), next to a single-connection baseline of the same
+# transaction (scripts/bench/sqlite-baseline.py: one BEGIN IMMEDIATE ...
+# COMMIT per booking, no HTTP) run on the same file in the same run.
+# Needs wrk (installed with apt when missing) and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+DURATION=${BENCH_DURATION:-10}
+PORT=${BENCH_PORT:-18182}
+
+cargo build --release -q -p booking-server --bin booking-api
+BIN=target/release/booking-api
+
+dir=$(mktemp -d)
+db=$dir/bench.db
+export DATABASE_URL=sqlite://$db
+$BIN migrate >/dev/null
+KEY=$($BIN keys create --account bench | grep '^sk_')
+export KEY
+
+BOOKING_BIND=127.0.0.1:$PORT BOOKING_RATE_BOOKINGS=1000000/second BOOKING_LOG=warn \
+  $BIN serve 2>target/bench-sqlite-server.log &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+api() { curl -sf "http://127.0.0.1:$PORT$1" -H "Authorization: Bearer $KEY" "${@:2}"; }
+all_days='["monday","tuesday","wednesday","thursday","friday","saturday","sunday"]'
+api /v1/services -d '{"id":"srv_quarter","name":"Quarter","duration":15,"price":{"amount":10,"currency":"USD","type":"flat"},"availability":{"days":'"$all_days"',"hours":{"start":"00:00","end":"24:00"},"timezone":"UTC"}}' >/dev/null
+
+result() { grep '^RESULT' | sed 's/RESULT //'; }
+rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# Warm-up, not measured: the read pool opens its connections.
+RUN=5 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
+
+echo
+echo "## Booking creation on SQLite (${DURATION}s each)"
+printf '| clients | API bookings/s | API p50 ms | API p99 ms | non-2xx |\n| --- | --- | --- | --- | --- |\n'
+run=0
+for c in 16 64; do
+  r=$(RUN=$run wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+  run=$((run + 1))
+  echo "| $c | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+done
+
+# The baseline on the same file, with the server stopped (so it has the CPU
+# the server had).
+kill $server 2>/dev/null || true
+wait $server 2>/dev/null || true
+account=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT id FROM accounts WHERE name = ?", ("bench",)).fetchone()[0])' "$db")
+provider=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT provider_id FROM services WHERE id = ?", ("srv_quarter",)).fetchone()[0])' "$db")
+b=$(python3 scripts/bench/sqlite-baseline.py "$db" "$account" "$provider" "$DURATION" | result)
+echo
+echo "Single-connection baseline (the same transaction, one per booking, python3 sqlite3, no HTTP): $(rps "$(field "$b" bookings)" "$(field "$b" duration_us)") bookings/s"
