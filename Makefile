@@ -49,6 +49,7 @@ bench:
 	$(CARGO) bench -p booking-ical --bench feed
 	$(CARGO) bench -p booking-calendars --bench ics
 	scripts/bench-http.sh
+	scripts/bench-sqlite.sh
 	$(CARGO) build --release -p booking-server --bin booking-api
 	scripts/test-postgres.sh $(CARGO) bench -p booking-tests --bench webhooks
 
