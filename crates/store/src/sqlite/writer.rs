@@ -136,7 +136,20 @@ fn serve(mut conn: Conn, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let failed = block_on(commit(&mut conn, &mut batch)).err();
+        // A write that panics (a bug) must not take the writer down with it:
+        // its batch is rolled back and fails, and the writer goes on.
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            block_on(commit(&mut conn, &mut batch))
+        }));
+        let failed = match committed {
+            Ok(result) => result.err(),
+            Err(_) => {
+                block_on(rollback(&mut conn));
+                Some(StorageError::Internal(
+                    "a sqlite write panicked; its batch was rolled back".to_owned(),
+                ))
+            }
+        };
         if let Some(e) = &failed {
             tracing::warn!(error = %e, writes = batch.len(), "sqlite batch failed");
         }
@@ -187,20 +200,17 @@ async fn in_batch(conn: &mut Conn) -> bool {
     matches!(depth, Ok(Some(1)))
 }
 
-/// Rolls the batch back, if anything is left to roll back.
+/// Rolls the batch back, savepoints and all, if anything is left open.
 async fn rollback(conn: &mut Conn) {
     let result = conn
         .spawn_blocking(|c| {
-            if AnsiTransactionManager::transaction_manager_status_mut(c)
-                .transaction_depth()
-                .ok()
-                .flatten()
+            while AnsiTransactionManager::transaction_manager_status_mut(c)
+                .transaction_depth()?
                 .is_some()
             {
-                AnsiTransactionManager::rollback_transaction(c)
-            } else {
-                Ok(())
+                AnsiTransactionManager::rollback_transaction(c)?;
             }
+            Ok(())
         })
         .await;
     if let Err(e) = result {
