@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -68,11 +69,28 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// How long [`connect`] retries [`PRAGMAS`] that meet a lock: as long as
+/// `busy_timeout` would have waited.
+const PRAGMA_RETRY: Duration = Duration::from_secs(5);
+
 /// A new connection to `url` with [`PRAGMAS`] set.
+///
+/// Switching a new file to WAL needs an exclusive lock, and SQLite answers
+/// SQLITE_BUSY at once, without calling the busy handler, when another
+/// connection holds a lock it must not wait on (the concurrent first opens of
+/// a new file, by several processes or threads). So a "database is locked"
+/// here is retried until the busy timeout would have run out.
 pub(crate) fn connect(url: &str) -> Result<SqliteConnection, diesel::r2d2::Error> {
     let mut conn =
         SqliteConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
-    conn.batch_execute(PRAGMAS)
-        .map_err(diesel::r2d2::Error::QueryError)?;
-    Ok(conn)
+    let deadline = Instant::now() + PRAGMA_RETRY;
+    loop {
+        match conn.batch_execute(PRAGMAS) {
+            Ok(()) => return Ok(conn),
+            Err(e) if e.to_string().contains("is locked") && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(diesel::r2d2::Error::QueryError(e)),
+        }
+    }
 }

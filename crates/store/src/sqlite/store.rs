@@ -10,12 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use booking_domain::ports::{ApiKeyRecord, HealthCheck, StorageError};
 use booking_domain::{AccountId, Service, ServiceId};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::conn::{Conn, PRAGMAS, block_on, connect};
+use super::conn::{Conn, block_on, connect};
 use super::writer::Writer;
 use crate::{TxError, TxFuture, db_error, log_outcome};
 
@@ -274,9 +273,8 @@ pub fn path_from_url(url: &str) -> Result<PathBuf, StorageError> {
 /// calling thread; for the `migrate` command.
 pub fn migrate(path: &Path) -> Result<Vec<String>, StorageError> {
     let url = prepare_file(path)?;
-    let mut conn = SqliteConnection::establish(&url)
+    let mut conn = connect(&url)
         .map_err(|e| StorageError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-    conn.batch_execute(PRAGMAS).map_err(db_error)?;
     run_migrations(&mut conn)
 }
 
