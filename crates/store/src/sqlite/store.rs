@@ -342,6 +342,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use diesel::connection::SimpleConnection;
 
     #[test]
     fn urls_name_paths() {
