@@ -169,7 +169,7 @@ impl Calendars<'_> {
     }
 
     /// Connects an outside calendar to a provider (synced later, or by
-    /// `sync_all`), unless the provider has `limit` connections already.
+    /// `POST /v1/calendar/sync`), unless the provider has `limit` connections already.
     pub async fn connect(
         &self,
         provider: &str,
@@ -238,18 +238,6 @@ impl Calendars<'_> {
     /// Every connection of the account (every provider), in creation order.
     pub async fn connections(&self) -> Result<Vec<CalendarConnection>, CalendarError> {
         Ok(self.ports.calendars.account_calendars(self.account).await?)
-    }
-
-    /// Syncs every connection of the account now, one after another. The
-    /// HTTP front end runs [`sync_connection`] side by side under a deadline
-    /// instead.
-    pub async fn sync_all(&self) -> Result<Vec<SyncReport>, CalendarError> {
-        let connections = self.ports.calendars.account_calendars(self.account).await?;
-        let mut reports = Vec::with_capacity(connections.len());
-        for connection in connections {
-            reports.push(sync_connection(self.ports, &connection).await?);
-        }
-        Ok(reports)
     }
 }
 
@@ -354,31 +342,4 @@ pub async fn claim_due_fairly(
         usize::MAX,
         usize::MAX,
     ))
-}
-
-/// Background sync: claims connections last attempted more than `interval`
-/// ago (across accounts; safe with several processes) and syncs them one
-/// after another. Returns how many it synced. The server uses
-/// [`claim_due_fairly`] instead.
-pub async fn sync_due(
-    ports: &Ports,
-    interval: SignedDuration,
-    limit: u32,
-) -> Result<usize, StorageError> {
-    let now = ports.clock.now();
-    let before = now.checked_sub(interval).unwrap_or(now);
-    let claimed = ports
-        .calendars
-        .claim_calendar_syncs(
-            before,
-            now,
-            SignedDuration::from_secs(SYNC_LEASE_SECS),
-            limit,
-        )
-        .await?;
-    let n = claimed.len();
-    for connection in &claimed {
-        sync_connection(ports, connection).await?;
-    }
-    Ok(n)
 }

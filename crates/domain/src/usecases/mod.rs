@@ -23,7 +23,7 @@ pub use bookings::{
 };
 pub use calendars::{
     CalendarError, Calendars, SYNC_LEASE_SECS, SyncReport, claim_due_fairly, provider_busy,
-    sync_connection, sync_due, sync_window,
+    sync_connection, sync_window,
 };
 pub use catalog::{Catalog, CatalogError};
 pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};
