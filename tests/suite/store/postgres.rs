@@ -267,7 +267,9 @@ impl TestDb {
 
     /// A new store (its own pool) on the database.
     pub async fn store(&self) -> PostgresStore {
-        let store = PostgresStore::connect(&self.url, POOL_SIZE).await.unwrap();
+        let store = PostgresStore::connect(&self.url, POOL_SIZE, booking_tests::test_keyring())
+            .await
+            .unwrap();
         assert!(store.applied_migrations().is_empty(), "cloned migrated");
         store
     }
@@ -579,7 +581,11 @@ async fn connect_migrates_once_and_migrate_reports_nothing_pending() {
     let empty = with_database(&url, &name);
     let connects = (0..3).map(|_| {
         let empty = empty.clone();
-        tokio::spawn(async move { PostgresStore::connect(&empty, 1).await.unwrap() })
+        tokio::spawn(async move {
+            PostgresStore::connect(&empty, 1, booking_tests::test_keyring())
+                .await
+                .unwrap()
+        })
     });
     let mut applied = 0;
     for handle in connects.collect::<Vec<_>>() {
@@ -596,7 +602,12 @@ async fn connect_migrates_once_and_migrate_reports_nothing_pending() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_is_unavailable() {
     // Needs no server: nothing listens on port 1.
-    let result = PostgresStore::connect("postgres://booking:booking@127.0.0.1:1/booking", 2).await;
+    let result = PostgresStore::connect(
+        "postgres://booking:booking@127.0.0.1:1/booking",
+        2,
+        booking_tests::test_keyring(),
+    )
+    .await;
     assert!(
         matches!(result, Err(StorageError::Unavailable(_))),
         "{:?}",
