@@ -26,7 +26,7 @@ use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
 use super::fixtures::{now, tenant};
-use super::{calendars, contract, feeds, webhooks};
+use super::{calendars, contract, feeds, secrets, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;
@@ -1130,4 +1130,22 @@ async fn busy_time_is_cached_until_a_change_is_announced() {
 fn plus_secs(t: jiff::Timestamp, secs: i64) -> jiff::Timestamp {
     t.checked_add(jiff::SignedDuration::from_secs(secs))
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn a_secret_copied_to_another_row_is_a_storage_error_and_a_wrong_key_refused() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let (account, a, b) = secrets::two_endpoints(&store).await;
+    let mut raw = admin(db.url()).await;
+    execute(&mut raw, &secrets::copy_secret_sql(&a, &b))
+        .await
+        .unwrap();
+    drop(raw);
+    secrets::a_copied_secret_is_a_storage_error(&store, &account, &a, &b).await;
+    drop(store);
+    let refused = PostgresStore::connect(db.url(), 1, secrets::another_keyring()).await;
+    secrets::assert_wrong_key(refused.map(|_| ()));
+    db.drop().await;
 }

@@ -4,7 +4,7 @@ use booking_store::SqliteStore;
 use booking_tests::test_keyring;
 use tempfile::TempDir;
 
-use super::{calendars, contract, feeds, webhooks};
+use super::{calendars, contract, feeds, secrets, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {
@@ -94,4 +94,20 @@ fn concurrent_opens_of_a_new_file_migrate_once() {
         migration_count(),
         "{applied:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_copied_to_another_row_is_a_storage_error_and_a_wrong_key_refused() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+
+    let (dir, store) = fresh();
+    let path = dir.path().join("booking.db");
+    let (account, a, b) = secrets::two_endpoints(&store).await;
+    let mut raw = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    raw.batch_execute(&secrets::copy_secret_sql(&a, &b))
+        .unwrap();
+    secrets::a_copied_secret_is_a_storage_error(&store, &account, &a, &b).await;
+    drop(store);
+    secrets::assert_wrong_key(SqliteStore::open(&path, secrets::another_keyring()).map(|_| ()));
 }
