@@ -115,7 +115,7 @@ async fn connect_postgres(
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
-            Err(e) => return Err(e).context("cannot connect to Postgres"),
+            Err(e) => return Err(e).context("cannot open the Postgres database"),
         }
     }
 }
