@@ -56,7 +56,22 @@ const CONFIG_VARS: &[&str] = &[
     "BOOKING_TRUSTED_PROXIES",
     "BOOKING_MAX_WEBHOOKS",
     "BOOKING_MAX_CALENDARS",
+    "BOOKING_SECRET_KEY",
+    "BOOKING_SECRET_KEY_PREVIOUS",
+    "BOOKING_SECRET_KEY_NEW",
 ];
+
+/// The `BOOKING_SECRET_KEY` every test server and CLI run on Postgres gets
+/// (Postgres requires one; on SQLite the server makes its key file). A test
+/// that wants another key sets it in its own environment, which wins.
+pub const TEST_SECRET_KEY: &str = "dGVzdCBrZXk6IGJvb2tpbmctYXBpIGUyZSBzdWl0ZSE=";
+
+/// [`TEST_SECRET_KEY`] as the store's key ring, for store-level tests.
+pub fn test_keyring() -> booking_store::secrets::Keyring {
+    booking_store::secrets::Keyring::new(
+        booking_store::secrets::SecretKey::from_base64(TEST_SECRET_KEY).expect("a valid test key"),
+    )
+}
 
 /// The `booking-api` binary: `$BOOKING_API_BIN`, else `target/<profile>/booking-api`
 /// next to the `deps/` directory holding the running test executable.
@@ -97,6 +112,9 @@ pub fn command(database_url: &str) -> Command {
         .env("BOOKING_LOG", "warn")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
+    if database_url.starts_with("postgres") {
+        cmd.env("BOOKING_SECRET_KEY", TEST_SECRET_KEY);
+    }
     cmd
 }
 
@@ -106,6 +124,44 @@ pub fn run_cli(database_url: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run booking-api")
+}
+
+/// Starts `serve` on `database_url` with `env` and expects it to fail
+/// before listening: its stderr. Panics if it listens (or runs on) instead.
+pub fn serve_fails(database_url: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = command(database_url);
+    cmd.arg("serve")
+        .env("BOOKING_BIND", "127.0.0.1:0")
+        .env("BOOKING_LOG", "warn,booking_api=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn booking-api serve");
+    let deadline = Instant::now() + START_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("reap booking-api");
+            panic!(
+                "booking-api kept running; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().expect("read stderr");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!status.success(), "serve exited successfully: {stderr}");
+    assert!(
+        !stderr.contains("listening on"),
+        "the server listened before failing: {stderr}"
+    );
+    stderr
 }
 
 /// One running server with its own temporary database.

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use booking_domain::ports::RateLimit;
+use booking_store::secrets::SecretKey;
 
 /// Every key the server reads.
 pub const KEYS: &[&str] = &[
@@ -34,6 +35,8 @@ pub const KEYS: &[&str] = &[
     "BOOKING_TRUSTED_PROXIES",
     "BOOKING_MAX_WEBHOOKS",
     "BOOKING_MAX_CALENDARS",
+    "BOOKING_SECRET_KEY",
+    "BOOKING_SECRET_KEY_PREVIOUS",
 ];
 
 /// Where data lives.
@@ -89,6 +92,13 @@ pub struct Config {
     pub max_webhooks: u32,
     /// Calendar connections per provider.
     pub max_calendars: u32,
+    /// `BOOKING_SECRET_KEY`: seals the secrets at rest (`None`: on SQLite the
+    /// key file beside the database, see `secret_key.rs`; Postgres requires
+    /// it). Its `Debug` shows the key id only.
+    pub secret_key: Option<SecretKey>,
+    /// `BOOKING_SECRET_KEY_PREVIOUS`: opens (never seals) secrets during a
+    /// key rotation.
+    pub secret_key_previous: Option<SecretKey>,
 }
 
 /// The outside calendar APIs' base URLs as configured.
@@ -270,7 +280,20 @@ impl Config {
                 },
             }
         };
+        // The key's text is never part of an error or a log line. Empty is
+        // unset (a variable left blank after a rotation).
+        let key = |name: &str| -> anyhow::Result<Option<SecretKey>> {
+            values
+                .get(name)
+                .filter(|text| !text.trim().is_empty())
+                .map(|text| {
+                    SecretKey::from_base64(text).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+                })
+                .transpose()
+        };
         Ok(Config {
+            secret_key: key("BOOKING_SECRET_KEY")?,
+            secret_key_previous: key("BOOKING_SECRET_KEY_PREVIOUS")?,
             request_timeout,
             trusted_proxies,
             max_webhooks: count("BOOKING_MAX_WEBHOOKS", 20)?,
@@ -382,6 +405,41 @@ mod tests {
         ] {
             let map = BTreeMap::from([(key.to_owned(), bad.to_owned())]);
             assert!(Config::from_map(&map).is_err(), "{key}={bad}");
+        }
+    }
+
+    #[test]
+    fn secret_keys_are_base64_of_32_bytes_and_never_shown() {
+        let c = Config::from_map(&BTreeMap::new()).unwrap();
+        assert!(c.secret_key.is_none() && c.secret_key_previous.is_none());
+        let blank = BTreeMap::from([("BOOKING_SECRET_KEY_PREVIOUS".to_owned(), " ".to_owned())]);
+        assert!(
+            Config::from_map(&blank)
+                .unwrap()
+                .secret_key_previous
+                .is_none()
+        );
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let map = BTreeMap::from([
+            ("BOOKING_SECRET_KEY".to_owned(), key.to_owned()),
+            (
+                "BOOKING_SECRET_KEY_PREVIOUS".to_owned(),
+                format!(" {key}\n"),
+            ),
+        ]);
+        let c = Config::from_map(&map).unwrap();
+        let id = c.secret_key.as_ref().unwrap().id().to_owned();
+        assert_eq!(c.secret_key_previous.as_ref().unwrap().id(), id);
+        assert!(!format!("{c:?}").contains(key));
+        for (name, bad) in [
+            ("BOOKING_SECRET_KEY", "not base64!"),
+            ("BOOKING_SECRET_KEY", "AAECAwQFBgcICQoLDA0ODw=="),
+            ("BOOKING_SECRET_KEY_PREVIOUS", "AAAA"),
+        ] {
+            let map = BTreeMap::from([(name.to_owned(), bad.to_owned())]);
+            let e = Config::from_map(&map).unwrap_err().to_string();
+            assert!(e.starts_with(name), "{e}");
+            assert!(e.contains("32"), "{e}");
         }
     }
 

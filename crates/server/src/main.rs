@@ -5,6 +5,7 @@ mod background;
 mod calendars;
 mod config;
 mod ids;
+mod secret_key;
 mod wiring;
 
 use std::io::IsTerminal;
@@ -49,6 +50,29 @@ enum Command {
     Backup {
         /// The file to write; it must not exist yet.
         file: std::path::PathBuf,
+    },
+    /// Manage the key that encrypts secrets at rest (`BOOKING_SECRET_KEY`).
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every stored secret under a new key, in one transaction.
+    ///
+    /// The current key is the configured one (`BOOKING_SECRET_KEY`, else the
+    /// SQLite key file). The new key comes from `--new-key-file`, else from
+    /// `BOOKING_SECRET_KEY_NEW` (never from the command line, where `ps`
+    /// shows it); with the SQLite key file and neither given, a new key is
+    /// generated, and the key file is replaced atomically either way.
+    /// Stop the servers first, or see docs/operations.md for a rotation
+    /// without downtime.
+    Rotate {
+        /// A file holding the new key (32 random bytes, base64).
+        #[arg(long, value_name = "PATH")]
+        new_key_file: Option<PathBuf>,
     },
 }
 
@@ -200,6 +224,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Secrets {
+            action: SecretsCommand::Rotate { new_key_file },
+        } => rotate_secrets(&config, new_key_file.as_deref()).await,
         Command::Keys { action } => {
             let ports = wiring::backend(&config, Startup::FailFast).await?.ports;
             let keys = ApiKeys {
@@ -226,6 +253,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `secrets rotate`: finds the new key, re-encrypts, says what to do next.
+async fn rotate_secrets(
+    config: &Config,
+    new_key_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use booking_store::secrets::SecretKey;
+    let from_env = std::env::var("BOOKING_SECRET_KEY_NEW")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let new = match (new_key_file, from_env) {
+        (Some(path), _) => secret_key::read_key_file(path)?,
+        (None, Some(text)) => SecretKey::from_base64(&text)
+            .map_err(|e| anyhow::anyhow!("BOOKING_SECRET_KEY_NEW: {e}"))?,
+        (None, None)
+            if config.secret_key.is_none()
+                && matches!(config.database, config::Database::Sqlite(_)) =>
+        {
+            SecretKey::generate().context("cannot generate a secret key")?
+        }
+        (None, None) => anyhow::bail!(
+            "give the new key in a file (--new-key-file PATH) or in BOOKING_SECRET_KEY_NEW; \
+             BOOKING_SECRET_KEY stays the current key for this command"
+        ),
+    };
+    let new_id = new.id().to_owned();
+    let rotated = wiring::rotate(config, new).await?;
+    println!(
+        "Re-encrypted {} stored secret(s) under key id {new_id} (was {}).",
+        rotated.resealed, rotated.old_id
+    );
+    match rotated.key_file {
+        Some(path) => println!(
+            "The new key is in {}; start the server as usual (back the key file up with the database).",
+            path.display()
+        ),
+        None => println!(
+            "Set BOOKING_SECRET_KEY to the new key (key id {new_id}) on every instance and restart them; \
+             while instances with the old key still run, give the restarted ones the old key in \
+             BOOKING_SECRET_KEY_PREVIOUS (see Security in docs/operations.md)."
+        ),
+    }
+    Ok(())
 }
 
 /// Every ten minutes, deletes idempotency keys past their 24 hours (they

@@ -13,10 +13,12 @@ use booking_domain::ports::{
 use booking_http::ratelimit::GovernorLimiter;
 use booking_store::PostgresStore;
 use booking_store::SqliteStore;
+use booking_store::secrets::Keyring;
 use booking_webhooks::TargetGuard;
 
 use crate::config::{Config, Database};
 use crate::ids::RandomIds;
+use crate::secret_key;
 
 /// The adapters behind the ports, ready to serve.
 pub struct Backend {
@@ -97,11 +99,12 @@ pub enum Startup {
 async fn connect_postgres(
     url: &str,
     pool_size: usize,
+    keys: &Keyring,
     startup: Startup,
 ) -> anyhow::Result<PostgresStore> {
     let mut delay = Duration::from_millis(500);
     loop {
-        match PostgresStore::connect(url, pool_size).await {
+        match PostgresStore::connect(url, pool_size, keys.clone()).await {
             Ok(store) => return Ok(store),
             Err(StorageError::Unavailable(e)) if startup == Startup::Retry => {
                 tracing::warn!(
@@ -112,20 +115,27 @@ async fn connect_postgres(
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
-            Err(e) => return Err(e).context("cannot connect to Postgres"),
+            Err(e) => return Err(e).context("cannot open the Postgres database"),
         }
     }
 }
 
-/// Opens the configured store (applying migrations) and builds the ports.
+/// Opens the SQLite store with `keys`.
+async fn open_sqlite(url: &str, keys: &Keyring) -> anyhow::Result<SqliteStore> {
+    let (url, keys) = (url.to_owned(), keys.clone());
+    tokio::task::spawn_blocking(move || SqliteStore::from_url(&url, keys))
+        .await
+        .context("SQLite start-up task failed")?
+        .context("cannot open the SQLite database")
+}
+
+/// Opens the configured store (applying migrations, bringing the stored
+/// secrets under the current key) and builds the ports.
 pub async fn backend(config: &Config, startup: Startup) -> anyhow::Result<Backend> {
+    let keys = secret_key::keys(config)?.ring;
     match &config.database {
         Database::Sqlite(url) => {
-            let url = url.clone();
-            let store = tokio::task::spawn_blocking(move || SqliteStore::from_url(&url))
-                .await
-                .context("SQLite start-up task failed")?
-                .context("cannot open the SQLite database")?;
+            let store = open_sqlite(url, &keys).await?;
             let limiter = Arc::new(GovernorLimiter::new());
             let store = Arc::new(store);
             Ok(Backend {
@@ -136,7 +146,7 @@ pub async fn backend(config: &Config, startup: Startup) -> anyhow::Result<Backen
             })
         }
         Database::Postgres(url) => {
-            let store = Arc::new(connect_postgres(url, config.db_pool_size, startup).await?);
+            let store = Arc::new(connect_postgres(url, config.db_pool_size, &keys, startup).await?);
             Ok(Backend {
                 ports: ports_from(store.clone(), config)?,
                 limiter: store.clone(),
@@ -145,6 +155,70 @@ pub async fn backend(config: &Config, startup: Startup) -> anyhow::Result<Backen
             })
         }
     }
+}
+
+/// What `secrets rotate` did.
+#[derive(Debug)]
+pub struct Rotated {
+    /// How many stored values were re-encrypted.
+    pub resealed: usize,
+    /// The key id before.
+    pub old_id: String,
+    /// Where the new key went: the key file, or nowhere (the operator
+    /// configures it).
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+/// Re-encrypts every stored secret under `new` (one transaction). With the
+/// SQLite key file, the new key is first kept beside it (`secret.key.new`),
+/// then renamed over it once the database is re-encrypted: a crash leaves
+/// a key that opens the database either way (see `secret_key.rs`).
+pub async fn rotate(
+    config: &Config,
+    new: booking_store::secrets::SecretKey,
+) -> anyhow::Result<Rotated> {
+    let keys = secret_key::keys(config)?;
+    let old_id = keys.ring.current().id().to_owned();
+    if keys.ring.current().id() == new.id() {
+        anyhow::bail!("the new key is the current key (key id {old_id})");
+    }
+    let key_file = match &keys.source {
+        secret_key::Source::File(path) => Some(path.clone()),
+        secret_key::Source::Configured => None,
+    };
+    if let Some(path) = &key_file {
+        secret_key::replace_key_file(&secret_key::pending_path(path), &new)?;
+    }
+    let rotated = keys.ring.rotated_to(new);
+    let resealed = match &config.database {
+        Database::Sqlite(url) => match open_sqlite(url, &keys.ring).await {
+            Ok(store) => store.reseal_secrets(&rotated).await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        Database::Postgres(url) => {
+            match connect_postgres(url, 1, &keys.ring, Startup::FailFast).await {
+                Ok(store) => store.reseal_secrets(&rotated).await.map_err(Into::into),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    let resealed = match resealed {
+        Ok(n) => n,
+        Err(e) => {
+            if let Some(path) = &key_file {
+                let _ = std::fs::remove_file(secret_key::pending_path(path));
+            }
+            return Err(e.context("cannot re-encrypt the stored secrets (nothing was changed)"));
+        }
+    };
+    if let Some(path) = &key_file {
+        secret_key::finish_rotation(path)?;
+    }
+    Ok(Rotated {
+        resealed,
+        old_id,
+        key_file,
+    })
 }
 
 /// Applies pending migrations; returns a description of the target and the versions applied.

@@ -15,6 +15,7 @@ use crate::TxError;
 use crate::postgres::PostgresStore;
 use crate::rows::{CalendarRow, busy_pieces, secs};
 use crate::schema::{calendar_busy, calendar_connections};
+use crate::secrets::{Field, Keyring, tenant_row};
 use crate::sqlite::SqliteStore;
 
 /// Whether a connection is due for a background sync: not attempted since
@@ -31,11 +32,14 @@ pub(crate) fn due_for_sync(before: i64, now: i64) -> _ {
         )
 }
 
-/// The connections of `rows`.
-pub(crate) fn domain(rows: Vec<CalendarRow>) -> Result<Vec<CalendarConnection>, TxError> {
+/// The connections of `rows`, their secrets opened with `keys`.
+pub(crate) fn domain(
+    rows: Vec<CalendarRow>,
+    keys: &Keyring,
+) -> Result<Vec<CalendarConnection>, TxError> {
     Ok(rows
         .into_iter()
-        .map(CalendarRow::into_domain)
+        .map(|row| row.into_domain(keys))
         .collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -43,7 +47,7 @@ pub(crate) fn domain(rows: Vec<CalendarRow>) -> Result<Vec<CalendarConnection>, 
 #[async_trait]
 impl CalendarStore for Store {
     async fn create_calendar(&self, connection: &CalendarConnection) -> Result<(), StorageError> {
-        let row = CalendarRow::from_domain(connection);
+        let row = CalendarRow::from_domain(connection, &self.secret_keys())?;
         self.write("create_calendar", move |conn| {
             let row = row.clone();
             Box::pin(async move {
@@ -67,7 +71,7 @@ impl CalendarStore for Store {
         connection: &CalendarConnection,
         limit: u32,
     ) -> Result<bool, StorageError> {
-        let row = CalendarRow::from_domain(connection);
+        let row = CalendarRow::from_domain(connection, &self.secret_keys())?;
         self.write("create_calendar_within", move |conn| {
             let row = row.clone();
             Box::pin(async move {
@@ -102,6 +106,7 @@ impl CalendarStore for Store {
         provider: &ProviderId,
     ) -> Result<Vec<CalendarConnection>, StorageError> {
         let (account, provider) = (account.as_str().to_owned(), provider.as_str().to_owned());
+        let keys = self.secret_keys();
         self.read("list_calendars", move |conn| {
             Box::pin(async move {
                 let rows = calendar_connections::table
@@ -111,7 +116,7 @@ impl CalendarStore for Store {
                     .select(CalendarRow::as_select())
                     .load(conn)
                     .await?;
-                domain(rows)
+                domain(rows, &keys)
             })
         })
         .await
@@ -122,6 +127,7 @@ impl CalendarStore for Store {
         account: &AccountId,
     ) -> Result<Vec<CalendarConnection>, StorageError> {
         let account = account.as_str().to_owned();
+        let keys = self.secret_keys();
         self.read("account_calendars", move |conn| {
             Box::pin(async move {
                 let rows = calendar_connections::table
@@ -130,7 +136,7 @@ impl CalendarStore for Store {
                     .select(CalendarRow::as_select())
                     .load(conn)
                     .await?;
-                domain(rows)
+                domain(rows, &keys)
             })
         })
         .await
@@ -183,7 +189,9 @@ impl CalendarStore for Store {
     ) -> Result<Vec<CalendarConnection>, StorageError> {
         let (before, now) = (secs(attempted_before), secs(now));
         let until = now.saturating_add(lease.as_secs().max(1));
+        let keys = self.secret_keys();
         self.write("claim_calendar_syncs", move |conn| {
+            let keys = keys.clone();
             Box::pin(async move {
                 conn.transaction(async |conn| {
                     let due = Self::due_calendars(conn, before, now, limit).await?;
@@ -202,7 +210,7 @@ impl CalendarStore for Store {
                         .select(CalendarRow::as_select())
                         .load(conn)
                         .await?;
-                    domain(rows)
+                    domain(rows, &keys)
                 })
                 .await
             })
@@ -225,7 +233,9 @@ impl CalendarStore for Store {
     ) -> Result<Vec<CalendarConnection>, StorageError> {
         let (before, now) = (secs(attempted_before), secs(now));
         let until = now.saturating_add(lease.as_secs().max(1));
+        let keys = self.secret_keys();
         self.write("claim_calendar_syncs_fairly", move |conn| {
+            let keys = keys.clone();
             Box::pin(async move {
                 conn.transaction(async |conn| {
                     let due: Vec<(i64, String)> = calendar_connections::table
@@ -269,7 +279,7 @@ impl CalendarStore for Store {
                         .select(CalendarRow::as_select())
                         .load(conn)
                         .await?;
-                    domain(rows)
+                    domain(rows, &keys)
                 })
                 .await
             })
@@ -289,6 +299,22 @@ impl CalendarStore for Store {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         let result = result.clone();
         let now = secs(now);
+        // Sealed before the write: the tokens are bound to this connection.
+        let row = tenant_row(&account, &id);
+        let keys = self.secret_keys();
+        let credentials = credentials
+            .map(|c| -> Result<_, StorageError> {
+                Ok((
+                    keys.seal_opt(Field::CalendarAccessToken, &row, c.access_token.as_deref())?,
+                    keys.seal_opt(
+                        Field::CalendarRefreshToken,
+                        &row,
+                        c.refresh_token.as_deref(),
+                    )?,
+                    c.expires_at.map(secs),
+                ))
+            })
+            .transpose()?;
         let recorded = self
             .write("record_calendar_sync", {
                 let (account, id, result) = (account.clone(), id.clone(), result.clone());
@@ -314,12 +340,12 @@ impl CalendarStore for Store {
                             let target = calendar_connections::table
                                 .filter(calendar_connections::account_id.eq(&account))
                                 .filter(calendar_connections::id.eq(&id));
-                            if let Some(c) = &credentials {
+                            if let Some((access, refresh, expires)) = &credentials {
                                 diesel::update(target)
                                     .set((
-                                        calendar_connections::access_token.eq(&c.access_token),
-                                        calendar_connections::refresh_token.eq(&c.refresh_token),
-                                        calendar_connections::expires_at.eq(c.expires_at.map(secs)),
+                                        calendar_connections::access_token.eq(access),
+                                        calendar_connections::refresh_token.eq(refresh),
+                                        calendar_connections::expires_at.eq(expires),
                                     ))
                                     .execute(conn)
                                     .await?;

@@ -13,6 +13,7 @@ use crate::TxError;
 use crate::postgres::PostgresStore;
 use crate::rows::{BookingRow, MAX_OCCUPIED_SECS, ProviderRow, secs, secs_ceil};
 use crate::schema::{bookings, providers, server_secrets, services};
+use crate::secrets::Field;
 use crate::sqlite::SqliteStore;
 
 #[duplicate_item(Store; [SqliteStore]; [PostgresStore])]
@@ -130,30 +131,38 @@ impl FeedStore for Store {
     }
 
     async fn server_secret(&self, name: &str, candidate: &str) -> Result<String, StorageError> {
-        let (name, candidate) = (name.to_owned(), candidate.to_owned());
+        let keys = self.secret_keys();
+        // Sealed before the insert: what is stored is never the plaintext.
+        let sealed = keys.seal(Field::ServerSecret, name, candidate)?;
+        let name = name.to_owned();
         let now = secs(Timestamp::now());
-        self.write("server_secret", move |conn| {
-            let (name, candidate) = (name.clone(), candidate.clone());
-            Box::pin(async move {
-                // After the insert (or the conflicting one it waited for)
-                // commits, the row is there for every caller.
-                diesel::insert_into(server_secrets::table)
-                    .values((
-                        server_secrets::name.eq(&name),
-                        server_secrets::value.eq(&candidate),
-                        server_secrets::created_at.eq(now),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                Ok(server_secrets::table
-                    .filter(server_secrets::name.eq(&name))
-                    .select(server_secrets::value)
-                    .first(conn)
-                    .await?)
+        let stored = self
+            .write("server_secret", {
+                let name = name.clone();
+                move |conn| {
+                    let (name, sealed) = (name.clone(), sealed.clone());
+                    Box::pin(async move {
+                        // After the insert (or the conflicting one it waited
+                        // for) commits, the row is there for every caller.
+                        diesel::insert_into(server_secrets::table)
+                            .values((
+                                server_secrets::name.eq(&name),
+                                server_secrets::value.eq(&sealed),
+                                server_secrets::created_at.eq(now),
+                            ))
+                            .on_conflict_do_nothing()
+                            .execute(conn)
+                            .await?;
+                        Ok(server_secrets::table
+                            .filter(server_secrets::name.eq(&name))
+                            .select(server_secrets::value)
+                            .first::<String>(conn)
+                            .await?)
+                    })
+                }
             })
-        })
-        .await
-        .map_err(TxError::storage)
+            .await
+            .map_err(TxError::storage)?;
+        keys.open(Field::ServerSecret, &name, &stored)
     }
 }

@@ -17,6 +17,10 @@
 //! no-ops where a backend has nothing to do.
 //!
 //! - Instants are stored as unix seconds (UTC), money as integer minor units.
+//! - Secrets (webhook secrets, calendar URLs and credentials, server
+//!   secrets) are stored encrypted under `BOOKING_SECRET_KEY` ([`secrets`]):
+//!   each store is opened with a [`secrets::Keyring`] and seals them on
+//!   write, opens them on read.
 //! - Storage failures are [`StorageError`]s, never "not found":
 //!   `Unavailable` when the database cannot be reached or is busy,
 //!   `Internal` otherwise (a corrupt row names its table and id).
@@ -30,6 +34,8 @@ mod idempotency;
 pub mod postgres;
 mod rows;
 mod schema;
+mod sealing;
+pub mod secrets;
 mod sql;
 pub mod sqlite;
 mod webhooks;

@@ -47,7 +47,7 @@ impl Store {
 #[async_trait]
 impl WebhookStore for Store {
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), StorageError> {
-        let row = WebhookRow::from_domain(endpoint);
+        let row = WebhookRow::from_domain(endpoint, &self.secret_keys())?;
         self.write("create_webhook", move |conn| {
             let row = row.clone();
             Box::pin(async move {
@@ -71,7 +71,7 @@ impl WebhookStore for Store {
         endpoint: &WebhookEndpoint,
         limit: u32,
     ) -> Result<bool, StorageError> {
-        let row = WebhookRow::from_domain(endpoint);
+        let row = WebhookRow::from_domain(endpoint, &self.secret_keys())?;
         self.write("create_webhook_within", move |conn| {
             let row = row.clone();
             Box::pin(async move {
@@ -104,6 +104,7 @@ impl WebhookStore for Store {
         id: &WebhookId,
     ) -> Result<Option<WebhookEndpoint>, StorageError> {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        let keys = self.secret_keys();
         self.read("get_webhook", move |conn| {
             Box::pin(async move {
                 let row = webhook_endpoints::table
@@ -113,7 +114,7 @@ impl WebhookStore for Store {
                     .first(conn)
                     .await
                     .optional()?;
-                Ok(row.map(WebhookRow::into_domain).transpose()?)
+                Ok(row.map(|row| row.into_domain(&keys)).transpose()?)
             })
         })
         .await
@@ -126,6 +127,7 @@ impl WebhookStore for Store {
     ) -> Result<Page<WebhookEndpoint>, StorageError> {
         let account = account.as_str().to_owned();
         let limit = page_limit(&page_req);
+        let keys = self.secret_keys();
         self.read("list_webhooks", move |conn| {
             Box::pin(async move {
                 let rows: Vec<(i64, WebhookRow)> = webhook_endpoints::table
@@ -136,14 +138,14 @@ impl WebhookStore for Store {
                     .select((webhook_endpoints::seq, WebhookRow::as_select()))
                     .load(conn)
                     .await?;
-                Ok(page(rows, limit, WebhookRow::into_domain)?)
+                Ok(page(rows, limit, |row| row.into_domain(&keys))?)
             })
         })
         .await
     }
 
     async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<bool, StorageError> {
-        let row = WebhookRow::from_domain(endpoint);
+        let row = WebhookRow::from_domain(endpoint, &self.secret_keys())?;
         self.write("update_webhook", move |conn| {
             let row = row.clone();
             Box::pin(async move {

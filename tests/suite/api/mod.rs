@@ -24,6 +24,7 @@ mod providers;
 mod rate_headers;
 mod ratelimit;
 mod safety;
+mod secrets;
 mod services;
 mod shutdown;
 mod unavailable;

@@ -25,7 +25,7 @@ const ALL_EVENTS: [&str; 5] = [
 /// HMAC-SHA256 keyed with the base64-decoded secret after `whsec_`, over
 /// `id.timestamp.body`, base64, `v1,` prefixed, any of the space-separated
 /// signatures.
-fn signed_by(r: &Received, secret: &str) -> bool {
+pub(super) fn signed_by(r: &Received, secret: &str) -> bool {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
         .expect("secret is base64");

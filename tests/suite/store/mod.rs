@@ -61,6 +61,7 @@ mod feeds;
 mod fixtures;
 mod postgres;
 mod ratelimit;
+mod secrets;
 mod sqlite;
 mod tls;
 mod webhooks;

@@ -26,7 +26,7 @@ use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
 use super::fixtures::{now, tenant};
-use super::{calendars, contract, feeds, webhooks};
+use super::{calendars, contract, feeds, secrets, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;
@@ -267,7 +267,9 @@ impl TestDb {
 
     /// A new store (its own pool) on the database.
     pub async fn store(&self) -> PostgresStore {
-        let store = PostgresStore::connect(&self.url, POOL_SIZE).await.unwrap();
+        let store = PostgresStore::connect(&self.url, POOL_SIZE, booking_tests::test_keyring())
+            .await
+            .unwrap();
         assert!(store.applied_migrations().is_empty(), "cloned migrated");
         store
     }
@@ -579,7 +581,11 @@ async fn connect_migrates_once_and_migrate_reports_nothing_pending() {
     let empty = with_database(&url, &name);
     let connects = (0..3).map(|_| {
         let empty = empty.clone();
-        tokio::spawn(async move { PostgresStore::connect(&empty, 1).await.unwrap() })
+        tokio::spawn(async move {
+            PostgresStore::connect(&empty, 1, booking_tests::test_keyring())
+                .await
+                .unwrap()
+        })
     });
     let mut applied = 0;
     for handle in connects.collect::<Vec<_>>() {
@@ -596,7 +602,12 @@ async fn connect_migrates_once_and_migrate_reports_nothing_pending() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_is_unavailable() {
     // Needs no server: nothing listens on port 1.
-    let result = PostgresStore::connect("postgres://booking:booking@127.0.0.1:1/booking", 2).await;
+    let result = PostgresStore::connect(
+        "postgres://booking:booking@127.0.0.1:1/booking",
+        2,
+        booking_tests::test_keyring(),
+    )
+    .await;
     assert!(
         matches!(result, Err(StorageError::Unavailable(_))),
         "{:?}",
@@ -1119,4 +1130,22 @@ async fn busy_time_is_cached_until_a_change_is_announced() {
 fn plus_secs(t: jiff::Timestamp, secs: i64) -> jiff::Timestamp {
     t.checked_add(jiff::SignedDuration::from_secs(secs))
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn a_secret_copied_to_another_row_is_a_storage_error_and_a_wrong_key_refused() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let (account, a, b) = secrets::two_endpoints(&store).await;
+    let mut raw = admin(db.url()).await;
+    execute(&mut raw, &secrets::copy_secret_sql(&a, &b))
+        .await
+        .unwrap();
+    drop(raw);
+    secrets::a_copied_secret_is_a_storage_error(&store, &account, &a, &b).await;
+    drop(store);
+    let refused = PostgresStore::connect(db.url(), 1, secrets::another_keyring()).await;
+    secrets::assert_wrong_key(refused.map(|_| ()));
+    db.drop().await;
 }

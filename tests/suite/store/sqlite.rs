@@ -1,9 +1,10 @@
 //! The contract suite on `SqliteStore`: a fresh database file per test.
 
 use booking_store::SqliteStore;
+use booking_tests::test_keyring;
 use tempfile::TempDir;
 
-use super::{calendars, contract, feeds, webhooks};
+use super::{calendars, contract, feeds, secrets, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {
@@ -15,7 +16,7 @@ fn migration_count() -> usize {
 /// returned guard).
 fn fresh() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("booking.db")).unwrap();
+    let store = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
     (dir, store)
 }
 
@@ -38,7 +39,7 @@ for_each_contract_test!(sqlite_tests);
 async fn concurrent_claims_on_two_pools_never_overlap() {
     // Two pools on one file behave like two processes sharing it.
     let (dir, first) = fresh();
-    let second = SqliteStore::open(&dir.path().join("booking.db")).unwrap();
+    let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
     webhooks::concurrent_claims_never_overlap(&[first, second], 200, 4).await;
 }
 
@@ -52,7 +53,7 @@ async fn concurrent_inserts_on_one_store_have_one_winner() {
 async fn concurrent_inserts_across_two_pools_have_one_winner() {
     // Two pools on one file behave like two processes sharing it.
     let (dir, first) = fresh();
-    let second = SqliteStore::open(&dir.path().join("booking.db")).unwrap();
+    let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
     assert!(second.applied_migrations().is_empty());
     contract::concurrent_overlapping_inserts_have_one_winner(&[first, second], 50).await;
 }
@@ -61,12 +62,12 @@ async fn concurrent_inserts_across_two_pools_have_one_winner() {
 fn open_creates_parent_directories_and_migrates_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a/b/booking.db");
-    let store = SqliteStore::open(&path).unwrap();
+    let store = SqliteStore::open(&path, test_keyring()).unwrap();
     assert!(path.exists());
     assert_eq!(store.applied_migrations().len(), migration_count());
     assert_eq!(store.path(), path);
     drop(store);
-    let again = SqliteStore::open(&path).unwrap();
+    let again = SqliteStore::open(&path, test_keyring()).unwrap();
     assert!(again.applied_migrations().is_empty());
     assert!(booking_store::sqlite::migrate(&path).unwrap().is_empty());
 }
@@ -77,7 +78,14 @@ fn concurrent_opens_of_a_new_file_migrate_once() {
     let path = dir.path().join("booking.db");
     let applied: Vec<usize> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| SqliteStore::open(&path).unwrap().applied_migrations().len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    SqliteStore::open(&path, test_keyring())
+                        .unwrap()
+                        .applied_migrations()
+                        .len()
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -86,4 +94,20 @@ fn concurrent_opens_of_a_new_file_migrate_once() {
         migration_count(),
         "{applied:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_copied_to_another_row_is_a_storage_error_and_a_wrong_key_refused() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+
+    let (dir, store) = fresh();
+    let path = dir.path().join("booking.db");
+    let (account, a, b) = secrets::two_endpoints(&store).await;
+    let mut raw = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    raw.batch_execute(&secrets::copy_secret_sql(&a, &b))
+        .unwrap();
+    secrets::a_copied_secret_is_a_storage_error(&store, &account, &a, &b).await;
+    drop(store);
+    secrets::assert_wrong_key(SqliteStore::open(&path, secrets::another_keyring()).map(|_| ()));
 }

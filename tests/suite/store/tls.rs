@@ -103,7 +103,7 @@ async fn sessions(database: &str) -> (i64, i64) {
 async fn connect_with(params: &str) -> (i64, i64) {
     let db = TestDb::create().await;
     let url = with_params(db.url(), params);
-    let store = PostgresStore::connect(&url, 2)
+    let store = PostgresStore::connect(&url, 2, booking_tests::test_keyring())
         .await
         .unwrap_or_else(|e| panic!("cannot connect with {params}: {e}"));
     store.ping().await.unwrap();
@@ -115,7 +115,7 @@ async fn connect_with(params: &str) -> (i64, i64) {
 
 /// The error of a store that must not connect.
 async fn refused(url: &str) -> StorageError {
-    match PostgresStore::connect(url, 2).await {
+    match PostgresStore::connect(url, 2, booking_tests::test_keyring()).await {
         Ok(_) => panic!("connected, but should not have: {url}"),
         Err(e) => e,
     }
@@ -172,7 +172,9 @@ async fn a_certificate_from_another_ca_fails_verification_clearly() {
             &format!("sslmode={mode}&sslrootcert={}", other.display()),
         );
         if mode == "prefer" {
-            let store = PostgresStore::connect(&url, 1).await.unwrap();
+            let store = PostgresStore::connect(&url, 1, booking_tests::test_keyring())
+                .await
+                .unwrap();
             store.ping().await.unwrap();
             continue;
         }
@@ -204,7 +206,9 @@ async fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
             &with_host(&admin, "localhost"),
             &format!("sslmode=verify-full&sslrootcert={root}"),
         );
-        let store = PostgresStore::connect(&url, 1).await.unwrap();
+        let store = PostgresStore::connect(&url, 1, booking_tests::test_keyring())
+            .await
+            .unwrap();
         store.ping().await.unwrap();
     }
     // A name the certificate does not carry, at the server's address.
@@ -231,7 +235,9 @@ async fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
         &elsewhere,
         &format!("hostaddr={address}&sslmode=verify-ca&sslrootcert={root}"),
     );
-    let store = PostgresStore::connect(&url, 1).await.unwrap();
+    let store = PostgresStore::connect(&url, 1, booking_tests::test_keyring())
+        .await
+        .unwrap();
     store.ping().await.unwrap();
 }
 

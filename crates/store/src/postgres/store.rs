@@ -23,6 +23,7 @@ use super::cache::{self, BusyAnnouncer, BusyCache, KeyCache, ServiceCache};
 use super::listen::{self, Listener};
 use super::notify;
 use super::tls::{CONNECT_TIMEOUT, establish};
+use crate::secrets::Keyring;
 use crate::{TxError, TxFuture, db_error, log_outcome};
 
 /// The connection the shared queries run on.
@@ -57,6 +58,8 @@ pub struct PostgresStore {
 pub(crate) struct Inner {
     pool: PgPool,
     applied: Vec<String>,
+    /// Seals and opens the secret columns (see `secrets.rs`).
+    secrets: Arc<Keyring>,
     /// Signalled after a commit that queued webhook deliveries, here or (by
     /// the listener) in another process.
     pub(crate) wake: Arc<Notify>,
@@ -88,9 +91,16 @@ impl PostgresStore {
     /// applies pending migrations and starts listening for webhook
     /// notifications (one more connection, outside the pool, kept until the
     /// store is dropped; must be called inside a tokio runtime).
+    /// Then brings the stored secrets under `secrets` (see `sealing.rs`; one
+    /// instance at a time).
     /// `Err(StorageError::Unavailable)` when the server can't be reached;
-    /// `Internal` when a migration fails.
-    pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StorageError> {
+    /// `Internal` when a migration fails or `secrets` do not open the stored
+    /// secrets (the message says so).
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        secrets: Keyring,
+    ) -> Result<PostgresStore, StorageError> {
         let applied = PostgresStore::migrate(url).await?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied postgres migrations");
@@ -125,10 +135,11 @@ impl PostgresStore {
             },
         )
         .await;
-        Ok(PostgresStore {
+        let store = PostgresStore {
             inner: Arc::new(Inner {
                 pool,
                 applied,
+                secrets: Arc::new(secrets),
                 wake,
                 keys,
                 services,
@@ -136,7 +147,21 @@ impl PostgresStore {
                 announcer,
                 _listener: listener,
             }),
-        })
+        };
+        let sealed = store.reseal_secrets(&store.inner.secrets).await?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                key_id = store.inner.secrets.current().id(),
+                "encrypted stored secrets under the current key"
+            );
+        }
+        Ok(store)
+    }
+
+    /// The keys the secret columns are sealed and opened with.
+    pub(crate) fn secret_keys(&self) -> Arc<Keyring> {
+        Arc::clone(&self.inner.secrets)
     }
 
     /// Wakes a delivery worker waiting in `wait_for_deliveries` (or the
@@ -428,7 +453,12 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_server_is_unavailable() {
         // Port 1 on loopback refuses connections at once.
-        let result = PostgresStore::connect("postgres://u:p@127.0.0.1:1/db", 1).await;
+        let result = PostgresStore::connect(
+            "postgres://u:p@127.0.0.1:1/db",
+            1,
+            crate::secrets::test_keys(),
+        )
+        .await;
         assert!(
             matches!(result, Err(StorageError::Unavailable(_))),
             "{result:?}"

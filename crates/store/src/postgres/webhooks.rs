@@ -20,6 +20,7 @@ use super::store::{Conn, PostgresStore};
 use crate::TxError;
 use crate::rows::{AttemptRow, EventRow, WebhookRow, outcome_columns};
 use crate::schema::Json;
+use crate::secrets::Keyring;
 use crate::sql::Statement;
 
 /// The body of a fan-out: for every event of the arrays `$ids`, `$kinds`,
@@ -278,13 +279,14 @@ impl RecordColumns {
 /// The columns [`CLAIM`] returns per delivery.
 type ClaimedRow = (String, i32, WebhookRow, EventRow);
 
-/// The deliveries of [`CLAIM`]'s rows.
-fn claimed(rows: Vec<ClaimedRow>) -> Result<Vec<ClaimedDelivery>, TxError> {
+/// The deliveries of [`CLAIM`]'s rows, the endpoints' secrets opened with
+/// `keys`.
+fn claimed(rows: Vec<ClaimedRow>, keys: &Keyring) -> Result<Vec<ClaimedDelivery>, TxError> {
     rows.into_iter()
         .map(|(id, round_attempts, endpoint, event)| {
             Ok(ClaimedDelivery {
                 id: DeliveryId::from_trusted(id),
-                endpoint: endpoint.into_domain()?,
+                endpoint: endpoint.into_domain(keys)?,
                 event: event.into_domain()?,
                 round_attempts: u32::try_from(round_attempts).unwrap_or_default(),
             })
@@ -302,13 +304,15 @@ impl PostgresStore {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let claimant = claimant.to_owned();
+        let keys = self.secret_keys();
         self.run("claim_deliveries", |conn| {
+            let keys = Arc::clone(&keys);
             let statement = Statement::<(Text, Integer, WebhookSql, EventSql)>::new(CLAIM)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(i64::from(limit))
                 .bind::<Text, _>(claimant.clone())
                 .bind::<BigInt, _>(until);
-            Box::pin(async move { claimed(statement.load(conn).await?) })
+            Box::pin(async move { claimed(statement.load(conn).await?, &keys) })
         })
         .await
         .map_err(TxError::storage)
@@ -325,7 +329,9 @@ impl PostgresStore {
         skip: Vec<String>,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let claimant = claimant.to_owned();
+        let keys = self.secret_keys();
         self.run("claim_deliveries_fairly", |conn| {
+            let keys = Arc::clone(&keys);
             let statement = Statement::<(Text, Integer, WebhookSql, EventSql)>::new(CLAIM_FAIRLY)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(i64::from(limit))
@@ -333,7 +339,7 @@ impl PostgresStore {
                 .bind::<BigInt, _>(until)
                 .bind::<Array<Text>, _>(skip.clone())
                 .bind::<BigInt, _>(i64::from(per_account));
-            Box::pin(async move { claimed(statement.load(conn).await?) })
+            Box::pin(async move { claimed(statement.load(conn).await?, &keys) })
         })
         .await
         .map_err(TxError::storage)

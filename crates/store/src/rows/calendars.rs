@@ -10,6 +10,7 @@ use booking_domain::{
 use jiff::Timestamp;
 
 use super::values::{corrupt, instant, secs, secs_ceil};
+use crate::secrets::{Field, Keyring, tenant_row};
 
 /// The longest stored busy piece, in seconds (the schema checks it): a
 /// lookup around a range only scans pieces starting up to a day before it.
@@ -45,25 +46,42 @@ pub struct CalendarRow {
 }
 
 impl CalendarRow {
-    /// The columns for a connection.
-    pub fn from_domain(c: &CalendarConnection) -> CalendarRow {
+    /// The columns for a connection, its URL and credentials sealed with
+    /// `keys`.
+    pub fn from_domain(
+        c: &CalendarConnection,
+        keys: &Keyring,
+    ) -> Result<CalendarRow, StorageError> {
+        let row = tenant_row(c.account_id.as_str(), c.id.as_str());
         let (url, calendar_id) = match &c.source {
             CalendarSource::Ics { url } => (Some(url.clone()), None),
             CalendarSource::Google { calendar_id, .. } => (None, Some(calendar_id.clone())),
             _ => (None, None),
         };
         let creds = c.source.credentials().cloned().unwrap_or_default();
-        CalendarRow {
+        Ok(CalendarRow {
             id: c.id.as_str().to_owned(),
             account_id: c.account_id.as_str().to_owned(),
             provider_id: c.provider_id.as_str().to_owned(),
             kind: c.source.kind().to_owned(),
-            url,
+            url: keys.seal_opt(Field::CalendarUrl, &row, url.as_deref())?,
             calendar_id,
-            access_token: creds.access_token,
-            refresh_token: creds.refresh_token,
+            access_token: keys.seal_opt(
+                Field::CalendarAccessToken,
+                &row,
+                creds.access_token.as_deref(),
+            )?,
+            refresh_token: keys.seal_opt(
+                Field::CalendarRefreshToken,
+                &row,
+                creds.refresh_token.as_deref(),
+            )?,
             client_id: creds.client_id,
-            client_secret: creds.client_secret,
+            client_secret: keys.seal_opt(
+                Field::CalendarClientSecret,
+                &row,
+                creds.client_secret.as_deref(),
+            )?,
             expires_at: creds.expires_at.map(secs),
             status: c.status.name().to_owned(),
             last_synced_at: c.last_synced_at.map(secs),
@@ -74,26 +92,26 @@ impl CalendarRow {
             last_modified: c.validators.last_modified.clone(),
             created_at: secs(c.created_at),
             updated_at: secs(c.created_at),
-        }
+        })
     }
 
-    /// Rebuilds the connection.
-    pub fn into_domain(self) -> Result<CalendarConnection, StorageError> {
+    /// Rebuilds the connection, opening its URL and credentials with `keys`.
+    pub fn into_domain(self, keys: &Keyring) -> Result<CalendarConnection, StorageError> {
         const T: &str = "calendar_connections";
         let id = self.id.as_str();
+        let row = tenant_row(&self.account_id, id);
         let at = |field: &str, v: Option<i64>| v.map(|s| instant(T, id, field, s)).transpose();
+        let open = |field: Field, v: &Option<String>| keys.open_opt(field, &row, v.as_deref());
         let credentials = OAuthCredentials {
-            access_token: self.access_token.clone(),
-            refresh_token: self.refresh_token.clone(),
+            access_token: open(Field::CalendarAccessToken, &self.access_token)?,
+            refresh_token: open(Field::CalendarRefreshToken, &self.refresh_token)?,
             client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
+            client_secret: open(Field::CalendarClientSecret, &self.client_secret)?,
             expires_at: at("expires_at", self.expires_at)?,
         };
         let source = match self.kind.as_str() {
             "ics" => CalendarSource::Ics {
-                url: self
-                    .url
-                    .clone()
+                url: open(Field::CalendarUrl, &self.url)?
                     .ok_or_else(|| corrupt(T, id, "ics without url"))?,
             },
             "google" => CalendarSource::Google {

@@ -10,6 +10,7 @@ use booking_domain::{
 };
 
 use super::values::{corrupt, instant, secs};
+use crate::secrets::{Field, Keyring, tenant_row};
 
 /// How many deliveries of one page carry their attempts: a page is at most
 /// 200 deliveries and each round is at most 21 attempts, but redeliveries
@@ -44,27 +45,39 @@ pub struct WebhookRow {
 }
 
 impl WebhookRow {
-    /// The columns for an endpoint.
-    pub fn from_domain(e: &WebhookEndpoint) -> WebhookRow {
-        WebhookRow {
+    /// The columns for an endpoint, its secrets sealed with `keys`.
+    pub fn from_domain(e: &WebhookEndpoint, keys: &Keyring) -> Result<WebhookRow, StorageError> {
+        let row = tenant_row(e.account_id.as_str(), e.id.as_str());
+        Ok(WebhookRow {
             id: e.id.as_str().to_owned(),
             account_id: e.account_id.as_str().to_owned(),
             url: e.url.clone(),
             events: e.events.bits(),
             description: e.description.clone(),
             enabled: e.enabled,
-            secret: e.secret.clone(),
-            previous_secret: e.previous_secret.clone(),
+            secret: keys.seal(Field::WebhookSecret, &row, &e.secret)?,
+            previous_secret: keys.seal_opt(
+                Field::WebhookPreviousSecret,
+                &row,
+                e.previous_secret.as_deref(),
+            )?,
             previous_secret_expires_at: e.previous_secret_expires_at.map(secs),
             created_at: secs(e.created_at),
             updated_at: secs(e.updated_at),
-        }
+        })
     }
 
-    /// Rebuilds the endpoint.
-    pub fn into_domain(self) -> Result<WebhookEndpoint, StorageError> {
+    /// Rebuilds the endpoint, opening its secrets with `keys`.
+    pub fn into_domain(self, keys: &Keyring) -> Result<WebhookEndpoint, StorageError> {
         const T: &str = "webhook_endpoints";
         let id = self.id.as_str();
+        let row = tenant_row(&self.account_id, id);
+        let secret = keys.open(Field::WebhookSecret, &row, &self.secret)?;
+        let previous_secret = keys.open_opt(
+            Field::WebhookPreviousSecret,
+            &row,
+            self.previous_secret.as_deref(),
+        )?;
         let events = EventSet::from_bits(self.events)
             .ok_or_else(|| corrupt(T, id, format!("events: bad mask {}", self.events)))?;
         Ok(WebhookEndpoint {
@@ -80,8 +93,8 @@ impl WebhookRow {
             url: self.url,
             description: self.description,
             enabled: self.enabled,
-            secret: self.secret,
-            previous_secret: self.previous_secret,
+            secret,
+            previous_secret,
         })
     }
 }
@@ -215,10 +228,30 @@ mod tests {
             created_at: now,
             updated_at: now,
         };
-        assert_eq!(WebhookRow::from_domain(&e).into_domain().unwrap(), e);
-        let mut bad = WebhookRow::from_domain(&e);
+        let keys = crate::secrets::test_keys();
+        let row = WebhookRow::from_domain(&e, &keys).unwrap();
+        assert!(row.secret.starts_with("enc:v1:"), "{}", row.secret);
+        assert!(!row.secret.contains("whsec_a"));
+        assert!(
+            row.previous_secret
+                .as_deref()
+                .unwrap()
+                .starts_with("enc:v1:")
+        );
+        assert_eq!(row.clone().into_domain(&keys).unwrap(), e);
+        let mut bad = row.clone();
         bad.events = 1 << 9;
-        assert!(matches!(bad.into_domain(), Err(StorageError::Internal(_))));
+        assert!(matches!(
+            bad.into_domain(&keys),
+            Err(StorageError::Internal(_))
+        ));
+        // The secrets are bound to the endpoint: another row's do not open.
+        let mut swapped = row;
+        swapped.id = "wh_2".into();
+        assert!(matches!(
+            swapped.into_domain(&keys),
+            Err(StorageError::Internal(_))
+        ));
     }
 
     #[test]

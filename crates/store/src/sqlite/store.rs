@@ -16,6 +16,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::conn::{Conn, block_on, connect};
 use super::writer::Writer;
+use crate::secrets::Keyring;
 use crate::{TxError, TxFuture, db_error, log_outcome};
 
 /// The schema migrations, embedded at build time.
@@ -61,6 +62,8 @@ pub(crate) struct Inner {
     writer: Writer,
     path: PathBuf,
     applied: Vec<String>,
+    /// Seals and opens the secret columns (see `secrets.rs`).
+    secrets: Arc<Keyring>,
     /// Signalled after a commit that queued webhook deliveries.
     pub(crate) wake: tokio::sync::Notify,
 }
@@ -77,8 +80,10 @@ impl SqliteStore {
     /// Opens (creating it and its parent directories if needed) the database
     /// file at `path`, applies pending migrations, opens the read pool and
     /// starts the writer's thread (it stops when the store is dropped).
+    /// Then brings the stored secrets under `secrets` (see `sealing.rs`): a
+    /// key that does not open them is an `Internal` error saying so.
     /// Blocks the calling thread: call it at startup.
-    pub fn open(path: &Path) -> Result<SqliteStore, StorageError> {
+    pub fn open(path: &Path, secrets: Keyring) -> Result<SqliteStore, StorageError> {
         let url = prepare_file(path)?;
         let unavailable = |e: &dyn fmt::Display| {
             StorageError::Unavailable(format!("cannot open {}: {e}", path.display()))
@@ -95,20 +100,36 @@ impl SqliteStore {
             .build(Readers { url: url.clone() })
             .map_err(|e| unavailable(&e))?;
         let writer = Writer::start(Conn::new(conn)).map_err(|e| unavailable(&e))?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             inner: Arc::new(Inner {
                 readers,
                 writer,
                 path: path.to_owned(),
                 applied,
+                secrets: Arc::new(secrets),
                 wake: tokio::sync::Notify::new(),
             }),
-        })
+        };
+        // The writer answers from its own thread: waiting here is safe.
+        let sealed = block_on(store.reseal_secrets(&store.inner.secrets))?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                key_id = store.inner.secrets.current().id(),
+                "encrypted stored secrets under the current key"
+            );
+        }
+        Ok(store)
     }
 
     /// Opens the database named by a `sqlite://` URL (see [`path_from_url`]).
-    pub fn from_url(url: &str) -> Result<SqliteStore, StorageError> {
-        SqliteStore::open(&path_from_url(url)?)
+    pub fn from_url(url: &str, keys: Keyring) -> Result<SqliteStore, StorageError> {
+        SqliteStore::open(&path_from_url(url)?, keys)
+    }
+
+    /// The keys the secret columns are sealed and opened with.
+    pub(crate) fn secret_keys(&self) -> Arc<Keyring> {
+        Arc::clone(&self.inner.secrets)
     }
 
     /// The database file.
@@ -373,7 +394,7 @@ mod tests {
         let applied = migrate(&path).unwrap();
         assert_eq!(applied.len(), migration_count());
         assert!(migrate(&path).unwrap().is_empty());
-        let store = SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path, crate::secrets::test_keys()).unwrap();
         assert!(store.applied_migrations().is_empty());
     }
 
@@ -384,7 +405,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.db");
-        let store = SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path, crate::secrets::test_keys()).unwrap();
         let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
         conn.batch_execute(
             "INSERT INTO accounts VALUES ('acc_1', 'acme', 0);
@@ -430,7 +451,8 @@ mod tests {
     #[test]
     fn open_applies_migrations() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("b.db")).unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("b.db"), crate::secrets::test_keys()).unwrap();
         assert_eq!(store.applied_migrations().len(), migration_count());
     }
 }

@@ -17,6 +17,7 @@ use super::store::SqliteStore;
 use crate::TxError;
 use crate::rows::{AttemptRow, EventRow, WebhookRow, outcome_columns};
 use crate::schema::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
+use crate::secrets::Keyring;
 use crate::sql::Statement;
 
 /// Queues one delivery per enabled endpoint of the account subscribed to the
@@ -94,6 +95,7 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let claimant = claimant.to_owned();
+        let keys = self.secret_keys();
         self.write("claim_deliveries", move |conn| {
             Box::pin(async move {
                 let mut claimed: Vec<ClaimRow> = diesel::sql_query(
@@ -115,7 +117,7 @@ impl SqliteStore {
                 .await?;
                 // RETURNING comes in no particular order: earliest due first.
                 claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
-                attach(conn, claimed).await
+                attach(conn, claimed, &keys).await
             })
         })
         .await
@@ -135,6 +137,7 @@ impl SqliteStore {
         skip: Vec<String>,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let claimant = claimant.to_owned();
+        let keys = self.secret_keys();
         self.write("claim_deliveries_fairly", move |conn| {
             Box::pin(async move {
                 let due: Vec<DueRow> = diesel::sql_query(
@@ -189,7 +192,7 @@ impl SqliteStore {
                 )
                 .collect();
                 claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
-                attach(conn, claimed).await
+                attach(conn, claimed, &keys).await
             })
         })
         .await
@@ -268,7 +271,12 @@ impl SqliteStore {
 }
 
 /// Attaches to claimed deliveries their endpoint and event.
-async fn attach(conn: &mut Conn, claimed: Vec<ClaimRow>) -> Result<Vec<ClaimedDelivery>, TxError> {
+/// The endpoints' secrets are opened with `keys`.
+async fn attach(
+    conn: &mut Conn,
+    claimed: Vec<ClaimRow>,
+    keys: &Keyring,
+) -> Result<Vec<ClaimedDelivery>, TxError> {
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
@@ -290,7 +298,7 @@ async fn attach(conn: &mut Conn, claimed: Vec<ClaimRow>) -> Result<Vec<ClaimedDe
     let endpoints = endpoints
         .into_iter()
         .map(|r| {
-            r.into_domain()
+            r.into_domain(keys)
                 .map(|e| ((e.account_id.clone(), e.id.clone()), e))
         })
         .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
