@@ -45,16 +45,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Starts serving on an already bound listener. Stops on SIGTERM/SIGINT after
 /// finishing requests in flight (up to 30 s). The request timeout bounds the
 /// headers (actix) and the body ([`deadline`]).
+///
+/// The server stops gracefully when `shutdown` resolves (it does not listen
+/// for OS signals itself: the caller's listener exists before the server
+/// does, so a signal sent as soon as the server is up is never lost).
 pub fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
     workers: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<Server> {
     let request_timeout = state.bounds.request_timeout;
     let addr = listener.local_addr()?;
     // What `HttpServer::listen` builds, with each connection wrapped in
     // `conn::Guarded` so the codec's own error answers get the error shape.
-    let builder = Server::build().workers(workers.max(1)).shutdown_timeout(30);
+    let builder = Server::build()
+        .workers(workers.max(1))
+        .shutdown_timeout(30)
+        .shutdown_signal(shutdown);
     let shutdown = builder.graceful_shutdown_signal();
     let server = builder
         .listen("booking-api", listener, move || {

@@ -117,12 +117,14 @@ fn init_logging(config: &Config) {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     RandomIds::check()?;
+    // Listening from here on: SIGTERM at any later moment stops the server.
+    let shutdown = futures_util::FutureExt::shared(shutdown_signal());
     let listener =
         TcpListener::bind(config.bind).with_context(|| format!("cannot bind {}", config.bind))?;
     let addr = listener.local_addr()?;
     let backend = tokio::select! {
         backend = wiring::backend(&config, Startup::Retry) => backend?,
-        _ = shutdown_signal() => {
+        _ = shutdown.clone() => {
             tracing::info!("stopped before the database became reachable");
             return Ok(());
         }
@@ -169,7 +171,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             sync_deadline: config.request_timeout * 2 / 3,
         },
     });
-    let server = booking_http::serve(listener, state, config.workers)?;
+    let server = booking_http::serve(listener, state, config.workers, shutdown)?;
     tracing::info!(
         public_url = config.public_url.as_deref().unwrap_or("(bind address)"),
         "listening on http://{addr}"
@@ -335,23 +337,35 @@ async fn purge_old_rows(
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The listeners are registered
+/// when this is called, not when it is first polled, so a signal sent in
+/// between is kept rather than lost (once tokio handles a signal, the
+/// default action of ending the process no longer happens).
+fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => Box::pin(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM/SIGINT");
+                Box::pin(std::future::pending())
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

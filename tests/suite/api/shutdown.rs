@@ -115,3 +115,20 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A SIGTERM sent the moment the server says it is listening stops it: the
+/// signal listener exists before the server does (it used to be lost when it
+/// arrived before actix had set up its own).
+#[test]
+fn sigterm_right_after_listening_stops_the_server() {
+    for _ in 0..5 {
+        let mut server = TestServer::start();
+        server.sigterm();
+        let status = server.wait(Duration::from_secs(20));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{status:?}; logs:\n{}",
+            server.logs()
+        );
+    }
+}
