@@ -1149,3 +1149,56 @@ async fn a_secret_copied_to_another_row_is_a_storage_error_and_a_wrong_key_refus
     secrets::assert_wrong_key(refused.map(|_| ()));
     db.drop().await;
 }
+
+/// Errors are classed by their SQLSTATE, whatever language the server
+/// writes its messages in: a trigger raises 57P01 (admin_shutdown) with a
+/// German message, then 42P01 with the English text of a shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn errors_are_classed_by_sqlstate_not_by_message_language() {
+    use booking_domain::ports::ProviderStore;
+
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let acme = tenant(&store, "acme").await;
+    let mut conn = admin(db.url()).await;
+    let raise = |code: &str, message: &str| {
+        format!(
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ \
+             BEGIN RAISE EXCEPTION '{message}' USING ERRCODE = '{code}'; END $f$"
+        )
+    };
+    execute(&mut conn, &raise("57P01", "Verbindung wird abgebrochen"))
+        .await
+        .unwrap();
+    execute(
+        &mut conn,
+        "CREATE TRIGGER refuse BEFORE INSERT ON providers FOR EACH ROW EXECUTE FUNCTION refuse()",
+    )
+    .await
+    .unwrap();
+    let shut_down = store
+        .create_provider(&super::fixtures::provider(&acme.account, "Ann"))
+        .await;
+    assert!(
+        matches!(shut_down, Err(StorageError::Unavailable(_))),
+        "{shut_down:?}"
+    );
+
+    execute(
+        &mut conn,
+        &raise(
+            "42P01",
+            "terminating connection due to administrator command",
+        ),
+    )
+    .await
+    .unwrap();
+    let broken = store
+        .create_provider(&super::fixtures::provider(&acme.account, "Bob"))
+        .await;
+    assert!(
+        matches!(broken, Err(StorageError::Internal(_))),
+        "{broken:?}"
+    );
+}
