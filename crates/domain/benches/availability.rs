@@ -27,6 +27,7 @@ fn rules(availability: &WeeklyAvailability, duration: u32) -> SlotRules<'_> {
         buffer_before: Minutes::new(5),
         buffer_after: Minutes::new(10),
         minimum_notice: Minutes::new(120),
+        ..SlotRules::new(availability, Minutes::new(duration))
     }
 }
 

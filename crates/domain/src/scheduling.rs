@@ -1,31 +1,52 @@
-//! Turning weekly wall-clock hours into bookable instants.
+//! Turning wall-clock opening hours into bookable instants, and explaining
+//! why a time is not bookable.
 //!
 //! Everything here is pure computation over [`Timestamp`]s: no clock, no I/O.
 //! The caller passes `now` and the busy time it loaded (see
-//! [`busy_lookup_range`] for how much it must load).
+//! [`busy_lookup_range`] and [`explain_lookup_range`] for how much it must
+//! load).
 //!
 //! # Rules
 //!
-//! * Each open local day has one window `[start, end)` of wall-clock time in
-//!   the service's zone. Window edges are resolved to instants like this: an
-//!   ambiguous local time (in a fold) takes the **earlier** instant; a local
-//!   time that does not exist (in a gap) moves to the **transition instant**,
-//!   the first instant after the gap. `24:00` is the next local midnight.
-//! * Slot starts form a wall-clock grid: the window's start, then
-//!   `start + duration`, and so on in local time. A grid time in a gap is
+//! * Each local day has the windows of its date override, else of its
+//!   weekday (see [`WeeklyAvailability`]): wall-clock `[start, end)` ranges
+//!   in the service's zone. Window edges are resolved to instants like this:
+//!   an ambiguous local time (in a fold) takes the **earlier** instant; a
+//!   local time that does not exist (in a gap) moves to the **transition
+//!   instant**, the first instant after the gap. `24:00` is the next local
+//!   midnight. Windows of one day, and of different days, never overlap as
+//!   instants (resolution is monotonic).
+//! * Each window has its own wall-clock grid of slot starts: the window's
+//!   start, then `start + slot_interval`, and so on in local time
+//!   (`slot_interval` defaults to the duration). A grid time in a gap is
 //!   skipped, one in a fold takes the earlier instant.
-//! * A slot lasts exactly `duration` real minutes and must end by the window's
-//!   end instant.
+//! * A slot lasts exactly `duration` real minutes and must end by its
+//!   window's end instant.
 //! * A slot is free when `[start - buffer_before, end + buffer_after)`
-//!   overlaps no busy interval, and it respects notice when
-//!   `start >= now + minimum_notice`.
+//!   overlaps no busy interval; it respects notice when
+//!   `start >= now + minimum_notice`, the horizon when
+//!   `start < now + booking_horizon days`, and the daily cap when fewer than
+//!   `max_bookings_per_day` active bookings of the service start on its
+//!   window's local day.
+//! * A booking may start off the grid: any whole-minute start whose
+//!   appointment fits inside one window, with the other rules kept.
+//!
+//! [`explain`] checks every rule for one start and lists each one broken as
+//! a [`Reason`]; [`available_slots`], [`check`] and [`first_available`] run
+//! on the same rules (and the older [`slots`], [`is_bookable`] and
+//! [`next_available`] on the same code with anonymous [`BusyTimes`] and no
+//! daily cap), so they cannot disagree: a grid start is in the slot list
+//! exactly when [`explain`] calls it available.
 //!
 //! # Cost
 //!
-//! [`slots`] is a single sweep, `O(log b + days + slots + b_in_range)` for `b`
-//! busy intervals. On days whose window contains no offset transition, slot `k`
-//! is `window_start + k * duration` in UTC with no time-zone conversion; only
-//! days with a transition inside the window convert each grid time.
+//! [`slots`] is a single sweep, `O(log b + days × windows + slots +
+//! b_in_range)` for `b` busy intervals. On windows that contain no offset
+//! transition, slot `k` is `window_start + k * slot_interval` in UTC with no
+//! time-zone conversion; only windows with a transition inside convert each
+//! grid time. [`explain`] resolves the windows of one local day (and its
+//! neighbours only when they could reach the time), and binary-searches each
+//! kind of busy time.
 
 use std::ops::ControlFlow;
 
@@ -35,12 +56,21 @@ use jiff::{
     tz::{AmbiguousOffset, TimeZone},
 };
 
-use crate::{Minutes, TimeRange, Timezone, Weekday, WeeklyAvailability};
+use crate::availability::Window;
+use crate::{Minutes, TimeRange, Timezone, WeeklyAvailability};
+
+mod explain;
+
+pub use explain::{
+    BlockedBy, Blockers, BookedTime, BusySources, DailyCounts, Explanation, ExternalBusy, HeldTime,
+    NEXT_AVAILABLE_SEARCH_DAYS, Reason, TimeOffBlock, available_slots, check, explain,
+    explain_lookup_range, first_available,
+};
 
 /// What the scheduler needs to know about a service.
 #[derive(Debug, Clone, Copy)]
 pub struct SlotRules<'a> {
-    /// Weekly opening hours and their time zone.
+    /// Opening hours and their time zone.
     pub availability: &'a WeeklyAvailability,
     /// Length of one appointment, at least 1 minute (0 is treated as 1).
     pub duration: Minutes,
@@ -50,6 +80,30 @@ pub struct SlotRules<'a> {
     pub buffer_after: Minutes,
     /// How far ahead of `now` an appointment must start.
     pub minimum_notice: Minutes,
+    /// Minutes between grid starts of a window; `None` (or 0): the duration.
+    pub slot_interval: Option<Minutes>,
+    /// Days (of 24 hours): a start must lie before `now + horizon`; `None`:
+    /// no limit.
+    pub booking_horizon: Option<u32>,
+    /// Cap on active bookings of the service starting on one local day
+    /// (`None`: none). Only the functions that take [`DailyCounts`] apply it.
+    pub max_bookings_per_day: Option<u32>,
+}
+
+impl<'a> SlotRules<'a> {
+    /// Rules with no buffers, notice, interval, horizon or cap.
+    pub fn new(availability: &'a WeeklyAvailability, duration: Minutes) -> Self {
+        SlotRules {
+            availability,
+            duration,
+            buffer_before: Minutes::ZERO,
+            buffer_after: Minutes::ZERO,
+            minimum_notice: Minutes::ZERO,
+            slot_interval: None,
+            booking_horizon: None,
+            max_bookings_per_day: None,
+        }
+    }
 }
 
 impl SlotRules<'_> {
@@ -63,10 +117,26 @@ impl SlotRules<'_> {
         SignedDuration::from_mins(i64::from(self.duration_mins()))
     }
 
+    /// Minutes between grid starts, never 0.
+    fn interval_mins(&self) -> u32 {
+        self.slot_interval
+            .map(Minutes::get)
+            .filter(|m| *m > 0)
+            .unwrap_or_else(|| self.duration_mins())
+    }
+
     /// `now + minimum_notice`, saturating at the end of time.
     fn earliest_start(&self, now: Timestamp) -> Timestamp {
         now.checked_add(self.minimum_notice.duration())
             .unwrap_or(Timestamp::MAX)
+    }
+
+    /// `now + booking_horizon` (starts must be before it), saturating.
+    fn latest_start(&self, now: Timestamp) -> Option<Timestamp> {
+        self.booking_horizon.map(|days| {
+            now.checked_add(SignedDuration::from_hours(24 * i64::from(days)))
+                .unwrap_or(Timestamp::MAX)
+        })
     }
 
     /// The slot's range widened by the buffers: what must be free.
@@ -156,21 +226,25 @@ impl FromIterator<TimeRange> for BusyTimes {
     }
 }
 
-/// Why a start is not bookable.
+/// Why a start is not bookable, by [`is_bookable`] (which names the first
+/// rule broken; [`explain`] names them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Unbookable {
-    /// The appointment does not fit inside one open day's window.
+    /// The appointment does not fit inside one window of an open day.
     #[error("the appointment does not fit inside the service's opening hours")]
     OutsideHours,
     /// The start is earlier than `now + minimum_notice`.
     #[error("the appointment starts sooner than the service's minimum notice allows")]
     TooSoon,
+    /// The start is at or after `now + booking_horizon`.
+    #[error("the appointment starts later than the service's booking horizon allows")]
+    BeyondHorizon,
     /// The appointment, widened by its buffers, overlaps busy time.
     #[error("the provider is busy at that time")]
     Busy,
 }
 
-/// UTC instants of the opening windows of every open local day whose window
+/// UTC instants of every opening window (of every local day) that
 /// intersects `range` (unclipped), ascending.
 pub fn windows(availability: &WeeklyAvailability, range: TimeRange) -> Vec<TimeRange> {
     let mut out = Vec::new();
@@ -184,7 +258,8 @@ pub fn windows(availability: &WeeklyAvailability, range: TimeRange) -> Vec<TimeR
 }
 
 /// Every free slot whose **start** lies in `[range.start, range.end)`, ascending
-/// and without duplicates.
+/// and without duplicates. Applies every rule but the daily cap (see
+/// [`available_slots`], which takes the day counts).
 ///
 /// `busy` must hold at least the busy time inside [`busy_lookup_range`]`(rules,
 /// range)`; intervals outside it are skipped by binary search.
@@ -195,7 +270,7 @@ pub fn slots(
     busy: &BusyTimes,
 ) -> Vec<Slot> {
     let mut out = Vec::new();
-    sweep(rules, range, now, busy, |slot| {
+    sweep(rules, range, now, busy, None, |slot| {
         out.push(slot);
         ControlFlow::Continue(())
     });
@@ -204,33 +279,26 @@ pub fn slots(
 
 /// Checks a requested start (the caller ensures it is a whole minute).
 ///
-/// Accepted when `[start, start + duration)` lies inside one open day's window
-/// (it need not sit on the slot grid), `start >= now + minimum_notice`, and the
-/// buffered range is free. Checks run in that order, so the error names the
-/// first rule broken.
+/// Accepted when `[start, start + duration)` lies inside one window (it need
+/// not sit on the slot grid), `start >= now + minimum_notice`, `start` is
+/// before the horizon, and the buffered range is free. The error names the
+/// first rule broken in that order; the daily cap is not checked (see
+/// [`check`]).
 pub fn is_bookable(
     rules: &SlotRules<'_>,
     start: Timestamp,
     now: Timestamp,
     busy: &BusyTimes,
 ) -> Result<Slot, Unbookable> {
-    let end = start
-        .checked_add(rules.duration_span())
-        .map_err(|_| Unbookable::OutsideHours)?;
-    let availability = rules.availability;
-    let date = availability.timezone().tz().to_datetime(start).date();
-    // The window containing `start` belongs to the local date of `start`; the
-    // neighbours are checked too so exotic zone histories cannot fool us.
-    let inside = [date.yesterday().ok(), Some(date), date.tomorrow().ok()]
-        .into_iter()
-        .flatten()
-        .filter_map(|d| day_window(availability, d))
-        .any(|w| w.start <= start && end <= w.end);
-    if !inside {
+    let verdict = time_verdict(rules, start, now);
+    let (Hours::Inside, Some(end)) = (&verdict.hours, verdict.end) else {
         return Err(Unbookable::OutsideHours);
-    }
-    if start < rules.earliest_start(now) {
+    };
+    if verdict.past || verdict.notice.is_some() {
         return Err(Unbookable::TooSoon);
+    }
+    if verdict.horizon.is_some() {
+        return Err(Unbookable::BeyondHorizon);
     }
     let slot = Slot { start, end };
     if busy.overlaps(&rules.buffered(&slot)) {
@@ -239,30 +307,24 @@ pub fn is_bookable(
     Ok(slot)
 }
 
-/// The first free grid slot (notice respected) starting in
-/// `[from, from + horizon)`, or `None`. Equal to the first element of
-/// `slots(rules, [from, from + horizon), now, busy)`, without computing the rest.
+/// The first free grid slot (notice and horizon respected) starting in
+/// `[from, from + search)`, or `None`. Equal to the first element of
+/// `slots(rules, [from, from + search), now, busy)`, without computing the
+/// rest.
 pub fn next_available(
     rules: &SlotRules<'_>,
     from: Timestamp,
     now: Timestamp,
     busy: &BusyTimes,
-    horizon: SignedDuration,
+    search: SignedDuration,
 ) -> Option<Slot> {
-    let until = from.checked_add(horizon).unwrap_or(Timestamp::MAX);
-    let range = TimeRange::new(from, until)?;
-    let mut found = None;
-    sweep(rules, range, now, busy, |slot| {
-        found = Some(slot);
-        ControlFlow::Break(())
-    });
-    found
+    first_slot(rules, from, now, busy, None, search)
 }
 
 /// The busy time the caller must load so that [`slots`] (or [`is_bookable`] /
-/// [`next_available`]) over `range` sees every interval that can matter:
-/// `range` widened by `buffer_before` at the start and
-/// `duration + buffer_after` at the end.
+/// [`next_available`], or the [`Blockers`] of [`available_slots`]) over
+/// `range` sees every interval that can matter: `range` widened by
+/// `buffer_before` at the start and `duration + buffer_after` at the end.
 pub fn busy_lookup_range(rules: &SlotRules<'_>, range: TimeRange) -> TimeRange {
     let after = Minutes::new(
         rules
@@ -289,15 +351,24 @@ pub fn local_day_range(tz: &Timezone, from: Date, to_inclusive: Date) -> Option<
 // Internals
 // ---------------------------------------------------------------------------
 
-/// One open day's window, resolved to instants.
+/// One window of one local day, resolved to instants.
 #[derive(Debug, Clone, Copy)]
 struct DayWindow {
     date: Date,
     start: Timestamp,
     end: Timestamp,
+    /// Wall-clock edges, minutes after the day's midnight (`end` up to 1440).
+    start_minute: u16,
+    end_minute: u16,
     /// The local start time does not exist (it moved to the transition), so
-    /// the wall-clock grid is not `start + k * duration`.
+    /// the wall-clock grid is not `start + k * interval`.
     start_in_gap: bool,
+}
+
+impl DayWindow {
+    fn range(&self) -> Option<TimeRange> {
+        TimeRange::new(self.start, self.end)
+    }
 }
 
 /// Resolves a local date-time to an instant by the window-edge rule:
@@ -346,47 +417,44 @@ fn local_datetime(date: Date, minute: u16) -> Option<DateTime> {
     Some(date.to_datetime(time))
 }
 
-/// The window of `date`, or `None` when closed that day (or it is empty, which
-/// happens when the whole window lies in a gap).
-fn day_window(availability: &WeeklyAvailability, date: Date) -> Option<DayWindow> {
-    if !availability
-        .days()
-        .contains(Weekday::from_jiff(date.weekday()))
-    {
-        return None;
-    }
-    let tz = availability.timezone().tz();
-    let (start, start_in_gap) =
-        resolve_edge(tz, local_datetime(date, availability.start().minutes())?)?;
-    let (end, _) = resolve_edge(tz, local_datetime(date, availability.end().minutes())?)?;
+/// One wall-clock window of `date` resolved to instants; `None` when it is
+/// empty (it lies entirely in a gap) or out of range.
+fn resolve_window(tz: &TimeZone, date: Date, window: Window) -> Option<DayWindow> {
+    let (start_minute, end_minute) = (window.start().minutes(), window.end().minutes());
+    let (start, start_in_gap) = resolve_edge(tz, local_datetime(date, start_minute)?)?;
+    let (end, _) = resolve_edge(tz, local_datetime(date, end_minute)?)?;
     (start < end).then_some(DayWindow {
         date,
         start,
         end,
+        start_minute,
+        end_minute,
         start_in_gap,
     })
 }
 
-/// Calls `f` with the window of every open day that intersects `range`, in
-/// ascending order (windows of different days never overlap).
+/// Calls `f` with every window of every local day that intersects `range`,
+/// in ascending order (windows never overlap).
 fn for_each_window(
     availability: &WeeklyAvailability,
     range: TimeRange,
     mut f: impl FnMut(DayWindow) -> ControlFlow<()>,
 ) {
     let tz = availability.timezone().tz();
-    // A day's window lies between its own local midnight and the next one, so
+    // A day's windows lie between its own local midnight and the next one, so
     // only the local dates of the range's ends (± a day of slack) can matter.
     let first = tz.to_datetime(range.start()).date();
     let last = tz.to_datetime(range.end()).date();
     let mut date = first.yesterday().unwrap_or(first);
     loop {
-        if let Some(window) = day_window(availability, date)
-            && window.start < range.end()
-            && range.start() < window.end
-            && f(window).is_break()
-        {
-            return;
+        for window in availability.hours_on(date).windows {
+            if let Some(window) = resolve_window(tz, date, *window)
+                && window.start < range.end()
+                && range.start() < window.end
+                && f(window).is_break()
+            {
+                return;
+            }
         }
         if date > last {
             return;
@@ -396,6 +464,166 @@ fn for_each_window(
             Err(_) => return,
         }
     }
+}
+
+/// Whether `t` is a whole minute (UTC, which is what a booking is checked on).
+fn is_whole_minute(t: Timestamp) -> bool {
+    t.as_second().rem_euclid(60) == 0 && t.subsec_nanosecond() == 0
+}
+
+/// Where a start lies relative to the opening hours.
+#[derive(Debug, Clone, Copy)]
+enum Hours {
+    /// `[start, start + duration)` lies inside a window (the one of
+    /// [`TimeVerdict::start_window`]).
+    Inside,
+    /// The start's local day has no windows (`overridden`: by an override).
+    Closed { overridden: bool },
+    /// The day is open but no window holds the appointment; the day's window
+    /// nearest to the start, if any resolves to instants.
+    Outside { nearest: Option<TimeRange> },
+}
+
+/// The rules that depend only on the time (not on busy time or counts).
+#[derive(Debug, Clone, Copy)]
+struct TimeVerdict {
+    /// `start + duration`; `None` past the end of time.
+    end: Option<Timestamp>,
+    /// `start < now`.
+    past: bool,
+    /// `now + minimum_notice` when `now <= start` is before it.
+    notice: Option<Timestamp>,
+    /// `now + horizon` when the start is at or after it.
+    horizon: Option<Timestamp>,
+    hours: Hours,
+    /// The local day the start counts on: its window's date when inside one,
+    /// else its local date.
+    day: Date,
+    /// The window containing the start instant (whether or not the whole
+    /// appointment fits), and the start's local date-time.
+    start_window: Option<DayWindow>,
+    local: DateTime,
+}
+
+/// Checks `start` against hours, notice and horizon: the time rules that
+/// [`sweep`] applies, derived the same way (same window resolution, same
+/// `earliest`/`latest`).
+fn time_verdict(rules: &SlotRules<'_>, start: Timestamp, now: Timestamp) -> TimeVerdict {
+    let availability = rules.availability;
+    let tz = availability.timezone().tz();
+    let end = start.checked_add(rules.duration_span()).ok();
+    let earliest = rules.earliest_start(now);
+    let past = start < now;
+    let notice = (!past && start < earliest).then_some(earliest);
+    let horizon = rules.latest_start(now).filter(|latest| start >= *latest);
+    let local = tz.to_datetime(start);
+    let date = local.date();
+
+    // The window holding the start instant, and the one holding the whole
+    // appointment (the same window, when the appointment fits).
+    let mut start_window: Option<DayWindow> = None;
+    let mut inside: Option<DayWindow> = None;
+    let mut visit = |w: DayWindow, start_window: &mut Option<DayWindow>| {
+        if w.start <= start && start < w.end {
+            *start_window = Some(w);
+            if end.is_some_and(|end| end <= w.end) {
+                inside = Some(w);
+            }
+        }
+    };
+    // The start's own day: every window, and the nearest one.
+    let own = availability.hours_on(date);
+    let mut nearest: Option<(SignedDuration, TimeRange)> = None;
+    for w in own.windows {
+        if let Some(w) = resolve_window(tz, date, *w) {
+            visit(w, &mut start_window);
+            let distance = if start < w.start {
+                w.start.duration_since(start)
+            } else if start >= w.end {
+                start.duration_since(w.end)
+            } else {
+                SignedDuration::ZERO
+            };
+            if nearest.is_none_or(|(d, _)| distance < d)
+                && let Some(r) = w.range()
+            {
+                nearest = Some((distance, r));
+            }
+        }
+    }
+    // The neighbours' windows can only hold the start in zones whose local
+    // date runs backwards over midnight; look only when their outermost edge
+    // says they could (the edges are monotonic within a day).
+    if start_window.is_none() {
+        if let Ok(yesterday) = date.yesterday() {
+            let windows = availability.hours_on(yesterday).windows;
+            let reaches = windows.last().is_some_and(|last| {
+                local_datetime(yesterday, last.end().minutes())
+                    .and_then(|dt| resolve_edge(tz, dt))
+                    .is_some_and(|(edge, _)| start < edge)
+            });
+            if reaches {
+                windows
+                    .iter()
+                    .filter_map(|w| resolve_window(tz, yesterday, *w))
+                    .for_each(|w| visit(w, &mut start_window));
+            }
+        }
+        if let Ok(tomorrow) = date.tomorrow() {
+            let windows = availability.hours_on(tomorrow).windows;
+            let reaches = windows.first().is_some_and(|first| {
+                local_datetime(tomorrow, first.start().minutes())
+                    .and_then(|dt| resolve_edge(tz, dt))
+                    .is_some_and(|(edge, _)| edge <= start)
+            });
+            if reaches {
+                windows
+                    .iter()
+                    .filter_map(|w| resolve_window(tz, tomorrow, *w))
+                    .for_each(|w| visit(w, &mut start_window));
+            }
+        }
+    }
+    let hours = match inside {
+        Some(_) => Hours::Inside,
+        None if own.windows.is_empty() => Hours::Closed {
+            overridden: own.overridden,
+        },
+        None => Hours::Outside {
+            nearest: nearest.map(|(_, r)| r),
+        },
+    };
+    TimeVerdict {
+        end,
+        past,
+        notice,
+        horizon,
+        hours,
+        day: inside.map_or(date, |w| w.date),
+        start_window,
+        local,
+    }
+}
+
+/// Whether `start` (with local date-time `local`) is a start of `window`'s
+/// wall-clock grid, exactly as [`sweep`] generates them.
+fn on_grid(rules: &SlotRules<'_>, window: &DayWindow, start: Timestamp, local: DateTime) -> bool {
+    if !is_whole_minute(start) || local.second() != 0 || local.subsec_nanosecond() != 0 {
+        return false;
+    }
+    let of_day = i64::from(local.hour()) * 60 + i64::from(local.minute());
+    let minute = if local.date() == window.date {
+        of_day
+    } else if window.date.tomorrow().ok() == Some(local.date()) {
+        of_day + 24 * 60
+    } else {
+        return false;
+    };
+    let (first, end) = (i64::from(window.start_minute), i64::from(window.end_minute));
+    minute >= first
+        && minute < end
+        && (minute - first) % i64::from(rules.interval_mins()) == 0
+        && resolve_grid(rules.availability.timezone().tz(), local) == Some(start)
 }
 
 /// Cursor into the busy list for strictly ascending slot starts.
@@ -459,24 +687,53 @@ fn steps_to_reach(base: Timestamp, step_mins: u32, target: Timestamp) -> u64 {
     u64::try_from(k).unwrap_or(u64::MAX)
 }
 
-/// The one sweep behind [`slots`] and [`next_available`]: emits every free,
-/// notice-respecting grid slot starting in `range`, ascending, until `emit`
-/// breaks.
+/// The first slot of the sweep over `[from, from + search)`.
+fn first_slot(
+    rules: &SlotRules<'_>,
+    from: Timestamp,
+    now: Timestamp,
+    busy: &BusyTimes,
+    counts: Option<&DailyCounts>,
+    search: SignedDuration,
+) -> Option<Slot> {
+    let until = from.checked_add(search).unwrap_or(Timestamp::MAX);
+    let range = TimeRange::new(from, until)?;
+    let mut found = None;
+    sweep(rules, range, now, busy, counts, |slot| {
+        found = Some(slot);
+        ControlFlow::Break(())
+    });
+    found
+}
+
+/// The one sweep behind every slot listing: emits every free grid slot
+/// starting in `range` that keeps notice, horizon and (with `counts`) the
+/// daily cap, ascending, until `emit` breaks.
 fn sweep(
     rules: &SlotRules<'_>,
     range: TimeRange,
     now: Timestamp,
     busy: &BusyTimes,
+    counts: Option<&DailyCounts>,
     mut emit: impl FnMut(Slot) -> ControlFlow<()>,
 ) {
     let availability = rules.availability;
     let tz = availability.timezone().tz();
-    let dur_mins = rules.duration_mins();
+    let step_mins = rules.interval_mins();
+    let step = SignedDuration::from_mins(i64::from(step_mins));
     let dur = rules.duration_span();
     let lower = range.start().max(rules.earliest_start(now));
-    if lower >= range.end() {
+    let upper = match rules.latest_start(now) {
+        Some(latest) => range.end().min(latest),
+        None => range.end(),
+    };
+    let Some(search) = TimeRange::new(lower, upper) else {
         return;
-    }
+    };
+    let at_cap = |date: Date| match (rules.max_bookings_per_day, counts) {
+        (Some(limit), Some(counts)) => counts.get(date) >= limit,
+        _ => false,
+    };
     let buffer_before = rules.buffer_before.duration();
     let mut cursor = BusyCursor {
         ranges: busy.as_slice(),
@@ -493,9 +750,11 @@ fn sweep(
     // Last candidate handed to the busy cursor: candidates must strictly
     // increase, both for the output order and for the cursor.
     let mut last_checked: Option<Timestamp> = None;
-    let search = TimeRange::new(lower, range.end()).unwrap_or(range);
 
     for_each_window(availability, search, |window| {
+        if at_cap(window.date) {
+            return ControlFlow::Continue(());
+        }
         let transition = match next_transition {
             Some(Some(t)) if t > window.start => Some(t),
             Some(None) => None,
@@ -510,7 +769,12 @@ fn sweep(
         // Checks one candidate `[start, end)`; `Err(next)` says the grid may
         // jump to `next`, the first start the blocking busy interval allows.
         let mut check = |start: Timestamp, end: Timestamp| -> Result<ControlFlow<()>, Timestamp> {
-            if start < window.start || end > window.end || start < lower || start >= range.end() {
+            if start < window.start
+                || end > window.end
+                || start < lower
+                || start >= upper
+                || !is_whole_minute(start)
+            {
                 return Ok(ControlFlow::Continue(()));
             }
             if last_checked.is_some_and(|last| start <= last) {
@@ -522,21 +786,25 @@ fn sweep(
             }
             Ok(emit(Slot { start, end }))
         };
-        let in_window = |start: Timestamp| start < range.end() && start < window.end;
+        let in_window = |start: Timestamp| start < upper && start < window.end;
 
         if uniform {
             // No offset change inside the window: the wall-clock grid is a
             // UTC grid. Jump straight to the first relevant step, then step
-            // by `duration` (the next start is this slot's end).
+            // by the interval. (A window start that is not a whole minute,
+            // in an old zone offset with seconds, has no bookable grid.)
+            if !is_whole_minute(window.start) {
+                return ControlFlow::Continue(());
+            }
             let grid = |k: u64| -> Option<Timestamp> {
-                let offset = i64::try_from(k.checked_mul(u64::from(dur_mins))?).ok()?;
+                let offset = i64::try_from(k.checked_mul(u64::from(step_mins))?).ok()?;
                 let start = window
                     .start
                     .checked_add(SignedDuration::from_mins(offset))
                     .ok()?;
                 in_window(start).then_some(start)
             };
-            let mut next = grid(steps_to_reach(window.start, dur_mins, lower));
+            let mut next = grid(steps_to_reach(window.start, step_mins, lower));
             while let Some(start) = next {
                 let Ok(end) = start.checked_add(dur) else {
                     break;
@@ -546,16 +814,18 @@ fn sweep(
                 }
                 next = match check(start, end) {
                     Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
-                    Ok(ControlFlow::Continue(())) => Some(end).filter(|t| in_window(*t)),
-                    Err(free_from) => grid(steps_to_reach(window.start, dur_mins, free_from))
+                    Ok(ControlFlow::Continue(())) => {
+                        start.checked_add(step).ok().filter(|t| in_window(*t))
+                    }
+                    Err(free_from) => grid(steps_to_reach(window.start, step_mins, free_from))
                         .filter(|t| *t > start),
                 };
             }
         } else {
             // A transition inside the window: convert each wall-clock grid
             // time, skipping those in a gap.
-            let end_minute = u32::from(availability.end().minutes());
-            let mut minute = u32::from(availability.start().minutes());
+            let end_minute = u32::from(window.end_minute);
+            let mut minute = u32::from(window.start_minute);
             while minute < end_minute {
                 let start = u16::try_from(minute)
                     .ok()
@@ -571,13 +841,12 @@ fn sweep(
                         return ControlFlow::Break(());
                     }
                 }
-                minute += dur_mins;
+                minute += step_mins;
             }
         }
         ControlFlow::Continue(())
     });
 }
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -615,6 +884,9 @@ mod tests {
             buffer_before: Minutes::ZERO,
             buffer_after: Minutes::ZERO,
             minimum_notice: Minutes::ZERO,
+            slot_interval: None,
+            booking_horizon: None,
+            max_bookings_per_day: None,
         }
     }
 
@@ -1154,7 +1426,27 @@ mod tests {
         r.minimum_notice = Minutes::ZERO;
         r.buffer_before = Minutes::ZERO;
         assert!(!slots(&r, end, Timestamp::MIN, &BusyTimes::default()).is_empty());
-        assert!(!slots(&r, start, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        // New York's local mean time (-4:56:02) puts every grid start of
+        // year -9999 off the whole UTC minute, where no booking can start,
+        // so none is listed; a zone with a whole-minute offset lists them.
+        assert!(slots(&r, start, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        let utc = avail(&[], "00:00", "24:00", "UTC");
+        let r_utc = rules(&utc, 60);
+        assert!(!slots(&r_utc, start, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        let _ = explain(
+            &r,
+            Timestamp::MAX,
+            Timestamp::MIN,
+            &Blockers::default(),
+            &DailyCounts::default(),
+        );
+        let _ = explain(
+            &r,
+            Timestamp::MIN,
+            Timestamp::MAX,
+            &Blockers::default(),
+            &DailyCounts::default(),
+        );
         let _ = is_bookable(&r, Timestamp::MAX, Timestamp::MIN, &BusyTimes::default());
         let _ = is_bookable(&r, Timestamp::MIN, Timestamp::MIN, &BusyTimes::default());
         let _ = next_available(
@@ -1172,7 +1464,7 @@ mod tests {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod proptests {
     use super::*;
-    use crate::{LocalTime, WeekdaySet};
+    use crate::{LocalTime, Weekday, WeekdaySet};
     use proptest::prelude::*;
 
     const ZONES: [&str; 5] = [
@@ -1403,6 +1695,7 @@ mod proptests {
                 buffer_before: Minutes::new(c.buffer_before),
                 buffer_after: Minutes::new(c.buffer_after),
                 minimum_notice: Minutes::new(c.notice),
+                ..SlotRules::new(&a, Minutes::new(c.duration))
             };
             let tz = a.timezone().tz();
             let base = c.base.resolve(tz).to_datetime(Time::midnight()).to_zoned(TimeZone::UTC).unwrap().timestamp();

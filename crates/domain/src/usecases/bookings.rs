@@ -344,6 +344,9 @@ impl Bookings<'_> {
                 buffer_before: current.buffer_before,
                 buffer_after: current.buffer_after,
                 minimum_notice: service.minimum_notice,
+                slot_interval: service.slot_interval,
+                booking_horizon: service.booking_horizon,
+                max_bookings_per_day: service.max_bookings_per_day,
             };
             self.check_free(&rules, &current.provider_id, start, Some(&current.id))
                 .await?;

@@ -56,6 +56,9 @@ fn seed_service(auto_confirm: bool) -> Service {
         buffer_after: Minutes::ZERO,
         minimum_notice: Minutes::ZERO,
         auto_confirm,
+        slot_interval: None,
+        booking_horizon: None,
+        max_bookings_per_day: None,
         archived: false,
         created_at: ts("2027-01-01T00:00:00Z"),
         updated_at: ts("2027-01-01T00:00:00Z"),
@@ -570,6 +573,9 @@ async fn services_without_a_provider_go_to_the_default_one() {
         buffer_after: s.buffer_after,
         minimum_notice: s.minimum_notice,
         auto_confirm: false,
+        slot_interval: None,
+        booking_horizon: None,
+        max_bookings_per_day: None,
     };
     assert!(matches!(
         catalog.create_service(new).await,

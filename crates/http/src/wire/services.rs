@@ -251,6 +251,10 @@ impl CreateService {
             buffer_after: validate_buffer(self.buffer_after, "buffer_after")?,
             minimum_notice: validate_buffer(self.minimum_notice, "minimum_notice")?,
             auto_confirm: self.auto_confirm,
+            // Not on the wire yet (issue 14's HTTP part): the defaults.
+            slot_interval: None,
+            booking_horizon: None,
+            max_bookings_per_day: None,
         })
     }
 }
@@ -326,6 +330,10 @@ impl UpdateService {
                 .map(|v| validate_buffer(v, "minimum_notice"))
                 .transpose()?,
             auto_confirm: self.auto_confirm,
+            // Not on the wire yet (issue 14's HTTP part): left unchanged.
+            slot_interval: None,
+            booking_horizon: None,
+            max_bookings_per_day: None,
         })
     }
 }

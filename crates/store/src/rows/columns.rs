@@ -180,6 +180,10 @@ impl ServiceRow {
             name: self.name,
             description: self.description,
             auto_confirm: self.auto_confirm,
+            // Not stored yet (issue 14's store part): the defaults.
+            slot_interval: None,
+            booking_horizon: None,
+            max_bookings_per_day: None,
             archived: self.archived,
             account_id: AccountId::from_trusted(self.account_id),
             provider_id: ProviderId::from_trusted(self.provider_id),
