@@ -588,3 +588,474 @@ pub fn explain_lookup_range(rules: &SlotRules<'_>, at: Timestamp) -> TimeRange {
     );
     busy_lookup_range(rules, search)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::scheduling::{Unbookable, is_bookable, slots};
+    use crate::{LocalTime, Timezone, WeeklyAvailability};
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn t(s: &str) -> LocalTime {
+        LocalTime::parse(s, "t").unwrap()
+    }
+
+    fn r(a: &str, b: &str) -> TimeRange {
+        TimeRange::new(ts(a), ts(b)).unwrap()
+    }
+
+    fn windows(list: &[(&str, &str)]) -> Vec<(LocalTime, LocalTime)> {
+        list.iter().map(|(a, b)| (t(a), t(b))).collect()
+    }
+
+    /// A clinic in New York: weekdays 09:00-12:00 and 13:00-17:00 (lunch
+    /// break), Saturday 10:00-14:00, Sunday closed; closed on Christmas
+    /// (Friday 2026-12-25), open 10:00-12:00 on Sunday 2026-12-27, and two
+    /// windows on the DST Sundays of 2026 (8 March, 1 November).
+    fn clinic() -> WeeklyAvailability {
+        let weekday = windows(&[("09:00", "12:00"), ("13:00", "17:00")]);
+        let mut week: [Vec<(LocalTime, LocalTime)>; 7] = Default::default();
+        for day in &mut week[..5] {
+            *day = weekday.clone();
+        }
+        week[5] = windows(&[("10:00", "14:00")]);
+        let dst = windows(&[("01:00", "03:30"), ("04:00", "06:00")]);
+        WeeklyAvailability::weekly(week, Timezone::parse("America/New_York").unwrap())
+            .unwrap()
+            .with_overrides(vec![
+                ("2026-12-25".parse().unwrap(), vec![]),
+                (
+                    "2026-12-27".parse().unwrap(),
+                    windows(&[("10:00", "12:00")]),
+                ),
+                ("2026-03-08".parse().unwrap(), dst.clone()),
+                ("2026-11-01".parse().unwrap(), dst),
+            ])
+            .unwrap()
+    }
+
+    const LONG_AGO: &str = "2026-01-01T00:00:00Z";
+
+    fn day_slots(rules: &SlotRules<'_>, date: &str, counts: &DailyCounts) -> Vec<String> {
+        let d: Date = date.parse().unwrap();
+        let day = local_day_range(rules.availability.timezone(), d, d).unwrap();
+        available_slots(rules, day, ts(LONG_AGO), &Blockers::default(), counts)
+            .iter()
+            .map(|s| s.start.to_string())
+            .collect()
+    }
+
+    fn codes(e: &Explanation) -> Vec<&'static str> {
+        e.reasons.iter().map(Reason::code).collect()
+    }
+
+    fn why(rules: &SlotRules<'_>, at: &str) -> Explanation {
+        explain(
+            rules,
+            ts(at),
+            ts(LONG_AGO),
+            &Blockers::default(),
+            &DailyCounts::default(),
+        )
+    }
+
+    #[test]
+    fn lunch_break() {
+        let a = clinic();
+        let rules = SlotRules::new(&a, Minutes::new(60));
+        // Monday 2026-12-21, EST (-05:00): 09, 10, 11, then 13 to 16.
+        assert_eq!(
+            day_slots(&rules, "2026-12-21", &DailyCounts::default()),
+            [
+                "2026-12-21T14:00:00Z",
+                "2026-12-21T15:00:00Z",
+                "2026-12-21T16:00:00Z",
+                "2026-12-21T18:00:00Z",
+                "2026-12-21T19:00:00Z",
+                "2026-12-21T20:00:00Z",
+                "2026-12-21T21:00:00Z"
+            ]
+        );
+        // 11:30 would run into lunch; the nearest window is the morning's.
+        let e = why(&rules, "2026-12-21T16:30:00Z");
+        assert!(!e.available && !e.on_grid);
+        assert_eq!(
+            e.reasons,
+            [Reason::OutsideHours {
+                window: Some(r("2026-12-21T14:00:00Z", "2026-12-21T17:00:00Z"))
+            }]
+        );
+        assert_eq!(e.next_available, Some(ts("2026-12-21T18:00:00Z")));
+        // 12:40 is nearer the afternoon window.
+        let e = why(&rules, "2026-12-21T17:40:00Z");
+        assert_eq!(
+            e.reasons,
+            [Reason::OutsideHours {
+                window: Some(r("2026-12-21T18:00:00Z", "2026-12-21T22:00:00Z"))
+            }]
+        );
+        // Off the grid inside a window: bookable, not listed.
+        let e = why(&rules, "2026-12-21T14:17:00Z");
+        assert!(e.available && !e.on_grid);
+        assert_eq!(e.next_available, Some(ts("2026-12-21T15:00:00Z")));
+        let e = why(&rules, "2026-12-21T18:00:00Z");
+        assert!(e.available && e.on_grid);
+        assert_eq!(e.next_available, Some(e.at));
+        assert_eq!(e.end, ts("2026-12-21T19:00:00Z"));
+    }
+
+    #[test]
+    fn saturday_hours_and_closed_sunday() {
+        let a = clinic();
+        let rules = SlotRules::new(&a, Minutes::new(60));
+        assert_eq!(
+            day_slots(&rules, "2026-12-19", &DailyCounts::default()),
+            [
+                "2026-12-19T15:00:00Z",
+                "2026-12-19T16:00:00Z",
+                "2026-12-19T17:00:00Z",
+                "2026-12-19T18:00:00Z"
+            ]
+        );
+        assert!(day_slots(&rules, "2026-12-20", &DailyCounts::default()).is_empty());
+        let e = why(&rules, "2026-12-20T15:00:00Z");
+        assert_eq!(e.reasons, [Reason::ClosedDay { by_override: false }]);
+        assert_eq!(e.next_available, Some(ts("2026-12-21T14:00:00Z")));
+    }
+
+    #[test]
+    fn override_opens_a_closed_sunday() {
+        let a = clinic();
+        let rules = SlotRules::new(&a, Minutes::new(60));
+        assert_eq!(
+            day_slots(&rules, "2026-12-27", &DailyCounts::default()),
+            ["2026-12-27T15:00:00Z", "2026-12-27T16:00:00Z"]
+        );
+        assert!(why(&rules, "2026-12-27T16:00:00Z").available);
+        let e = why(&rules, "2026-12-27T17:00:00Z");
+        assert_eq!(
+            e.reasons,
+            [Reason::OutsideHours {
+                window: Some(r("2026-12-27T15:00:00Z", "2026-12-27T17:00:00Z"))
+            }]
+        );
+    }
+
+    #[test]
+    fn override_closes_christmas() {
+        let a = clinic();
+        let rules = SlotRules::new(&a, Minutes::new(60));
+        assert!(day_slots(&rules, "2026-12-25", &DailyCounts::default()).is_empty());
+        assert_eq!(
+            day_slots(&rules, "2026-12-24", &DailyCounts::default()).len(),
+            7
+        );
+        let e = why(&rules, "2026-12-25T15:00:00Z");
+        assert_eq!(e.reasons, [Reason::ClosedDay { by_override: true }]);
+        assert!(!e.on_grid);
+        // Saturday 26th, 10:00 EST.
+        assert_eq!(e.next_available, Some(ts("2026-12-26T15:00:00Z")));
+        assert_eq!(
+            is_bookable(
+                &rules,
+                ts("2026-12-25T15:00:00Z"),
+                ts(LONG_AGO),
+                &BusyTimes::default()
+            ),
+            Err(Unbookable::OutsideHours)
+        );
+    }
+
+    #[test]
+    fn dst_days_with_two_windows() {
+        let a = clinic();
+        let rules = SlotRules::new(&a, Minutes::new(30));
+        // 2026-03-08: 02:00-03:00 does not exist. Morning window 01:00 EST
+        // (06:00Z) to 03:30 EDT (07:30Z): 01:00, 01:30, (02:00, 02:30
+        // skipped), 03:00; afternoon 04:00-06:00 EDT.
+        assert_eq!(
+            day_slots(&rules, "2026-03-08", &DailyCounts::default()),
+            [
+                "2026-03-08T06:00:00Z",
+                "2026-03-08T06:30:00Z",
+                "2026-03-08T07:00:00Z",
+                "2026-03-08T08:00:00Z",
+                "2026-03-08T08:30:00Z",
+                "2026-03-08T09:00:00Z",
+                "2026-03-08T09:30:00Z"
+            ]
+        );
+        let e = why(&rules, "2026-03-08T07:00:00Z");
+        assert!(e.available && e.on_grid);
+        // 03:30-04:00 EDT is the gap between the windows.
+        let e = why(&rules, "2026-03-08T07:30:00Z");
+        assert_eq!(codes(&e), ["OUTSIDE_HOURS"]);
+        assert_eq!(e.next_available, Some(ts("2026-03-08T08:00:00Z")));
+        // 60 minutes: 01:00 EST ends at 03:00 EDT and fits; 03:00 EDT would end after 03:30.
+        let hour = SlotRules::new(&a, Minutes::new(60));
+        assert_eq!(
+            day_slots(&hour, "2026-03-08", &DailyCounts::default()),
+            [
+                "2026-03-08T06:00:00Z",
+                "2026-03-08T08:00:00Z",
+                "2026-03-08T09:00:00Z"
+            ]
+        );
+        // 2026-11-01: 01:00-02:00 happens twice. Morning window 01:00 EDT
+        // (05:00Z) to 03:30 EST (08:30Z); the repeated hour has no grid
+        // starts of its own but is bookable off the grid.
+        assert_eq!(
+            day_slots(&hour, "2026-11-01", &DailyCounts::default()),
+            [
+                "2026-11-01T05:00:00Z",
+                "2026-11-01T07:00:00Z",
+                "2026-11-01T09:00:00Z",
+                "2026-11-01T10:00:00Z"
+            ]
+        );
+        let e = why(&hour, "2026-11-01T06:00:00Z");
+        assert!(e.available && !e.on_grid);
+        assert_eq!(e.next_available, Some(ts("2026-11-01T07:00:00Z")));
+    }
+
+    #[test]
+    fn slot_interval_spaces_the_grid() {
+        let a = clinic();
+        let mut rules = SlotRules::new(&a, Minutes::new(60));
+        rules.slot_interval = Some(Minutes::new(30));
+        let got = day_slots(&rules, "2026-12-19", &DailyCounts::default());
+        // Saturday 10:00-14:00: 10:00 to 13:00 every half hour.
+        assert_eq!(got.len(), 7);
+        assert_eq!(got[1], "2026-12-19T15:30:00Z");
+        assert!(why(&rules, "2026-12-19T15:30:00Z").on_grid);
+        assert!(!why(&rules, "2026-12-19T15:15:00Z").on_grid);
+    }
+
+    #[test]
+    fn daily_cap() {
+        let a = clinic();
+        let mut rules = SlotRules::new(&a, Minutes::new(60));
+        rules.max_bookings_per_day = Some(2);
+        let tz = a.timezone();
+        // Two bookings on Monday 21st (one at 23:30 local, 04:30Z on the
+        // 22nd), one on Tuesday 22nd.
+        let counts = DailyCounts::from_starts(
+            tz,
+            [
+                ts("2026-12-22T14:00:00Z"),
+                ts("2026-12-21T14:00:00Z"),
+                ts("2026-12-22T04:30:00Z"),
+            ],
+        );
+        assert_eq!(counts.get("2026-12-21".parse().unwrap()), 2);
+        assert_eq!(counts.get("2026-12-22".parse().unwrap()), 1);
+        assert!(day_slots(&rules, "2026-12-21", &counts).is_empty());
+        assert_eq!(day_slots(&rules, "2026-12-22", &counts).len(), 7);
+        let e = explain(
+            &rules,
+            ts("2026-12-21T15:00:00Z"),
+            ts(LONG_AGO),
+            &Blockers::default(),
+            &counts,
+        );
+        assert_eq!(e.reasons, [Reason::DailyLimit { limit: 2 }]);
+        assert!(e.on_grid);
+        assert_eq!(e.next_available, Some(ts("2026-12-22T14:00:00Z")));
+        // The older functions know no counts.
+        assert_eq!(
+            slots(
+                &rules,
+                r("2026-12-21T05:00:00Z", "2026-12-22T05:00:00Z"),
+                ts(LONG_AGO),
+                &BusyTimes::default()
+            )
+            .len(),
+            7
+        );
+        assert_eq!(
+            DailyCounts::new([
+                ("2026-12-21".parse().unwrap(), 1),
+                ("2026-12-21".parse().unwrap(), 2)
+            ])
+            .get("2026-12-21".parse().unwrap()),
+            3
+        );
+    }
+
+    fn booking(id: &str, start: &str, end: &str, before: u32, after: u32) -> BookedTime {
+        BookedTime {
+            id: BookingId::from_trusted(id),
+            range: r(start, end),
+            buffer_before: Minutes::new(before),
+            buffer_after: Minutes::new(after),
+        }
+    }
+
+    #[test]
+    fn every_reason_code() {
+        let a = clinic();
+        let mut rules = SlotRules::new(&a, Minutes::new(60));
+        rules.buffer_after = Minutes::new(15);
+        rules.minimum_notice = Minutes::new(120);
+        rules.booking_horizon = Some(30);
+        let now = ts("2026-12-21T15:00:00Z"); // Monday 10:00 EST
+        let sources = BusySources {
+            bookings: vec![
+                // Tuesday 09:00-10:00 local.
+                booking(
+                    "bk_core",
+                    "2026-12-22T14:00:00Z",
+                    "2026-12-22T15:00:00Z",
+                    0,
+                    0,
+                ),
+                // Tuesday 11:00-12:00 local with a 10-minute buffer before.
+                booking(
+                    "bk_buffered",
+                    "2026-12-22T16:00:00Z",
+                    "2026-12-22T17:00:00Z",
+                    10,
+                    0,
+                ),
+            ],
+            time_off: vec![TimeOffBlock {
+                id: TimeOffId::from_trusted("off_dentist"),
+                range: r("2026-12-23T14:00:00Z", "2026-12-23T15:30:00Z"),
+            }],
+            external: vec![ExternalBusy {
+                calendar_id: CalendarId::from_trusted("cal_google"),
+                kind: "google".into(),
+                range: r("2026-12-23T18:00:00Z", "2026-12-23T18:30:00Z"),
+            }],
+            holds: vec![
+                HeldTime {
+                    id: HoldId::from_trusted("hld_live"),
+                    range: r("2026-12-24T14:00:00Z", "2026-12-24T15:00:00Z"),
+                    expires_at: ts("2026-12-21T15:05:00Z"),
+                },
+                HeldTime {
+                    id: HoldId::from_trusted("hld_gone"),
+                    range: r("2026-12-24T15:00:00Z", "2026-12-24T16:00:00Z"),
+                    expires_at: now,
+                },
+            ],
+        };
+        let blockers = Blockers::new(sources, now);
+        let counts = DailyCounts::default();
+        let at = |s: &str| explain(&rules, ts(s), now, &blockers, &counts);
+
+        assert_eq!(at("2026-12-21T14:00:00Z").reasons, [Reason::Past]);
+        assert_eq!(
+            at("2026-12-21T16:00:00Z").reasons,
+            [Reason::Notice {
+                earliest: ts("2026-12-21T17:00:00Z")
+            }]
+        );
+        assert!(at("2026-12-21T18:00:00Z").available);
+        let latest = ts("2027-01-20T15:00:00Z");
+        assert_eq!(
+            at("2027-01-20T15:00:00Z").reasons,
+            [Reason::Horizon { latest }]
+        );
+        assert!(at("2027-01-20T14:00:00Z").available);
+        assert_eq!(
+            at("2026-12-22T14:00:00Z").reasons,
+            [Reason::Booked {
+                booking_id: BookingId::from_trusted("bk_core"),
+                start: ts("2026-12-22T14:00:00Z"),
+                end: ts("2026-12-22T15:00:00Z"),
+                buffer: false
+            }]
+        );
+        // 10:00-11:00 only touches bk_core, but its 15-minute buffer after
+        // (11:00-11:15) overlaps bk_buffered (and its own buffer before).
+        let e = at("2026-12-22T15:00:00Z");
+        assert_eq!(
+            e.reasons,
+            [Reason::Booked {
+                booking_id: BookingId::from_trusted("bk_buffered"),
+                start: ts("2026-12-22T16:00:00Z"),
+                end: ts("2026-12-22T17:00:00Z"),
+                buffer: true
+            }]
+        );
+        assert!(e.on_grid);
+        assert_eq!(
+            at("2026-12-23T15:00:00Z").reasons,
+            [Reason::TimeOff {
+                time_off_id: TimeOffId::from_trusted("off_dentist"),
+                start: ts("2026-12-23T14:00:00Z"),
+                end: ts("2026-12-23T15:30:00Z")
+            }]
+        );
+        assert_eq!(
+            at("2026-12-23T18:00:00Z").reasons,
+            [Reason::ExternalBusy {
+                calendar_id: CalendarId::from_trusted("cal_google"),
+                kind: "google".into(),
+                start: ts("2026-12-23T18:00:00Z"),
+                end: ts("2026-12-23T18:30:00Z")
+            }]
+        );
+        assert_eq!(
+            at("2026-12-24T14:00:00Z").reasons,
+            [Reason::Held {
+                hold_id: HoldId::from_trusted("hld_live"),
+                expires_at: ts("2026-12-21T15:05:00Z")
+            }]
+        );
+        // An expired hold blocks nothing.
+        assert!(at("2026-12-24T15:00:00Z").available);
+        let e = at("2026-12-22T14:00:30Z");
+        assert_eq!(codes(&e), ["NOT_WHOLE_MINUTE", "BOOKED"]);
+        assert!(!e.on_grid);
+        // Everything at once: past, closed (Christmas), booked.
+        let mut many = rules;
+        many.max_bookings_per_day = Some(1);
+        let all = explain(
+            &many,
+            ts("2026-12-25T15:00:00Z"),
+            ts("2026-12-26T00:00:00Z"),
+            &Blockers::new(
+                BusySources {
+                    bookings: vec![booking(
+                        "bk_x",
+                        "2026-12-25T15:30:00Z",
+                        "2026-12-25T16:00:00Z",
+                        0,
+                        0,
+                    )],
+                    ..BusySources::default()
+                },
+                now,
+            ),
+            &DailyCounts::new([("2026-12-25".parse().unwrap(), 1)]),
+        );
+        assert_eq!(codes(&all), ["PAST", "CLOSED_DAY", "DAILY_LIMIT", "BOOKED"]);
+        // The old check names the first rule broken, horizon included.
+        assert_eq!(
+            is_bookable(&rules, latest, now, blockers.busy()),
+            Err(Unbookable::BeyondHorizon)
+        );
+        assert!(check(&rules, ts("2026-12-21T18:00:00Z"), now, &blockers, &counts).is_ok());
+        assert_eq!(
+            check(&rules, ts("2026-12-21T14:00:00Z"), now, &blockers, &counts),
+            Err(vec![Reason::Past])
+        );
+    }
+
+    #[test]
+    fn lookup_range_covers_the_next_available_search() {
+        let a = clinic();
+        let mut rules = SlotRules::new(&a, Minutes::new(60));
+        rules.buffer_before = Minutes::new(10);
+        let at = ts("2026-12-21T14:00:00Z");
+        let range = explain_lookup_range(&rules, at);
+        assert_eq!(range.start(), ts("2026-12-21T13:50:00Z"));
+        assert_eq!(range.end(), ts("2027-02-21T15:00:00Z"));
+    }
+}
