@@ -1811,4 +1811,344 @@ mod proptests {
             prop_assert_eq!(windows(&a, day), expected);
         }
     }
+
+    // ------------------------------------------------------------------
+    // Weekly windows, overrides, booking rules and explain.
+    // ------------------------------------------------------------------
+
+    /// Up to three windows of one day: consecutive pairs of sorted distinct
+    /// minutes, so sorted and neither overlapping nor touching; biased to
+    /// the small hours where transitions happen, `24:00` included.
+    fn day_windows() -> impl Strategy<Value = Vec<(u16, u16)>> {
+        prop::collection::btree_set(prop_oneof![4 => minute_of_day(), 1 => Just(1440u16)], 0..=6)
+            .prop_map(|set| {
+                let points: Vec<u16> = set.into_iter().collect();
+                points.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+            })
+    }
+
+    #[derive(Debug, Clone)]
+    struct HoursCase {
+        zone: &'static str,
+        week: Vec<Vec<(u16, u16)>>,
+        /// Day shift from the base date (unique), and that date's windows.
+        overrides: Vec<(i64, Vec<(u16, u16)>)>,
+        duration: u32,
+        interval: Option<u32>,
+        buffer_before: u32,
+        buffer_after: u32,
+        notice: u32,
+        horizon_days: Option<u32>,
+        cap: Option<u32>,
+        counts: Vec<(i64, u32)>,
+        base: DatePick,
+        range_offset_min: i64,
+        range_len_min: i64,
+        now_offset_s: i64,
+        /// (kind, offset, length, buffer before, buffer after) in minutes from
+        /// the range start; kind 0 booking, 1 time off, 2 external, 3 hold
+        /// (buffer after doubles as its expiry offset from now, in minutes).
+        busy: Vec<(u8, i64, i64, u32, u32)>,
+        /// Probe offsets from the range start, minutes, and a second offset.
+        probes: Vec<(i64, i64)>,
+    }
+
+    fn hours_case() -> impl Strategy<Value = HoursCase> {
+        let date = prop_oneof![
+            3 => (1980i16..2040, 0usize..3, -1i8..=1).prop_map(DatePick::Transition),
+            1 => prop::sample::select(&TRANSITION_DATES[..]).prop_map(|d| DatePick::Fixed(d.parse::<Date>().unwrap())),
+        ];
+        (
+            (
+                prop::sample::select(&ZONES[..]),
+                prop::collection::vec(day_windows(), 7),
+                prop::collection::btree_map(-2i64..=3, day_windows(), 0..4),
+                prop_oneof![prop::sample::select(&[15u32, 30, 60, 90][..]), 5u32..240],
+                prop::option::of(prop_oneof![
+                    prop::sample::select(&[10u32, 15, 30, 60][..]),
+                    5u32..180
+                ]),
+                prop_oneof![Just(0u32), 0u32..60],
+                prop_oneof![Just(0u32), 0u32..60],
+                prop_oneof![Just(0u32), 0u32..3000],
+            ),
+            (
+                prop::option::of(1u32..4),
+                prop::option::of(1u32..3),
+                prop::collection::vec((-2i64..=3, 0u32..4), 0..4),
+                date,
+                -1440i64..1440,
+                60i64..(3 * 1440),
+                -2 * 86_400i64..2 * 86_400,
+                prop::collection::vec(
+                    (0u8..4, -1440i64..(4 * 1440), 1i64..400, 0u32..40, 0u32..40),
+                    0..12,
+                ),
+                prop::collection::vec(
+                    (
+                        -1440i64..(4 * 1440),
+                        prop_oneof![9 => Just(0i64), 1 => 1i64..60],
+                    ),
+                    0..16,
+                ),
+            ),
+        )
+            .prop_map(
+                |(
+                    (
+                        zone,
+                        week,
+                        overrides,
+                        duration,
+                        interval,
+                        buffer_before,
+                        buffer_after,
+                        notice,
+                    ),
+                    (
+                        horizon_days,
+                        cap,
+                        counts,
+                        base,
+                        range_offset_min,
+                        range_len_min,
+                        now_offset_s,
+                        busy,
+                        probes,
+                    ),
+                )| HoursCase {
+                    zone,
+                    week,
+                    overrides: overrides.into_iter().collect(),
+                    duration,
+                    interval,
+                    buffer_before,
+                    buffer_after,
+                    notice,
+                    horizon_days,
+                    cap,
+                    counts,
+                    base,
+                    range_offset_min,
+                    range_len_min,
+                    now_offset_s,
+                    busy,
+                    probes,
+                },
+            )
+    }
+
+    fn local_pairs(list: &[(u16, u16)]) -> Vec<(LocalTime, LocalTime)> {
+        list.iter()
+            .map(|&(a, b)| {
+                (
+                    LocalTime::from_minutes(a).unwrap(),
+                    LocalTime::from_minutes(b).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn hours_and_explain_agree(c in hours_case()) {
+            let timezone = Timezone::parse(c.zone).unwrap();
+            let tz = timezone.tz().clone();
+            let base_date = c.base.resolve(&tz);
+            let shift = |d: i64| base_date.checked_add(jiff::Span::new().days(d)).unwrap();
+            let week: [Vec<(LocalTime, LocalTime)>; 7] =
+                std::array::from_fn(|i| local_pairs(&c.week[i]));
+            let a = WeeklyAvailability::weekly(week, timezone.clone())
+                .unwrap()
+                .with_overrides(c.overrides.iter().map(|(d, w)| (shift(*d), local_pairs(w))).collect())
+                .unwrap();
+            // The wall-clock windows of a date, from the case data (not from
+            // `hours_on`), as minutes.
+            let wall = |date: Date| -> (&[(u16, u16)], bool) {
+                match c.overrides.iter().find(|(d, _)| shift(*d) == date) {
+                    Some((_, w)) => (w.as_slice(), true),
+                    None => (c.week[Weekday::from_jiff(date.weekday()).index()].as_slice(), false),
+                }
+            };
+            // Resolved windows of a date, by the oracle's edge rule.
+            let resolved = |date: Date| -> Vec<(u16, u16, TimeRange)> {
+                wall(date)
+                    .0
+                    .iter()
+                    .filter_map(|&(s, e)| {
+                        let ws = oracle_edge(&tz, at_minute(date, s.into()));
+                        let we = oracle_edge(&tz, at_minute(date, e.into()));
+                        TimeRange::new(ws, we).map(|w| (s, e, w))
+                    })
+                    .collect()
+            };
+            let mut rules = SlotRules::new(&a, Minutes::new(c.duration));
+            rules.buffer_before = Minutes::new(c.buffer_before);
+            rules.buffer_after = Minutes::new(c.buffer_after);
+            rules.minimum_notice = Minutes::new(c.notice);
+            rules.slot_interval = c.interval.map(Minutes::new);
+            rules.booking_horizon = c.horizon_days;
+            rules.max_bookings_per_day = c.cap;
+            let interval = c.interval.unwrap_or(c.duration);
+            let dur = SignedDuration::from_mins(c.duration.into());
+
+            let base = base_date.to_datetime(Time::midnight()).to_zoned(TimeZone::UTC).unwrap().timestamp();
+            let rs = add_mins(base, c.range_offset_min);
+            let range = TimeRange::new(rs, add_mins(rs, c.range_len_min)).unwrap();
+            let now = rs.checked_add(SignedDuration::from_secs(c.now_offset_s)).unwrap();
+            let earliest = add_mins(now, c.notice.into());
+            let latest = c.horizon_days.map(|d| add_mins(now, i64::from(d) * 1440));
+            let counts = DailyCounts::new(c.counts.iter().map(|&(d, n)| (shift(d), n)));
+
+            // Busy time with identities, and the raw blocked ranges for the oracle.
+            let mut sources = BusySources::default();
+            let mut raw: Vec<TimeRange> = Vec::new();
+            for (i, &(kind, off, len, before, after)) in c.busy.iter().enumerate() {
+                let range = TimeRange::new(add_mins(rs, off), add_mins(rs, off + len)).unwrap();
+                match kind {
+                    0 => {
+                        let b = BookedTime {
+                            id: crate::BookingId::from_trusted(format!("bk_{i}")),
+                            range,
+                            buffer_before: Minutes::new(before),
+                            buffer_after: Minutes::new(after),
+                        };
+                        raw.push(b.occupied());
+                        sources.bookings.push(b);
+                    }
+                    1 => {
+                        raw.push(range);
+                        sources.time_off.push(TimeOffBlock { id: crate::TimeOffId::from_trusted(format!("off_{i}")), range });
+                    }
+                    2 => {
+                        raw.push(range);
+                        sources.external.push(ExternalBusy {
+                            calendar_id: crate::CalendarId::from_trusted(format!("cal_{i}")),
+                            kind: "ics".into(),
+                            range,
+                        });
+                    }
+                    _ => {
+                        // Expiry from 20 minutes before now to 20 after.
+                        let expires_at = add_mins(now, i64::from(after) - 20);
+                        if expires_at > now {
+                            raw.push(range);
+                        }
+                        sources.holds.push(HeldTime { id: crate::HoldId::from_trusted(format!("hld_{i}")), range, expires_at });
+                    }
+                }
+            }
+            let blockers = Blockers::new(sources, now);
+            let busy_at = |t: Timestamp| {
+                let wanted = TimeRange::starting_at(t, Minutes::new(c.duration))
+                    .widened(rules.buffer_before, rules.buffer_after);
+                raw.iter().any(|b| b.overlaps(&wanted))
+            };
+
+            let got = available_slots(&rules, range, now, &blockers, &counts);
+
+            // Slots lie inside one of their local day's windows, ascending.
+            for s in &got {
+                prop_assert_eq!(s.end.duration_since(s.start), dur);
+                prop_assert!(range.contains_instant(s.start));
+                let date = tz.to_datetime(s.start).date();
+                prop_assert!(
+                    resolved(date).iter().any(|(_, _, w)| w.contains(&s.range())),
+                    "slot {:?} outside the windows of {}: {:?}", s, date, wall(date)
+                );
+            }
+            for pair in got.windows(2) {
+                prop_assert!(pair[0].start < pair[1].start);
+            }
+            // With no cap the older functions give the same slots.
+            if c.cap.is_none() {
+                prop_assert_eq!(&slots(&rules, range, now, blockers.busy()), &got);
+            }
+
+            // Every grid start, by brute force: listed exactly when available.
+            let first = tz.to_datetime(range.start()).date().yesterday().unwrap();
+            let last = tz.to_datetime(range.end()).date().tomorrow().unwrap();
+            let mut date = first;
+            let mut grid_checked = 0;
+            let mut explained = 0;
+            while date <= last {
+                for (s, e, w) in resolved(date) {
+                    let mut m = u32::from(s);
+                    while m < u32::from(e) && grid_checked < 400 {
+                        let amb = tz.to_ambiguous_timestamp(at_minute(date, m));
+                        m += interval;
+                        if matches!(amb.offset(), AmbiguousOffset::Gap { .. }) {
+                            continue;
+                        }
+                        let t = amb.earlier().unwrap();
+                        if !w.contains_instant(t) || !range.contains_instant(t) {
+                            continue;
+                        }
+                        grid_checked += 1;
+                        let listed = got.iter().any(|s| s.start == t);
+                        let ok = check(&rules, t, now, &blockers, &counts).is_ok();
+                        prop_assert_eq!(ok, listed, "grid start {} on {}", t, date);
+                        if explained < 24 {
+                            explained += 1;
+                            let e = explain(&rules, t, now, &blockers, &counts);
+                            prop_assert!(e.on_grid, "grid start {} not on_grid", t);
+                            prop_assert_eq!(e.available, listed);
+                        }
+                    }
+                }
+                date = date.tomorrow().unwrap();
+            }
+
+            // Probes: each time rule is reported exactly when broken.
+            for &(off, secs) in &c.probes {
+                let t = add_mins(rs, off).checked_add(SignedDuration::from_secs(secs)).unwrap();
+                let e = explain(&rules, t, now, &blockers, &counts);
+                let codes: Vec<&str> = e.reasons.iter().map(Reason::code).collect();
+                let has = |code: &str| codes.contains(&code);
+                let date = tz.to_datetime(t).date();
+                let end = t.checked_add(dur).unwrap();
+                let slot = TimeRange::new(t, end).unwrap();
+                let past = t < now;
+                let closed = wall(date).0.is_empty();
+                let inside = [date.yesterday().unwrap(), date, date.tomorrow().unwrap()]
+                    .into_iter()
+                    .any(|d| resolved(d).iter().any(|(_, _, w)| w.contains(&slot)));
+                prop_assert_eq!(has("PAST"), past, "{}", t);
+                prop_assert_eq!(has("NOTICE"), !past && t < earliest, "{}", t);
+                prop_assert_eq!(has("HORIZON"), latest.is_some_and(|l| t >= l), "{}", t);
+                prop_assert_eq!(has("CLOSED_DAY"), closed && !inside, "{} {:?}", t, codes);
+                prop_assert_eq!(has("OUTSIDE_HOURS"), !closed && !inside, "{} {:?}", t, codes);
+                if let Some(Reason::ClosedDay { by_override }) = e.reasons.iter().find(|r| r.code() == "CLOSED_DAY") {
+                    prop_assert_eq!(*by_override, wall(date).1);
+                }
+                prop_assert_eq!(has("NOT_WHOLE_MINUTE"), secs != 0 || t.as_second().rem_euclid(60) != 0);
+                let busy = has("BOOKED") || has("TIME_OFF") || has("EXTERNAL_BUSY") || has("HELD");
+                prop_assert_eq!(busy, busy_at(t), "{} {:?}", t, codes);
+                prop_assert_eq!(
+                    has("DAILY_LIMIT"),
+                    c.cap.is_some_and(|cap| counts.get(date) >= cap),
+                    "{} {:?}", t, codes
+                );
+                prop_assert_eq!(e.available, e.reasons.is_empty());
+                prop_assert_eq!(e.available, check(&rules, t, now, &blockers, &counts).is_ok());
+                if c.cap.is_none() && secs == 0 {
+                    prop_assert_eq!(e.available, is_bookable(&rules, t, now, blockers.busy()).is_ok());
+                }
+                if range.contains_instant(t) {
+                    prop_assert_eq!(e.available && e.on_grid, got.iter().any(|s| s.start == t), "{}", t);
+                }
+                let search = SignedDuration::from_hours(24 * NEXT_AVAILABLE_SEARCH_DAYS);
+                prop_assert_eq!(
+                    e.next_available,
+                    first_available(&rules, t, now, &blockers, &counts, search).map(|s| s.start)
+                );
+                if let Some(next) = e.next_available {
+                    let n = explain(&rules, next, now, &blockers, &counts);
+                    prop_assert!(n.available && n.on_grid, "next_available {} is not a slot", next);
+                }
+            }
+        }
+    }
 }
