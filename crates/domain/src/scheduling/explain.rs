@@ -130,7 +130,7 @@ impl<T> Default for Indexed<T> {
 impl<T> Indexed<T> {
     fn new(items: impl IntoIterator<Item = T>, blocks: impl Fn(&T) -> TimeRange) -> Self {
         let mut items: Vec<(TimeRange, T)> = items.into_iter().map(|t| (blocks(&t), t)).collect();
-        items.sort_by_key(|(r, _)| *r);
+        items.sort_unstable_by_key(|(r, _)| *r);
         let longest = items
             .iter()
             .map(|(r, _)| r.length())
