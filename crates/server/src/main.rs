@@ -44,6 +44,12 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Copy the SQLite database to a new file while servers keep running
+    /// (a consistent snapshot; see docs/operations.md for restoring it).
+    Backup {
+        /// The file to write; it must not exist yet.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +186,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for version in applied {
                 println!("  {version}");
             }
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let made = wiring::backup(&config, file).await?;
+            println!(
+                "backed up {} bytes to {}{}",
+                made.bytes,
+                made.path.display(),
+                made.schema_version
+                    .map(|v| format!(" (schema {v})"))
+                    .unwrap_or_default()
+            );
             Ok(())
         }
         Command::Keys { action } => {

@@ -168,6 +168,29 @@ pub async fn migrate(config: &Config) -> anyhow::Result<(String, Vec<String>)> {
     }
 }
 
+/// `booking-api backup`: a consistent copy of the SQLite database into the
+/// new file `dest`, taken while servers may run on it. Postgres has its own
+/// tools (`pg_dump`, base backups), and the command says so.
+pub async fn backup(
+    config: &Config,
+    dest: std::path::PathBuf,
+) -> anyhow::Result<booking_store::sqlite::Backup> {
+    match &config.database {
+        Database::Sqlite(url) => {
+            let source = booking_store::sqlite::path_from_url(url)?;
+            let made =
+                tokio::task::spawn_blocking(move || booking_store::sqlite::backup(&source, &dest))
+                    .await
+                    .context("backup task failed")??;
+            Ok(made)
+        }
+        Database::Postgres(_) => anyhow::bail!(
+            "`booking-api backup` copies the embedded SQLite database; on Postgres use \
+             pg_dump or your provider's backups (see docs/operations.md)"
+        ),
+    }
+}
+
 /// The key feed tokens are derived from: `BOOKING_FEED_KEY` when set, else
 /// a random key generated once and kept in the database (shared by every
 /// instance).

@@ -105,9 +105,12 @@ pub(crate) fn db_error(e: DieselError) -> StorageError {
             DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
             _,
         ) => true,
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            is_unavailable_message(info.message())
-        }
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => match info.sqlstate() {
+            // Postgres: the code, never the message (which follows the
+            // server's `lc_messages`).
+            Some(code) => is_unavailable_sqlstate(code.as_str()),
+            None => is_unavailable_message(info.message()),
+        },
         // A transaction whose rollback failed: the connection is gone.
         DieselError::BrokenTransactionManager => true,
         _ => false,
@@ -119,20 +122,21 @@ pub(crate) fn db_error(e: DieselError) -> StorageError {
     }
 }
 
-/// The messages that mean "try again later" (diesel keeps the message but
-/// not the code): SQLite's SQLITE_BUSY ("database is locked") and
-/// SQLITE_LOCKED; Postgres's 57P01 admin_shutdown, 57P02 crash_shutdown,
-/// 57P03 cannot_connect_now, 53300 too_many_connections, 57014
-/// query_canceled by a statement timeout, and connection failures.
+/// The Postgres SQLSTATEs that mean "try again later": class 08
+/// (connection exception), 57P01 admin_shutdown, 57P02 crash_shutdown,
+/// 57P03 cannot_connect_now, 53300 too_many_connections and 57014
+/// query_canceled (a statement timeout).
+pub(crate) fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
+}
+
+/// Errors without a SQLSTATE: SQLite's SQLITE_BUSY ("database is locked")
+/// and SQLITE_LOCKED, whose texts SQLite never translates, and the
+/// client-side texts of a lost connection.
 fn is_unavailable_message(message: &str) -> bool {
-    const MARKERS: [&str; 11] = [
+    const MARKERS: [&str; 6] = [
         "is locked",
         "database is busy",
-        "terminating connection",
-        "the database system is",
-        "too many clients",
-        "connection slots are reserved",
-        "canceling statement due to statement timeout",
         "server closed the connection",
         "connection closed",
         "connection reset",
@@ -140,6 +144,14 @@ fn is_unavailable_message(message: &str) -> bool {
     ];
     let message = message.to_ascii_lowercase();
     MARKERS.iter().any(|m| message.contains(m))
+}
+
+/// The SQLSTATE of a Postgres error, when the server sent one.
+pub(crate) fn sqlstate(e: &DieselError) -> Option<diesel::result::SqlState> {
+    match e {
+        DieselError::DatabaseError(_, info) => info.sqlstate(),
+        _ => None,
+    }
 }
 
 /// Logs a failed unit of work (`Unavailable` as a warning, `Internal` as an
@@ -219,6 +231,47 @@ impl<QS> AppearsOnTable<QS> for Condition {}
 
 impl<QS> SelectableExpression<QS> for Condition {}
 
+/// Errors shaped as the drivers report them, for unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    /// A Postgres error as diesel-async reports it: a code and a message in
+    /// the server's language.
+    pub(crate) struct Coded(&'static str, &'static str);
+
+    impl diesel::result::DatabaseErrorInformation for Coded {
+        fn message(&self) -> &str {
+            self.1
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+        fn sqlstate(&self) -> Option<diesel::result::SqlState> {
+            self.0.parse().ok()
+        }
+    }
+
+    pub(crate) fn coded(code: &'static str, message: &'static str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Coded(code, message)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -235,28 +288,60 @@ mod tests {
             error(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
             error(DatabaseErrorKind::ClosedConnection, "gone"),
             error(DatabaseErrorKind::Unknown, "database is locked"),
-            error(
-                DatabaseErrorKind::Unknown,
-                "terminating connection due to administrator command",
-            ),
-            error(
-                DatabaseErrorKind::Unknown,
-                "sorry, too many clients already",
-            ),
-            error(
-                DatabaseErrorKind::Unknown,
-                "the database system is starting up",
-            ),
+            error(DatabaseErrorKind::Unknown, "database table is locked"),
         ] {
             assert!(matches!(db_error(e), StorageError::Unavailable(_)));
         }
         for e in [
-            error(DatabaseErrorKind::Unknown, "relation \"x\" does not exist"),
             error(DatabaseErrorKind::Unknown, "no such table: x"),
             error(DatabaseErrorKind::UniqueViolation, "duplicate key"),
             DieselError::NotFound,
         ] {
             assert!(matches!(db_error(e), StorageError::Internal(_)));
+        }
+    }
+
+    /// Postgres errors are read by SQLSTATE: a server with German
+    /// `lc_messages` shutting down is unavailable, and an English message
+    /// that merely reads like a shutdown is not.
+    #[test]
+    fn postgres_errors_are_classed_by_sqlstate_not_by_text() {
+        for (code, message) in [
+            (
+                "57P01",
+                "Verbindung wird abgebrochen aufgrund von Anweisung des Administrators",
+            ),
+            (
+                "57P02",
+                "Verbindung wird wegen Absturz eines anderen Serverprozesses abgebrochen",
+            ),
+            ("57P03", "das Datenbanksystem fährt gerade hoch"),
+            ("53300", "tut mir leid, schon zu viele Verbindungen"),
+            ("57014", "storniere Anfrage wegen Statement-Timeout"),
+            ("08006", "Verbindungsfehler"),
+        ] {
+            assert!(
+                matches!(
+                    db_error(testing::coded(code, message)),
+                    StorageError::Unavailable(_)
+                ),
+                "{code}"
+            );
+        }
+        for (code, message) in [
+            (
+                "42P01",
+                "terminating connection due to administrator command",
+            ),
+            ("22P05", "the database system is starting up"),
+        ] {
+            assert!(
+                matches!(
+                    db_error(testing::coded(code, message)),
+                    StorageError::Internal(_)
+                ),
+                "{code}"
+            );
         }
     }
 

@@ -90,6 +90,9 @@ impl<ST: SqlType, DB> Query for Statement<ST, DB> {
     type SqlType = ST;
 }
 
+// Gives the statement diesel's (and diesel-async's) `execute`/`load`.
+impl<ST, DB> diesel::query_dsl::RunQueryDslSupport for Statement<ST, DB> {}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -46,6 +46,12 @@ def utc(day: dt.date, hour: int) -> str:
     return local.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def instant(day: dt.date, hour: int) -> dt.datetime:
+    """`hour`:00 New York time on `day`, as the client reads instants
+    (`format: date-time` in the OpenAPI document): an aware datetime."""
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=NEW_YORK).astimezone(dt.timezone.utc)
+
+
 def a_weekday_ahead() -> dt.date:
     """A Monday-to-Friday at least four days after today in New York."""
     day = dt.datetime.now(NEW_YORK).date() + dt.timedelta(days=4)
@@ -92,7 +98,7 @@ def test_readme_walkthrough(client):
     assert isinstance(availability, AvailabilityOut)
     assert availability.timezone == "America/New_York"
     starts = [slot.start for slot in availability.slots]
-    assert starts[:2] == [utc(day, 9), utc(day, 10)], starts
+    assert starts[:2] == [instant(day, 9), instant(day, 10)], starts
     assert len(starts) == 5 * 8, starts  # five weekdays of eight hours
 
     # 4. Book 10:00 New York time.
@@ -109,7 +115,7 @@ def test_readme_walkthrough(client):
     assert booked.status_code == HTTPStatus.CREATED, booked.content
     booking = booked.parsed
     assert isinstance(booking, BookingOut)
-    assert (booking.status, booking.scheduled_at, booking.end_at) == ("pending", ten, utc(day, 11))
+    assert (booking.status, booking.scheduled_at, booking.end_at) == ("pending", instant(day, 10), instant(day, 11))
     assert (booking.price.amount, booking.price.currency) == (150, "USD")
     assert booking.customer.name == "John Doe"
 
@@ -127,8 +133,8 @@ def test_readme_walkthrough(client):
     error = conflict.parsed
     assert isinstance(error, ErrorBody)
     assert error.error.code == "BOOKING_CONFLICT"
-    assert error.error.details.requested_time == ten
-    assert error.error.details.next_available == utc(day, 11)
+    assert error.error.details.requested_time == instant(day, 10)
+    assert error.error.details.next_available == instant(day, 11)
 
     # Then confirm it, move it to 13:00, and cancel it.
     confirmed = confirm_booking.sync(id=booking.id, client=client)
@@ -140,8 +146,8 @@ def test_readme_walkthrough(client):
     assert (moved.id, moved.status, moved.scheduled_at, moved.end_at) == (
         booking.id,
         "confirmed",
-        one_pm,
-        utc(day, 14),
+        instant(day, 13),
+        instant(day, 14),
     )
 
     cancelled = cancel_booking.sync(id=booking.id, client=client, body=CancelBooking(reason="Plans changed"))
@@ -159,4 +165,4 @@ def test_readme_walkthrough(client):
     # The slot is free again.
     after = get_service_availability.sync(id=service.id, client=client, from_=day.isoformat(), to=day.isoformat())
     assert isinstance(after, AvailabilityOut)
-    assert ten in [slot.start for slot in after.slots]
+    assert instant(day, 10) in [slot.start for slot in after.slots]

@@ -3,6 +3,7 @@
 //! temporary SQLite database and talks to it over HTTP.
 
 mod availability;
+mod backup;
 mod bookings;
 mod calendar;
 mod calendars;

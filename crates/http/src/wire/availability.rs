@@ -10,8 +10,10 @@ use super::common::{TsWriter, serialize_ts};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlotOut {
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub start: String,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub end: String,
 }
 

@@ -139,8 +139,10 @@ pub struct BookingOut {
     /// Minutes, copied from the service.
     pub duration: u32,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub scheduled_at: String,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub end_at: String,
     /// `pending`, `confirmed`, `cancelled` or `completed`.
     #[schema(value_type = BookingStatusName)]
@@ -156,8 +158,10 @@ pub struct BookingOut {
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -130,14 +130,17 @@ pub struct CalendarOut {
     /// `pending`, `synced` or `error`.
     pub status: String,
     /// When the last successful sync finished, RFC 3339.
+    #[schema(format = DateTime)]
     pub last_synced_at: Option<String>,
     /// Why the last sync failed (the blocks of the last good one stay).
     pub last_error: Option<String>,
     /// When it failed, RFC 3339.
+    #[schema(format = DateTime)]
     pub last_error_at: Option<String>,
     /// Busy blocks from the last good sync.
     pub busy_blocks: u32,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

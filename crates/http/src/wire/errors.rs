@@ -42,10 +42,11 @@ pub struct ErrorDetails {
     #[schema(nullable = false)]
     pub field: Option<String>,
     /// BOOKING_CONFLICT: the requested start, RFC 3339 UTC.
-    #[schema(nullable = false)]
+    #[schema(nullable = false, format = DateTime)]
     pub requested_time: Option<String>,
     /// BOOKING_CONFLICT: the first free slot at or after the requested time
     /// (searching 62 days ahead), or null when there is none.
+    #[schema(format = DateTime)]
     pub next_available: Option<String>,
     /// INVALID_STATE: the booking's current status.
     #[schema(value_type = Option<BookingStatusName>, nullable = false)]

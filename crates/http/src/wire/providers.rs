@@ -20,8 +20,10 @@ pub struct ProviderOut {
     /// Whether services without a provider use this one.
     pub is_default: bool,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

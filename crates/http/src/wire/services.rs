@@ -161,8 +161,10 @@ pub struct ServiceOut {
     /// Whether bookings start confirmed.
     pub auto_confirm: bool,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -111,6 +111,7 @@ pub struct WebhookOut {
     /// Whether it receives events.
     pub enabled: bool,
     /// RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -151,6 +152,7 @@ impl From<&WebhookEndpoint> for WebhookWithSecret {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttemptOut {
     /// When it started, RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub at: String,
     /// The receiver's status code, when it answered.
     pub status_code: Option<u16>,
@@ -172,10 +174,12 @@ pub struct DeliveryOut {
     /// `pending`, `succeeded` or `failed`.
     pub state: String,
     /// When the next attempt is due, while pending.
+    #[schema(format = DateTime)]
     pub next_attempt_at: Option<String>,
     /// Attempts, oldest first (the latest 100).
     pub attempts: Vec<AttemptOut>,
     /// When it was queued.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -211,6 +215,7 @@ pub struct WebhookBooking {
     pub booking: BookingOut,
     /// On `booking.rescheduled` only: the start before the change.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub previous_scheduled_at: Option<String>,
 }
 
@@ -223,6 +228,7 @@ pub struct WebhookPayload {
     /// `booking.rescheduled` or `booking.completed`.
     pub event: String,
     /// When the event happened, RFC 3339 UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// The booking right after the change.
     pub data: WebhookBooking,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use booking_domain::ports::StorageError;
 use booking_domain::{AccountId, BookingId, ProviderId, TimeRange};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
@@ -157,16 +157,9 @@ impl PostgresStore {
 }
 
 /// Whether `e` is a statement that gave up waiting for another transaction:
-/// `lock_timeout` (55P03) or a lost deadlock (40P01). diesel keeps the
-/// message, not the SQLSTATE.
+/// `lock_timeout` (55P03 lock_not_available) or a lost deadlock (40P01).
 fn gave_up_waiting(e: &DieselError) -> bool {
-    match e {
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            let message = info.message();
-            message.contains("due to lock timeout") || message.contains("deadlock detected")
-        }
-        _ => false,
-    }
+    crate::sqlstate(e).is_some_and(|code| matches!(code.as_str(), "55P03" | "40P01"))
 }
 
 /// The row of the insert statement: `(booked, events, queued, notified)`.

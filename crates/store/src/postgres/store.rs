@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use booking_domain::ports::{ApiKeyRecord, HealthCheck, StorageError};
 use booking_domain::{AccountId, Service, ServiceId};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
@@ -325,7 +325,7 @@ impl PostgresStore {
     /// Runs a multi-row statement.
     pub(crate) async fn execute_batch<Q>(conn: &mut Conn, query: Q) -> Result<usize, TxError>
     where
-        Q: diesel_async::methods::ExecuteDsl<Conn> + Send,
+        Q: diesel_async::methods::ExecuteDsl<Conn> + diesel_async::RunQueryDsl<Conn> + Send,
     {
         Ok(diesel_async::RunQueryDsl::execute(query, conn).await?)
     }
@@ -376,14 +376,7 @@ fn run_migrations(
 /// Whether running the transaction again may succeed: it lost a deadlock
 /// (40P01) or a serialization conflict (40001).
 fn is_retryable(e: &DieselError) -> bool {
-    match e {
-        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
-        // diesel exposes no SQLSTATE for 40P01; the server's message names it.
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            info.message().contains("deadlock detected")
-        }
-        _ => false,
-    }
+    crate::sqlstate(e).is_some_and(|code| matches!(code.as_str(), "40P01" | "40001"))
 }
 
 #[async_trait]
@@ -405,6 +398,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use diesel::result::DatabaseErrorKind;
 
     fn error(kind: DatabaseErrorKind, message: &str) -> DieselError {
         DieselError::DatabaseError(kind, Box::new(message.to_owned()))
@@ -412,16 +406,21 @@ mod tests {
 
     #[test]
     fn deadlocks_and_serialization_failures_are_retried() {
-        assert!(is_retryable(&error(
+        // Read by code: "Verklemmung entdeckt" is German for "deadlock detected".
+        assert!(is_retryable(&crate::testing::coded(
+            "40P01",
+            "Verklemmung entdeckt"
+        )));
+        assert!(!is_retryable(&error(
             DatabaseErrorKind::Unknown,
             "deadlock detected"
         )));
-        assert!(is_retryable(&error(
-            DatabaseErrorKind::SerializationFailure,
+        assert!(is_retryable(&crate::testing::coded(
+            "40001",
             "could not serialize access"
         )));
-        assert!(!is_retryable(&error(
-            DatabaseErrorKind::ExclusionViolation,
+        assert!(!is_retryable(&crate::testing::coded(
+            "23P01",
             "conflicting key value violates exclusion constraint"
         )));
     }

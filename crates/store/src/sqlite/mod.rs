@@ -23,6 +23,7 @@
 //! [`Inline`], on the thread that asks (the writer's, or a blocking-pool
 //! thread for a read): one thread hop per read or batch, not per statement.
 
+mod backup;
 mod bookings;
 mod calendars;
 mod conn;
@@ -30,5 +31,6 @@ mod store;
 mod webhooks;
 mod writer;
 
+pub use self::backup::{Backup, BackupError, backup};
 pub(crate) use self::conn::Conn;
 pub use self::store::{SqliteStore, migrate, path_from_url};

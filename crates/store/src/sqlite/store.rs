@@ -279,7 +279,7 @@ pub fn migrate(path: &Path) -> Result<Vec<String>, StorageError> {
 }
 
 /// Creates the parent directories and returns the path as diesel wants it.
-fn prepare_file(path: &Path) -> Result<String, StorageError> {
+pub(crate) fn prepare_file(path: &Path) -> Result<String, StorageError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             StorageError::Internal(format!("cannot create {}: {e}", parent.display()))
