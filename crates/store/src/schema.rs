@@ -200,6 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_secrets,
     calendar_connections,
     calendar_busy,
+    time_off,
 );
 
 diesel::table! {
@@ -293,5 +294,18 @@ diesel::table! {
         calendar_id -> Text,
         start_at -> BigInt,
         end_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    time_off (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        provider_id -> Text,
+        start_at -> BigInt,
+        end_at -> BigInt,
+        reason -> Nullable<Text>,
+        created_at -> BigInt,
     }
 }
