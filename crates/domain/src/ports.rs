@@ -327,7 +327,8 @@ pub trait BookingStore: Send + Sync {
 
     /// Everything that blocks the provider over `range`, in start order: the
     /// occupied ranges (buffers included) of its active bookings that overlap
-    /// `range`, except `excluding`, and the busy blocks of its external
+    /// `range`, except `excluding`, its time off overlapping `range` (both
+    /// stores derive this from [`BookingStore::busy_sources`]), and the busy blocks of its external
     /// calendars that overlap `range` (as stored by
     /// [`CalendarStore::record_calendar_sync`], possibly in pieces; callers
     /// merge). Cost MUST depend on the bookings and blocks near `range`, not
