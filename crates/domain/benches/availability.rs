@@ -5,8 +5,12 @@
 
 use std::hint::black_box;
 
-use booking_domain::scheduling::{self, BusyTimes, SlotRules};
-use booking_domain::{LocalTime, Minutes, TimeRange, Timezone, WeekdaySet, WeeklyAvailability};
+use booking_domain::scheduling::{
+    self, Blockers, BookedTime, BusySources, BusyTimes, DailyCounts, SlotRules, TimeOffBlock,
+};
+use booking_domain::{
+    BookingId, LocalTime, Minutes, TimeOffId, TimeRange, Timezone, WeekdaySet, WeeklyAvailability,
+};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 
@@ -27,6 +31,7 @@ fn rules(availability: &WeeklyAvailability, duration: u32) -> SlotRules<'_> {
         buffer_before: Minutes::new(5),
         buffer_after: Minutes::new(10),
         minimum_notice: Minutes::new(120),
+        ..SlotRules::new(availability, Minutes::new(duration))
     }
 }
 
@@ -176,5 +181,154 @@ fn outside_history(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, seed_service, around_the_clock, outside_history);
+/// Issue 14's case: March 2024 in New York with three windows every day,
+/// 20 date overrides, 30 time-off ranges and 1,000 bookings (with buffers),
+/// 30-minute slots every 15 minutes and a daily cap.
+fn hours_with_overrides(c: &mut Criterion) {
+    let t = |s: &str| LocalTime::parse(s, "t").unwrap();
+    let day = vec![
+        (t("08:00"), t("11:00")),
+        (t("12:00"), t("15:00")),
+        (t("16:00"), t("20:00")),
+    ];
+    let tz = Timezone::parse("America/New_York").unwrap();
+    let overrides: Vec<_> = (0..20)
+        .map(|i: i64| {
+            let date = jiff::civil::date(2024, 2, 20)
+                .checked_add(jiff::Span::new().days(i * 2))
+                .unwrap();
+            let hours = match i % 4 {
+                0 => vec![],
+                1 => vec![(t("10:00"), t("14:00"))],
+                2 => vec![(t("07:00"), t("09:00")), (t("13:00"), t("24:00"))],
+                _ => vec![
+                    (t("00:00"), t("03:00")),
+                    (t("09:00"), t("12:00")),
+                    (t("18:00"), t("21:00")),
+                ],
+            };
+            (date, hours)
+        })
+        .collect();
+    let a = WeeklyAvailability::weekly(std::array::from_fn(|_| day.clone()), tz.clone())
+        .unwrap()
+        .with_overrides(overrides)
+        .unwrap();
+    assert_eq!(a.overrides().len(), 20);
+    let mut r = rules(&a, 30);
+    r.slot_interval = Some(Minutes::new(15));
+    r.max_bookings_per_day = Some(1000);
+    r.booking_horizon = Some(365);
+    let range = month(&a);
+    let lookup = scheduling::busy_lookup_range(&r, range);
+    let bookings: Vec<BookedTime> = busy_in(range, 1000, 5)
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| BookedTime {
+            id: BookingId::from_trusted(format!("bk_{i}")),
+            range,
+            buffer_before: Minutes::new(5),
+            buffer_after: Minutes::new(10),
+        })
+        .collect();
+    let time_off: Vec<TimeOffBlock> = busy_in(range, 30, 6)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| TimeOffBlock {
+            id: TimeOffId::from_trusted(format!("off_{i}")),
+            // 15-90 minutes stretched to 1-6 hours.
+            range: TimeRange::new(r.start(), r.start() + r.length() * 4).unwrap(),
+        })
+        .collect();
+    let sources = BusySources {
+        bookings,
+        time_off,
+        ..BusySources::default()
+    };
+    let starts: Vec<Timestamp> = sources.bookings.iter().map(|b| b.range.start()).collect();
+    let counts = DailyCounts::from_starts(&tz, starts.iter().copied());
+    let blockers = Blockers::new(sources.clone(), now());
+    assert!(
+        blockers
+            .busy()
+            .as_slice()
+            .iter()
+            .all(|b| b.overlaps(&lookup))
+    );
+    let found = scheduling::available_slots(&r, range, now(), &blockers, &counts);
+    assert!(!found.is_empty());
+
+    let mut group = c.benchmark_group("hours_31d_3win_20ovr_30off_1000bk");
+    group.bench_function("available_slots", |b| {
+        b.iter(|| {
+            scheduling::available_slots(
+                black_box(&r),
+                black_box(range),
+                now(),
+                black_box(&blockers),
+                black_box(&counts),
+            )
+        })
+    });
+    group.bench_function("build_blockers_and_counts_then_slots", |b| {
+        b.iter(|| {
+            let blockers = Blockers::new(black_box(&sources).clone(), now());
+            let counts = DailyCounts::from_starts(&tz, black_box(&starts).iter().copied());
+            scheduling::available_slots(&r, black_box(range), now(), &blockers, &counts)
+        })
+    });
+    group.bench_function("clone_sources", |b| b.iter(|| black_box(&sources).clone()));
+    group.bench_function("build_blockers", |b| {
+        b.iter(|| Blockers::new(black_box(&sources).clone(), now()))
+    });
+    group.bench_function("daily_counts_from_starts", |b| {
+        b.iter(|| DailyCounts::from_starts(&tz, black_box(&starts).iter().copied()))
+    });
+    // A booked time (the first booking's start, with its buffer in the
+    // way): every rule is checked, then the next slot is searched.
+    let booked = blockers_first_start(&starts, range);
+    let free = found[found.len() / 2].start;
+    group.bench_function("explain_booked_time", |b| {
+        b.iter(|| scheduling::explain(&r, black_box(booked), now(), &blockers, &counts))
+    });
+    group.bench_function("explain_free_grid_time", |b| {
+        b.iter(|| scheduling::explain(&r, black_box(free), now(), &blockers, &counts))
+    });
+    // A time on a closed override day: the next slot is a day away.
+    let christmas_like: Timestamp = "2024-02-26T15:00:00Z".parse().unwrap();
+    group.bench_function("explain_closed_day", |b| {
+        b.iter(|| scheduling::explain(&r, black_box(christmas_like), now(), &blockers, &counts))
+    });
+    group.bench_function("check_free_off_grid_time", |b| {
+        b.iter(|| {
+            scheduling::check(
+                &r,
+                black_box(free + SignedDuration::from_mins(7)),
+                now(),
+                &blockers,
+                &counts,
+            )
+        })
+    });
+    group.finish();
+}
+
+/// The first booking start inside `range` (whole minutes, so explainable).
+fn blockers_first_start(starts: &[Timestamp], range: TimeRange) -> Timestamp {
+    let mut inside: Vec<Timestamp> = starts
+        .iter()
+        .copied()
+        .filter(|t| range.contains_instant(*t))
+        .collect();
+    inside.sort();
+    inside[inside.len() / 2]
+}
+
+criterion_group!(
+    benches,
+    seed_service,
+    around_the_clock,
+    outside_history,
+    hours_with_overrides
+);
 criterion_main!(benches);

@@ -19,13 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         LocalTime::parse("17:00", "hours.end")?,
         timezone.clone(),
     )?;
-    let rules = SlotRules {
-        availability: &availability,
-        duration: Minutes::new(60),
-        buffer_before: Minutes::ZERO,
-        buffer_after: Minutes::ZERO,
-        minimum_notice: Minutes::ZERO,
-    };
+    let rules = SlotRules::new(&availability, Minutes::new(60));
     let week = scheduling::local_day_range(&timezone, "2024-03-06".parse()?, "2024-03-13".parse()?)
         .ok_or_else(|| ValidationError::new("range", "empty"))?;
     // Pretend it is long before the week, with nothing booked.

@@ -1,7 +1,7 @@
 //! Opaque, prefixed identifiers.
 //!
 //! Ids are strings with a type prefix (`srv_`, `bk_`, `prv_`, `evt_`, `key_`,
-//! `acc_`, `wh_`, `whd_`, `cal_`). Generated ids come from the [`crate::ports::IdGenerator`] port and
+//! `acc_`, `wh_`, `whd_`, `cal_`, `off_`, `hld_`). Generated ids come from the [`crate::ports::IdGenerator`] port and
 //! carry at least 96 random bits; services may also carry a caller-chosen id.
 
 use std::fmt;
@@ -29,6 +29,10 @@ pub enum IdKind {
     Delivery,
     /// `cal_`: an external calendar connection.
     Calendar,
+    /// `off_`: a provider's time off.
+    TimeOff,
+    /// `hld_`: a hold on a time.
+    Hold,
 }
 
 impl IdKind {
@@ -44,6 +48,8 @@ impl IdKind {
             IdKind::Webhook => "wh_",
             IdKind::Delivery => "whd_",
             IdKind::Calendar => "cal_",
+            IdKind::TimeOff => "off_",
+            IdKind::Hold => "hld_",
         }
     }
 }
@@ -136,6 +142,18 @@ id_type!(
     IdKind::Calendar
 );
 
+id_type!(
+    /// A provider's time off.
+    TimeOffId,
+    IdKind::TimeOff
+);
+
+id_type!(
+    /// A hold: a short reservation of a time.
+    HoldId,
+    IdKind::Hold
+);
+
 impl ServiceId {
     /// A caller-chosen service id: `^srv_[a-z0-9_]{1,64}$`.
     pub fn chosen(value: &str) -> Result<Self, ValidationError> {
@@ -174,5 +192,8 @@ mod tests {
         assert!(BookingId::parse("bk_abc").is_some());
         assert!(BookingId::parse("srv_abc").is_none());
         assert!(BookingId::parse("bk_a-b").is_none());
+        assert!(TimeOffId::parse("off_abc").is_some());
+        assert!(TimeOffId::parse("bk_abc").is_none());
+        assert!(HoldId::parse("hld_abc").is_some());
     }
 }

@@ -9,6 +9,7 @@ mod money;
 mod provider;
 mod service;
 mod time;
+mod time_off;
 mod webhook;
 
 pub mod fairness;
@@ -16,7 +17,10 @@ pub mod ports;
 pub mod scheduling;
 pub mod usecases;
 
-pub use availability::{LocalTime, Weekday, WeekdaySet, WeeklyAvailability};
+pub use availability::{
+    DateOverride, DayHours, LocalTime, MAX_OVERRIDES, MAX_WINDOWS_PER_DAY, SeedHours, Weekday,
+    WeekdaySet, WeeklyAvailability, Window,
+};
 pub use booking::{
     Booking, BookingEvent, BookingStatus, Customer, Email, EventKind, InvalidTransition, Metadata,
     occupied_range, validate_notes,
@@ -27,16 +31,20 @@ pub use calendar::{
 };
 pub use error::ValidationError;
 pub use ids::{
-    AccountId, ApiKeyId, BookingId, CalendarId, DeliveryId, EventId, IdKind, ProviderId, ServiceId,
-    WebhookId,
+    AccountId, ApiKeyId, BookingId, CalendarId, DeliveryId, EventId, HoldId, IdKind, ProviderId,
+    ServiceId, TimeOffId, WebhookId,
 };
 pub use money::{Currency, Money, Price, PriceType};
 pub use provider::{Provider, ProviderPatch, validate_name};
 pub use service::{
-    NewService, Service, ServicePatch, limits, validate_buffer, validate_description,
-    validate_duration,
+    NewService, Service, ServicePatch, limits, validate_booking_horizon, validate_buffer,
+    validate_description, validate_duration, validate_max_bookings_per_day, validate_slot_interval,
 };
 pub use time::{Minutes, TimeRange, Timezone};
+pub use time_off::{
+    MAX_TIME_OFF_DAYS, MAX_TIME_OFF_REASON, NewTimeOff, TimeOff, validate_time_off_range,
+    validate_time_off_reason,
+};
 pub use webhook::{
     Attempt, Delivery, DeliveryState, EventSet, MAX_URL_LEN, PREVIOUS_SECRET_HOURS,
     WebhookEndpoint, WebhookPatch, validate_webhook_description,

@@ -1,31 +1,52 @@
-//! Turning weekly wall-clock hours into bookable instants.
+//! Turning wall-clock opening hours into bookable instants, and explaining
+//! why a time is not bookable.
 //!
 //! Everything here is pure computation over [`Timestamp`]s: no clock, no I/O.
 //! The caller passes `now` and the busy time it loaded (see
-//! [`busy_lookup_range`] for how much it must load).
+//! [`busy_lookup_range`] and [`explain_lookup_range`] for how much it must
+//! load).
 //!
 //! # Rules
 //!
-//! * Each open local day has one window `[start, end)` of wall-clock time in
-//!   the service's zone. Window edges are resolved to instants like this: an
-//!   ambiguous local time (in a fold) takes the **earlier** instant; a local
-//!   time that does not exist (in a gap) moves to the **transition instant**,
-//!   the first instant after the gap. `24:00` is the next local midnight.
-//! * Slot starts form a wall-clock grid: the window's start, then
-//!   `start + duration`, and so on in local time. A grid time in a gap is
+//! * Each local day has the windows of its date override, else of its
+//!   weekday (see [`WeeklyAvailability`]): wall-clock `[start, end)` ranges
+//!   in the service's zone. Window edges are resolved to instants like this:
+//!   an ambiguous local time (in a fold) takes the **earlier** instant; a
+//!   local time that does not exist (in a gap) moves to the **transition
+//!   instant**, the first instant after the gap. `24:00` is the next local
+//!   midnight. Windows of one day, and of different days, never overlap as
+//!   instants (resolution is monotonic).
+//! * Each window has its own wall-clock grid of slot starts: the window's
+//!   start, then `start + slot_interval`, and so on in local time
+//!   (`slot_interval` defaults to the duration). A grid time in a gap is
 //!   skipped, one in a fold takes the earlier instant.
-//! * A slot lasts exactly `duration` real minutes and must end by the window's
-//!   end instant.
+//! * A slot lasts exactly `duration` real minutes and must end by its
+//!   window's end instant.
 //! * A slot is free when `[start - buffer_before, end + buffer_after)`
-//!   overlaps no busy interval, and it respects notice when
-//!   `start >= now + minimum_notice`.
+//!   overlaps no busy interval; it respects notice when
+//!   `start >= now + minimum_notice`, the horizon when
+//!   `start < now + booking_horizon days`, and the daily cap when fewer than
+//!   `max_bookings_per_day` active bookings of the service start on its
+//!   window's local day.
+//! * A booking may start off the grid: any whole-minute start whose
+//!   appointment fits inside one window, with the other rules kept.
+//!
+//! [`explain`] checks every rule for one start and lists each one broken as
+//! a [`Reason`]; [`available_slots`], [`check`] and [`first_available`] run
+//! on the same rules (and the older [`slots`], [`is_bookable`] and
+//! [`next_available`] on the same code with anonymous [`BusyTimes`] and no
+//! daily cap), so they cannot disagree: a grid start is in the slot list
+//! exactly when [`explain`] calls it available.
 //!
 //! # Cost
 //!
-//! [`slots`] is a single sweep, `O(log b + days + slots + b_in_range)` for `b`
-//! busy intervals. On days whose window contains no offset transition, slot `k`
-//! is `window_start + k * duration` in UTC with no time-zone conversion; only
-//! days with a transition inside the window convert each grid time.
+//! [`slots`] is a single sweep, `O(log b + days × windows + slots +
+//! b_in_range)` for `b` busy intervals. On windows that contain no offset
+//! transition, slot `k` is `window_start + k * slot_interval` in UTC with no
+//! time-zone conversion; only windows with a transition inside convert each
+//! grid time. [`explain`] resolves the windows of one local day (and its
+//! neighbours only when they could reach the time), and binary-searches each
+//! kind of busy time.
 
 use std::ops::ControlFlow;
 
@@ -35,12 +56,21 @@ use jiff::{
     tz::{AmbiguousOffset, TimeZone},
 };
 
-use crate::{Minutes, TimeRange, Timezone, Weekday, WeeklyAvailability};
+use crate::availability::Window;
+use crate::{Minutes, TimeRange, Timezone, WeeklyAvailability};
+
+mod explain;
+
+pub use explain::{
+    BlockedBy, Blockers, BookedTime, BusySources, DailyCounts, Explanation, ExternalBusy, HeldTime,
+    NEXT_AVAILABLE_SEARCH_DAYS, Reason, TimeOffBlock, available_slots, check, counted_day, explain,
+    explain_lookup_range, first_available,
+};
 
 /// What the scheduler needs to know about a service.
 #[derive(Debug, Clone, Copy)]
 pub struct SlotRules<'a> {
-    /// Weekly opening hours and their time zone.
+    /// Opening hours and their time zone.
     pub availability: &'a WeeklyAvailability,
     /// Length of one appointment, at least 1 minute (0 is treated as 1).
     pub duration: Minutes,
@@ -50,6 +80,30 @@ pub struct SlotRules<'a> {
     pub buffer_after: Minutes,
     /// How far ahead of `now` an appointment must start.
     pub minimum_notice: Minutes,
+    /// Minutes between grid starts of a window; `None` (or 0): the duration.
+    pub slot_interval: Option<Minutes>,
+    /// Days (of 24 hours): a start must lie before `now + horizon`; `None`:
+    /// no limit.
+    pub booking_horizon: Option<u32>,
+    /// Cap on active bookings of the service starting on one local day
+    /// (`None`: none). Only the functions that take [`DailyCounts`] apply it.
+    pub max_bookings_per_day: Option<u32>,
+}
+
+impl<'a> SlotRules<'a> {
+    /// Rules with no buffers, notice, interval, horizon or cap.
+    pub fn new(availability: &'a WeeklyAvailability, duration: Minutes) -> Self {
+        SlotRules {
+            availability,
+            duration,
+            buffer_before: Minutes::ZERO,
+            buffer_after: Minutes::ZERO,
+            minimum_notice: Minutes::ZERO,
+            slot_interval: None,
+            booking_horizon: None,
+            max_bookings_per_day: None,
+        }
+    }
 }
 
 impl SlotRules<'_> {
@@ -63,10 +117,26 @@ impl SlotRules<'_> {
         SignedDuration::from_mins(i64::from(self.duration_mins()))
     }
 
+    /// Minutes between grid starts, never 0.
+    fn interval_mins(&self) -> u32 {
+        self.slot_interval
+            .map(Minutes::get)
+            .filter(|m| *m > 0)
+            .unwrap_or_else(|| self.duration_mins())
+    }
+
     /// `now + minimum_notice`, saturating at the end of time.
     fn earliest_start(&self, now: Timestamp) -> Timestamp {
         now.checked_add(self.minimum_notice.duration())
             .unwrap_or(Timestamp::MAX)
+    }
+
+    /// `now + booking_horizon` (starts must be before it), saturating.
+    fn latest_start(&self, now: Timestamp) -> Option<Timestamp> {
+        self.booking_horizon.map(|days| {
+            now.checked_add(SignedDuration::from_hours(24 * i64::from(days)))
+                .unwrap_or(Timestamp::MAX)
+        })
     }
 
     /// The slot's range widened by the buffers: what must be free.
@@ -156,21 +226,25 @@ impl FromIterator<TimeRange> for BusyTimes {
     }
 }
 
-/// Why a start is not bookable.
+/// Why a start is not bookable, by [`is_bookable`] (which names the first
+/// rule broken; [`explain`] names them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Unbookable {
-    /// The appointment does not fit inside one open day's window.
+    /// The appointment does not fit inside one window of an open day.
     #[error("the appointment does not fit inside the service's opening hours")]
     OutsideHours,
     /// The start is earlier than `now + minimum_notice`.
     #[error("the appointment starts sooner than the service's minimum notice allows")]
     TooSoon,
+    /// The start is at or after `now + booking_horizon`.
+    #[error("the appointment starts later than the service's booking horizon allows")]
+    BeyondHorizon,
     /// The appointment, widened by its buffers, overlaps busy time.
     #[error("the provider is busy at that time")]
     Busy,
 }
 
-/// UTC instants of the opening windows of every open local day whose window
+/// UTC instants of every opening window (of every local day) that
 /// intersects `range` (unclipped), ascending.
 pub fn windows(availability: &WeeklyAvailability, range: TimeRange) -> Vec<TimeRange> {
     let mut out = Vec::new();
@@ -184,7 +258,8 @@ pub fn windows(availability: &WeeklyAvailability, range: TimeRange) -> Vec<TimeR
 }
 
 /// Every free slot whose **start** lies in `[range.start, range.end)`, ascending
-/// and without duplicates.
+/// and without duplicates. Applies every rule but the daily cap (see
+/// [`available_slots`], which takes the day counts).
 ///
 /// `busy` must hold at least the busy time inside [`busy_lookup_range`]`(rules,
 /// range)`; intervals outside it are skipped by binary search.
@@ -195,7 +270,7 @@ pub fn slots(
     busy: &BusyTimes,
 ) -> Vec<Slot> {
     let mut out = Vec::new();
-    sweep(rules, range, now, busy, |slot| {
+    sweep(rules, range, now, busy, None, |slot| {
         out.push(slot);
         ControlFlow::Continue(())
     });
@@ -204,33 +279,26 @@ pub fn slots(
 
 /// Checks a requested start (the caller ensures it is a whole minute).
 ///
-/// Accepted when `[start, start + duration)` lies inside one open day's window
-/// (it need not sit on the slot grid), `start >= now + minimum_notice`, and the
-/// buffered range is free. Checks run in that order, so the error names the
-/// first rule broken.
+/// Accepted when `[start, start + duration)` lies inside one window (it need
+/// not sit on the slot grid), `start >= now + minimum_notice`, `start` is
+/// before the horizon, and the buffered range is free. The error names the
+/// first rule broken in that order; the daily cap is not checked (see
+/// [`check`]).
 pub fn is_bookable(
     rules: &SlotRules<'_>,
     start: Timestamp,
     now: Timestamp,
     busy: &BusyTimes,
 ) -> Result<Slot, Unbookable> {
-    let end = start
-        .checked_add(rules.duration_span())
-        .map_err(|_| Unbookable::OutsideHours)?;
-    let availability = rules.availability;
-    let date = availability.timezone().tz().to_datetime(start).date();
-    // The window containing `start` belongs to the local date of `start`; the
-    // neighbours are checked too so exotic zone histories cannot fool us.
-    let inside = [date.yesterday().ok(), Some(date), date.tomorrow().ok()]
-        .into_iter()
-        .flatten()
-        .filter_map(|d| day_window(availability, d))
-        .any(|w| w.start <= start && end <= w.end);
-    if !inside {
+    let verdict = time_verdict(rules, start, now);
+    let (Hours::Inside, Some(end)) = (&verdict.hours, verdict.end) else {
         return Err(Unbookable::OutsideHours);
-    }
-    if start < rules.earliest_start(now) {
+    };
+    if verdict.past || verdict.notice.is_some() {
         return Err(Unbookable::TooSoon);
+    }
+    if verdict.horizon.is_some() {
+        return Err(Unbookable::BeyondHorizon);
     }
     let slot = Slot { start, end };
     if busy.overlaps(&rules.buffered(&slot)) {
@@ -239,30 +307,24 @@ pub fn is_bookable(
     Ok(slot)
 }
 
-/// The first free grid slot (notice respected) starting in
-/// `[from, from + horizon)`, or `None`. Equal to the first element of
-/// `slots(rules, [from, from + horizon), now, busy)`, without computing the rest.
+/// The first free grid slot (notice and horizon respected) starting in
+/// `[from, from + search)`, or `None`. Equal to the first element of
+/// `slots(rules, [from, from + search), now, busy)`, without computing the
+/// rest.
 pub fn next_available(
     rules: &SlotRules<'_>,
     from: Timestamp,
     now: Timestamp,
     busy: &BusyTimes,
-    horizon: SignedDuration,
+    search: SignedDuration,
 ) -> Option<Slot> {
-    let until = from.checked_add(horizon).unwrap_or(Timestamp::MAX);
-    let range = TimeRange::new(from, until)?;
-    let mut found = None;
-    sweep(rules, range, now, busy, |slot| {
-        found = Some(slot);
-        ControlFlow::Break(())
-    });
-    found
+    first_slot(rules, from, now, busy, None, search)
 }
 
 /// The busy time the caller must load so that [`slots`] (or [`is_bookable`] /
-/// [`next_available`]) over `range` sees every interval that can matter:
-/// `range` widened by `buffer_before` at the start and
-/// `duration + buffer_after` at the end.
+/// [`next_available`], or the [`Blockers`] of [`available_slots`]) over
+/// `range` sees every interval that can matter: `range` widened by
+/// `buffer_before` at the start and `duration + buffer_after` at the end.
 pub fn busy_lookup_range(rules: &SlotRules<'_>, range: TimeRange) -> TimeRange {
     let after = Minutes::new(
         rules
@@ -289,15 +351,24 @@ pub fn local_day_range(tz: &Timezone, from: Date, to_inclusive: Date) -> Option<
 // Internals
 // ---------------------------------------------------------------------------
 
-/// One open day's window, resolved to instants.
+/// One window of one local day, resolved to instants.
 #[derive(Debug, Clone, Copy)]
 struct DayWindow {
     date: Date,
     start: Timestamp,
     end: Timestamp,
+    /// Wall-clock edges, minutes after the day's midnight (`end` up to 1440).
+    start_minute: u16,
+    end_minute: u16,
     /// The local start time does not exist (it moved to the transition), so
-    /// the wall-clock grid is not `start + k * duration`.
+    /// the wall-clock grid is not `start + k * interval`.
     start_in_gap: bool,
+}
+
+impl DayWindow {
+    fn range(&self) -> Option<TimeRange> {
+        TimeRange::new(self.start, self.end)
+    }
 }
 
 /// Resolves a local date-time to an instant by the window-edge rule:
@@ -346,47 +417,44 @@ fn local_datetime(date: Date, minute: u16) -> Option<DateTime> {
     Some(date.to_datetime(time))
 }
 
-/// The window of `date`, or `None` when closed that day (or it is empty, which
-/// happens when the whole window lies in a gap).
-fn day_window(availability: &WeeklyAvailability, date: Date) -> Option<DayWindow> {
-    if !availability
-        .days()
-        .contains(Weekday::from_jiff(date.weekday()))
-    {
-        return None;
-    }
-    let tz = availability.timezone().tz();
-    let (start, start_in_gap) =
-        resolve_edge(tz, local_datetime(date, availability.start().minutes())?)?;
-    let (end, _) = resolve_edge(tz, local_datetime(date, availability.end().minutes())?)?;
+/// One wall-clock window of `date` resolved to instants; `None` when it is
+/// empty (it lies entirely in a gap) or out of range.
+fn resolve_window(tz: &TimeZone, date: Date, window: Window) -> Option<DayWindow> {
+    let (start_minute, end_minute) = (window.start().minutes(), window.end().minutes());
+    let (start, start_in_gap) = resolve_edge(tz, local_datetime(date, start_minute)?)?;
+    let (end, _) = resolve_edge(tz, local_datetime(date, end_minute)?)?;
     (start < end).then_some(DayWindow {
         date,
         start,
         end,
+        start_minute,
+        end_minute,
         start_in_gap,
     })
 }
 
-/// Calls `f` with the window of every open day that intersects `range`, in
-/// ascending order (windows of different days never overlap).
+/// Calls `f` with every window of every local day that intersects `range`,
+/// in ascending order (windows never overlap).
 fn for_each_window(
     availability: &WeeklyAvailability,
     range: TimeRange,
     mut f: impl FnMut(DayWindow) -> ControlFlow<()>,
 ) {
     let tz = availability.timezone().tz();
-    // A day's window lies between its own local midnight and the next one, so
+    // A day's windows lie between its own local midnight and the next one, so
     // only the local dates of the range's ends (± a day of slack) can matter.
     let first = tz.to_datetime(range.start()).date();
     let last = tz.to_datetime(range.end()).date();
     let mut date = first.yesterday().unwrap_or(first);
     loop {
-        if let Some(window) = day_window(availability, date)
-            && window.start < range.end()
-            && range.start() < window.end
-            && f(window).is_break()
-        {
-            return;
+        for window in availability.hours_on(date).windows {
+            if let Some(window) = resolve_window(tz, date, *window)
+                && window.start < range.end()
+                && range.start() < window.end
+                && f(window).is_break()
+            {
+                return;
+            }
         }
         if date > last {
             return;
@@ -396,6 +464,166 @@ fn for_each_window(
             Err(_) => return,
         }
     }
+}
+
+/// Whether `t` is a whole minute (UTC, which is what a booking is checked on).
+fn is_whole_minute(t: Timestamp) -> bool {
+    t.as_second().rem_euclid(60) == 0 && t.subsec_nanosecond() == 0
+}
+
+/// Where a start lies relative to the opening hours.
+#[derive(Debug, Clone, Copy)]
+enum Hours {
+    /// `[start, start + duration)` lies inside a window (the one of
+    /// [`TimeVerdict::start_window`]).
+    Inside,
+    /// The start's local day has no windows (`overridden`: by an override).
+    Closed { overridden: bool },
+    /// The day is open but no window holds the appointment; the day's window
+    /// nearest to the start, if any resolves to instants.
+    Outside { nearest: Option<TimeRange> },
+}
+
+/// The rules that depend only on the time (not on busy time or counts).
+#[derive(Debug, Clone, Copy)]
+struct TimeVerdict {
+    /// `start + duration`; `None` past the end of time.
+    end: Option<Timestamp>,
+    /// `start < now`.
+    past: bool,
+    /// `now + minimum_notice` when `now <= start` is before it.
+    notice: Option<Timestamp>,
+    /// `now + horizon` when the start is at or after it.
+    horizon: Option<Timestamp>,
+    hours: Hours,
+    /// The local day the start counts on: its window's date when inside one,
+    /// else its local date.
+    day: Date,
+    /// The window containing the start instant (whether or not the whole
+    /// appointment fits), and the start's local date-time.
+    start_window: Option<DayWindow>,
+    local: DateTime,
+}
+
+/// Checks `start` against hours, notice and horizon: the time rules that
+/// [`sweep`] applies, derived the same way (same window resolution, same
+/// `earliest`/`latest`).
+fn time_verdict(rules: &SlotRules<'_>, start: Timestamp, now: Timestamp) -> TimeVerdict {
+    let availability = rules.availability;
+    let tz = availability.timezone().tz();
+    let end = start.checked_add(rules.duration_span()).ok();
+    let earliest = rules.earliest_start(now);
+    let past = start < now;
+    let notice = (!past && start < earliest).then_some(earliest);
+    let horizon = rules.latest_start(now).filter(|latest| start >= *latest);
+    let local = tz.to_datetime(start);
+    let date = local.date();
+
+    // The window holding the start instant, and the one holding the whole
+    // appointment (the same window, when the appointment fits).
+    let mut start_window: Option<DayWindow> = None;
+    let mut inside: Option<DayWindow> = None;
+    let mut visit = |w: DayWindow, start_window: &mut Option<DayWindow>| {
+        if w.start <= start && start < w.end {
+            *start_window = Some(w);
+            if end.is_some_and(|end| end <= w.end) {
+                inside = Some(w);
+            }
+        }
+    };
+    // The start's own day: every window, and the nearest one.
+    let own = availability.hours_on(date);
+    let mut nearest: Option<(SignedDuration, TimeRange)> = None;
+    for w in own.windows {
+        if let Some(w) = resolve_window(tz, date, *w) {
+            visit(w, &mut start_window);
+            let distance = if start < w.start {
+                w.start.duration_since(start)
+            } else if start >= w.end {
+                start.duration_since(w.end)
+            } else {
+                SignedDuration::ZERO
+            };
+            if nearest.is_none_or(|(d, _)| distance < d)
+                && let Some(r) = w.range()
+            {
+                nearest = Some((distance, r));
+            }
+        }
+    }
+    // The neighbours' windows can only hold the start in zones whose local
+    // date runs backwards over midnight; look only when their outermost edge
+    // says they could (the edges are monotonic within a day).
+    if start_window.is_none() {
+        if let Ok(yesterday) = date.yesterday() {
+            let windows = availability.hours_on(yesterday).windows;
+            let reaches = windows.last().is_some_and(|last| {
+                local_datetime(yesterday, last.end().minutes())
+                    .and_then(|dt| resolve_edge(tz, dt))
+                    .is_some_and(|(edge, _)| start < edge)
+            });
+            if reaches {
+                windows
+                    .iter()
+                    .filter_map(|w| resolve_window(tz, yesterday, *w))
+                    .for_each(|w| visit(w, &mut start_window));
+            }
+        }
+        if let Ok(tomorrow) = date.tomorrow() {
+            let windows = availability.hours_on(tomorrow).windows;
+            let reaches = windows.first().is_some_and(|first| {
+                local_datetime(tomorrow, first.start().minutes())
+                    .and_then(|dt| resolve_edge(tz, dt))
+                    .is_some_and(|(edge, _)| edge <= start)
+            });
+            if reaches {
+                windows
+                    .iter()
+                    .filter_map(|w| resolve_window(tz, tomorrow, *w))
+                    .for_each(|w| visit(w, &mut start_window));
+            }
+        }
+    }
+    let hours = match inside {
+        Some(_) => Hours::Inside,
+        None if own.windows.is_empty() => Hours::Closed {
+            overridden: own.overridden,
+        },
+        None => Hours::Outside {
+            nearest: nearest.map(|(_, r)| r),
+        },
+    };
+    TimeVerdict {
+        end,
+        past,
+        notice,
+        horizon,
+        hours,
+        day: inside.map_or(date, |w| w.date),
+        start_window,
+        local,
+    }
+}
+
+/// Whether `start` (with local date-time `local`) is a start of `window`'s
+/// wall-clock grid, exactly as [`sweep`] generates them.
+fn on_grid(rules: &SlotRules<'_>, window: &DayWindow, start: Timestamp, local: DateTime) -> bool {
+    if !is_whole_minute(start) || local.second() != 0 || local.subsec_nanosecond() != 0 {
+        return false;
+    }
+    let of_day = i64::from(local.hour()) * 60 + i64::from(local.minute());
+    let minute = if local.date() == window.date {
+        of_day
+    } else if window.date.tomorrow().ok() == Some(local.date()) {
+        of_day + 24 * 60
+    } else {
+        return false;
+    };
+    let (first, end) = (i64::from(window.start_minute), i64::from(window.end_minute));
+    minute >= first
+        && minute < end
+        && (minute - first) % i64::from(rules.interval_mins()) == 0
+        && resolve_grid(rules.availability.timezone().tz(), local) == Some(start)
 }
 
 /// Cursor into the busy list for strictly ascending slot starts.
@@ -459,24 +687,53 @@ fn steps_to_reach(base: Timestamp, step_mins: u32, target: Timestamp) -> u64 {
     u64::try_from(k).unwrap_or(u64::MAX)
 }
 
-/// The one sweep behind [`slots`] and [`next_available`]: emits every free,
-/// notice-respecting grid slot starting in `range`, ascending, until `emit`
-/// breaks.
+/// The first slot of the sweep over `[from, from + search)`.
+fn first_slot(
+    rules: &SlotRules<'_>,
+    from: Timestamp,
+    now: Timestamp,
+    busy: &BusyTimes,
+    counts: Option<&DailyCounts>,
+    search: SignedDuration,
+) -> Option<Slot> {
+    let until = from.checked_add(search).unwrap_or(Timestamp::MAX);
+    let range = TimeRange::new(from, until)?;
+    let mut found = None;
+    sweep(rules, range, now, busy, counts, |slot| {
+        found = Some(slot);
+        ControlFlow::Break(())
+    });
+    found
+}
+
+/// The one sweep behind every slot listing: emits every free grid slot
+/// starting in `range` that keeps notice, horizon and (with `counts`) the
+/// daily cap, ascending, until `emit` breaks.
 fn sweep(
     rules: &SlotRules<'_>,
     range: TimeRange,
     now: Timestamp,
     busy: &BusyTimes,
+    counts: Option<&DailyCounts>,
     mut emit: impl FnMut(Slot) -> ControlFlow<()>,
 ) {
     let availability = rules.availability;
     let tz = availability.timezone().tz();
-    let dur_mins = rules.duration_mins();
+    let step_mins = rules.interval_mins();
+    let step = SignedDuration::from_mins(i64::from(step_mins));
     let dur = rules.duration_span();
     let lower = range.start().max(rules.earliest_start(now));
-    if lower >= range.end() {
+    let upper = match rules.latest_start(now) {
+        Some(latest) => range.end().min(latest),
+        None => range.end(),
+    };
+    let Some(search) = TimeRange::new(lower, upper) else {
         return;
-    }
+    };
+    let at_cap = |date: Date| match (rules.max_bookings_per_day, counts) {
+        (Some(limit), Some(counts)) => counts.get(date) >= limit,
+        _ => false,
+    };
     let buffer_before = rules.buffer_before.duration();
     let mut cursor = BusyCursor {
         ranges: busy.as_slice(),
@@ -493,9 +750,11 @@ fn sweep(
     // Last candidate handed to the busy cursor: candidates must strictly
     // increase, both for the output order and for the cursor.
     let mut last_checked: Option<Timestamp> = None;
-    let search = TimeRange::new(lower, range.end()).unwrap_or(range);
 
     for_each_window(availability, search, |window| {
+        if at_cap(window.date) {
+            return ControlFlow::Continue(());
+        }
         let transition = match next_transition {
             Some(Some(t)) if t > window.start => Some(t),
             Some(None) => None,
@@ -510,7 +769,12 @@ fn sweep(
         // Checks one candidate `[start, end)`; `Err(next)` says the grid may
         // jump to `next`, the first start the blocking busy interval allows.
         let mut check = |start: Timestamp, end: Timestamp| -> Result<ControlFlow<()>, Timestamp> {
-            if start < window.start || end > window.end || start < lower || start >= range.end() {
+            if start < window.start
+                || end > window.end
+                || start < lower
+                || start >= upper
+                || !is_whole_minute(start)
+            {
                 return Ok(ControlFlow::Continue(()));
             }
             if last_checked.is_some_and(|last| start <= last) {
@@ -522,21 +786,25 @@ fn sweep(
             }
             Ok(emit(Slot { start, end }))
         };
-        let in_window = |start: Timestamp| start < range.end() && start < window.end;
+        let in_window = |start: Timestamp| start < upper && start < window.end;
 
         if uniform {
             // No offset change inside the window: the wall-clock grid is a
             // UTC grid. Jump straight to the first relevant step, then step
-            // by `duration` (the next start is this slot's end).
+            // by the interval. (A window start that is not a whole minute,
+            // in an old zone offset with seconds, has no bookable grid.)
+            if !is_whole_minute(window.start) {
+                return ControlFlow::Continue(());
+            }
             let grid = |k: u64| -> Option<Timestamp> {
-                let offset = i64::try_from(k.checked_mul(u64::from(dur_mins))?).ok()?;
+                let offset = i64::try_from(k.checked_mul(u64::from(step_mins))?).ok()?;
                 let start = window
                     .start
                     .checked_add(SignedDuration::from_mins(offset))
                     .ok()?;
                 in_window(start).then_some(start)
             };
-            let mut next = grid(steps_to_reach(window.start, dur_mins, lower));
+            let mut next = grid(steps_to_reach(window.start, step_mins, lower));
             while let Some(start) = next {
                 let Ok(end) = start.checked_add(dur) else {
                     break;
@@ -546,16 +814,18 @@ fn sweep(
                 }
                 next = match check(start, end) {
                     Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
-                    Ok(ControlFlow::Continue(())) => Some(end).filter(|t| in_window(*t)),
-                    Err(free_from) => grid(steps_to_reach(window.start, dur_mins, free_from))
+                    Ok(ControlFlow::Continue(())) => {
+                        start.checked_add(step).ok().filter(|t| in_window(*t))
+                    }
+                    Err(free_from) => grid(steps_to_reach(window.start, step_mins, free_from))
                         .filter(|t| *t > start),
                 };
             }
         } else {
             // A transition inside the window: convert each wall-clock grid
             // time, skipping those in a gap.
-            let end_minute = u32::from(availability.end().minutes());
-            let mut minute = u32::from(availability.start().minutes());
+            let end_minute = u32::from(window.end_minute);
+            let mut minute = u32::from(window.start_minute);
             while minute < end_minute {
                 let start = u16::try_from(minute)
                     .ok()
@@ -571,13 +841,12 @@ fn sweep(
                         return ControlFlow::Break(());
                     }
                 }
-                minute += dur_mins;
+                minute += step_mins;
             }
         }
         ControlFlow::Continue(())
     });
 }
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -615,6 +884,9 @@ mod tests {
             buffer_before: Minutes::ZERO,
             buffer_after: Minutes::ZERO,
             minimum_notice: Minutes::ZERO,
+            slot_interval: None,
+            booking_horizon: None,
+            max_bookings_per_day: None,
         }
     }
 
@@ -1154,7 +1426,27 @@ mod tests {
         r.minimum_notice = Minutes::ZERO;
         r.buffer_before = Minutes::ZERO;
         assert!(!slots(&r, end, Timestamp::MIN, &BusyTimes::default()).is_empty());
-        assert!(!slots(&r, start, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        // New York's local mean time (-4:56:02) puts every grid start of
+        // year -9999 off the whole UTC minute, where no booking can start,
+        // so none is listed; a zone with a whole-minute offset lists them.
+        assert!(slots(&r, start, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        let utc = avail(&[], "00:00", "24:00", "UTC");
+        let r_utc = rules(&utc, 60);
+        assert!(!slots(&r_utc, start, Timestamp::MIN, &BusyTimes::default()).is_empty());
+        let _ = explain(
+            &r,
+            Timestamp::MAX,
+            Timestamp::MIN,
+            &Blockers::default(),
+            &DailyCounts::default(),
+        );
+        let _ = explain(
+            &r,
+            Timestamp::MIN,
+            Timestamp::MAX,
+            &Blockers::default(),
+            &DailyCounts::default(),
+        );
         let _ = is_bookable(&r, Timestamp::MAX, Timestamp::MIN, &BusyTimes::default());
         let _ = is_bookable(&r, Timestamp::MIN, Timestamp::MIN, &BusyTimes::default());
         let _ = next_available(
@@ -1172,7 +1464,7 @@ mod tests {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod proptests {
     use super::*;
-    use crate::{LocalTime, WeekdaySet};
+    use crate::{LocalTime, Weekday, WeekdaySet};
     use proptest::prelude::*;
 
     const ZONES: [&str; 5] = [
@@ -1403,6 +1695,7 @@ mod proptests {
                 buffer_before: Minutes::new(c.buffer_before),
                 buffer_after: Minutes::new(c.buffer_after),
                 minimum_notice: Minutes::new(c.notice),
+                ..SlotRules::new(&a, Minutes::new(c.duration))
             };
             let tz = a.timezone().tz();
             let base = c.base.resolve(tz).to_datetime(Time::midnight()).to_zoned(TimeZone::UTC).unwrap().timestamp();
@@ -1516,6 +1809,346 @@ mod proptests {
             let we = oracle_edge(tz, at_minute(date, end.into()));
             let expected: Vec<TimeRange> = TimeRange::new(ws, we).into_iter().collect();
             prop_assert_eq!(windows(&a, day), expected);
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Weekly windows, overrides, booking rules and explain.
+    // ------------------------------------------------------------------
+
+    /// Up to three windows of one day: consecutive pairs of sorted distinct
+    /// minutes, so sorted and neither overlapping nor touching; biased to
+    /// the small hours where transitions happen, `24:00` included.
+    fn day_windows() -> impl Strategy<Value = Vec<(u16, u16)>> {
+        prop::collection::btree_set(prop_oneof![4 => minute_of_day(), 1 => Just(1440u16)], 0..=6)
+            .prop_map(|set| {
+                let points: Vec<u16> = set.into_iter().collect();
+                points.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+            })
+    }
+
+    #[derive(Debug, Clone)]
+    struct HoursCase {
+        zone: &'static str,
+        week: Vec<Vec<(u16, u16)>>,
+        /// Day shift from the base date (unique), and that date's windows.
+        overrides: Vec<(i64, Vec<(u16, u16)>)>,
+        duration: u32,
+        interval: Option<u32>,
+        buffer_before: u32,
+        buffer_after: u32,
+        notice: u32,
+        horizon_days: Option<u32>,
+        cap: Option<u32>,
+        counts: Vec<(i64, u32)>,
+        base: DatePick,
+        range_offset_min: i64,
+        range_len_min: i64,
+        now_offset_s: i64,
+        /// (kind, offset, length, buffer before, buffer after) in minutes from
+        /// the range start; kind 0 booking, 1 time off, 2 external, 3 hold
+        /// (buffer after doubles as its expiry offset from now, in minutes).
+        busy: Vec<(u8, i64, i64, u32, u32)>,
+        /// Probe offsets from the range start, minutes, and a second offset.
+        probes: Vec<(i64, i64)>,
+    }
+
+    fn hours_case() -> impl Strategy<Value = HoursCase> {
+        let date = prop_oneof![
+            3 => (1980i16..2040, 0usize..3, -1i8..=1).prop_map(DatePick::Transition),
+            1 => prop::sample::select(&TRANSITION_DATES[..]).prop_map(|d| DatePick::Fixed(d.parse::<Date>().unwrap())),
+        ];
+        (
+            (
+                prop::sample::select(&ZONES[..]),
+                prop::collection::vec(day_windows(), 7),
+                prop::collection::btree_map(-2i64..=3, day_windows(), 0..4),
+                prop_oneof![prop::sample::select(&[15u32, 30, 60, 90][..]), 5u32..240],
+                prop::option::of(prop_oneof![
+                    prop::sample::select(&[10u32, 15, 30, 60][..]),
+                    5u32..180
+                ]),
+                prop_oneof![Just(0u32), 0u32..60],
+                prop_oneof![Just(0u32), 0u32..60],
+                prop_oneof![Just(0u32), 0u32..3000],
+            ),
+            (
+                prop::option::of(1u32..4),
+                prop::option::of(1u32..3),
+                prop::collection::vec((-2i64..=3, 0u32..4), 0..4),
+                date,
+                -1440i64..1440,
+                60i64..(3 * 1440),
+                -2 * 86_400i64..2 * 86_400,
+                prop::collection::vec(
+                    (0u8..4, -1440i64..(4 * 1440), 1i64..400, 0u32..40, 0u32..40),
+                    0..12,
+                ),
+                prop::collection::vec(
+                    (
+                        -1440i64..(4 * 1440),
+                        prop_oneof![9 => Just(0i64), 1 => 1i64..60],
+                    ),
+                    0..16,
+                ),
+            ),
+        )
+            .prop_map(
+                |(
+                    (
+                        zone,
+                        week,
+                        overrides,
+                        duration,
+                        interval,
+                        buffer_before,
+                        buffer_after,
+                        notice,
+                    ),
+                    (
+                        horizon_days,
+                        cap,
+                        counts,
+                        base,
+                        range_offset_min,
+                        range_len_min,
+                        now_offset_s,
+                        busy,
+                        probes,
+                    ),
+                )| HoursCase {
+                    zone,
+                    week,
+                    overrides: overrides.into_iter().collect(),
+                    duration,
+                    interval,
+                    buffer_before,
+                    buffer_after,
+                    notice,
+                    horizon_days,
+                    cap,
+                    counts,
+                    base,
+                    range_offset_min,
+                    range_len_min,
+                    now_offset_s,
+                    busy,
+                    probes,
+                },
+            )
+    }
+
+    fn local_pairs(list: &[(u16, u16)]) -> Vec<(LocalTime, LocalTime)> {
+        list.iter()
+            .map(|&(a, b)| {
+                (
+                    LocalTime::from_minutes(a).unwrap(),
+                    LocalTime::from_minutes(b).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn hours_and_explain_agree(c in hours_case()) {
+            let timezone = Timezone::parse(c.zone).unwrap();
+            let tz = timezone.tz().clone();
+            let base_date = c.base.resolve(&tz);
+            let shift = |d: i64| base_date.checked_add(jiff::Span::new().days(d)).unwrap();
+            let week: [Vec<(LocalTime, LocalTime)>; 7] =
+                std::array::from_fn(|i| local_pairs(&c.week[i]));
+            let a = WeeklyAvailability::weekly(week, timezone.clone())
+                .unwrap()
+                .with_overrides(c.overrides.iter().map(|(d, w)| (shift(*d), local_pairs(w))).collect())
+                .unwrap();
+            // The wall-clock windows of a date, from the case data (not from
+            // `hours_on`), as minutes.
+            let wall = |date: Date| -> (&[(u16, u16)], bool) {
+                match c.overrides.iter().find(|(d, _)| shift(*d) == date) {
+                    Some((_, w)) => (w.as_slice(), true),
+                    None => (c.week[Weekday::from_jiff(date.weekday()).index()].as_slice(), false),
+                }
+            };
+            // Resolved windows of a date, by the oracle's edge rule.
+            let resolved = |date: Date| -> Vec<(u16, u16, TimeRange)> {
+                wall(date)
+                    .0
+                    .iter()
+                    .filter_map(|&(s, e)| {
+                        let ws = oracle_edge(&tz, at_minute(date, s.into()));
+                        let we = oracle_edge(&tz, at_minute(date, e.into()));
+                        TimeRange::new(ws, we).map(|w| (s, e, w))
+                    })
+                    .collect()
+            };
+            let mut rules = SlotRules::new(&a, Minutes::new(c.duration));
+            rules.buffer_before = Minutes::new(c.buffer_before);
+            rules.buffer_after = Minutes::new(c.buffer_after);
+            rules.minimum_notice = Minutes::new(c.notice);
+            rules.slot_interval = c.interval.map(Minutes::new);
+            rules.booking_horizon = c.horizon_days;
+            rules.max_bookings_per_day = c.cap;
+            let interval = c.interval.unwrap_or(c.duration);
+            let dur = SignedDuration::from_mins(c.duration.into());
+
+            let base = base_date.to_datetime(Time::midnight()).to_zoned(TimeZone::UTC).unwrap().timestamp();
+            let rs = add_mins(base, c.range_offset_min);
+            let range = TimeRange::new(rs, add_mins(rs, c.range_len_min)).unwrap();
+            let now = rs.checked_add(SignedDuration::from_secs(c.now_offset_s)).unwrap();
+            let earliest = add_mins(now, c.notice.into());
+            let latest = c.horizon_days.map(|d| add_mins(now, i64::from(d) * 1440));
+            let counts = DailyCounts::new(c.counts.iter().map(|&(d, n)| (shift(d), n)));
+
+            // Busy time with identities, and the raw blocked ranges for the oracle.
+            let mut sources = BusySources::default();
+            let mut raw: Vec<TimeRange> = Vec::new();
+            for (i, &(kind, off, len, before, after)) in c.busy.iter().enumerate() {
+                let range = TimeRange::new(add_mins(rs, off), add_mins(rs, off + len)).unwrap();
+                match kind {
+                    0 => {
+                        let b = BookedTime {
+                            id: crate::BookingId::from_trusted(format!("bk_{i}")),
+                            range,
+                            buffer_before: Minutes::new(before),
+                            buffer_after: Minutes::new(after),
+                        };
+                        raw.push(b.occupied());
+                        sources.bookings.push(b);
+                    }
+                    1 => {
+                        raw.push(range);
+                        sources.time_off.push(TimeOffBlock { id: crate::TimeOffId::from_trusted(format!("off_{i}")), range });
+                    }
+                    2 => {
+                        raw.push(range);
+                        sources.external.push(ExternalBusy {
+                            calendar_id: crate::CalendarId::from_trusted(format!("cal_{i}")),
+                            kind: "ics".into(),
+                            range,
+                        });
+                    }
+                    _ => {
+                        // Expiry from 20 minutes before now to 20 after.
+                        let expires_at = add_mins(now, i64::from(after) - 20);
+                        if expires_at > now {
+                            raw.push(range);
+                        }
+                        sources.holds.push(HeldTime { id: crate::HoldId::from_trusted(format!("hld_{i}")), range, expires_at });
+                    }
+                }
+            }
+            let blockers = Blockers::new(sources, now);
+            let busy_at = |t: Timestamp| {
+                let wanted = TimeRange::starting_at(t, Minutes::new(c.duration))
+                    .widened(rules.buffer_before, rules.buffer_after);
+                raw.iter().any(|b| b.overlaps(&wanted))
+            };
+
+            let got = available_slots(&rules, range, now, &blockers, &counts);
+
+            // Slots lie inside one of their local day's windows, ascending.
+            for s in &got {
+                prop_assert_eq!(s.end.duration_since(s.start), dur);
+                prop_assert!(range.contains_instant(s.start));
+                let date = tz.to_datetime(s.start).date();
+                prop_assert!(
+                    resolved(date).iter().any(|(_, _, w)| w.contains(&s.range())),
+                    "slot {:?} outside the windows of {}: {:?}", s, date, wall(date)
+                );
+            }
+            for pair in got.windows(2) {
+                prop_assert!(pair[0].start < pair[1].start);
+            }
+            // With no cap the older functions give the same slots.
+            if c.cap.is_none() {
+                prop_assert_eq!(&slots(&rules, range, now, blockers.busy()), &got);
+            }
+
+            // Every grid start, by brute force: listed exactly when available.
+            let first = tz.to_datetime(range.start()).date().yesterday().unwrap();
+            let last = tz.to_datetime(range.end()).date().tomorrow().unwrap();
+            let mut date = first;
+            let mut grid_checked = 0;
+            let mut explained = 0;
+            while date <= last {
+                for (s, e, w) in resolved(date) {
+                    let mut m = u32::from(s);
+                    while m < u32::from(e) && grid_checked < 400 {
+                        let amb = tz.to_ambiguous_timestamp(at_minute(date, m));
+                        m += interval;
+                        if matches!(amb.offset(), AmbiguousOffset::Gap { .. }) {
+                            continue;
+                        }
+                        let t = amb.earlier().unwrap();
+                        if !w.contains_instant(t) || !range.contains_instant(t) {
+                            continue;
+                        }
+                        grid_checked += 1;
+                        let listed = got.iter().any(|s| s.start == t);
+                        let ok = check(&rules, t, now, &blockers, &counts).is_ok();
+                        prop_assert_eq!(ok, listed, "grid start {} on {}", t, date);
+                        if explained < 24 {
+                            explained += 1;
+                            let e = explain(&rules, t, now, &blockers, &counts);
+                            prop_assert!(e.on_grid, "grid start {} not on_grid", t);
+                            prop_assert_eq!(e.available, listed);
+                        }
+                    }
+                }
+                date = date.tomorrow().unwrap();
+            }
+
+            // Probes: each time rule is reported exactly when broken.
+            for &(off, secs) in &c.probes {
+                let t = add_mins(rs, off).checked_add(SignedDuration::from_secs(secs)).unwrap();
+                let e = explain(&rules, t, now, &blockers, &counts);
+                let codes: Vec<&str> = e.reasons.iter().map(Reason::code).collect();
+                let has = |code: &str| codes.contains(&code);
+                let date = tz.to_datetime(t).date();
+                let end = t.checked_add(dur).unwrap();
+                let slot = TimeRange::new(t, end).unwrap();
+                let past = t < now;
+                let closed = wall(date).0.is_empty();
+                let inside = [date.yesterday().unwrap(), date, date.tomorrow().unwrap()]
+                    .into_iter()
+                    .any(|d| resolved(d).iter().any(|(_, _, w)| w.contains(&slot)));
+                prop_assert_eq!(has("PAST"), past, "{}", t);
+                prop_assert_eq!(has("NOTICE"), !past && t < earliest, "{}", t);
+                prop_assert_eq!(has("HORIZON"), latest.is_some_and(|l| t >= l), "{}", t);
+                prop_assert_eq!(has("CLOSED_DAY"), closed && !inside, "{} {:?}", t, codes);
+                prop_assert_eq!(has("OUTSIDE_HOURS"), !closed && !inside, "{} {:?}", t, codes);
+                if let Some(Reason::ClosedDay { by_override }) = e.reasons.iter().find(|r| r.code() == "CLOSED_DAY") {
+                    prop_assert_eq!(*by_override, wall(date).1);
+                }
+                prop_assert_eq!(has("NOT_WHOLE_MINUTE"), secs != 0 || t.as_second().rem_euclid(60) != 0);
+                let busy = has("BOOKED") || has("TIME_OFF") || has("EXTERNAL_BUSY") || has("HELD");
+                prop_assert_eq!(busy, busy_at(t), "{} {:?}", t, codes);
+                prop_assert_eq!(
+                    has("DAILY_LIMIT"),
+                    c.cap.is_some_and(|cap| counts.get(date) >= cap),
+                    "{} {:?}", t, codes
+                );
+                prop_assert_eq!(e.available, e.reasons.is_empty());
+                prop_assert_eq!(e.available, check(&rules, t, now, &blockers, &counts).is_ok());
+                if c.cap.is_none() && secs == 0 {
+                    prop_assert_eq!(e.available, is_bookable(&rules, t, now, blockers.busy()).is_ok());
+                }
+                if range.contains_instant(t) {
+                    prop_assert_eq!(e.available && e.on_grid, got.iter().any(|s| s.start == t), "{}", t);
+                }
+                let search = SignedDuration::from_hours(24 * NEXT_AVAILABLE_SEARCH_DAYS);
+                prop_assert_eq!(
+                    e.next_available,
+                    first_available(&rules, t, now, &blockers, &counts, search).map(|s| s.start)
+                );
+                if let Some(next) = e.next_available {
+                    let n = explain(&rules, next, now, &blockers, &counts);
+                    prop_assert!(n.available && n.on_grid, "next_available {} is not a slot", next);
+                }
+            }
         }
     }
 }

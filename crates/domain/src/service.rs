@@ -15,6 +15,12 @@ pub mod limits {
     pub const MAX_BUFFER: u32 = 10080;
     /// Longest description, characters.
     pub const MAX_DESCRIPTION: usize = 5000;
+    /// Largest slot interval, minutes.
+    pub const MAX_SLOT_INTERVAL: u32 = 1440;
+    /// Longest booking horizon, days.
+    pub const MAX_BOOKING_HORIZON_DAYS: u32 = 3650;
+    /// Largest daily cap on bookings.
+    pub const MAX_BOOKINGS_PER_DAY: u32 = 1000;
 }
 
 /// A bookable service.
@@ -44,6 +50,14 @@ pub struct Service {
     pub minimum_notice: Minutes,
     /// Whether new bookings start `confirmed` instead of `pending`.
     pub auto_confirm: bool,
+    /// Minutes between grid starts (1-1440); `None`: the duration.
+    pub slot_interval: Option<Minutes>,
+    /// Days ahead (1-3650) a booking may start: before `now + horizon`;
+    /// `None`: no limit.
+    pub booking_horizon: Option<u32>,
+    /// Cap (1-1000) on active bookings of this service starting on one
+    /// local day; `None`: no cap.
+    pub max_bookings_per_day: Option<u32>,
     /// Archived services keep their bookings but take no new ones.
     pub archived: bool,
     /// Creation instant.
@@ -61,6 +75,9 @@ impl Service {
             buffer_before: self.buffer_before,
             buffer_after: self.buffer_after,
             minimum_notice: self.minimum_notice,
+            slot_interval: self.slot_interval,
+            booking_horizon: self.booking_horizon,
+            max_bookings_per_day: self.max_bookings_per_day,
         }
     }
 
@@ -77,6 +94,9 @@ impl Service {
             buffer_after,
             minimum_notice,
             auto_confirm,
+            slot_interval,
+            booking_horizon,
+            max_bookings_per_day,
         } = patch;
         if let Some(v) = name {
             self.name = v;
@@ -108,6 +128,15 @@ impl Service {
         if let Some(v) = auto_confirm {
             self.auto_confirm = v;
         }
+        if let Some(v) = slot_interval {
+            self.slot_interval = v;
+        }
+        if let Some(v) = booking_horizon {
+            self.booking_horizon = v;
+        }
+        if let Some(v) = max_bookings_per_day {
+            self.max_bookings_per_day = v;
+        }
         self.updated_at = now;
     }
 }
@@ -131,6 +160,38 @@ pub fn validate_duration(value: i64) -> Result<Minutes, ValidationError> {
 /// Validates a buffer or notice (0-10080 minutes).
 pub fn validate_buffer(value: i64, field: &str) -> Result<Minutes, ValidationError> {
     Minutes::in_range(value, 0, limits::MAX_BUFFER, field)
+}
+
+/// Validates a slot interval (1-1440 minutes); errors name `slot_interval`.
+pub fn validate_slot_interval(value: i64) -> Result<Minutes, ValidationError> {
+    Minutes::in_range(value, 1, limits::MAX_SLOT_INTERVAL, "slot_interval")
+}
+
+/// Validates a booking horizon (1-3650 days); errors name `booking_horizon`.
+pub fn validate_booking_horizon(value: i64) -> Result<u32, ValidationError> {
+    count_in_range(
+        value,
+        limits::MAX_BOOKING_HORIZON_DAYS,
+        "booking_horizon",
+        "days",
+    )
+}
+
+/// Validates a daily cap (1-1000 bookings); errors name `max_bookings_per_day`.
+pub fn validate_max_bookings_per_day(value: i64) -> Result<u32, ValidationError> {
+    count_in_range(
+        value,
+        limits::MAX_BOOKINGS_PER_DAY,
+        "max_bookings_per_day",
+        "bookings",
+    )
+}
+
+fn count_in_range(value: i64, max: u32, field: &str, unit: &str) -> Result<u32, ValidationError> {
+    u32::try_from(value)
+        .ok()
+        .filter(|v| (1..=max).contains(v))
+        .ok_or_else(|| ValidationError::new(field, format!("must be between 1 and {max} {unit}")))
 }
 
 /// A new service, validated field by field by the caller's constructors.
@@ -158,6 +219,12 @@ pub struct NewService {
     pub minimum_notice: Minutes,
     /// Auto-confirm.
     pub auto_confirm: bool,
+    /// Slot interval (`None`: the duration).
+    pub slot_interval: Option<Minutes>,
+    /// Booking horizon in days (`None`: none).
+    pub booking_horizon: Option<u32>,
+    /// Daily cap (`None`: none).
+    pub max_bookings_per_day: Option<u32>,
 }
 
 /// Changes to a service; `None` leaves a field as it is.
@@ -183,4 +250,40 @@ pub struct ServicePatch {
     pub minimum_notice: Option<Minutes>,
     /// New auto-confirm.
     pub auto_confirm: Option<bool>,
+    /// New slot interval (`Some(None)`: back to the duration).
+    pub slot_interval: Option<Option<Minutes>>,
+    /// New booking horizon (`Some(None)` removes it).
+    pub booking_horizon: Option<Option<u32>>,
+    /// New daily cap (`Some(None)` removes it).
+    pub max_bookings_per_day: Option<Option<u32>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booking_rules_are_range_checked() {
+        assert_eq!(validate_slot_interval(30).map(Minutes::get), Ok(30));
+        for bad in [0, 1441, -1] {
+            assert_eq!(
+                validate_slot_interval(bad).unwrap_err().field,
+                "slot_interval"
+            );
+        }
+        assert_eq!(validate_booking_horizon(3650), Ok(3650));
+        for bad in [0, 3651, i64::MAX, -5] {
+            assert_eq!(
+                validate_booking_horizon(bad).unwrap_err().field,
+                "booking_horizon"
+            );
+        }
+        assert_eq!(validate_max_bookings_per_day(1), Ok(1));
+        for bad in [0, 1001] {
+            assert_eq!(
+                validate_max_bookings_per_day(bad).unwrap_err().field,
+                "max_bookings_per_day"
+            );
+        }
+    }
 }

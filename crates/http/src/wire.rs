@@ -18,7 +18,7 @@ mod services;
 pub mod text;
 mod webhooks;
 
-pub use availability::{AvailabilityOut, SlotOut, Slots};
+pub use availability::{AvailabilityOut, ExplainOut, RangeOut, ReasonOut, SlotOut, Slots};
 pub use bookings::{
     BookingList, BookingOut, BookingPrice, BookingStatusName, CancelBooking, CreateBooking,
     CustomerDto, RescheduleBooking,
@@ -30,8 +30,8 @@ pub use errors::{ErrorBody, ErrorDetails, ErrorObject};
 pub use ops::HealthOut;
 pub use providers::{CreateProvider, ProviderList, ProviderOut, UpdateProvider};
 pub use services::{
-    AvailabilityDto, CreateService, DayName, HoursDto, PriceDto, PriceKind, ServiceList,
-    ServiceOut, UpdateService,
+    AvailabilityDto, CreateService, DayName, HoursDto, OverrideDto, PriceDto, PriceKind,
+    ServiceList, ServiceOut, UpdateService, WeeklyDto,
 };
 pub use webhooks::{
     AttemptOut, CreateWebhook, DeliveryList, DeliveryOut, UpdateWebhook, WebhookBooking,

@@ -90,6 +90,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::Json;
+
     services (seq) {
         seq -> BigInt,
         id -> Text,
@@ -112,6 +115,10 @@ diesel::table! {
         archived -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        hours -> Nullable<Json>,
+        slot_interval -> Nullable<BigInt>,
+        booking_horizon -> Nullable<BigInt>,
+        max_bookings_per_day -> Nullable<BigInt>,
     }
 }
 
@@ -200,6 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_secrets,
     calendar_connections,
     calendar_busy,
+    time_off,
 );
 
 diesel::table! {
@@ -293,5 +301,18 @@ diesel::table! {
         calendar_id -> Text,
         start_at -> BigInt,
         end_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    time_off (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        provider_id -> Text,
+        start_at -> BigInt,
+        end_at -> BigInt,
+        reason -> Nullable<Text>,
+        created_at -> BigInt,
     }
 }

@@ -10,16 +10,20 @@ async fn create_returns_the_seed_shape_and_get_agrees() {
     let (_server, api) = setup();
     let created = api.create_seed_service().await;
     let seed = seed_service();
-    for field in [
-        "id",
-        "name",
-        "description",
-        "duration",
-        "price",
-        "availability",
-    ] {
+    for field in ["id", "name", "description", "duration", "price"] {
         assert_eq!(created[field], seed[field], "{field}: {created}");
     }
+    // The seed's availability exactly, plus what answers always carry since
+    // issue 14 (api.md, "Opening hours"): the same hours as `weekly`, and
+    // no `overrides`.
+    let mut availability = seed["availability"].clone();
+    let open = json!([{"start": "09:00", "end": "17:00"}]);
+    availability["weekly"] = json!({
+        "monday": open, "tuesday": open, "wednesday": open, "thursday": open,
+        "friday": open, "saturday": [], "sunday": []
+    });
+    availability["overrides"] = json!([]);
+    assert_eq!(created["availability"], availability, "{created}");
     assert!(
         created["provider_id"]
             .as_str()

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::ports::*;
+use crate::scheduling::{BookedTime, BusySources, Reason};
 use crate::{
     AccountId, Booking, BookingId, BookingStatus, Currency, Customer, Email, EventKind, LocalTime,
     Metadata, Minutes, Money, Price, PriceType, ProviderId, Service, ServiceId, TimeRange,
@@ -56,6 +57,9 @@ fn seed_service(auto_confirm: bool) -> Service {
         buffer_after: Minutes::ZERO,
         minimum_notice: Minutes::ZERO,
         auto_confirm,
+        slot_interval: None,
+        booking_horizon: None,
+        max_bookings_per_day: None,
         archived: false,
         created_at: ts("2027-01-01T00:00:00Z"),
         updated_at: ts("2027-01-01T00:00:00Z"),
@@ -177,8 +181,8 @@ async fn a_booking_is_inserted_with_its_created_event() {
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     m.bookings
-        .expect_busy_times()
-        .returning(|_, _, _, _| Ok(vec![]));
+        .expect_busy_sources()
+        .returning(|_, _, _, _| Ok(BusySources::default()));
     m.bookings
         .expect_insert_booking()
         .withf(|b, events| {
@@ -211,8 +215,8 @@ async fn auto_confirm_records_created_then_confirmed() {
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(true))));
     m.bookings
-        .expect_busy_times()
-        .returning(|_, _, _, _| Ok(vec![]));
+        .expect_busy_sources()
+        .returning(|_, _, _, _| Ok(BusySources::default()));
     m.bookings
         .expect_insert_booking()
         .withf(|b, events| {
@@ -241,14 +245,21 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     // The 15:00Z hour is taken: the store says so on insert, and busy
-    // times (read only to compute next_available) show it.
+    // sources (read only to explain the conflict) show it.
     m.bookings
-        .expect_busy_times()
+        .expect_busy_sources()
         .times(1)
         .returning(|_, _, _, _| {
-            Ok(vec![
-                TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z")).unwrap(),
-            ])
+            Ok(BusySources {
+                bookings: vec![BookedTime {
+                    id: BookingId::from_trusted("bk_taken"),
+                    range: TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z"))
+                        .unwrap(),
+                    buffer_before: Minutes::ZERO,
+                    buffer_after: Minutes::ZERO,
+                }],
+                ..BusySources::default()
+            })
         });
     m.bookings
         .expect_insert_booking()
@@ -263,9 +274,19 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
         Err(BookingError::Conflict {
             requested,
             next_available,
+            reasons,
         }) => {
             assert_eq!(requested, ts("2027-01-18T15:00:00Z"));
             assert_eq!(next_available, Some(ts("2027-01-18T16:00:00Z")));
+            assert_eq!(
+                reasons,
+                [Reason::Booked {
+                    booking_id: BookingId::from_trusted("bk_taken"),
+                    start: ts("2027-01-18T15:00:00Z"),
+                    end: ts("2027-01-18T16:00:00Z"),
+                    buffer: false,
+                }]
+            );
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -448,9 +469,9 @@ async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() 
         )))
     });
     m.bookings
-        .expect_busy_times()
+        .expect_busy_sources()
         .withf(|_, _, _, excluding| excluding.as_ref().map(|b| b.as_str()) == Some("bk_1"))
-        .returning(|_, _, _, _| Ok(vec![]));
+        .returning(|_, _, _, _| Ok(BusySources::default()));
     m.bookings
         .expect_update_booking()
         .withf(|_, next, events| {
@@ -570,6 +591,9 @@ async fn services_without_a_provider_go_to_the_default_one() {
         buffer_after: s.buffer_after,
         minimum_notice: s.minimum_notice,
         auto_confirm: false,
+        slot_interval: None,
+        booking_horizon: None,
+        max_bookings_per_day: None,
     };
     assert!(matches!(
         catalog.create_service(new).await,

@@ -6,13 +6,18 @@
 //! Stored values are rebuilt through the domain's constructors; a value that
 //! does not rebuild is corrupt data: [`StorageError::Internal`], never a panic.
 
+mod busy;
 mod calendars;
 mod columns;
 mod values;
 mod webhooks;
 
-pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces, busy_ranges};
+pub use busy::{
+    BookedRow, ExternalRow, MAX_TIME_OFF_SECS, TimeOffRow, blocked_ranges, busy_sources,
+};
+pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
 pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow};
+pub(crate) use values::instant;
 pub use values::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
 pub use webhooks::{AttemptRow, DeliveryRow, WebhookRow, assemble_deliveries, outcome_columns};
 
