@@ -8,11 +8,13 @@
 
 mod calendars;
 mod columns;
+mod time_off;
 mod values;
 mod webhooks;
 
 pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces, busy_ranges};
 pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow};
+pub use time_off::TimeOffRow;
 pub use values::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
 pub use webhooks::{AttemptRow, DeliveryRow, WebhookRow, assemble_deliveries, outcome_columns};
 
