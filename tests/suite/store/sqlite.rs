@@ -3,7 +3,7 @@
 use booking_store::SqliteStore;
 use tempfile::TempDir;
 
-use super::{calendars, contract, feeds, webhooks};
+use super::{calendars, contract, feeds, time_off, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {
