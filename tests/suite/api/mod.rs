@@ -26,6 +26,7 @@ mod ratelimit;
 mod safety;
 mod services;
 mod shutdown;
+mod time_off;
 mod unavailable;
 mod webhooks;
 
