@@ -238,6 +238,17 @@ pub struct BookingFilter {
     pub to: Option<Timestamp>,
 }
 
+/// A service's daily cap, as the booking writes check it: at most `limit`
+/// active bookings of the service start within `day` (the local day of the
+/// booking's start, as instants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyCap {
+    /// The service's `max_bookings_per_day`.
+    pub limit: u32,
+    /// The local day.
+    pub day: TimeRange,
+}
+
 /// Bookings and their events.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
@@ -251,15 +262,32 @@ pub trait BookingStore: Send + Sync {
     /// of an active booking overlaps a busy block of one of the provider's
     /// external calendars (see [`BookingStore::busy_times`]), checked in the
     /// same transaction (blocks replaced by a sync committing meanwhile may
-    /// or may not be seen).
+    /// or may not be seen), and when it overlaps the provider's time off,
+    /// checked atomically with the insert.
     async fn insert_booking(
         &self,
         booking: &Booking,
         events: &[BookingEvent],
     ) -> Result<(), CreateBookingError>;
 
+    /// [`BookingStore::insert_booking`] for a service with a daily cap: MUST
+    /// also return `Conflict` (writing nothing) when `cap.day` already holds
+    /// `cap.limit` active bookings of the booking's service (by start),
+    /// counted atomically with the insert, so of any number of concurrent
+    /// calls across processes sharing the store, at most `limit` succeed for
+    /// one day. The provider's time off is checked as by `insert_booking`.
+    async fn insert_booking_capped(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+        cap: &DailyCap,
+    ) -> Result<(), CreateBookingError>;
+
     /// Replaces `previous` with `updated` (same id) and appends the events,
-    /// atomically. MUST return `Stale` unless the stored row still has
+    /// atomically. When the start changes and `updated` is active, MUST
+    /// return `Conflict` if its occupied range overlaps the provider's time
+    /// off (a status change alone never conflicts with time off: time off
+    /// does not touch the bookings inside it). MUST return `Stale` unless the stored row still has
     /// `previous`'s status, start and `updated_at`; MUST return `Conflict` under
     /// the same rule as insertion (ignoring the booking itself) when `updated`
     /// is active.
@@ -268,6 +296,18 @@ pub trait BookingStore: Send + Sync {
         previous: &Booking,
         updated: &Booking,
         events: &[BookingEvent],
+    ) -> Result<(), UpdateBookingError>;
+
+    /// [`BookingStore::update_booking`] for a service with a daily cap: when
+    /// the start changes and `updated` is active, MUST also return
+    /// `Conflict` when `cap.day` already holds `cap.limit` active bookings of
+    /// the service other than this one, counted atomically with the update.
+    async fn update_booking_capped(
+        &self,
+        previous: &Booking,
+        updated: &Booking,
+        events: &[BookingEvent],
+        cap: &DailyCap,
     ) -> Result<(), UpdateBookingError>;
 
     /// The booking, or `Ok(None)`.
@@ -299,6 +339,32 @@ pub trait BookingStore: Send + Sync {
         range: TimeRange,
         excluding: Option<BookingId>,
     ) -> Result<Vec<TimeRange>, StorageError>;
+
+    /// Everything that blocks the provider over `range`, with identities:
+    /// the active bookings whose occupied range overlaps `range` (each with
+    /// its appointment and buffers), except `excluding`; the time off
+    /// overlapping `range`; the external calendars' busy blocks overlapping
+    /// `range` (with their connection's id and kind; pieces of one block may
+    /// come merged or not). No holds (not stored yet). Same cost rule as
+    /// [`BookingStore::busy_times`].
+    async fn busy_sources(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<crate::scheduling::BusySources, StorageError>;
+
+    /// The starts of the service's active bookings starting in `range`,
+    /// except `excluding`, for the daily cap. Cost MUST depend on the
+    /// bookings in `range`.
+    async fn service_starts(
+        &self,
+        account: &AccountId,
+        service: &ServiceId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<Vec<Timestamp>, StorageError>;
 
     /// The events recorded for a booking, oldest first.
     async fn booking_events(

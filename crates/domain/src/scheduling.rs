@@ -63,7 +63,7 @@ mod explain;
 
 pub use explain::{
     BlockedBy, Blockers, BookedTime, BusySources, DailyCounts, Explanation, ExternalBusy, HeldTime,
-    NEXT_AVAILABLE_SEARCH_DAYS, Reason, TimeOffBlock, available_slots, check, explain,
+    NEXT_AVAILABLE_SEARCH_DAYS, Reason, TimeOffBlock, available_slots, check, counted_day, explain,
     explain_lookup_range, first_available,
 };
 

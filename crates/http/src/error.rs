@@ -11,7 +11,7 @@ use booking_domain::usecases::{
 };
 use serde_json::{Value, json};
 
-use crate::wire::{ErrorBody, ErrorObject, fmt_ts};
+use crate::wire::{ErrorBody, ErrorObject, ReasonOut, fmt_ts};
 
 /// An error answer in the contract's shape.
 #[derive(Debug, Clone)]
@@ -392,6 +392,7 @@ impl From<BookingError> for ApiError {
             BookingError::Conflict {
                 requested,
                 next_available,
+                reasons,
             } => ApiError::new(
                 StatusCode::CONFLICT,
                 "BOOKING_CONFLICT",
@@ -400,6 +401,7 @@ impl From<BookingError> for ApiError {
             .details(json!({
                 "requested_time": fmt_ts(requested),
                 "next_available": next_available.map(fmt_ts),
+                "reasons": reasons.iter().map(ReasonOut::from).collect::<Vec<_>>(),
             })),
             BookingError::InvalidState(t) => ApiError::new(
                 StatusCode::CONFLICT,

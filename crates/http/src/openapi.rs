@@ -135,7 +135,7 @@ impl Modify for Components {
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         providers::list, providers::create, providers::get, providers::update,
-        services::list, services::create, services::get, services::update, services::archive, services::availability,
+        services::list, services::create, services::get, services::update, services::archive, services::availability, services::explain,
         bookings::create, bookings::list, bookings::get, bookings::confirm, bookings::cancel, bookings::reschedule, bookings::complete,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::rotate_secret,
         webhooks::deliveries, webhooks::redeliver,
@@ -148,7 +148,7 @@ impl Modify for Components {
     tags(
         (name = "providers", description = "People or resources that are booked"),
         (name = "services", description = "What is sold, for how long, in which hours"),
-        (name = "availability", description = "Free slots of a service"),
+        (name = "availability", description = "Free slots of a service, and why a time is not available"),
         (name = "bookings", description = "Bookings and their lifecycle"),
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks) and their log"),
         (name = "feeds", description = "Private iCal feeds of a provider's bookings, and single-booking calendar files"),

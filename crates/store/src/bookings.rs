@@ -12,10 +12,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use booking_domain::ports::{
-    BookingFilter, BookingStore, CreateBookingError, Page, PageRequest, StorageError,
+    BookingFilter, BookingStore, CreateBookingError, DailyCap, Page, PageRequest, StorageError,
     UpdateBookingError,
 };
-use booking_domain::{AccountId, Booking, BookingEvent, BookingId, ProviderId, TimeRange};
+use booking_domain::scheduling::BusySources;
+use booking_domain::{
+    AccountId, Booking, BookingEvent, BookingId, ProviderId, ServiceId, TimeRange,
+};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -23,8 +26,10 @@ use duplicate::duplicate_item;
 use jiff::Timestamp;
 
 use crate::postgres::PostgresStore;
-use crate::rows::{ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, secs, secs_ceil};
-use crate::schema::{bookings, events};
+use crate::rows::{
+    ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, MAX_TIME_OFF_SECS, instant, secs, secs_ceil,
+};
+use crate::schema::{bookings, events, time_off};
 
 use crate::sqlite::SqliteStore;
 use crate::{Condition, TxError, page, page_limit};
@@ -43,15 +48,50 @@ pub(crate) fn is_overlap(e: &DieselError) -> bool {
     )
 }
 
-/// A booking write: the row and its events' rows.
+/// A service's daily cap as a write checks it: at most `limit` active
+/// bookings of the service start in `[day_start, day_end)` (unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CapCheck {
+    pub(crate) limit: i64,
+    pub(crate) day_start: i64,
+    pub(crate) day_end: i64,
+}
+
+impl CapCheck {
+    fn new(cap: &DailyCap) -> CapCheck {
+        CapCheck {
+            limit: i64::from(cap.limit),
+            day_start: secs(cap.day.start()),
+            day_end: secs_ceil(cap.day.end()),
+        }
+    }
+
+    /// The advisory lock key of the service's day (Postgres): writes that
+    /// count the day queue behind each other, so each counts what the one
+    /// before it committed.
+    pub(crate) fn lock_key(&self, row: &BookingRow) -> String {
+        format!(
+            "daycap/{}/{}/{}",
+            row.account_id, row.service_id, self.day_start
+        )
+    }
+}
+
+/// A booking write: the row and its events' rows, and the service's daily
+/// cap when it has one.
 pub(crate) struct Write {
     pub(crate) row: BookingRow,
     pub(crate) events: Vec<EventRow>,
+    pub(crate) cap: Option<CapCheck>,
 }
 
 impl Write {
     /// The rows of `booking` and its `events`, checked.
-    fn new(booking: &Booking, events: &[BookingEvent]) -> Result<Write, StorageError> {
+    fn new(
+        booking: &Booking,
+        events: &[BookingEvent],
+        cap: Option<&DailyCap>,
+    ) -> Result<Write, StorageError> {
         let row = BookingRow::from_domain(booking)?;
         // Refuses rows the bounded conflict and busy-time scans could not
         // see (the schemas check it too; this gives the clearer message).
@@ -75,7 +115,11 @@ impl Write {
                 EventRow::from_domain(e)
             })
             .collect::<Result<_, _>>()?;
-        Ok(Write { row, events })
+        Ok(Write {
+            row,
+            events,
+            cap: cap.map(CapCheck::new),
+        })
     }
 
     /// Whether the booking holds its time.
@@ -99,8 +143,51 @@ impl Store {
         Self::queue_deliveries(conn, rows).await
     }
 
+    /// Whether the provider's time off overlaps the row's occupied range.
+    /// Time off lasts at most 366 days, which bounds the scan of the
+    /// `(account_id, provider_id, end_at)` index.
+    pub(crate) async fn blocked_by_time_off(
+        conn: &mut Conn,
+        row: &BookingRow,
+    ) -> Result<bool, TxError> {
+        let found: Option<i64> = time_off::table
+            .filter(time_off::account_id.eq(&row.account_id))
+            .filter(time_off::provider_id.eq(&row.provider_id))
+            .filter(time_off::end_at.gt(row.occupied_start))
+            .filter(time_off::end_at.le(row.occupied_end.saturating_add(MAX_TIME_OFF_SECS)))
+            .filter(time_off::start_at.lt(row.occupied_end))
+            .select(time_off::seq)
+            .first(conn)
+            .await
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Whether the service's day of `cap` already holds `cap.limit` active
+    /// bookings other than the row's.
+    pub(crate) async fn day_is_full(
+        conn: &mut Conn,
+        row: &BookingRow,
+        cap: &CapCheck,
+    ) -> Result<bool, TxError> {
+        let n: i64 = bookings::table
+            .filter(bookings::account_id.eq(&row.account_id))
+            .filter(bookings::service_id.eq(&row.service_id))
+            .filter(bookings::scheduled_at.ge(cap.day_start))
+            .filter(bookings::scheduled_at.lt(cap.day_end))
+            .filter(bookings::status.eq_any(ACTIVE))
+            .filter(bookings::id.ne(&row.id))
+            .count()
+            .get_result(conn)
+            .await?;
+        Ok(n >= cap.limit)
+    }
+
     /// One transaction: the guarded update (no row = stale), the conflict
-    /// check, the events and their deliveries (how many it returns).
+    /// check, the events and their deliveries (how many it returns). A move
+    /// (the start changes) of an active booking is also checked against the
+    /// provider's time off and, when the service has one, its daily cap
+    /// (whose lock comes first, before the provider's, as in an insert).
     async fn update_tx(
         conn: &mut Conn,
         write: &Write,
@@ -108,6 +195,10 @@ impl Store {
     ) -> Result<usize, TxError> {
         conn.transaction(async |conn| {
             let row = &write.row;
+            let moved = write.is_active() && expected.1 != row.scheduled_at;
+            if moved && let Some(cap) = &write.cap {
+                Self::serialize_tx(conn, cap.lock_key(row)).await?;
+            }
             Self::lock_provider(conn, &row.account_id, &row.provider_id).await?;
             let (status, start, updated_at) = expected;
             // The row lock this takes (Postgres) makes a concurrent change of
@@ -136,6 +227,15 @@ impl Store {
             if write.is_active() && Self::overlaps_another(conn, row).await? {
                 return Err(TxError::Conflict);
             }
+            if moved && Self::blocked_by_time_off(conn, row).await? {
+                return Err(TxError::Conflict);
+            }
+            if moved
+                && let Some(cap) = &write.cap
+                && Self::day_is_full(conn, row, cap).await?
+            {
+                return Err(TxError::Conflict);
+            }
             Self::insert_events(conn, &write.events).await
         })
         .await
@@ -143,14 +243,14 @@ impl Store {
 }
 
 #[duplicate_item(Store; [SqliteStore]; [PostgresStore])]
-#[async_trait]
-impl BookingStore for Store {
-    async fn insert_booking(
+impl Store {
+    async fn insert_with(
         &self,
         booking: &Booking,
         events: &[BookingEvent],
+        cap: Option<&DailyCap>,
     ) -> Result<(), CreateBookingError> {
-        let write = Arc::new(Write::new(booking, events)?);
+        let write = Arc::new(Write::new(booking, events, cap)?);
         match self.insert_write(Arc::clone(&write)).await {
             Ok(queued) => {
                 if queued > 0 {
@@ -166,11 +266,12 @@ impl BookingStore for Store {
         }
     }
 
-    async fn update_booking(
+    async fn update_with(
         &self,
         previous: &Booking,
         updated: &Booking,
         events: &[BookingEvent],
+        cap: Option<&DailyCap>,
     ) -> Result<(), UpdateBookingError> {
         if previous.id != updated.id || previous.account_id != updated.account_id {
             return Err(UpdateBookingError::Storage(StorageError::Internal(
@@ -180,7 +281,7 @@ impl BookingStore for Store {
                 ),
             )));
         }
-        let write = Arc::new(Write::new(updated, events)?);
+        let write = Arc::new(Write::new(updated, events, cap)?);
         let expected = (
             previous.status.name(),
             secs(previous.scheduled_at),
@@ -207,6 +308,92 @@ impl BookingStore for Store {
             Err(TxError::Stale) => Err(UpdateBookingError::Stale),
             Err(e) => Err(UpdateBookingError::Storage(e.storage())),
         }
+    }
+}
+
+#[duplicate_item(Store; [SqliteStore]; [PostgresStore])]
+#[async_trait]
+impl BookingStore for Store {
+    async fn insert_booking(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), CreateBookingError> {
+        self.insert_with(booking, events, None).await
+    }
+
+    async fn insert_booking_capped(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+        cap: &DailyCap,
+    ) -> Result<(), CreateBookingError> {
+        self.insert_with(booking, events, Some(cap)).await
+    }
+
+    async fn update_booking(
+        &self,
+        previous: &Booking,
+        updated: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), UpdateBookingError> {
+        self.update_with(previous, updated, events, None).await
+    }
+
+    async fn update_booking_capped(
+        &self,
+        previous: &Booking,
+        updated: &Booking,
+        events: &[BookingEvent],
+        cap: &DailyCap,
+    ) -> Result<(), UpdateBookingError> {
+        self.update_with(previous, updated, events, Some(cap)).await
+    }
+
+    async fn busy_sources(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<BusySources, StorageError> {
+        self.busy_sources_of(account, provider, range, excluding)
+            .await
+    }
+
+    async fn service_starts(
+        &self,
+        account: &AccountId,
+        service: &ServiceId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<Vec<Timestamp>, StorageError> {
+        let account = account.as_str().to_owned();
+        let service = service.as_str().to_owned();
+        // Ids are never empty, so "" excludes nothing.
+        let excluding = excluding
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default();
+        let (start, end) = (secs_ceil(range.start()), secs_ceil(range.end()));
+        self.read("service_starts", move |conn| {
+            Box::pin(async move {
+                let starts: Vec<i64> = bookings::table
+                    .filter(bookings::account_id.eq(&account))
+                    .filter(bookings::service_id.eq(&service))
+                    .filter(bookings::scheduled_at.ge(start))
+                    .filter(bookings::scheduled_at.lt(end))
+                    .filter(bookings::status.eq_any(ACTIVE))
+                    .filter(bookings::id.ne(&excluding))
+                    .select(bookings::scheduled_at)
+                    .load(conn)
+                    .await?;
+                Ok(starts
+                    .into_iter()
+                    .map(|s| instant("bookings", &service, "scheduled_at", s))
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+        })
+        .await
     }
 
     async fn get_booking(

@@ -90,6 +90,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::Json;
+
     services (seq) {
         seq -> BigInt,
         id -> Text,
@@ -112,6 +115,10 @@ diesel::table! {
         archived -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        hours -> Nullable<Json>,
+        slot_interval -> Nullable<BigInt>,
+        booking_horizon -> Nullable<BigInt>,
+        max_bookings_per_day -> Nullable<BigInt>,
     }
 }
 

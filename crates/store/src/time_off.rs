@@ -15,7 +15,7 @@ use duplicate::duplicate_item;
 use jiff::Timestamp;
 
 use crate::postgres::PostgresStore;
-use crate::rows::{ACTIVE, MAX_OCCUPIED_SECS, TimeOffRow, secs, secs_ceil};
+use crate::rows::{ACTIVE, MAX_OCCUPIED_SECS, TimeOffColumns, secs, secs_ceil};
 use crate::schema::{bookings, time_off};
 use crate::sqlite::SqliteStore;
 use crate::{TxError, page, page_limit};
@@ -24,7 +24,7 @@ use crate::{TxError, page, page_limit};
 #[async_trait]
 impl TimeOffStore for Store {
     async fn create_time_off(&self, time_off: &TimeOff) -> Result<Vec<BookingId>, StorageError> {
-        let row = TimeOffRow::from_domain(time_off);
+        let row = TimeOffColumns::from_domain(time_off);
         let (account, provider) = (row.account_id.clone(), row.provider_id.clone());
         let ids = self
             .write("create_time_off", move |conn| {
@@ -80,7 +80,7 @@ impl TimeOffStore for Store {
         let limit = page_limit(&page_req);
         self.read("list_time_off", move |conn| {
             Box::pin(async move {
-                let rows: Vec<(i64, TimeOffRow)> = time_off::table
+                let rows: Vec<(i64, TimeOffColumns)> = time_off::table
                     .filter(time_off::account_id.eq(&account))
                     .filter(time_off::provider_id.eq(&provider))
                     .filter(time_off::end_at.gt(after))
@@ -88,10 +88,10 @@ impl TimeOffStore for Store {
                     .filter(time_off::seq.gt(page_req.after.unwrap_or(0)))
                     .order(time_off::seq.asc())
                     .limit(limit + 1)
-                    .select((time_off::seq, TimeOffRow::as_select()))
+                    .select((time_off::seq, TimeOffColumns::as_select()))
                     .load(conn)
                     .await?;
-                Ok(page(rows, limit, TimeOffRow::into_domain)?)
+                Ok(page(rows, limit, TimeOffColumns::into_domain)?)
             })
         })
         .await

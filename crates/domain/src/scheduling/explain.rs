@@ -268,23 +268,7 @@ impl DailyCounts {
         let mut days = Vec::new();
         let mut rest = starts.as_slice();
         while let Some(&first) = rest.first() {
-            let mut date = tz.tz().to_datetime(first).date();
-            let mut day = local_day_range(tz, date, date);
-            // Where the local date runs backwards over midnight, the instant
-            // may lie in the neighbouring day's range.
-            if let Some(range) = day {
-                let other = if first < range.start() {
-                    date.yesterday().ok()
-                } else if first >= range.end() {
-                    date.tomorrow().ok()
-                } else {
-                    None
-                };
-                if let Some(other) = other {
-                    date = other;
-                    day = local_day_range(tz, other, other);
-                }
-            }
+            let (date, day) = counted_day(tz, first);
             let n = match day {
                 Some(range) if range.contains_instant(first) => {
                     rest.partition_point(|t| *t < range.end())
@@ -305,6 +289,31 @@ impl DailyCounts {
             .and_then(|i| self.days.get(i))
             .map_or(0, |(_, n)| *n)
     }
+}
+
+/// The local date (in `tz`) whose count [`DailyCounts::from_starts`] adds
+/// `at` to, with that day's range of instants (from its local midnight to
+/// the next, `None` when it cannot be represented). Where the local date
+/// runs backwards over midnight, the instant may lie in the neighbouring
+/// day's range: that day is the one counted. The booking writes check the
+/// daily cap over this range.
+pub fn counted_day(tz: &Timezone, at: Timestamp) -> (Date, Option<TimeRange>) {
+    let mut date = tz.tz().to_datetime(at).date();
+    let mut day = local_day_range(tz, date, date);
+    if let Some(range) = day {
+        let other = if at < range.start() {
+            date.yesterday().ok()
+        } else if at >= range.end() {
+            date.tomorrow().ok()
+        } else {
+            None
+        };
+        if let Some(other) = other {
+            date = other;
+            day = local_day_range(tz, other, other);
+        }
+    }
+    (date, day)
 }
 
 /// One rule a time breaks. Wire codes by [`Reason::code`].

@@ -4,11 +4,14 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use crate::ports::{Ports, StorageError};
-use crate::scheduling::{Slot, busy_lookup_range, local_day_range, slots};
+use crate::scheduling::{
+    Blockers, DailyCounts, Explanation, Slot, available_slots, busy_lookup_range, counted_day,
+    explain, explain_lookup_range, local_day_range,
+};
 
 use super::calendars::provider_busy;
 use crate::usecases::catalog::{Catalog, CatalogError};
-use crate::{AccountId, Service, TimeRange, Timezone, ValidationError};
+use crate::{AccountId, BookingId, Service, TimeRange, Timezone, ValidationError};
 
 /// Longest range one request may ask for.
 pub const MAX_RANGE_DAYS: i64 = 62;
@@ -38,6 +41,57 @@ pub struct AvailabilityAnswer {
     pub service: Service,
     /// Slots in ascending order.
     pub slots: Vec<Slot>,
+}
+
+/// Why a time of a service is (not) available.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplainAnswer {
+    /// The service.
+    pub service: Service,
+    /// Every rule the time breaks, and the next available slot.
+    pub explanation: Explanation,
+}
+
+/// Active bookings per local day of a service with a daily cap, over the
+/// local days that `range` touches (empty, without a read, when the
+/// service has no cap), leaving out `excluding`.
+pub(crate) async fn service_counts(
+    ports: &Ports,
+    account: &AccountId,
+    service: &Service,
+    range: TimeRange,
+    excluding: Option<&BookingId>,
+) -> Result<DailyCounts, StorageError> {
+    if service.max_bookings_per_day.is_none() {
+        return Ok(DailyCounts::default());
+    }
+    let tz = service.availability.timezone();
+    let (first, _) = counted_day(tz, range.start());
+    let (last, _) = counted_day(tz, range.end());
+    // Whole local days, so every count is complete.
+    let days = local_day_range(tz, first, last).unwrap_or(range);
+    let starts = ports
+        .bookings
+        .service_starts(account, &service.id, days, excluding.cloned())
+        .await?;
+    Ok(DailyCounts::from_starts(tz, starts))
+}
+
+/// The blockers and day counts that [`explain`] at `at` needs for `service`
+/// (with `rules` for the booking's duration and buffers), leaving out
+/// `excluding`.
+pub(crate) async fn explain_inputs(
+    ports: &Ports,
+    account: &AccountId,
+    service: &Service,
+    rules: &crate::scheduling::SlotRules<'_>,
+    at: jiff::Timestamp,
+    excluding: Option<&BookingId>,
+) -> Result<(Blockers, DailyCounts), StorageError> {
+    let lookup = explain_lookup_range(rules, at);
+    let sources = provider_busy(ports, account, &service.provider_id, lookup, excluding).await?;
+    let counts = service_counts(ports, account, service, lookup, excluding).await?;
+    Ok((Blockers::new(sources, ports.clock.now()), counts))
 }
 
 /// Why slots could not be listed.
@@ -129,7 +183,7 @@ impl Availability<'_> {
     ) -> Result<AvailabilityAnswer, AvailabilityError> {
         let range = resolve_range(query, service.availability.timezone())?;
         let rules = service.slot_rules();
-        let busy = provider_busy(
+        let sources = provider_busy(
             self.ports,
             self.account,
             &service.provider_id,
@@ -137,10 +191,31 @@ impl Availability<'_> {
             None,
         )
         .await?;
-        let found = slots(&rules, range, self.ports.clock.now(), &busy);
+        let counts = service_counts(self.ports, self.account, &service, range, None).await?;
+        let now = self.ports.clock.now();
+        let blockers = Blockers::new(sources, now);
+        let found = available_slots(&rules, range, now, &blockers, &counts);
         Ok(AvailabilityAnswer {
             service,
             slots: found,
+        })
+    }
+
+    /// Why a booking of the service at `at` would (not) succeed now: every
+    /// rule it breaks, whether it is on the slot grid, and the next slot.
+    /// The same rules and inputs as the availability list and booking.
+    pub async fn explain_for(
+        &self,
+        service: Service,
+        at: jiff::Timestamp,
+    ) -> Result<ExplainAnswer, AvailabilityError> {
+        let rules = service.slot_rules();
+        let (blockers, counts) =
+            explain_inputs(self.ports, self.account, &service, &rules, at, None).await?;
+        let explanation = explain(&rules, at, self.ports.clock.now(), &blockers, &counts);
+        Ok(ExplainAnswer {
+            service,
+            explanation,
         })
     }
 }

@@ -1,17 +1,17 @@
 //! Creating bookings and moving them through their lifecycle.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use crate::ports::{
-    BookingFilter, CreateBookingError, Page, PageRequest, Ports, StorageError, UpdateBookingError,
+    BookingFilter, CreateBookingError, DailyCap, Page, PageRequest, Ports, StorageError,
+    UpdateBookingError,
 };
-use crate::scheduling::{BusyTimes, SlotRules, busy_lookup_range, is_bookable, next_available};
+use crate::scheduling::{Blockers, DailyCounts, Reason, SlotRules, check, counted_day, explain};
 
-use super::calendars::provider_busy;
+use super::availability::explain_inputs;
 use crate::{
     AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId, EventKind,
-    IdKind, InvalidTransition, Metadata, ProviderId, Service, ServiceId, TimeRange,
-    ValidationError,
+    IdKind, InvalidTransition, Metadata, Service, ServiceId, ValidationError,
 };
 
 /// How far ahead `next_available` looks.
@@ -51,6 +51,9 @@ pub enum BookingError {
         requested: Timestamp,
         /// The first free slot at or after it within 62 days.
         next_available: Option<Timestamp>,
+        /// Every rule the time breaks, as explain lists them (empty only
+        /// when what blocked it was gone by the time it was explained).
+        reasons: Vec<Reason>,
     },
     /// Not allowed from the current status (409 INVALID_STATE).
     #[error(transparent)]
@@ -98,62 +101,44 @@ impl Bookings<'_> {
         }
     }
 
-    async fn busy(
-        &self,
-        provider: &ProviderId,
-        range: TimeRange,
-        excluding: Option<&BookingId>,
-    ) -> Result<BusyTimes, StorageError> {
-        provider_busy(self.ports, self.account, provider, range, excluding).await
-    }
-
-    /// The conflict error for `requested`, with the next free slot.
+    /// The conflict error for `requested`: every reason, as explain gives
+    /// them, and the next free slot.
     async fn conflict(
         &self,
+        service: &Service,
         rules: &SlotRules<'_>,
-        provider: &ProviderId,
         requested: Timestamp,
         excluding: Option<&BookingId>,
     ) -> BookingError {
-        let horizon = SignedDuration::from_hours(24 * NEXT_AVAILABLE_HORIZON_DAYS);
-        let now = self.ports.clock.now();
-        let from = requested;
-        let search = requested
-            .checked_add(horizon)
-            .ok()
-            .and_then(|end| TimeRange::new(from, end));
-        let next = match search {
-            Some(range) => match self
-                .busy(provider, busy_lookup_range(rules, range), excluding)
-                .await
-            {
-                Ok(busy) => next_available(rules, from, now, &busy, horizon).map(|s| s.start),
-                Err(e) => return BookingError::Storage(e),
-            },
-            None => None,
-        };
-        BookingError::Conflict {
+        match explain_inputs(
+            self.ports,
+            self.account,
+            service,
+            rules,
             requested,
-            next_available: next,
+            excluding,
+        )
+        .await
+        {
+            Ok((blockers, counts)) => {
+                let e = explain(rules, requested, self.ports.clock.now(), &blockers, &counts);
+                BookingError::Conflict {
+                    requested,
+                    next_available: e.next_available,
+                    reasons: e.reasons,
+                }
+            }
+            Err(e) => BookingError::Storage(e),
         }
     }
 
-    /// Checks that `start` is bookable for `rules` on `provider`, else the conflict error.
-    async fn check_free(
-        &self,
-        rules: &SlotRules<'_>,
-        provider: &ProviderId,
-        start: Timestamp,
-        excluding: Option<&BookingId>,
-    ) -> Result<(), BookingError> {
-        let probe = TimeRange::starting_at(start, rules.duration);
-        let busy = self
-            .busy(provider, busy_lookup_range(rules, probe), excluding)
-            .await?;
-        match is_bookable(rules, start, self.ports.clock.now(), &busy) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(self.conflict(rules, provider, start, excluding).await),
-        }
+    /// The daily cap the store checks for a booking of `service` starting at
+    /// `start` (`None`: no cap, or a day that cannot be represented, where
+    /// no slot exists anyway).
+    fn daily_cap(service: &Service, start: Timestamp) -> Option<DailyCap> {
+        let limit = service.max_bookings_per_day?;
+        let (_, day) = counted_day(service.availability.timezone(), start);
+        day.map(|day| DailyCap { limit, day })
     }
 
     /// The service a booking request names (`None`: no such service), as
@@ -193,12 +178,20 @@ impl Bookings<'_> {
         check_whole_minute(new.scheduled_at)?;
         let rules = service.slot_rules();
         let now = self.ports.clock.now();
-        // Hours and notice need no I/O. Busy time (other bookings and the
-        // provider's external calendars) is the store's job: its check is
-        // atomic with the insert.
-        if is_bookable(&rules, new.scheduled_at, now, &BusyTimes::new([])).is_err() {
+        // Hours, notice and horizon need no I/O. Busy time (other bookings,
+        // time off, external calendars) and the daily cap are the store's
+        // job: its checks are atomic with the insert.
+        if check(
+            &rules,
+            new.scheduled_at,
+            now,
+            &Blockers::default(),
+            &DailyCounts::default(),
+        )
+        .is_err()
+        {
             return Err(self
-                .conflict(&rules, &service.provider_id, new.scheduled_at, None)
+                .conflict(&service, &rules, new.scheduled_at, None)
                 .await);
         }
         let status = if service.auto_confirm {
@@ -230,10 +223,19 @@ impl Bookings<'_> {
             booking.status = BookingStatus::Confirmed;
             events.push(self.event(EventKind::Confirmed, &booking, None));
         }
-        match self.ports.bookings.insert_booking(&booking, &events).await {
+        let inserted = match Self::daily_cap(&service, booking.scheduled_at) {
+            Some(cap) => {
+                self.ports
+                    .bookings
+                    .insert_booking_capped(&booking, &events, &cap)
+                    .await
+            }
+            None => self.ports.bookings.insert_booking(&booking, &events).await,
+        };
+        match inserted {
             Ok(()) => Ok(booking),
             Err(CreateBookingError::Conflict) => Err(self
-                .conflict(&rules, &service.provider_id, booking.scheduled_at, None)
+                .conflict(&service, &rules, booking.scheduled_at, None)
                 .await),
             Err(CreateBookingError::Storage(e)) => Err(e.into()),
         }
@@ -348,20 +350,45 @@ impl Bookings<'_> {
                 booking_horizon: service.booking_horizon,
                 max_bookings_per_day: service.max_bookings_per_day,
             };
-            self.check_free(&rules, &current.provider_id, start, Some(&current.id))
-                .await?;
+            let (blockers, counts) = explain_inputs(
+                self.ports,
+                self.account,
+                &service,
+                &rules,
+                start,
+                Some(&current.id),
+            )
+            .await?;
+            let now = self.ports.clock.now();
+            if let Err(reasons) = check(&rules, start, now, &blockers, &counts) {
+                let e = explain(&rules, start, now, &blockers, &counts);
+                return Err(BookingError::Conflict {
+                    requested: start,
+                    next_available: e.next_available,
+                    reasons,
+                });
+            }
             let events = [self.event(EventKind::Rescheduled, &updated, Some(current.scheduled_at))];
-            match self
-                .ports
-                .bookings
-                .update_booking(&current, &updated, &events)
-                .await
-            {
+            let written = match Self::daily_cap(&service, start) {
+                Some(cap) => {
+                    self.ports
+                        .bookings
+                        .update_booking_capped(&current, &updated, &events, &cap)
+                        .await
+                }
+                None => {
+                    self.ports
+                        .bookings
+                        .update_booking(&current, &updated, &events)
+                        .await
+                }
+            };
+            match written {
                 Ok(()) => return Ok(updated),
                 Err(UpdateBookingError::Stale) => continue,
                 Err(UpdateBookingError::Conflict) => {
                     return Err(self
-                        .conflict(&rules, &current.provider_id, start, Some(&current.id))
+                        .conflict(&service, &rules, start, Some(&current.id))
                         .await);
                 }
                 Err(UpdateBookingError::Storage(e)) => return Err(e.into()),

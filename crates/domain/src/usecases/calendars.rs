@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::ports::{Ports, StorageError, SyncResult};
-use crate::scheduling::BusyTimes;
+use crate::scheduling::{BusySources, BusyTimes};
 use crate::{
     AccountId, BookingId, CalendarConnection, CalendarId, CalendarSource, FetchRequest, Fetched,
     IdKind, OAuthCredentials, ProviderId, SYNC_DAYS_AHEAD, SyncStatus, TimeRange, ValidationError,
@@ -15,21 +15,20 @@ use crate::{
 /// retried by another process).
 pub const SYNC_LEASE_SECS: i64 = 300;
 
-/// The busy time of a provider over `range`: its active bookings (buffers
-/// included) and its external calendars' blocks, merged.
+/// What blocks a provider over `range`, with identities: its active
+/// bookings (with their buffers), its time off and its external calendars'
+/// blocks (one `BookingStore::busy_sources` read).
 pub async fn provider_busy(
     ports: &Ports,
     account: &AccountId,
     provider: &ProviderId,
     range: TimeRange,
     excluding: Option<&BookingId>,
-) -> Result<BusyTimes, StorageError> {
-    Ok(BusyTimes::new(
-        ports
-            .bookings
-            .busy_times(account, provider, range, excluding.cloned())
-            .await?,
-    ))
+) -> Result<BusySources, StorageError> {
+    ports
+        .bookings
+        .busy_sources(account, provider, range, excluding.cloned())
+        .await
 }
 
 /// Errors of calendar management.

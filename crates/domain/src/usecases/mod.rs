@@ -17,7 +17,8 @@ pub use accounts::{
     ApiKeys, AuthError, Authenticated, CreatedKey, KeyError, generate_key, hash_key,
 };
 pub use availability::{
-    Availability, AvailabilityAnswer, AvailabilityError, AvailabilityQuery, Bound, MAX_RANGE_DAYS,
+    Availability, AvailabilityAnswer, AvailabilityError, AvailabilityQuery, Bound, ExplainAnswer,
+    MAX_RANGE_DAYS,
 };
 pub use bookings::{
     BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking, complete_ended,

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::ports::*;
+use crate::scheduling::{BookedTime, BusySources, Reason};
 use crate::{
     AccountId, Booking, BookingId, BookingStatus, Currency, Customer, Email, EventKind, LocalTime,
     Metadata, Minutes, Money, Price, PriceType, ProviderId, Service, ServiceId, TimeRange,
@@ -183,8 +184,8 @@ async fn a_booking_is_inserted_with_its_created_event() {
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     m.bookings
-        .expect_busy_times()
-        .returning(|_, _, _, _| Ok(vec![]));
+        .expect_busy_sources()
+        .returning(|_, _, _, _| Ok(BusySources::default()));
     m.bookings
         .expect_insert_booking()
         .withf(|b, events| {
@@ -217,8 +218,8 @@ async fn auto_confirm_records_created_then_confirmed() {
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(true))));
     m.bookings
-        .expect_busy_times()
-        .returning(|_, _, _, _| Ok(vec![]));
+        .expect_busy_sources()
+        .returning(|_, _, _, _| Ok(BusySources::default()));
     m.bookings
         .expect_insert_booking()
         .withf(|b, events| {
@@ -247,14 +248,21 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     // The 15:00Z hour is taken: the store says so on insert, and busy
-    // times (read only to compute next_available) show it.
+    // sources (read only to explain the conflict) show it.
     m.bookings
-        .expect_busy_times()
+        .expect_busy_sources()
         .times(1)
         .returning(|_, _, _, _| {
-            Ok(vec![
-                TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z")).unwrap(),
-            ])
+            Ok(BusySources {
+                bookings: vec![BookedTime {
+                    id: BookingId::from_trusted("bk_taken"),
+                    range: TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z"))
+                        .unwrap(),
+                    buffer_before: Minutes::ZERO,
+                    buffer_after: Minutes::ZERO,
+                }],
+                ..BusySources::default()
+            })
         });
     m.bookings
         .expect_insert_booking()
@@ -269,9 +277,19 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
         Err(BookingError::Conflict {
             requested,
             next_available,
+            reasons,
         }) => {
             assert_eq!(requested, ts("2027-01-18T15:00:00Z"));
             assert_eq!(next_available, Some(ts("2027-01-18T16:00:00Z")));
+            assert_eq!(
+                reasons,
+                [Reason::Booked {
+                    booking_id: BookingId::from_trusted("bk_taken"),
+                    start: ts("2027-01-18T15:00:00Z"),
+                    end: ts("2027-01-18T16:00:00Z"),
+                    buffer: false,
+                }]
+            );
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -454,9 +472,9 @@ async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() 
         )))
     });
     m.bookings
-        .expect_busy_times()
+        .expect_busy_sources()
         .withf(|_, _, _, excluding| excluding.as_ref().map(|b| b.as_str()) == Some("bk_1"))
-        .returning(|_, _, _, _| Ok(vec![]));
+        .returning(|_, _, _, _| Ok(BusySources::default()));
     m.bookings
         .expect_update_booking()
         .withf(|_, next, events| {

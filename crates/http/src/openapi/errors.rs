@@ -6,8 +6,9 @@
 //! The examples are the bodies the server's own constructors in
 //! [`crate::error`] produce, so they cannot drift from the answers.
 
+use booking_domain::scheduling::Reason;
 use booking_domain::usecases::{BookingError, CatalogError};
-use booking_domain::{BookingStatus, InvalidTransition, ValidationError};
+use booking_domain::{BookingId, BookingStatus, InvalidTransition, ValidationError};
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -48,10 +49,16 @@ pub fn error_examples() -> Vec<(&'static str, ApiError)> {
             BookingError::InvalidService.into(),
         ),
         (
-            "The time is taken; `next_available` is the first free slot at or after it (null when none within 62 days)",
+            "The time is not available; `reasons` lists every rule it breaks (as explain does) and `next_available` is the first free slot at or after it (null when none within 62 days)",
             BookingError::Conflict {
                 requested: example_instant("2027-01-18T15:00:00Z"),
                 next_available: Some(example_instant("2027-01-18T16:00:00Z")),
+                reasons: vec![Reason::Booked {
+                    booking_id: BookingId::from_trusted("bk_4f9a2c7d1e8b3a6f5c0d9e2a"),
+                    start: example_instant("2027-01-18T15:00:00Z"),
+                    end: example_instant("2027-01-18T16:00:00Z"),
+                    buffer: false,
+                }],
             }
             .into(),
         ),

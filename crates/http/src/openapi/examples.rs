@@ -75,6 +75,23 @@ pub fn availability() -> Value {
     json!({"service_id": "srv_consultation", "timezone": "America/New_York", "slots": slots})
 }
 
+/// `GET /v1/services/{id}/availability/explain` answer: 18:00 New York
+/// time is after the day's hours, and a booking's buffer reaches into it.
+pub fn explain() -> Value {
+    json!({
+        "service_id": "srv_consultation",
+        "at": "2027-01-18T23:00:00Z",
+        "end": "2027-01-19T00:00:00Z",
+        "available": false,
+        "on_grid": false,
+        "reasons": [
+            {"code": "OUTSIDE_HOURS", "window": {"start": "2027-01-18T14:00:00Z", "end": "2027-01-18T22:00:00Z"}},
+            {"code": "BOOKED", "booking_id": "bk_4f9a2c7d1e8b3a6f5c0d9e2a", "start": "2027-01-18T22:00:00Z", "end": "2027-01-18T22:45:00Z", "buffer": true}
+        ],
+        "next_available": "2027-01-19T14:00:00Z"
+    })
+}
+
 /// `POST /v1/providers` body.
 pub fn create_provider() -> Value {
     json!({"name": "Dr. Ada Park", "email": "ada@example.com"})

@@ -131,6 +131,10 @@ pub const ROUTES: &[Resource] = &[
         methods: &[(Verb::Get, || web::route().to(services::availability))],
     },
     Resource {
+        path: "/v1/services/{id}/availability/explain",
+        methods: &[(Verb::Get, || web::route().to(services::explain))],
+    },
+    Resource {
         path: "/v1/bookings",
         methods: &[
             (Verb::Get, || web::route().to(bookings::list)),

@@ -10,8 +10,8 @@ use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
 use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    AvailabilityOut, CreateService, ServiceList, ServiceOut, Slots, UpdateService, parse_date,
-    parse_ts,
+    AvailabilityOut, CreateService, ExplainOut, ServiceList, ServiceOut, Slots, UpdateService,
+    parse_date, parse_ts,
 };
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
@@ -174,4 +174,45 @@ pub async fn availability(
     Ok(HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
         .body(body))
+}
+
+/// `?at=` of the explain endpoint.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExplainParams {
+    /// The start to explain: an RFC 3339 instant.
+    #[param(required = true, value_type = String, format = DateTime, example = "2027-01-18T15:00:00Z")]
+    pub at: Option<String>,
+}
+
+/// Why a time is (not) available: every rule a booking of the service
+/// starting then would break now, and the next available slot.
+#[utoipa::path(get, path = "/v1/services/{id}/availability/explain", tag = "availability", operation_id = "explainServiceAvailability", params(("id" = String, Path, description = "Service id (`srv_…`)"), ExplainParams),
+    responses((status = 200, description = "`available` is true exactly when `POST /v1/bookings` at `at` would succeed now; for a grid start, exactly when the availability list contains it", body = ExplainOut, example = examples::explain),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::ServiceNotFound)),
+    security(("api_key" = [])))]
+pub async fn explain(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+    q: QueryParams<ExplainParams>,
+) -> Result<HttpResponse, ApiError> {
+    let uc = Availability {
+        ports: &state.ports,
+        account: &tenant.0.account_id,
+    };
+    // Unknown service first (404), then the instant (400).
+    let service = catalog(&state, &tenant).bookable_service(&id).await?;
+    let at =
+        q.0.at
+            .as_deref()
+            .ok_or_else(|| ValidationError::new("at", "is required (an RFC 3339 instant)"))?;
+    let at = parse_ts(at, "at")?;
+    let answer = uc.explain_for(service, at).await?;
+    Ok(HttpResponse::Ok().json(ExplainOut::new(
+        answer.service.id.as_str(),
+        &answer.explanation,
+    )))
 }

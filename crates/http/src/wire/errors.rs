@@ -4,6 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::availability::ReasonOut;
 use super::bookings::BookingStatusName;
 
 /// The error body: `{"error": {"code", "message", "details"}}`.
@@ -48,6 +49,10 @@ pub struct ErrorDetails {
     /// (searching 62 days ahead), or null when there is none.
     #[schema(format = DateTime)]
     pub next_available: Option<String>,
+    /// BOOKING_CONFLICT: every rule the requested time breaks, as
+    /// `GET /v1/services/{id}/availability/explain` lists them.
+    #[schema(nullable = false)]
+    pub reasons: Option<Vec<ReasonOut>>,
     /// INVALID_STATE: the booking's current status.
     #[schema(value_type = Option<BookingStatusName>, nullable = false)]
     pub status: Option<String>,

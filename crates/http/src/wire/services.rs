@@ -1,14 +1,17 @@
 //! Services: `/v1/services`, with their price and weekly hours.
 
 use booking_domain::{
-    Currency, LocalTime, Money, NewService, Price, PriceType, ProviderId, Service, ServiceId,
-    ServicePatch, Timezone, ValidationError, WeekdaySet, WeeklyAvailability, validate_buffer,
-    validate_description, validate_duration, validate_name,
+    Currency, LocalTime, MAX_OVERRIDES, MAX_WINDOWS_PER_DAY, Money, NewService, Price, PriceType,
+    ProviderId, Service, ServiceId, ServicePatch, Timezone, ValidationError, Weekday, WeekdaySet,
+    WeeklyAvailability, Window, validate_booking_horizon, validate_buffer, validate_description,
+    validate_duration, validate_max_bookings_per_day, validate_name, validate_slot_interval,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::common::{double_option, fmt_ts, integral, list_type, money_json, opt_integral};
+use super::common::{
+    double_option, fmt_ts, integral, list_type, money_json, opt_integral, parse_date,
+};
 
 list_type!(ServiceList, ServiceOut);
 
@@ -93,16 +96,140 @@ pub struct HoursDto {
     pub end: String,
 }
 
-/// Weekly availability.
+/// Wall-clock windows of one day (at most 8, sorted, neither overlapping
+/// nor touching; `[]`: closed).
+type WindowsDto = Vec<HoursDto>;
+
+/// The weekly form: windows per day; a day left out is closed.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyDto {
+    /// Monday's windows.
+    #[serde(default)]
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub monday: WindowsDto,
+    /// Tuesday's windows.
+    #[serde(default)]
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub tuesday: WindowsDto,
+    /// Wednesday's windows.
+    #[serde(default)]
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub wednesday: WindowsDto,
+    /// Thursday's windows.
+    #[serde(default)]
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub thursday: WindowsDto,
+    /// Friday's windows.
+    #[serde(default)]
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub friday: WindowsDto,
+    /// Saturday's windows.
+    #[serde(default)]
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub saturday: WindowsDto,
+    /// Sunday's windows.
+    #[serde(default)]
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub sunday: WindowsDto,
+}
+
+impl WeeklyDto {
+    fn days(self) -> [(Weekday, WindowsDto); 7] {
+        [
+            (Weekday::Monday, self.monday),
+            (Weekday::Tuesday, self.tuesday),
+            (Weekday::Wednesday, self.wednesday),
+            (Weekday::Thursday, self.thursday),
+            (Weekday::Friday, self.friday),
+            (Weekday::Saturday, self.saturday),
+            (Weekday::Sunday, self.sunday),
+        ]
+    }
+
+    fn from_domain(a: &WeeklyAvailability) -> Self {
+        let day = |d: Weekday| windows_out(a.weekly_windows(d));
+        WeeklyDto {
+            monday: day(Weekday::Monday),
+            tuesday: day(Weekday::Tuesday),
+            wednesday: day(Weekday::Wednesday),
+            thursday: day(Weekday::Thursday),
+            friday: day(Weekday::Friday),
+            saturday: day(Weekday::Saturday),
+            sunday: day(Weekday::Sunday),
+        }
+    }
+}
+
+/// A local date whose windows replace its weekday's.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideDto {
+    /// `YYYY-MM-DD`, a local date in the service's zone.
+    #[schema(example = "2026-12-25", format = Date)]
+    pub date: String,
+    /// That day's windows; `[]` closes it.
+    #[schema(value_type = Vec<HoursDto>, max_items = 8)]
+    pub hours: WindowsDto,
+}
+
+fn windows_out(windows: &[Window]) -> WindowsDto {
+    windows
+        .iter()
+        .map(|w| HoursDto {
+            start: w.start().to_string(),
+            end: w.end().to_string(),
+        })
+        .collect()
+}
+
+/// Parses a list of windows; errors name `<field>[i].start` / `.end`.
+fn windows_in(
+    list: &[HoursDto],
+    field: &str,
+) -> Result<Vec<(LocalTime, LocalTime)>, ValidationError> {
+    if list.len() > MAX_WINDOWS_PER_DAY {
+        return Err(ValidationError::new(
+            field,
+            format!("at most {MAX_WINDOWS_PER_DAY} windows per day"),
+        ));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, w)| {
+            Ok((
+                LocalTime::parse(&w.start, &format!("{field}[{i}].start"))?,
+                LocalTime::parse(&w.end, &format!("{field}[{i}].end"))?,
+            ))
+        })
+        .collect()
+}
+
+/// Opening hours: the seed's form (`days` + `hours`: one window on each
+/// listed day) or the weekly form (`weekly`: several windows per day),
+/// exactly one of them, plus optional date overrides. Answers always carry
+/// `weekly` and `overrides`, and also `days` + `hours` when every open
+/// weekday has the same single window.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityDto {
-    /// Lowercase English day names.
+    /// Seed form: lowercase English day names (with `hours`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = json!(["monday", "tuesday", "wednesday", "thursday", "friday"]))]
-    #[schema(value_type = Vec<DayName>, min_items = 1, max_items = 7)]
-    pub days: Vec<String>,
-    /// Opening hours.
-    pub hours: HoursDto,
+    #[schema(value_type = Option<Vec<DayName>>, min_items = 1, max_items = 7, nullable = false)]
+    pub days: Option<Vec<String>>,
+    /// Seed form: the one window of each listed day (with `days`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub hours: Option<HoursDto>,
+    /// Weekly form: windows per day (instead of `days` + `hours`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub weekly: Option<WeeklyDto>,
+    /// Date overrides (at most 500, unique dates), with either form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, max_items = 500)]
+    pub overrides: Option<Vec<OverrideDto>>,
     /// IANA zone.
     #[schema(example = "America/New_York")]
     #[schema(
@@ -116,20 +243,87 @@ pub struct AvailabilityDto {
 impl AvailabilityDto {
     fn try_into_domain(self) -> Result<WeeklyAvailability, ValidationError> {
         let within = |e: ValidationError| e.within("availability");
-        let days = WeekdaySet::parse(&self.days).map_err(within)?;
-        let start = LocalTime::parse(&self.hours.start, "hours.start").map_err(within)?;
-        let end = LocalTime::parse(&self.hours.end, "hours.end").map_err(within)?;
         let tz = Timezone::parse(&self.timezone).map_err(within)?;
-        WeeklyAvailability::new(days, start, end, tz).map_err(within)
+        let hours = match (self.days, self.hours, self.weekly) {
+            (Some(days), Some(hours), None) => {
+                let days = WeekdaySet::parse(&days).map_err(within)?;
+                let start = LocalTime::parse(&hours.start, "hours.start").map_err(within)?;
+                let end = LocalTime::parse(&hours.end, "hours.end").map_err(within)?;
+                WeeklyAvailability::new(days, start, end, tz).map_err(within)?
+            }
+            (None, None, Some(weekly)) => {
+                let mut days: [Vec<(LocalTime, LocalTime)>; 7] = Default::default();
+                for (day, list) in weekly.days() {
+                    days[day.index()] =
+                        windows_in(&list, &format!("weekly.{}", day.name())).map_err(within)?;
+                }
+                WeeklyAvailability::weekly(days, tz).map_err(within)?
+            }
+            (_, _, Some(_)) => {
+                return Err(within(ValidationError::new(
+                    "weekly",
+                    "give either days + hours or weekly, not both",
+                )));
+            }
+            (None, _, None) => {
+                return Err(within(ValidationError::new(
+                    "days",
+                    "is required (with hours), unless weekly is given",
+                )));
+            }
+            (Some(_), None, None) => {
+                return Err(within(ValidationError::new(
+                    "hours",
+                    "is required with days",
+                )));
+            }
+        };
+        let Some(overrides) = self.overrides else {
+            return Ok(hours);
+        };
+        if overrides.len() > MAX_OVERRIDES {
+            return Err(within(ValidationError::new(
+                "overrides",
+                format!("at most {MAX_OVERRIDES} overrides"),
+            )));
+        }
+        let overrides = overrides
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let date = parse_date(
+                    &o.date,
+                    &format!("overrides[{i}].date"),
+                    "must be a date (YYYY-MM-DD)",
+                )?;
+                Ok((
+                    date,
+                    windows_in(&o.hours, &format!("overrides[{i}].hours"))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ValidationError>>()
+            .map_err(within)?;
+        hours.with_overrides(overrides).map_err(within)
     }
 
     fn from_domain(a: &WeeklyAvailability) -> Self {
+        let seed = a.seed_shape();
         AvailabilityDto {
-            days: a.days().iter().map(|d| d.name().to_owned()).collect(),
-            hours: HoursDto {
-                start: a.start().to_string(),
-                end: a.end().to_string(),
-            },
+            days: seed.map(|s| s.days.iter().map(|d| d.name().to_owned()).collect()),
+            hours: seed.map(|s| HoursDto {
+                start: s.start.to_string(),
+                end: s.end.to_string(),
+            }),
+            weekly: Some(WeeklyDto::from_domain(a)),
+            overrides: Some(
+                a.overrides()
+                    .iter()
+                    .map(|o| OverrideDto {
+                        date: o.date().to_string(),
+                        hours: windows_out(o.windows()),
+                    })
+                    .collect(),
+            ),
             timezone: a.timezone().name().to_owned(),
         }
     }
@@ -160,6 +354,13 @@ pub struct ServiceOut {
     pub minimum_notice: u32,
     /// Whether bookings start confirmed.
     pub auto_confirm: bool,
+    /// Minutes between slot starts (null: the duration).
+    pub slot_interval: Option<u32>,
+    /// Days ahead a booking may start (null: no limit).
+    pub booking_horizon: Option<u32>,
+    /// Most active bookings of the service starting on one local day (null:
+    /// no cap).
+    pub max_bookings_per_day: Option<u32>,
     /// RFC 3339 UTC.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -182,6 +383,9 @@ impl From<&Service> for ServiceOut {
             buffer_after: s.buffer_after.get(),
             minimum_notice: s.minimum_notice.get(),
             auto_confirm: s.auto_confirm,
+            slot_interval: s.slot_interval.map(|m| m.get()),
+            booking_horizon: s.booking_horizon,
+            max_bookings_per_day: s.max_bookings_per_day,
             created_at: fmt_ts(s.created_at),
             updated_at: fmt_ts(s.updated_at),
         }
@@ -229,6 +433,18 @@ pub struct CreateService {
     /// Default false.
     #[serde(default)]
     pub auto_confirm: bool,
+    /// Minutes between slot starts, 1-1440 (default: the duration).
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 1, maximum = 1440)]
+    pub slot_interval: Option<i64>,
+    /// Days ahead a booking may start, 1-3650 (default: no limit).
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 1, maximum = 3650)]
+    pub booking_horizon: Option<i64>,
+    /// Most active bookings starting on one local day, 1-1000 (default: no cap).
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_bookings_per_day: Option<i64>,
 }
 
 fn provider_ref(id: &str) -> Result<ProviderId, ValidationError> {
@@ -253,10 +469,15 @@ impl CreateService {
             buffer_after: validate_buffer(self.buffer_after, "buffer_after")?,
             minimum_notice: validate_buffer(self.minimum_notice, "minimum_notice")?,
             auto_confirm: self.auto_confirm,
-            // Not on the wire yet (issue 14's HTTP part): the defaults.
-            slot_interval: None,
-            booking_horizon: None,
-            max_bookings_per_day: None,
+            slot_interval: self.slot_interval.map(validate_slot_interval).transpose()?,
+            booking_horizon: self
+                .booking_horizon
+                .map(validate_booking_horizon)
+                .transpose()?,
+            max_bookings_per_day: self
+                .max_bookings_per_day
+                .map(validate_max_bookings_per_day)
+                .transpose()?,
         })
     }
 }
@@ -301,6 +522,26 @@ pub struct UpdateService {
     /// New auto-confirm.
     #[serde(default)]
     pub auto_confirm: Option<bool>,
+    /// New slot interval, or `null` for the duration.
+    #[serde(default, deserialize_with = "double_opt_integral")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1440)]
+    pub slot_interval: Option<Option<i64>>,
+    /// New booking horizon in days, or `null` for none.
+    #[serde(default, deserialize_with = "double_opt_integral")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
+    pub booking_horizon: Option<Option<i64>>,
+    /// New daily cap, or `null` for none.
+    #[serde(default, deserialize_with = "double_opt_integral")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub max_bookings_per_day: Option<Option<i64>>,
+}
+
+/// A field that may be absent (unchanged), `null` (cleared) or a whole
+/// number.
+fn double_opt_integral<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<i64>>, D::Error> {
+    opt_integral(d).map(Some)
 }
 
 impl UpdateService {
@@ -332,10 +573,18 @@ impl UpdateService {
                 .map(|v| validate_buffer(v, "minimum_notice"))
                 .transpose()?,
             auto_confirm: self.auto_confirm,
-            // Not on the wire yet (issue 14's HTTP part): left unchanged.
-            slot_interval: None,
-            booking_horizon: None,
-            max_bookings_per_day: None,
+            slot_interval: self
+                .slot_interval
+                .map(|v| v.map(validate_slot_interval).transpose())
+                .transpose()?,
+            booking_horizon: self
+                .booking_horizon
+                .map(|v| v.map(validate_booking_horizon).transpose())
+                .transpose()?,
+            max_bookings_per_day: self
+                .max_bookings_per_day
+                .map(|v| v.map(validate_max_bookings_per_day).transpose())
+                .transpose()?,
         })
     }
 }

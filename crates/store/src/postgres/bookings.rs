@@ -11,17 +11,21 @@
 use std::sync::Arc;
 
 use booking_domain::ports::StorageError;
+use booking_domain::scheduling::BusySources;
 use booking_domain::{AccountId, BookingId, ProviderId, TimeRange};
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::cache;
 use super::store::{Conn, PostgresStore};
 use super::webhooks;
 use crate::TxError;
 use crate::bookings::{Write, is_overlap};
-use crate::rows::{ACTIVE, BookingRow, MAX_OCCUPIED_SECS, busy_ranges, secs, secs_ceil};
+use crate::rows::{
+    ACTIVE, BookedRow, BookingRow, ExternalRow, MAX_OCCUPIED_SECS, TimeOffRow, blocked_ranges,
+    busy_sources, secs, secs_ceil,
+};
 use crate::schema::Json;
 use crate::sql::Statement;
 
@@ -36,8 +40,11 @@ use crate::sql::Statement;
 /// `$1`-`$22` are the booking's columns, in the order listed; `$23`
 /// event ids, `$24` kinds, `$25` previous starts, `$26` creation instants,
 /// `$27` snapshots, `$28` kind bits; `$29` whether to check external busy
-/// time (only for an active booking). Its row is `(booked, events, queued,
-/// notified)`.
+/// time, time off and the daily cap (only for an active booking); `$30` the
+/// service's daily cap (`NULL`: none) and `$31`-`$32` the local day it
+/// counts (see [`PostgresStore::insert_write`] for the lock that makes the
+/// count exact). Time off lasts at most 366 days (31622400 s), which bounds
+/// its index scan. Its row is `(booked, events, queued, notified)`.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
         concat!(
@@ -56,6 +63,15 @@ booking AS (
         SELECT 1 FROM calendar_busy c
         WHERE c.account_id = $2 AND c.provider_id = $4
             AND c.start_at < $9 AND c.start_at > $8 - 86400 AND c.end_at > $8))
+    AND NOT ($29 AND EXISTS (
+        SELECT 1 FROM time_off t
+        WHERE t.account_id = $2 AND t.provider_id = $4
+            AND t.end_at > $8 AND t.end_at <= $9 + 31622400 AND t.start_at < $9))
+    AND ($30::bigint IS NULL OR NOT $29 OR (
+        SELECT count(*) FROM bookings d
+        WHERE d.account_id = $2 AND d.service_id = $3
+            AND d.scheduled_at >= $31 AND d.scheduled_at < $32
+            AND d.status IN ('pending', 'confirmed')) < $30)
     RETURNING 1
 ),
 event AS (
@@ -86,9 +102,9 @@ SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS
 const INSERT_OPTIMISTIC: &str = insert_booking_sql!("set_config('lock_timeout', '50ms', true)");
 
 /// The insert behind the provider's transaction-scoped advisory lock
-/// (`$30` is the lock's key), released when the statement commits.
+/// (`$33` is the lock's key), released when the statement commits.
 const INSERT_LOCKED: &str =
-    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($30, 0))::text");
+    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($33, 0))::text");
 
 /// How an insert keeps concurrent overlapping inserts from waiting on each
 /// other.
@@ -209,7 +225,10 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
         .bind::<Array<BigInt>, _>(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
         .bind::<Array<Json>, _>(events.iter().map(|e| e.booking.clone()).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(webhooks::kind_bits(events)?)
-        .bind::<Bool, _>(ACTIVE.contains(&row.status.as_str()));
+        .bind::<Bool, _>(ACTIVE.contains(&row.status.as_str()))
+        .bind::<Nullable<BigInt>, _>(insert.cap.map(|c| c.limit))
+        .bind::<BigInt, _>(insert.cap.map_or(0, |c| c.day_start))
+        .bind::<BigInt, _>(insert.cap.map_or(0, |c| c.day_end));
     if guard == Guard::Locked {
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }
@@ -232,74 +251,188 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
     }
 }
 
-/// Everything that blocks a provider over `[$3, $4)` (unix seconds): the
-/// occupied ranges of its active bookings (`$6` statuses) except `$7`, and
-/// its external calendars' busy pieces. One cached statement (fixed text),
-/// so a read costs one round trip, and one row of four arrays (starts and
-/// ends of each kind, each in start order, `NULL` when empty) instead of a
-/// row per range: a dense month is a thousand ranges, and per-row protocol
-/// messages and decoding were most of a read's cost.
+/// Everything that blocks a provider over `[$3, $4)` (unix seconds), with
+/// identities: its active bookings (`$6` statuses) except `$7` (id,
+/// appointment, buffers), its time off, and its external calendars' busy
+/// pieces with their connection's kind. One cached statement (fixed text),
+/// so a read costs one round trip, and one row of arrays (each in start
+/// order, `NULL` when empty) instead of a row per item: a dense month is a
+/// thousand bookings, and per-row protocol messages and decoding were most
+/// of a read's cost.
 ///
-/// Each half is an index range scan bounded below by the longest possible
-/// range of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings,
-/// a day for external pieces, both capped by the schema), whose index order
-/// the sorted subqueries keep: `bookings_busy` is covering, not partial, so
-/// the cached generic plan can use it for an index-only scan.
-const BUSY_TIME: &str = "\
-SELECT b.starts, b.ends, c.starts, c.ends
+/// Each part is an index range scan bounded below by the longest possible
+/// item of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings,
+/// a day for external pieces, 366 days for time off (bounded above by its
+/// end), all capped by the schema).
+const BUSY_SOURCES: &str = "\
+SELECT b.ids, b.starts, b.ends, b.befores, b.afters, t.ids, t.starts, t.ends,
+    c.ids, c.kinds, c.starts, c.ends
 FROM (
-    SELECT array_agg(occupied_start) AS starts, array_agg(occupied_end) AS ends
+    SELECT array_agg(id) AS ids, array_agg(scheduled_at) AS starts, array_agg(end_at) AS ends,
+        array_agg(buffer_before) AS befores, array_agg(buffer_after) AS afters
     FROM (
-        SELECT occupied_start, occupied_end FROM bookings
+        SELECT id, scheduled_at, end_at, buffer_before, buffer_after FROM bookings
         WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4
             AND occupied_start > $5 AND occupied_end > $3 AND status = ANY($6) AND id <> $7
         ORDER BY occupied_start
     ) sorted
 ) b, (
-    SELECT array_agg(start_at) AS starts, array_agg(end_at) AS ends
+    SELECT array_agg(id) AS ids, array_agg(start_at) AS starts, array_agg(end_at) AS ends
     FROM (
-        SELECT start_at, end_at FROM calendar_busy
-        WHERE account_id = $1 AND provider_id = $2 AND start_at < $4
-            AND start_at > $3 - 86400 AND end_at > $3
+        SELECT id, start_at, end_at FROM time_off
+        WHERE account_id = $1 AND provider_id = $2 AND end_at > $3
+            AND end_at <= $4 + 31622400 AND start_at < $4
         ORDER BY start_at
+    ) sorted
+) t, (
+    SELECT array_agg(calendar_id) AS ids, array_agg(kind) AS kinds,
+        array_agg(start_at) AS starts, array_agg(end_at) AS ends
+    FROM (
+        SELECT c.calendar_id, k.kind, c.start_at, c.end_at
+        FROM calendar_busy c
+        JOIN calendar_connections k ON k.account_id = c.account_id AND k.id = c.calendar_id
+        WHERE c.account_id = $1 AND c.provider_id = $2 AND c.start_at < $4
+            AND c.start_at > $3 - 86400 AND c.end_at > $3
+        ORDER BY c.start_at
     ) sorted
 ) c";
 
-/// The arrays of [`BUSY_TIME`]'s row.
-type BusyArrays = (
-    Nullable<Array<BigInt>>,
-    Nullable<Array<BigInt>>,
-    Nullable<Array<BigInt>>,
-    Nullable<Array<BigInt>>,
+/// The arrays of [`BUSY_SOURCES`]'s row.
+type SourceArrays = (
+    (
+        Nullable<Array<Text>>,
+        Nullable<Array<BigInt>>,
+        Nullable<Array<BigInt>>,
+        Nullable<Array<BigInt>>,
+        Nullable<Array<BigInt>>,
+    ),
+    (
+        Nullable<Array<Text>>,
+        Nullable<Array<BigInt>>,
+        Nullable<Array<BigInt>>,
+    ),
+    (
+        Nullable<Array<Text>>,
+        Nullable<Array<Text>>,
+        Nullable<Array<BigInt>>,
+        Nullable<Array<BigInt>>,
+    ),
 );
 
-/// `(start, end)` pairs from parallel arrays (`None`: empty); arrays of
-/// different lengths are a store bug.
-fn pairs(
-    starts: Option<Vec<i64>>,
-    ends: Option<Vec<i64>>,
-) -> Result<Vec<(i64, i64)>, StorageError> {
-    let (starts, ends) = (starts.unwrap_or_default(), ends.unwrap_or_default());
-    if starts.len() != ends.len() {
+/// The values of [`SourceArrays`].
+type SourceValues = (
+    (
+        Option<Vec<String>>,
+        Option<Vec<i64>>,
+        Option<Vec<i64>>,
+        Option<Vec<i64>>,
+        Option<Vec<i64>>,
+    ),
+    (Option<Vec<String>>, Option<Vec<i64>>, Option<Vec<i64>>),
+    (
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+        Option<Vec<i64>>,
+        Option<Vec<i64>>,
+    ),
+);
+
+/// Parallel arrays of one length (`None`: empty); different lengths are a
+/// store bug.
+fn same_length<const N: usize>(lengths: [usize; N]) -> Result<usize, StorageError> {
+    let first = lengths.first().copied().unwrap_or_default();
+    if lengths.iter().any(|&n| n != first) {
         return Err(StorageError::Internal(format!(
-            "busy time: {} starts but {} ends",
-            starts.len(),
-            ends.len()
+            "busy sources: arrays of lengths {lengths:?}"
         )));
     }
-    Ok(starts.into_iter().zip(ends).collect())
+    Ok(first)
+}
+
+/// [`BUSY_SOURCES`]'s row back as rows.
+fn source_rows(values: SourceValues) -> Result<BusySources, StorageError> {
+    let ((ids, starts, ends, befores, afters), (off_ids, off_starts, off_ends), external) = values;
+    let (ids, starts, ends, befores, afters) = (
+        ids.unwrap_or_default(),
+        starts.unwrap_or_default(),
+        ends.unwrap_or_default(),
+        befores.unwrap_or_default(),
+        afters.unwrap_or_default(),
+    );
+    same_length([
+        ids.len(),
+        starts.len(),
+        ends.len(),
+        befores.len(),
+        afters.len(),
+    ])?;
+    let booked: Vec<BookedRow> = ids
+        .into_iter()
+        .zip(starts)
+        .zip(ends)
+        .zip(befores)
+        .zip(afters)
+        .map(|((((id, s), e), b), a)| (id, s, e, b, a))
+        .collect();
+    let (off_ids, off_starts, off_ends) = (
+        off_ids.unwrap_or_default(),
+        off_starts.unwrap_or_default(),
+        off_ends.unwrap_or_default(),
+    );
+    same_length([off_ids.len(), off_starts.len(), off_ends.len()])?;
+    let off: Vec<TimeOffRow> = off_ids
+        .into_iter()
+        .zip(off_starts)
+        .zip(off_ends)
+        .map(|((id, s), e)| (id, s, e))
+        .collect();
+    let (cal_ids, kinds, cal_starts, cal_ends) = external;
+    let (cal_ids, kinds, cal_starts, cal_ends) = (
+        cal_ids.unwrap_or_default(),
+        kinds.unwrap_or_default(),
+        cal_starts.unwrap_or_default(),
+        cal_ends.unwrap_or_default(),
+    );
+    same_length([cal_ids.len(), kinds.len(), cal_starts.len(), cal_ends.len()])?;
+    let external: Vec<ExternalRow> = cal_ids
+        .into_iter()
+        .zip(kinds)
+        .zip(cal_starts)
+        .zip(cal_ends)
+        .map(|(((id, k), s), e)| (id, k, s, e))
+        .collect();
+    busy_sources(booked, off, external)
 }
 
 impl PostgresStore {
     /// Inserts a booking, its events and their deliveries in one statement
     /// (optimistically first, see [`Guard`]); returns how many deliveries it
     /// queued.
+    ///
+    /// A booking of a service with a daily cap runs in a transaction that
+    /// first takes the transaction-scoped advisory lock of the service's
+    /// local day, in a statement of its own: under READ COMMITTED the insert
+    /// statement's snapshot is taken after the lock is granted, so its count
+    /// sees every booking committed by the writers queued before it (a lock
+    /// taken inside the same statement would come after its snapshot).
+    /// Uncapped writes keep their single statement.
     pub(crate) async fn insert_write(&self, insert: Arc<Write>) -> Result<usize, TxError> {
         let attempt = |guard: Guard| {
             let insert = Arc::clone(&insert);
             self.run("insert_booking", move |conn| {
                 let insert = Arc::clone(&insert);
-                Box::pin(async move { insert_statement(conn, &insert, guard).await })
+                Box::pin(async move {
+                    match insert.cap.filter(|_| insert.is_active()) {
+                        None => insert_statement(conn, &insert, guard).await,
+                        Some(cap) => {
+                            conn.transaction(async |conn| {
+                                Self::serialize_tx(conn, cap.lock_key(&insert.row)).await?;
+                                insert_statement(conn, &insert, guard).await
+                            })
+                            .await
+                        }
+                    }
+                })
             })
         };
         match attempt(Guard::Optimistic).await {
@@ -308,8 +441,8 @@ impl PostgresStore {
         }
     }
 
-    /// The provider's busy time over `range`, from the busy-time cache (see
-    /// `cache.rs`) or [`BUSY_TIME`].
+    /// The provider's busy time over `range`: every blocked range of
+    /// [`PostgresStore::busy_sources_of`], in start order.
     pub(crate) async fn busy_times_of(
         &self,
         account: &AccountId,
@@ -317,6 +450,21 @@ impl PostgresStore {
         range: TimeRange,
         excluding: Option<BookingId>,
     ) -> Result<Vec<TimeRange>, StorageError> {
+        let sources = self
+            .busy_sources_of(account, provider, range, excluding)
+            .await?;
+        Ok(blocked_ranges(&sources))
+    }
+
+    /// What blocks the provider over `range`, from the busy-time cache (see
+    /// `cache.rs`) or [`BUSY_SOURCES`].
+    pub(crate) async fn busy_sources_of(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<BusySources, StorageError> {
         let account = account.as_str().to_owned();
         let provider = provider.as_str().to_owned();
         let excluding = excluding.map(|id| id.as_str().to_owned());
@@ -329,13 +477,13 @@ impl PostgresStore {
             (group, window, epoch)
         });
         let epoch = match cached {
-            Some((_, _, Ok(ranges))) => return Ok(ranges),
+            Some((_, _, Ok(sources))) => return Ok(sources),
             Some((group, window, Err(epoch))) => Some((group, window, epoch)),
             None => None,
         };
-        let ranges = self
-            .run("busy_times", |conn| {
-                let statement = Statement::<BusyArrays>::new(BUSY_TIME)
+        let sources = self
+            .run("busy_sources", |conn| {
+                let statement = Statement::<SourceArrays>::new(BUSY_SOURCES)
                     .bind::<Text, _>(account.clone())
                     .bind::<Text, _>(provider.clone())
                     .bind::<BigInt, _>(start)
@@ -345,31 +493,18 @@ impl PostgresStore {
                     // Ids are never empty, so "" excludes nothing.
                     .bind::<Text, _>(excluding.clone().unwrap_or_default());
                 Box::pin(async move {
-                    type Arrays = (
-                        Option<Vec<i64>>,
-                        Option<Vec<i64>>,
-                        Option<Vec<i64>>,
-                        Option<Vec<i64>>,
-                    );
-                    let (starts, ends, external_starts, external_ends): Arrays =
-                        statement.get_result(conn).await?;
-                    let mut rows = pairs(starts, ends)?;
-                    let external = pairs(external_starts, external_ends)?;
-                    if !external.is_empty() {
-                        rows.extend(external);
-                        rows.sort_unstable_by_key(|&(start, _)| start);
-                    }
-                    Ok(busy_ranges(rows)?)
+                    let values: SourceValues = statement.get_result(conn).await?;
+                    Ok(source_rows(values)?)
                 })
             })
             .await
             .map_err(TxError::storage)?;
         if let Some((group, window, epoch)) = epoch {
-            let cost = ranges.len() + 1;
+            let cost = sources.bookings.len() + sources.time_off.len() + sources.external.len() + 1;
             self.inner
                 .busy
-                .fill(&group, &window, ranges.clone(), cost, epoch);
+                .fill(&group, &window, sources.clone(), cost, epoch);
         }
-        Ok(ranges)
+        Ok(sources)
     }
 }

@@ -7,8 +7,6 @@ use booking_domain::{
     SyncStatus, TimeRange, Validators,
 };
 
-use jiff::Timestamp;
-
 use super::values::{corrupt, instant, secs, secs_ceil};
 
 /// The longest stored busy piece, in seconds (the schema checks it): a
@@ -144,22 +142,6 @@ pub fn busy_pieces(blocks: &[TimeRange]) -> Vec<(i64, i64)> {
     pieces
 }
 
-/// Stored busy time (unix-second pairs, of bookings or external blocks)
-/// back as ranges; a pair that is not a valid range is an error. Nothing is
-/// allocated per pair unless it is corrupt.
-pub fn busy_ranges(pieces: Vec<(i64, i64)>) -> Result<Vec<TimeRange>, StorageError> {
-    pieces
-        .into_iter()
-        .map(|(s, e)| {
-            Timestamp::from_second(s)
-                .ok()
-                .zip(Timestamp::from_second(e).ok())
-                .and_then(|(start, end)| TimeRange::new(start, end))
-                .ok_or_else(|| corrupt("busy time", &format!("{s}..{e}"), "not a valid range"))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +161,5 @@ mod tests {
                 (300_000, 300_060)
             ]
         );
-        assert_eq!(busy_ranges(pieces).unwrap().len(), 4);
     }
 }

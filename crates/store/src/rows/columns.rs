@@ -7,7 +7,7 @@ use booking_domain::ports::StorageError;
 use booking_domain::{
     AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email, EventId,
     EventKind, LocalTime, Metadata, Price, PriceType, Provider, ProviderId, Service, ServiceId,
-    Timezone, WeeklyAvailability, occupied_range,
+    Timezone, Weekday, WeeklyAvailability, Window, occupied_range,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,48 @@ pub struct ServiceRow {
     pub archived: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub hours: Option<JsonText>,
+    pub slot_interval: Option<i64>,
+    pub booking_horizon: Option<i64>,
+    pub max_bookings_per_day: Option<i64>,
+}
+
+/// The `services.hours` column: every weekly window (minutes of the day,
+/// Monday first) and every date override. `NULL` when the seed's columns
+/// (`days`, `start_min`, `end_min`) say everything: seed-shaped hours
+/// without overrides.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoursColumn {
+    weekly: Vec<Vec<(u16, u16)>>,
+    overrides: Vec<(String, Vec<(u16, u16)>)>,
+}
+
+fn window_minutes(windows: &[Window]) -> Vec<(u16, u16)> {
+    windows
+        .iter()
+        .map(|w| (w.start().minutes(), w.end().minutes()))
+        .collect()
+}
+
+/// The `hours` column of `a` (`None` when the seed's columns suffice).
+fn hours_column(a: &WeeklyAvailability) -> Option<JsonText> {
+    if a.is_seed_shaped() && a.overrides().is_empty() {
+        return None;
+    }
+    let column = HoursColumn {
+        weekly: Weekday::ALL
+            .iter()
+            .map(|d| window_minutes(a.weekly_windows(*d)))
+            .collect(),
+        overrides: a
+            .overrides()
+            .iter()
+            .map(|o| (o.date().to_string(), window_minutes(o.windows())))
+            .collect(),
+    };
+    // Integers, dates and lists only: serialising cannot fail.
+    serde_json::to_string(&column).ok().map(JsonText)
 }
 
 impl ServiceRow {
@@ -141,6 +183,10 @@ impl ServiceRow {
             archived: s.archived,
             created_at: secs(s.created_at),
             updated_at: secs(s.updated_at),
+            hours: hours_column(a),
+            slot_interval: s.slot_interval.map(minutes_i64),
+            booking_horizon: s.booking_horizon.map(i64::from),
+            max_bookings_per_day: s.max_bookings_per_day.map(i64::from),
         }
     }
 
@@ -154,16 +200,62 @@ impl ServiceRow {
                 .and_then(LocalTime::from_minutes)
                 .ok_or_else(|| corrupt(T, id, format!("{field}: {v} is not a time of day")))
         };
-        let days = days_from_bits(self.days)
-            .ok_or_else(|| corrupt(T, id, format!("days: bad bitmask {}", self.days)))?;
         let timezone = Timezone::parse(&self.timezone).map_err(|e| corrupt(T, id, e))?;
-        let availability = WeeklyAvailability::new(
-            days,
-            local("start_min", self.start_min)?,
-            local("end_min", self.end_min)?,
-            timezone,
-        )
-        .map_err(|e| corrupt(T, id, e))?;
+        let availability = match &self.hours {
+            None => {
+                let days = days_from_bits(self.days)
+                    .ok_or_else(|| corrupt(T, id, format!("days: bad bitmask {}", self.days)))?;
+                WeeklyAvailability::new(
+                    days,
+                    local("start_min", self.start_min)?,
+                    local("end_min", self.end_min)?,
+                    timezone,
+                )
+                .map_err(|e| corrupt(T, id, e))?
+            }
+            Some(JsonText(text)) => {
+                let column: HoursColumn = serde_json::from_str(text)
+                    .map_err(|e| corrupt(T, id, format!("hours: {e}")))?;
+                let windows = |list: &[(u16, u16)]| {
+                    list.iter()
+                        .map(|&(a, b)| {
+                            LocalTime::from_minutes(a)
+                                .zip(LocalTime::from_minutes(b))
+                                .ok_or_else(|| {
+                                    corrupt(T, id, format!("hours: {a}-{b} is not a window"))
+                                })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                };
+                let weekly: Vec<Vec<(LocalTime, LocalTime)>> = column
+                    .weekly
+                    .iter()
+                    .map(|day| windows(day))
+                    .collect::<Result<_, _>>()?;
+                let weekly: [Vec<(LocalTime, LocalTime)>; 7] = weekly
+                    .try_into()
+                    .map_err(|_| corrupt(T, id, "hours: weekly needs 7 days"))?;
+                let overrides = column
+                    .overrides
+                    .iter()
+                    .map(|(date, list)| {
+                        let date: jiff::civil::Date = date
+                            .parse()
+                            .map_err(|e| corrupt(T, id, format!("hours: date {date}: {e}")))?;
+                        Ok((date, windows(list)?))
+                    })
+                    .collect::<Result<Vec<_>, StorageError>>()?;
+                WeeklyAvailability::weekly(weekly, timezone)
+                    .and_then(|a| a.with_overrides(overrides))
+                    .map_err(|e| corrupt(T, id, format!("hours: {e}")))?
+            }
+        };
+        let optional = |field: &str, v: Option<i64>| {
+            v.map(|v| {
+                u32::try_from(v).map_err(|_| corrupt(T, id, format!("{field}: {v} out of range")))
+            })
+            .transpose()
+        };
         let price = Price {
             amount: money(T, id, self.price_minor, &self.currency)?,
             kind: PriceType::parse(&self.price_type).map_err(|e| corrupt(T, id, e))?,
@@ -180,10 +272,12 @@ impl ServiceRow {
             name: self.name,
             description: self.description,
             auto_confirm: self.auto_confirm,
-            // Not stored yet (issue 14's store part): the defaults.
-            slot_interval: None,
-            booking_horizon: None,
-            max_bookings_per_day: None,
+            slot_interval: self
+                .slot_interval
+                .map(|v| minutes(T, id, "slot_interval", v))
+                .transpose()?,
+            booking_horizon: optional("booking_horizon", self.booking_horizon)?,
+            max_bookings_per_day: optional("max_bookings_per_day", self.max_bookings_per_day)?,
             archived: self.archived,
             account_id: AccountId::from_trusted(self.account_id),
             provider_id: ProviderId::from_trusted(self.provider_id),

@@ -6,15 +6,20 @@
 //! Stored values are rebuilt through the domain's constructors; a value that
 //! does not rebuild is corrupt data: [`StorageError::Internal`], never a panic.
 
+mod busy;
 mod calendars;
 mod columns;
 mod time_off;
 mod values;
 mod webhooks;
 
-pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces, busy_ranges};
+pub use busy::{
+    BookedRow, ExternalRow, MAX_TIME_OFF_SECS, TimeOffRow, blocked_ranges, busy_sources,
+};
+pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
 pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow};
-pub use time_off::TimeOffRow;
+pub use time_off::TimeOffColumns;
+pub(crate) use values::instant;
 pub use values::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
 pub use webhooks::{AttemptRow, DeliveryRow, WebhookRow, assemble_deliveries, outcome_columns};
 

@@ -10,7 +10,7 @@ use super::values::{corrupt, instant, secs, secs_ceil};
     Debug, Clone, PartialEq, Eq, diesel::Queryable, diesel::Selectable, diesel::Insertable,
 )]
 #[diesel(table_name = crate::schema::time_off, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub struct TimeOffRow {
+pub struct TimeOffColumns {
     pub id: String,
     pub account_id: String,
     pub provider_id: String,
@@ -20,11 +20,11 @@ pub struct TimeOffRow {
     pub created_at: i64,
 }
 
-impl TimeOffRow {
+impl TimeOffColumns {
     /// The columns for time off (its range widened to whole seconds; the
     /// use case only hands over whole seconds).
-    pub fn from_domain(t: &TimeOff) -> TimeOffRow {
-        TimeOffRow {
+    pub fn from_domain(t: &TimeOff) -> TimeOffColumns {
+        TimeOffColumns {
             id: t.id.as_str().to_owned(),
             account_id: t.account_id.as_str().to_owned(),
             provider_id: t.provider_id.as_str().to_owned(),

@@ -3,9 +3,11 @@
 //! write's savepoint (the writer runs one write at a time, and
 //! `BEGIN IMMEDIATE` keeps other processes out meanwhile).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use booking_domain::ports::StorageError;
+use booking_domain::scheduling::BusySources;
 use booking_domain::{AccountId, BookingId, ProviderId, TimeRange};
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
@@ -16,9 +18,10 @@ use super::store::SqliteStore;
 use crate::TxError;
 use crate::bookings::Write;
 use crate::rows::{
-    ACTIVE, BookingRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS, busy_ranges, secs, secs_ceil,
+    ACTIVE, BookedRow, BookingRow, ExternalRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS,
+    MAX_TIME_OFF_SECS, TimeOffRow, blocked_ranges, busy_sources, secs, secs_ceil,
 };
-use crate::schema::{bookings, calendar_busy};
+use crate::schema::{bookings, calendar_busy, calendar_connections, time_off};
 
 /// The active bookings of a provider whose occupied range overlaps
 /// `[start, end)` (unix seconds), except `excluding`. The lower bound on
@@ -88,7 +91,17 @@ impl SqliteStore {
             Box::pin(async move {
                 if write.is_active()
                     && (Self::overlaps_another(conn, &write.row).await?
-                        || blocked_externally(conn, &write.row).await?)
+                        || blocked_externally(conn, &write.row).await?
+                        || Self::blocked_by_time_off(conn, &write.row).await?)
+                {
+                    return Err(TxError::Conflict);
+                }
+                // Counted inside the writer's transaction: writes of this
+                // process run one at a time and `BEGIN IMMEDIATE` keeps
+                // other processes out, so the count is exact.
+                if write.is_active()
+                    && let Some(cap) = &write.cap
+                    && Self::day_is_full(conn, &write.row, cap).await?
                 {
                     return Err(TxError::Conflict);
                 }
@@ -140,8 +153,8 @@ impl SqliteStore {
         Ok(last_end.is_some_and(|end| end > row.occupied_start))
     }
 
-    /// The provider's busy time over `range`: its active bookings' occupied
-    /// ranges and its external busy pieces, in one read.
+    /// The provider's busy time over `range`: every blocked range of
+    /// [`SqliteStore::busy_sources_of`], in start order.
     pub(crate) async fn busy_times_of(
         &self,
         account: &AccountId,
@@ -149,28 +162,79 @@ impl SqliteStore {
         range: TimeRange,
         excluding: Option<BookingId>,
     ) -> Result<Vec<TimeRange>, StorageError> {
+        let sources = self
+            .busy_sources_of(account, provider, range, excluding)
+            .await?;
+        Ok(blocked_ranges(&sources))
+    }
+
+    /// What blocks the provider over `range`, with identities: its active
+    /// bookings, its time off and its external busy pieces, in one read.
+    pub(crate) async fn busy_sources_of(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<BusySources, StorageError> {
         let account = account.as_str().to_owned();
         let provider = provider.as_str().to_owned();
         let excluding = excluding.map(|id| id.as_str().to_owned());
         let (start, end) = (secs(range.start()), secs_ceil(range.end()));
-        self.read("busy_times", move |conn| {
+        self.read("busy_sources", move |conn| {
             Box::pin(async move {
-                let mut rows: Vec<(i64, i64)> =
+                let booked: Vec<BookedRow> =
                     overlapping(&account, &provider, start, end, excluding.as_deref())
                         .order((bookings::occupied_start.asc(), bookings::seq.asc()))
-                        .select((bookings::occupied_start, bookings::occupied_end))
+                        .select((
+                            bookings::id,
+                            bookings::scheduled_at,
+                            bookings::end_at,
+                            bookings::buffer_before,
+                            bookings::buffer_after,
+                        ))
                         .load(conn)
                         .await?;
-                let pieces: Vec<(i64, i64)> = external_overlapping(&account, &provider, start, end)
-                    .order(calendar_busy::start_at.asc())
-                    .select((calendar_busy::start_at, calendar_busy::end_at))
+                let off: Vec<TimeOffRow> = time_off::table
+                    .filter(time_off::account_id.eq(&account))
+                    .filter(time_off::provider_id.eq(&provider))
+                    .filter(time_off::end_at.gt(start))
+                    .filter(time_off::end_at.le(end.saturating_add(MAX_TIME_OFF_SECS)))
+                    .filter(time_off::start_at.lt(end))
+                    .order(time_off::start_at.asc())
+                    .select((time_off::id, time_off::start_at, time_off::end_at))
                     .load(conn)
                     .await?;
-                if !pieces.is_empty() {
-                    rows.extend(pieces);
-                    rows.sort_by_key(|&(start, _)| start);
-                }
-                Ok(busy_ranges(rows)?)
+                let pieces: Vec<(String, i64, i64)> =
+                    external_overlapping(&account, &provider, start, end)
+                        .order(calendar_busy::start_at.asc())
+                        .select((
+                            calendar_busy::calendar_id,
+                            calendar_busy::start_at,
+                            calendar_busy::end_at,
+                        ))
+                        .load(conn)
+                        .await?;
+                let external = if pieces.is_empty() {
+                    Vec::new()
+                } else {
+                    let kinds: HashMap<String, String> = calendar_connections::table
+                        .filter(calendar_connections::account_id.eq(&account))
+                        .filter(calendar_connections::provider_id.eq(&provider))
+                        .select((calendar_connections::id, calendar_connections::kind))
+                        .load(conn)
+                        .await?
+                        .into_iter()
+                        .collect();
+                    pieces
+                        .into_iter()
+                        .map(|(calendar, start, end)| {
+                            let kind = kinds.get(&calendar).cloned().unwrap_or_default();
+                            (calendar, kind, start, end)
+                        })
+                        .collect::<Vec<ExternalRow>>()
+                };
+                Ok(busy_sources(booked, off, external)?)
             })
         })
         .await

@@ -1,0 +1,90 @@
+//! What blocks a provider, with identities, as both stores read it: rows of
+//! bookings, time off and external busy pieces back as the domain's
+//! [`BusySources`].
+
+use booking_domain::ports::StorageError;
+use booking_domain::scheduling::{BookedTime, BusySources, ExternalBusy, TimeOffBlock};
+use booking_domain::{BookingId, CalendarId, Minutes, TimeOffId, TimeRange};
+
+use super::values::{corrupt, instant};
+
+/// Longest time off (366 days, as the schemas check), which bounds the
+/// scan of the `time_off_provider` index.
+pub const MAX_TIME_OFF_SECS: i64 = 366 * 86_400;
+
+/// A booking as busy time: id, appointment start and end (unix seconds),
+/// buffers before and after (minutes).
+pub type BookedRow = (String, i64, i64, i64, i64);
+/// Time off: id, start, end.
+pub type TimeOffRow = (String, i64, i64);
+/// An external busy piece: calendar id, its connection's kind, start, end.
+pub type ExternalRow = (String, String, i64, i64);
+
+fn range(table: &str, id: &str, start: i64, end: i64) -> Result<TimeRange, StorageError> {
+    TimeRange::new(
+        instant(table, id, "start", start)?,
+        instant(table, id, "end", end)?,
+    )
+    .ok_or_else(|| corrupt(table, id, format!("{start}..{end} is not a range")))
+}
+
+fn buffer(id: &str, v: i64) -> Result<Minutes, StorageError> {
+    u32::try_from(v)
+        .map(Minutes::new)
+        .map_err(|_| corrupt("bookings", id, format!("buffer {v} out of range")))
+}
+
+/// The rows back as [`BusySources`] (no holds: not stored).
+pub fn busy_sources(
+    bookings: Vec<BookedRow>,
+    time_off: Vec<TimeOffRow>,
+    external: Vec<ExternalRow>,
+) -> Result<BusySources, StorageError> {
+    Ok(BusySources {
+        bookings: bookings
+            .into_iter()
+            .map(|(id, start, end, before, after)| {
+                Ok(BookedTime {
+                    range: range("bookings", &id, start, end)?,
+                    buffer_before: buffer(&id, before)?,
+                    buffer_after: buffer(&id, after)?,
+                    id: BookingId::from_trusted(id),
+                })
+            })
+            .collect::<Result<_, StorageError>>()?,
+        time_off: time_off
+            .into_iter()
+            .map(|(id, start, end)| {
+                Ok(TimeOffBlock {
+                    range: range("time_off", &id, start, end)?,
+                    id: TimeOffId::from_trusted(id),
+                })
+            })
+            .collect::<Result<_, StorageError>>()?,
+        external: external
+            .into_iter()
+            .map(|(calendar, kind, start, end)| {
+                Ok(ExternalBusy {
+                    range: range("calendar_busy", &calendar, start, end)?,
+                    calendar_id: CalendarId::from_trusted(calendar),
+                    kind,
+                })
+            })
+            .collect::<Result<_, StorageError>>()?,
+        holds: Vec::new(),
+    })
+}
+
+/// Every blocked range of `sources` (bookings with their buffers), in start
+/// order: the anonymous busy time of `BookingStore::busy_times`.
+pub fn blocked_ranges(sources: &BusySources) -> Vec<TimeRange> {
+    let mut out: Vec<TimeRange> = sources
+        .bookings
+        .iter()
+        .map(BookedTime::occupied)
+        .chain(sources.time_off.iter().map(|t| t.range))
+        .chain(sources.external.iter().map(|e| e.range))
+        .collect();
+    out.sort_by_key(|r| r.start());
+    out
+}
