@@ -379,3 +379,124 @@ async fn time_off_is_validated_field_by_field() {
             .expect_validation_of(field);
     }
 }
+
+/// The service's slot starts from the suite's Monday to the Saturday after.
+async fn week_slots(api: &Api) -> Vec<String> {
+    let monday = future_monday();
+    api.slot_starts(
+        "srv_consultation",
+        &monday.to_string(),
+        &add_days(monday, 5).to_string(),
+    )
+    .await
+}
+
+/// `GET .../availability/explain?at=`.
+async fn explain(api: &Api, at: &str) -> Value {
+    api.get(&format!(
+        "/v1/services/srv_consultation/availability/explain?at={at}"
+    ))
+    .await
+    .expect_status(200)
+    .json
+}
+
+/// Whether `reasons` holds the TIME_OFF reason of `off`.
+fn names_time_off(reasons: &Value, off: &str) -> bool {
+    reasons
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["code"] == "TIME_OFF" && r["time_off_id"] == off)
+}
+
+/// Time off from Monday 12:00 to Wednesday 12:00 (New York) takes those
+/// slots out of availability, makes a booking there a BOOKING_CONFLICT
+/// with its TIME_OFF reason and explain say so; deleting it frees the time
+/// at once. A booking made before stays (and is reported).
+async fn time_off_blocks_until_deleted(server: &TestServer) {
+    let api = server.api("acme");
+    api.create_seed_service().await;
+    let provider = default_provider(&api).await;
+    let monday = future_monday();
+    let day = |n: i64| add_days(monday, n);
+    let all = week_slots(&api).await;
+    assert_eq!(all.len(), 40, "{all:?}");
+    let earlier = api.book_ok("srv_consultation", &ny(day(1), 11, 0)).await;
+
+    let created = api
+        .post(
+            &path(&provider),
+            &json!({"start": ny(day(0), 12, 0), "end": ny(day(2), 12, 0), "reason": "Away"}),
+        )
+        .await
+        .expect_status(201)
+        .json;
+    let off = id(&created);
+    assert_eq!(created["overlapping_bookings"], json!([id(&earlier)]));
+
+    // Monday 09:00-11:00 and Wednesday 12:00-16:00 stay, Thursday and Friday
+    // too; nothing starts in the time off or runs into it.
+    let mut expected = Vec::new();
+    for n in 0..5 {
+        for hour in 9..17 {
+            let start = ny(day(n), hour, 0);
+            let inside = (n == 0 && hour >= 12) || n == 1 || (n == 2 && hour < 12);
+            if !inside {
+                expected.push(start);
+            }
+        }
+    }
+    assert_eq!(week_slots(&api).await, expected);
+
+    // Booking inside it: 409 with the TIME_OFF reason.
+    let tuesday = ny(day(1), 14, 0);
+    let res = api.book("srv_consultation", &tuesday).await;
+    let details = res.expect_error(409, "BOOKING_CONFLICT");
+    assert!(names_time_off(&details["reasons"], &off), "{details}");
+    let explained = explain(&api, &tuesday).await;
+    assert_eq!(explained["available"], false, "{explained}");
+    assert!(names_time_off(&explained["reasons"], &off), "{explained}");
+    let reason = explained["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "TIME_OFF")
+        .unwrap();
+    assert_eq!(reason["start"], ny(day(0), 12, 0));
+    assert_eq!(reason["end"], ny(day(2), 12, 0));
+    // Ending where it starts, starting where it ends: fine.
+    assert_eq!(explain(&api, &ny(day(2), 12, 0)).await["available"], true);
+    api.book_ok("srv_consultation", &ny(day(0), 11, 0)).await;
+    api.book_ok("srv_consultation", &ny(day(2), 12, 0)).await;
+    // Rescheduling into it is refused too.
+    let res = api
+        .post(
+            &format!("/v1/bookings/{}/reschedule", id(&earlier)),
+            &json!({"scheduled_at": ny(day(1), 15, 0)}),
+        )
+        .await;
+    let details = res.expect_error(409, "BOOKING_CONFLICT");
+    assert!(names_time_off(&details["reasons"], &off), "{details}");
+
+    // Deleted: the time is free at once.
+    api.delete(&format!("{}/{off}", path(&provider)))
+        .await
+        .expect_status(204);
+    let explained = explain(&api, &tuesday).await;
+    assert_eq!(explained["available"], true, "{explained}");
+    assert!(week_slots(&api).await.contains(&tuesday));
+    api.book_ok("srv_consultation", &tuesday).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn time_off_blocks_slots_bookings_and_explain_until_deleted_on_sqlite() {
+    time_off_blocks_until_deleted(&TestServer::start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn time_off_blocks_slots_bookings_and_explain_until_deleted_on_postgres() {
+    let db = Database::create(&pg::admin_url());
+    time_off_blocks_until_deleted(&postgres_server(&db)).await;
+}
