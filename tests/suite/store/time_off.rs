@@ -307,7 +307,7 @@ pub async fn time_off_is_deleted_once_and_isolated_per_account<S: TimeOffTestSto
             .await
             .unwrap()
             .items,
-        [off.clone()]
+        std::slice::from_ref(&off)
     );
 
     assert!(s.delete_time_off(&a.account, &p, &off.id).await.unwrap());
