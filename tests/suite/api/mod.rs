@@ -14,6 +14,7 @@ mod errors;
 mod events;
 mod fuzz;
 mod hostile;
+mod hours;
 mod idempotency;
 mod isolation;
 mod lifecycle;

@@ -76,7 +76,8 @@ pub fn availability() -> Value {
 }
 
 /// `GET /v1/services/{id}/availability/explain` answer: 18:00 New York
-/// time is after the day's hours, and a booking's buffer reaches into it.
+/// time is after the day's hours, and only buffers (15 minutes each side)
+/// meet a 45-minute booking at 17:00.
 pub fn explain() -> Value {
     json!({
         "service_id": "srv_consultation",
