@@ -15,8 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::{
     AccountId, ApiKeyId, Attempt, Booking, BookingEvent, BookingId, BookingStatus, Delivery,
-    DeliveryId, IdKind, Provider, ProviderId, Service, ServiceId, TimeRange, WebhookEndpoint,
-    WebhookId,
+    DeliveryId, IdKind, Provider, ProviderId, Service, ServiceId, TimeOff, TimeOffId, TimeRange,
+    WebhookEndpoint, WebhookId,
 };
 
 /// The storage could not do what was asked. The message is for logs only
@@ -899,6 +899,8 @@ pub struct Ports {
     pub feeds: Arc<dyn FeedStore>,
     /// External calendar connections and their busy time.
     pub calendars: Arc<dyn CalendarStore>,
+    /// Providers' time off.
+    pub time_off: Arc<dyn TimeOffStore>,
     /// Fetches busy time from outside calendars.
     pub busy_source: Arc<dyn crate::BusySource>,
     /// Where webhooks may go.
@@ -909,4 +911,43 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Ids.
     pub ids: Arc<dyn IdGenerator>,
+}
+
+// ---------------------------------------------------------------- time off
+
+/// Providers' time off.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TimeOffStore: Send + Sync {
+    /// Inserts the time off (whose provider the caller has found in its
+    /// account) and answers the ids of the provider's active bookings whose
+    /// appointment (`scheduled_at` to its end, without buffers) overlaps its
+    /// range, in start order: the bookings are not touched. The read MUST
+    /// be in the insert's transaction, ordered with the provider's booking
+    /// writes, so a booking committed before the time off is listed. Its
+    /// cost MUST depend on the bookings near the range, not on the
+    /// provider's whole history. Readers of busy time MUST see the new time
+    /// off once this returns.
+    async fn create_time_off(&self, time_off: &TimeOff) -> Result<Vec<BookingId>, StorageError>;
+
+    /// The provider's time off that overlaps `[from, to)` (either end open
+    /// when `None`), in creation order.
+    async fn list_time_off(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        page: PageRequest,
+    ) -> Result<Page<TimeOff>, StorageError>;
+
+    /// Deletes the provider's time off. MUST return `Ok(false)` when the
+    /// provider (in that account) has no such time off. Readers of busy
+    /// time MUST no longer see it once this returns.
+    async fn delete_time_off(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        id: &TimeOffId,
+    ) -> Result<bool, StorageError>;
 }

@@ -6,7 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use booking_domain::ValidationError;
 use booking_domain::ports::StorageError;
 use booking_domain::usecases::{
-    AuthError, AvailabilityError, BookingError, CalendarError, CatalogError, WebhookError,
+    AuthError, AvailabilityError, BookingError, CalendarError, CatalogError, TimeOffError,
+    WebhookError,
 };
 use serde_json::{Value, json};
 
@@ -424,6 +425,17 @@ impl From<WebhookError> for ApiError {
             }
             WebhookError::Validation(e) => e.into(),
             WebhookError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<TimeOffError> for ApiError {
+    fn from(e: TimeOffError) -> Self {
+        match e {
+            TimeOffError::NotFound("provider") => ApiError::not_found("Provider"),
+            TimeOffError::NotFound(_) => ApiError::not_found("Time off"),
+            TimeOffError::Validation(e) => e.into(),
+            TimeOffError::Storage(e) => e.into(),
         }
     }
 }

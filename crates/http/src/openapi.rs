@@ -23,7 +23,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bookings, calendar, calendars, ops, providers, services, webhooks};
+use crate::routes::{bookings, calendar, calendars, ops, providers, services, time_off, webhooks};
 
 /// The schema without the `null` utoipa allows for `Option<T>`.
 fn without_null(schema: &mut RefOr<Schema>) {
@@ -141,6 +141,7 @@ impl Modify for Components {
         webhooks::deliveries, webhooks::redeliver,
         calendar::get_feed, calendar::rotate_feed, calendar::feed, calendar::booking,
         calendars::create, calendars::list, calendars::delete, calendars::sync,
+        time_off::create, time_off::list, time_off::delete,
     ),
     components(schemas(crate::wire::ErrorBody, crate::wire::WebhookPayload, crate::wire::BookingStatusName)),
     modifiers(&Components, &OptionalInputs),
@@ -152,6 +153,7 @@ impl Modify for Components {
         (name = "webhooks", description = "Signed event deliveries (Standard Webhooks) and their log"),
         (name = "feeds", description = "Private iCal feeds of a provider's bookings, and single-booking calendar files"),
         (name = "calendars", description = "External calendars whose busy time blocks availability"),
+        (name = "time-off", description = "Providers' time off, which blocks every service of the provider"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -409,6 +411,9 @@ mod tests {
             .try_into_domain()
             .unwrap();
         parse::<CreateCalendar>(examples::create_calendar())
+            .try_into_domain()
+            .unwrap();
+        parse::<CreateTimeOff>(examples::create_time_off())
             .try_into_domain()
             .unwrap();
     }

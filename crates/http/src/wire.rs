@@ -16,6 +16,7 @@ mod ops;
 mod providers;
 mod services;
 pub mod text;
+mod time_off;
 mod webhooks;
 
 pub use availability::{AvailabilityOut, ExplainOut, RangeOut, ReasonOut, SlotOut, Slots};
@@ -33,6 +34,7 @@ pub use services::{
     AvailabilityDto, CreateService, DayName, HoursDto, OverrideDto, PriceDto, PriceKind,
     ServiceList, ServiceOut, UpdateService, WeeklyDto,
 };
+pub use time_off::{CreateTimeOff, TimeOffCreated, TimeOffList, TimeOffOut};
 pub use webhooks::{
     AttemptOut, CreateWebhook, DeliveryList, DeliveryOut, UpdateWebhook, WebhookBooking,
     WebhookList, WebhookOut, WebhookPayload, WebhookWithSecret, webhook_body,

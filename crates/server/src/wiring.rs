@@ -8,7 +8,7 @@ use anyhow::Context;
 use booking_domain::ports::{
     AccountStore, BookingStore, CalendarStore, DeliveryQueue, FeedStore, HealthCheck,
     IdempotencyStore, Ports, ProviderStore, RateLimiter, ServiceStore, StorageError, SystemClock,
-    WebhookStore,
+    TimeOffStore, WebhookStore,
 };
 use booking_http::ratelimit::GovernorLimiter;
 use booking_store::PostgresStore;
@@ -65,6 +65,7 @@ where
         + WebhookStore
         + FeedStore
         + CalendarStore
+        + TimeOffStore
         + HealthCheck
         + 'static,
 {
@@ -78,6 +79,7 @@ where
         idempotency: store.clone(),
         webhooks: store.clone(),
         feeds: store.clone(),
+        time_off: store.clone(),
         targets: Arc::new(TargetGuard {
             allow_private: config.webhook_allow_private,
         }),

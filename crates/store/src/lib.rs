@@ -5,7 +5,7 @@
 //! schema (`schema.rs`; `migrations/{sqlite,postgres}` have the same tables),
 //! one set of row structs (`rows`), and every query whose SQL is the same on
 //! both: the port impls in `accounts.rs`, `catalog.rs`, `bookings.rs`,
-//! `calendars.rs`, `feeds.rs`, `idempotency.rs` and `webhooks.rs` are written
+//! `calendars.rs`, `feeds.rs`, `idempotency.rs`, `time_off.rs` and `webhooks.rs` are written
 //! once, with `#[duplicate_item]`, for both store types, on diesel-async's
 //! API (SQLite through `SyncConnectionWrapper`). What really differs lives
 //! in [`sqlite`] and [`postgres`]: SQLite's single writer and its explicit
@@ -38,6 +38,7 @@ mod sealing;
 pub mod secrets;
 mod sql;
 pub mod sqlite;
+mod time_off;
 mod webhooks;
 
 use std::future::Future;

@@ -11,7 +11,7 @@
 //! strings of the route's parameters (and unknown ones) with valid and
 //! hostile values, encoded or raw; path ids that exist (each operation has
 //! its own account with a service, providers, bookings, a webhook with
-//! deliveries, a calendar connection and a feed token) or not; now and then
+//! deliveries, a calendar connection, time off and a feed token) or not; now and then
 //! a bad `Authorization`, an `Idempotency-Key` or an `If-None-Match`.
 //!
 //! Every answer must be one the contract allows: never a 5xx or a dropped
@@ -350,6 +350,7 @@ struct Fixtures {
     webhooks: Vec<String>,
     deliveries: Vec<String>,
     calendars: Vec<String>,
+    time_off: Vec<String>,
     tokens: Vec<String>,
     /// Future instants on whole minutes (bookable on the around-the-clock service).
     instants: Vec<String>,
@@ -423,6 +424,22 @@ impl Fixtures {
             .trim_end_matches(".ics")
             .to_owned();
         let today = today_ny();
+        // Time off well after every fixture instant (they end 119 days out).
+        let time_off = ok(
+            api.post(
+                &format!("/v1/providers/{default_provider}/time-off"),
+                &json!({
+                    "start": format!("{}T00:00:00Z", add_days(today, 150)),
+                    "end": format!("{}T00:00:00Z", add_days(today, 152)),
+                    "reason": "Fuzz"
+                }),
+            )
+            .await,
+            201,
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let instants: Vec<String> = (0..40)
             .map(|i| {
                 let date = add_days(today, 2 + i * 3);
@@ -466,6 +483,7 @@ impl Fixtures {
             webhooks: vec![webhook],
             deliveries,
             calendars: vec![calendar],
+            time_off: vec![time_off],
             tokens: vec![token],
             instants,
             dates,
@@ -476,6 +494,7 @@ impl Fixtures {
     fn ids_for(&self, path: &str, param: &str) -> &[String] {
         match param {
             "cal_id" => &self.calendars,
+            "off_id" => &self.time_off,
             "delivery_id" => &self.deliveries,
             "token" => &self.tokens,
             _ if path.starts_with("/v1/providers") => &self.providers,
@@ -1207,6 +1226,24 @@ fn calendar_body(fx: &Fixtures) -> BoxedStrategy<J> {
     prop_oneof![ics, google, other].boxed()
 }
 
+/// Time off between two fixture instants (either order: half of them end
+/// before they start), with or without a reason.
+fn time_off_body(fx: &Fixtures) -> BoxedStrategy<J> {
+    (
+        instant(fx),
+        instant(fx),
+        opt(prop_oneof![free_text().prop_map(J::s), Just(J::Null)]),
+    )
+        .prop_map(|(start, end, reason)| {
+            J::obj(vec![
+                ("start", Some(J::s(start))),
+                ("end", Some(J::s(end))),
+                ("reason", reason),
+            ])
+        })
+        .boxed()
+}
+
 /// The valid body of the operation's wire type, when it takes one.
 fn template(verb: Verb, path: &str, fx: &Fixtures) -> Option<BoxedStrategy<J>> {
     let fx_instant = instant(fx);
@@ -1225,6 +1262,7 @@ fn template(verb: Verb, path: &str, fx: &Fixtures) -> Option<BoxedStrategy<J>> {
         (Verb::Post, "/v1/webhooks") => webhook_body(true),
         (Verb::Patch, "/v1/webhooks/{id}") => webhook_body(false),
         (Verb::Post, "/v1/providers/{id}/calendars") => calendar_body(fx),
+        (Verb::Post, "/v1/providers/{id}/time-off") => time_off_body(fx),
         _ => return None,
     })
 }

@@ -397,6 +397,33 @@ async fn cases(api: &Api) -> Vec<Case> {
             field,
         );
     }
+    // Time off, well after every booking of these cases.
+    let time_off = format!("/v1/providers/{provider}/time-off");
+    let away = json!({"start": at(40, 0), "end": at(41, 0), "reason": "r"});
+    for field in ["start", "end", "reason"] {
+        let pointer = match field {
+            "start" => "/start",
+            "end" => "/end",
+            _ => "/reason",
+        };
+        add(
+            Method::POST,
+            &time_off,
+            away.clone(),
+            Spot::Body(pointer),
+            field,
+        );
+    }
+    let range = json!({"from": at(40, 0), "to": at(41, 0), "limit": "10", "cursor": "c0"});
+    for name in ["from", "to", "limit", "cursor"] {
+        add(
+            Method::GET,
+            &time_off,
+            range.clone(),
+            Spot::Query(name),
+            name,
+        );
+    }
     cases
 }
 
@@ -465,7 +492,7 @@ async fn control_characters_are_refused_everywhere(server: &TestServer) {
         );
         if case.multiline {
             let echoed = match case.field {
-                "reason" => &res.json["cancel_reason"],
+                "reason" if case.path.ends_with("/cancel") => &res.json["cancel_reason"],
                 field => &res.json[field],
             };
             assert_eq!(echoed, "x\ty\nz", "{} {}", case.method, case.path);
@@ -476,6 +503,23 @@ async fn control_characters_are_refused_everywhere(server: &TestServer) {
     assert_eq!(bookings[0]["cancel_reason"], "x\ty\nz");
     let notes: Vec<_> = api.list_all("/v1/bookings", 50).await;
     assert!(notes.iter().any(|b| b["notes"] == "x\ty\nz"));
+    let providers = api.list_all("/v1/providers", 50).await;
+    let mut reasons = Vec::new();
+    for p in &providers {
+        let path = format!("/v1/providers/{}/time-off", p["id"].as_str().unwrap());
+        reasons.extend(api.list_all(&path, 50).await);
+    }
+    assert!(
+        reasons.iter().any(|t| t["reason"] == "x\ty\nz"),
+        "{reasons:?}"
+    );
+    let off = &reasons[0];
+    api.delete(&format!(
+        "/v1/providers/{}/time-off/off_%00",
+        off["provider_id"].as_str().unwrap()
+    ))
+    .await
+    .expect_status(404);
 
     // The Idempotency-Key header can carry one control character: tab.
     let res = booking_tests::Resp::from(

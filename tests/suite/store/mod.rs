@@ -1,5 +1,5 @@
-//! The store contract suite (`contract`, and `calendars`, `feeds` and
-//! `webhooks` for their ports), run against every store we ship: the tests
+//! The store contract suite (`contract`, and `calendars`, `feeds`,
+//! `time_off` and `webhooks` for their ports), run against every store we ship: the tests
 //! are listed once, in [`for_each_contract_test!`], and each store's module
 //! (`sqlite`, `postgres`) runs every one of them on a fresh store of its
 //! kind, beside the tests only its store has.
@@ -35,6 +35,9 @@ macro_rules! for_each_contract_test {
             feeds::feed_tokens_are_compare_and_set_and_die_when_replaced,
             feeds::feed_bookings_are_the_providers_from_an_instant_with_service_names,
             feeds::server_secrets_are_created_once,
+            time_off::time_off_answers_only_the_providers_active_bookings_inside_it,
+            time_off::time_off_lists_by_range_and_pages,
+            time_off::time_off_is_deleted_once_and_isolated_per_account,
             webhooks::webhooks_round_trip_and_are_isolated,
             webhooks::finished_deliveries_are_purged_and_pending_ones_kept,
             webhooks::deleting_an_endpoint_deletes_its_deliveries,
@@ -63,5 +66,6 @@ mod postgres;
 mod ratelimit;
 mod secrets;
 mod sqlite;
+mod time_off;
 mod tls;
 mod webhooks;

@@ -26,7 +26,7 @@ use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
 use super::fixtures::{now, tenant};
-use super::{calendars, contract, feeds, secrets, webhooks};
+use super::{calendars, contract, feeds, secrets, time_off, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;

@@ -4,7 +4,7 @@ use booking_store::SqliteStore;
 use booking_tests::test_keyring;
 use tempfile::TempDir;
 
-use super::{calendars, contract, feeds, secrets, webhooks};
+use super::{calendars, contract, feeds, secrets, time_off, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {

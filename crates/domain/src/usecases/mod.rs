@@ -10,6 +10,7 @@ mod bookings;
 mod calendars;
 mod catalog;
 mod feeds;
+mod time_off;
 mod webhooks;
 
 pub use accounts::{
@@ -28,6 +29,7 @@ pub use calendars::{
 };
 pub use catalog::{Catalog, CatalogError};
 pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};
+pub use time_off::{CreatedTimeOff, TimeOffError, TimeOffs};
 pub use webhooks::{NewWebhook, WebhookError, Webhooks};
 
 #[cfg(test)]

@@ -74,6 +74,7 @@ struct Mocks {
     webhooks: MockWebhookStore,
     targets: MockWebhookTargets,
     calendars: MockCalendarStore,
+    time_off: MockTimeOffStore,
     now: Timestamp,
 }
 
@@ -100,6 +101,7 @@ impl Mocks {
             webhooks: MockWebhookStore::new(),
             targets: MockWebhookTargets::new(),
             calendars: MockCalendarStore::new(),
+            time_off: MockTimeOffStore::new(),
             now: ts("2027-01-10T12:00:00Z"),
         }
     }
@@ -129,6 +131,7 @@ impl Mocks {
             webhooks: Arc::new(self.webhooks),
             feeds: Arc::new(MockFeedStore::new()),
             calendars: Arc::new(self.calendars),
+            time_off: Arc::new(self.time_off),
             busy_source: Arc::new(NoCalendars),
             targets: Arc::new(self.targets),
             health: Arc::new(MockHealthCheck::new()),
@@ -714,4 +717,132 @@ async fn automatic_completion_skips_bookings_another_process_changed() {
         });
     let ports = m.ports();
     assert_eq!(complete_ended(&ports, 100).await.unwrap(), 1);
+}
+
+// ---------------------------------------------------------------- time off
+
+fn known_provider(m: &mut Mocks) {
+    m.providers.expect_get_provider().returning(|acc, id| {
+        Ok((id.as_str() == "prv_default").then(|| crate::Provider {
+            id: id.clone(),
+            account_id: acc.clone(),
+            name: "acme".into(),
+            email: None,
+            is_default: true,
+            created_at: ts("2027-01-01T00:00:00Z"),
+            updated_at: ts("2027-01-01T00:00:00Z"),
+        }))
+    });
+}
+
+#[tokio::test]
+async fn time_off_gets_a_generated_id_and_answers_the_overlapping_bookings() {
+    let mut m = Mocks::new();
+    known_provider(&mut m);
+    m.time_off
+        .expect_create_time_off()
+        .withf(|t| {
+            t.id.as_str().starts_with("off_")
+                && t.account_id == account()
+                && t.provider_id.as_str() == "prv_default"
+                && t.range.start() == ts("2027-02-01T00:00:00Z")
+                && t.reason.as_deref() == Some("Away")
+                && t.created_at == ts("2027-01-10T12:00:00Z")
+        })
+        .times(1)
+        .returning(|_| Ok(vec![BookingId::from_trusted("bk_1")]));
+    let ports = m.ports();
+    let acc = account();
+    let uc = TimeOffs {
+        ports: &ports,
+        account: &acc,
+    };
+    let new = crate::NewTimeOff::new(
+        ts("2027-02-01T00:00:00Z"),
+        ts("2027-02-04T00:00:00Z"),
+        Some("Away"),
+    )
+    .unwrap();
+    let created = uc.create("prv_default", new).await.unwrap();
+    assert_eq!(
+        created.overlapping_bookings,
+        vec![BookingId::from_trusted("bk_1")]
+    );
+    assert_eq!(created.time_off.reason.as_deref(), Some("Away"));
+}
+
+#[tokio::test]
+async fn time_off_of_an_unknown_provider_or_with_fractional_seconds_is_not_stored() {
+    let mut m = Mocks::new();
+    known_provider(&mut m);
+    m.time_off.expect_create_time_off().never();
+    let ports = m.ports();
+    let acc = account();
+    let uc = TimeOffs {
+        ports: &ports,
+        account: &acc,
+    };
+    let new =
+        |start: &str| crate::NewTimeOff::new(ts(start), ts("2027-02-04T00:00:00Z"), None).unwrap();
+    for provider in ["prv_other", "bk_1", ""] {
+        let err = uc
+            .create(provider, new("2027-02-01T00:00:00Z"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TimeOffError::NotFound("provider")), "{err:?}");
+    }
+    let err = uc
+        .create("prv_default", new("2027-02-01T00:00:00.5Z"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TimeOffError::Validation(e) if e.field == "start"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_unknown_time_off_is_not_found_and_storage_errors_stay_errors() {
+    let mut m = Mocks::new();
+    known_provider(&mut m);
+    m.time_off
+        .expect_delete_time_off()
+        .returning(|_, _, id| match id.as_str() {
+            "off_gone" => Ok(false),
+            "off_1" => Ok(true),
+            _ => Err(StorageError::Unavailable("down".into())),
+        });
+    m.time_off
+        .expect_list_time_off()
+        .returning(|_, _, _, _, _| Err(StorageError::Internal("broken".into())));
+    let ports = m.ports();
+    let acc = account();
+    let uc = TimeOffs {
+        ports: &ports,
+        account: &acc,
+    };
+    uc.delete("prv_default", "off_1").await.unwrap();
+    for id in ["off_gone", "bk_1"] {
+        let err = uc.delete("prv_default", id).await.unwrap_err();
+        assert!(matches!(err, TimeOffError::NotFound("time off")), "{err:?}");
+    }
+    let err = uc.delete("prv_default", "off_down").await.unwrap_err();
+    assert!(matches!(err, TimeOffError::Storage(_)), "{err:?}");
+    let err = uc.delete("prv_other", "off_1").await.unwrap_err();
+    assert!(matches!(err, TimeOffError::NotFound("provider")), "{err:?}");
+    let page = PageRequest {
+        limit: 50,
+        after: None,
+    };
+    let err = uc.list("prv_default", None, None, page).await.unwrap_err();
+    assert!(matches!(err, TimeOffError::Storage(_)), "{err:?}");
+    let (from, to) = (ts("2027-02-02T00:00:00Z"), ts("2027-02-01T00:00:00Z"));
+    let err = uc
+        .list("prv_default", Some(from), Some(to), page)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TimeOffError::Validation(e) if e.field == "to"),
+        "{err:?}"
+    );
 }

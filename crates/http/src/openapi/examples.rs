@@ -11,6 +11,7 @@ const PROVIDER: &str = "prv_4Xb9TqL2mZ8cR1vN6kP3sW";
 const BOOKING: &str = "bk_7Hc2pQm9Lx4Vt8Rz1Nw6Kd";
 const WEBHOOK: &str = "wh_2Lq8Vn5Rt1Xc7Mz4Pk9Hs3";
 const CALENDAR: &str = "cal_9Tk3Wm6Qz2Lp8Xr5Nc1Vb";
+const TIME_OFF: &str = "off_5Rw8Kp2Xm7Qc4Vz1Ln9Ht";
 
 /// `POST /v1/services` body (the README's service).
 pub fn create_service() -> Value {
@@ -326,4 +327,37 @@ pub fn metrics() -> Value {
     json!(
         "# HELP http_requests_total HTTP requests by method, route and status\n# TYPE http_requests_total counter\nhttp_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 3\n"
     )
+}
+
+/// `POST /v1/providers/{id}/time-off` body.
+pub fn create_time_off() -> Value {
+    json!({
+        "start": "2027-01-18T00:00:00-05:00",
+        "end": "2027-01-23T00:00:00-05:00",
+        "reason": "Conference in Berlin"
+    })
+}
+
+/// Time off as listed.
+pub fn time_off() -> Value {
+    json!({
+        "id": TIME_OFF,
+        "provider_id": PROVIDER,
+        "start": "2027-01-18T05:00:00Z",
+        "end": "2027-01-23T05:00:00Z",
+        "reason": "Conference in Berlin",
+        "created_at": "2027-01-11T14:30:00Z"
+    })
+}
+
+/// New time off as created, with the booking inside it.
+pub fn time_off_created() -> Value {
+    let mut created = time_off();
+    created["overlapping_bookings"] = json!([BOOKING]);
+    created
+}
+
+/// `GET /v1/providers/{id}/time-off`.
+pub fn time_off_list() -> Value {
+    json!({"data": [time_off()], "next_cursor": null})
 }

@@ -12,6 +12,7 @@ pub mod calendars;
 pub mod ops;
 pub mod providers;
 pub mod services;
+pub mod time_off;
 pub mod webhooks;
 
 use actix_web::http::Method;
@@ -164,6 +165,17 @@ pub const ROUTES: &[Resource] = &[
     Resource {
         path: "/v1/providers/{id}/calendars/{cal_id}",
         methods: &[(Verb::Delete, || web::route().to(calendars::delete))],
+    },
+    Resource {
+        path: "/v1/providers/{id}/time-off",
+        methods: &[
+            (Verb::Get, || web::route().to(time_off::list)),
+            (Verb::Post, || web::route().to(time_off::create)),
+        ],
+    },
+    Resource {
+        path: "/v1/providers/{id}/time-off/{off_id}",
+        methods: &[(Verb::Delete, || web::route().to(time_off::delete))],
     },
     Resource {
         path: "/v1/calendar/sync",
