@@ -9,15 +9,13 @@
 
 use std::ops::ControlFlow;
 
-use jiff::{SignedDuration, Timestamp, civil::Date};
+use jiff::{SignedDuration, Timestamp};
 
-use super::{
-    BusyTimes, Hours, Slot, SlotRules, busy_lookup_range, first_slot, is_whole_minute,
-    local_day_range, on_grid, sweep, time_verdict,
+use super::grid::{
+    BusyTimes, DailyCounts, Hours, Slot, SlotRules, busy_lookup_range, first_slot, is_whole_minute,
+    on_grid, sweep, time_verdict,
 };
-use crate::{
-    Booking, BookingId, CalendarId, HoldId, Minutes, TimeOff, TimeOffId, TimeRange, Timezone,
-};
+use crate::{Booking, BookingId, CalendarId, HoldId, Minutes, TimeOff, TimeOffId, TimeRange};
 
 /// How far ahead [`explain`] looks for `next_available` (as the booking
 /// conflict answer does).
@@ -235,87 +233,6 @@ pub enum BlockedBy<'a> {
     Hold(&'a HeldTime),
 }
 
-/// Active bookings of one service per local day, for the daily cap.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DailyCounts {
-    /// Sorted by date, unique.
-    days: Vec<(Date, u32)>,
-}
-
-impl DailyCounts {
-    /// From `(local date, count)` pairs in any order (repeats add up).
-    pub fn new(counts: impl IntoIterator<Item = (Date, u32)>) -> DailyCounts {
-        let mut days: Vec<(Date, u32)> = counts.into_iter().collect();
-        days.sort_unstable_by_key(|(d, _)| *d);
-        days.dedup_by(|next, kept| {
-            if next.0 == kept.0 {
-                kept.1 = kept.1.saturating_add(next.1);
-                true
-            } else {
-                false
-            }
-        });
-        DailyCounts { days }
-    }
-
-    /// From the start instants of the service's active bookings (any order),
-    /// counted by local day in `tz`: the day runs from its local midnight to
-    /// the next, resolved as window edges are. One time-zone lookup per day
-    /// with bookings, not per booking.
-    pub fn from_starts(tz: &Timezone, starts: impl IntoIterator<Item = Timestamp>) -> DailyCounts {
-        let mut starts: Vec<Timestamp> = starts.into_iter().collect();
-        starts.sort_unstable();
-        let mut days = Vec::new();
-        let mut rest = starts.as_slice();
-        while let Some(&first) = rest.first() {
-            let (date, day) = counted_day(tz, first);
-            let n = match day {
-                Some(range) if range.contains_instant(first) => {
-                    rest.partition_point(|t| *t < range.end())
-                }
-                _ => 1,
-            };
-            days.push((date, u32::try_from(n).unwrap_or(u32::MAX)));
-            rest = rest.get(n..).unwrap_or_default();
-        }
-        DailyCounts::new(days)
-    }
-
-    /// The count of `date` (0 when unknown).
-    pub fn get(&self, date: Date) -> u32 {
-        self.days
-            .binary_search_by_key(&date, |(d, _)| *d)
-            .ok()
-            .and_then(|i| self.days.get(i))
-            .map_or(0, |(_, n)| *n)
-    }
-}
-
-/// The local date (in `tz`) whose count [`DailyCounts::from_starts`] adds
-/// `at` to, with that day's range of instants (from its local midnight to
-/// the next, `None` when it cannot be represented). Where the local date
-/// runs backwards over midnight, the instant may lie in the neighbouring
-/// day's range: that day is the one counted. The booking writes check the
-/// daily cap over this range.
-pub fn counted_day(tz: &Timezone, at: Timestamp) -> (Date, Option<TimeRange>) {
-    let mut date = tz.tz().to_datetime(at).date();
-    let mut day = local_day_range(tz, date, date);
-    if let Some(range) = day {
-        let other = if at < range.start() {
-            date.yesterday().ok()
-        } else if at >= range.end() {
-            date.tomorrow().ok()
-        } else {
-            None
-        };
-        if let Some(other) = other {
-            date = other;
-            day = local_day_range(tz, other, other);
-        }
-    }
-    (date, day)
-}
-
 /// One rule a time breaks. Wire codes by [`Reason::code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
@@ -437,7 +354,7 @@ fn reasons(
     now: Timestamp,
     blockers: &Blockers,
     counts: &DailyCounts,
-) -> (Vec<Reason>, super::TimeVerdict) {
+) -> (Vec<Reason>, super::grid::TimeVerdict) {
     let verdict = time_verdict(rules, at, now);
     let mut out = Vec::new();
     if !is_whole_minute(at) {
@@ -602,8 +519,10 @@ pub fn explain_lookup_range(rules: &SlotRules<'_>, at: Timestamp) -> TimeRange {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::scheduling::*;
     use crate::scheduling::{Unbookable, is_bookable, slots};
     use crate::{LocalTime, Timezone, WeeklyAvailability};
+    use jiff::civil::Date;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
