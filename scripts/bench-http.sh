@@ -50,7 +50,7 @@ api /v1/services -d '{"id":"srv_dense","name":"Dense","duration":15,"provider_id
 # Fixtures for the reads: the seed service with 40 bookings in January 2029,
 # the dense service with 1,000 bookings in one 31-day window.
 python3 - "$PORT" "$KEY" <<'PY'
-import datetime, json, sys, urllib.request
+import datetime, json, sys, urllib.error, urllib.request
 port, key = sys.argv[1], sys.argv[2]
 def book(service, at):
     body = json.dumps({"service": service, "scheduled_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -67,6 +67,43 @@ while n < 40:
 start = datetime.datetime(2029, 3, 1)
 for i in range(1000):
     book("srv_dense", start + datetime.timedelta(minutes=45 * i))
+PY
+
+# Real opening hours (issue 14): three windows a day Monday to Saturday,
+# 20 date overrides and 30 time-off ranges in May 2029, and 300 bookings.
+hours_provider=$(api /v1/providers -d '{"name":"Hours"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+python3 - "$PORT" "$KEY" "$hours_provider" <<'PY'
+import datetime, json, sys, urllib.error, urllib.request
+port, key, provider = sys.argv[1], sys.argv[2], sys.argv[3]
+def post(path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {key}"})
+    return json.load(urllib.request.urlopen(req))
+day_windows = [{"start": "08:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"},
+               {"start": "18:00", "end": "21:00"}]
+weekly = {d: day_windows for d in ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]}
+overrides = []
+for i in range(20):
+    date = datetime.date(2029, 5, 1) + datetime.timedelta(days=i + (i // 2))
+    hours = [] if i % 2 else [{"start": "10:00", "end": "14:00"}, {"start": "15:00", "end": "19:00"}]
+    overrides.append({"date": date.isoformat(), "hours": hours})
+post("/v1/services", {"id": "srv_hours", "name": "Hours", "duration": 30, "slot_interval": 15,
+     "provider_id": provider, "price": {"amount": 40, "currency": "USD", "type": "flat"},
+     "availability": {"weekly": weekly, "overrides": overrides, "timezone": "Europe/Paris"}})
+for i in range(30):
+    start = datetime.datetime(2029, 5, 1, 9) + datetime.timedelta(hours=23 * i)
+    post(f"/v1/providers/{provider}/time-off",
+         {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+          "end": (start + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+made, at = 0, datetime.datetime(2029, 5, 1, 6)
+while made < 300 and at < datetime.datetime(2029, 6, 1):
+    try:
+        post("/v1/bookings", {"service": "srv_hours", "scheduled_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "customer": {"email": "f@example.com", "name": "Fixture"}})
+        made += 1
+    except urllib.error.HTTPError:
+        pass  # closed, off or taken: the next time
+    at += datetime.timedelta(minutes=75)
 PY
 
 # The pgbench script with this database's account and default provider.
@@ -126,3 +163,5 @@ slots_seed=$(api "/v1/services/srv_consultation/availability?from=2029-01-01&to=
 slots_dense=$(api "/v1/services/srv_dense/availability?from=2029-03-01&to=2029-03-31" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["slots"]))')
 read_case "seed service, 31 days, 40 bookings ($slots_seed slots)" "/v1/services/srv_consultation/availability?from=2029-01-01&to=2029-01-31"
 read_case "15-min 24x7, 31 days, 1,000 bookings ($slots_dense slots)" "/v1/services/srv_dense/availability?from=2029-03-01&to=2029-03-31"
+slots_hours=$(api "/v1/services/srv_hours/availability?from=2029-05-01&to=2029-05-31" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["slots"]))')
+read_case "3 windows a day, 20 overrides, 30 time off, 300 bookings, 31 days ($slots_hours slots)" "/v1/services/srv_hours/availability?from=2029-05-01&to=2029-05-31"
