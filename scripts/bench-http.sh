@@ -30,6 +30,9 @@ psql "$admin" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATA
 DB_URL="${admin%/*}/$db"
 
 export DATABASE_URL=$DB_URL
+# Postgres needs the key that encrypts secrets at rest; a fresh one per run.
+BOOKING_SECRET_KEY=$(openssl rand -base64 32)
+export BOOKING_SECRET_KEY
 $BIN migrate >/dev/null
 KEY=$($BIN keys create --account bench | grep '^sk_')
 export KEY

@@ -240,6 +240,11 @@ fn hours_with_overrides(c: &mut Criterion) {
             range: TimeRange::new(r.start(), r.start() + r.length() * 4).unwrap(),
         })
         .collect();
+    // In start order, as both stores read them (ORDER BY the occupied start).
+    let mut bookings = bookings;
+    bookings.sort_by_key(|b| b.occupied().start());
+    let mut time_off = time_off;
+    time_off.sort_by_key(|t| t.range.start());
     let sources = BusySources {
         bookings,
         time_off,

@@ -120,8 +120,16 @@ pub struct BusyTimes {
 impl BusyTimes {
     /// Sorts and merges the ranges; any order is accepted.
     pub fn new(ranges: impl IntoIterator<Item = TimeRange>) -> Self {
-        let mut sorted: Vec<TimeRange> = ranges.into_iter().collect();
-        sorted.sort_unstable();
+        BusyTimes::from_ascending(ranges.into_iter().collect())
+    }
+
+    /// [`BusyTimes::new`] of ranges already ascending by start (what the
+    /// stores read): merged in one pass, without sorting. Out-of-order input
+    /// is sorted first, so the result is right either way.
+    pub fn from_ascending(mut sorted: Vec<TimeRange>) -> Self {
+        if !sorted.is_sorted_by_key(|r| r.start()) {
+            sorted.sort_unstable_by_key(|r| r.start());
+        }
         let mut merged: Vec<TimeRange> = Vec::with_capacity(sorted.len());
         for range in sorted {
             match merged.last_mut() {

@@ -5,8 +5,8 @@ use jiff::civil::Date;
 
 use crate::ports::{Ports, StorageError};
 use crate::scheduling::{
-    Blockers, DailyCounts, Explanation, Slot, available_slots, busy_lookup_range, counted_day,
-    explain, explain_lookup_range, local_day_range,
+    Blockers, BusyTimes, DailyCounts, Explanation, Slot, available_slots, busy_lookup_range,
+    counted_day, explain, explain_lookup_range, local_day_range,
 };
 
 use super::calendars::provider_busy;
@@ -183,17 +183,21 @@ impl Availability<'_> {
     ) -> Result<AvailabilityAnswer, AvailabilityError> {
         let range = resolve_range(query, service.availability.timezone())?;
         let rules = service.slot_rules();
-        let sources = provider_busy(
-            self.ports,
-            self.account,
-            &service.provider_id,
-            busy_lookup_range(&rules, range),
-            None,
-        )
-        .await?;
+        // A list needs the blocked ranges, not who blocks them (explain and
+        // booking read those): the same read, without copying every id.
+        let busy = self
+            .ports
+            .bookings
+            .busy_times(
+                self.account,
+                &service.provider_id,
+                busy_lookup_range(&rules, range),
+                None,
+            )
+            .await?;
         let counts = service_counts(self.ports, self.account, &service, range, None).await?;
         let now = self.ports.clock.now();
-        let blockers = Blockers::new(sources, now);
+        let blockers = Blockers::from_busy(BusyTimes::from_ascending(busy));
         let found = available_slots(&rules, range, now, &blockers, &counts);
         Ok(AvailabilityAnswer {
             service,

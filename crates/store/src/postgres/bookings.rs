@@ -450,14 +450,14 @@ impl PostgresStore {
         range: TimeRange,
         excluding: Option<BookingId>,
     ) -> Result<Vec<TimeRange>, StorageError> {
+        // Read from the shared (cached) value: no copy of every id.
         let sources = self
-            .busy_sources_of(account, provider, range, excluding)
+            .busy_sources_shared(account, provider, range, excluding)
             .await?;
         Ok(blocked_ranges(&sources))
     }
 
-    /// What blocks the provider over `range`, from the busy-time cache (see
-    /// `cache.rs`) or [`BUSY_SOURCES`].
+    /// What blocks the provider over `range`, with identities.
     pub(crate) async fn busy_sources_of(
         &self,
         account: &AccountId,
@@ -465,6 +465,21 @@ impl PostgresStore {
         range: TimeRange,
         excluding: Option<BookingId>,
     ) -> Result<BusySources, StorageError> {
+        let shared = self
+            .busy_sources_shared(account, provider, range, excluding)
+            .await?;
+        Ok(Arc::unwrap_or_clone(shared))
+    }
+
+    /// What blocks the provider over `range`, from the busy-time cache (see
+    /// `cache.rs`) or [`BUSY_SOURCES`]; shared with the cache.
+    async fn busy_sources_shared(
+        &self,
+        account: &AccountId,
+        provider: &ProviderId,
+        range: TimeRange,
+        excluding: Option<BookingId>,
+    ) -> Result<Arc<BusySources>, StorageError> {
         let account = account.as_str().to_owned();
         let provider = provider.as_str().to_owned();
         let excluding = excluding.map(|id| id.as_str().to_owned());
@@ -499,11 +514,12 @@ impl PostgresStore {
             })
             .await
             .map_err(TxError::storage)?;
+        let sources = Arc::new(sources);
         if let Some((group, window, epoch)) = epoch {
             let cost = sources.bookings.len() + sources.time_off.len() + sources.external.len() + 1;
             self.inner
                 .busy
-                .fill(&group, &window, sources.clone(), cost, epoch);
+                .fill(&group, &window, Arc::clone(&sources), cost, epoch);
         }
         Ok(sources)
     }

@@ -58,7 +58,7 @@ pub(crate) type ServiceCache = NotifiedCache<Service>;
 
 /// A provider's busy time by window (group: the provider's [`group`], key
 /// [`busy_window`]).
-pub(crate) type BusyCache = NotifiedCache<BusySources>;
+pub(crate) type BusyCache = NotifiedCache<std::sync::Arc<BusySources>>;
 
 /// The keys' cache: a minute at most, ten thousand keys.
 pub(crate) fn key_cache() -> KeyCache {
