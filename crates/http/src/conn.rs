@@ -189,10 +189,10 @@ impl<T> Guarded<T> {
 /// Where a codec answer starts in `buf`, its status and the length of its
 /// head, and the value of its `date` header.
 fn find_codec_answer(buf: &[u8]) -> Option<(usize, StatusCode, usize, Option<&[u8]>)> {
-    let mut from = 0;
-    while let Some(offset) = buf[from..].iter().position(|&b| b == b'H') {
-        let at = from + offset;
-        from = at + 1;
+    // Answers are scanned on every write (a large JSON body too), so the
+    // search for a status line is memchr's vectorised one, not a byte loop
+    // (which was a fifth of the CPU of a 120 KB availability answer).
+    for at in memchr::memmem::find_iter(buf, b"HTTP/1.") {
         let rest = &buf[at..];
         let Some(after_version) = rest
             .strip_prefix(b"HTTP/1.1 ")

@@ -639,12 +639,20 @@ fn steps_to_reach(base: Timestamp, step_mins: u32, target: Timestamp) -> u64 {
     if target <= base {
         return 0;
     }
-    let diff = target.duration_since(base).as_nanos();
-    let step = i128::from(step_mins) * 60_000_000_000;
-    // `diff > 0` and `step > 0`; the quotient fits easily (timestamps span
-    // ~20,000 years), saturate anyway.
-    let k = (diff + step - 1) / step;
-    u64::try_from(k).unwrap_or(u64::MAX)
+    // In whole seconds plus a fraction, with i64 arithmetic: this runs once
+    // per busy interval the grid jumps over, and 128-bit nanosecond division
+    // showed in profiles. `target - base = whole + fraction`, `0 <= fraction
+    // < 1 s`; a step is whole minutes, so with a fraction the quotient's
+    // ceiling is its floor plus one.
+    let nanos = i64::from(target.subsec_nanosecond()) - i64::from(base.subsec_nanosecond());
+    let whole = target.as_second() - base.as_second() - i64::from(nanos < 0);
+    let step = i64::from(step_mins.max(1)) * 60;
+    let k = if nanos == 0 {
+        whole.div_euclid(step) + i64::from(whole.rem_euclid(step) != 0)
+    } else {
+        whole.div_euclid(step) + 1
+    };
+    u64::try_from(k).unwrap_or(0)
 }
 
 /// The first slot of the sweep over `[from, from + search)`.
@@ -894,6 +902,47 @@ mod tests {
     use super::*;
     use crate::scheduling::*;
     use crate::{LocalTime, WeekdaySet};
+
+    #[test]
+    fn steps_to_reach_is_the_ceiling_of_the_distance_in_steps() {
+        let reference = |base: Timestamp, step: u32, target: Timestamp| -> u64 {
+            if target <= base {
+                return 0;
+            }
+            let diff = target.duration_since(base).as_nanos();
+            let step = i128::from(step) * 60_000_000_000;
+            u64::try_from((diff + step - 1) / step).unwrap()
+        };
+        let base: Timestamp = "2026-03-08T05:00:00Z".parse().unwrap();
+        for (step, offsets_ns) in [
+            (
+                15_u32,
+                [0_i64, 1, 899_999_999_999, 900_000_000_000, 900_000_000_001],
+            ),
+            (
+                60,
+                [
+                    59_999_999_999,
+                    60_000_000_000,
+                    3_600_000_000_000,
+                    3_600_500_000_000,
+                    7,
+                ],
+            ),
+            (1, [-5, 0, 59_000_000_000, 60_000_000_001, 123_456_789_012]),
+        ] {
+            for base in [base, base + SignedDuration::from_nanos(250_000_000)] {
+                for ns in offsets_ns {
+                    let target = base + SignedDuration::from_nanos(ns);
+                    assert_eq!(
+                        steps_to_reach(base, step, target),
+                        reference(base, step, target),
+                        "{base} {step} {target}"
+                    );
+                }
+            }
+        }
+    }
 
     pub(super) fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
