@@ -28,6 +28,14 @@ fn range(table: &str, id: &str, start: i64, end: i64) -> Result<TimeRange, Stora
     .ok_or_else(|| corrupt(table, id, format!("{start}..{end} is not a range")))
 }
 
+/// Blocked ranges read as `(start, end)` unix seconds, in start order, as
+/// [`TimeRange`]s.
+pub fn ranges_of(rows: Vec<(i64, i64)>) -> Result<Vec<TimeRange>, StorageError> {
+    rows.into_iter()
+        .map(|(start, end)| range("bookings", "(busy time)", start, end))
+        .collect()
+}
+
 fn buffer(id: &str, v: i64) -> Result<Minutes, StorageError> {
     u32::try_from(v)
         .map(Minutes::new)

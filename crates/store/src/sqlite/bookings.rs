@@ -19,7 +19,7 @@ use crate::TxError;
 use crate::bookings::Write;
 use crate::rows::{
     ACTIVE, BookedRow, BookingRow, ExternalRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS,
-    MAX_TIME_OFF_SECS, TimeOffRow, blocked_ranges, busy_sources, secs, secs_ceil,
+    MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of, secs, secs_ceil,
 };
 use crate::schema::{bookings, calendar_busy, calendar_connections, time_off};
 
@@ -63,6 +63,25 @@ fn external_overlapping<'a>(
         .filter(calendar_busy::start_at.lt(end))
         .filter(calendar_busy::start_at.gt(start.saturating_sub(MAX_BUSY_PIECE_SECS)))
         .filter(calendar_busy::end_at.gt(start))
+        .into_boxed()
+}
+
+/// The provider's time off overlapping `[start, end)` (unix seconds), in
+/// start order. Time off lasts at most [`MAX_TIME_OFF_SECS`], which bounds
+/// the scan of `time_off_provider` (by end).
+fn time_off_overlapping<'a>(
+    account: &'a str,
+    provider: &'a str,
+    start: i64,
+    end: i64,
+) -> time_off::BoxedQuery<'a, Sqlite> {
+    time_off::table
+        .filter(time_off::account_id.eq(account))
+        .filter(time_off::provider_id.eq(provider))
+        .filter(time_off::end_at.gt(start))
+        .filter(time_off::end_at.le(end.saturating_add(MAX_TIME_OFF_SECS)))
+        .filter(time_off::start_at.lt(end))
+        .order(time_off::start_at.asc())
         .into_boxed()
 }
 
@@ -162,10 +181,38 @@ impl SqliteStore {
         range: TimeRange,
         excluding: Option<BookingId>,
     ) -> Result<Vec<TimeRange>, StorageError> {
-        let sources = self
-            .busy_sources_of(account, provider, range, excluding)
-            .await?;
-        Ok(blocked_ranges(&sources))
+        // Ranges only: the bookings part is an index-only scan of
+        // `bookings_busy` (ids and buffers would need the table), which is
+        // what an availability list reads on every request.
+        let account = account.as_str().to_owned();
+        let provider = provider.as_str().to_owned();
+        let excluding = excluding.map(|id| id.as_str().to_owned());
+        let (start, end) = (secs(range.start()), secs_ceil(range.end()));
+        self.read("busy_times", move |conn| {
+            Box::pin(async move {
+                let mut rows: Vec<(i64, i64)> =
+                    overlapping(&account, &provider, start, end, excluding.as_deref())
+                        .order((bookings::occupied_start.asc(), bookings::seq.asc()))
+                        .select((bookings::occupied_start, bookings::occupied_end))
+                        .load(conn)
+                        .await?;
+                let off: Vec<(i64, i64)> = time_off_overlapping(&account, &provider, start, end)
+                    .select((time_off::start_at, time_off::end_at))
+                    .load(conn)
+                    .await?;
+                let pieces: Vec<(i64, i64)> = external_overlapping(&account, &provider, start, end)
+                    .select((calendar_busy::start_at, calendar_busy::end_at))
+                    .load(conn)
+                    .await?;
+                if !off.is_empty() || !pieces.is_empty() {
+                    rows.extend(off);
+                    rows.extend(pieces);
+                    rows.sort_by_key(|&(start, _)| start);
+                }
+                Ok(ranges_of(rows)?)
+            })
+        })
+        .await
     }
 
     /// What blocks the provider over `range`, with identities: its active
@@ -195,13 +242,7 @@ impl SqliteStore {
                         ))
                         .load(conn)
                         .await?;
-                let off: Vec<TimeOffRow> = time_off::table
-                    .filter(time_off::account_id.eq(&account))
-                    .filter(time_off::provider_id.eq(&provider))
-                    .filter(time_off::end_at.gt(start))
-                    .filter(time_off::end_at.le(end.saturating_add(MAX_TIME_OFF_SECS)))
-                    .filter(time_off::start_at.lt(end))
-                    .order(time_off::start_at.asc())
+                let off: Vec<TimeOffRow> = time_off_overlapping(&account, &provider, start, end)
                     .select((time_off::id, time_off::start_at, time_off::end_at))
                     .load(conn)
                     .await?;
