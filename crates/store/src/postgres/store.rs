@@ -106,7 +106,7 @@ impl PostgresStore {
             tracing::info!(migrations = ?applied, "applied postgres migrations");
         }
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
-        config.custom_setup = Box::new(|url| Box::pin(establish(url)));
+        config.custom_setup = Box::new(|url| Box::pin(establish_pooled(url)));
         // No `SELECT 1` before every use (that doubled the round trips of
         // every call): a connection that broke is reported broken by its
         // first failing query and then discarded instead of recycled.
@@ -416,6 +416,24 @@ impl HealthCheck for PostgresStore {
         .await
         .map_err(TxError::storage)
     }
+}
+
+/// A connection of the pool: [`establish`], then generic plans only.
+///
+/// Every statement of the store is prepared once per connection with fixed
+/// text (see `sql.rs`) and written for a generic plan (partial-index
+/// conditions are literals, not parameters). Left to `plan_cache_mode =
+/// auto`, Postgres kept re-planning the booking insert for each execution
+/// (its custom plans looked cheaper once the statement gained the time-off
+/// and daily-cap subqueries), which cost booking creation a quarter of its
+/// throughput at 64 clients (`scripts/bench-http.sh`: 1,727-1,827/s against
+/// 2,418/s with generic plans; docs/performance.md).
+async fn establish_pooled(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let mut conn = establish(url).await?;
+    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
 }
 
 #[cfg(test)]
