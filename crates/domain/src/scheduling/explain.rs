@@ -7,13 +7,11 @@
 //! the slot sweep. [`explain`], [`check`], [`available_slots`] and
 //! [`first_available`] all evaluate the same rules on the same inputs.
 
-use std::ops::ControlFlow;
-
 use jiff::{SignedDuration, Timestamp};
 
 use super::grid::{
-    BusyTimes, DailyCounts, Hours, Slot, SlotRules, busy_lookup_range, first_slot, is_whole_minute,
-    on_grid, sweep, time_verdict,
+    BusyTimes, DailyCounts, Hours, Slot, SlotRules, busy_lookup_range, collect_slots, first_slot,
+    is_whole_minute, on_grid, time_verdict,
 };
 use crate::{Booking, BookingId, CalendarId, HoldId, Minutes, TimeOff, TimeOffId, TimeRange};
 
@@ -516,12 +514,7 @@ pub fn available_slots(
     blockers: &Blockers,
     counts: &DailyCounts,
 ) -> Vec<Slot> {
-    let mut out = Vec::new();
-    sweep(rules, range, now, blockers.busy(), Some(counts), |slot| {
-        out.push(slot);
-        ControlFlow::Continue(())
-    });
-    out
+    collect_slots(rules, range, now, blockers.busy(), Some(counts))
 }
 
 /// The first available slot starting in `[from, from + search)`: the first

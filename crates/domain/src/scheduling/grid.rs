@@ -224,8 +224,20 @@ pub fn slots(
     now: Timestamp,
     busy: &BusyTimes,
 ) -> Vec<Slot> {
+    collect_slots(rules, range, now, busy, None)
+}
+
+/// Every slot the sweep finds over `range`, with the daily cap when
+/// `counts` is given: the list behind [`slots`] and [`available_slots`].
+pub(super) fn collect_slots(
+    rules: &SlotRules<'_>,
+    range: TimeRange,
+    now: Timestamp,
+    busy: &BusyTimes,
+    counts: Option<&DailyCounts>,
+) -> Vec<Slot> {
     let mut out = Vec::new();
-    sweep(rules, range, now, busy, None, |slot| {
+    sweep(rules, range, now, busy, counts, |slot| {
         out.push(slot);
         ControlFlow::Continue(())
     });
@@ -677,7 +689,7 @@ pub(super) fn first_slot(
 /// The one sweep behind every slot listing: emits every free grid slot
 /// starting in `range` that keeps notice, horizon and (with `counts`) the
 /// daily cap, ascending, until `emit` breaks.
-pub(super) fn sweep(
+fn sweep(
     rules: &SlotRules<'_>,
     range: TimeRange,
     now: Timestamp,
