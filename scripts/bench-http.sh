@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # HTTP load benchmark on Postgres (part of `make bench`; not a test).
 #
-# Booking creation through the API at 16 and 64 concurrent clients, next to the
-# same insert (booking row + event row in one transaction) run directly by
-# pgbench at the same concurrency in the same run; then availability reads.
+# Booking creation through the API at 16 and 64 concurrent clients, next to
+# two inserts pgbench runs directly at the same concurrency in the same run:
+# the project's own (booking row + event row in one transaction, through the
+# project's schema: scripts/bench/insert-booking.sql) and the lean reference
+# (one booking row through an exclusion constraint plus one event row, spread
+# over 100 providers: scripts/bench/lean-insert.sql); then availability reads.
 # Needs wrk and pgbench (installed with apt when missing) and a PostgreSQL
 # server: TEST_DATABASE_URL, or the throw-away one scripts/test-postgres.sh
-# starts.
+# starts. That one is durable (fsync, synchronous_commit and full_page_writes
+# on, as production runs) unless BENCH_FSYNC=off, the second opinion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
-  exec scripts/test-postgres.sh "$0" "$@"
+  if [ "${BENCH_FSYNC:-on}" = off ]; then durable=0; else durable=1; fi
+  TEST_PG_DURABLE=$durable exec scripts/test-postgres.sh "$0" "$@"
 fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1)
@@ -115,6 +120,28 @@ provider=$(psql "$DB_URL" -qAt -c "SELECT provider_id FROM services WHERE accoun
 psql "$DB_URL" -qAt -c "CREATE SEQUENCE IF NOT EXISTS pgbench_slot"
 pgbench_sql=$(mktemp --suffix=.sql)
 sed -e "s/ACCOUNT/$account/g" -e "s/PROVIDER/$provider/g" scripts/bench/insert-booking.sql >"$pgbench_sql"
+# The lean reference's tables: the least a booking insert must write.
+psql "$DB_URL" -qAt >/dev/null <<'SQL'
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE SEQUENCE lean_slot;
+CREATE TABLE lean_bookings (
+    id             BIGINT    PRIMARY KEY,
+    provider_id    TEXT      NOT NULL,
+    during         INT8RANGE NOT NULL,
+    status         TEXT      NOT NULL,
+    customer_email TEXT      NOT NULL,
+    created_at     BIGINT    NOT NULL,
+    EXCLUDE USING gist (provider_id WITH =, during WITH &&)
+);
+CREATE TABLE lean_events (
+    id         BIGSERIAL PRIMARY KEY,
+    booking_id BIGINT    NOT NULL REFERENCES lean_bookings (id),
+    kind       TEXT      NOT NULL,
+    payload    JSONB     NOT NULL
+);
+SQL
+fsync=$(psql "$DB_URL" -qAt -c "SHOW fsync")
+sync_commit=$(psql "$DB_URL" -qAt -c "SHOW synchronous_commit")
 
 result() { grep '^RESULT' | sed 's/RESULT //'; }
 # Every measured run starts from a vacuumed, analysed database: otherwise the
@@ -131,22 +158,24 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 RUN=5 wrk -t2 -c64 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 
 echo
-echo "## Booking creation: API vs pgbench (${DURATION}s each; server pool $POOL connections)"
-printf '| clients | API req/s | API p50 ms | API p99 ms | non-2xx | pgbench tps | pgbench p50 ms* | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+echo "## Booking creation: API vs pgbench (${DURATION}s each; server pool $POOL connections; fsync=$fsync, synchronous_commit=$sync_commit)"
+printf '| clients | API req/s | API p50 ms | API p99 ms | non-2xx | own insert tps | lean insert tps | API / own | API / lean |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
+pgbench_tps() {
+  settle
+  "$PGBENCH" -n -c "$1" -j 2 -T "$DURATION" -f "$2" "$DB_URL" 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1
+}
+ratio() { awk -v a="$1" -v p="$2" 'BEGIN { printf "%.2f", a / p }'; }
 run=0
 for c in 16 64; do
   settle
   r=$(RUN=$run wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
   api_rps=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
-  settle
-  pg=$("$PGBENCH" -n -c $c -j 2 -T "$DURATION" -f "$pgbench_sql" "$DB_URL" 2>/dev/null)
-  tps=$(echo "$pg" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
-  lat=$(echo "$pg" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
-  ratio=$(awk -v a="$api_rps" -v p="$tps" 'BEGIN { printf "%.0f%%", 100 * a / p }')
+  own=$(pgbench_tps "$c" "$pgbench_sql")
+  lean=$(pgbench_tps "$c" scripts/bench/lean-insert.sql)
   run=$((run + 1))
-  echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${tps%.*} | $lat | $ratio |"
+  echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${own%.*} | ${lean%.*} | $(ratio "$api_rps" "$own") | $(ratio "$api_rps" "$lean") |"
 done
-echo "(* pgbench reports the average latency, not the median)"
 
 # The write runs above left tens of thousands of new rows; vacuum them now
 # so autovacuum does not take a core away in the middle of the read runs

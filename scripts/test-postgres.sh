@@ -124,7 +124,15 @@ in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # A port per run: below the ephemeral range (32768-60999 on Linux), so no
 # outgoing connection of a busy test run holds it; tried again with another
 # one if it is taken between the check and the server's bind. Tests are not
-# benchmarks: durability is off.
+# benchmarks: durability is off, unless TEST_PG_DURABLE=1 (what
+# scripts/bench-http.sh asks for): then fsync, synchronous_commit and
+# full_page_writes keep PostgreSQL's defaults (on), as production runs, and
+# every commit waits for its WAL flush.
+if [ "${TEST_PG_DURABLE:-0}" = 1 ]; then
+  durability=""
+else
+  durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
 attempts=${TEST_PG_PORT:+1}
 attempts=${attempts:-20}
 port=
@@ -135,7 +143,7 @@ for _ in $(seq "$attempts"); do
   fi
   rm -f "$log"
   if as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start -o \
-    "-h 127.0.0.1 -p $candidate -k $base -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key" >/dev/null; then
+    "-h 127.0.0.1 -p $candidate -k $base $durability -c max_connections=300 -c shared_buffers=128MB -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key" >/dev/null; then
     started=1
     port=$candidate
     break
