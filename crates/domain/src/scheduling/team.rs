@@ -201,8 +201,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::scheduling::{BusyTimes, check};
-    use crate::{LocalTime, Minutes, Timezone, Weekday, WeekdaySet, WeeklyAvailability};
+    use crate::scheduling::{BookedTime, BusySources, check};
+    use crate::{BookingId, LocalTime, Minutes, Timezone, Weekday, WeekdaySet, WeeklyAvailability};
 
     fn availability() -> WeeklyAvailability {
         let days: WeekdaySet = [
@@ -231,18 +231,29 @@ mod tests {
         "2026-01-01T00:00:00Z".parse().unwrap()
     }
 
-    /// Busy ranges as (start minute after `base`, length in minutes).
+    /// Bookings as (start minute after `base`, length in minutes), with
+    /// identities (so explain and check name them).
     fn blockers_of(busy: &[(u32, u32)]) -> Blockers {
-        let ranges: Vec<TimeRange> = busy
+        let bookings = busy
             .iter()
-            .map(|&(start, len)| {
-                TimeRange::starting_at(
+            .enumerate()
+            .map(|(i, &(start, len))| BookedTime {
+                id: BookingId::from_trusted(format!("bk_{i}")),
+                range: TimeRange::starting_at(
                     base() + SignedDuration::from_mins(i64::from(start)),
                     Minutes::new(len),
-                )
+                ),
+                buffer_before: Minutes::new(0),
+                buffer_after: Minutes::new(0),
             })
             .collect();
-        Blockers::from_busy(BusyTimes::new(ranges))
+        Blockers::new(
+            BusySources {
+                bookings,
+                ..BusySources::default()
+            },
+            now(),
+        )
     }
 
     fn week() -> TimeRange {
@@ -337,8 +348,17 @@ mod tests {
                 (0..blockers.len()).collect::<BTreeSet<_>>());
             let n_free = free.iter().filter(|f| **f).count();
             // The free providers come first, and each of them really is free.
+            let wanted = TimeRange::starting_at(at, Minutes::new(30));
             for &i in &order[..n_free] {
                 prop_assert!(check(&rules, at, now(), &blockers[i], &counts).is_ok());
+                // Against the raw busy set too: nothing of theirs overlaps.
+                for &(start, len) in &busy[i] {
+                    let b = TimeRange::starting_at(
+                        base() + SignedDuration::from_mins(i64::from(start)),
+                        Minutes::new(len),
+                    );
+                    prop_assert!(!b.overlaps(&wanted), "provider {} busy {:?}", i, b);
+                }
             }
             // The chosen one has the least load among the free ones.
             if let Some(&chosen) = order.first().filter(|_| n_free > 0) {
