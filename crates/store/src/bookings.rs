@@ -540,7 +540,6 @@ impl BookingStore for Store {
                 let mut query = bookings::table
                     .filter(bookings::account_id.eq(&account))
                     .filter(bookings::seq.gt(page_req.after.unwrap_or(0)))
-                    .filter(not_a_seat())
                     .into_boxed();
                 if let Some(status) = filter.status {
                     query = query.filter(bookings::status.eq(status.name()));
@@ -548,8 +547,14 @@ impl BookingStore for Store {
                 if let Some(service) = &filter.service_id {
                     query = query.filter(bookings::service_id.eq(service.as_str()));
                 }
-                if let Some(provider) = &filter.provider_id {
-                    query = query.filter(bookings::provider_id.eq(provider.as_str()));
+                match &filter.provider_id {
+                    // A collective booking is listed for each of its
+                    // providers: through its seat row for all but the first
+                    // (a seat reads back as its booking).
+                    Some(provider) => {
+                        query = query.filter(bookings::provider_id.eq(provider.as_str()));
+                    }
+                    None => query = query.filter(not_a_seat()),
                 }
                 // Stored starts are whole seconds: `>= from` is `>= ceil(from)`
                 // and `< to` is `< ceil(to)`.
