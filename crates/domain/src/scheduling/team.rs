@@ -43,28 +43,30 @@ pub fn team_slots(
     counts: &DailyCounts,
     assignment: Assignment,
 ) -> Vec<TeamSlot> {
-    let mut all: Vec<(Slot, usize)> = Vec::new();
-    for (i, b) in blockers.iter().enumerate() {
-        all.extend(
-            available_slots(rules, range, now, b, counts)
-                .into_iter()
-                .map(|s| (s, i)),
-        );
-    }
-    // Stable on (slot, provider): each group lists its providers ascending.
-    all.sort_unstable();
-    let mut out: Vec<TeamSlot> = Vec::new();
-    for (slot, i) in all {
-        match out.last_mut() {
-            Some(last) if last.slot == slot => last.free.push(i),
-            _ => out.push(TeamSlot {
-                slot,
-                free: vec![i],
-            }),
+    // The service's own slots (hours, notice, horizon, the daily cap) once,
+    // then each provider's busy time per slot: a provider's own list is
+    // exactly the grid slots whose occupied range (buffers included)
+    // overlaps none of their busy time, so this is the union (or the
+    // intersection) of the lists, without resolving the grid per provider.
+    let grid = available_slots(rules, range, now, &Blockers::default(), counts);
+    let needed = match assignment {
+        Assignment::RoundRobin => 1,
+        Assignment::Collective => blockers.len().max(1),
+    };
+    let mut out = Vec::with_capacity(grid.len());
+    for slot in grid {
+        let wanted = slot
+            .range()
+            .widened(rules.buffer_before, rules.buffer_after);
+        let free: Vec<usize> = blockers
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !b.busy().overlaps(&wanted))
+            .map(|(i, _)| i)
+            .collect();
+        if free.len() >= needed {
+            out.push(TeamSlot { slot, free });
         }
-    }
-    if assignment == Assignment::Collective {
-        out.retain(|s| s.free.len() == blockers.len());
     }
     out
 }
@@ -275,10 +277,12 @@ mod tests {
             busy in busy_sets(),
             duration in prop::sample::select(vec![30u32, 45, 60]),
             before in 0u32..30,
+            after in 0u32..30,
         ) {
             let availability = availability();
             let mut rules = SlotRules::new(&availability, Minutes::new(duration));
             rules.buffer_before = Minutes::new(before);
+            rules.buffer_after = Minutes::new(after);
             let blockers: Vec<Blockers> = busy.iter().map(|b| blockers_of(b)).collect();
             let counts = DailyCounts::default();
             let own: Vec<BTreeSet<Slot>> = blockers
