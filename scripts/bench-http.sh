@@ -114,6 +114,35 @@ while made < 300 and at < datetime.datetime(2029, 6, 1):
     at += datetime.timedelta(minutes=75)
 PY
 
+# A round-robin team (issue 15): 10 providers, 30-minute slots 08:00-20:00
+# UTC every day, 1,000 bookings in July 2029 spread over them by the
+# assignment rule.
+python3 - "$PORT" "$KEY" <<'PY'
+import datetime, json, sys, urllib.error, urllib.request
+port, key = sys.argv[1], sys.argv[2]
+def post(path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {key}"})
+    return json.load(urllib.request.urlopen(req))
+team = [post("/v1/providers", {"name": f"Team {i}"})["id"] for i in range(10)]
+days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+post("/v1/services", {"id": "srv_team", "name": "Team", "duration": 30,
+     "provider_ids": team, "assignment": "round_robin",
+     "price": {"amount": 40, "currency": "USD", "type": "flat"},
+     "availability": {"days": days, "hours": {"start": "08:00", "end": "20:00"}, "timezone": "UTC"}})
+made, i = 0, 0
+while made < 1000:
+    # 24 slots a day over 31 days; each slot taken by up to 10 bookings.
+    at = datetime.datetime(2029, 7, 1, 8) + datetime.timedelta(days=i % 31, minutes=30 * ((i * 7) % 24))
+    try:
+        post("/v1/bookings", {"service": "srv_team", "scheduled_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "customer": {"email": "f@example.com", "name": "Fixture"}})
+        made += 1
+    except urllib.error.HTTPError:
+        pass
+    i += 1
+PY
+
 # The pgbench script with this database's account and default provider.
 account=$(psql "$DB_URL" -qAt -c "SELECT id FROM accounts WHERE name = 'bench'")
 provider=$(psql "$DB_URL" -qAt -c "SELECT provider_id FROM services WHERE account_id = '$account' AND id = 'srv_quarter'")
@@ -197,3 +226,5 @@ read_case "seed service, 31 days, 40 bookings ($slots_seed slots)" "/v1/services
 read_case "15-min 24x7, 31 days, 1,000 bookings ($slots_dense slots)" "/v1/services/srv_dense/availability?from=2029-03-01&to=2029-03-31"
 slots_hours=$(api "/v1/services/srv_hours/availability?from=2029-05-01&to=2029-05-31" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["slots"]))')
 read_case "3 windows a day, 20 overrides, 30 time off, 300 bookings, 31 days ($slots_hours slots)" "/v1/services/srv_hours/availability?from=2029-05-01&to=2029-05-31"
+slots_team=$(api "/v1/services/srv_team/availability?from=2029-07-01&to=2029-07-31" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["slots"]))')
+read_case "round robin, 10 providers, 31 days, 1,000 bookings ($slots_team slots)" "/v1/services/srv_team/availability?from=2029-07-01&to=2029-07-31"

@@ -9,7 +9,8 @@ use booking_domain::scheduling::{
     self, Blockers, BookedTime, BusySources, BusyTimes, DailyCounts, SlotRules, TimeOffBlock,
 };
 use booking_domain::{
-    BookingId, LocalTime, Minutes, TimeOffId, TimeRange, Timezone, WeekdaySet, WeeklyAvailability,
+    Assignment, BookingId, LocalTime, Minutes, TimeOffId, TimeRange, Timezone, WeekdaySet,
+    WeeklyAvailability,
 };
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
@@ -329,11 +330,80 @@ fn blockers_first_start(starts: &[Timestamp], range: TimeRange) -> Timestamp {
     inside[inside.len() / 2]
 }
 
+/// A team service (issue 15): 10 providers, the seed's hours over 31 days,
+/// 1,000 bookings spread over them (100 each). What the availability use
+/// case computes after its reads: each provider's busy time as blockers,
+/// then the team's slots with their free providers (the union for round
+/// robin, the intersection for collective).
+fn team_service(c: &mut Criterion) {
+    let a = availability(
+        &["monday", "tuesday", "wednesday", "thursday", "friday"],
+        "09:00",
+        "17:00",
+    );
+    let r = rules(&a, 60);
+    let range = month(&a);
+    let per_provider: Vec<Vec<TimeRange>> = (0..10)
+        .map(|i| {
+            let mut busy = busy_in(range, 100, 11 + i);
+            busy.sort_by_key(|b| b.start());
+            busy
+        })
+        .collect();
+    let blockers = |busy: &[Vec<TimeRange>]| -> Vec<Blockers> {
+        busy.iter()
+            .map(|b| Blockers::from_busy(BusyTimes::from_ascending(b.clone())))
+            .collect()
+    };
+    let built = blockers(&per_provider);
+    let counts = DailyCounts::default();
+    let mut group = c.benchmark_group("roundrobin_10_providers_31d_1000_bookings");
+    group.bench_function("build_blockers_then_team_slots", |b| {
+        b.iter(|| {
+            let built = blockers(black_box(&per_provider));
+            scheduling::team_slots(
+                &r,
+                black_box(range),
+                now(),
+                &built,
+                &counts,
+                Assignment::RoundRobin,
+            )
+        })
+    });
+    group.bench_function("team_slots", |b| {
+        b.iter(|| {
+            scheduling::team_slots(
+                &r,
+                black_box(range),
+                now(),
+                black_box(&built),
+                &counts,
+                Assignment::RoundRobin,
+            )
+        })
+    });
+    group.bench_function("collective_team_slots", |b| {
+        b.iter(|| {
+            scheduling::team_slots(
+                &r,
+                black_box(range),
+                now(),
+                black_box(&built),
+                &counts,
+                Assignment::Collective,
+            )
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     seed_service,
     around_the_clock,
     outside_history,
-    hours_with_overrides
+    hours_with_overrides,
+    team_service
 );
 criterion_main!(benches);

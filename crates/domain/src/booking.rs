@@ -164,8 +164,12 @@ pub struct Booking {
     pub account_id: AccountId,
     /// Booked service.
     pub service_id: ServiceId,
-    /// Booked provider.
+    /// Booked provider (of a collective booking: the first of
+    /// `provider_ids`).
     pub provider_id: ProviderId,
+    /// Every provider a collective booking blocks, `provider_id` first;
+    /// empty for a booking of one provider.
+    pub provider_ids: Vec<ProviderId>,
     /// Length.
     pub duration: Minutes,
     /// Start.
@@ -210,6 +214,16 @@ impl Booking {
         self.scheduled_at
             .checked_add(self.duration.duration())
             .unwrap_or(Timestamp::MAX)
+    }
+
+    /// Every provider whose time it occupies: `provider_ids` of a
+    /// collective booking, else `provider_id`.
+    pub fn providers(&self) -> &[ProviderId] {
+        if self.provider_ids.is_empty() {
+            std::slice::from_ref(&self.provider_id)
+        } else {
+            &self.provider_ids
+        }
     }
 
     /// The time it occupies for conflicts: `[start - buffer_before, end + buffer_after)`.
@@ -382,6 +396,7 @@ mod tests {
             account_id: AccountId::from_trusted("acc_1"),
             service_id: ServiceId::from_trusted("srv_1"),
             provider_id: ProviderId::from_trusted("prv_1"),
+            provider_ids: Vec::new(),
             duration: Minutes::new(60),
             scheduled_at: t("2027-01-18T15:00:00Z"),
             buffer_before: Minutes::new(10),

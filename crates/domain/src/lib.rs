@@ -37,8 +37,9 @@ pub use ids::{
 pub use money::{Currency, Money, Price, PriceType};
 pub use provider::{Provider, ProviderPatch, validate_name};
 pub use service::{
-    NewService, Service, ServicePatch, limits, validate_booking_horizon, validate_buffer,
-    validate_description, validate_duration, validate_max_bookings_per_day, validate_slot_interval,
+    Assignment, NewService, Service, ServicePatch, ServiceProviders, Team, limits,
+    validate_booking_horizon, validate_buffer, validate_description, validate_duration,
+    validate_max_bookings_per_day, validate_slot_interval,
 };
 pub use time::{Minutes, TimeRange, Timezone};
 pub use time_off::{

@@ -263,7 +263,10 @@ pub trait BookingStore: Send + Sync {
     /// external calendars (see [`BookingStore::busy_times`]), checked in the
     /// same transaction (blocks replaced by a sync committing meanwhile may
     /// or may not be seen), and when it overlaps the provider's time off,
-    /// checked atomically with the insert.
+    /// checked atomically with the insert. A collective booking (non-empty
+    /// `provider_ids`) occupies the time of every one of its providers
+    /// under these rules, all or none: any provider's conflict writes
+    /// nothing.
     async fn insert_booking(
         &self,
         booking: &Booking,
@@ -290,7 +293,9 @@ pub trait BookingStore: Send + Sync {
     /// does not touch the bookings inside it). MUST return `Stale` unless the stored row still has
     /// `previous`'s status, start and `updated_at`; MUST return `Conflict` under
     /// the same rule as insertion (ignoring the booking itself) when `updated`
-    /// is active.
+    /// is active. `updated` may name another provider (a round-robin
+    /// booking moved to a free colleague); a collective booking moves, and
+    /// changes status, for all its providers at once.
     async fn update_booking(
         &self,
         previous: &Booking,
@@ -366,6 +371,19 @@ pub trait BookingStore: Send + Sync {
         range: TimeRange,
         excluding: Option<BookingId>,
     ) -> Result<Vec<Timestamp>, StorageError>;
+
+    /// For round-robin assignment, per provider of the service that has
+    /// any booking of it: how many active bookings of the service start in
+    /// `day` (the requested start's local day), and the creation instant of
+    /// its latest booking of the service (any status). Providers with
+    /// neither are left out. A collective booking counts once, for its
+    /// first provider.
+    async fn team_loads(
+        &self,
+        account: &AccountId,
+        service: &ServiceId,
+        day: TimeRange,
+    ) -> Result<Vec<(ProviderId, crate::scheduling::ProviderLoad)>, StorageError>;
 
     /// The events recorded for a booking, oldest first.
     async fn booking_events(

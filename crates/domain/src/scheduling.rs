@@ -38,6 +38,11 @@
 //! daily cap), so they cannot disagree: a grid start is in the slot list
 //! exactly when [`explain`] calls it available.
 //!
+//! Team services (several providers) run these rules per provider and
+//! combine the answers: see [`team_slots`] (round robin: the union of the
+//! providers' lists; collective: their intersection), [`assignment_order`]
+//! and [`team_explain`].
+//!
 //! # Cost
 //!
 //! [`slots`] is a single sweep, `O(log b + days × windows + slots +
@@ -50,6 +55,7 @@
 
 mod explain;
 mod grid;
+mod team;
 
 pub use explain::{
     BlockedBy, Blockers, BookedTime, BusySources, Explanation, ExternalBusy, HeldTime,
@@ -59,4 +65,8 @@ pub use explain::{
 pub use grid::{
     BusyTimes, DailyCounts, Slot, SlotRules, Unbookable, busy_lookup_range, counted_day,
     is_bookable, local_day_range, next_available, slots, windows,
+};
+pub use team::{
+    ProviderLoad, TeamExplanation, TeamSlot, assignment_order, team_explain, team_first_available,
+    team_slots,
 };

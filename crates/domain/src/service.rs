@@ -21,6 +21,83 @@ pub mod limits {
     pub const MAX_BOOKING_HORIZON_DAYS: u32 = 3650;
     /// Largest daily cap on bookings.
     pub const MAX_BOOKINGS_PER_DAY: u32 = 1000;
+    /// Fewest providers of a team service.
+    pub const MIN_TEAM: usize = 2;
+    /// Most providers of a team service.
+    pub const MAX_TEAM: usize = 50;
+}
+
+/// How a team service books its providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Assignment {
+    /// One free provider per booking, chosen by [`crate::scheduling::assignment_order`].
+    RoundRobin,
+    /// Every provider at once: a slot needs all of them free.
+    Collective,
+}
+
+impl Assignment {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignment::RoundRobin => "round_robin",
+            Assignment::Collective => "collective",
+        }
+    }
+
+    /// Parses a wire name; errors name `assignment`.
+    pub fn parse(name: &str) -> Result<Assignment, ValidationError> {
+        match name {
+            "round_robin" => Ok(Assignment::RoundRobin),
+            "collective" => Ok(Assignment::Collective),
+            _ => Err(ValidationError::new(
+                "assignment",
+                "must be round_robin or collective",
+            )),
+        }
+    }
+}
+
+/// The providers of a team service (2-50, distinct, in the caller's
+/// order: the order breaks the last tie of round-robin assignment) and how
+/// they are booked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    providers: Vec<ProviderId>,
+    /// Round robin or collective.
+    pub assignment: Assignment,
+}
+
+impl Team {
+    /// A team of 2-50 distinct providers; errors name `provider_ids`.
+    pub fn new(
+        providers: Vec<ProviderId>,
+        assignment: Assignment,
+    ) -> Result<Team, ValidationError> {
+        if !(limits::MIN_TEAM..=limits::MAX_TEAM).contains(&providers.len()) {
+            return Err(ValidationError::new(
+                "provider_ids",
+                "must name between 2 and 50 providers",
+            ));
+        }
+        for (i, p) in providers.iter().enumerate() {
+            if providers[..i].contains(p) {
+                return Err(ValidationError::new(
+                    "provider_ids",
+                    format!("names {p} more than once"),
+                ));
+            }
+        }
+        Ok(Team {
+            providers,
+            assignment,
+        })
+    }
+
+    /// The providers, in the order given (never empty).
+    pub fn providers(&self) -> &[ProviderId] {
+        &self.providers
+    }
 }
 
 /// A bookable service.
@@ -30,8 +107,11 @@ pub struct Service {
     pub id: ServiceId,
     /// Owning account.
     pub account_id: AccountId,
-    /// The provider booked by this service.
+    /// The provider booked by this service (of a team service: the first
+    /// of the team).
     pub provider_id: ProviderId,
+    /// Several providers instead of one (`None`: only `provider_id`).
+    pub team: Option<Team>,
     /// Name, 1-200 characters.
     pub name: String,
     /// Free text.
@@ -81,6 +161,36 @@ impl Service {
         }
     }
 
+    /// Every provider the service books from: its team, or its provider.
+    pub fn providers(&self) -> &[ProviderId] {
+        match &self.team {
+            Some(team) => team.providers(),
+            None => std::slice::from_ref(&self.provider_id),
+        }
+    }
+
+    /// How the service's providers are booked (`None`: one provider).
+    pub fn assignment(&self) -> Option<Assignment> {
+        self.team.as_ref().map(|t| t.assignment)
+    }
+
+    /// Sets the team (and `provider_id` to its first provider), or back to
+    /// the one provider `single`.
+    pub fn set_providers(&mut self, providers: ServiceProviders) {
+        match providers {
+            ServiceProviders::Single(p) => {
+                self.provider_id = p;
+                self.team = None;
+            }
+            ServiceProviders::Team(team) => {
+                if let Some(first) = team.providers().first() {
+                    self.provider_id = first.clone();
+                }
+                self.team = Some(team);
+            }
+        }
+    }
+
     /// Applies a validated patch.
     pub fn apply(&mut self, patch: ServicePatch, now: Timestamp) {
         let ServicePatch {
@@ -89,7 +199,7 @@ impl Service {
             duration,
             price,
             availability,
-            provider_id,
+            providers,
             buffer_before,
             buffer_after,
             minimum_notice,
@@ -113,8 +223,8 @@ impl Service {
         if let Some(v) = availability {
             self.availability = v;
         }
-        if let Some(v) = provider_id {
-            self.provider_id = v;
+        if let Some(v) = providers {
+            self.set_providers(v);
         }
         if let Some(v) = buffer_before {
             self.buffer_before = v;
@@ -201,6 +311,8 @@ pub struct NewService {
     pub id: Option<ServiceId>,
     /// Provider, or `None` for the account's default provider.
     pub provider_id: Option<ProviderId>,
+    /// A team instead of `provider_id` (the caller gives one or the other).
+    pub team: Option<Team>,
     /// Name (see [`crate::validate_name`]).
     pub name: String,
     /// Description.
@@ -227,6 +339,15 @@ pub struct NewService {
     pub max_bookings_per_day: Option<u32>,
 }
 
+/// Who a service books: one provider, or a team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceProviders {
+    /// One provider.
+    Single(ProviderId),
+    /// Several.
+    Team(Team),
+}
+
 /// Changes to a service; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServicePatch {
@@ -240,8 +361,8 @@ pub struct ServicePatch {
     pub price: Option<Price>,
     /// New weekly hours.
     pub availability: Option<WeeklyAvailability>,
-    /// New provider.
-    pub provider_id: Option<ProviderId>,
+    /// New provider or team.
+    pub providers: Option<ServiceProviders>,
     /// New buffer before.
     pub buffer_before: Option<Minutes>,
     /// New buffer after.

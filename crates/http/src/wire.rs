@@ -19,7 +19,9 @@ pub mod text;
 mod time_off;
 mod webhooks;
 
-pub use availability::{AvailabilityOut, ExplainOut, RangeOut, ReasonOut, SlotOut, Slots};
+pub use availability::{
+    AvailabilityOut, ExplainOut, ProviderExplainOut, RangeOut, ReasonOut, SlotOut, Slots,
+};
 pub use bookings::{
     BookingList, BookingOut, BookingPrice, BookingStatusName, CancelBooking, CreateBooking,
     CustomerDto, RescheduleBooking,
@@ -31,8 +33,8 @@ pub use errors::{ErrorBody, ErrorDetails, ErrorObject};
 pub use ops::HealthOut;
 pub use providers::{CreateProvider, ProviderList, ProviderOut, UpdateProvider};
 pub use services::{
-    AvailabilityDto, CreateService, DayName, HoursDto, OverrideDto, PriceDto, PriceKind,
-    ServiceList, ServiceOut, UpdateService, WeeklyDto,
+    AssignmentName, AvailabilityDto, CreateService, DayName, HoursDto, OverrideDto, PriceDto,
+    PriceKind, ServiceList, ServiceOut, UpdateService, WeeklyDto,
 };
 pub use time_off::{CreateTimeOff, TimeOffCreated, TimeOffList, TimeOffOut};
 pub use webhooks::{

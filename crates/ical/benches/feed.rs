@@ -49,6 +49,7 @@ fn bookings() -> Vec<Booking> {
                 account_id: AccountId::from_trusted("acc_bench"),
                 service_id: ServiceId::from_trusted("srv_consultation"),
                 provider_id: ProviderId::from_trusted("prv_bench"),
+                provider_ids: Vec::new(),
                 duration: Minutes::new(30 + 30 * u32::try_from(i % 3).unwrap()),
                 scheduled_at,
                 buffer_before: Minutes::new(5),

@@ -15,7 +15,7 @@ use booking_domain::ports::{
     BookingFilter, BookingStore, CreateBookingError, DailyCap, Page, PageRequest, StorageError,
     UpdateBookingError,
 };
-use booking_domain::scheduling::BusySources;
+use booking_domain::scheduling::{BusySources, ProviderLoad};
 use booking_domain::{
     AccountId, Booking, BookingEvent, BookingId, ProviderId, ServiceId, TimeRange,
 };
@@ -46,6 +46,12 @@ pub(crate) fn is_overlap(e: &DieselError) -> bool {
         DieselError::DatabaseError(DatabaseErrorKind::ExclusionViolation, info)
             if info.constraint_name() == Some(NO_OVERLAP)
     )
+}
+
+/// Rows that are bookings, not a collective booking's seats (whose ids
+/// hold `~`, see [`crate::rows::seat_id`]).
+pub(crate) fn not_a_seat() -> diesel::dsl::NotLike<bookings::id, &'static str> {
+    bookings::id.not_like("%~%")
 }
 
 /// A service's daily cap as a write checks it: at most `limit` active
@@ -177,6 +183,7 @@ impl Store {
             .filter(bookings::scheduled_at.lt(cap.day_end))
             .filter(bookings::status.eq_any(ACTIVE))
             .filter(bookings::id.ne(&row.id))
+            .filter(not_a_seat())
             .count()
             .get_result(conn)
             .await?;
@@ -199,7 +206,14 @@ impl Store {
             if moved && let Some(cap) = &write.cap {
                 Self::serialize_tx(conn, cap.lock_key(row)).await?;
             }
-            Self::lock_provider(conn, &row.account_id, &row.provider_id).await?;
+            // Every provider the row occupies (a collective booking's
+            // seats too), in one order, so two writers never wait for each
+            // other crosswise.
+            let mut providers = row.providers();
+            providers.sort();
+            for provider in &providers {
+                Self::lock_provider(conn, &row.account_id, provider).await?;
+            }
             let (status, start, updated_at) = expected;
             // The row lock this takes (Postgres) makes a concurrent change of
             // the same booking wait and then find it stale.
@@ -224,11 +238,40 @@ impl Store {
             if n == 0 {
                 return Err(TxError::Stale);
             }
-            if write.is_active() && Self::overlaps_another(conn, row).await? {
-                return Err(TxError::Conflict);
+            // A collective booking's seats follow its row: replaced by
+            // copies of the updated row (Postgres's exclusion constraint
+            // checks each one as it is inserted).
+            let seats = row.seats();
+            if !seats.is_empty() {
+                let ids: Vec<&str> = seats.iter().map(|r| r.id.as_str()).collect();
+                diesel::delete(
+                    bookings::table
+                        .filter(bookings::account_id.eq(&row.account_id))
+                        .filter(bookings::id.eq_any(&ids)),
+                )
+                .execute(conn)
+                .await?;
+                for seat in &seats {
+                    diesel::insert_into(bookings::table)
+                        .values(seat)
+                        .execute(conn)
+                        .await
+                        .map_err(|e| {
+                            if is_overlap(&e) {
+                                TxError::Conflict
+                            } else {
+                                TxError::Db(e)
+                            }
+                        })?;
+                }
             }
-            if moved && Self::blocked_by_time_off(conn, row).await? {
-                return Err(TxError::Conflict);
+            for r in std::iter::once(row).chain(&seats) {
+                if write.is_active() && Self::overlaps_another(conn, r).await? {
+                    return Err(TxError::Conflict);
+                }
+                if moved && Self::blocked_by_time_off(conn, r).await? {
+                    return Err(TxError::Conflict);
+                }
             }
             if moved
                 && let Some(cap) = &write.cap
@@ -257,7 +300,9 @@ impl Store {
                     self.wake();
                 }
                 if write.is_active() {
-                    self.busy_changed(&write.row.account_id, &write.row.provider_id);
+                    for provider in write.row.providers() {
+                        self.busy_changed(&write.row.account_id, &provider);
+                    }
                 }
                 Ok(())
             }
@@ -301,7 +346,17 @@ impl Store {
                 if queued > 0 {
                     self.wake();
                 }
-                self.busy_changed(&write.row.account_id, &write.row.provider_id);
+                // Every provider it occupied or occupies now (a round-robin
+                // booking may have moved to another provider).
+                let mut providers = write.row.providers();
+                for p in previous.providers() {
+                    if !providers.iter().any(|q| q == p.as_str()) {
+                        providers.push(p.as_str().to_owned());
+                    }
+                }
+                for provider in providers {
+                    self.busy_changed(&write.row.account_id, &provider);
+                }
                 Ok(())
             }
             Err(TxError::Conflict) => Err(UpdateBookingError::Conflict),
@@ -384,6 +439,7 @@ impl BookingStore for Store {
                     .filter(bookings::scheduled_at.lt(end))
                     .filter(bookings::status.eq_any(ACTIVE))
                     .filter(bookings::id.ne(&excluding))
+                    .filter(not_a_seat())
                     .select(bookings::scheduled_at)
                     .load(conn)
                     .await?;
@@ -391,6 +447,59 @@ impl BookingStore for Store {
                     .into_iter()
                     .map(|s| instant("bookings", &service, "scheduled_at", s))
                     .collect::<Result<Vec<_>, _>>()?)
+            })
+        })
+        .await
+    }
+
+    async fn team_loads(
+        &self,
+        account: &AccountId,
+        service: &ServiceId,
+        day: TimeRange,
+    ) -> Result<Vec<(ProviderId, ProviderLoad)>, StorageError> {
+        let account = account.as_str().to_owned();
+        let service = service.as_str().to_owned();
+        let (start, end) = (secs_ceil(day.start()), secs_ceil(day.end()));
+        self.read("team_loads", move |conn| {
+            Box::pin(async move {
+                let on_day: Vec<(String, i64)> = bookings::table
+                    .filter(bookings::account_id.eq(&account))
+                    .filter(bookings::service_id.eq(&service))
+                    .filter(bookings::scheduled_at.ge(start))
+                    .filter(bookings::scheduled_at.lt(end))
+                    .filter(bookings::status.eq_any(ACTIVE))
+                    .filter(not_a_seat())
+                    .group_by(bookings::provider_id)
+                    .select((bookings::provider_id, diesel::dsl::count_star()))
+                    .load(conn)
+                    .await?;
+                let latest: Vec<(String, Option<i64>)> = bookings::table
+                    .filter(bookings::account_id.eq(&account))
+                    .filter(bookings::service_id.eq(&service))
+                    .filter(not_a_seat())
+                    .group_by(bookings::provider_id)
+                    .select((
+                        bookings::provider_id,
+                        diesel::dsl::max(bookings::created_at),
+                    ))
+                    .load(conn)
+                    .await?;
+                let mut out: Vec<(ProviderId, ProviderLoad)> = Vec::with_capacity(latest.len());
+                for (provider, last) in latest {
+                    let n = on_day
+                        .iter()
+                        .find(|(p, _)| *p == provider)
+                        .map_or(0, |(_, n)| *n);
+                    let load = ProviderLoad {
+                        on_day: u32::try_from(n).unwrap_or(u32::MAX),
+                        last_booked: last
+                            .map(|s| instant("bookings", &provider, "created_at", s))
+                            .transpose()?,
+                    };
+                    out.push((ProviderId::from_trusted(provider), load));
+                }
+                Ok(out)
             })
         })
         .await
@@ -438,8 +547,14 @@ impl BookingStore for Store {
                 if let Some(service) = &filter.service_id {
                     query = query.filter(bookings::service_id.eq(service.as_str()));
                 }
-                if let Some(provider) = &filter.provider_id {
-                    query = query.filter(bookings::provider_id.eq(provider.as_str()));
+                match &filter.provider_id {
+                    // A collective booking is listed for each of its
+                    // providers: through its seat row for all but the first
+                    // (a seat reads back as its booking).
+                    Some(provider) => {
+                        query = query.filter(bookings::provider_id.eq(provider.as_str()));
+                    }
+                    None => query = query.filter(not_a_seat()),
                 }
                 // Stored starts are whole seconds: `>= from` is `>= ceil(from)`
                 // and `< to` is `< ceil(to)`.
@@ -510,6 +625,7 @@ impl BookingStore for Store {
                 let rows: Vec<BookingRow> = bookings::table
                     .filter(Condition("bookings.status = 'confirmed'"))
                     .filter(bookings::end_at.le(now))
+                    .filter(not_a_seat())
                     .order(bookings::end_at.asc())
                     .limit(i64::from(limit))
                     .select(BookingRow::as_select())

@@ -119,6 +119,8 @@ diesel::table! {
         slot_interval -> Nullable<BigInt>,
         booking_horizon -> Nullable<BigInt>,
         max_bookings_per_day -> Nullable<BigInt>,
+        provider_ids -> Nullable<Text>,
+        assignment -> Nullable<Text>,
     }
 }
 
@@ -150,6 +152,7 @@ diesel::table! {
         sequence -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        provider_ids -> Nullable<Text>,
     }
 }
 

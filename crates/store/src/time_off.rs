@@ -15,7 +15,7 @@ use duplicate::duplicate_item;
 use jiff::Timestamp;
 
 use crate::postgres::PostgresStore;
-use crate::rows::{ACTIVE, MAX_OCCUPIED_SECS, TimeOffColumns, secs, secs_ceil};
+use crate::rows::{ACTIVE, MAX_OCCUPIED_SECS, TimeOffColumns, booking_of, secs, secs_ceil};
 use crate::schema::{bookings, time_off};
 use crate::sqlite::SqliteStore;
 use crate::{TxError, page, page_limit};
@@ -62,7 +62,11 @@ impl TimeOffStore for Store {
             .await
             .map_err(TxError::storage)?;
         self.busy_changed(&account, &provider);
-        Ok(ids.into_iter().map(BookingId::from_trusted).collect())
+        // A collective booking's seat row names its booking.
+        Ok(ids
+            .iter()
+            .map(|id| BookingId::from_trusted(booking_of(id).to_owned()))
+            .collect())
     }
 
     async fn list_time_off(

@@ -28,6 +28,7 @@ mod safety;
 mod secrets;
 mod services;
 mod shutdown;
+mod teams;
 mod time_off;
 mod unavailable;
 mod webhooks;

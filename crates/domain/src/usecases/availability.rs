@@ -5,13 +5,14 @@ use jiff::civil::Date;
 
 use crate::ports::{Ports, StorageError};
 use crate::scheduling::{
-    Blockers, BusyTimes, DailyCounts, Explanation, Slot, available_slots, busy_lookup_range,
-    counted_day, explain, explain_lookup_range, local_day_range,
+    Blockers, BusyTimes, DailyCounts, Explanation, Slot, SlotRules, available_slots,
+    busy_lookup_range, counted_day, explain, explain_lookup_range, local_day_range, team_explain,
+    team_slots,
 };
 
 use super::calendars::provider_busy;
 use crate::usecases::catalog::{Catalog, CatalogError};
-use crate::{AccountId, BookingId, Service, TimeRange, Timezone, ValidationError};
+use crate::{AccountId, BookingId, ProviderId, Service, TimeRange, Timezone, ValidationError};
 
 /// Longest range one request may ask for.
 pub const MAX_RANGE_DAYS: i64 = 62;
@@ -41,6 +42,10 @@ pub struct AvailabilityAnswer {
     pub service: Service,
     /// Slots in ascending order.
     pub slots: Vec<Slot>,
+    /// Of a team service: per slot (same order), the indices into
+    /// [`Service::providers`] of the providers free for it. `None` for a
+    /// service of one provider (who is free for every slot listed).
+    pub free: Option<Vec<Vec<usize>>>,
 }
 
 /// Why a time of a service is (not) available.
@@ -48,8 +53,13 @@ pub struct AvailabilityAnswer {
 pub struct ExplainAnswer {
     /// The service.
     pub service: Service,
-    /// Every rule the time breaks, and the next available slot.
+    /// Every rule the time breaks, and the next available slot (of a team
+    /// service: combined by its assignment, see
+    /// [`crate::scheduling::team_explain`]).
     pub explanation: Explanation,
+    /// Of a team service: each provider's own explanation, in team order
+    /// (empty for a service of one provider).
+    pub providers: Vec<(ProviderId, Explanation)>,
 }
 
 /// Active bookings per local day of a service with a daily cap, over the
@@ -92,6 +102,48 @@ pub(crate) async fn explain_inputs(
     let sources = provider_busy(ports, account, &service.provider_id, lookup, excluding).await?;
     let counts = service_counts(ports, account, service, lookup, excluding).await?;
     Ok((Blockers::new(sources, ports.clock.now()), counts))
+}
+
+/// [`explain_inputs`] for several providers of a team service: one
+/// [`Blockers`] per provider in the order given, and the service's day
+/// counts.
+pub(crate) async fn team_explain_inputs(
+    ports: &Ports,
+    account: &AccountId,
+    service: &Service,
+    providers: &[ProviderId],
+    rules: &SlotRules<'_>,
+    at: jiff::Timestamp,
+    excluding: Option<&BookingId>,
+) -> Result<(Vec<Blockers>, DailyCounts), StorageError> {
+    let lookup = explain_lookup_range(rules, at);
+    let now = ports.clock.now();
+    let mut blockers = Vec::with_capacity(providers.len());
+    for provider in providers {
+        let sources = provider_busy(ports, account, provider, lookup, excluding).await?;
+        blockers.push(Blockers::new(sources, now));
+    }
+    let counts = service_counts(ports, account, service, lookup, excluding).await?;
+    Ok((blockers, counts))
+}
+
+/// Each provider's busy time over `range` (ranges only), in team order.
+pub(crate) async fn team_busy(
+    ports: &Ports,
+    account: &AccountId,
+    providers: &[ProviderId],
+    range: TimeRange,
+    excluding: Option<&BookingId>,
+) -> Result<Vec<Blockers>, StorageError> {
+    let mut out = Vec::with_capacity(providers.len());
+    for provider in providers {
+        let busy = ports
+            .bookings
+            .busy_times(account, provider, range, excluding.cloned())
+            .await?;
+        out.push(Blockers::from_busy(BusyTimes::from_ascending(busy)));
+    }
+    Ok(out)
 }
 
 /// Why slots could not be listed.
@@ -183,6 +235,25 @@ impl Availability<'_> {
     ) -> Result<AvailabilityAnswer, AvailabilityError> {
         let range = resolve_range(query, service.availability.timezone())?;
         let rules = service.slot_rules();
+        if let Some(assignment) = service.assignment() {
+            let blockers = team_busy(
+                self.ports,
+                self.account,
+                service.providers(),
+                busy_lookup_range(&rules, range),
+                None,
+            )
+            .await?;
+            let counts = service_counts(self.ports, self.account, &service, range, None).await?;
+            let now = self.ports.clock.now();
+            let found = team_slots(&rules, range, now, &blockers, &counts, assignment);
+            let (slots, free) = found.into_iter().map(|t| (t.slot, t.free)).unzip();
+            return Ok(AvailabilityAnswer {
+                service,
+                slots,
+                free: Some(free),
+            });
+        }
         // A list needs the blocked ranges, not who blocks them (explain and
         // booking read those): the same read, without copying every id.
         let busy = self
@@ -202,6 +273,7 @@ impl Availability<'_> {
         Ok(AvailabilityAnswer {
             service,
             slots: found,
+            free: None,
         })
     }
 
@@ -214,12 +286,44 @@ impl Availability<'_> {
         at: jiff::Timestamp,
     ) -> Result<ExplainAnswer, AvailabilityError> {
         let rules = service.slot_rules();
+        if let Some(assignment) = service.assignment() {
+            let (blockers, counts) = team_explain_inputs(
+                self.ports,
+                self.account,
+                &service,
+                service.providers(),
+                &rules,
+                at,
+                None,
+            )
+            .await?;
+            let team = team_explain(
+                &rules,
+                at,
+                self.ports.clock.now(),
+                &blockers,
+                &counts,
+                assignment,
+            );
+            let providers = service
+                .providers()
+                .iter()
+                .cloned()
+                .zip(team.providers)
+                .collect();
+            return Ok(ExplainAnswer {
+                service,
+                explanation: team.overall,
+                providers,
+            });
+        }
         let (blockers, counts) =
             explain_inputs(self.ports, self.account, &service, &rules, at, None).await?;
         let explanation = explain(&rules, at, self.ports.clock.now(), &blockers, &counts);
         Ok(ExplainAnswer {
             service,
             explanation,
+            providers: Vec::new(),
         })
     }
 }

@@ -6,12 +6,16 @@ use crate::ports::{
     BookingFilter, CreateBookingError, DailyCap, Page, PageRequest, Ports, StorageError,
     UpdateBookingError,
 };
-use crate::scheduling::{Blockers, DailyCounts, Reason, SlotRules, check, counted_day, explain};
+use crate::scheduling::{
+    Blockers, DailyCounts, ProviderLoad, Reason, SlotRules, assignment_order, busy_lookup_range,
+    check, counted_day, explain, team_explain,
+};
 
-use super::availability::explain_inputs;
+use super::availability::{explain_inputs, team_busy, team_explain_inputs};
 use crate::{
-    AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId, EventKind,
-    IdKind, InvalidTransition, Metadata, Service, ServiceId, ValidationError,
+    AccountId, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId,
+    EventKind, IdKind, InvalidTransition, Metadata, Minutes, ProviderId, Service, ServiceId,
+    TimeRange, ValidationError,
 };
 
 /// How far ahead `next_available` looks.
@@ -110,6 +114,18 @@ impl Bookings<'_> {
         requested: Timestamp,
         excluding: Option<&BookingId>,
     ) -> BookingError {
+        if let Some(assignment) = service.assignment() {
+            return self
+                .team_conflict(
+                    service,
+                    service.providers(),
+                    assignment,
+                    rules,
+                    requested,
+                    excluding,
+                )
+                .await;
+        }
         match explain_inputs(
             self.ports,
             self.account,
@@ -130,6 +146,116 @@ impl Bookings<'_> {
             }
             Err(e) => BookingError::Storage(e),
         }
+    }
+
+    /// [`Bookings::conflict`] for `providers` of a team service booked by
+    /// `assignment`: the reasons and next slot of the team.
+    async fn team_conflict(
+        &self,
+        service: &Service,
+        providers: &[ProviderId],
+        assignment: Assignment,
+        rules: &SlotRules<'_>,
+        requested: Timestamp,
+        excluding: Option<&BookingId>,
+    ) -> BookingError {
+        match team_explain_inputs(
+            self.ports,
+            self.account,
+            service,
+            providers,
+            rules,
+            requested,
+            excluding,
+        )
+        .await
+        {
+            Ok((blockers, counts)) => {
+                let now = self.ports.clock.now();
+                let e = team_explain(rules, requested, now, &blockers, &counts, assignment).overall;
+                BookingError::Conflict {
+                    requested,
+                    next_available: e.next_available,
+                    reasons: e.reasons,
+                }
+            }
+            Err(e) => BookingError::Storage(e),
+        }
+    }
+
+    /// The order in which a round-robin booking of `service` at `start`
+    /// tries `candidates` (see [`assignment_order`]), and who of them is
+    /// free by the read: who is free by the
+    /// busy time read now first, each group by the service's load on that
+    /// local day, then least recently booked, then team order. The store's
+    /// own checks decide; the read only spares attempts that would fail.
+    async fn round_robin_order(
+        &self,
+        service: &Service,
+        rules: &SlotRules<'_>,
+        candidates: &[ProviderId],
+        start: Timestamp,
+        excluding: Option<&BookingId>,
+    ) -> Result<(Vec<usize>, Vec<bool>), StorageError> {
+        let lookup = busy_lookup_range(rules, TimeRange::starting_at(start, Minutes::new(1)));
+        let blockers = team_busy(self.ports, self.account, candidates, lookup, excluding).await?;
+        let now = self.ports.clock.now();
+        let free: Vec<bool> = blockers
+            .iter()
+            .map(|b| check(rules, start, now, b, &DailyCounts::default()).is_ok())
+            .collect();
+        let (_, day) = counted_day(service.availability.timezone(), start);
+        let stored = match day {
+            Some(day) => {
+                self.ports
+                    .bookings
+                    .team_loads(self.account, &service.id, day)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let loads: Vec<ProviderLoad> = candidates
+            .iter()
+            .map(|p| {
+                stored
+                    .iter()
+                    .find(|(q, _)| q == p)
+                    .map(|(_, load)| *load)
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok((assignment_order(&free, &loads), free))
+    }
+
+    /// Inserts `booking` (with its events), under the daily cap when the
+    /// service has one.
+    async fn insert(
+        &self,
+        service: &Service,
+        booking: &Booking,
+        events: &[BookingEvent],
+    ) -> Result<(), CreateBookingError> {
+        match Self::daily_cap(service, booking.scheduled_at) {
+            Some(cap) => {
+                self.ports
+                    .bookings
+                    .insert_booking_capped(booking, events, &cap)
+                    .await
+            }
+            None => self.ports.bookings.insert_booking(booking, events).await,
+        }
+    }
+
+    /// The new booking's events: created, and confirmed when the service
+    /// confirms automatically (`booking` is then left confirmed).
+    fn creation_events(&self, booking: &mut Booking, auto_confirm: bool) -> Vec<BookingEvent> {
+        booking.status = BookingStatus::Pending;
+        let mut events = vec![self.event(EventKind::Created, booking, None)];
+        if auto_confirm {
+            booking.status = BookingStatus::Confirmed;
+            events.push(self.event(EventKind::Confirmed, booking, None));
+        }
+        events
     }
 
     /// The daily cap the store checks for a booking of `service` starting at
@@ -194,16 +320,15 @@ impl Bookings<'_> {
                 .conflict(&service, &rules, new.scheduled_at, None)
                 .await);
         }
-        let status = if service.auto_confirm {
-            BookingStatus::Confirmed
-        } else {
-            BookingStatus::Pending
-        };
         let mut booking = Booking {
             id: BookingId::from_trusted(self.ports.ids.new_id(IdKind::Booking)),
             account_id: self.account.clone(),
             service_id: service.id.clone(),
             provider_id: service.provider_id.clone(),
+            provider_ids: match service.assignment() {
+                Some(Assignment::Collective) => service.providers().to_vec(),
+                _ => Vec::new(),
+            },
             duration: service.duration,
             scheduled_at: new.scheduled_at,
             buffer_before: service.buffer_before,
@@ -218,21 +343,37 @@ impl Bookings<'_> {
             created_at: now,
             updated_at: now,
         };
-        let mut events = vec![self.event(EventKind::Created, &booking, None)];
-        if status == BookingStatus::Confirmed {
-            booking.status = BookingStatus::Confirmed;
-            events.push(self.event(EventKind::Confirmed, &booking, None));
-        }
-        let inserted = match Self::daily_cap(&service, booking.scheduled_at) {
-            Some(cap) => {
-                self.ports
-                    .bookings
-                    .insert_booking_capped(&booking, &events, &cap)
-                    .await
+        if service.assignment() == Some(Assignment::RoundRobin) {
+            // Each free provider in turn: one that a concurrent booking took
+            // meanwhile answers Conflict, and the next one is tried, so with
+            // k providers free, k concurrent requests succeed.
+            let (order, _) = self
+                .round_robin_order(
+                    &service,
+                    &rules,
+                    service.providers(),
+                    new.scheduled_at,
+                    None,
+                )
+                .await?;
+            for i in order {
+                let Some(provider) = service.providers().get(i) else {
+                    continue;
+                };
+                booking.provider_id = provider.clone();
+                let events = self.creation_events(&mut booking, service.auto_confirm);
+                match self.insert(&service, &booking, &events).await {
+                    Ok(()) => return Ok(booking),
+                    Err(CreateBookingError::Conflict) => continue,
+                    Err(CreateBookingError::Storage(e)) => return Err(e.into()),
+                }
             }
-            None => self.ports.bookings.insert_booking(&booking, &events).await,
-        };
-        match inserted {
+            return Err(self
+                .conflict(&service, &rules, booking.scheduled_at, None)
+                .await);
+        }
+        let events = self.creation_events(&mut booking, service.auto_confirm);
+        match self.insert(&service, &booking, &events).await {
             Ok(()) => Ok(booking),
             Err(CreateBookingError::Conflict) => Err(self
                 .conflict(&service, &rules, booking.scheduled_at, None)
@@ -323,6 +464,182 @@ impl Bookings<'_> {
             .await
     }
 
+    /// Writes a move of `current` to `updated` (under the daily cap of the
+    /// new day when the service has one).
+    async fn write_move(
+        &self,
+        service: &Service,
+        current: &Booking,
+        updated: &Booking,
+    ) -> Result<(), UpdateBookingError> {
+        let events = [self.event(EventKind::Rescheduled, updated, Some(current.scheduled_at))];
+        match Self::daily_cap(service, updated.scheduled_at) {
+            Some(cap) => {
+                self.ports
+                    .bookings
+                    .update_booking_capped(current, updated, &events, &cap)
+                    .await
+            }
+            None => {
+                self.ports
+                    .bookings
+                    .update_booking(current, updated, &events)
+                    .await
+            }
+        }
+    }
+
+    /// Moves a booking of one provider: that provider must be free.
+    async fn move_single(
+        &self,
+        service: &Service,
+        rules: &SlotRules<'_>,
+        current: &Booking,
+        updated: Booking,
+    ) -> Result<Moved, BookingError> {
+        let start = updated.scheduled_at;
+        let (blockers, counts) = explain_inputs(
+            self.ports,
+            self.account,
+            service,
+            rules,
+            start,
+            Some(&current.id),
+        )
+        .await?;
+        let now = self.ports.clock.now();
+        if let Err(reasons) = check(rules, start, now, &blockers, &counts) {
+            let e = explain(rules, start, now, &blockers, &counts);
+            return Err(BookingError::Conflict {
+                requested: start,
+                next_available: e.next_available,
+                reasons,
+            });
+        }
+        match self.write_move(service, current, &updated).await {
+            Ok(()) => Ok(Moved::Done(Box::new(updated))),
+            Err(UpdateBookingError::Stale) => Ok(Moved::Stale),
+            Err(UpdateBookingError::Conflict) => Err(self
+                .conflict(service, rules, start, Some(&current.id))
+                .await),
+            Err(UpdateBookingError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Moves a collective booking: every one of its providers must be free
+    /// at the new time, and all move at once.
+    async fn move_collective(
+        &self,
+        service: &Service,
+        rules: &SlotRules<'_>,
+        current: &Booking,
+        updated: Booking,
+    ) -> Result<Moved, BookingError> {
+        let start = updated.scheduled_at;
+        let providers = current.providers();
+        let (blockers, counts) = team_explain_inputs(
+            self.ports,
+            self.account,
+            service,
+            providers,
+            rules,
+            start,
+            Some(&current.id),
+        )
+        .await?;
+        let now = self.ports.clock.now();
+        let team = team_explain(
+            rules,
+            start,
+            now,
+            &blockers,
+            &counts,
+            Assignment::Collective,
+        );
+        if !team.overall.available {
+            return Err(BookingError::Conflict {
+                requested: start,
+                next_available: team.overall.next_available,
+                reasons: team.overall.reasons,
+            });
+        }
+        match self.write_move(service, current, &updated).await {
+            Ok(()) => Ok(Moved::Done(Box::new(updated))),
+            Err(UpdateBookingError::Stale) => Ok(Moved::Stale),
+            Err(UpdateBookingError::Conflict) => Err(self
+                .team_conflict(
+                    service,
+                    providers,
+                    Assignment::Collective,
+                    rules,
+                    start,
+                    Some(&current.id),
+                )
+                .await),
+            Err(UpdateBookingError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Moves a round-robin booking: to its own provider when free at the
+    /// new time, else to another free provider of the team, chosen as for a
+    /// new booking (the next one on a concurrent conflict).
+    async fn move_round_robin(
+        &self,
+        service: &Service,
+        rules: &SlotRules<'_>,
+        current: &Booking,
+        mut updated: Booking,
+    ) -> Result<Moved, BookingError> {
+        let start = updated.scheduled_at;
+        let now = self.ports.clock.now();
+        // The service's own rules (hours, notice, horizon, the daily cap
+        // without this booking) before anyone's busy time.
+        let lookup = crate::scheduling::explain_lookup_range(rules, start);
+        let counts = super::availability::service_counts(
+            self.ports,
+            self.account,
+            service,
+            lookup,
+            Some(&current.id),
+        )
+        .await?;
+        if check(rules, start, now, &Blockers::default(), &counts).is_err() {
+            return Err(self
+                .conflict(service, rules, start, Some(&current.id))
+                .await);
+        }
+        let mut candidates = vec![current.provider_id.clone()];
+        candidates.extend(
+            service
+                .providers()
+                .iter()
+                .filter(|p| **p != current.provider_id)
+                .cloned(),
+        );
+        let (mut order, free) = self
+            .round_robin_order(service, rules, &candidates, start, Some(&current.id))
+            .await?;
+        if free.first().copied().unwrap_or(false) {
+            order.retain(|&i| i != 0);
+            order.insert(0, 0);
+        }
+        for i in order {
+            let Some(provider) = candidates.get(i) else {
+                continue;
+            };
+            updated.provider_id = provider.clone();
+            match self.write_move(service, current, &updated).await {
+                Ok(()) => return Ok(Moved::Done(Box::new(updated))),
+                Err(UpdateBookingError::Conflict) => continue,
+                Err(UpdateBookingError::Stale) => return Ok(Moved::Stale),
+                Err(UpdateBookingError::Storage(e)) => return Err(e.into()),
+            }
+        }
+        Err(self
+            .conflict(service, rules, start, Some(&current.id))
+            .await)
+    }
+
     /// Moves a pending or confirmed booking, checking the new time as creation
     /// does (ignoring the booking itself).
     pub async fn reschedule(&self, id: &str, start: Timestamp) -> Result<Booking, BookingError> {
@@ -350,52 +667,31 @@ impl Bookings<'_> {
                 booking_horizon: service.booking_horizon,
                 max_bookings_per_day: service.max_bookings_per_day,
             };
-            let (blockers, counts) = explain_inputs(
-                self.ports,
-                self.account,
-                &service,
-                &rules,
-                start,
-                Some(&current.id),
-            )
-            .await?;
-            let now = self.ports.clock.now();
-            if let Err(reasons) = check(&rules, start, now, &blockers, &counts) {
-                let e = explain(&rules, start, now, &blockers, &counts);
-                return Err(BookingError::Conflict {
-                    requested: start,
-                    next_available: e.next_available,
-                    reasons,
-                });
-            }
-            let events = [self.event(EventKind::Rescheduled, &updated, Some(current.scheduled_at))];
-            let written = match Self::daily_cap(&service, start) {
-                Some(cap) => {
-                    self.ports
-                        .bookings
-                        .update_booking_capped(&current, &updated, &events, &cap)
-                        .await
-                }
-                None => {
-                    self.ports
-                        .bookings
-                        .update_booking(&current, &updated, &events)
-                        .await
-                }
+            let outcome = if !current.provider_ids.is_empty() {
+                self.move_collective(&service, &rules, &current, updated)
+                    .await?
+            } else if service.assignment() == Some(Assignment::RoundRobin) {
+                self.move_round_robin(&service, &rules, &current, updated)
+                    .await?
+            } else {
+                self.move_single(&service, &rules, &current, updated)
+                    .await?
             };
-            match written {
-                Ok(()) => return Ok(updated),
-                Err(UpdateBookingError::Stale) => continue,
-                Err(UpdateBookingError::Conflict) => {
-                    return Err(self
-                        .conflict(&service, &rules, start, Some(&current.id))
-                        .await);
-                }
-                Err(UpdateBookingError::Storage(e)) => return Err(e.into()),
+            match outcome {
+                Moved::Done(booking) => return Ok(*booking),
+                Moved::Stale => continue,
             }
         }
         Err(StorageError::Unavailable("booking kept changing concurrently".into()).into())
     }
+}
+
+/// How a move attempt ended (errors aside).
+enum Moved {
+    /// Moved.
+    Done(Box<Booking>),
+    /// The booking changed meanwhile: read it again.
+    Stale,
 }
 
 /// Automatic completion: moves up to `limit` confirmed bookings whose end has

@@ -3,7 +3,7 @@
 use crate::ports::{CreateServiceError, Page, PageRequest, Ports, StorageError};
 use crate::{
     AccountId, Email, IdKind, NewService, Provider, ProviderId, ProviderPatch, Service, ServiceId,
-    ServicePatch, ValidationError,
+    ServicePatch, ServiceProviders, Team, ValidationError,
 };
 
 /// Errors of provider and service management.
@@ -99,9 +99,47 @@ impl Catalog<'_> {
             .ok_or_else(|| ValidationError::new("provider_id", "no such provider").into())
     }
 
-    /// Creates a service; with no provider it goes to the account's default one.
+    /// Checks that every provider of a team exists in the account; errors
+    /// name `provider_ids`.
+    async fn check_team(&self, team: &Team) -> Result<(), CatalogError> {
+        for id in team.providers() {
+            if self
+                .ports
+                .providers
+                .get_provider(self.account, id)
+                .await?
+                .is_none()
+            {
+                return Err(ValidationError::new(
+                    "provider_ids",
+                    format!("no such provider: {id}"),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a service; with no provider it goes to the account's default
+    /// one, with a team to the team (every member must exist).
     pub async fn create_service(&self, new: NewService) -> Result<Service, CatalogError> {
-        let provider_id = self.resolve_provider(new.provider_id.as_ref()).await?;
+        let provider_id = match &new.team {
+            Some(team) => {
+                if new.provider_id.is_some() {
+                    return Err(ValidationError::new(
+                        "provider_ids",
+                        "give either provider_id or provider_ids, not both",
+                    )
+                    .into());
+                }
+                self.check_team(team).await?;
+                team.providers()
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| ValidationError::new("provider_ids", "must not be empty"))?
+            }
+            None => self.resolve_provider(new.provider_id.as_ref()).await?,
+        };
         let now = self.ports.clock.now();
         let id = match new.id {
             Some(id) => id,
@@ -111,6 +149,7 @@ impl Catalog<'_> {
             id,
             account_id: self.account.clone(),
             provider_id,
+            team: new.team,
             name: new.name,
             description: new.description,
             duration: new.duration,
@@ -176,8 +215,12 @@ impl Catalog<'_> {
         patch: ServicePatch,
     ) -> Result<Service, CatalogError> {
         let mut service = self.service(id).await?;
-        if let Some(provider) = &patch.provider_id {
-            self.resolve_provider(Some(provider)).await?;
+        match &patch.providers {
+            Some(ServiceProviders::Single(provider)) => {
+                self.resolve_provider(Some(provider)).await?;
+            }
+            Some(ServiceProviders::Team(team)) => self.check_team(team).await?,
+            None => {}
         }
         service.apply(patch, self.ports.clock.now());
         if self.ports.services.update_service(&service).await? {

@@ -39,6 +39,7 @@ fn seed_service(auto_confirm: bool) -> Service {
         id: ServiceId::from_trusted("srv_consultation"),
         account_id: account(),
         provider_id: ProviderId::from_trusted("prv_default"),
+        team: None,
         name: "1-Hour Consultation".into(),
         description: None,
         duration: Minutes::new(60),
@@ -161,6 +162,7 @@ fn booking_at(at: &str, status: BookingStatus) -> Booking {
         account_id: account(),
         service_id: service.id.clone(),
         provider_id: service.provider_id.clone(),
+        provider_ids: Vec::new(),
         duration: Minutes::new(60),
         scheduled_at: ts(at),
         buffer_before: Minutes::ZERO,
@@ -585,6 +587,7 @@ async fn services_without_a_provider_go_to_the_default_one() {
     let new = crate::NewService {
         id: Some(s.id.clone()),
         provider_id: None,
+        team: None,
         name: s.name,
         description: None,
         duration: s.duration,

@@ -10,8 +10,8 @@ use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
 use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    AvailabilityOut, CreateService, ExplainOut, ServiceList, ServiceOut, Slots, UpdateService,
-    parse_date, parse_ts,
+    AvailabilityOut, CreateService, ExplainOut, ProviderExplainOut, ServiceList, ServiceOut, Slots,
+    UpdateService, parse_date, parse_ts,
 };
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
@@ -120,6 +120,30 @@ pub struct RangeParams {
     /// A date (inclusive) or an instant (exclusive); at most 62 days after `from`.
     #[param(required = true, value_type = String, example = "2027-01-22")]
     pub to: Option<String>,
+    /// `providers`: each slot also lists the free providers (`provider_ids`).
+    #[param(value_type = Option<String>, example = "providers")]
+    pub include: Option<String>,
+}
+
+/// Whether `?include=` asks for the free providers (comma-separated
+/// values; `providers` is the only one).
+fn include_providers(include: Option<&str>) -> Result<bool, ValidationError> {
+    let Some(include) = include else {
+        return Ok(false);
+    };
+    let mut providers = false;
+    for part in include.split(',') {
+        match part {
+            "providers" => providers = true,
+            _ => {
+                return Err(ValidationError::new(
+                    "include",
+                    "the only value is providers",
+                ));
+            }
+        }
+    }
+    Ok(providers)
 }
 
 fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
@@ -160,11 +184,28 @@ pub async fn availability(
         from: bound(q.0.from.as_deref(), "from")?,
         to: bound(q.0.to.as_deref(), "to")?,
     };
+    let with_providers = include_providers(q.0.include.as_deref())?;
     let answer = uc.slots_for(service, query).await?;
+    let providers = with_providers.then(|| {
+        let ids: Vec<String> = answer
+            .service
+            .providers()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        match &answer.free {
+            Some(free) => free
+                .iter()
+                .map(|f| f.iter().filter_map(|&i| ids.get(i).cloned()).collect())
+                .collect(),
+            None => vec![ids.clone(); answer.slots.len()],
+        }
+    });
     let body = AvailabilityOut {
         service_id: answer.service.id.to_string(),
         timezone: answer.service.availability.timezone().name().to_owned(),
         slots: Slots(answer.slots),
+        providers,
     }
     .to_json()
     .map_err(|e| {
@@ -211,8 +252,11 @@ pub async fn explain(
             .ok_or_else(|| ValidationError::new("at", "is required (an RFC 3339 instant)"))?;
     let at = parse_ts(at, "at")?;
     let answer = uc.explain_for(service, at).await?;
-    Ok(HttpResponse::Ok().json(ExplainOut::new(
-        answer.service.id.as_str(),
-        &answer.explanation,
-    )))
+    let mut out = ExplainOut::new(answer.service.id.as_str(), &answer.explanation);
+    out.providers = answer
+        .providers
+        .iter()
+        .map(|(p, e)| ProviderExplainOut::new(p.as_str(), e))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
 }

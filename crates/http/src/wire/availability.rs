@@ -17,6 +17,11 @@ pub struct SlotOut {
     /// RFC 3339 UTC.
     #[schema(format = DateTime)]
     pub end: String,
+    /// Only with `?include=providers`: the providers free for the slot (of
+    /// a round-robin service, those a booking may go to; of a collective
+    /// one, all of them; of a one-provider service, that provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_ids: Option<Vec<String>>,
 }
 
 /// Slots as the API returns them, serialized straight from the domain's
@@ -60,6 +65,11 @@ pub struct AvailabilityOut {
     /// Free slots, ascending.
     #[schema(value_type = Vec<SlotOut>)]
     pub slots: Slots,
+    /// With `?include=providers`: per slot (same order), the free
+    /// providers' ids, written into each slot as `provider_ids`.
+    #[schema(ignore)]
+    #[serde(skip)]
+    pub providers: Option<Vec<Vec<String>>>,
 }
 
 impl AvailabilityOut {
@@ -84,7 +94,12 @@ impl AvailabilityOut {
             ts.write(&mut out, slot.start);
             out.extend_from_slice(b"\",\"end\":\"");
             ts.write(&mut out, slot.end);
-            out.extend_from_slice(b"\"}");
+            out.push(b'"');
+            if let Some(free) = self.providers.as_ref().and_then(|p| p.get(i)) {
+                out.extend_from_slice(b",\"provider_ids\":");
+                serde_json::to_writer(&mut out, free)?;
+            }
+            out.push(b'}');
         }
         out.extend_from_slice(b"]}");
         Ok(out)
@@ -275,6 +290,39 @@ pub struct ExplainOut {
     /// The first slot at or after `at` within 62 days (null: none).
     #[schema(format = DateTime)]
     pub next_available: Option<String>,
+    /// Of a team service only: each provider's own answer, in team order.
+    /// The service's `available` is true when one of them is (round robin)
+    /// or all are (collective); its `reasons` are then empty, else every
+    /// reason of these answers, each once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderExplainOut>,
+}
+
+/// One provider's part of a team service's explanation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderExplainOut {
+    /// The provider.
+    pub provider_id: String,
+    /// Whether this provider is free for a booking at `at` now.
+    pub available: bool,
+    /// Every rule the time breaks for this provider (service-wide ones
+    /// such as PAST or OUTSIDE_HOURS included).
+    pub reasons: Vec<ReasonOut>,
+    /// This provider's first free slot at or after `at` within 62 days.
+    #[schema(format = DateTime)]
+    pub next_available: Option<String>,
+}
+
+impl ProviderExplainOut {
+    /// One provider's answer.
+    pub fn new(provider_id: &str, e: &Explanation) -> ProviderExplainOut {
+        ProviderExplainOut {
+            provider_id: provider_id.to_owned(),
+            available: e.available,
+            reasons: e.reasons.iter().map(ReasonOut::from).collect(),
+            next_available: e.next_available.map(fmt_ts),
+        }
+    }
 }
 
 impl ExplainOut {
@@ -288,6 +336,7 @@ impl ExplainOut {
             on_grid: e.on_grid,
             reasons: e.reasons.iter().map(ReasonOut::from).collect(),
             next_available: e.next_available.map(fmt_ts),
+            providers: Vec::new(),
         }
     }
 }

@@ -134,8 +134,13 @@ pub struct BookingOut {
     pub id: String,
     /// Service id.
     pub service: String,
-    /// Provider id.
+    /// Provider id: the one booked (of a round-robin service: the provider
+    /// assigned; of a collective one: the first of `provider_ids`).
     pub provider_id: String,
+    /// Every provider a collective booking blocks, `provider_id` first
+    /// (absent for a booking of one provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_ids: Option<Vec<String>>,
     /// Minutes, copied from the service.
     pub duration: u32,
     /// RFC 3339 UTC.
@@ -171,6 +176,8 @@ impl From<&Booking> for BookingOut {
             id: b.id.to_string(),
             service: b.service_id.to_string(),
             provider_id: b.provider_id.to_string(),
+            provider_ids: (!b.provider_ids.is_empty())
+                .then(|| b.provider_ids.iter().map(ToString::to_string).collect()),
             duration: b.duration.get(),
             scheduled_at: fmt_ts(b.scheduled_at),
             end_at: fmt_ts(b.end_at()),

@@ -1,10 +1,11 @@
 //! Services: `/v1/services`, with their price and weekly hours.
 
 use booking_domain::{
-    Currency, LocalTime, MAX_OVERRIDES, MAX_WINDOWS_PER_DAY, Money, NewService, Price, PriceType,
-    ProviderId, Service, ServiceId, ServicePatch, Timezone, ValidationError, Weekday, WeekdaySet,
-    WeeklyAvailability, Window, validate_booking_horizon, validate_buffer, validate_description,
-    validate_duration, validate_max_bookings_per_day, validate_name, validate_slot_interval,
+    Assignment, Currency, LocalTime, MAX_OVERRIDES, MAX_WINDOWS_PER_DAY, Money, NewService, Price,
+    PriceType, ProviderId, Service, ServiceId, ServicePatch, ServiceProviders, Team, Timezone,
+    ValidationError, Weekday, WeekdaySet, WeeklyAvailability, Window, validate_booking_horizon,
+    validate_buffer, validate_description, validate_duration, validate_max_bookings_per_day,
+    validate_name, validate_slot_interval,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -344,8 +345,15 @@ pub struct ServiceOut {
     pub price: PriceDto,
     /// Weekly hours.
     pub availability: AvailabilityDto,
-    /// Provider booked.
+    /// Provider booked (of a team service: the first of `provider_ids`).
     pub provider_id: String,
+    /// A team service's providers, in team order (absent for one provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_ids: Option<Vec<String>>,
+    /// A team service's assignment (absent for one provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<AssignmentName>)]
+    pub assignment: Option<String>,
     /// Minutes of free time before each booking.
     pub buffer_before: u32,
     /// Minutes of free time after each booking.
@@ -379,6 +387,11 @@ impl From<&Service> for ServiceOut {
             price: PriceDto::from_domain(&s.price),
             availability: AvailabilityDto::from_domain(&s.availability),
             provider_id: s.provider_id.to_string(),
+            provider_ids: s
+                .team
+                .as_ref()
+                .map(|t| t.providers().iter().map(ToString::to_string).collect()),
+            assignment: s.assignment().map(|a| a.name().to_owned()),
             buffer_before: s.buffer_before.get(),
             buffer_after: s.buffer_after.get(),
             minimum_notice: s.minimum_notice.get(),
@@ -415,9 +428,19 @@ pub struct CreateService {
     pub price: PriceDto,
     /// Weekly hours.
     pub availability: AvailabilityDto,
-    /// Defaults to the account's default provider.
+    /// Defaults to the account's default provider. Not with `provider_ids`.
     #[serde(default)]
     pub provider_id: Option<String>,
+    /// A team instead of `provider_id`: 2-50 distinct providers of the
+    /// account (the order breaks round-robin ties). Needs `assignment`.
+    #[serde(default)]
+    #[schema(min_items = 2, max_items = 50)]
+    pub provider_ids: Option<Vec<String>>,
+    /// How a team is booked: `round_robin` or `collective`; only with
+    /// `provider_ids`.
+    #[serde(default)]
+    #[schema(value_type = Option<AssignmentName>)]
+    pub assignment: Option<String>,
     /// 0-10080, default 0.
     #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 0, maximum = 10080)]
@@ -451,10 +474,60 @@ fn provider_ref(id: &str) -> Result<ProviderId, ValidationError> {
     ProviderId::parse(id).ok_or_else(|| ValidationError::new("provider_id", "no such provider"))
 }
 
+/// Schema of an assignment.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentName {
+    /// One free provider per booking.
+    RoundRobin,
+    /// Every provider at once.
+    Collective,
+}
+
+/// The team of `provider_ids` + `assignment`, or `None` when neither is
+/// given; exactly one of `provider_id` and `provider_ids` (when
+/// `provider_id` is given).
+fn team_of(
+    provider_id: Option<&String>,
+    provider_ids: Option<Vec<String>>,
+    assignment: Option<String>,
+) -> Result<Option<Team>, ValidationError> {
+    match (provider_ids, assignment) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ValidationError::new("assignment", "only with provider_ids")),
+        (Some(_), None) => Err(ValidationError::new(
+            "assignment",
+            "required with provider_ids: round_robin or collective",
+        )),
+        (Some(_), Some(_)) if provider_id.is_some() => Err(ValidationError::new(
+            "provider_ids",
+            "give either provider_id or provider_ids, not both",
+        )),
+        (Some(ids), Some(assignment)) => {
+            let assignment = Assignment::parse(&assignment)?;
+            let ids = ids
+                .iter()
+                .map(|id| {
+                    ProviderId::parse(id).ok_or_else(|| {
+                        ValidationError::new("provider_ids", format!("no such provider: {id}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Team::new(ids, assignment).map(Some)
+        }
+    }
+}
+
 impl CreateService {
     /// Validates every field.
     pub fn try_into_domain(self) -> Result<NewService, ValidationError> {
+        let team = team_of(
+            self.provider_id.as_ref(),
+            self.provider_ids,
+            self.assignment,
+        )?;
         Ok(NewService {
+            team,
             id: self.id.map(|id| ServiceId::chosen(&id)).transpose()?,
             name: validate_name(&self.name, "name")?,
             description: self
@@ -504,9 +577,18 @@ pub struct UpdateService {
     /// New weekly hours.
     #[serde(default)]
     pub availability: Option<AvailabilityDto>,
-    /// New provider.
+    /// New provider (a team service becomes a service of this one provider).
     #[serde(default)]
     pub provider_id: Option<String>,
+    /// New team (2-50 distinct providers), given with `assignment`; not
+    /// with `provider_id`.
+    #[serde(default)]
+    #[schema(min_items = 2, max_items = 50)]
+    pub provider_ids: Option<Vec<String>>,
+    /// New assignment, given with `provider_ids`.
+    #[serde(default)]
+    #[schema(value_type = Option<AssignmentName>)]
+    pub assignment: Option<String>,
     /// New buffer before.
     #[serde(default, deserialize_with = "opt_integral")]
     #[schema(minimum = 0, maximum = 10080)]
@@ -547,7 +629,19 @@ fn double_opt_integral<'de, D: serde::Deserializer<'de>>(
 impl UpdateService {
     /// Validates every given field.
     pub fn try_into_domain(self) -> Result<ServicePatch, ValidationError> {
+        let providers = match team_of(
+            self.provider_id.as_ref(),
+            self.provider_ids,
+            self.assignment,
+        )? {
+            Some(team) => Some(ServiceProviders::Team(team)),
+            None => self
+                .provider_id
+                .map(|p| provider_ref(&p).map(ServiceProviders::Single))
+                .transpose()?,
+        };
         Ok(ServicePatch {
+            providers,
             name: self.name.map(|n| validate_name(&n, "name")).transpose()?,
             description: self
                 .description
@@ -559,7 +653,6 @@ impl UpdateService {
                 .availability
                 .map(AvailabilityDto::try_into_domain)
                 .transpose()?,
-            provider_id: self.provider_id.map(|p| provider_ref(&p)).transpose()?,
             buffer_before: self
                 .buffer_before
                 .map(|v| validate_buffer(v, "buffer_before"))

@@ -34,6 +34,7 @@ fn availability_json_is_what_serde_writes() {
             service_id: "srv_\"quoted\"\u{e9}".into(),
             timezone: "America/New_York".into(),
             slots: Slots(slots),
+            providers: None,
         };
         let direct = out.to_json().unwrap();
         let serde = serde_json::to_vec(&out).unwrap();

@@ -19,6 +19,7 @@ pub fn base() -> Booking {
         account_id: AccountId::from_trusted("acc_1"),
         service_id: ServiceId::from_trusted("srv_consultation"),
         provider_id: ProviderId::from_trusted("prv_1"),
+        provider_ids: Vec::new(),
         duration: Minutes::new(60),
         scheduled_at: t("2027-01-18T15:00:00Z"),
         buffer_before: Minutes::new(10),

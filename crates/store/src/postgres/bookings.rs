@@ -24,7 +24,7 @@ use crate::TxError;
 use crate::bookings::{Write, is_overlap};
 use crate::rows::{
     ACTIVE, BookedRow, BookingRow, ExternalRow, MAX_OCCUPIED_SECS, TimeOffRow, blocked_ranges,
-    busy_sources, secs, secs_ceil,
+    busy_sources, seat_id, secs, secs_ceil,
 };
 use crate::schema::Json;
 use crate::sql::Statement;
@@ -43,7 +43,8 @@ use crate::sql::Statement;
 /// time, time off and the daily cap (only for an active booking); `$30` the
 /// service's daily cap (`NULL`: none) and `$31`-`$32` the local day it
 /// counts (see [`PostgresStore::insert_write`] for the lock that makes the
-/// count exact). Time off lasts at most 366 days (31622400 s), which bounds
+/// count exact), not counting collective bookings' seat rows; `$33` the
+/// providers of a collective booking (`NULL`: one). Time off lasts at most 366 days (31622400 s), which bounds
 /// its index scan. Its row is `(booked, events, queued, notified)`.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
@@ -55,9 +56,9 @@ booking AS (
     INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
         end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
         customer_email, customer_name, price_minor, currency, notes, metadata, cancel_reason,
-        sequence, created_at, updated_at)
+        sequence, created_at, updated_at, provider_ids)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-        $19, $20, $21, $22
+        $19, $20, $21, $22, $33
     FROM guard
     WHERE NOT ($29 AND EXISTS (
         SELECT 1 FROM calendar_busy c
@@ -71,7 +72,7 @@ booking AS (
         SELECT count(*) FROM bookings d
         WHERE d.account_id = $2 AND d.service_id = $3
             AND d.scheduled_at >= $31 AND d.scheduled_at < $32
-            AND d.status IN ('pending', 'confirmed')) < $30)
+            AND d.status IN ('pending', 'confirmed') AND strpos(d.id, '~') = 0) < $30)
     RETURNING 1
 ),
 event AS (
@@ -102,9 +103,9 @@ SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS
 const INSERT_OPTIMISTIC: &str = insert_booking_sql!("set_config('lock_timeout', '50ms', true)");
 
 /// The insert behind the provider's transaction-scoped advisory lock
-/// (`$33` is the lock's key), released when the statement commits.
+/// (`$34` is the lock's key), released when the statement commits.
 const INSERT_LOCKED: &str =
-    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($33, 0))::text");
+    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($34, 0))::text");
 
 /// How an insert keeps concurrent overlapping inserts from waiting on each
 /// other.
@@ -228,7 +229,8 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
         .bind::<Bool, _>(ACTIVE.contains(&row.status.as_str()))
         .bind::<Nullable<BigInt>, _>(insert.cap.map(|c| c.limit))
         .bind::<BigInt, _>(insert.cap.map_or(0, |c| c.day_start))
-        .bind::<BigInt, _>(insert.cap.map_or(0, |c| c.day_end));
+        .bind::<BigInt, _>(insert.cap.map_or(0, |c| c.day_end))
+        .bind::<Nullable<Text>, _>(row.provider_ids.clone());
     if guard == Guard::Locked {
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }
@@ -251,8 +253,47 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
     }
 }
 
+/// A collective booking: one transaction behind the day's lock when the
+/// service has a cap, then the advisory locks of all its providers (taken
+/// in one order, so two such writes never wait for
+/// each other crosswise), inserting its row with its events (the locked
+/// insert statement, which checks external busy time, time off and the
+/// daily cap) and then a seat row per other provider through the same
+/// statement without events. The exclusion constraint refuses any row that
+/// overlaps an active booking of its provider; a refusal of any of them
+/// rolls the whole booking back: all or none.
+async fn insert_collective(
+    conn: &mut Conn,
+    insert: &Write,
+    seats: Vec<BookingRow>,
+) -> Result<usize, TxError> {
+    conn.transaction(async |conn| {
+        // The day's lock first, as every capped write takes it.
+        if let Some(cap) = insert.cap.filter(|_| insert.is_active()) {
+            PostgresStore::serialize_tx(conn, cap.lock_key(&insert.row)).await?;
+        }
+        let mut providers = insert.row.providers();
+        providers.sort();
+        for provider in &providers {
+            PostgresStore::lock_provider(conn, &insert.row.account_id, provider).await?;
+        }
+        let queued = insert_statement(conn, insert, Guard::Locked).await?;
+        for seat in seats {
+            let seat = Write {
+                row: seat,
+                events: Vec::new(),
+                cap: None,
+            };
+            insert_statement(conn, &seat, Guard::Locked).await?;
+        }
+        Ok(queued)
+    })
+    .await
+}
+
 /// Everything that blocks a provider over `[$3, $4)` (unix seconds), with
-/// identities: its active bookings (`$6` statuses) except `$7` (id,
+/// identities: its active bookings (`$6` statuses) except `$7` and its
+/// seat row `$8` (id,
 /// appointment, buffers), its time off, and its external calendars' busy
 /// pieces with their connection's kind. One cached statement (fixed text),
 /// so a read costs one round trip, and one row of arrays (each in start
@@ -274,6 +315,7 @@ FROM (
         SELECT id, scheduled_at, end_at, buffer_before, buffer_after FROM bookings
         WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4
             AND occupied_start > $5 AND occupied_end > $3 AND status = ANY($6) AND id <> $7
+            AND id <> $8
         ORDER BY occupied_start
     ) sorted
 ) b, (
@@ -422,6 +464,10 @@ impl PostgresStore {
             self.run("insert_booking", move |conn| {
                 let insert = Arc::clone(&insert);
                 Box::pin(async move {
+                    let seats = insert.row.seats();
+                    if !seats.is_empty() {
+                        return insert_collective(conn, &insert, seats).await;
+                    }
                     match insert.cap.filter(|_| insert.is_active()) {
                         None => insert_statement(conn, &insert, guard).await,
                         Some(cap) => {
@@ -506,7 +552,14 @@ impl PostgresStore {
                     .bind::<BigInt, _>(start.saturating_sub(MAX_OCCUPIED_SECS))
                     .bind::<Array<Text>, _>(ACTIVE.to_vec())
                     // Ids are never empty, so "" excludes nothing.
-                    .bind::<Text, _>(excluding.clone().unwrap_or_default());
+                    .bind::<Text, _>(excluding.clone().unwrap_or_default())
+                    // Its seat row for this provider, when it is collective.
+                    .bind::<Text, _>(
+                        excluding
+                            .as_deref()
+                            .map(|id| seat_id(id, &provider))
+                            .unwrap_or_default(),
+                    );
                 Box::pin(async move {
                     let values: SourceValues = statement.get_result(conn).await?;
                     Ok(source_rows(values)?)

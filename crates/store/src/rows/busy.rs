@@ -6,6 +6,7 @@ use booking_domain::ports::StorageError;
 use booking_domain::scheduling::{BookedTime, BusySources, ExternalBusy, TimeOffBlock};
 use booking_domain::{BookingId, CalendarId, Minutes, TimeOffId, TimeRange};
 
+use super::columns::booking_of;
 use super::values::{corrupt, instant};
 
 /// Longest time off (366 days, as the schemas check), which bounds the
@@ -56,7 +57,8 @@ pub fn busy_sources(
                     range: range("bookings", &id, start, end)?,
                     buffer_before: buffer(&id, before)?,
                     buffer_after: buffer(&id, after)?,
-                    id: BookingId::from_trusted(id),
+                    // A collective booking's seat row names its booking.
+                    id: BookingId::from_trusted(booking_of(&id).to_owned()),
                 })
             })
             .collect::<Result<_, StorageError>>()?,

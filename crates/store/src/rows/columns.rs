@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use booking_domain::ports::StorageError;
 use booking_domain::{
-    AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email, EventId,
-    EventKind, LocalTime, Metadata, Price, PriceType, Provider, ProviderId, Service, ServiceId,
-    Timezone, Weekday, WeeklyAvailability, Window, occupied_range,
+    AccountId, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email,
+    EventId, EventKind, LocalTime, Metadata, Price, PriceType, Provider, ProviderId, Service,
+    ServiceId, Team, Timezone, Weekday, WeeklyAvailability, Window, occupied_range,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,34 @@ pub struct ServiceRow {
     pub slot_interval: Option<i64>,
     pub booking_horizon: Option<i64>,
     pub max_bookings_per_day: Option<i64>,
+    /// A team's providers, comma-separated in team order (`None`: one).
+    pub provider_ids: Option<String>,
+    /// The team's assignment (`None`: one provider).
+    pub assignment: Option<String>,
+}
+
+/// Provider ids as one column: comma-separated (ids never hold a comma).
+pub fn join_ids(ids: &[ProviderId]) -> Option<String> {
+    if ids.is_empty() {
+        return None;
+    }
+    Some(
+        ids.iter()
+            .map(ProviderId::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+/// [`join_ids`] back.
+fn split_ids(column: Option<&str>) -> Vec<ProviderId> {
+    column
+        .map(|c| {
+            c.split(',')
+                .map(|id| ProviderId::from_trusted(id.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The `services.hours` column: every weekly window (minutes of the day,
@@ -187,6 +215,8 @@ impl ServiceRow {
             slot_interval: s.slot_interval.map(minutes_i64),
             booking_horizon: s.booking_horizon.map(i64::from),
             max_bookings_per_day: s.max_bookings_per_day.map(i64::from),
+            provider_ids: s.team.as_ref().and_then(|t| join_ids(t.providers())),
+            assignment: s.assignment().map(|a| a.name().to_owned()),
         }
     }
 
@@ -260,7 +290,23 @@ impl ServiceRow {
             amount: money(T, id, self.price_minor, &self.currency)?,
             kind: PriceType::parse(&self.price_type).map_err(|e| corrupt(T, id, e))?,
         };
+        let team = match (&self.provider_ids, &self.assignment) {
+            (None, None) => None,
+            (Some(ids), Some(assignment)) => Some(
+                Assignment::parse(assignment)
+                    .and_then(|a| Team::new(split_ids(Some(ids)), a))
+                    .map_err(|e| corrupt(T, id, format!("team: {e}")))?,
+            ),
+            _ => {
+                return Err(corrupt(
+                    T,
+                    id,
+                    "provider_ids and assignment: one without the other",
+                ));
+            }
+        };
         Ok(Service {
+            team,
             duration: minutes(T, id, "duration_min", self.duration_min)?,
             buffer_before: minutes(T, id, "buffer_before", self.buffer_before)?,
             buffer_after: minutes(T, id, "buffer_after", self.buffer_after)?,
@@ -333,9 +379,49 @@ pub struct BookingRow {
     pub sequence: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Every provider of a collective booking, comma-separated, the row's
+    /// own first (`None`: one provider). Absent from snapshots of bookings
+    /// of one provider (and from older ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ids: Option<String>,
+}
+
+/// What separates a booking's id from a provider's in the id of a seat row.
+pub const SEAT_MARK: char = '~';
+
+/// The id of a collective booking's seat row for `provider`.
+pub fn seat_id(booking: &str, provider: &str) -> String {
+    format!("{booking}{SEAT_MARK}{provider}")
+}
+
+/// The booking id a row id stands for: a seat's booking, or the id itself.
+pub fn booking_of(row_id: &str) -> &str {
+    row_id.split(SEAT_MARK).next().unwrap_or(row_id)
 }
 
 impl BookingRow {
+    /// The seat rows of a collective booking: the row once more for each
+    /// provider but its first (empty for one provider).
+    pub fn seats(&self) -> Vec<BookingRow> {
+        split_ids(self.provider_ids.as_deref())
+            .into_iter()
+            .filter(|p| p.as_str() != self.provider_id)
+            .map(|p| BookingRow {
+                id: seat_id(&self.id, p.as_str()),
+                provider_id: p.as_str().to_owned(),
+                ..self.clone()
+            })
+            .collect()
+    }
+
+    /// Every provider the booking occupies (seats included).
+    pub fn providers(&self) -> Vec<String> {
+        match &self.provider_ids {
+            Some(ids) => ids.split(',').map(str::to_owned).collect(),
+            None => vec![self.provider_id.clone()],
+        }
+    }
+
     /// The row (or snapshot) of a booking.
     pub fn from_domain(b: &Booking) -> Result<BookingRow, StorageError> {
         // Stored instants have second precision: derive the occupied range
@@ -367,6 +453,7 @@ impl BookingRow {
             sequence: i64::from(b.sequence),
             created_at: secs(b.created_at),
             updated_at: secs(b.updated_at),
+            provider_ids: join_ids(&b.provider_ids),
         })
     }
 
@@ -410,8 +497,14 @@ impl BookingRow {
             cancel_reason: self.cancel_reason,
             account_id: AccountId::from_trusted(self.account_id),
             service_id: ServiceId::from_trusted(self.service_id),
-            provider_id: ProviderId::from_trusted(self.provider_id),
-            id: BookingId::from_trusted(self.id),
+            // A seat row stands for its booking: the booking's id and first
+            // provider.
+            provider_id: split_ids(self.provider_ids.as_deref())
+                .first()
+                .cloned()
+                .unwrap_or_else(|| ProviderId::from_trusted(self.provider_id)),
+            provider_ids: split_ids(self.provider_ids.as_deref()),
+            id: BookingId::from_trusted(booking_of(&self.id).to_owned()),
         })
     }
 }

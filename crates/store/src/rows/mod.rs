@@ -17,7 +17,7 @@ pub use busy::{
     BookedRow, ExternalRow, MAX_TIME_OFF_SECS, TimeOffRow, blocked_ranges, busy_sources, ranges_of,
 };
 pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
-pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow};
+pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow, booking_of, seat_id};
 pub use time_off::TimeOffColumns;
 pub(crate) use values::instant;
 pub use values::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
@@ -35,6 +35,7 @@ mod tests {
             account_id: "acc_1".into(),
             service_id: "svc_1".into(),
             provider_id: "prv_1".into(),
+            provider_ids: None,
             duration_min: 30,
             scheduled_at: 1_700_000_000,
             end_at: 1_700_001_800,

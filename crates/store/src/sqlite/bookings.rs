@@ -19,7 +19,7 @@ use crate::TxError;
 use crate::bookings::Write;
 use crate::rows::{
     ACTIVE, BookedRow, BookingRow, ExternalRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS,
-    MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of, secs, secs_ceil,
+    MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of, seat_id, secs, secs_ceil,
 };
 use crate::schema::{bookings, calendar_busy, calendar_connections, time_off};
 
@@ -43,7 +43,10 @@ fn overlapping<'a>(
         .filter(bookings::status.eq_any(ACTIVE))
         .into_boxed();
     if let Some(id) = excluding {
-        query = query.filter(bookings::id.ne(id));
+        // The booking itself: its row, or its seat row for this provider.
+        query = query
+            .filter(bookings::id.ne(id))
+            .filter(bookings::id.ne(seat_id(id, provider)));
     }
     query
 }
@@ -108,12 +111,18 @@ impl SqliteStore {
     pub(crate) async fn insert_write(&self, write: Arc<Write>) -> Result<usize, TxError> {
         self.write("insert_booking", move |conn| {
             Box::pin(async move {
-                if write.is_active()
-                    && (Self::overlaps_another(conn, &write.row).await?
-                        || blocked_externally(conn, &write.row).await?
-                        || Self::blocked_by_time_off(conn, &write.row).await?)
-                {
-                    return Err(TxError::Conflict);
+                // A collective booking: its row and a seat row per other
+                // provider, every one checked, all inserted or none.
+                let seats = write.row.seats();
+                if write.is_active() {
+                    for row in std::iter::once(&write.row).chain(&seats) {
+                        if Self::overlaps_another(conn, row).await?
+                            || blocked_externally(conn, row).await?
+                            || Self::blocked_by_time_off(conn, row).await?
+                        {
+                            return Err(TxError::Conflict);
+                        }
+                    }
                 }
                 // Counted inside the writer's transaction: writes of this
                 // process run one at a time and `BEGIN IMMEDIATE` keeps
@@ -128,6 +137,12 @@ impl SqliteStore {
                     .values(&write.row)
                     .execute(conn)
                     .await?;
+                for seat in &seats {
+                    diesel::insert_into(bookings::table)
+                        .values(seat)
+                        .execute(conn)
+                        .await?;
+                }
                 Self::insert_events(conn, &write.events).await
             })
         })
