@@ -27,7 +27,8 @@ use jiff::Timestamp;
 
 use crate::postgres::PostgresStore;
 use crate::rows::{
-    ACTIVE, BookingRow, EventRow, MAX_OCCUPIED_SECS, MAX_TIME_OFF_SECS, instant, secs, secs_ceil,
+    ACTIVE, ACTIVE_BOOKING, BookingRow, EventRow, MAX_OCCUPIED_SECS, MAX_TIME_OFF_SECS, instant,
+    secs, secs_ceil,
 };
 use crate::schema::{bookings, events, time_off};
 
@@ -181,7 +182,7 @@ impl Store {
             .filter(bookings::service_id.eq(&row.service_id))
             .filter(bookings::scheduled_at.ge(cap.day_start))
             .filter(bookings::scheduled_at.lt(cap.day_end))
-            .filter(bookings::status.eq_any(ACTIVE))
+            .filter(ACTIVE_BOOKING)
             .filter(bookings::id.ne(&row.id))
             .filter(not_a_seat())
             .count()
@@ -437,7 +438,7 @@ impl BookingStore for Store {
                     .filter(bookings::service_id.eq(&service))
                     .filter(bookings::scheduled_at.ge(start))
                     .filter(bookings::scheduled_at.lt(end))
-                    .filter(bookings::status.eq_any(ACTIVE))
+                    .filter(ACTIVE_BOOKING)
                     .filter(bookings::id.ne(&excluding))
                     .filter(not_a_seat())
                     .select(bookings::scheduled_at)
@@ -468,7 +469,7 @@ impl BookingStore for Store {
                     .filter(bookings::service_id.eq(&service))
                     .filter(bookings::scheduled_at.ge(start))
                     .filter(bookings::scheduled_at.lt(end))
-                    .filter(bookings::status.eq_any(ACTIVE))
+                    .filter(ACTIVE_BOOKING)
                     .filter(not_a_seat())
                     .group_by(bookings::provider_id)
                     .select((bookings::provider_id, diesel::dsl::count_star()))

@@ -15,7 +15,9 @@ use duplicate::duplicate_item;
 use jiff::Timestamp;
 
 use crate::postgres::PostgresStore;
-use crate::rows::{ACTIVE, MAX_OCCUPIED_SECS, TimeOffColumns, booking_of, secs, secs_ceil};
+use crate::rows::{
+    ACTIVE_BOOKING, MAX_OCCUPIED_SECS, TimeOffColumns, booking_of, secs, secs_ceil,
+};
 use crate::schema::{bookings, time_off};
 use crate::sqlite::SqliteStore;
 use crate::{TxError, page, page_limit};
@@ -49,7 +51,7 @@ impl TimeOffStore for Store {
                             )
                             .filter(bookings::scheduled_at.lt(row.end_at))
                             .filter(bookings::end_at.gt(row.start_at))
-                            .filter(bookings::status.eq_any(ACTIVE))
+                            .filter(ACTIVE_BOOKING)
                             .order((bookings::scheduled_at.asc(), bookings::id.asc()))
                             .select(bookings::id)
                             .load(conn)

@@ -19,8 +19,8 @@ pub use busy::{
 pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
 pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow, booking_of, seat_id};
 pub use time_off::TimeOffColumns;
-pub(crate) use values::instant;
 pub use values::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
+pub(crate) use values::{ACTIVE_BOOKING, instant};
 pub use webhooks::{AttemptRow, DeliveryRow, WebhookRow, assemble_deliveries, outcome_columns};
 
 #[cfg(test)]

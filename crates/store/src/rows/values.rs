@@ -15,6 +15,13 @@ pub const MAX_OCCUPIED_SECS: i64 = (1440 + 2 * 10080) * 60;
 /// Statuses that hold their time.
 pub const ACTIVE: [&str; 2] = ["pending", "confirmed"];
 
+/// [`ACTIVE`] as a condition on `bookings.status`, written out: diesel
+/// never caches a statement with `eq_any` on SQLite (its `IN (?, ?)` list
+/// may change length), so each booking's conflict check was parsed and
+/// planned again. A test checks it names the same statuses.
+pub(crate) const ACTIVE_BOOKING: crate::Condition =
+    crate::Condition("bookings.status IN ('pending', 'confirmed')");
+
 /// A corrupt stored value in `table`, row `id`.
 pub fn corrupt(table: &str, id: &str, what: impl Display) -> StorageError {
     StorageError::Internal(format!("corrupt {table} row `{id}`: {what}"))
@@ -123,5 +130,16 @@ mod tests {
             matches!(&e, StorageError::Internal(m) if m == "corrupt services row `svc_1`: days: bad bitmask 999"),
             "{e:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod active_tests {
+    use super::{ACTIVE, ACTIVE_BOOKING};
+
+    #[test]
+    fn the_written_out_active_condition_names_the_active_statuses() {
+        let listed = ACTIVE.map(|s| format!("'{s}'")).join(", ");
+        assert_eq!(ACTIVE_BOOKING.0, format!("bookings.status IN ({listed})"));
     }
 }

@@ -18,7 +18,7 @@ use super::store::SqliteStore;
 use crate::TxError;
 use crate::bookings::Write;
 use crate::rows::{
-    ACTIVE, BookedRow, BookingRow, ExternalRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS,
+    ACTIVE_BOOKING, BookedRow, BookingRow, ExternalRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS,
     MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of, seat_id, secs, secs_ceil,
 };
 use crate::schema::{bookings, calendar_busy, calendar_connections, time_off};
@@ -40,7 +40,7 @@ fn overlapping<'a>(
         .filter(bookings::occupied_start.lt(end))
         .filter(bookings::occupied_start.gt(start.saturating_sub(MAX_OCCUPIED_SECS)))
         .filter(bookings::occupied_end.gt(start))
-        .filter(bookings::status.eq_any(ACTIVE))
+        .filter(ACTIVE_BOOKING)
         .into_boxed();
     if let Some(id) = excluding {
         // The booking itself: its row, or its seat row for this provider.
@@ -177,7 +177,7 @@ impl SqliteStore {
             .filter(
                 bookings::occupied_start.gt(row.occupied_start.saturating_sub(MAX_OCCUPIED_SECS)),
             )
-            .filter(bookings::status.eq_any(ACTIVE))
+            .filter(ACTIVE_BOOKING)
             .filter(bookings::id.ne(&row.id))
             .order(bookings::occupied_start.desc())
             .select(bookings::occupied_end)

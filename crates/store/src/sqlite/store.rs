@@ -99,7 +99,8 @@ impl SqliteStore {
             .connection_timeout(POOL_TIMEOUT)
             .build(Readers { url: url.clone() })
             .map_err(|e| unavailable(&e))?;
-        let writer = Writer::start(Conn::new(conn)).map_err(|e| unavailable(&e))?;
+        let checkpoints = connect(&url).map_err(|e| unavailable(&e))?;
+        let writer = Writer::start(Conn::new(conn), checkpoints)?;
         let store = SqliteStore {
             inner: Arc::new(Inner {
                 readers,
