@@ -19,10 +19,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use booking_domain::{
-    BusySource, CalendarSource, FetchError, FetchOutcome, FetchRequest, Fetched, OAuthCredentials,
-    TimeRange, Validators,
+    BookingId, BusySource, CalendarSource, CalendarWriter, EventDraft, FetchError, FetchOutcome,
+    FetchRequest, Fetched, OAuthCredentials, RemoteEvent, TimeRange, Validators, WriteOutcome,
+    WriteRequest, event_uid,
 };
 use jiff::{SignedDuration, Timestamp};
+use reqwest::StatusCode;
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -44,6 +46,7 @@ pub const MAX_QUERY_SPAN: SignedDuration = SignedDuration::from_hours(90 * 24);
 #[derive(Debug, Clone)]
 pub struct GoogleCalendar {
     http: HttpClient,
+    origin: Url,
     free_busy: Url,
     token: TokenEndpoint,
 }
@@ -87,6 +90,7 @@ impl GoogleCalendar {
         Ok(GoogleCalendar {
             http,
             free_busy: api_url(&origin, "/calendar/v3/freeBusy"),
+            origin,
             token,
         })
     }
@@ -125,6 +129,154 @@ impl GoogleCalendar {
             refreshed: session.into_refreshed(),
         })
     }
+}
+
+impl GoogleCalendar {
+    /// `{api}/calendar/v3/calendars/{calendar_id}/events[/{event_id}]`,
+    /// each segment escaped.
+    fn events_url(&self, calendar_id: &str, event_id: Option<&str>) -> Url {
+        let mut url = api_url(&self.origin, "/");
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.clear();
+            segments.extend(["calendar", "v3", "calendars", calendar_id, "events"]);
+            segments.extend(event_id);
+        }
+        url
+    }
+
+    /// Makes the booking's event in calendar `calendar_id` match `event`
+    /// (`None`: removes it), at the id derived from the booking.
+    ///
+    /// An event not known to exist is inserted with its id; a 409 (the
+    /// id exists: a retry of an insert whose answer was lost, or an event
+    /// deleted before) is success, after a patch that brings it to the
+    /// booking's state (and back from cancelled). A known event is patched;
+    /// a 404 or 410 there inserts it again. Removing answers success when
+    /// the event is already gone.
+    pub async fn write_event(
+        &self,
+        calendar_id: &str,
+        credentials: &OAuthCredentials,
+        booking: &BookingId,
+        event: Option<&EventDraft>,
+        remote: &RemoteEvent,
+        now: jiff::Timestamp,
+    ) -> Result<WriteOutcome, FetchError> {
+        let mut session = Session::new(&self.http, SERVICE, Some(&self.token), credentials, now);
+        let id = event_id(booking);
+        let one = self.events_url(calendar_id, Some(&id));
+        let Some(event) = event else {
+            let answer = session
+                .send(|client| client.delete(one.clone()).query(&[("sendUpdates", "none")]))
+                .await?;
+            if !(answer.status.is_success()
+                || answer.status == StatusCode::NOT_FOUND
+                || answer.status == StatusCode::GONE)
+            {
+                return Err(answer.unexpected(SERVICE));
+            }
+            return Ok(WriteOutcome {
+                remote: RemoteEvent::default(),
+                refreshed: session.into_refreshed(),
+            });
+        };
+        let mut body = event_body(booking, event);
+        let mut insert = !remote.written;
+        if !insert {
+            let answer = patch_event(&mut session, &one, &body).await?;
+            if answer.status == StatusCode::NOT_FOUND || answer.status == StatusCode::GONE {
+                insert = true;
+            } else if !answer.status.is_success() {
+                return Err(answer.unexpected(SERVICE));
+            }
+        }
+        if insert {
+            body["id"] = serde_json::Value::String(id.clone());
+            let all = self.events_url(calendar_id, None);
+            let answer = session
+                .send(|client| {
+                    client
+                        .post(all.clone())
+                        .query(&[("sendUpdates", "none")])
+                        .json(&body)
+                })
+                .await?;
+            if answer.status == StatusCode::CONFLICT {
+                // The id is taken: the event exists (perhaps cancelled).
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("id");
+                }
+                let answer = patch_event(&mut session, &one, &body).await?;
+                if !answer.status.is_success() {
+                    return Err(answer.unexpected(SERVICE));
+                }
+            } else if !answer.status.is_success() {
+                return Err(answer.unexpected(SERVICE));
+            }
+        }
+        Ok(WriteOutcome {
+            remote: RemoteEvent {
+                written: true,
+                id: Some(id),
+                etag: None,
+            },
+            refreshed: session.into_refreshed(),
+        })
+    }
+}
+
+/// `PATCH`es the event at `url` with `body`.
+async fn patch_event(
+    session: &mut Session<'_>,
+    url: &Url,
+    body: &serde_json::Value,
+) -> Result<crate::client::Answer, FetchError> {
+    session
+        .send(|client| {
+            client
+                .patch(url.clone())
+                .query(&[("sendUpdates", "none")])
+                .json(body)
+        })
+        .await
+}
+
+/// The Google event id of a booking's event: the booking id in base32hex
+/// (RFC 4648 "extended hex", lower case, no padding), after a fixed `bk`
+/// marker, so it only uses the characters Google allows (`a-v`, `0-9`,
+/// 5-1024 long) and is the same on every retry.
+pub fn event_id(booking: &BookingId) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let bytes = booking.as_str().as_bytes();
+    let mut out = String::from("bk");
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &byte in bytes {
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+        buffer &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// The event resource Google Calendar v3 takes (the fields we set).
+fn event_body(booking: &BookingId, event: &EventDraft) -> serde_json::Value {
+    serde_json::json!({
+        "summary": event.summary,
+        "description": event.description,
+        "start": {"dateTime": event.range.start().to_string(), "timeZone": "UTC"},
+        "end": {"dateTime": event.range.end().to_string(), "timeZone": "UTC"},
+        "status": if event.tentative { "tentative" } else { "confirmed" },
+        "transparency": "opaque",
+        "iCalUID": event_uid(booking),
+        "extendedProperties": {"private": {"booking_id": booking.as_str()}},
+    })
 }
 
 /// Adds the busy periods of `calendar_id` in `answer` to `blocks`.
@@ -213,9 +365,44 @@ impl BusySource for GoogleCalendar {
     }
 }
 
+#[async_trait]
+impl CalendarWriter for GoogleCalendar {
+    async fn write(&self, request: WriteRequest<'_>) -> Result<WriteOutcome, FetchError> {
+        let CalendarSource::Google {
+            calendar_id,
+            credentials,
+        } = request.source
+        else {
+            return Err(wrong_kind(SERVICE, request.source));
+        };
+        bounded(
+            self.http.options().fetch_timeout,
+            SERVICE,
+            self.write_event(
+                calendar_id,
+                credentials,
+                request.booking,
+                request.event,
+                request.remote,
+                request.now,
+            ),
+        )
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_ids_are_base32hex_of_the_booking_id() {
+        let id = event_id(&BookingId::from_trusted("bk_Zz9".to_owned()));
+        // "bk_Zz9" = 62 6b 5f 5a 7a 39 in base32hex, lower case.
+        assert_eq!(id, "bkc9llumjq74");
+        assert!(id.len() >= 5 && id.len() <= 1024);
+        assert!(id.chars().all(|c| matches!(c, 'a'..='v' | '0'..='9')));
+    }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -236,6 +236,7 @@ impl Store {
             {
                 return Err(TxError::Conflict);
             }
+            Self::queue_calendar_writes(conn, row).await?;
             Self::insert_events(conn, &write.events).await
         })
         .await

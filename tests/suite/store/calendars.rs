@@ -35,6 +35,8 @@ pub fn connection(
         last_error_at: None,
         busy_blocks: 0,
         validators: Validators::default(),
+        write: false,
+        last_write_error: None,
         created_at: now(),
     }
 }

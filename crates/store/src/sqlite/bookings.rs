@@ -128,6 +128,7 @@ impl SqliteStore {
                     .values(&write.row)
                     .execute(conn)
                     .await?;
+                Self::queue_calendar_writes(conn, &write.row).await?;
                 Self::insert_events(conn, &write.events).await
             })
         })
