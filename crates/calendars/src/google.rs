@@ -14,6 +14,14 @@
 //! than "no busy time". Google refuses ranges longer than 90 days ("The
 //! requested time range is too long"), so a longer window is asked for in
 //! consecutive parts of at most [`MAX_QUERY_SPAN`].
+//!
+//! A connection that also writes bookings (`write`) is read with
+//! `events.list` instead (`singleEvents=true`, so Google expands
+//! recurrences), which names each event: the ones the server wrote (the
+//! `booking_id` private extended property) are left out, as are cancelled,
+//! transparent and declined ones. Its events are inserted, patched and
+//! deleted at ids derived from the booking ([`event_id`]), so a retry never
+//! makes a second event.
 
 use std::collections::HashMap;
 
@@ -346,6 +354,174 @@ pub(crate) fn split_window(window: TimeRange, span: SignedDuration) -> Vec<TimeR
     parts
 }
 
+/// One page of `events.list` (only what is read).
+#[derive(Deserialize)]
+struct EventsPage {
+    #[serde(default)]
+    items: Vec<ListedEvent>,
+    #[serde(rename = "nextPageToken", default)]
+    next_page_token: Option<String>,
+    #[serde(rename = "timeZone", default)]
+    time_zone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListedEvent {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    transparency: Option<String>,
+    #[serde(default)]
+    start: Option<EventTime>,
+    #[serde(default)]
+    end: Option<EventTime>,
+    #[serde(default)]
+    attendees: Vec<Attendee>,
+    #[serde(rename = "extendedProperties", default)]
+    extended: Option<ExtendedProperties>,
+}
+
+#[derive(Deserialize)]
+struct EventTime {
+    #[serde(rename = "dateTime", default)]
+    date_time: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Attendee {
+    #[serde(rename = "self", default)]
+    is_self: bool,
+    #[serde(rename = "responseStatus", default)]
+    response_status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ExtendedProperties {
+    #[serde(default)]
+    private: HashMap<String, String>,
+}
+
+impl GoogleCalendar {
+    /// The busy time of a calendar the server also writes into, from
+    /// `events.list` rather than `freeBusy` (which cannot tell our events
+    /// from others): occurrences expanded by Google (`singleEvents`),
+    /// without cancelled, transparent and declined events, nor the events
+    /// the server wrote (the `booking_id` private extended property).
+    /// All-day events block their days in the calendar's zone.
+    pub async fn busy_without_ours(
+        &self,
+        calendar_id: &str,
+        credentials: &OAuthCredentials,
+        window: TimeRange,
+        now: Timestamp,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut session = Session::new(&self.http, SERVICE, Some(&self.token), credentials, now);
+        let url = self.events_url(calendar_id, None);
+        let mut blocks = Vec::new();
+        let mut page_token: Option<String> = None;
+        for _ in 0..self.http.options().max_pages {
+            let mut query = vec![
+                ("timeMin", window.start().to_string()),
+                ("timeMax", window.end().to_string()),
+                ("singleEvents", "true".to_owned()),
+                ("maxResults", "2500".to_owned()),
+            ];
+            if let Some(token) = &page_token {
+                query.push(("pageToken", token.clone()));
+            }
+            let answer = session
+                .send(|client| client.get(url.clone()).query(&query))
+                .await?;
+            if !answer.status.is_success() {
+                return Err(answer.unexpected(SERVICE));
+            }
+            let page: EventsPage = answer.json(SERVICE)?;
+            let zone = page
+                .time_zone
+                .as_deref()
+                .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+                .unwrap_or(jiff::tz::TimeZone::UTC);
+            for event in &page.items {
+                if let Some(block) = listed_busy(event, &zone, window)? {
+                    blocks.push(block);
+                }
+            }
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(token) => page_token = Some(token),
+                None => {
+                    return Ok(FetchOutcome {
+                        fetched: Fetched::Busy {
+                            blocks,
+                            validators: Validators::default(),
+                        },
+                        refreshed: session.into_refreshed(),
+                    });
+                }
+            }
+        }
+        Err(FetchError::Upstream(format!(
+            "{SERVICE} answered more than {} pages",
+            self.http.options().max_pages
+        )))
+    }
+}
+
+/// The busy block of a listed event inside `window`, if it blocks time.
+fn listed_busy(
+    event: &ListedEvent,
+    zone: &jiff::tz::TimeZone,
+    window: TimeRange,
+) -> Result<Option<TimeRange>, FetchError> {
+    let ours = event
+        .extended
+        .as_ref()
+        .is_some_and(|e| e.private.contains_key("booking_id"));
+    let declined = event
+        .attendees
+        .iter()
+        .any(|a| a.is_self && a.response_status.as_deref() == Some("declined"));
+    if ours
+        || declined
+        || event.status.as_deref() == Some("cancelled")
+        || event.transparency.as_deref() == Some("transparent")
+    {
+        return Ok(None);
+    }
+    let (Some(start), Some(end)) = (&event.start, &event.end) else {
+        return Ok(None);
+    };
+    let (Some(start), Some(end)) = (instant_of(start, zone)?, instant_of(end, zone)?) else {
+        return Ok(None);
+    };
+    Ok(overlapping(window, start, end))
+}
+
+/// An event time: `dateTime` (with its offset), or an all-day `date` at
+/// midnight in `zone`.
+fn instant_of(
+    time: &EventTime,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Option<Timestamp>, FetchError> {
+    let unreadable = || {
+        FetchError::Upstream(format!(
+            "{SERVICE} answered an event with an unreadable time"
+        ))
+    };
+    if let Some(at) = &time.date_time {
+        return at.parse::<Timestamp>().map(Some).map_err(|_| unreadable());
+    }
+    if let Some(day) = &time.date {
+        let day: jiff::civil::Date = day.parse().map_err(|_| unreadable())?;
+        let at = zone
+            .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+            .map_err(|_| unreadable())?;
+        return Ok(Some(at));
+    }
+    Ok(None)
+}
+
 #[async_trait]
 impl BusySource for GoogleCalendar {
     async fn fetch(&self, request: FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
@@ -356,12 +532,22 @@ impl BusySource for GoogleCalendar {
         else {
             return Err(wrong_kind(SERVICE, request.source));
         };
-        bounded(
-            self.http.options().fetch_timeout,
-            SERVICE,
-            self.busy(calendar_id, credentials, request.window, request.now),
-        )
-        .await
+        let timeout = self.http.options().fetch_timeout;
+        if request.writes {
+            bounded(
+                timeout,
+                SERVICE,
+                self.busy_without_ours(calendar_id, credentials, request.window, request.now),
+            )
+            .await
+        } else {
+            bounded(
+                timeout,
+                SERVICE,
+                self.busy(calendar_id, credentials, request.window, request.now),
+            )
+            .await
+        }
     }
 }
 

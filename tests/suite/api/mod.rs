@@ -31,6 +31,7 @@ mod shutdown;
 mod time_off;
 mod unavailable;
 mod webhooks;
+mod writeback;
 
 use booking_tests::{Api, TestServer};
 
