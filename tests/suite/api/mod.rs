@@ -5,6 +5,7 @@
 mod availability;
 mod backup;
 mod bookings;
+mod caldav;
 mod calendar;
 mod calendars;
 mod cli;
