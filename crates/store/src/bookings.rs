@@ -236,7 +236,10 @@ impl Store {
             {
                 return Err(TxError::Conflict);
             }
-            Self::queue_calendar_writes(conn, row).await?;
+            // Completion changes nothing a calendar shows: not queued.
+            if row.status != "completed" || expected.1 != row.scheduled_at {
+                Self::queue_calendar_writes(conn, row).await?;
+            }
             Self::insert_events(conn, &write.events).await
         })
         .await
