@@ -192,7 +192,8 @@ const WRITE_POLL: Duration = Duration::from_secs(1);
 /// side ([`WRITE_CONCURRENCY`] at once) and records the result; a failure
 /// is retried after `retry_delays` (the webhook schedule), one per retry.
 /// Looks again every [`WRITE_POLL`] when nothing was due. On `stop` it
-/// claims nothing more and lets the writes in flight finish.
+/// claims nothing more; the writes in flight finish and are recorded (each
+/// is bounded by the adapters' time limit), so none waits for its lease.
 pub async fn write_calendars(
     ports: Ports,
     retry_delays: Vec<Duration>,
@@ -204,6 +205,7 @@ pub async fn write_calendars(
         .collect();
     let delays = std::sync::Arc::new(delays);
     tokio::pin!(stop);
+    let mut stopping = false;
     loop {
         let claimed =
             match booking_domain::usecases::claim_calendar_writes(&ports, WRITE_BATCH).await {
@@ -213,20 +215,22 @@ pub async fn write_calendars(
                     Vec::new()
                 }
             };
-        if claimed.len() < WRITE_BATCH as usize {
-            // Nothing more due now: write these, then wait a little.
-            let round = write_side_by_side(&ports, claimed, &delays);
-            tokio::select! {
-                () = round => {}
-                () = &mut stop => return,
+        let more = claimed.len() >= WRITE_BATCH as usize;
+        let round = write_side_by_side(&ports, claimed, &delays);
+        tokio::pin!(round);
+        tokio::select! {
+            () = &mut round => {}
+            () = &mut stop, if !stopping => {
+                stopping = true;
+                round.await;
             }
+        }
+        if stopping {
+            return;
+        }
+        if !more {
             tokio::select! {
                 () = tokio::time::sleep(WRITE_POLL) => {}
-                () = &mut stop => return,
-            }
-        } else {
-            tokio::select! {
-                () = write_side_by_side(&ports, claimed, &delays) => {}
                 () = &mut stop => return,
             }
         }

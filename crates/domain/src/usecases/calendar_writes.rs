@@ -16,8 +16,10 @@ use jiff::{SignedDuration, Timestamp};
 use crate::ports::{ClaimedWrite, Ports, StorageError, WriteResult};
 use crate::{BookingStatus, EventDraft, TimeRange, WriteRequest};
 
-/// How long a write claim lasts (a worker that dies loses it then).
-pub const WRITE_LEASE_SECS: i64 = 120;
+/// How long a write claim lasts (a worker that dies loses it then): longer
+/// than the adapters' bound on one write (120 s), so a slow write is never
+/// claimed twice at once.
+pub const WRITE_LEASE_SECS: i64 = 300;
 
 /// Claims up to `limit` due writes (safe with several processes).
 pub async fn claim_calendar_writes(
