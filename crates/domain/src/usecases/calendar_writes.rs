@@ -82,33 +82,28 @@ pub async fn write_booking(
         _ => None,
     };
     let now = ports.clock.now();
-    let result = if draft.is_none() && !claimed.remote.written {
-        // Nothing was ever written, and nothing should be.
-        WriteResult::Done {
-            remote: claimed.remote.clone(),
-            refreshed: None,
-        }
-    } else {
-        let written = ports
-            .calendar_writer
-            .write(WriteRequest {
-                source: &connection.source,
-                booking: &claimed.booking_id,
-                event: draft.as_ref(),
-                remote: &claimed.remote,
-                now,
-            })
-            .await;
-        match written {
-            Ok(outcome) => WriteResult::Done {
-                remote: outcome.remote,
-                refreshed: outcome.refreshed,
-            },
-            Err(e) => WriteResult::Failed {
-                error: e.to_string(),
-                retry_at: retry_at(now, claimed.attempts, retry_delays),
-            },
-        }
+    // A removal is sent even when no write is known to have succeeded: an
+    // earlier attempt may have made the event and lost the answer (the
+    // adapters treat an event already gone as removed).
+    let written = ports
+        .calendar_writer
+        .write(WriteRequest {
+            source: &connection.source,
+            booking: &claimed.booking_id,
+            event: draft.as_ref(),
+            remote: &claimed.remote,
+            now,
+        })
+        .await;
+    let result = match written {
+        Ok(outcome) => WriteResult::Done {
+            remote: outcome.remote,
+            refreshed: outcome.refreshed,
+        },
+        Err(e) => WriteResult::Failed {
+            error: e.to_string(),
+            retry_at: retry_at(now, claimed.attempts, retry_delays),
+        },
     };
     ports
         .calendars
