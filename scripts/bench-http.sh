@@ -23,6 +23,7 @@ PORT=${BENCH_PORT:-18181}
 
 cargo build --release -q -p booking-server --bin booking-api
 BIN=${CARGO_TARGET_DIR:-target}/release/booking-api
+mkdir -p target
 
 admin=$TEST_DATABASE_URL
 db=booking_bench
@@ -172,7 +173,8 @@ for c in 16 64; do
   echo "| $c | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
 done
 sleep 2
-echo "(events written to the sink by then: $(curl -sf "http://127.0.0.1:$SINK_PORT/count") of $made bookings)"
+read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
+echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
 
 # The write runs above left tens of thousands of new rows; vacuum them now
 # so autovacuum does not take a core away in the middle of the read runs

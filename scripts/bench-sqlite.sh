@@ -15,6 +15,7 @@ PORT=${BENCH_PORT:-18182}
 
 cargo build --release -q -p booking-server --bin booking-api
 BIN=${CARGO_TARGET_DIR:-target}/release/booking-api
+mkdir -p target
 
 dir=$(mktemp -d)
 db=$dir/bench.db
@@ -73,7 +74,8 @@ for c in 16 64; do
   echo "| $c | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
 done
 sleep 2
-echo "(events written to the sink by then: $(curl -sf "http://127.0.0.1:$SINK_PORT/count") of $made bookings)"
+read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
+echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
 
 # The baseline on the same file, with the server stopped (so it has the CPU
 # the server had).

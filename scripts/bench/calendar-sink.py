@@ -1,6 +1,7 @@
 """A CalDAV-shaped sink for the write-back variant of the booking benchmarks:
 answers PUT with 201 and an ETag, DELETE with 204, REPORT with an empty
-multistatus, and GET /count with how many PUTs it took. Not a test.
+multistatus, and GET /count with how many distinct resources were PUT and
+how many PUTs there were ("events puts"). Not a test.
 
     python3 calendar-sink.py PORT
 """
@@ -11,6 +12,7 @@ import threading
 
 lock = threading.Lock()
 puts = 0
+resources = set()
 
 
 class Sink(http.server.BaseHTTPRequestHandler):
@@ -37,6 +39,7 @@ class Sink(http.server.BaseHTTPRequestHandler):
         self._drain()
         with lock:
             puts += 1
+            resources.add(self.path)
             n = puts
         self._answer(201, headers=[("etag", f'"{n}"')])
 
@@ -50,7 +53,9 @@ class Sink(http.server.BaseHTTPRequestHandler):
                      [("content-type", "application/xml")])
 
     def do_GET(self):
-        self._answer(200, str(puts).encode())
+        with lock:
+            answer = f"{len(resources)} {puts}"
+        self._answer(200, answer.encode())
 
 
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
