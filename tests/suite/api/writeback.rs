@@ -592,3 +592,66 @@ async fn on_postgres_the_booking_insert_queues_the_write() {
     assert_eq!(inserts, ids.len(), "each event inserted once");
     assert_eq!(s.log.iter().filter(|r| r.method == "DELETE").count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn write_and_caldav_fields_are_validated() {
+    let server = TestServer::start();
+    let api = server.api("acme");
+    let prv = provider_id(&api).await;
+    let path = format!("/v1/providers/{prv}/calendars");
+    let caldav = |extra: Value| {
+        let mut body = json!({"type": "caldav", "url": "https://dav.example.com/cal/ada/work/",
+                              "username": "ada", "password": "pw"});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        body
+    };
+    for (body, field) in [
+        (
+            json!({"type": "ics", "url": "https://example.com/c.ics", "write": true}),
+            "write",
+        ),
+        (
+            json!({"type": "calendly", "credentials": {"access_token": "a"}, "write": true}),
+            "write",
+        ),
+        (caldav(json!({"password": null})), "password"),
+        (caldav(json!({"username": null})), "username"),
+        (caldav(json!({"url": null})), "url"),
+        (caldav(json!({"password": ""})), "password"),
+        (caldav(json!({"url": "https://127.0.0.1/cal/"})), "url"),
+        (
+            caldav(json!({"credentials": {"access_token": "a"}})),
+            "credentials",
+        ),
+        (
+            json!({"type": "outlook", "credentials": {"access_token": "a"}, "password": "x"}),
+            "password",
+        ),
+        (caldav(json!({"write": "yes"})), "write"),
+    ] {
+        api.post(&path, &body).await.expect_validation_of(field);
+    }
+    let made = api
+        .post(&path, &caldav(json!({"write": true})))
+        .await
+        .expect_status(201)
+        .json;
+    assert_eq!(made["type"], "caldav");
+    assert_eq!(made["write"], true);
+    assert_eq!(made["last_write_error"], Value::Null);
+    let listed = api.get(&path).await.text();
+    assert!(!listed.contains("\"pw\""), "password echoed: {listed}");
+    // Without the write flag: false.
+    let read_only = api
+        .post(&path, &caldav(json!({})))
+        .await
+        .expect_status(201)
+        .json;
+    assert_eq!(read_only["write"], false);
+}
