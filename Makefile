@@ -16,12 +16,15 @@ build:
 ## TEST_DATABASE_URL, scripts/test-postgres.sh installs PostgreSQL with apt if
 ## missing and runs a throw-away local cluster for the run. The e2e tests run
 ## the real binary on 127.0.0.1. The Postgres tests must run here (a missing
-## database fails them; see tests/build.rs), and no benchmark does: bench
+## database fails them; see tests/build.rs), as must the CalDAV tests
+## (scripts/test-caldav.sh keeps Radicale and the Python caldav client, pinned,
+## in a virtual environment under ~/.cache/booking-api, installing them with
+## pip when missing), and no benchmark does: bench
 ## targets are left out (`make lint` still compiles them).
 test: export BOOKING_REQUIRE_POSTGRES = 1
 test: lint
 	$(CARGO) build -p booking-server --bin booking-api
-	scripts/test-postgres.sh $(CARGO) test --workspace --lib --bins --tests --examples
+	scripts/test-postgres.sh scripts/test-caldav.sh $(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 	scripts/test-clients.sh
 

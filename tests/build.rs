@@ -1,4 +1,5 @@
-//! Decides at build time whether the Postgres tests may be skipped.
+//! Decides at build time whether the Postgres (and CalDAV) tests may be
+//! skipped.
 //!
 //! Without a server (`TEST_DATABASE_URL` unset or empty) and without a
 //! requirement for one (`CI` or `BOOKING_REQUIRE_POSTGRES` set to anything
@@ -15,6 +16,7 @@
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    caldav();
     println!("cargo::rustc-check-cfg=cfg(no_postgres)");
     println!("cargo::rustc-check-cfg=cfg(no_postgres_tls)");
     println!("cargo::rerun-if-env-changed=CI");
@@ -33,6 +35,20 @@ fn main() {
     let root = std::env::var("TEST_DATABASE_SSLROOTCERT").is_ok_and(|path| !path.trim().is_empty());
     if !database || !root {
         println!("cargo::rustc-cfg=no_postgres_tls");
+    }
+}
+
+/// The CalDAV tests the same way: `cfg(no_caldav)` when no Python with
+/// Radicale and `caldav` is given (`BOOKING_TEST_CALDAV_PYTHON`, which
+/// `scripts/test-caldav.sh` exports) and neither `CI` nor
+/// `BOOKING_REQUIRE_CALDAV` requires them.
+fn caldav() {
+    println!("cargo::rustc-check-cfg=cfg(no_caldav)");
+    println!("cargo::rerun-if-env-changed=BOOKING_REQUIRE_CALDAV");
+    println!("cargo::rerun-if-env-changed=BOOKING_TEST_CALDAV_PYTHON");
+    let given = std::env::var("BOOKING_TEST_CALDAV_PYTHON").is_ok_and(|p| !p.trim().is_empty());
+    if !given && !required("CI") && !required("BOOKING_REQUIRE_CALDAV") {
+        println!("cargo::rustc-cfg=no_caldav");
     }
 }
 

@@ -20,6 +20,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub mod fake;
 pub mod receiver;
 
 /// How long the server may take to log its listening line.

@@ -102,6 +102,8 @@ pub struct HttpClient {
 pub(crate) struct Answer {
     /// The status.
     pub status: StatusCode,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -139,6 +141,30 @@ impl HttpClient {
         Ok(HttpClient { client, options })
     }
 
+    /// A client for URLs chosen by API clients (CalDAV): as
+    /// [`HttpClient::new`], but never following a redirect at all, and
+    /// unless `allow_private`, https only and through the SSRF guard's
+    /// resolver (no loopback, private, link-local or metadata address).
+    pub fn guarded(options: HttpOptions, allow_private: bool) -> Result<HttpClient, ClientError> {
+        let mut builder = Client::builder()
+            .use_rustls_tls()
+            .redirect(redirect::Policy::none())
+            .timeout(options.request_timeout)
+            .connect_timeout(options.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(USER_AGENT)
+            .no_proxy();
+        if !allow_private {
+            builder = builder
+                .https_only(true)
+                .dns_resolver(booking_netguard::GuardedResolver::shared());
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ClientError(describe_error(&e.without_url())))?;
+        Ok(HttpClient { client, options })
+    }
+
     /// The limits in force.
     pub fn options(&self) -> &HttpOptions {
         &self.options
@@ -159,8 +185,13 @@ impl HttpClient {
                 Ok(response) => {
                     let status = response.status();
                     if !is_retryable(status) {
+                        let headers = response.headers().clone();
                         let body = self.read_body(service, response).await?;
-                        return Ok(Answer { status, body });
+                        return Ok(Answer {
+                            status,
+                            headers,
+                            body,
+                        });
                     }
                     let retry_after = response
                         .headers()

@@ -15,8 +15,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use booking_domain::{BusySource, CalendarSource, FetchError, FetchOutcome, FetchRequest};
+use booking_domain::{
+    BusySource, CalendarSource, CalendarWriter, FetchError, FetchOutcome, FetchRequest,
+    WriteOutcome, WriteRequest,
+};
 
+use crate::caldav::CaldavCalendar;
 use crate::calendly::CalendlyCalendar;
 use crate::client::{ClientError, HttpClient, HttpOptions};
 use crate::endpoints::{EndpointError, Endpoints};
@@ -42,6 +46,7 @@ pub struct ExternalCalendars {
     google: GoogleCalendar,
     outlook: OutlookCalendar,
     calendly: CalendlyCalendar,
+    caldav: CaldavCalendar,
     ics: Arc<dyn BusySource>,
 }
 
@@ -51,6 +56,7 @@ impl std::fmt::Debug for ExternalCalendars {
             .field("google", &self.google)
             .field("outlook", &self.outlook)
             .field("calendly", &self.calendly)
+            .field("caldav", &self.caldav)
             .finish_non_exhaustive()
     }
 }
@@ -70,13 +76,20 @@ impl ExternalCalendars {
         ics: Arc<dyn BusySource>,
     ) -> Result<Self, BuildError> {
         endpoints.validate()?;
-        let http = HttpClient::new(options)?;
+        let http = HttpClient::new(options.clone())?;
         Ok(ExternalCalendars {
             google: GoogleCalendar::new(http.clone(), endpoints)?,
             outlook: OutlookCalendar::new(http.clone(), endpoints)?,
             calendly: CalendlyCalendar::new(http, endpoints)?,
+            caldav: CaldavCalendar::new(options, false)?,
             ics,
         })
+    }
+
+    /// With this CalDAV adapter (the default one refuses private targets).
+    pub fn with_caldav(mut self, caldav: CaldavCalendar) -> Self {
+        self.caldav = caldav;
+        self
     }
 
     /// The Google adapter.
@@ -103,6 +116,24 @@ impl BusySource for ExternalCalendars {
             CalendarSource::Google { .. } => self.google.fetch(request).await,
             CalendarSource::Outlook { .. } => self.outlook.fetch(request).await,
             CalendarSource::Calendly { .. } => self.calendly.fetch(request).await,
+            CalendarSource::Caldav { .. } => self.caldav.fetch(request).await,
+        }
+    }
+}
+
+#[async_trait]
+impl CalendarWriter for ExternalCalendars {
+    async fn write(&self, request: WriteRequest<'_>) -> Result<WriteOutcome, FetchError> {
+        match request.source {
+            CalendarSource::Google { .. } => self.google.write(request).await,
+            CalendarSource::Outlook { .. } => self.outlook.write(request).await,
+            CalendarSource::Caldav { .. } => self.caldav.write(request).await,
+            CalendarSource::Ics { .. } | CalendarSource::Calendly { .. } => {
+                Err(FetchError::Refused(format!(
+                    "bookings cannot be written into a {} calendar",
+                    request.source.kind()
+                )))
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! port for iCal URLs, Google Calendar, Microsoft Graph (Outlook) and
 //! Calendly.
 
+pub mod caldav;
 pub mod calendly;
 pub mod client;
 pub mod endpoints;

@@ -40,6 +40,12 @@ use crate::client::{Answer, HttpClient, error_code};
 /// and `offline_access` so a new refresh token comes back.
 pub const MICROSOFT_SCOPE: &str = "https://graph.microsoft.com/Calendars.Read offline_access";
 
+/// The scope asked for when refreshing the Microsoft token of a connection
+/// that also writes bookings: `Calendars.ReadWrite` (which reading needs
+/// too, so reads and writes of such a connection share one token).
+pub const MICROSOFT_WRITE_SCOPE: &str =
+    "https://graph.microsoft.com/Calendars.ReadWrite offline_access";
+
 /// An access token that expires within this margin of now is refreshed
 /// before use.
 pub const EXPIRY_MARGIN: SignedDuration = SignedDuration::from_secs(60);

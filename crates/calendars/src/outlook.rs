@@ -6,7 +6,7 @@
 //! personal Microsoft accounts and needs only `Calendars.Read`.
 //!
 //! The call is `GET {graph_api}/v1.0/me/calendarView?startDateTime=…&
-//! endDateTime=…&$select=start,end,showAs,isCancelled&$top=…` with
+//! endDateTime=…&$select=start,end,showAs,isCancelled,transactionId&$top=…` with
 //! `Prefer: outlook.timezone="UTC"`, so times come back as
 //! `{"dateTime": "2027-01-18T15:00:00.0000000", "timeZone": "UTC"}` (a
 //! wall-clock time and its zone; other IANA zones are converted too). Graph
@@ -18,12 +18,14 @@
 
 use async_trait::async_trait;
 use booking_domain::{
-    BusySource, CalendarSource, FetchError, FetchOutcome, FetchRequest, Fetched, OAuthCredentials,
-    TimeRange, Validators,
+    BookingId, BusySource, CalendarSource, CalendarWriter, EventDraft, FetchError, FetchOutcome,
+    FetchRequest, Fetched, OAuthCredentials, RemoteEvent, TimeRange, Validators, WriteOutcome,
+    WriteRequest,
 };
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
+use reqwest::StatusCode;
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -32,7 +34,7 @@ use crate::endpoints::{
     EndpointError, Endpoints, GRAPH_API_URL_VAR, MICROSOFT_TOKEN_URL_VAR, api_url, parse_origin,
     parse_url,
 };
-use crate::oauth::{MICROSOFT_SCOPE, Session, TokenEndpoint};
+use crate::oauth::{MICROSOFT_SCOPE, MICROSOFT_WRITE_SCOPE, Session, TokenEndpoint};
 
 /// The name errors use.
 pub const SERVICE: &str = "Microsoft Graph";
@@ -48,6 +50,7 @@ pub struct OutlookCalendar {
     origin: Url,
     calendar_view: Url,
     token: TokenEndpoint,
+    write_token: TokenEndpoint,
 }
 
 /// One page of `calendarView`.
@@ -67,6 +70,18 @@ struct Event {
     show_as: Option<String>,
     #[serde(rename = "isCancelled", default)]
     is_cancelled: Option<bool>,
+    #[serde(rename = "transactionId", default)]
+    transaction_id: Option<String>,
+}
+
+/// The prefix of the `transactionId` of every event the server creates
+/// (followed by the booking id): such events are not read back as busy.
+pub const TRANSACTION_PREFIX: &str = "booking-api-";
+
+/// A created event (only what is read).
+#[derive(Deserialize)]
+struct Created {
+    id: String,
 }
 
 /// Graph's `dateTimeTimeZone`.
@@ -87,11 +102,16 @@ impl OutlookCalendar {
             scope: Some(MICROSOFT_SCOPE.to_owned()),
             name: "Microsoft's token endpoint",
         };
+        let write_token = TokenEndpoint {
+            scope: Some(MICROSOFT_WRITE_SCOPE.to_owned()),
+            ..token.clone()
+        };
         Ok(OutlookCalendar {
             http,
             calendar_view: api_url(&origin, "/v1.0/me/calendarView"),
             origin,
             token,
+            write_token,
         })
     }
 
@@ -104,7 +124,26 @@ impl OutlookCalendar {
         window: TimeRange,
         now: Timestamp,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut session = Session::new(&self.http, SERVICE, Some(&self.token), credentials, now);
+        self.busy_of(credentials, window, now, false).await
+    }
+
+    /// [`OutlookCalendar::busy`]; for a connection that `writes`, its token
+    /// is refreshed with write access and the events the server created
+    /// (their `transactionId` starts with [`TRANSACTION_PREFIX`]) are left
+    /// out.
+    pub async fn busy_of(
+        &self,
+        credentials: &OAuthCredentials,
+        window: TimeRange,
+        now: Timestamp,
+        writes: bool,
+    ) -> Result<FetchOutcome, FetchError> {
+        let endpoint = if writes {
+            &self.write_token
+        } else {
+            &self.token
+        };
+        let mut session = Session::new(&self.http, SERVICE, Some(endpoint), credentials, now);
         let mut url = self.calendar_view.clone();
         // Written out rather than form-encoded: Graph documents `$select`
         // and `$top` with a literal `$`, and the timestamps need no escaping.
@@ -135,6 +174,13 @@ impl OutlookCalendar {
             }
             let page: Page = answer.json(SERVICE)?;
             for event in page.value {
+                if event
+                    .transaction_id
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with(TRANSACTION_PREFIX))
+                {
+                    continue;
+                }
                 if let Some(block) = busy_block(&event, window)? {
                     blocks.push(block);
                 }
@@ -217,7 +263,129 @@ impl BusySource for OutlookCalendar {
         bounded(
             self.http.options().fetch_timeout,
             SERVICE,
-            self.busy(credentials, request.window, request.now),
+            self.busy_of(credentials, request.window, request.now, request.writes),
+        )
+        .await
+    }
+}
+
+impl OutlookCalendar {
+    /// Makes the booking's event in the signed-in user's default calendar
+    /// match `event` (`None`: removes it).
+    ///
+    /// An event not known to exist is created with `POST /v1.0/me/calendar/
+    /// events` and the `transactionId` derived from the booking, so a retry
+    /// of a creation whose answer was lost gets the same event back rather
+    /// than a second one; its id is kept. A known event is updated with
+    /// `PATCH /v1.0/me/events/{id}` (a 404 creates it again) and removed
+    /// with `DELETE` (a 404 is success: already gone).
+    pub async fn write_event(
+        &self,
+        credentials: &OAuthCredentials,
+        booking: &BookingId,
+        event: Option<&EventDraft>,
+        remote: &RemoteEvent,
+        now: Timestamp,
+    ) -> Result<WriteOutcome, FetchError> {
+        let mut session = Session::new(
+            &self.http,
+            SERVICE,
+            Some(&self.write_token),
+            credentials,
+            now,
+        );
+        let known = remote.id.as_deref().filter(|_| remote.written);
+        let Some(event) = event else {
+            if let Some(id) = known {
+                let url = self.event_url(id);
+                let answer = session.send(|client| client.delete(url.clone())).await?;
+                if !(answer.status.is_success() || answer.status == StatusCode::NOT_FOUND) {
+                    return Err(answer.unexpected(SERVICE));
+                }
+            }
+            return Ok(WriteOutcome {
+                remote: RemoteEvent::default(),
+                refreshed: session.into_refreshed(),
+            });
+        };
+        let mut body = serde_json::json!({
+            "subject": event.summary,
+            "body": {"contentType": "text", "content": event.description},
+            "start": {"dateTime": graph_date_time(event.range.start()), "timeZone": "UTC"},
+            "end": {"dateTime": graph_date_time(event.range.end()), "timeZone": "UTC"},
+            "showAs": if event.tentative { "tentative" } else { "busy" },
+        });
+        if let Some(id) = known {
+            let url = self.event_url(id);
+            let answer = session
+                .send(|client| client.patch(url.clone()).json(&body))
+                .await?;
+            if answer.status.is_success() {
+                return Ok(WriteOutcome {
+                    remote: remote.clone(),
+                    refreshed: session.into_refreshed(),
+                });
+            }
+            if answer.status != StatusCode::NOT_FOUND {
+                return Err(answer.unexpected(SERVICE));
+            }
+        }
+        body["transactionId"] = serde_json::Value::String(transaction_id(booking));
+        let url = api_url(&self.origin, "/v1.0/me/calendar/events");
+        let answer = session
+            .send(|client| client.post(url.clone()).json(&body))
+            .await?;
+        if !answer.status.is_success() {
+            return Err(answer.unexpected(SERVICE));
+        }
+        let created: Created = answer.json(SERVICE)?;
+        Ok(WriteOutcome {
+            remote: RemoteEvent {
+                written: true,
+                id: Some(created.id),
+                etag: None,
+            },
+            refreshed: session.into_refreshed(),
+        })
+    }
+
+    /// `{graph}/v1.0/me/events/{id}`, the id escaped.
+    fn event_url(&self, id: &str) -> Url {
+        let mut url = api_url(&self.origin, "/");
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.clear();
+            segments.extend(["v1.0", "me", "events", id]);
+        }
+        url
+    }
+}
+
+/// The `transactionId` of a booking's event: the same on every retry.
+pub fn transaction_id(booking: &BookingId) -> String {
+    format!("{TRANSACTION_PREFIX}{}", booking.as_str())
+}
+
+/// An instant as Graph's `dateTime` with `timeZone` UTC.
+fn graph_date_time(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+#[async_trait]
+impl CalendarWriter for OutlookCalendar {
+    async fn write(&self, request: WriteRequest<'_>) -> Result<WriteOutcome, FetchError> {
+        let CalendarSource::Outlook { credentials } = request.source else {
+            return Err(wrong_kind(SERVICE, request.source));
+        };
+        bounded(
+            self.http.options().fetch_timeout,
+            SERVICE,
+            self.write_event(
+                credentials,
+                request.booking,
+                request.event,
+                request.remote,
+                request.now,
+            ),
         )
         .await
     }
@@ -271,6 +439,7 @@ mod tests {
             end: Some(graph_time("2027-01-18T16:00:00.0000000", Some("UTC"))),
             show_as: Some(show_as.to_owned()),
             is_cancelled: Some(cancelled),
+            transaction_id: None,
         };
         for busy in ["busy", "tentative", "oof", "unknown"] {
             assert!(

@@ -75,6 +75,16 @@ pub enum CalendarSource {
         /// A personal access token or OAuth credentials.
         credentials: OAuthCredentials,
     },
+    /// A CalDAV calendar collection (iCloud, Fastmail, Nextcloud, Radicale),
+    /// read with a `calendar-query` REPORT, written with `PUT`.
+    Caldav {
+        /// The collection's URL.
+        url: String,
+        /// The account name (HTTP Basic).
+        username: String,
+        /// The password (an app password); never logged or echoed.
+        password: String,
+    },
 }
 
 impl fmt::Debug for CalendarSource {
@@ -92,13 +102,24 @@ impl CalendarSource {
             CalendarSource::Google { .. } => "google",
             CalendarSource::Outlook { .. } => "outlook",
             CalendarSource::Calendly { .. } => "calendly",
+            CalendarSource::Caldav { .. } => "caldav",
         }
+    }
+
+    /// Whether bookings can be written into this kind of calendar.
+    pub fn can_write(&self) -> bool {
+        matches!(
+            self,
+            CalendarSource::Google { .. }
+                | CalendarSource::Outlook { .. }
+                | CalendarSource::Caldav { .. }
+        )
     }
 
     /// The credentials, for the kinds that have them.
     pub fn credentials(&self) -> Option<&OAuthCredentials> {
         match self {
-            CalendarSource::Ics { .. } => None,
+            CalendarSource::Ics { .. } | CalendarSource::Caldav { .. } => None,
             CalendarSource::Google { credentials, .. }
             | CalendarSource::Outlook { credentials }
             | CalendarSource::Calendly { credentials } => Some(credentials),
@@ -126,6 +147,9 @@ pub struct FetchRequest<'a> {
     pub validators: &'a Validators,
     /// Now, for token expiry.
     pub now: Timestamp,
+    /// Whether the connection also writes bookings (its OAuth tokens are
+    /// refreshed with write access, and the events it wrote are left out).
+    pub writes: bool,
 }
 
 /// What came back.
@@ -230,6 +254,11 @@ pub struct CalendarConnection {
     pub busy_blocks: u32,
     /// Validators of the last good ICS download.
     pub validators: Validators,
+    /// Whether the provider's active bookings are written into it.
+    pub write: bool,
+    /// Why the last write of a booking into it failed (`None` once one
+    /// succeeds).
+    pub last_write_error: Option<String>,
     /// Creation instant.
     pub created_at: Timestamp,
 }
@@ -237,3 +266,77 @@ pub struct CalendarConnection {
 /// How far ahead (days) a sync asks outside calendars for busy time, and how
 /// far back (one day, for bookings starting now).
 pub const SYNC_DAYS_AHEAD: i64 = 90;
+
+/// The domain of the `UID` of every event the server writes or publishes
+/// (`{booking id}@booking-api`): events with it are never read back as
+/// busy time.
+pub const EVENT_UID_DOMAIN: &str = "booking-api";
+
+/// The `UID` of a booking's event.
+pub fn event_uid(booking: &crate::BookingId) -> String {
+    format!("{}@{EVENT_UID_DOMAIN}", booking.as_str())
+}
+
+/// The event a booking becomes in a provider's calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDraft {
+    /// The appointment (without buffers).
+    pub range: TimeRange,
+    /// The title: the service and the customer's name.
+    pub summary: String,
+    /// The body: the customer, their notes, the booking id.
+    pub description: String,
+    /// Pending bookings are tentative events.
+    pub tentative: bool,
+    /// Raised on each reschedule (iCalendar `SEQUENCE`).
+    pub sequence: u32,
+    /// When the booking last changed (iCalendar `DTSTAMP`).
+    pub stamp: Timestamp,
+}
+
+/// What the server knows of a booking's event in one calendar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteEvent {
+    /// Whether the event exists there.
+    pub written: bool,
+    /// The event's id where the provider chooses it (Outlook).
+    pub id: Option<String>,
+    /// The resource's `ETag` (CalDAV), for `If-Match`.
+    pub etag: Option<String>,
+}
+
+/// What a [`CalendarWriter`] is asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteRequest<'a> {
+    /// The calendar (with its credentials).
+    pub source: &'a CalendarSource,
+    /// The booking whose event it is (the event's stable identity).
+    pub booking: &'a crate::BookingId,
+    /// The event to create or update, or `None` to remove it.
+    pub event: Option<&'a EventDraft>,
+    /// What the last successful write left.
+    pub remote: &'a RemoteEvent,
+    /// Now, for token expiry.
+    pub now: Timestamp,
+}
+
+/// A successful write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The event as it now is.
+    pub remote: RemoteEvent,
+    /// New credentials (a refreshed access token and its expiry).
+    pub refreshed: Option<OAuthCredentials>,
+}
+
+/// Writes bookings into outside calendars.
+#[async_trait]
+pub trait CalendarWriter: Send + Sync {
+    /// Creates, updates or removes the booking's event so the calendar
+    /// matches `request.event`. MUST be idempotent: a retry after a failure
+    /// or a crash (when the event may exist already) never makes a second
+    /// event (the identity is derived from the booking). Implementations
+    /// retry 429 and 5xx answers within the call (honouring
+    /// `Retry-After`) and refresh expired OAuth tokens.
+    async fn write(&self, request: WriteRequest<'_>) -> Result<WriteOutcome, FetchError>;
+}

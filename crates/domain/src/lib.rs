@@ -26,8 +26,9 @@ pub use booking::{
     occupied_range, validate_notes,
 };
 pub use calendar::{
-    BusySource, CalendarConnection, CalendarSource, FetchError, FetchOutcome, FetchRequest,
-    Fetched, OAuthCredentials, SYNC_DAYS_AHEAD, SyncStatus, Validators,
+    BusySource, CalendarConnection, CalendarSource, CalendarWriter, EVENT_UID_DOMAIN, EventDraft,
+    FetchError, FetchOutcome, FetchRequest, Fetched, OAuthCredentials, RemoteEvent,
+    SYNC_DAYS_AHEAD, SyncStatus, Validators, WriteOutcome, WriteRequest, event_uid,
 };
 pub use error::ValidationError;
 pub use ids::{

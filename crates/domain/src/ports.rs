@@ -664,6 +664,42 @@ pub enum SyncResult {
     Failed(String),
 }
 
+/// A booking's event in a writing connection, claimed from the write outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedWrite {
+    /// The connection (with its credentials).
+    pub connection: crate::CalendarConnection,
+    /// The booking.
+    pub booking_id: BookingId,
+    /// The queue row's version when claimed: a booking change after the
+    /// claim raises it, and the row stays due.
+    pub version: i64,
+    /// Failed attempts since the booking last changed.
+    pub attempts: u32,
+    /// What the last successful write left.
+    pub remote: crate::RemoteEvent,
+}
+
+/// What a write attempt stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteResult {
+    /// The calendar matches the booking.
+    Done {
+        /// The event as it now is.
+        remote: crate::RemoteEvent,
+        /// Refreshed credentials to store.
+        refreshed: Option<crate::OAuthCredentials>,
+    },
+    /// It failed; try again at `retry_at`, or never (`None`: retries used
+    /// up, until the booking changes again).
+    Failed {
+        /// Why (shown as the connection's `last_write_error`).
+        error: String,
+        /// When to try again.
+        retry_at: Option<Timestamp>,
+    },
+}
+
 /// Provider connections to outside calendars and their busy blocks.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
@@ -745,6 +781,29 @@ pub trait CalendarStore: Send + Sync {
         credentials: Option<crate::OAuthCredentials>,
         now: Timestamp,
     ) -> Result<bool, StorageError>;
+
+    /// Claims up to `limit` due rows of the write outbox (queued by booking
+    /// writes in their own transaction, and by the creation of a writing
+    /// connection for the provider's active bookings that have not ended),
+    /// oldest first, until `now + lease`. Concurrent calls from any number
+    /// of processes MUST NOT return the same row while its claim lasts.
+    async fn claim_calendar_writes(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedWrite>, StorageError>;
+
+    /// Stores an attempt's result and releases the claim. `Done` MUST leave
+    /// the row due again when its version moved on since the claim (a
+    /// booking change meanwhile); it sets the connection's
+    /// `last_write_error` to `None`, `Failed` to its error.
+    async fn record_calendar_write(
+        &self,
+        claimed: &ClaimedWrite,
+        result: &WriteResult,
+        now: Timestamp,
+    ) -> Result<(), StorageError>;
 }
 
 // ---------------------------------------------------------------- idempotency
@@ -921,6 +980,8 @@ pub struct Ports {
     pub time_off: Arc<dyn TimeOffStore>,
     /// Fetches busy time from outside calendars.
     pub busy_source: Arc<dyn crate::BusySource>,
+    /// Writes bookings into outside calendars.
+    pub calendar_writer: Arc<dyn crate::CalendarWriter>,
     /// Where webhooks may go.
     pub targets: Arc<dyn WebhookTargets>,
     /// Readiness.

@@ -1,5 +1,6 @@
-//! Background tasks besides the HTTP server: the webhook delivery worker and
-//! automatic completion of bookings whose end has passed.
+//! Background tasks besides the HTTP server: the webhook delivery worker,
+//! automatic completion of bookings whose end has passed, background
+//! calendar sync, and the writer of bookings into providers' calendars.
 
 use std::future::Future;
 use std::time::Duration;
@@ -172,6 +173,101 @@ async fn sync_side_by_side(
             let _permit = permit;
             if let Err(e) = booking_domain::usecases::sync_connection(&ports, &connection).await {
                 tracing::warn!(error = %e, calendar = connection.id.as_str(), "could not record a calendar sync");
+            }
+        });
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// Calendar writes in flight at most, per process.
+const WRITE_CONCURRENCY: usize = 8;
+/// Calendar writes claimed at most per round.
+const WRITE_BATCH: u32 = 32;
+/// How often an idle writer looks for due writes.
+const WRITE_POLL: Duration = Duration::from_secs(1);
+
+/// The calendar write outbox's worker: claims due writes (with a lease, so
+/// several instances share them and a dead one's claims come back), writes
+/// each booking's current state into its connection's calendar side by
+/// side ([`WRITE_CONCURRENCY`] at once) and records the result; a failure
+/// is retried after `retry_delays` (the webhook schedule), one per retry.
+/// Looks again every [`WRITE_POLL`] when nothing was due. On `stop` it
+/// claims nothing more; the writes in flight finish and are recorded (each
+/// is bounded by the adapters' time limit), so none waits for its lease.
+pub async fn write_calendars(
+    ports: Ports,
+    retry_delays: Vec<Duration>,
+    stop: impl Future<Output = ()>,
+) {
+    let delays: Vec<jiff::SignedDuration> = retry_delays
+        .into_iter()
+        .filter_map(|d| jiff::SignedDuration::try_from(d).ok())
+        .collect();
+    let delays = std::sync::Arc::new(delays);
+    tokio::pin!(stop);
+    let mut stopping = false;
+    loop {
+        let claimed =
+            match booking_domain::usecases::claim_calendar_writes(&ports, WRITE_BATCH).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming calendar writes failed; will retry");
+                    Vec::new()
+                }
+            };
+        let more = claimed.len() >= WRITE_BATCH as usize;
+        let round = write_side_by_side(&ports, claimed, &delays);
+        tokio::pin!(round);
+        tokio::select! {
+            () = &mut round => {}
+            () = &mut stop, if !stopping => {
+                stopping = true;
+                round.await;
+            }
+        }
+        if stopping {
+            return;
+        }
+        if !more {
+            tokio::select! {
+                () = tokio::time::sleep(WRITE_POLL) => {}
+                () = &mut stop => return,
+            }
+        }
+    }
+}
+
+/// Writes `claimed` with at most [`WRITE_CONCURRENCY`] at once.
+async fn write_side_by_side(
+    ports: &Ports,
+    claimed: Vec<booking_domain::ports::ClaimedWrite>,
+    delays: &std::sync::Arc<Vec<jiff::SignedDuration>>,
+) {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITE_CONCURRENCY));
+    let mut running = tokio::task::JoinSet::new();
+    for write in claimed {
+        let Ok(permit) = std::sync::Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let (ports, delays) = (ports.clone(), std::sync::Arc::clone(delays));
+        running.spawn(async move {
+            let _permit = permit;
+            match booking_domain::usecases::write_booking(&ports, &write, &delays).await {
+                Ok(booking_domain::ports::WriteResult::Failed { error, retry_at }) => {
+                    tracing::info!(
+                        calendar = write.connection.id.as_str(),
+                        booking = write.booking_id.as_str(),
+                        error = %error,
+                        retry = retry_at.is_some(),
+                        "writing a booking into a calendar failed"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    calendar = write.connection.id.as_str(),
+                    "could not record a calendar write"
+                ),
             }
         });
     }

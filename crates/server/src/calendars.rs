@@ -3,15 +3,17 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use booking_calendars::caldav::CaldavCalendar;
+use booking_calendars::client::HttpOptions;
 use booking_calendars::{Endpoints, ExternalCalendars};
-use booking_domain::BusySource;
 
 use crate::config::Config;
 
-/// The busy-time source for every connection kind: the API adapters on the
-/// configured base URLs, and the ICS adapter (under the SSRF guard unless
+/// The adapters for every connection kind, as the busy-time source and the
+/// writer of bookings: the API adapters on the configured base URLs, and the
+/// ICS and CalDAV adapters (under the SSRF guard unless
 /// `BOOKING_WEBHOOK_ALLOW_PRIVATE`).
-pub fn busy_source(config: &Config) -> anyhow::Result<Arc<dyn BusySource>> {
+pub fn external_calendars(config: &Config) -> anyhow::Result<Arc<ExternalCalendars>> {
     let urls = &config.calendar_urls;
     let defaults = Endpoints::default();
     let endpoints = Endpoints {
@@ -26,7 +28,10 @@ pub fn busy_source(config: &Config) -> anyhow::Result<Arc<dyn BusySource>> {
     };
     let ics = booking_calendars::ics::IcsSource::new(config.webhook_allow_private)
         .context("cannot build the ICS calendar client")?;
+    let caldav = CaldavCalendar::new(HttpOptions::default(), config.webhook_allow_private)
+        .context("cannot build the CalDAV client")?;
     let calendars = ExternalCalendars::new(&endpoints, Arc::new(ics))
-        .context("cannot build the calendar clients")?;
+        .context("cannot build the calendar clients")?
+        .with_caldav(caldav);
     Ok(Arc::new(calendars))
 }

@@ -148,6 +148,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.calendar_sync_interval,
         background::stopped(stop_rx.clone()),
     ));
+    let writer = tokio::spawn(background::write_calendars(
+        backend.ports.clone(),
+        config.webhook_retry.delays.clone(),
+        background::stopped(stop_rx.clone()),
+    ));
     let completer = tokio::spawn(background::complete_ended(
         backend.ports.clone(),
         config.completion_interval,
@@ -192,6 +197,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = completer.await;
+    let _ = writer.await;
     syncer.abort();
     tracing::info!("shut down cleanly");
     Ok(())

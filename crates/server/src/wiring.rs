@@ -69,9 +69,11 @@ where
         + HealthCheck
         + 'static,
 {
+    let external = crate::calendars::external_calendars(config)?;
     Ok(Ports {
         calendars: store.clone(),
-        busy_source: crate::calendars::busy_source(config)?,
+        busy_source: external.clone(),
+        calendar_writer: external,
         accounts: store.clone(),
         providers: store.clone(),
         services: store.clone(),

@@ -280,6 +280,10 @@ impl Store {
             {
                 return Err(TxError::Conflict);
             }
+            // Completion changes nothing a calendar shows: not queued.
+            if row.status != "completed" || expected.1 != row.scheduled_at {
+                Self::queue_calendar_writes(conn, row).await?;
+            }
             Self::insert_events(conn, &write.events).await
         })
         .await

@@ -2,7 +2,7 @@
 //! background-sync claims are each store's own).
 
 use async_trait::async_trait;
-use booking_domain::ports::{CalendarStore, StorageError, SyncResult};
+use booking_domain::ports::{CalendarStore, ClaimedWrite, StorageError, SyncResult, WriteResult};
 use booking_domain::{
     AccountId, CalendarConnection, CalendarId, OAuthCredentials, ProviderId, SyncStatus,
 };
@@ -91,6 +91,9 @@ impl CalendarStore for Store {
                         .values(&row)
                         .execute(conn)
                         .await?;
+                    if row.write {
+                        Self::backfill_calendar_writes(conn, &row, row.created_at).await?;
+                    }
                     Ok(true)
                 })
                 .await
@@ -445,5 +448,23 @@ impl CalendarStore for Store {
             self.busy_changed(&account, &provider);
         }
         Ok(true)
+    }
+
+    async fn claim_calendar_writes(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedWrite>, StorageError> {
+        self.claim_writes(now, lease, limit).await
+    }
+
+    async fn record_calendar_write(
+        &self,
+        claimed: &ClaimedWrite,
+        result: &WriteResult,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.record_write(claimed, result, now).await
     }
 }

@@ -27,6 +27,7 @@
 
 mod accounts;
 mod bookings;
+mod calendar_writes;
 mod calendars;
 mod catalog;
 mod feeds;

@@ -211,6 +211,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_connections,
     calendar_busy,
     time_off,
+    calendar_writes,
 );
 
 diesel::table! {
@@ -293,6 +294,11 @@ diesel::table! {
         sync_claimed_until -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        write -> Bool,
+        username -> Nullable<Text>,
+        password -> Nullable<Text>,
+        last_write_error -> Nullable<Text>,
+        last_write_error_at -> Nullable<BigInt>,
     }
 }
 
@@ -317,5 +323,24 @@ diesel::table! {
         end_at -> BigInt,
         reason -> Nullable<Text>,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_writes (seq) {
+        seq -> BigInt,
+        account_id -> Text,
+        calendar_id -> Text,
+        booking_id -> Text,
+        version -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        lease_until -> Nullable<BigInt>,
+        written -> Bool,
+        remote_id -> Nullable<Text>,
+        remote_etag -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }

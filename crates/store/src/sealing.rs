@@ -82,7 +82,7 @@ macro_rules! tenant_column {
 }
 
 /// Every secret column.
-const COLUMNS: [Column; 7] = [
+const COLUMNS: [Column; 8] = [
     tenant_column!(Field::WebhookSecret, "webhook_endpoints", "secret"),
     tenant_column!(
         Field::WebhookPreviousSecret,
@@ -105,6 +105,7 @@ const COLUMNS: [Column; 7] = [
         "calendar_connections",
         "client_secret"
     ),
+    tenant_column!(Field::CalendarPassword, "calendar_connections", "password"),
     Column {
         field: Field::ServerSecret,
         tenant: false,

@@ -142,19 +142,22 @@ pub enum Field {
     CalendarRefreshToken,
     /// `calendar_connections.client_secret`.
     CalendarClientSecret,
+    /// `calendar_connections.password` (CalDAV).
+    CalendarPassword,
     /// `server_secrets.value` (the feed key, the key check).
     ServerSecret,
 }
 
 impl Field {
     /// Every secret column.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::WebhookSecret,
         Field::WebhookPreviousSecret,
         Field::CalendarUrl,
         Field::CalendarAccessToken,
         Field::CalendarRefreshToken,
         Field::CalendarClientSecret,
+        Field::CalendarPassword,
         Field::ServerSecret,
     ];
 
@@ -167,6 +170,7 @@ impl Field {
             Field::CalendarAccessToken => "calendar_connections.access_token",
             Field::CalendarRefreshToken => "calendar_connections.refresh_token",
             Field::CalendarClientSecret => "calendar_connections.client_secret",
+            Field::CalendarPassword => "calendar_connections.password",
             Field::ServerSecret => "server_secrets.value",
         }
     }

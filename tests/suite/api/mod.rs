@@ -5,6 +5,7 @@
 mod availability;
 mod backup;
 mod bookings;
+mod caldav;
 mod calendar;
 mod calendars;
 mod cli;
@@ -32,6 +33,7 @@ mod teams;
 mod time_off;
 mod unavailable;
 mod webhooks;
+mod writeback;
 
 use booking_tests::{Api, TestServer};
 

@@ -35,6 +35,8 @@ pub fn connection(
         last_error_at: None,
         busy_blocks: 0,
         validators: Validators::default(),
+        write: false,
+        last_write_error: None,
         created_at: now(),
     }
 }
@@ -502,6 +504,199 @@ pub async fn fair_claims_share_between_accounts<S: CalendarTestStore>(s: &S) {
     assert_eq!(third.len(), 1);
     assert!(
         s.claim_calendar_syncs_fairly(now(), now(), lease, 10, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The calendar write outbox: a writing connection made after a booking
+/// queues it (the backfill); a booking insert queues one write per writing
+/// connection of its provider (none for others); claims are exclusive while
+/// their lease lasts; a change of the booking during a claim leaves the row
+/// due with a new version; a failure is retried at its time and shows on
+/// the connection; removing the event drops the row.
+pub async fn booking_writes_are_queued_claimed_once_and_versioned<S: CalendarTestStore>(s: &S) {
+    use booking_domain::ports::WriteResult;
+    use booking_domain::{BookingStatus, EventKind, RemoteEvent};
+
+    use super::fixtures::{booking, event, service};
+
+    let a = tenant(s, "acme").await;
+    let svc = service(&a.account, &a.default_provider, 0, 0);
+    s.create_service(&svc).await.unwrap();
+    let early = booking(&svc, t("2030-01-07T09:00:00Z"), BookingStatus::Confirmed);
+    s.insert_booking(&early, &[event(EventKind::Created, &early, None)])
+        .await
+        .unwrap();
+    let ended = booking(&svc, t("2020-01-07T09:00:00Z"), BookingStatus::Confirmed);
+    s.insert_booking(&ended, &[]).await.unwrap();
+    let mut reader = connection(&a.account, &a.default_provider, google());
+    reader.created_at = now();
+    s.create_calendar_within(&reader, 10).await.unwrap();
+    let mut writer = connection(&a.account, &a.default_provider, google());
+    writer.write = true;
+    assert!(s.create_calendar_within(&writer, 10).await.unwrap());
+    let b = booking(&svc, t("2030-01-07T11:00:00Z"), BookingStatus::Pending);
+    s.insert_booking(&b, &[event(EventKind::Created, &b, None)])
+        .await
+        .unwrap();
+    let other = tenant(s, "globex").await;
+    let other_svc = service(&other.account, &other.default_provider, 0, 0);
+    s.create_service(&other_svc).await.unwrap();
+    let theirs = booking(
+        &other_svc,
+        t("2030-01-07T11:00:00Z"),
+        BookingStatus::Pending,
+    );
+    s.insert_booking(&theirs, &[]).await.unwrap();
+
+    let at = plus(now(), 1);
+    let lease = SignedDuration::from_secs(60);
+    let claimed = s.claim_calendar_writes(at, lease, 10).await.unwrap();
+    let mut ids: Vec<&str> = claimed.iter().map(|c| c.booking_id.as_str()).collect();
+    ids.sort_unstable();
+    let mut want = vec![early.id.as_str(), b.id.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "the backfill and the insert, nothing else");
+    for c in &claimed {
+        assert_eq!(c.connection.id, writer.id);
+        assert!(c.connection.write);
+        assert_eq!(c.connection.source, google(), "credentials opened");
+        assert_eq!(c.remote, RemoteEvent::default());
+        assert_eq!(c.attempts, 0);
+    }
+    assert!(
+        s.claim_calendar_writes(at, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let for_b = claimed
+        .iter()
+        .find(|c| c.booking_id == b.id)
+        .unwrap()
+        .clone();
+    let for_early = claimed
+        .iter()
+        .find(|c| c.booking_id == early.id)
+        .unwrap()
+        .clone();
+
+    // The booking moves while its write is claimed.
+    let mut moved = b.clone();
+    moved.scheduled_at = t("2030-01-07T13:00:00Z");
+    moved.updated_at = plus(now(), 1);
+    moved.sequence = 1;
+    s.update_booking(
+        &b,
+        &moved,
+        &[event(EventKind::Rescheduled, &moved, Some(b.scheduled_at))],
+    )
+    .await
+    .unwrap();
+    let written = RemoteEvent {
+        written: true,
+        id: Some("evt-1".into()),
+        etag: Some("\"1\"".into()),
+    };
+    for c in [&for_b, &for_early] {
+        s.record_calendar_write(
+            c,
+            &WriteResult::Done {
+                remote: written.clone(),
+                refreshed: None,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    }
+    let again = s
+        .claim_calendar_writes(plus(now(), 2), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "only the moved booking is due again");
+    let again = &again[0];
+    assert_eq!(again.booking_id, b.id);
+    assert!(again.version > for_b.version);
+    assert_eq!(again.remote, written, "what the first write left");
+
+    // A failure: retried at its time, shown on the connection.
+    s.record_calendar_write(
+        again,
+        &WriteResult::Failed {
+            error: "Google Calendar answered 403 Forbidden".into(),
+            retry_at: Some(plus(now(), 10)),
+        },
+        plus(now(), 2),
+    )
+    .await
+    .unwrap();
+    let listed = s
+        .list_calendars(&a.account, &a.default_provider)
+        .await
+        .unwrap();
+    let shown = listed.iter().find(|c| c.id == writer.id).unwrap();
+    assert_eq!(
+        shown.last_write_error.as_deref(),
+        Some("Google Calendar answered 403 Forbidden")
+    );
+    assert!(
+        listed
+            .iter()
+            .find(|c| c.id == reader.id)
+            .unwrap()
+            .last_write_error
+            .is_none()
+    );
+    assert!(
+        s.claim_calendar_writes(plus(now(), 9), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = s
+        .claim_calendar_writes(plus(now(), 10), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].attempts, 1);
+
+    // Removed: the row goes, the error clears.
+    s.record_calendar_write(
+        &retry[0],
+        &WriteResult::Done {
+            remote: RemoteEvent::default(),
+            refreshed: None,
+        },
+        plus(now(), 10),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.claim_calendar_writes(plus(now(), 100), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = s
+        .list_calendars(&a.account, &a.default_provider)
+        .await
+        .unwrap();
+    assert!(listed.iter().all(|c| c.last_write_error.is_none()));
+    // Deleting the connection drops its queue.
+    let mut cancelled = moved.clone();
+    cancelled.status = BookingStatus::Cancelled;
+    cancelled.updated_at = plus(now(), 20);
+    s.update_booking(&moved, &cancelled, &[]).await.unwrap();
+    assert!(
+        s.delete_calendar(&a.account, &a.default_provider, &writer.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.claim_calendar_writes(plus(now(), 100), lease, 10)
             .await
             .unwrap()
             .is_empty()

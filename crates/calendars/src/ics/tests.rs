@@ -686,6 +686,7 @@ async fn the_port_refuses_other_kinds_of_source() {
         window: window("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z"),
         validators: &Validators::default(),
         now: ts("2025-01-01T00:00:00Z"),
+        writes: false,
     };
     assert!(matches!(
         source.fetch(request).await,

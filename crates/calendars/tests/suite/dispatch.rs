@@ -82,6 +82,7 @@ async fn an_adapter_refuses_other_kinds() {
         window: week(),
         validators: &validators,
         now: ts(NOW),
+        writes: false,
     };
     let error = calendars.google().fetch(request).await.unwrap_err();
     assert_eq!(

@@ -390,6 +390,7 @@ pub async fn fetch(
             window,
             validators: &validators,
             now: ts(NOW),
+            writes: false,
         })
         .await
 }

@@ -144,6 +144,42 @@ fn validate_source(source: CalendarSource) -> Result<CalendarSource, ValidationE
             needs_credentials(&credentials)?;
             Ok(CalendarSource::Calendly { credentials })
         }
+        CalendarSource::Caldav {
+            url,
+            username,
+            password,
+        } => {
+            if url.len() > crate::MAX_URL_LEN {
+                return Err(ValidationError::new(
+                    "url",
+                    "must be at most 2048 characters",
+                ));
+            }
+            if username.is_empty() || username.len() > 4096 {
+                return Err(ValidationError::new(
+                    "username",
+                    "must be 1-4096 characters",
+                ));
+            }
+            if password.is_empty() || password.len() > 4096 {
+                return Err(ValidationError::new(
+                    "password",
+                    "must be 1-4096 characters",
+                ));
+            }
+            // A collection URL ends with a slash; its resources are
+            // named relative to it.
+            let url = if url.ends_with('/') {
+                url
+            } else {
+                format!("{url}/")
+            };
+            Ok(CalendarSource::Caldav {
+                url,
+                username,
+                password,
+            })
+        }
     }
 }
 
@@ -169,15 +205,26 @@ impl Calendars<'_> {
 
     /// Connects an outside calendar to a provider (synced later, or by
     /// `POST /v1/calendar/sync`), unless the provider has `limit` connections already.
+    /// With `write`, the provider's bookings are written into it, starting
+    /// with its active bookings that have not ended (queued with the
+    /// connection).
     pub async fn connect(
         &self,
         provider: &str,
         source: CalendarSource,
+        write: bool,
         limit: u32,
     ) -> Result<CalendarConnection, CalendarError> {
         let provider = self.provider(provider).await?;
         let source = validate_source(source)?;
-        if let CalendarSource::Ics { url } = &source {
+        if write && !source.can_write() {
+            return Err(ValidationError::new(
+                "write",
+                "bookings can only be written into google, outlook and caldav calendars",
+            )
+            .into());
+        }
+        if let CalendarSource::Ics { url } | CalendarSource::Caldav { url, .. } = &source {
             self.ports
                 .targets
                 .check(url)
@@ -195,6 +242,8 @@ impl Calendars<'_> {
             last_error_at: None,
             busy_blocks: 0,
             validators: Validators::default(),
+            write,
+            last_write_error: None,
             created_at: self.ports.clock.now(),
         };
         if !self
@@ -266,6 +315,7 @@ pub async fn sync_connection(
             window: sync_window(now),
             validators: &connection.validators,
             now,
+            writes: connection.write,
         })
         .await;
     let (result, refreshed) = match fetched {

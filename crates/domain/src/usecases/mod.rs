@@ -7,6 +7,7 @@
 mod accounts;
 mod availability;
 mod bookings;
+mod calendar_writes;
 mod calendars;
 mod catalog;
 mod feeds;
@@ -23,6 +24,7 @@ pub use availability::{
 pub use bookings::{
     BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking, complete_ended,
 };
+pub use calendar_writes::{WRITE_LEASE_SECS, claim_calendar_writes, write_booking};
 pub use calendars::{
     CalendarError, Calendars, SYNC_LEASE_SECS, SyncReport, claim_due_fairly, provider_busy,
     sync_connection, sync_window,

@@ -92,6 +92,16 @@ impl crate::BusySource for NoCalendars {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::CalendarWriter for NoCalendars {
+    async fn write(
+        &self,
+        _: crate::WriteRequest<'_>,
+    ) -> Result<crate::WriteOutcome, crate::FetchError> {
+        Err(crate::FetchError::Upstream("not in these tests".into()))
+    }
+}
+
 impl Mocks {
     fn new() -> Self {
         Mocks {
@@ -134,6 +144,7 @@ impl Mocks {
             calendars: Arc::new(self.calendars),
             time_off: Arc::new(self.time_off),
             busy_source: Arc::new(NoCalendars),
+            calendar_writer: Arc::new(NoCalendars),
             targets: Arc::new(self.targets),
             health: Arc::new(MockHealthCheck::new()),
             clock: Arc::new(clock),

@@ -296,6 +296,8 @@ pub fn calendar() -> Value {
     json!({
         "id": CALENDAR,
         "type": "ics",
+        "write": false,
+        "last_write_error": null,
         "status": "pending",
         "last_synced_at": null,
         "last_error": null,

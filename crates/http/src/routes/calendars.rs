@@ -47,9 +47,9 @@ pub async fn create(
     let cals = calendars(&state, &tenant);
     // 404 for an unknown provider before validating the body.
     cals.provider(&id).await?;
-    let source = body.0.try_into_domain()?;
+    let (source, write) = body.0.try_into_domain()?;
     let connection = cals
-        .connect(&id, source, state.bounds.max_calendars)
+        .connect(&id, source, write, state.bounds.max_calendars)
         .await?;
     Ok(HttpResponse::Created().json(CalendarOut::from(&connection)))
 }

@@ -47,14 +47,26 @@ impl CredentialsDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCalendar {
-    /// `ics`, `google`, `outlook` or `calendly`.
+    /// `ics`, `google`, `outlook`, `calendly` or `caldav`.
     #[serde(rename = "type")]
-    #[schema(pattern = "^(ics|google|outlook|calendly)$")]
+    #[schema(pattern = "^(ics|google|outlook|calendly|caldav)$")]
     pub kind: String,
-    /// For `ics`: the calendar's URL (`https://` or `webcal://`).
+    /// For `ics`: the calendar's URL (`https://` or `webcal://`); for
+    /// `caldav`: the calendar collection's URL.
     #[serde(default)]
     #[schema(max_length = 2048)]
     pub url: Option<String>,
+    /// For `caldav`: the account name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// For `caldav`: the password (an app-specific password for iCloud and
+    /// Fastmail); never echoed back.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Write the provider's bookings into this calendar as events (types
+    /// `google`, `outlook` and `caldav`; default `false`).
+    #[serde(default)]
+    pub write: Option<bool>,
     /// For `google`: `primary` or the calendar's address.
     #[serde(default)]
     pub calendar_id: Option<String>,
@@ -64,8 +76,14 @@ pub struct CreateCalendar {
 }
 
 impl CreateCalendar {
-    /// Checks the fields the kind needs.
-    pub fn try_into_domain(self) -> Result<CalendarSource, ValidationError> {
+    /// Checks the fields the kind needs; answers the source and whether
+    /// bookings are written into it.
+    pub fn try_into_domain(self) -> Result<(CalendarSource, bool), ValidationError> {
+        let write = self.write.unwrap_or(false);
+        self.source().map(|source| (source, write))
+    }
+
+    fn source(self) -> Result<CalendarSource, ValidationError> {
         let missing = |field: &str| ValidationError::new(field, "is required for this type");
         let refuse = |field: &str, present: bool| {
             if present {
@@ -76,7 +94,21 @@ impl CreateCalendar {
         };
         let credentials =
             |c: Option<CredentialsDto>| c.ok_or_else(|| missing("credentials"))?.try_into_domain();
+        if self.kind != "caldav" {
+            refuse("username", self.username.is_some())?;
+            refuse("password", self.password.is_some())?;
+        }
         match self.kind.as_str() {
+            "caldav" => {
+                refuse("calendar_id", self.calendar_id.is_some())?;
+                refuse("credentials", self.credentials.is_some())?;
+                let url = self.url.ok_or_else(|| missing("url"))?;
+                Ok(CalendarSource::Caldav {
+                    url: normalised_url(&url, "url")?,
+                    username: self.username.ok_or_else(|| missing("username"))?,
+                    password: self.password.ok_or_else(|| missing("password"))?,
+                })
+            }
             "ics" => {
                 refuse("calendar_id", self.calendar_id.is_some())?;
                 refuse("credentials", self.credentials.is_some())?;
@@ -112,7 +144,7 @@ impl CreateCalendar {
             }
             _ => Err(ValidationError::new(
                 "type",
-                "must be one of ics, google, outlook, calendly",
+                "must be one of ics, google, outlook, calendly, caldav",
             )),
         }
     }
@@ -124,9 +156,14 @@ impl CreateCalendar {
 pub struct CalendarOut {
     /// `cal_…`
     pub id: String,
-    /// `ics`, `google`, `outlook` or `calendly`.
+    /// `ics`, `google`, `outlook`, `calendly` or `caldav`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Whether the provider's bookings are written into this calendar.
+    pub write: bool,
+    /// Why the last write of a booking into the calendar failed (`null`
+    /// when the last one succeeded, or none failed).
+    pub last_write_error: Option<String>,
     /// `pending`, `synced` or `error`.
     pub status: String,
     /// When the last successful sync finished, RFC 3339.
@@ -149,6 +186,8 @@ impl From<&CalendarConnection> for CalendarOut {
         CalendarOut {
             id: c.id.to_string(),
             kind: c.source.kind().to_owned(),
+            write: c.write,
+            last_write_error: c.last_write_error.clone(),
             status: c.status.name().to_owned(),
             last_synced_at: c.last_synced_at.map(fmt_ts),
             last_error: c.last_error.clone(),

@@ -130,14 +130,20 @@ fn urls_are_normalised_and_need_a_host() {
             url: Some(url.into()),
             calendar_id: None,
             credentials: None,
+            username: None,
+            password: None,
+            write: None,
         }
         .try_into_domain()
     };
     assert_eq!(
         ics("webcal://Example.COM:443/a/../cal.ics").unwrap(),
-        CalendarSource::Ics {
-            url: "https://example.com/cal.ics".into()
-        }
+        (
+            CalendarSource::Ics {
+                url: "https://example.com/cal.ics".into()
+            },
+            false
+        )
     );
     assert_eq!(ics("https:///nohost").unwrap_err().field, "url");
     let hook = CreateWebhook {

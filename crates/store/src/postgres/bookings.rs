@@ -32,7 +32,9 @@ use crate::sql::Statement;
 /// The booking insert's single statement after its first line (see
 /// [`Guard`] for that line; `guard` is the relation it defines): the
 /// booking, unless an external calendar blocks its time; its events; their
-/// webhook deliveries; and a `NOTIFY` when any were queued. Each part reads
+/// webhook deliveries; its calendar writes (one per writing connection of
+/// the provider, found through the partial index `calendar_connections_writers`);
+/// and a `NOTIFY` when any deliveries were queued. Each part reads
 /// the one before (nothing is written when the booking is not), foreign keys
 /// are checked at the end of the statement, and the statement is its own
 /// transaction: one round trip for the whole write.
@@ -83,6 +85,14 @@ event AS (
         unnest($23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::jsonb[])
         WITH ORDINALITY AS ev (id, kind, previous, created_at, snapshot, n)
     ORDER BY ev.n
+    RETURNING 1
+),
+written AS (
+    INSERT INTO calendar_writes (account_id, calendar_id, booking_id, next_attempt_at,
+        created_at, updated_at)
+    SELECT $2, k.id, $1, $22, $22, $22
+    FROM booking, calendar_connections k
+    WHERE k.account_id = $2 AND k.provider_id = $4 AND k.write
     RETURNING 1
 ),
 queued AS (

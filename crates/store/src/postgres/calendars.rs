@@ -6,8 +6,9 @@ use diesel_async::RunQueryDsl;
 
 use super::store::{Conn, PostgresStore};
 use crate::TxError;
+use crate::calendar_writes::due_write;
 use crate::calendars::due_for_sync;
-use crate::schema::calendar_connections;
+use crate::schema::{calendar_connections, calendar_writes};
 
 impl PostgresStore {
     /// The connections due for a background sync (the oldest attempts
@@ -24,6 +25,27 @@ impl PostgresStore {
             .order(calendar_connections::sync_attempted_at.asc())
             .limit(i64::from(limit))
             .select(calendar_connections::seq)
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?)
+    }
+}
+
+impl PostgresStore {
+    /// The due rows of the calendar write outbox (the longest waiting
+    /// first, at most `limit`), locked for this transaction; rows another
+    /// claim holds are skipped.
+    pub(crate) async fn due_writes(
+        conn: &mut Conn,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, TxError> {
+        Ok(calendar_writes::table
+            .filter(due_write(now))
+            .order(calendar_writes::next_attempt_at.asc())
+            .limit(i64::from(limit))
+            .select(calendar_writes::seq)
             .for_update()
             .skip_locked()
             .load(conn)

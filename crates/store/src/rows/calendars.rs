@@ -41,6 +41,11 @@ pub struct CalendarRow {
     pub last_modified: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub write: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub last_write_error: Option<String>,
+    pub last_write_error_at: Option<i64>,
 }
 
 impl CalendarRow {
@@ -52,8 +57,16 @@ impl CalendarRow {
     ) -> Result<CalendarRow, StorageError> {
         let row = tenant_row(c.account_id.as_str(), c.id.as_str());
         let (url, calendar_id) = match &c.source {
-            CalendarSource::Ics { url } => (Some(url.clone()), None),
+            CalendarSource::Ics { url } | CalendarSource::Caldav { url, .. } => {
+                (Some(url.clone()), None)
+            }
             CalendarSource::Google { calendar_id, .. } => (None, Some(calendar_id.clone())),
+            _ => (None, None),
+        };
+        let (username, password) = match &c.source {
+            CalendarSource::Caldav {
+                username, password, ..
+            } => (Some(username.clone()), Some(password.as_str())),
             _ => (None, None),
         };
         let creds = c.source.credentials().cloned().unwrap_or_default();
@@ -90,6 +103,11 @@ impl CalendarRow {
             last_modified: c.validators.last_modified.clone(),
             created_at: secs(c.created_at),
             updated_at: secs(c.created_at),
+            write: c.write,
+            username,
+            password: keys.seal_opt(Field::CalendarPassword, &row, password)?,
+            last_write_error: c.last_write_error.clone(),
+            last_write_error_at: None,
         })
     }
 
@@ -121,6 +139,16 @@ impl CalendarRow {
             },
             "outlook" => CalendarSource::Outlook { credentials },
             "calendly" => CalendarSource::Calendly { credentials },
+            "caldav" => CalendarSource::Caldav {
+                url: open(Field::CalendarUrl, &self.url)?
+                    .ok_or_else(|| corrupt(T, id, "caldav without url"))?,
+                username: self
+                    .username
+                    .clone()
+                    .ok_or_else(|| corrupt(T, id, "caldav without username"))?,
+                password: open(Field::CalendarPassword, &self.password)?
+                    .ok_or_else(|| corrupt(T, id, "caldav without password"))?,
+            },
             other => return Err(corrupt(T, id, format!("unknown kind `{other}`"))),
         };
         let status = SyncStatus::parse(&self.status)
@@ -137,6 +165,8 @@ impl CalendarRow {
                 last_modified: self.last_modified,
             },
             last_error: self.last_error,
+            write: self.write,
+            last_write_error: self.last_write_error,
             id: CalendarId::from_trusted(self.id),
             account_id: AccountId::from_trusted(self.account_id),
             provider_id: ProviderId::from_trusted(self.provider_id),

@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use super::conn::Conn;
 use super::store::SqliteStore;
 use crate::TxError;
+use crate::calendar_writes::due_write;
 use crate::calendars::due_for_sync;
-use crate::schema::calendar_connections;
+use crate::schema::{calendar_connections, calendar_writes};
 
 impl SqliteStore {
     /// The connections due for a background sync (the oldest attempts
@@ -24,6 +25,23 @@ impl SqliteStore {
             .order(calendar_connections::sync_attempted_at.asc())
             .limit(i64::from(limit))
             .select(calendar_connections::seq);
+        Ok(diesel_async::RunQueryDsl::load(due, conn).await?)
+    }
+}
+
+impl SqliteStore {
+    /// The due rows of the calendar write outbox (the longest waiting
+    /// first, at most `limit`): no other writer runs meanwhile.
+    pub(crate) async fn due_writes(
+        conn: &mut Conn,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, TxError> {
+        let due = calendar_writes::table
+            .filter(due_write(now))
+            .order(calendar_writes::next_attempt_at.asc())
+            .limit(i64::from(limit))
+            .select(calendar_writes::seq);
         Ok(diesel_async::RunQueryDsl::load(due, conn).await?)
     }
 }

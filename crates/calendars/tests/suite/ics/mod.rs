@@ -177,6 +177,7 @@ async fn the_port_fetches_ics_sources_and_returns_validators() {
             window: window("2025-03-05T00:00:00Z", "2025-03-06T00:00:00Z"),
             validators: &Validators::default(),
             now: ts("2025-03-01T00:00:00Z"),
+            writes: false,
         })
         .await
         .unwrap();

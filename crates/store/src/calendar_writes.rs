@@ -1,0 +1,331 @@
+//! The calendar write outbox (both stores): queuing a booking's event for
+//! every writing connection of its provider inside the booking's own
+//! transaction, the backfill of a new writing connection, and the worker's
+//! claims and results. (Postgres queues a new booking's writes inside its
+//! single insert statement, `postgres/bookings.rs`; the claim's row locking
+//! is each store's own, `due_writes`.)
+
+use booking_domain::ports::{ClaimedWrite, StorageError, WriteResult};
+use booking_domain::{BookingId, RemoteEvent};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use duplicate::duplicate_item;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::TxError;
+use crate::postgres::PostgresStore;
+use crate::rows::{ACTIVE, BookingRow, CalendarRow, secs};
+use crate::schema::{bookings, calendar_connections, calendar_writes};
+use crate::secrets::{Field, tenant_row};
+use crate::sqlite::SqliteStore;
+
+/// Whether an outbox row is due at `now`: queued, and not claimed, or its
+/// claim's lease ended.
+#[diesel::dsl::auto_type]
+pub(crate) fn due_write(now: i64) -> _ {
+    calendar_writes::next_attempt_at.le(now).and(
+        calendar_writes::lease_until
+            .is_null()
+            .or(calendar_writes::lease_until.le(now)),
+    )
+}
+
+/// The outbox row of `(account, calendar, booking)`.
+#[diesel::dsl::auto_type]
+fn write_row<'a>(account: &'a str, calendar: &'a str, booking: &'a str) -> _ {
+    calendar_writes::account_id
+        .eq(account)
+        .and(calendar_writes::calendar_id.eq(calendar))
+        .and(calendar_writes::booking_id.eq(booking))
+}
+
+/// A claimed row's columns: `(booking_id, version, attempts, written,
+/// remote_id, remote_etag)`.
+type WriteColumns = (String, i64, i32, bool, Option<String>, Option<String>);
+
+#[duplicate_item(Store Conn; [SqliteStore] [crate::sqlite::Conn]; [PostgresStore] [crate::postgres::Conn])]
+impl Store {
+    /// Inside a booking update's transaction: queues the booking's event
+    /// for every writing connection of its provider (a change of a booking
+    /// already queued raises the row's version and makes it due at once,
+    /// with its attempts reset). One indexed read of the provider's writing
+    /// connections; nothing more when it has none.
+    pub(crate) async fn queue_calendar_writes(
+        conn: &mut Conn,
+        row: &BookingRow,
+    ) -> Result<(), TxError> {
+        let writers: Vec<String> = calendar_connections::table
+            .filter(calendar_connections::account_id.eq(&row.account_id))
+            .filter(calendar_connections::provider_id.eq(&row.provider_id))
+            .filter(calendar_connections::write.eq(true))
+            .select(calendar_connections::id)
+            .load(conn)
+            .await?;
+        let now = row.updated_at;
+        for calendar in writers {
+            diesel::insert_into(calendar_writes::table)
+                .values((
+                    calendar_writes::account_id.eq(&row.account_id),
+                    calendar_writes::calendar_id.eq(&calendar),
+                    calendar_writes::booking_id.eq(&row.id),
+                    calendar_writes::next_attempt_at.eq(Some(now)),
+                    calendar_writes::created_at.eq(now),
+                    calendar_writes::updated_at.eq(now),
+                ))
+                .on_conflict((
+                    calendar_writes::account_id,
+                    calendar_writes::calendar_id,
+                    calendar_writes::booking_id,
+                ))
+                .do_update()
+                .set((
+                    calendar_writes::version.eq(calendar_writes::version + 1),
+                    calendar_writes::attempts.eq(0),
+                    calendar_writes::next_attempt_at.eq(Some(now)),
+                    calendar_writes::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Inside a new writing connection's transaction: queues the
+    /// provider's active bookings that have not ended by `now` (the
+    /// backfill), so they appear in the calendar too.
+    pub(crate) async fn backfill_calendar_writes(
+        conn: &mut Conn,
+        connection: &CalendarRow,
+        now: i64,
+    ) -> Result<(), TxError> {
+        let pending = bookings::table
+            .filter(bookings::account_id.eq(&connection.account_id))
+            .filter(bookings::provider_id.eq(&connection.provider_id))
+            .filter(bookings::status.eq_any(ACTIVE))
+            .filter(bookings::end_at.gt(now))
+            .select((
+                bookings::account_id,
+                sql::<Text>("").bind::<Text, _>(connection.id.clone()),
+                bookings::id,
+                sql::<Nullable<BigInt>>("").bind::<BigInt, _>(now),
+                sql::<BigInt>("").bind::<BigInt, _>(now),
+                sql::<BigInt>("").bind::<BigInt, _>(now),
+            ));
+        diesel::insert_into(calendar_writes::table)
+            .values(pending)
+            .into_columns((
+                calendar_writes::account_id,
+                calendar_writes::calendar_id,
+                calendar_writes::booking_id,
+                calendar_writes::next_attempt_at,
+                calendar_writes::created_at,
+                calendar_writes::updated_at,
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due writes until `now + lease`, with their
+    /// connections (secrets opened).
+    pub(crate) async fn claim_writes(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedWrite>, StorageError> {
+        let now = secs(now);
+        let until = now.saturating_add(lease.as_secs().max(1));
+        let keys = self.secret_keys();
+        let rows: Vec<(WriteColumns, CalendarRow)> = self
+            .write("claim_calendar_writes", move |conn| {
+                Box::pin(async move {
+                    conn.transaction(async |conn| {
+                        let due = Self::due_writes(conn, now, limit).await?;
+                        if due.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        diesel::update(
+                            calendar_writes::table.filter(calendar_writes::seq.eq_any(&due)),
+                        )
+                        .set(calendar_writes::lease_until.eq(Some(until)))
+                        .execute(conn)
+                        .await?;
+                        let rows = calendar_writes::table
+                            .inner_join(
+                                calendar_connections::table.on(calendar_connections::account_id
+                                    .eq(calendar_writes::account_id)
+                                    .and(
+                                        calendar_connections::id.eq(calendar_writes::calendar_id),
+                                    )),
+                            )
+                            .filter(calendar_writes::seq.eq_any(&due))
+                            .order(calendar_writes::seq.asc())
+                            .select((
+                                (
+                                    calendar_writes::booking_id,
+                                    calendar_writes::version,
+                                    calendar_writes::attempts,
+                                    calendar_writes::written,
+                                    calendar_writes::remote_id,
+                                    calendar_writes::remote_etag,
+                                ),
+                                CalendarRow::as_select(),
+                            ))
+                            .load(conn)
+                            .await?;
+                        Ok(rows)
+                    })
+                    .await
+                })
+            })
+            .await
+            .map_err(TxError::storage)?;
+        rows.into_iter()
+            .map(|((booking, version, attempts, written, id, etag), row)| {
+                Ok(ClaimedWrite {
+                    connection: row.into_domain(&keys)?,
+                    booking_id: BookingId::from_trusted(booking),
+                    version,
+                    attempts: u32::try_from(attempts).unwrap_or_default(),
+                    remote: RemoteEvent { written, id, etag },
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a write attempt's result (see `CalendarStore::record_calendar_write`).
+    pub(crate) async fn record_write(
+        &self,
+        claimed: &ClaimedWrite,
+        result: &WriteResult,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        let account = claimed.connection.account_id.as_str().to_owned();
+        let calendar = claimed.connection.id.as_str().to_owned();
+        let booking = claimed.booking_id.as_str().to_owned();
+        let version = claimed.version;
+        let now = secs(now);
+        let keys = self.secret_keys();
+        let sealed_row = tenant_row(&account, &calendar);
+        let refreshed = match result {
+            WriteResult::Done {
+                refreshed: Some(c), ..
+            } => Some((
+                keys.seal_opt(
+                    Field::CalendarAccessToken,
+                    &sealed_row,
+                    c.access_token.as_deref(),
+                )?,
+                keys.seal_opt(
+                    Field::CalendarRefreshToken,
+                    &sealed_row,
+                    c.refresh_token.as_deref(),
+                )?,
+                c.expires_at.map(secs),
+            )),
+            _ => None,
+        };
+        let result = result.clone();
+        self.write("record_calendar_write", move |conn| {
+            let (account, calendar, booking, result, refreshed) = (
+                account.clone(),
+                calendar.clone(),
+                booking.clone(),
+                result.clone(),
+                refreshed.clone(),
+            );
+            Box::pin(async move {
+                conn.transaction(async |conn| {
+                    let target =
+                        calendar_writes::table.filter(write_row(&account, &calendar, &booking));
+                    let connection = calendar_connections::table
+                        .filter(calendar_connections::account_id.eq(&account))
+                        .filter(calendar_connections::id.eq(&calendar));
+                    match &result {
+                        WriteResult::Done { remote, .. } => {
+                            if let Some((access, refresh, expires)) = &refreshed {
+                                diesel::update(connection)
+                                    .set((
+                                        calendar_connections::access_token.eq(access),
+                                        calendar_connections::refresh_token.eq(refresh),
+                                        calendar_connections::expires_at.eq(expires),
+                                    ))
+                                    .execute(conn)
+                                    .await?;
+                            }
+                            diesel::update(connection)
+                                .set((
+                                    calendar_connections::last_write_error.eq(None::<String>),
+                                    calendar_connections::last_write_error_at.eq(None::<i64>),
+                                ))
+                                .execute(conn)
+                                .await?;
+                            if !remote.written {
+                                // Nothing left in the calendar: the row goes,
+                                // unless the booking changed meanwhile.
+                                let gone = diesel::delete(
+                                    target.filter(calendar_writes::version.eq(version)),
+                                )
+                                .execute(conn)
+                                .await?;
+                                if gone > 0 {
+                                    return Ok(());
+                                }
+                            }
+                            diesel::update(target)
+                                .set((
+                                    calendar_writes::written.eq(remote.written),
+                                    calendar_writes::remote_id.eq(&remote.id),
+                                    calendar_writes::remote_etag.eq(&remote.etag),
+                                    calendar_writes::attempts.eq(0),
+                                    calendar_writes::last_error.eq(None::<String>),
+                                    calendar_writes::lease_until.eq(None::<i64>),
+                                    calendar_writes::updated_at.eq(now),
+                                ))
+                                .execute(conn)
+                                .await?;
+                            diesel::update(target.filter(calendar_writes::version.eq(version)))
+                                .set(calendar_writes::next_attempt_at.eq(None::<i64>))
+                                .execute(conn)
+                                .await?;
+                        }
+                        WriteResult::Failed { error, retry_at } => {
+                            let error: String = error.chars().take(500).collect();
+                            diesel::update(connection)
+                                .set((
+                                    calendar_connections::last_write_error.eq(Some(&error)),
+                                    calendar_connections::last_write_error_at.eq(Some(now)),
+                                ))
+                                .execute(conn)
+                                .await?;
+                            diesel::update(target)
+                                .set((
+                                    calendar_writes::last_error.eq(Some(&error)),
+                                    calendar_writes::lease_until.eq(None::<i64>),
+                                    calendar_writes::updated_at.eq(now),
+                                ))
+                                .execute(conn)
+                                .await?;
+                            // A booking change since the claim made the row
+                            // due at once with fresh attempts: leave it so.
+                            diesel::update(target.filter(calendar_writes::version.eq(version)))
+                                .set((
+                                    calendar_writes::attempts.eq(calendar_writes::attempts + 1),
+                                    calendar_writes::next_attempt_at.eq(retry_at.map(secs)),
+                                ))
+                                .execute(conn)
+                                .await?;
+                        }
+                    }
+                    Ok(())
+                })
+                .await
+            })
+        })
+        .await
+        .map_err(TxError::storage)
+    }
+}

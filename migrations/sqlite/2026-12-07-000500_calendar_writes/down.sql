@@ -1,0 +1,8 @@
+DROP TABLE calendar_writes;
+DROP INDEX calendar_connections_writers;
+DELETE FROM calendar_connections WHERE kind = 'caldav';
+ALTER TABLE calendar_connections DROP COLUMN last_write_error_at;
+ALTER TABLE calendar_connections DROP COLUMN last_write_error;
+ALTER TABLE calendar_connections DROP COLUMN password;
+ALTER TABLE calendar_connections DROP COLUMN username;
+ALTER TABLE calendar_connections DROP COLUMN write;
