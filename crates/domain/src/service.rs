@@ -21,6 +21,8 @@ pub mod limits {
     pub const MAX_BOOKING_HORIZON_DAYS: u32 = 3650;
     /// Largest daily cap on bookings.
     pub const MAX_BOOKINGS_PER_DAY: u32 = 1000;
+    /// Largest customer cancel or reschedule cutoff, minutes (30 days).
+    pub const MAX_CUTOFF: u32 = 43200;
 }
 
 /// A bookable service.
@@ -58,6 +60,11 @@ pub struct Service {
     /// Cap (1-1000) on active bookings of this service starting on one
     /// local day; `None`: no cap.
     pub max_bookings_per_day: Option<u32>,
+    /// Minutes before the start after which the customer's link can no
+    /// longer cancel (0-43200; 0: until the start).
+    pub cancel_cutoff: Minutes,
+    /// The same for rescheduling through the customer's link.
+    pub reschedule_cutoff: Minutes,
     /// Archived services keep their bookings but take no new ones.
     pub archived: bool,
     /// Creation instant.
@@ -97,6 +104,8 @@ impl Service {
             slot_interval,
             booking_horizon,
             max_bookings_per_day,
+            cancel_cutoff,
+            reschedule_cutoff,
         } = patch;
         if let Some(v) = name {
             self.name = v;
@@ -136,6 +145,12 @@ impl Service {
         }
         if let Some(v) = max_bookings_per_day {
             self.max_bookings_per_day = v;
+        }
+        if let Some(v) = cancel_cutoff {
+            self.cancel_cutoff = v;
+        }
+        if let Some(v) = reschedule_cutoff {
+            self.reschedule_cutoff = v;
         }
         self.updated_at = now;
     }
@@ -187,6 +202,11 @@ pub fn validate_max_bookings_per_day(value: i64) -> Result<u32, ValidationError>
     )
 }
 
+/// Validates a customer cutoff (0-43200 minutes); errors name `field`.
+pub fn validate_cutoff(value: i64, field: &str) -> Result<Minutes, ValidationError> {
+    Minutes::in_range(value, 0, limits::MAX_CUTOFF, field)
+}
+
 fn count_in_range(value: i64, max: u32, field: &str, unit: &str) -> Result<u32, ValidationError> {
     u32::try_from(value)
         .ok()
@@ -225,6 +245,10 @@ pub struct NewService {
     pub booking_horizon: Option<u32>,
     /// Daily cap (`None`: none).
     pub max_bookings_per_day: Option<u32>,
+    /// Customer cancel cutoff.
+    pub cancel_cutoff: Minutes,
+    /// Customer reschedule cutoff.
+    pub reschedule_cutoff: Minutes,
 }
 
 /// Changes to a service; `None` leaves a field as it is.
@@ -256,6 +280,10 @@ pub struct ServicePatch {
     pub booking_horizon: Option<Option<u32>>,
     /// New daily cap (`Some(None)` removes it).
     pub max_bookings_per_day: Option<Option<u32>>,
+    /// New customer cancel cutoff.
+    pub cancel_cutoff: Option<Minutes>,
+    /// New customer reschedule cutoff.
+    pub reschedule_cutoff: Option<Minutes>,
 }
 
 #[cfg(test)]
@@ -276,6 +304,16 @@ mod tests {
             assert_eq!(
                 validate_booking_horizon(bad).unwrap_err().field,
                 "booking_horizon"
+            );
+        }
+        assert_eq!(
+            validate_cutoff(43200, "cancel_cutoff").map(Minutes::get),
+            Ok(43200)
+        );
+        for bad in [-1, 43201] {
+            assert_eq!(
+                validate_cutoff(bad, "reschedule_cutoff").unwrap_err().field,
+                "reschedule_cutoff"
             );
         }
         assert_eq!(validate_max_bookings_per_day(1), Ok(1));

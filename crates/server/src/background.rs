@@ -37,11 +37,15 @@ impl Observer for MetricsObserver {
     }
 }
 
-/// The webhook delivery worker for this process.
+/// The webhook delivery worker for this process; bookings in event bodies
+/// carry their customer link (`{public_url}/manage/{token}`, tokens derived
+/// with `link_key`).
 pub fn webhook_worker(
     config: &Config,
     backend: &Backend,
     metrics: Metrics,
+    public_url: String,
+    link_key: Vec<u8>,
 ) -> anyhow::Result<Worker> {
     let transport = Transport::new(config.webhook_timeout, config.webhook_allow_private)
         .context("cannot build the webhook HTTP client")?;
@@ -49,7 +53,7 @@ pub fn webhook_worker(
         backend.queue.clone(),
         transport,
         config.webhook_retry.clone(),
-        std::sync::Arc::new(booking_http::wire::webhook_body),
+        std::sync::Arc::new(booking_http::wire::webhook_renderer(public_url, link_key)),
         backend.ports.clock.clone(),
         std::sync::Arc::new(MetricsObserver(metrics)),
         WorkerConfig::default(),

@@ -119,6 +119,8 @@ diesel::table! {
         slot_interval -> Nullable<BigInt>,
         booking_horizon -> Nullable<BigInt>,
         max_bookings_per_day -> Nullable<BigInt>,
+        cancel_cutoff -> BigInt,
+        reschedule_cutoff -> BigInt,
     }
 }
 
@@ -150,6 +152,8 @@ diesel::table! {
         sequence -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        link_salt -> Nullable<Text>,
+        link_hash -> Nullable<Text>,
     }
 }
 
@@ -166,6 +170,7 @@ diesel::table! {
         previous_scheduled_at -> Nullable<BigInt>,
         created_at -> BigInt,
         booking -> Json,
+        actor -> Text,
     }
 }
 

@@ -122,7 +122,7 @@ pub struct RangeParams {
     pub to: Option<String>,
 }
 
-fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
+pub(crate) fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
     let text = text.ok_or_else(|| {
         ValidationError::new(field, "is required (a date or an RFC 3339 instant)")
     })?;

@@ -9,7 +9,7 @@ use booking_domain::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::bookings::BookingOut;
+use super::bookings::{BookingOut, Links};
 use super::common::{double_option, fmt_ts, list_type, normalised_url};
 
 list_type!(WebhookList, WebhookOut);
@@ -227,6 +227,10 @@ pub struct WebhookPayload {
     /// `booking.created`, `booking.confirmed`, `booking.cancelled`,
     /// `booking.rescheduled` or `booking.completed`.
     pub event: String,
+    /// Who caused it: `api` (an API key holder), `customer` (through the
+    /// booking's customer link) or `system` (automatic completion).
+    #[schema(example = "api")]
+    pub actor: String,
     /// When the event happened, RFC 3339 UTC.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -234,14 +238,16 @@ pub struct WebhookPayload {
     pub data: WebhookBooking,
 }
 
-impl From<&BookingEvent> for WebhookPayload {
-    fn from(e: &BookingEvent) -> Self {
+impl WebhookPayload {
+    /// The body of an event; the booking carries its customer link.
+    pub fn new(e: &BookingEvent, links: Links<'_>) -> Self {
         WebhookPayload {
             id: e.id.to_string(),
             event: e.kind.name().to_owned(),
+            actor: e.actor.name().to_owned(),
             created_at: fmt_ts(e.created_at),
             data: WebhookBooking {
-                booking: BookingOut::from(&e.booking),
+                booking: BookingOut::new(&e.booking, links),
                 previous_scheduled_at: e.previous_scheduled_at.map(fmt_ts),
             },
         }
@@ -249,7 +255,25 @@ impl From<&BookingEvent> for WebhookPayload {
 }
 
 /// The body posted for an event: the same bytes for every attempt.
-pub fn webhook_body(event: &BookingEvent) -> Vec<u8> {
+pub fn webhook_body(event: &BookingEvent, links: Links<'_>) -> Vec<u8> {
     // Serializing plain strings, numbers and maps cannot fail.
-    serde_json::to_vec(&WebhookPayload::from(event)).unwrap_or_default()
+    serde_json::to_vec(&WebhookPayload::new(event, links)).unwrap_or_default()
+}
+
+/// [`webhook_body`] with customer links to `public_url` derived with `key`,
+/// as the delivery worker takes it.
+pub fn webhook_renderer(
+    public_url: String,
+    key: Vec<u8>,
+) -> impl Fn(&BookingEvent) -> Vec<u8> + Send + Sync + 'static {
+    let public_url = public_url.trim_end_matches('/').to_owned();
+    move |event| {
+        webhook_body(
+            event,
+            Links {
+                public_url: &public_url,
+                key: &key,
+            },
+        )
+    }
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use booking_domain::ports::StorageError;
 use booking_domain::{
-    AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email, EventId,
-    EventKind, LocalTime, Metadata, Price, PriceType, Provider, ProviderId, Service, ServiceId,
-    Timezone, Weekday, WeeklyAvailability, Window, occupied_range,
+    AccountId, Actor, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email, EventId,
+    EventKind, LocalTime, ManageLink, Metadata, Price, PriceType, Provider, ProviderId, Service,
+    ServiceId, Timezone, Weekday, WeeklyAvailability, Window, occupied_range,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,8 @@ pub struct ServiceRow {
     pub slot_interval: Option<i64>,
     pub booking_horizon: Option<i64>,
     pub max_bookings_per_day: Option<i64>,
+    pub cancel_cutoff: i64,
+    pub reschedule_cutoff: i64,
 }
 
 /// The `services.hours` column: every weekly window (minutes of the day,
@@ -187,6 +189,8 @@ impl ServiceRow {
             slot_interval: s.slot_interval.map(minutes_i64),
             booking_horizon: s.booking_horizon.map(i64::from),
             max_bookings_per_day: s.max_bookings_per_day.map(i64::from),
+            cancel_cutoff: minutes_i64(s.cancel_cutoff),
+            reschedule_cutoff: minutes_i64(s.reschedule_cutoff),
         }
     }
 
@@ -278,6 +282,8 @@ impl ServiceRow {
                 .transpose()?,
             booking_horizon: optional("booking_horizon", self.booking_horizon)?,
             max_bookings_per_day: optional("max_bookings_per_day", self.max_bookings_per_day)?,
+            cancel_cutoff: minutes(T, id, "cancel_cutoff", self.cancel_cutoff)?,
+            reschedule_cutoff: minutes(T, id, "reschedule_cutoff", self.reschedule_cutoff)?,
             archived: self.archived,
             account_id: AccountId::from_trusted(self.account_id),
             provider_id: ProviderId::from_trusted(self.provider_id),
@@ -333,6 +339,13 @@ pub struct BookingRow {
     pub sequence: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The customer link's salt (in a snapshot too, so webhook bodies show
+    /// the link; absent from snapshots written before links existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_salt: Option<String>,
+    /// The SHA-256 of the link's token (the same in a snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_hash: Option<String>,
 }
 
 impl BookingRow {
@@ -367,6 +380,8 @@ impl BookingRow {
             sequence: i64::from(b.sequence),
             created_at: secs(b.created_at),
             updated_at: secs(b.updated_at),
+            link_salt: b.link.as_ref().map(|l| l.salt.clone()),
+            link_hash: b.link.as_ref().map(|l| l.hash.clone()),
         })
     }
 
@@ -408,6 +423,17 @@ impl BookingRow {
             },
             notes: self.notes,
             cancel_reason: self.cancel_reason,
+            link: match (self.link_salt, self.link_hash) {
+                (Some(salt), Some(hash)) => Some(ManageLink { salt, hash }),
+                (None, None) => None,
+                _ => {
+                    return Err(corrupt(
+                        table,
+                        id,
+                        "a link salt without its hash or the reverse",
+                    ));
+                }
+            },
             account_id: AccountId::from_trusted(self.account_id),
             service_id: ServiceId::from_trusted(self.service_id),
             provider_id: ProviderId::from_trusted(self.provider_id),
@@ -447,6 +473,7 @@ pub struct EventRow {
     pub previous_scheduled_at: Option<i64>,
     pub created_at: i64,
     pub booking: JsonText,
+    pub actor: String,
 }
 
 impl EventRow {
@@ -464,6 +491,7 @@ impl EventRow {
             previous_scheduled_at: e.previous_scheduled_at.map(secs),
             created_at: secs(e.created_at),
             booking: JsonText(booking),
+            actor: e.actor.name().to_owned(),
         })
     }
 
@@ -476,8 +504,11 @@ impl EventRow {
         let snapshot: BookingRow = serde_json::from_str(&self.booking.0)
             .map_err(|e| corrupt(T, id, format!("booking snapshot: {e}")))?;
         let booking = snapshot.into_domain_from("events.booking")?;
+        let actor = Actor::parse(&self.actor)
+            .ok_or_else(|| corrupt(T, id, format!("unknown actor `{}`", self.actor)))?;
         Ok(BookingEvent {
             kind,
+            actor,
             booking,
             previous_scheduled_at: self
                 .previous_scheduled_at
