@@ -18,6 +18,7 @@ mod hours;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod manage;
 mod ops;
 mod postgres;
 mod pricing;

@@ -19,7 +19,6 @@ use crate::extract::{
     JsonBody, PageParams, QueryParams, Tenant, encode_cursor, parse_json, read_body,
 };
 use crate::openapi::{errors, examples};
-use crate::routes::manage::links;
 use crate::state::AppState;
 use crate::wire::{
     BookingList, BookingOut, BookingStatusName, CancelBooking, CreateBooking, RescheduleBooking,
@@ -112,7 +111,7 @@ async fn create_inner(
         Ok(booking) => {
             state.metrics.bookings.with_label_values(&["created"]).inc();
             let body =
-                serde_json::to_vec(&BookingOut::new(&booking, links(state))).unwrap_or_default();
+                serde_json::to_vec(&BookingOut::new(&booking, state.links())).unwrap_or_default();
             (StatusCode::CREATED, body)
         }
         Err(e) => {
@@ -348,7 +347,7 @@ pub async fn list(
         data: page
             .items
             .iter()
-            .map(|b| BookingOut::new(b, links(&state)))
+            .map(|b| BookingOut::new(b, state.links()))
             .collect(),
         next_cursor: page.next.map(encode_cursor),
     }))
@@ -366,7 +365,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).get(&id).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, links(&state))))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Confirm a pending booking.
@@ -382,7 +381,7 @@ pub async fn confirm(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).confirm(&id).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, links(&state))))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Cancel a pending or confirmed booking; its time is free at once.
@@ -405,7 +404,7 @@ pub async fn cancel(
     uc.get(&id).await?;
     let reason = body.0.try_into_domain()?;
     let booking = uc.cancel(&id, reason).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, links(&state))))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Move a pending or confirmed booking.
@@ -428,7 +427,7 @@ pub async fn reschedule(
     uc.get(&id).await?;
     let start = parse_ts(&body.0.scheduled_at, "scheduled_at")?;
     let booking = uc.reschedule(&id, start).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, links(&state))))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Mark a confirmed booking completed once it has ended.
@@ -444,5 +443,5 @@ pub async fn complete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).complete(&id).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, links(&state))))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }

@@ -19,22 +19,14 @@ use crate::routes::calendar::wrong_token;
 use crate::routes::services::{RangeParams, bound};
 use crate::state::AppState;
 use crate::wire::{
-    Links, ManageCancel, ManageReschedule, ManagedBookingOut, ManagedSlots, SlotTimes, fmt_ts,
-    parse_ts, text,
+    ManageCancel, ManageReschedule, ManagedBookingOut, ManagedSlots, SlotTimes, fmt_ts, parse_ts,
+    text,
 };
 
 /// The customer-link use cases.
 pub(crate) fn manage(state: &AppState) -> Manage<'_> {
     Manage {
         ports: &state.ports,
-        key: &state.feeds.key,
-    }
-}
-
-/// Where links point and their key.
-pub(crate) fn links(state: &AppState) -> Links<'_> {
-    Links {
-        public_url: &state.feeds.public_url,
         key: &state.feeds.key,
     }
 }
@@ -74,7 +66,7 @@ pub async fn get(
     Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(
         &opened,
         &opened.booking,
-        links(&state),
+        state.links(),
     )))
 }
 
@@ -151,7 +143,7 @@ pub async fn cancel(
     let opened = open(&state, &req, &token).await?;
     let reason = cancel_reason(body.0.reason)?;
     let booking = manage(&state).cancel(&opened, reason).await?;
-    Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(&opened, &booking, links(&state))))
+    Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(&opened, &booking, state.links())))
 }
 
 /// Move the booking through its customer link.
@@ -172,5 +164,5 @@ pub async fn reschedule(
     let opened = open(&state, &req, &token).await?;
     let start = parse_ts(&body.0.scheduled_at, "scheduled_at")?;
     let booking = manage(&state).reschedule(&opened, start).await?;
-    Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(&opened, &booking, links(&state))))
+    Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(&opened, &booking, state.links())))
 }
