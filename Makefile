@@ -17,11 +17,14 @@ build:
 ## missing and runs a throw-away local cluster for the run. The e2e tests run
 ## the real binary on 127.0.0.1. The Postgres tests must run here (a missing
 ## database fails them; see tests/build.rs), and no benchmark does: bench
-## targets are left out (`make lint` still compiles them).
+## targets are left out (`make lint` still compiles them). The customer
+## page's browser tests drive headless Chromium: scripts/test-browser.sh
+## installs Debian's chromium and chromium-driver with apt if missing (a
+## missing driver fails them here).
 test: export BOOKING_REQUIRE_POSTGRES = 1
 test: lint
 	$(CARGO) build -p booking-server --bin booking-api
-	scripts/test-postgres.sh $(CARGO) test --workspace --lib --bins --tests --examples
+	scripts/test-postgres.sh scripts/test-browser.sh $(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 	scripts/test-clients.sh
 

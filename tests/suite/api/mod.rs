@@ -19,6 +19,7 @@ mod idempotency;
 mod isolation;
 mod lifecycle;
 mod manage;
+mod manage_page;
 mod ops;
 mod postgres;
 mod pricing;
