@@ -72,7 +72,7 @@ fn deadline(booking: &Booking, cutoff: Minutes) -> Timestamp {
 
 /// The customer's gate: the call is refused once `now` is past the start
 /// less `cutoff` (a booking that has started is past any cutoff).
-fn cutoff_gate(cutoff: Minutes) -> Gate {
+pub(super) fn cutoff_gate(cutoff: Minutes) -> Gate {
     Box::new(move |b: &Booking, now: Timestamp| {
         let deadline = deadline(b, cutoff);
         if now > deadline {

@@ -860,3 +860,21 @@ async fn deleting_unknown_time_off_is_not_found_and_storage_errors_stay_errors()
         "{err:?}"
     );
 }
+
+#[test]
+fn the_customers_cutoff_allows_up_to_the_deadline_inclusive() {
+    use super::manage::cutoff_gate;
+    let b = booking_at("2027-01-18T15:00:00Z", BookingStatus::Confirmed);
+    let gate = cutoff_gate(Minutes::new(60));
+    assert!(gate(&b, ts("2027-01-18T14:00:00Z")).is_ok());
+    match gate(&b, ts("2027-01-18T14:00:01Z")) {
+        Err(BookingError::CutoffPassed { deadline }) => {
+            assert_eq!(deadline, ts("2027-01-18T14:00:00Z"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Cutoff 0: until the start, not after.
+    let gate = cutoff_gate(Minutes::ZERO);
+    assert!(gate(&b, ts("2027-01-18T15:00:00Z")).is_ok());
+    assert!(gate(&b, ts("2027-01-18T15:00:01Z")).is_err());
+}

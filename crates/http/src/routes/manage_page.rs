@@ -294,7 +294,9 @@ fn render(
             esc(zone.name())
         );
         let mut day = String::new();
-        for (i, slot) in slots.iter().enumerate() {
+        // The booking's own time is free for it, but moving there is no move.
+        let others = slots.iter().filter(|s| s.start != booking.scheduled_at);
+        for (i, slot) in others.enumerate() {
             let this_day = local_day(slot.start, tz);
             if this_day != day {
                 if !day.is_empty() {
