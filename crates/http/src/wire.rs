@@ -42,7 +42,7 @@ pub use services::{
 pub use time_off::{CreateTimeOff, TimeOffCreated, TimeOffList, TimeOffOut};
 pub use webhooks::{
     AttemptOut, CreateWebhook, DeliveryList, DeliveryOut, UpdateWebhook, WebhookBooking,
-    WebhookList, WebhookOut, WebhookPayload, WebhookWithSecret, webhook_body, webhook_renderer,
+    WebhookList, WebhookOut, WebhookPayload, WebhookWithSecret, webhook_body,
 };
 
 #[cfg(test)]

@@ -37,15 +37,11 @@ impl Observer for MetricsObserver {
     }
 }
 
-/// The webhook delivery worker for this process; bookings in event bodies
-/// carry their customer link (`{public_url}/manage/{token}`, tokens derived
-/// with `link_key`).
+/// The webhook delivery worker for this process.
 pub fn webhook_worker(
     config: &Config,
     backend: &Backend,
     metrics: Metrics,
-    public_url: String,
-    link_key: Vec<u8>,
 ) -> anyhow::Result<Worker> {
     let transport = Transport::new(config.webhook_timeout, config.webhook_allow_private)
         .context("cannot build the webhook HTTP client")?;
@@ -53,7 +49,7 @@ pub fn webhook_worker(
         backend.queue.clone(),
         transport,
         config.webhook_retry.clone(),
-        std::sync::Arc::new(booking_http::wire::webhook_renderer(public_url, link_key)),
+        std::sync::Arc::new(booking_http::wire::webhook_body),
         backend.ports.clock.clone(),
         std::sync::Arc::new(MetricsObserver(metrics)),
         WorkerConfig::default(),

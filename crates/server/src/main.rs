@@ -141,13 +141,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = background::webhook_worker(
-        &config,
-        &backend,
-        metrics.clone(),
-        public_url.clone(),
-        feed_key.clone(),
-    )?;
+    let worker = background::webhook_worker(&config, &backend, metrics.clone())?;
     let worker = tokio::spawn(worker.run(background::stopped(stop_rx.clone())));
     let syncer = tokio::spawn(background::sync_calendars(
         backend.ports.clone(),

@@ -167,8 +167,9 @@ async fn the_link_views_moves_and_cancels(server: &TestServer) {
         .await
         .expect_error(404, "NOT_FOUND");
 
-    // Webhooks: the API's events say `api`, the customer's `customer`,
-    // and every booking carries its link.
+    // Webhooks: the API's events say `api`, the customer's `customer`;
+    // bodies leave the link out (their bytes must not depend on the
+    // sending instance's public URL).
     let got = receiver
         .wait_for(Duration::from_secs(20), "the customer's cancel", |r| {
             r.iter().any(|x| x.json()["event"] == "booking.cancelled")
@@ -179,7 +180,7 @@ async fn the_link_views_moves_and_cancels(server: &TestServer) {
         .map(|r| r.json())
         .filter(|j| j["data"]["id"] == bk.as_str())
         .map(|j| {
-            assert_eq!(j["data"]["manage_url"], created["manage_url"], "{j}");
+            assert!(j["data"].get("manage_url").is_none(), "{j}");
             (
                 j["event"].as_str().unwrap().to_owned(),
                 j["actor"].as_str().unwrap().to_owned(),

@@ -37,7 +37,6 @@ use booking_domain::usecases::{AvailabilityQuery, Bound, Opened, check_form_toke
 use booking_domain::{Booking, ValidationError};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::Deserialize;
 
 use super::manage::{cancel_reason, manage, open, private};
 use crate::error::ApiError;
@@ -354,14 +353,6 @@ fn status_words(b: &Booking) -> &'static str {
     }
 }
 
-/// `?done=` after a change.
-#[derive(Debug, Deserialize)]
-pub struct PageParams {
-    /// `rescheduled` after a move.
-    #[serde(default)]
-    pub done: Option<String>,
-}
-
 /// The customer page of a booking.
 #[utoipa::path(get, path = "/manage/{token}", tag = "customer-links", operation_id = "getManagePage", params(("token" = String, Path, description = "The token of the booking's `manage_url`"), ("done" = Option<String>, Query, description = "`rescheduled`: shows that the move went through")),
     responses((status = 200, description = "The booking in the service's time zone, with a form to move it (free times of the next 14 days) and one to cancel it. No JavaScript; `Content-Security-Policy` forbids scripts", content_type = "text/html", body = String, example = examples::manage_page),
@@ -371,7 +362,6 @@ pub async fn page(
     state: web::Data<AppState>,
     req: HttpRequest,
     token: web::Path<String>,
-    q: web::Query<PageParams>,
 ) -> HttpResponse {
     let opened = match open(&state, &req, &token).await {
         Ok(o) => o,
@@ -381,9 +371,15 @@ pub async fn page(
         Ok(s) => s,
         Err(e) => return error_page(&state, &e),
     };
-    let banner = match q.done.as_deref() {
-        Some("rescheduled") => Banner::Done("Your booking has been moved to the new time."),
-        _ => Banner::None,
+    // `?done=rescheduled` after a move; any other query is ignored.
+    let banner = if req
+        .query_string()
+        .split('&')
+        .any(|p| p == "done=rescheduled")
+    {
+        Banner::Done("Your booking has been moved to the new time.")
+    } else {
+        Banner::None
     };
     page_headers(HttpResponse::Ok()).body(render(&state, &token, &opened, &slots, &banner))
 }
@@ -487,7 +483,10 @@ async fn refused(
     responses((status = 303, description = "Cancelled: see `/manage/{token}/cancelled`"),
         (status = 400, description = "The page again, saying in words why nothing changed (expired form, reason too long)", content_type = "text/html", body = String, example = examples::manage_page),
         (status = 404, description = "An HTML page: the link is wrong or dead", content_type = "text/html", body = String, example = examples::manage_page_not_found),
-        (status = 409, description = "The page again, saying in words why nothing changed (past the cancel cutoff)", content_type = "text/html", body = String, example = examples::manage_page)))]
+        (status = 408, description = "The page again: the form did not arrive within the request timeout", content_type = "text/html", body = String, example = examples::manage_page),
+        (status = 409, description = "The page again, saying in words why nothing changed (past the cancel cutoff)", content_type = "text/html", body = String, example = examples::manage_page),
+        (status = 413, description = "The page again: the form is over 64 KiB", content_type = "text/html", body = String, example = examples::manage_page),
+        (status = 429, description = "An HTML page: too many wrong tokens from this client", content_type = "text/html", body = String, example = examples::manage_page_not_found)))]
 pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -523,7 +522,10 @@ pub async fn cancel(
     responses((status = 303, description = "Moved: back to the page, which says so"),
         (status = 400, description = "The page again, saying in words why nothing changed (no time chosen, expired form)", content_type = "text/html", body = String, example = examples::manage_page),
         (status = 404, description = "An HTML page: the link is wrong or dead", content_type = "text/html", body = String, example = examples::manage_page_not_found),
-        (status = 409, description = "The page again, saying in words why nothing changed (the time was taken meanwhile, or past the reschedule cutoff)", content_type = "text/html", body = String, example = examples::manage_page)))]
+        (status = 408, description = "The page again: the form did not arrive within the request timeout", content_type = "text/html", body = String, example = examples::manage_page),
+        (status = 409, description = "The page again, saying in words why nothing changed (the time was taken meanwhile, or past the reschedule cutoff)", content_type = "text/html", body = String, example = examples::manage_page),
+        (status = 413, description = "The page again: the form is over 64 KiB", content_type = "text/html", body = String, example = examples::manage_page),
+        (status = 429, description = "An HTML page: too many wrong tokens from this client", content_type = "text/html", body = String, example = examples::manage_page_not_found)))]
 pub async fn reschedule(
     state: web::Data<AppState>,
     req: HttpRequest,

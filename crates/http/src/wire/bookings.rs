@@ -167,8 +167,10 @@ pub struct BookingOut {
     /// where they can see, cancel or move the booking (the same actions as
     /// JSON under `/v1/manage/{token}`). The same URL every time; it works
     /// while the booking is pending or confirmed and has not ended, and
-    /// answers 404 after. `null` only for bookings made before links
-    /// existed.
+    /// answers 404 after. Absent for bookings made before links existed,
+    /// and from webhook bodies (whose bytes must not depend on the
+    /// configuration of the instance that sends them).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub manage_url: Option<String>,
 }
 
@@ -198,6 +200,14 @@ impl BookingOut {
     /// The booking as answered, with its customer link.
     pub fn new(b: &Booking, links: Links<'_>) -> Self {
         BookingOut {
+            manage_url: links.manage_url(b),
+            ..BookingOut::unlinked(b)
+        }
+    }
+
+    /// The booking without its customer link (webhook bodies).
+    pub fn unlinked(b: &Booking) -> Self {
+        BookingOut {
             id: b.id.to_string(),
             service: b.service_id.to_string(),
             provider_id: b.provider_id.to_string(),
@@ -218,7 +228,7 @@ impl BookingOut {
             cancel_reason: b.cancel_reason.clone(),
             created_at: fmt_ts(b.created_at),
             updated_at: fmt_ts(b.updated_at),
-            manage_url: links.manage_url(b),
+            manage_url: None,
         }
     }
 }

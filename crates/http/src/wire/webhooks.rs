@@ -9,7 +9,7 @@ use booking_domain::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::bookings::{BookingOut, Links};
+use super::bookings::BookingOut;
 use super::common::{double_option, fmt_ts, list_type, normalised_url};
 
 list_type!(WebhookList, WebhookOut);
@@ -238,16 +238,19 @@ pub struct WebhookPayload {
     pub data: WebhookBooking,
 }
 
-impl WebhookPayload {
-    /// The body of an event; the booking carries its customer link.
-    pub fn new(e: &BookingEvent, links: Links<'_>) -> Self {
+impl From<&BookingEvent> for WebhookPayload {
+    fn from(e: &BookingEvent) -> Self {
         WebhookPayload {
             id: e.id.to_string(),
             event: e.kind.name().to_owned(),
             actor: e.actor.name().to_owned(),
             created_at: fmt_ts(e.created_at),
             data: WebhookBooking {
-                booking: BookingOut::new(&e.booking, links),
+                // Without the customer link: a body must be the same bytes
+                // on every attempt, and a link depends on configuration
+                // (`BOOKING_PUBLIC_URL`, the key) that may change between
+                // attempts across a restart. `GET /v1/bookings/{id}` has it.
+                booking: BookingOut::unlinked(&e.booking),
                 previous_scheduled_at: e.previous_scheduled_at.map(fmt_ts),
             },
         }
@@ -255,25 +258,7 @@ impl WebhookPayload {
 }
 
 /// The body posted for an event: the same bytes for every attempt.
-pub fn webhook_body(event: &BookingEvent, links: Links<'_>) -> Vec<u8> {
+pub fn webhook_body(event: &BookingEvent) -> Vec<u8> {
     // Serializing plain strings, numbers and maps cannot fail.
-    serde_json::to_vec(&WebhookPayload::new(event, links)).unwrap_or_default()
-}
-
-/// [`webhook_body`] with customer links to `public_url` derived with `key`,
-/// as the delivery worker takes it.
-pub fn webhook_renderer(
-    public_url: String,
-    key: Vec<u8>,
-) -> impl Fn(&BookingEvent) -> Vec<u8> + Send + Sync + 'static {
-    let public_url = public_url.trim_end_matches('/').to_owned();
-    move |event| {
-        webhook_body(
-            event,
-            Links {
-                public_url: &public_url,
-                key: &key,
-            },
-        )
-    }
+    serde_json::to_vec(&WebhookPayload::from(event)).unwrap_or_default()
 }
