@@ -47,6 +47,8 @@ pub fn service() -> Value {
         "buffer_after": 0,
         "minimum_notice": 0,
         "auto_confirm": false,
+        "cancel_cutoff": 0,
+        "reschedule_cutoff": 0,
         "created_at": "2027-01-11T14:02:11Z",
         "updated_at": "2027-01-11T14:02:11Z"
     })
