@@ -20,11 +20,14 @@ build:
 ## (scripts/test-caldav.sh keeps Radicale and the Python caldav client, pinned,
 ## in a virtual environment under ~/.cache/booking-api, installing them with
 ## pip when missing), and no benchmark does: bench
-## targets are left out (`make lint` still compiles them).
+## targets are left out (`make lint` still compiles them). The customer
+## page's browser tests drive headless Chromium: scripts/test-browser.sh
+## installs Debian's chromium and chromium-driver with apt if missing (a
+## missing driver fails them here).
 test: export BOOKING_REQUIRE_POSTGRES = 1
 test: lint
 	$(CARGO) build -p booking-server --bin booking-api
-	scripts/test-postgres.sh scripts/test-caldav.sh $(CARGO) test --workspace --lib --bins --tests --examples
+	scripts/test-postgres.sh scripts/test-caldav.sh scripts/test-browser.sh $(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 	scripts/test-clients.sh
 

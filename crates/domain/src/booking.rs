@@ -154,6 +154,18 @@ impl fmt::Display for BookingStatus {
     }
 }
 
+/// What a booking's customer link is made of: a random salt the token is
+/// derived from (with the server key, see `usecases::manage`) and the
+/// token's SHA-256, by which the link finds the booking. The token itself is
+/// never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManageLink {
+    /// At least 128 random bits, base62.
+    pub salt: String,
+    /// SHA-256 of the token, lowercase hex.
+    pub hash: String,
+}
+
 /// A booking. `duration`, buffers and `price` are copied from the service at
 /// booking time, so later edits to the service never change existing bookings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +208,9 @@ pub struct Booking {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// The customer link (`None` only for bookings made before links
+    /// existed).
+    pub link: Option<ManageLink>,
 }
 
 /// A lifecycle call that the booking's current status does not allow.
@@ -366,6 +381,35 @@ impl EventKind {
     }
 }
 
+/// Who caused an event (`actor` in webhook bodies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// An API key holder.
+    Api,
+    /// The customer, through their link.
+    Customer,
+    /// The server itself (automatic completion).
+    System,
+}
+
+impl Actor {
+    /// Wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Actor::Api => "api",
+            Actor::Customer => "customer",
+            Actor::System => "system",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Actor> {
+        [Actor::Api, Actor::Customer, Actor::System]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
+}
+
 /// Something that happened to a booking, recorded in the same transaction as
 /// the change itself (the outbox webhooks deliver from).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,6 +420,8 @@ pub struct BookingEvent {
     pub account_id: AccountId,
     /// What happened.
     pub kind: EventKind,
+    /// Who caused it.
+    pub actor: Actor,
     /// The booking as it stood right after the change.
     pub booking: Booking,
     /// For `booking.rescheduled`: the start before the change.
@@ -413,6 +459,7 @@ mod tests {
             sequence: 0,
             created_at: t("2027-01-01T00:00:00Z"),
             updated_at: t("2027-01-01T00:00:00Z"),
+            link: None,
         }
     }
 

@@ -22,8 +22,8 @@ pub use availability::{
     WeekdaySet, WeeklyAvailability, Window,
 };
 pub use booking::{
-    Booking, BookingEvent, BookingStatus, Customer, Email, EventKind, InvalidTransition, Metadata,
-    occupied_range, validate_notes,
+    Actor, Booking, BookingEvent, BookingStatus, Customer, Email, EventKind, InvalidTransition,
+    ManageLink, Metadata, occupied_range, validate_notes,
 };
 pub use calendar::{
     BusySource, CalendarConnection, CalendarSource, CalendarWriter, EVENT_UID_DOMAIN, EventDraft,
@@ -39,8 +39,8 @@ pub use money::{Currency, Money, Price, PriceType};
 pub use provider::{Provider, ProviderPatch, validate_name};
 pub use service::{
     Assignment, NewService, Service, ServicePatch, ServiceProviders, Team, limits,
-    validate_booking_horizon, validate_buffer, validate_description, validate_duration,
-    validate_max_bookings_per_day, validate_slot_interval,
+    validate_booking_horizon, validate_buffer, validate_cutoff, validate_description,
+    validate_duration, validate_max_bookings_per_day, validate_slot_interval,
 };
 pub use time::{Minutes, TimeRange, Timezone};
 pub use time_off::{

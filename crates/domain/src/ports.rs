@@ -315,6 +315,11 @@ pub trait BookingStore: Send + Sync {
         cap: &DailyCap,
     ) -> Result<(), UpdateBookingError>;
 
+    /// The booking whose customer link's token hashes to `hash` (SHA-256,
+    /// hex), in any account, whatever its status, or `Ok(None)` when no
+    /// booking has that link.
+    async fn booking_by_link(&self, hash: &str) -> Result<Option<Booking>, StorageError>;
+
     /// The booking, or `Ok(None)`.
     async fn get_booking(
         &self,

@@ -25,6 +25,8 @@ pub mod limits {
     pub const MIN_TEAM: usize = 2;
     /// Most providers of a team service.
     pub const MAX_TEAM: usize = 50;
+    /// Largest customer cancel or reschedule cutoff, minutes (30 days).
+    pub const MAX_CUTOFF: u32 = 43200;
 }
 
 /// How a team service books its providers.
@@ -138,6 +140,11 @@ pub struct Service {
     /// Cap (1-1000) on active bookings of this service starting on one
     /// local day; `None`: no cap.
     pub max_bookings_per_day: Option<u32>,
+    /// Minutes before the start after which the customer's link can no
+    /// longer cancel (0-43200; 0: until the start).
+    pub cancel_cutoff: Minutes,
+    /// The same for rescheduling through the customer's link.
+    pub reschedule_cutoff: Minutes,
     /// Archived services keep their bookings but take no new ones.
     pub archived: bool,
     /// Creation instant.
@@ -207,6 +214,8 @@ impl Service {
             slot_interval,
             booking_horizon,
             max_bookings_per_day,
+            cancel_cutoff,
+            reschedule_cutoff,
         } = patch;
         if let Some(v) = name {
             self.name = v;
@@ -246,6 +255,12 @@ impl Service {
         }
         if let Some(v) = max_bookings_per_day {
             self.max_bookings_per_day = v;
+        }
+        if let Some(v) = cancel_cutoff {
+            self.cancel_cutoff = v;
+        }
+        if let Some(v) = reschedule_cutoff {
+            self.reschedule_cutoff = v;
         }
         self.updated_at = now;
     }
@@ -297,6 +312,11 @@ pub fn validate_max_bookings_per_day(value: i64) -> Result<u32, ValidationError>
     )
 }
 
+/// Validates a customer cutoff (0-43200 minutes); errors name `field`.
+pub fn validate_cutoff(value: i64, field: &str) -> Result<Minutes, ValidationError> {
+    Minutes::in_range(value, 0, limits::MAX_CUTOFF, field)
+}
+
 fn count_in_range(value: i64, max: u32, field: &str, unit: &str) -> Result<u32, ValidationError> {
     u32::try_from(value)
         .ok()
@@ -337,6 +357,10 @@ pub struct NewService {
     pub booking_horizon: Option<u32>,
     /// Daily cap (`None`: none).
     pub max_bookings_per_day: Option<u32>,
+    /// Customer cancel cutoff.
+    pub cancel_cutoff: Minutes,
+    /// Customer reschedule cutoff.
+    pub reschedule_cutoff: Minutes,
 }
 
 /// Who a service books: one provider, or a team.
@@ -377,6 +401,10 @@ pub struct ServicePatch {
     pub booking_horizon: Option<Option<u32>>,
     /// New daily cap (`Some(None)` removes it).
     pub max_bookings_per_day: Option<Option<u32>>,
+    /// New customer cancel cutoff.
+    pub cancel_cutoff: Option<Minutes>,
+    /// New customer reschedule cutoff.
+    pub reschedule_cutoff: Option<Minutes>,
 }
 
 #[cfg(test)]
@@ -397,6 +425,16 @@ mod tests {
             assert_eq!(
                 validate_booking_horizon(bad).unwrap_err().field,
                 "booking_horizon"
+            );
+        }
+        assert_eq!(
+            validate_cutoff(43200, "cancel_cutoff").map(Minutes::get),
+            Ok(43200)
+        );
+        for bad in [-1, 43201] {
+            assert_eq!(
+                validate_cutoff(bad, "reschedule_cutoff").unwrap_err().field,
+                "reschedule_cutoff"
             );
         }
         assert_eq!(validate_max_bookings_per_day(1), Ok(1));

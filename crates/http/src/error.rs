@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use booking_domain::ValidationError;
 use booking_domain::ports::StorageError;
 use booking_domain::usecases::{
-    AuthError, AvailabilityError, BookingError, CalendarError, CatalogError, TimeOffError,
-    WebhookError,
+    AuthError, AvailabilityError, BookingError, CalendarError, CatalogError, ManageError,
+    TimeOffError, WebhookError,
 };
 use serde_json::{Value, json};
 
@@ -182,7 +182,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
-            "Too many unknown feed tokens; retry later",
+            "Too many unknown feed or booking-link tokens; retry later",
         )
         .details(json!({"limit": limit, "retry_after": retry_after_secs}))
         .header(header::RETRY_AFTER, retry_after_secs.to_string())
@@ -304,19 +304,27 @@ impl ApiError {
     }
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
+impl ApiError {
+    /// The error's status and headers (`Retry-After`...) for an answer in
+    /// another form than JSON: the customer page shows errors as HTML.
+    pub fn response_builder(&self) -> actix_web::HttpResponseBuilder {
         let mut res = HttpResponse::build(self.status);
         for (name, value) in &self.headers {
             if let Ok(v) = HeaderValue::from_str(value) {
                 res.insert_header((name.clone(), v));
             }
         }
-        res.json(self.body())
+        res
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response_builder().json(self.body())
     }
 }
 
@@ -409,8 +417,25 @@ impl From<BookingError> for ApiError {
                 format!("A {} booking cannot be {}", t.status, t.action),
             )
             .details(json!({"status": t.status.name()})),
+            BookingError::CutoffPassed { deadline } => ApiError::new(
+                StatusCode::CONFLICT,
+                "CUTOFF_PASSED",
+                "It is too late to change this booking through its link; please contact the business",
+            )
+            .details(json!({"deadline": fmt_ts(deadline)})),
             BookingError::Validation(e) => e.into(),
             BookingError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::NotFound => ApiError::not_found("Booking link"),
+            ManageError::Booking(e) => e.into(),
+            ManageError::Availability(e) => e.into(),
+            ManageError::Storage(e) => e.into(),
         }
     }
 }

@@ -43,10 +43,24 @@ pub fn new_id() -> String {
 
 /// A path safe to log: secrets in paths (feed tokens) are replaced.
 pub fn redact_path(path: &str) -> String {
-    match path.strip_prefix("/calendar/feed/") {
-        Some(_) => "/calendar/feed/[redacted]".to_owned(),
-        None => path.chars().take(200).collect(),
+    // Feed and customer-link URLs carry their credential in the path.
+    for prefix in ["/calendar/feed/", "/manage/", "/v1/manage/"] {
+        if path.starts_with(prefix) {
+            return format!("{prefix}[redacted]");
+        }
     }
+    path.chars().take(200).collect()
+}
+
+/// Whether the answer is the customer page's own error page (HTML, in
+/// words, for people), which keeps its form.
+fn is_customer_page(res: &ServiceResponse<BoxBody>) -> bool {
+    res.request().path().starts_with("/manage/")
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn is_json(res: &ServiceResponse<BoxBody>) -> bool {
@@ -107,7 +121,10 @@ pub async fn observe(
     };
 
     let status = res.status();
-    if (status.is_client_error() || status.is_server_error()) && !is_json(&res) {
+    if (status.is_client_error() || status.is_server_error())
+        && !is_json(&res)
+        && !is_customer_page(&res)
+    {
         let (req, old) = res.into_parts();
         let mut replacement = ApiError::for_status(status, MAX_BODY_BYTES).error_response();
         // Keep headers such as Allow or Retry-After from the original answer.
@@ -245,5 +262,7 @@ mod tests {
             "/calendar/feed/[redacted]"
         );
         assert_eq!(redact_path("/v1/bookings"), "/v1/bookings");
+        assert_eq!(redact_path("/manage/tok/cancel"), "/manage/[redacted]");
+        assert_eq!(redact_path("/v1/manage/tok"), "/v1/manage/[redacted]");
     }
 }

@@ -23,7 +23,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bookings, calendar, calendars, ops, providers, services, time_off, webhooks};
+use crate::routes::{
+    bookings, calendar, calendars, manage, manage_page, ops, providers, services, time_off,
+    webhooks,
+};
 
 /// The schema without the `null` utoipa allows for `Option<T>`.
 fn without_null(schema: &mut RefOr<Schema>) {
@@ -142,6 +145,8 @@ impl Modify for Components {
         calendar::get_feed, calendar::rotate_feed, calendar::feed, calendar::booking,
         calendars::create, calendars::list, calendars::delete, calendars::sync,
         time_off::create, time_off::list, time_off::delete,
+        manage::get, manage::availability, manage::cancel, manage::reschedule,
+        manage_page::page, manage_page::cancel, manage_page::reschedule, manage_page::cancelled, manage_page::style,
     ),
     components(schemas(crate::wire::ErrorBody, crate::wire::WebhookPayload, crate::wire::BookingStatusName)),
     modifiers(&Components, &OptionalInputs),
@@ -154,6 +159,7 @@ impl Modify for Components {
         (name = "feeds", description = "Private iCal feeds of a provider's bookings, and single-booking calendar files"),
         (name = "calendars", description = "External calendars whose busy time blocks availability"),
         (name = "time-off", description = "Providers' time off, which blocks every service of the provider"),
+        (name = "customer-links", description = "What a booking's customer can do with its `manage_url` alone (no API key): see, cancel or move the booking, as JSON and as an HTML page"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -331,6 +337,13 @@ mod tests {
                 if !status.starts_with('4') && !status.starts_with('5') {
                     continue;
                 }
+                // The customer page answers its errors as pages, in words.
+                let html_only = response["content"]
+                    .as_object()
+                    .is_some_and(|c| c.keys().all(|ty| ty == "text/html"));
+                if html_only && path.starts_with("/manage/") {
+                    continue;
+                }
                 let reference = response["$ref"].as_str().unwrap_or_else(|| {
                     panic!("{method} {path} {status}: not a shared error response")
                 });
@@ -366,6 +379,7 @@ mod tests {
             "PAYLOAD_TOO_LARGE",
             "REQUEST_TIMEOUT",
             "LIMIT_REACHED",
+            "CUTOFF_PASSED",
             "METHOD_NOT_ALLOWED",
             "INTERNAL",
             "UNAVAILABLE",

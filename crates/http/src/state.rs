@@ -107,5 +107,16 @@ pub struct AppState {
     pub bounds: Bounds,
 }
 
+impl AppState {
+    /// Where customer links point and the key their tokens are derived
+    /// from (the feed key, with its own label).
+    pub fn links(&self) -> crate::wire::Links<'_> {
+        crate::wire::Links {
+            public_url: &self.feeds.public_url,
+            key: &self.feeds.key,
+        }
+    }
+}
+
 /// The shared state as actix holds it.
 pub type Data = actix_web::web::Data<AppState>;

@@ -12,6 +12,7 @@ mod calendar;
 mod calendars;
 mod common;
 mod errors;
+mod manage;
 mod ops;
 mod providers;
 mod services;
@@ -24,12 +25,16 @@ pub use availability::{
 };
 pub use bookings::{
     BookingList, BookingOut, BookingPrice, BookingStatusName, CancelBooking, CreateBooking,
-    CustomerDto, RescheduleBooking,
+    CustomerDto, Links, RescheduleBooking,
 };
 pub use calendar::FeedUrl;
 pub use calendars::{CalendarList, CalendarOut, CreateCalendar, CredentialsDto, SyncList, SyncOut};
 pub use common::{fmt_ts, parse_date, parse_ts};
 pub use errors::{ErrorBody, ErrorDetails, ErrorObject};
+pub use manage::{
+    CancelForm, ManageCancel, ManageReschedule, ManagedBookingOut, ManagedService, ManagedSlots,
+    RescheduleForm, SlotTimes,
+};
 pub use ops::HealthOut;
 pub use providers::{CreateProvider, ProviderList, ProviderOut, UpdateProvider};
 pub use services::{

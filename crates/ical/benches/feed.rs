@@ -66,6 +66,7 @@ fn bookings() -> Vec<Booking> {
                 sequence: u32::try_from(i % 3).unwrap(),
                 created_at: scheduled_at - SignedDuration::from_hours(72),
                 updated_at: scheduled_at - SignedDuration::from_hours(24),
+                link: None,
             }
         })
         .collect()

@@ -510,6 +510,24 @@ impl BookingStore for Store {
         .await
     }
 
+    async fn booking_by_link(&self, hash: &str) -> Result<Option<Booking>, StorageError> {
+        let hash = hash.to_owned();
+        self.read("booking_by_link", move |conn| {
+            Box::pin(async move {
+                // Through the partial index `bookings_link_hash`.
+                let row = bookings::table
+                    .filter(bookings::link_hash.eq(&hash))
+                    .filter(bookings::link_hash.is_not_null())
+                    .select(BookingRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(row.map(BookingRow::into_domain).transpose()?)
+            })
+        })
+        .await
+    }
+
     async fn get_booking(
         &self,
         account: &AccountId,

@@ -121,6 +121,8 @@ diesel::table! {
         max_bookings_per_day -> Nullable<BigInt>,
         provider_ids -> Nullable<Text>,
         assignment -> Nullable<Text>,
+        cancel_cutoff -> BigInt,
+        reschedule_cutoff -> BigInt,
     }
 }
 
@@ -153,6 +155,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         provider_ids -> Nullable<Text>,
+        link_salt -> Nullable<Text>,
+        link_hash -> Nullable<Text>,
     }
 }
 
@@ -169,6 +173,7 @@ diesel::table! {
         previous_scheduled_at -> Nullable<BigInt>,
         created_at -> BigInt,
         booking -> Json,
+        actor -> Text,
     }
 }
 

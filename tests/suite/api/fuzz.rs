@@ -57,6 +57,7 @@ const REGRESSIONS: &str = concat!(
 /// error codes", and the HTTP codec's two (docs/api.md, "Malformed requests").
 const KNOWN_CODES: &[&str] = &[
     "BOOKING_CONFLICT",
+    "CUTOFF_PASSED",
     "INVALID_SERVICE",
     "RATE_LIMITED",
     "UNAUTHORIZED",
@@ -352,6 +353,8 @@ struct Fixtures {
     calendars: Vec<String>,
     time_off: Vec<String>,
     tokens: Vec<String>,
+    /// The customer links of the active bookings.
+    manage_tokens: Vec<String>,
     /// Future instants on whole minutes (bookable on the around-the-clock service).
     instants: Vec<String>,
     /// Dates around the booking weeks.
@@ -449,10 +452,15 @@ impl Fixtures {
             })
             .collect();
         let mut bookings = Vec::new();
+        let mut manage_tokens = Vec::new();
         for at in &instants[..3] {
             let b = ok(api.book(&all_day, at).await, 201);
             bookings.push(b["id"].as_str().unwrap().to_owned());
+            let link = b["manage_url"].as_str().unwrap();
+            manage_tokens.push(link.rsplit('/').next().unwrap().to_owned());
         }
+        // The third is cancelled below: its link is dead.
+        manage_tokens.truncate(2);
         ok(
             api.post_empty(&format!("/v1/bookings/{}/confirm", bookings[1]))
                 .await,
@@ -485,6 +493,7 @@ impl Fixtures {
             calendars: vec![calendar],
             time_off: vec![time_off],
             tokens: vec![token],
+            manage_tokens,
             instants,
             dates,
         }
@@ -496,6 +505,7 @@ impl Fixtures {
             "cal_id" => &self.calendars,
             "off_id" => &self.time_off,
             "delivery_id" => &self.deliveries,
+            "token" if path.contains("/manage/") => &self.manage_tokens,
             "token" => &self.tokens,
             _ if path.starts_with("/v1/providers") => &self.providers,
             _ if path.starts_with("/v1/services") => &self.services,
@@ -1259,6 +1269,19 @@ fn template(verb: Verb, path: &str, fx: &Fixtures) -> Option<BoxedStrategy<J>> {
         (Verb::Post, "/v1/bookings/{id}/reschedule") => fx_instant
             .prop_map(|at| J::obj(vec![("scheduled_at", Some(J::s(at)))]))
             .boxed(),
+        (Verb::Post, "/v1/manage/{token}/cancel") => opt(free_text().prop_map(J::s))
+            .prop_map(|reason| J::obj(vec![("reason", reason)]))
+            .boxed(),
+        (Verb::Post, "/v1/manage/{token}/reschedule") => fx_instant
+            .prop_map(|at| J::obj(vec![("scheduled_at", Some(J::s(at)))]))
+            .boxed(),
+        // The page's forms (`application/x-www-form-urlencoded`): sent as
+        // generated text, without the page's CSRF token, so they are
+        // refused in words (or the link is wrong); never a 5xx.
+        (Verb::Post, "/manage/{token}/cancel") => free_text().prop_map(J::s).boxed(),
+        (Verb::Post, "/manage/{token}/reschedule") => fx_instant
+            .prop_map(|at| J::s(format!("scheduled_at={at}")))
+            .boxed(),
         (Verb::Post, "/v1/webhooks") => webhook_body(true),
         (Verb::Patch, "/v1/webhooks/{id}") => webhook_body(false),
         (Verb::Post, "/v1/providers/{id}/calendars") => calendar_body(fx),
@@ -1625,6 +1648,18 @@ impl Op {
             return Ok(());
         }
         if head {
+            return Ok(());
+        }
+        // The customer page answers its errors as pages, in words.
+        if request.target.starts_with("/manage/") {
+            let html = answer
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("text/html"));
+            if !html || !text.contains("<h1>") {
+                return Err(format!("a page error that is not a page: {shown}"));
+            }
             return Ok(());
         }
         let body: Value = serde_json::from_slice(&answer.body)

@@ -19,6 +19,8 @@ mod hours;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod manage;
+mod manage_page;
 mod ops;
 mod postgres;
 mod pricing;

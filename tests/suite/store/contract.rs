@@ -1151,3 +1151,49 @@ pub async fn concurrent_overlapping_inserts_have_one_winner<S: Store>(stores: &[
         1
     );
 }
+
+/// `booking_by_link` finds a booking by its link's hash in any account,
+/// whatever its status, and nothing for an unknown hash or a booking without
+/// a link; events keep their actor.
+pub async fn bookings_are_found_by_their_link_and_events_keep_their_actor<S: Store>(s: &S) {
+    let (a, svc) = with_service(s, "acme", 0, 0).await;
+    let bk = booking(&svc, at("10:00"), BookingStatus::Pending);
+    let hash = bk.link.clone().expect("the fixture has a link").hash;
+    let created = event(EventKind::Created, &bk, None);
+    s.insert_booking(&bk, &[created]).await.unwrap();
+    assert_eq!(s.booking_by_link(&hash).await.unwrap(), Some(bk.clone()));
+    assert_eq!(
+        s.booking_by_link("0".repeat(64).as_str()).await.unwrap(),
+        None
+    );
+
+    // A booking without a link is never found by one.
+    let bare = Booking {
+        link: None,
+        ..booking(&svc, at("12:00"), BookingStatus::Pending)
+    };
+    s.insert_booking(&bare, &[event(EventKind::Created, &bare, None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_booking(&a.account, &bare.id).await.unwrap(),
+        Some(bare)
+    );
+    assert_eq!(s.booking_by_link("").await.unwrap(), None);
+
+    // Cancelled by the customer: still found (the use case decides the link
+    // is dead), and the event says who.
+    let cancelled = bk.cancel(None, plus(now(), 1)).unwrap();
+    let mut by_customer = event(EventKind::Cancelled, &cancelled, None);
+    by_customer.actor = booking_domain::Actor::Customer;
+    s.update_booking(&bk, &cancelled, &[by_customer.clone()])
+        .await
+        .unwrap();
+    assert_eq!(s.booking_by_link(&hash).await.unwrap(), Some(cancelled));
+    let events = s.booking_events(&a.account, &bk.id).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.actor).collect::<Vec<_>>(),
+        [booking_domain::Actor::Api, booking_domain::Actor::Customer]
+    );
+    assert_eq!(events[1], by_customer);
+}

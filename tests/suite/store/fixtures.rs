@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use booking_domain::ports::{AccountStore, NewApiKey};
 use booking_domain::{
-    AccountId, ApiKeyId, Booking, BookingEvent, BookingId, BookingStatus, Currency, Customer,
-    Email, EventId, EventKind, IdKind, LocalTime, Metadata, Minutes, Money, Price, PriceType,
-    Provider, ProviderId, Service, ServiceId, TimeRange, Timezone, Weekday, WeeklyAvailability,
+    AccountId, Actor, ApiKeyId, Booking, BookingEvent, BookingId, BookingStatus, Currency,
+    Customer, Email, EventId, EventKind, IdKind, LocalTime, ManageLink, Metadata, Minutes, Money,
+    Price, PriceType, Provider, ProviderId, Service, ServiceId, TimeRange, Timezone, Weekday,
+    WeeklyAvailability,
 };
 use jiff::Timestamp;
 
@@ -141,6 +142,8 @@ pub fn service(account: &AccountId, provider: &ProviderId, before: u32, after: u
         slot_interval: None,
         booking_horizon: None,
         max_bookings_per_day: None,
+        cancel_cutoff: Minutes::new(60),
+        reschedule_cutoff: Minutes::new(30),
         archived: false,
         created_at: now(),
         updated_at: now(),
@@ -176,6 +179,10 @@ pub fn booking(service: &Service, start: Timestamp, status: BookingStatus) -> Bo
         sequence: 0,
         created_at: now(),
         updated_at: now(),
+        link: Some(ManageLink {
+            salt: id(IdKind::Booking),
+            hash: id(IdKind::Event),
+        }),
     }
 }
 
@@ -185,6 +192,7 @@ pub fn event(kind: EventKind, booking: &Booking, previous: Option<Timestamp>) ->
         id: EventId::from_trusted(id(IdKind::Event)),
         account_id: booking.account_id.clone(),
         kind,
+        actor: Actor::Api,
         booking: booking.clone(),
         previous_scheduled_at: previous,
         created_at: booking.updated_at,

@@ -16,6 +16,7 @@ macro_rules! for_each_contract_test {
             contract::services_round_trip_and_are_isolated,
             contract::paging_is_stable_and_complete,
             contract::bookings_round_trip_and_are_isolated,
+            contract::bookings_are_found_by_their_link_and_events_keep_their_actor,
             contract::insert_refuses_overlaps_of_active_bookings,
             contract::conflicts_see_the_longest_bookings,
             contract::update_checks_staleness_and_conflicts,

@@ -12,10 +12,11 @@ use crate::scheduling::{
 };
 
 use super::availability::{explain_inputs, team_busy, team_explain_inputs};
+use super::links::new_manage_link;
 use crate::{
-    AccountId, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId,
-    EventKind, IdKind, InvalidTransition, Metadata, Minutes, ProviderId, Service, ServiceId,
-    TimeRange, ValidationError,
+    AccountId, Actor, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer,
+    EventId, EventKind, IdKind, InvalidTransition, Metadata, Minutes, ProviderId, Service,
+    ServiceId, TimeRange, ValidationError,
 };
 
 /// How far ahead `next_available` looks.
@@ -59,6 +60,12 @@ pub enum BookingError {
         /// when what blocked it was gone by the time it was explained).
         reasons: Vec<Reason>,
     },
+    /// A customer's call after the service's cutoff (409 CUTOFF_PASSED).
+    #[error("the service's cutoff for this change has passed")]
+    CutoffPassed {
+        /// The last instant the change was allowed.
+        deadline: Timestamp,
+    },
     /// Not allowed from the current status (409 INVALID_STATE).
     #[error(transparent)]
     InvalidState(#[from] InvalidTransition),
@@ -76,6 +83,18 @@ pub struct Bookings<'a> {
     pub ports: &'a Ports,
     /// The account acting.
     pub account: &'a AccountId,
+    /// The key customer-link tokens are derived from (see
+    /// [`super::manage`]): a new booking stores its token's hash.
+    pub link_key: &'a [u8],
+}
+
+/// A check a lifecycle call makes on the booking as it stands (read inside
+/// the call's retry loop, so it judges the version that is written over),
+/// with the time: the customer's cutoffs.
+pub(crate) type Gate = Box<dyn Fn(&Booking, Timestamp) -> Result<(), BookingError> + Send + Sync>;
+
+fn open_gate() -> Gate {
+    Box::new(|_: &Booking, _: Timestamp| Ok(()))
 }
 
 fn check_whole_minute(t: Timestamp) -> Result<(), ValidationError> {
@@ -92,6 +111,7 @@ impl Bookings<'_> {
     fn event(
         &self,
         kind: EventKind,
+        actor: Actor,
         booking: &Booking,
         previous: Option<Timestamp>,
     ) -> BookingEvent {
@@ -99,6 +119,7 @@ impl Bookings<'_> {
             id: EventId::from_trusted(self.ports.ids.new_id(IdKind::Event)),
             account_id: self.account.clone(),
             kind,
+            actor,
             booking: booking.clone(),
             previous_scheduled_at: previous,
             created_at: booking.updated_at,
@@ -250,10 +271,10 @@ impl Bookings<'_> {
     /// confirms automatically (`booking` is then left confirmed).
     fn creation_events(&self, booking: &mut Booking, auto_confirm: bool) -> Vec<BookingEvent> {
         booking.status = BookingStatus::Pending;
-        let mut events = vec![self.event(EventKind::Created, booking, None)];
+        let mut events = vec![self.event(EventKind::Created, Actor::Api, booking, None)];
         if auto_confirm {
             booking.status = BookingStatus::Confirmed;
-            events.push(self.event(EventKind::Confirmed, booking, None));
+            events.push(self.event(EventKind::Confirmed, Actor::Api, booking, None));
         }
         events
     }
@@ -320,8 +341,10 @@ impl Bookings<'_> {
                 .conflict(&service, &rules, new.scheduled_at, None)
                 .await);
         }
+        let id = self.ports.ids.new_id(IdKind::Booking);
+        let link = new_manage_link(self.ports, self.link_key, &id);
         let mut booking = Booking {
-            id: BookingId::from_trusted(self.ports.ids.new_id(IdKind::Booking)),
+            id: BookingId::from_trusted(id),
             account_id: self.account.clone(),
             service_id: service.id.clone(),
             provider_id: service.provider_id.clone(),
@@ -342,6 +365,7 @@ impl Bookings<'_> {
             sequence: 0,
             created_at: now,
             updated_at: now,
+            link: Some(link),
         };
         if service.assignment() == Some(Assignment::RoundRobin) {
             // Each free provider in turn: one that a concurrent booking took
@@ -421,12 +445,16 @@ impl Bookings<'_> {
         &self,
         id: &str,
         kind: EventKind,
+        actor: Actor,
+        gate: Gate,
         step: impl Fn(&Booking, Timestamp) -> Result<Booking, InvalidTransition>,
     ) -> Result<Booking, BookingError> {
         for _ in 0..MAX_STALE_RETRIES {
             let current = self.get(id).await?;
-            let updated = step(&current, self.ports.clock.now())?;
-            let events = [self.event(kind, &updated, None)];
+            let now = self.ports.clock.now();
+            let updated = step(&current, now)?;
+            gate(&current, now)?;
+            let events = [self.event(kind, actor, &updated, None)];
             match self
                 .ports
                 .bookings
@@ -446,13 +474,30 @@ impl Bookings<'_> {
 
     /// pending → confirmed.
     pub async fn confirm(&self, id: &str) -> Result<Booking, BookingError> {
-        self.transition(id, EventKind::Confirmed, |b, now| b.confirm(now))
-            .await
+        self.transition(
+            id,
+            EventKind::Confirmed,
+            Actor::Api,
+            open_gate(),
+            |b, now| b.confirm(now),
+        )
+        .await
     }
 
     /// pending or confirmed → cancelled; frees the time at once.
     pub async fn cancel(&self, id: &str, reason: Option<String>) -> Result<Booking, BookingError> {
-        self.transition(id, EventKind::Cancelled, |b, now| {
+        self.cancel_as(id, reason, Actor::Api, open_gate()).await
+    }
+
+    /// [`Bookings::cancel`] by `actor`, refused when `gate` refuses.
+    pub(crate) async fn cancel_as(
+        &self,
+        id: &str,
+        reason: Option<String>,
+        actor: Actor,
+        gate: Gate,
+    ) -> Result<Booking, BookingError> {
+        self.transition(id, EventKind::Cancelled, actor, gate, |b, now| {
             b.cancel(reason.clone(), now)
         })
         .await
@@ -460,8 +505,14 @@ impl Bookings<'_> {
 
     /// confirmed → completed, once it has ended.
     pub async fn complete(&self, id: &str) -> Result<Booking, BookingError> {
-        self.transition(id, EventKind::Completed, |b, now| b.complete(now))
-            .await
+        self.transition(
+            id,
+            EventKind::Completed,
+            Actor::Api,
+            open_gate(),
+            |b, now| b.complete(now),
+        )
+        .await
     }
 
     /// Writes a move of `current` to `updated` (under the daily cap of the
@@ -471,8 +522,14 @@ impl Bookings<'_> {
         service: &Service,
         current: &Booking,
         updated: &Booking,
+        actor: Actor,
     ) -> Result<(), UpdateBookingError> {
-        let events = [self.event(EventKind::Rescheduled, updated, Some(current.scheduled_at))];
+        let events = [self.event(
+            EventKind::Rescheduled,
+            actor,
+            updated,
+            Some(current.scheduled_at),
+        )];
         match Self::daily_cap(service, updated.scheduled_at) {
             Some(cap) => {
                 self.ports
@@ -496,6 +553,7 @@ impl Bookings<'_> {
         rules: &SlotRules<'_>,
         current: &Booking,
         updated: Booking,
+        actor: Actor,
     ) -> Result<Moved, BookingError> {
         let start = updated.scheduled_at;
         let (blockers, counts) = explain_inputs(
@@ -516,7 +574,7 @@ impl Bookings<'_> {
                 reasons,
             });
         }
-        match self.write_move(service, current, &updated).await {
+        match self.write_move(service, current, &updated, actor).await {
             Ok(()) => Ok(Moved::Done(Box::new(updated))),
             Err(UpdateBookingError::Stale) => Ok(Moved::Stale),
             Err(UpdateBookingError::Conflict) => Err(self
@@ -534,6 +592,7 @@ impl Bookings<'_> {
         rules: &SlotRules<'_>,
         current: &Booking,
         updated: Booking,
+        actor: Actor,
     ) -> Result<Moved, BookingError> {
         let start = updated.scheduled_at;
         let providers = current.providers();
@@ -563,7 +622,7 @@ impl Bookings<'_> {
                 reasons: team.overall.reasons,
             });
         }
-        match self.write_move(service, current, &updated).await {
+        match self.write_move(service, current, &updated, actor).await {
             Ok(()) => Ok(Moved::Done(Box::new(updated))),
             Err(UpdateBookingError::Stale) => Ok(Moved::Stale),
             Err(UpdateBookingError::Conflict) => Err(self
@@ -589,6 +648,7 @@ impl Bookings<'_> {
         rules: &SlotRules<'_>,
         current: &Booking,
         mut updated: Booking,
+        actor: Actor,
     ) -> Result<Moved, BookingError> {
         let start = updated.scheduled_at;
         let now = self.ports.clock.now();
@@ -628,7 +688,7 @@ impl Bookings<'_> {
                 continue;
             };
             updated.provider_id = provider.clone();
-            match self.write_move(service, current, &updated).await {
+            match self.write_move(service, current, &updated, actor).await {
                 Ok(()) => return Ok(Moved::Done(Box::new(updated))),
                 Err(UpdateBookingError::Conflict) => continue,
                 Err(UpdateBookingError::Stale) => return Ok(Moved::Stale),
@@ -643,10 +703,22 @@ impl Bookings<'_> {
     /// Moves a pending or confirmed booking, checking the new time as creation
     /// does (ignoring the booking itself).
     pub async fn reschedule(&self, id: &str, start: Timestamp) -> Result<Booking, BookingError> {
+        self.reschedule_as(id, start, Actor::Api, open_gate()).await
+    }
+
+    /// [`Bookings::reschedule`] by `actor`, refused when `gate` refuses.
+    pub(crate) async fn reschedule_as(
+        &self,
+        id: &str,
+        start: Timestamp,
+        actor: Actor,
+        gate: Gate,
+    ) -> Result<Booking, BookingError> {
         check_whole_minute(start)?;
         for _ in 0..MAX_STALE_RETRIES {
             let current = self.get(id).await?;
             let updated = current.reschedule(start, self.ports.clock.now())?;
+            gate(&current, self.ports.clock.now())?;
             // The service's current hours and notice, with the booking's own
             // duration and buffers (copied at booking time).
             let service = self
@@ -668,13 +740,13 @@ impl Bookings<'_> {
                 max_bookings_per_day: service.max_bookings_per_day,
             };
             let outcome = if !current.provider_ids.is_empty() {
-                self.move_collective(&service, &rules, &current, updated)
+                self.move_collective(&service, &rules, &current, updated, actor)
                     .await?
             } else if service.assignment() == Some(Assignment::RoundRobin) {
-                self.move_round_robin(&service, &rules, &current, updated)
+                self.move_round_robin(&service, &rules, &current, updated, actor)
                     .await?
             } else {
-                self.move_single(&service, &rules, &current, updated)
+                self.move_single(&service, &rules, &current, updated, actor)
                     .await?
             };
             match outcome {
@@ -711,6 +783,7 @@ pub async fn complete_ended(ports: &Ports, limit: u32) -> Result<usize, StorageE
             id: EventId::from_trusted(ports.ids.new_id(IdKind::Event)),
             account_id: booking.account_id.clone(),
             kind: EventKind::Completed,
+            actor: Actor::System,
             booking: completed.clone(),
             previous_scheduled_at: None,
             created_at: now,

@@ -162,6 +162,8 @@ impl Catalog<'_> {
             slot_interval: new.slot_interval,
             booking_horizon: new.booking_horizon,
             max_bookings_per_day: new.max_bookings_per_day,
+            cancel_cutoff: new.cancel_cutoff,
+            reschedule_cutoff: new.reschedule_cutoff,
             archived: false,
             created_at: now,
             updated_at: now,

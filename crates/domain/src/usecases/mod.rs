@@ -11,6 +11,8 @@ mod calendar_writes;
 mod calendars;
 mod catalog;
 mod feeds;
+mod links;
+mod manage;
 mod time_off;
 mod webhooks;
 
@@ -31,6 +33,11 @@ pub use calendars::{
 };
 pub use catalog::{Catalog, CatalogError};
 pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};
+pub use links::{
+    check_form_token, derive_manage_token, form_token, hash_manage_token, manage_token,
+    plausible_manage_token,
+};
+pub use manage::{Manage, ManageError, Opened};
 pub use time_off::{CreatedTimeOff, TimeOffError, TimeOffs};
 pub use webhooks::{NewWebhook, WebhookError, Webhooks};
 

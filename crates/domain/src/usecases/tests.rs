@@ -61,6 +61,8 @@ fn seed_service(auto_confirm: bool) -> Service {
         slot_interval: None,
         booking_horizon: None,
         max_bookings_per_day: None,
+        cancel_cutoff: Minutes::ZERO,
+        reschedule_cutoff: Minutes::ZERO,
         archived: false,
         created_at: ts("2027-01-01T00:00:00Z"),
         updated_at: ts("2027-01-01T00:00:00Z"),
@@ -187,6 +189,7 @@ fn booking_at(at: &str, status: BookingStatus) -> Booking {
         sequence: 0,
         created_at: ts("2027-01-09T00:00:00Z"),
         updated_at: ts("2027-01-09T00:00:00Z"),
+        link: None,
     }
 }
 
@@ -215,6 +218,7 @@ async fn a_booking_is_inserted_with_its_created_event() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     // Monday 2027-01-18 10:00 in New York (EST) = 15:00Z.
     let booking = uc
@@ -248,6 +252,7 @@ async fn auto_confirm_records_created_then_confirmed() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     uc.create(new_booking("2027-01-18T15:00:00Z"))
         .await
@@ -285,6 +290,7 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     match uc.create(new_booking("2027-01-18T15:00:00Z")).await {
         Err(BookingError::Conflict {
@@ -323,6 +329,7 @@ async fn archived_and_unknown_services_are_invalid_without_touching_bookings() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     assert!(matches!(
         uc.create(new_booking("2027-01-18T15:00:00Z")).await,
@@ -365,6 +372,7 @@ async fn storage_errors_are_never_not_found() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     assert!(matches!(
         uc.create(new_booking("2027-01-18T15:00:00Z")).await,
@@ -392,6 +400,7 @@ async fn whole_minutes_only() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     let err = uc
         .create(new_booking("2027-01-18T15:00:30Z"))
@@ -437,6 +446,7 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     let confirmed = uc.confirm("bk_1").await.unwrap();
     assert_eq!(confirmed.status, BookingStatus::Confirmed);
@@ -459,6 +469,7 @@ async fn invalid_transitions_report_the_status() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     for result in [
         uc.confirm("bk_1").await,
@@ -503,6 +514,7 @@ async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() 
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     let moved = uc
         .reschedule("bk_1", ts("2027-01-18T15:30:00Z"))
@@ -611,6 +623,8 @@ async fn services_without_a_provider_go_to_the_default_one() {
         slot_interval: None,
         booking_horizon: None,
         max_bookings_per_day: None,
+        cancel_cutoff: Minutes::ZERO,
+        reschedule_cutoff: Minutes::ZERO,
     };
     assert!(matches!(
         catalog.create_service(new).await,
@@ -859,4 +873,22 @@ async fn deleting_unknown_time_off_is_not_found_and_storage_errors_stay_errors()
         matches!(&err, TimeOffError::Validation(e) if e.field == "to"),
         "{err:?}"
     );
+}
+
+#[test]
+fn the_customers_cutoff_allows_up_to_the_deadline_inclusive() {
+    use super::manage::cutoff_gate;
+    let b = booking_at("2027-01-18T15:00:00Z", BookingStatus::Confirmed);
+    let gate = cutoff_gate(Minutes::new(60));
+    assert!(gate(&b, ts("2027-01-18T14:00:00Z")).is_ok());
+    match gate(&b, ts("2027-01-18T14:00:01Z")) {
+        Err(BookingError::CutoffPassed { deadline }) => {
+            assert_eq!(deadline, ts("2027-01-18T14:00:00Z"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Cutoff 0: until the start, not after.
+    let gate = cutoff_gate(Minutes::ZERO);
+    assert!(gate(&b, ts("2027-01-18T15:00:00Z")).is_ok());
+    assert!(gate(&b, ts("2027-01-18T15:00:01Z")).is_err());
 }

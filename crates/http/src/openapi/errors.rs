@@ -71,6 +71,13 @@ pub fn error_examples() -> Vec<(&'static str, ApiError)> {
             .into(),
         ),
         (
+            "A customer's link tried to cancel or move the booking after the service's cutoff (`details.deadline` was the last instant allowed)",
+            BookingError::CutoffPassed {
+                deadline: example_instant("2027-01-17T15:00:00Z"),
+            }
+            .into(),
+        ),
+        (
             "A service with the chosen id exists",
             CatalogError::AlreadyExists.into(),
         ),
@@ -188,6 +195,10 @@ error_responses! {
     InvalidState = 409, "INVALID_STATE: the booking's status does not allow this call (`details.status` is the current one)", ["INVALID_STATE"];
     /// 409 on reschedule.
     RescheduleConflict = 409, "BOOKING_CONFLICT: the new time is not available (`details.next_available`); INVALID_STATE: the booking is cancelled or completed", ["BOOKING_CONFLICT", "INVALID_STATE"];
+    /// 409 CUTOFF_PASSED.
+    CutoffPassed = 409, "CUTOFF_PASSED: past the service's `cancel_cutoff` (`details.deadline`); INVALID_STATE: the booking changed meanwhile", ["CUTOFF_PASSED", "INVALID_STATE"];
+    /// 409 on a customer's reschedule.
+    ManagedRescheduleConflict = 409, "BOOKING_CONFLICT: the new time is not available (`details.next_available`); CUTOFF_PASSED: past the service's `reschedule_cutoff` (`details.deadline`); INVALID_STATE: the booking changed meanwhile", ["BOOKING_CONFLICT", "CUTOFF_PASSED", "INVALID_STATE"];
     /// 408 REQUEST_TIMEOUT.
     RequestTimeout = 408, "REQUEST_TIMEOUT: the request (body included) did not arrive within the request timeout", ["REQUEST_TIMEOUT"];
     /// 409 LIMIT_REACHED.

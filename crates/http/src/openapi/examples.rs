@@ -47,6 +47,8 @@ pub fn service() -> Value {
         "buffer_after": 0,
         "minimum_notice": 0,
         "auto_confirm": false,
+        "cancel_cutoff": 0,
+        "reschedule_cutoff": 0,
         "created_at": "2027-01-11T14:02:11Z",
         "updated_at": "2027-01-11T14:02:11Z"
     })
@@ -144,8 +146,79 @@ fn booking_with(status: &str, scheduled_at: &str, end_at: &str, reason: Value) -
         "metadata": {},
         "cancel_reason": reason,
         "created_at": "2027-01-11T14:05:37Z",
-        "updated_at": "2027-01-11T14:05:37Z"
+        "updated_at": "2027-01-11T14:05:37Z",
+        "manage_url": MANAGE_URL
     })
+}
+
+/// A booking's customer link.
+const MANAGE_URL: &str = "https://bookings.example.com/manage/Xq7mV2nK9pL4tR8wZ1cB6dF3gH5jM0sA";
+
+fn managed_with(status: &str) -> Value {
+    json!({
+        "id": BOOKING,
+        "service": {"id": "srv_consultation", "name": "1-Hour Consultation", "timezone": "America/New_York"},
+        "duration": 60,
+        "scheduled_at": "2027-01-18T15:00:00Z",
+        "end_at": "2027-01-18T16:00:00Z",
+        "status": status,
+        "customer": {"email": "customer@example.com", "name": "John Doe"},
+        "price": {"amount": 150, "currency": "USD"},
+        "notes": null,
+        "cancel_deadline": "2027-01-17T15:00:00Z",
+        "reschedule_deadline": "2027-01-17T15:00:00Z",
+        "manage_url": MANAGE_URL
+    })
+}
+
+/// A booking as its customer link shows it.
+pub fn managed_booking() -> Value {
+    managed_with("confirmed")
+}
+
+/// The same after the customer cancelled it.
+pub fn managed_cancelled() -> Value {
+    managed_with("cancelled")
+}
+
+/// `GET /v1/manage/{token}/availability`.
+pub fn managed_slots() -> Value {
+    json!({
+        "booking_id": BOOKING,
+        "timezone": "America/New_York",
+        "slots": [
+            {"start": "2027-01-18T15:00:00Z", "end": "2027-01-18T16:00:00Z"},
+            {"start": "2027-01-18T16:00:00Z", "end": "2027-01-18T17:00:00Z"}
+        ]
+    })
+}
+
+/// The customer page, shortened.
+pub fn manage_page() -> Value {
+    json!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>…<title>Your booking: 1-Hour Consultation</title>…</head>\n<body>\n<main>\n<h1>Your booking</h1>\n<dl>…</dl>\n<section aria-labelledby=\"move\">…<form method=\"post\" action=\"/manage/Xq7mV2nK9pL4tR8wZ1cB6dF3gH5jM0sA/reschedule\">…</form></section>\n<section aria-labelledby=\"cancel\">…</section>\n</main>\n</body>\n</html>\n"
+    )
+}
+
+/// The page of a wrong or dead link, shortened.
+pub fn manage_page_not_found() -> Value {
+    json!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>…<title>Link not found</title>…</head>\n<body>\n<main>\n<h1>Link not found</h1>\n<p role=\"alert\">This booking link is not valid any more. …</p>\n</main>\n</body>\n</html>\n"
+    )
+}
+
+/// The page after a cancellation, shortened.
+pub fn manage_page_cancelled() -> Value {
+    json!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>…<title>Booking cancelled</title>…</head>\n<body>\n<main>\n<h1>Booking cancelled</h1>\n…</main>\n</body>\n</html>\n"
+    )
+}
+
+/// The page's style sheet, shortened.
+pub fn manage_css() -> Value {
+    json!(
+        ":root { color-scheme: light dark; font-family: system-ui, sans-serif; line-height: 1.5; }\n…"
+    )
 }
 
 /// A new booking as returned.

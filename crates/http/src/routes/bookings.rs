@@ -32,6 +32,7 @@ fn bookings<'a>(state: &'a AppState, tenant: &'a Tenant) -> Bookings<'a> {
     Bookings {
         ports: &state.ports,
         account: &tenant.0.account_id,
+        link_key: &state.feeds.key,
     }
 }
 
@@ -109,7 +110,8 @@ async fn create_inner(
     match result {
         Ok(booking) => {
             state.metrics.bookings.with_label_values(&["created"]).inc();
-            let body = serde_json::to_vec(&BookingOut::from(&booking)).unwrap_or_default();
+            let body =
+                serde_json::to_vec(&BookingOut::new(&booking, state.links())).unwrap_or_default();
             (StatusCode::CREATED, body)
         }
         Err(e) => {
@@ -342,7 +344,11 @@ pub async fn list(
     .to_page()?;
     let page = bookings(&state, &tenant).list(&filter, page).await?;
     Ok(HttpResponse::Ok().json(BookingList {
-        data: page.items.iter().map(BookingOut::from).collect(),
+        data: page
+            .items
+            .iter()
+            .map(|b| BookingOut::new(b, state.links()))
+            .collect(),
         next_cursor: page.next.map(encode_cursor),
     }))
 }
@@ -359,7 +365,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).get(&id).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Confirm a pending booking.
@@ -375,7 +381,7 @@ pub async fn confirm(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).confirm(&id).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Cancel a pending or confirmed booking; its time is free at once.
@@ -398,7 +404,7 @@ pub async fn cancel(
     uc.get(&id).await?;
     let reason = body.0.try_into_domain()?;
     let booking = uc.cancel(&id, reason).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Move a pending or confirmed booking.
@@ -421,7 +427,7 @@ pub async fn reschedule(
     uc.get(&id).await?;
     let start = parse_ts(&body.0.scheduled_at, "scheduled_at")?;
     let booking = uc.reschedule(&id, start).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
 
 /// Mark a confirmed booking completed once it has ended.
@@ -437,5 +443,5 @@ pub async fn complete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).complete(&id).await?;
-    Ok(HttpResponse::Ok().json(BookingOut::from(&booking)))
+    Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }

@@ -135,6 +135,38 @@ fn answer(
     res.body(body())
 }
 
+/// The answer to a wrong token (a feed's or a customer link's): 404
+/// `NOT_FOUND` naming `what`, counted toward the client's wrong-token limit
+/// (one limit for both kinds), or 429 once the client is over it. Only
+/// wrong tokens count, and only they are refused.
+pub(crate) async fn wrong_token(state: &AppState, req: &HttpRequest, what: &str) -> ApiError {
+    let Some(bucket) = client_bucket(req, &state.feeds.trusted_proxies) else {
+        return ApiError::not_found(what);
+    };
+    let limit = &state.feeds.misses;
+    if let Some(wait) = state.feeds.blocked_for(bucket) {
+        let secs = wait.as_secs().max(1);
+        let limit = format!("{}/{}s", limit.quota, limit.period_secs);
+        return ApiError::feed_tokens_limited(&limit, secs);
+    }
+    let decision = match state
+        .limiter
+        .check(&format!("feed-miss/{bucket}"), limit)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return e.into(),
+    };
+    if !decision.allowed {
+        state.feeds.block(
+            bucket,
+            Duration::from_secs(decision.retry_after_secs.max(1)),
+        );
+        return rate_limited(limit, &decision);
+    }
+    ApiError::not_found(what)
+}
+
 /// A provider's bookings as a subscribable calendar.
 #[utoipa::path(get, path = "/calendar/feed/{token}.ics", tag = "feeds", operation_id = "getCalendarFeed", params(("token" = String, Path, description = "The secret token of the feed URL")),
     responses((status = 200, description = "The provider's bookings as an RFC 5545 calendar (also answers HEAD)", content_type = "text/calendar", body = String,
@@ -148,28 +180,7 @@ pub async fn feed(
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(provider) = feeds(&state).open(&token).await? else {
-        // Only wrong tokens count, and only they are refused.
-        let Some(bucket) = client_bucket(&req, &state.feeds.trusted_proxies) else {
-            return Err(ApiError::not_found("Calendar feed"));
-        };
-        let limit = &state.feeds.misses;
-        if let Some(wait) = state.feeds.blocked_for(bucket) {
-            let secs = wait.as_secs().max(1);
-            let limit = format!("{}/{}s", limit.quota, limit.period_secs);
-            return Err(ApiError::feed_tokens_limited(&limit, secs));
-        }
-        let decision = state
-            .limiter
-            .check(&format!("feed-miss/{bucket}"), limit)
-            .await?;
-        if !decision.allowed {
-            state.feeds.block(
-                bucket,
-                Duration::from_secs(decision.retry_after_secs.max(1)),
-            );
-            return Err(rate_limited(limit, &decision));
-        }
-        return Err(ApiError::not_found("Calendar feed"));
+        return Err(wrong_token(&state, &req, "Calendar feed").await);
     };
     let now = state.ports.clock.now();
     let rows = feeds(&state)
@@ -217,6 +228,7 @@ pub async fn booking(
     let bookings = Bookings {
         ports: &state.ports,
         account: &tenant.0.account_id,
+        link_key: &state.feeds.key,
     };
     let booking = bookings.get(&id).await?;
     let service = state

@@ -9,6 +9,8 @@
 pub mod bookings;
 pub mod calendar;
 pub mod calendars;
+pub mod manage;
+pub mod manage_page;
 pub mod ops;
 pub mod providers;
 pub mod services;
@@ -192,6 +194,43 @@ pub const ROUTES: &[Resource] = &[
     Resource {
         path: "/v1/bookings/{id}",
         methods: &[(Verb::Get, || web::route().to(bookings::get))],
+    },
+    Resource {
+        path: "/v1/manage/{token}",
+        methods: &[(Verb::Get, || web::route().to(manage::get))],
+    },
+    Resource {
+        path: "/v1/manage/{token}/availability",
+        methods: &[(Verb::Get, || web::route().to(manage::availability))],
+    },
+    Resource {
+        path: "/v1/manage/{token}/cancel",
+        methods: &[(Verb::Post, || web::route().to(manage::cancel))],
+    },
+    Resource {
+        path: "/v1/manage/{token}/reschedule",
+        methods: &[(Verb::Post, || web::route().to(manage::reschedule))],
+    },
+    // The style sheet before the page, whose `{token}` would match it.
+    Resource {
+        path: "/manage/assets/page.css",
+        methods: &[(Verb::Get, || web::route().to(manage_page::style))],
+    },
+    Resource {
+        path: "/manage/{token}",
+        methods: &[(Verb::Get, || web::route().to(manage_page::page))],
+    },
+    Resource {
+        path: "/manage/{token}/cancel",
+        methods: &[(Verb::Post, || web::route().to(manage_page::cancel))],
+    },
+    Resource {
+        path: "/manage/{token}/reschedule",
+        methods: &[(Verb::Post, || web::route().to(manage_page::reschedule))],
+    },
+    Resource {
+        path: "/manage/{token}/cancelled",
+        methods: &[(Verb::Get, || web::route().to(manage_page::cancelled))],
     },
     Resource {
         path: "/v1/webhooks",

@@ -146,7 +146,7 @@ fn include_providers(include: Option<&str>) -> Result<bool, ValidationError> {
     Ok(providers)
 }
 
-fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
+pub(crate) fn bound(text: Option<&str>, field: &str) -> Result<Bound, ValidationError> {
     let text = text.ok_or_else(|| {
         ValidationError::new(field, "is required (a date or an RFC 3339 instant)")
     })?;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use booking_domain::usecases::NewBooking;
+use booking_domain::usecases::{NewBooking, manage_token};
 use booking_domain::{
     Booking, Customer, Email, Metadata, ValidationError, validate_name, validate_notes,
 };
@@ -168,10 +168,50 @@ pub struct BookingOut {
     /// RFC 3339 UTC.
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// The customer's link: `{BOOKING_PUBLIC_URL}/manage/{token}`, a page
+    /// where they can see, cancel or move the booking (the same actions as
+    /// JSON under `/v1/manage/{token}`). The same URL every time; it works
+    /// while the booking is pending or confirmed and has not ended, and
+    /// answers 404 after. Absent for bookings made before links existed,
+    /// and from webhook bodies (whose bytes must not depend on the
+    /// configuration of the instance that sends them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_url: Option<String>,
 }
 
-impl From<&Booking> for BookingOut {
-    fn from(b: &Booking) -> Self {
+/// What customer links are made of: where they point and the key their
+/// tokens are derived from.
+#[derive(Debug, Clone, Copy)]
+pub struct Links<'a> {
+    /// `BOOKING_PUBLIC_URL`, no trailing slash.
+    pub public_url: &'a str,
+    /// The server key.
+    pub key: &'a [u8],
+}
+
+impl Links<'_> {
+    /// The page of a link token.
+    pub fn page_url(&self, token: &str) -> String {
+        format!("{}/manage/{token}", self.public_url)
+    }
+
+    /// The booking's link (`None`: it has none).
+    pub fn manage_url(&self, b: &Booking) -> Option<String> {
+        manage_token(self.key, b).map(|t| self.page_url(&t))
+    }
+}
+
+impl BookingOut {
+    /// The booking as answered, with its customer link.
+    pub fn new(b: &Booking, links: Links<'_>) -> Self {
+        BookingOut {
+            manage_url: links.manage_url(b),
+            ..BookingOut::unlinked(b)
+        }
+    }
+
+    /// The booking without its customer link (webhook bodies).
+    pub fn unlinked(b: &Booking) -> Self {
         BookingOut {
             id: b.id.to_string(),
             service: b.service_id.to_string(),
@@ -195,6 +235,7 @@ impl From<&Booking> for BookingOut {
             cancel_reason: b.cancel_reason.clone(),
             created_at: fmt_ts(b.created_at),
             updated_at: fmt_ts(b.updated_at),
+            manage_url: None,
         }
     }
 }

@@ -4,8 +4,8 @@ use booking_domain::{
     Assignment, Currency, LocalTime, MAX_OVERRIDES, MAX_WINDOWS_PER_DAY, Money, NewService, Price,
     PriceType, ProviderId, Service, ServiceId, ServicePatch, ServiceProviders, Team, Timezone,
     ValidationError, Weekday, WeekdaySet, WeeklyAvailability, Window, validate_booking_horizon,
-    validate_buffer, validate_description, validate_duration, validate_max_bookings_per_day,
-    validate_name, validate_slot_interval,
+    validate_buffer, validate_cutoff, validate_description, validate_duration,
+    validate_max_bookings_per_day, validate_name, validate_slot_interval,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -369,6 +369,12 @@ pub struct ServiceOut {
     /// Most active bookings of the service starting on one local day (null:
     /// no cap).
     pub max_bookings_per_day: Option<u32>,
+    /// Minutes before the start after which the customer's link can no
+    /// longer cancel (0: until the start).
+    pub cancel_cutoff: u32,
+    /// Minutes before the start after which the customer's link can no
+    /// longer reschedule (0: until the start).
+    pub reschedule_cutoff: u32,
     /// RFC 3339 UTC.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -399,6 +405,8 @@ impl From<&Service> for ServiceOut {
             slot_interval: s.slot_interval.map(|m| m.get()),
             booking_horizon: s.booking_horizon,
             max_bookings_per_day: s.max_bookings_per_day,
+            cancel_cutoff: s.cancel_cutoff.get(),
+            reschedule_cutoff: s.reschedule_cutoff.get(),
             created_at: fmt_ts(s.created_at),
             updated_at: fmt_ts(s.updated_at),
         }
@@ -468,6 +476,15 @@ pub struct CreateService {
     #[serde(default, deserialize_with = "opt_integral")]
     #[schema(minimum = 1, maximum = 1000)]
     pub max_bookings_per_day: Option<i64>,
+    /// Minutes before the start after which the customer's link can no
+    /// longer cancel, 0-43200, default 0 (until the start).
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 0, maximum = 43200)]
+    pub cancel_cutoff: i64,
+    /// The same for rescheduling, 0-43200, default 0.
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 0, maximum = 43200)]
+    pub reschedule_cutoff: i64,
 }
 
 fn provider_ref(id: &str) -> Result<ProviderId, ValidationError> {
@@ -551,6 +568,8 @@ impl CreateService {
                 .max_bookings_per_day
                 .map(validate_max_bookings_per_day)
                 .transpose()?,
+            cancel_cutoff: validate_cutoff(self.cancel_cutoff, "cancel_cutoff")?,
+            reschedule_cutoff: validate_cutoff(self.reschedule_cutoff, "reschedule_cutoff")?,
         })
     }
 }
@@ -616,6 +635,14 @@ pub struct UpdateService {
     #[serde(default, deserialize_with = "double_opt_integral")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub max_bookings_per_day: Option<Option<i64>>,
+    /// New customer cancel cutoff, 0-43200 minutes.
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 0, maximum = 43200)]
+    pub cancel_cutoff: Option<i64>,
+    /// New customer reschedule cutoff, 0-43200 minutes.
+    #[serde(default, deserialize_with = "opt_integral")]
+    #[schema(minimum = 0, maximum = 43200)]
+    pub reschedule_cutoff: Option<i64>,
 }
 
 /// A field that may be absent (unchanged), `null` (cleared) or a whole
@@ -677,6 +704,14 @@ impl UpdateService {
             max_bookings_per_day: self
                 .max_bookings_per_day
                 .map(|v| v.map(validate_max_bookings_per_day).transpose())
+                .transpose()?,
+            cancel_cutoff: self
+                .cancel_cutoff
+                .map(|v| validate_cutoff(v, "cancel_cutoff"))
+                .transpose()?,
+            reschedule_cutoff: self
+                .reschedule_cutoff
+                .map(|v| validate_cutoff(v, "reschedule_cutoff"))
                 .transpose()?,
         })
     }

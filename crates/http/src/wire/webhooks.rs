@@ -227,6 +227,10 @@ pub struct WebhookPayload {
     /// `booking.created`, `booking.confirmed`, `booking.cancelled`,
     /// `booking.rescheduled` or `booking.completed`.
     pub event: String,
+    /// Who caused it: `api` (an API key holder), `customer` (through the
+    /// booking's customer link) or `system` (automatic completion).
+    #[schema(example = "api")]
+    pub actor: String,
     /// When the event happened, RFC 3339 UTC.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -239,9 +243,14 @@ impl From<&BookingEvent> for WebhookPayload {
         WebhookPayload {
             id: e.id.to_string(),
             event: e.kind.name().to_owned(),
+            actor: e.actor.name().to_owned(),
             created_at: fmt_ts(e.created_at),
             data: WebhookBooking {
-                booking: BookingOut::from(&e.booking),
+                // Without the customer link: a body must be the same bytes
+                // on every attempt, and a link depends on configuration
+                // (`BOOKING_PUBLIC_URL`, the key) that may change between
+                // attempts across a restart. `GET /v1/bookings/{id}` has it.
+                booking: BookingOut::unlinked(&e.booking),
                 previous_scheduled_at: e.previous_scheduled_at.map(fmt_ts),
             },
         }

@@ -36,6 +36,7 @@ pub fn base() -> Booking {
         sequence: 0,
         created_at: t("2027-01-02T09:30:00Z"),
         updated_at: t("2027-01-02T09:30:00Z"),
+        link: None,
     }
 }
 

@@ -46,7 +46,9 @@ use crate::sql::Statement;
 /// service's daily cap (`NULL`: none) and `$31`-`$32` the local day it
 /// counts (see [`PostgresStore::insert_write`] for the lock that makes the
 /// count exact), not counting collective bookings' seat rows; `$33` the
-/// providers of a collective booking (`NULL`: one). Time off lasts at most 366 days (31622400 s), which bounds
+/// providers of a collective booking (`NULL`: one); `$34`-`$35` the
+/// customer link's salt and hash, `$36` the events' actors. Time off lasts
+/// at most 366 days (31622400 s), which bounds
 /// its index scan. Its row is `(booked, events, queued, notified)`.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
@@ -58,9 +60,9 @@ booking AS (
     INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
         end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
         customer_email, customer_name, price_minor, currency, notes, metadata, cancel_reason,
-        sequence, created_at, updated_at, provider_ids)
+        sequence, created_at, updated_at, provider_ids, link_salt, link_hash)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-        $19, $20, $21, $22, $33
+        $19, $20, $21, $22, $33, $34, $35
     FROM guard
     WHERE NOT ($29 AND EXISTS (
         SELECT 1 FROM calendar_busy c
@@ -79,11 +81,12 @@ booking AS (
 ),
 event AS (
     INSERT INTO events (id, account_id, booking_id, kind, previous_scheduled_at, created_at,
-        booking)
-    SELECT ev.id, $2, $1, ev.kind, ev.previous, ev.created_at, ev.snapshot
+        booking, actor)
+    SELECT ev.id, $2, $1, ev.kind, ev.previous, ev.created_at, ev.snapshot, ev.actor
     FROM booking,
-        unnest($23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::jsonb[])
-        WITH ORDINALITY AS ev (id, kind, previous, created_at, snapshot, n)
+        unnest($23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::jsonb[],
+            $36::text[])
+        WITH ORDINALITY AS ev (id, kind, previous, created_at, snapshot, actor, n)
     ORDER BY ev.n
     RETURNING 1
 ),
@@ -113,9 +116,9 @@ SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS
 const INSERT_OPTIMISTIC: &str = insert_booking_sql!("set_config('lock_timeout', '50ms', true)");
 
 /// The insert behind the provider's transaction-scoped advisory lock
-/// (`$34` is the lock's key), released when the statement commits.
+/// (`$37` is the lock's key), released when the statement commits.
 const INSERT_LOCKED: &str =
-    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($34, 0))::text");
+    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($37, 0))::text");
 
 /// How an insert keeps concurrent overlapping inserts from waiting on each
 /// other.
@@ -240,7 +243,10 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
         .bind::<Nullable<BigInt>, _>(insert.cap.map(|c| c.limit))
         .bind::<BigInt, _>(insert.cap.map_or(0, |c| c.day_start))
         .bind::<BigInt, _>(insert.cap.map_or(0, |c| c.day_end))
-        .bind::<Nullable<Text>, _>(row.provider_ids.clone());
+        .bind::<Nullable<Text>, _>(row.provider_ids.clone())
+        .bind::<Nullable<Text>, _>(row.link_salt.clone())
+        .bind::<Nullable<Text>, _>(row.link_hash.clone())
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.actor.clone()).collect::<Vec<_>>());
     if guard == Guard::Locked {
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use booking_domain::ports::StorageError;
 use booking_domain::{
-    AccountId, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email,
-    EventId, EventKind, LocalTime, Metadata, Price, PriceType, Provider, ProviderId, Service,
-    ServiceId, Team, Timezone, Weekday, WeeklyAvailability, Window, occupied_range,
+    AccountId, Actor, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer,
+    Email, EventId, EventKind, LocalTime, ManageLink, Metadata, Price, PriceType, Provider,
+    ProviderId, Service, ServiceId, Team, Timezone, Weekday, WeeklyAvailability, Window,
+    occupied_range,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,8 @@ pub struct ServiceRow {
     pub provider_ids: Option<String>,
     /// The team's assignment (`None`: one provider).
     pub assignment: Option<String>,
+    pub cancel_cutoff: i64,
+    pub reschedule_cutoff: i64,
 }
 
 /// Provider ids as one column: comma-separated (ids never hold a comma).
@@ -217,6 +220,8 @@ impl ServiceRow {
             max_bookings_per_day: s.max_bookings_per_day.map(i64::from),
             provider_ids: s.team.as_ref().and_then(|t| join_ids(t.providers())),
             assignment: s.assignment().map(|a| a.name().to_owned()),
+            cancel_cutoff: minutes_i64(s.cancel_cutoff),
+            reschedule_cutoff: minutes_i64(s.reschedule_cutoff),
         }
     }
 
@@ -324,6 +329,8 @@ impl ServiceRow {
                 .transpose()?,
             booking_horizon: optional("booking_horizon", self.booking_horizon)?,
             max_bookings_per_day: optional("max_bookings_per_day", self.max_bookings_per_day)?,
+            cancel_cutoff: minutes(T, id, "cancel_cutoff", self.cancel_cutoff)?,
+            reschedule_cutoff: minutes(T, id, "reschedule_cutoff", self.reschedule_cutoff)?,
             archived: self.archived,
             account_id: AccountId::from_trusted(self.account_id),
             provider_id: ProviderId::from_trusted(self.provider_id),
@@ -384,6 +391,13 @@ pub struct BookingRow {
     /// of one provider (and from older ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ids: Option<String>,
+    /// The customer link's salt (in a snapshot too, so webhook bodies show
+    /// the link; absent from snapshots written before links existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_salt: Option<String>,
+    /// The SHA-256 of the link's token (the same in a snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_hash: Option<String>,
 }
 
 /// What separates a booking's id from a provider's in the id of a seat row.
@@ -409,6 +423,9 @@ impl BookingRow {
             .map(|p| BookingRow {
                 id: seat_id(&self.id, p.as_str()),
                 provider_id: p.as_str().to_owned(),
+                // The customer link opens the booking's own row only.
+                link_salt: None,
+                link_hash: None,
                 ..self.clone()
             })
             .collect()
@@ -454,6 +471,8 @@ impl BookingRow {
             created_at: secs(b.created_at),
             updated_at: secs(b.updated_at),
             provider_ids: join_ids(&b.provider_ids),
+            link_salt: b.link.as_ref().map(|l| l.salt.clone()),
+            link_hash: b.link.as_ref().map(|l| l.hash.clone()),
         })
     }
 
@@ -495,6 +514,17 @@ impl BookingRow {
             },
             notes: self.notes,
             cancel_reason: self.cancel_reason,
+            link: match (self.link_salt, self.link_hash) {
+                (Some(salt), Some(hash)) => Some(ManageLink { salt, hash }),
+                (None, None) => None,
+                _ => {
+                    return Err(corrupt(
+                        table,
+                        id,
+                        "a link salt without its hash or the reverse",
+                    ));
+                }
+            },
             account_id: AccountId::from_trusted(self.account_id),
             service_id: ServiceId::from_trusted(self.service_id),
             // A seat row stands for its booking: the booking's id and first
@@ -540,6 +570,7 @@ pub struct EventRow {
     pub previous_scheduled_at: Option<i64>,
     pub created_at: i64,
     pub booking: JsonText,
+    pub actor: String,
 }
 
 impl EventRow {
@@ -557,6 +588,7 @@ impl EventRow {
             previous_scheduled_at: e.previous_scheduled_at.map(secs),
             created_at: secs(e.created_at),
             booking: JsonText(booking),
+            actor: e.actor.name().to_owned(),
         })
     }
 
@@ -569,8 +601,11 @@ impl EventRow {
         let snapshot: BookingRow = serde_json::from_str(&self.booking.0)
             .map_err(|e| corrupt(T, id, format!("booking snapshot: {e}")))?;
         let booking = snapshot.into_domain_from("events.booking")?;
+        let actor = Actor::parse(&self.actor)
+            .ok_or_else(|| corrupt(T, id, format!("unknown actor `{}`", self.actor)))?;
         Ok(BookingEvent {
             kind,
+            actor,
             booking,
             previous_scheduled_at: self
                 .previous_scheduled_at

@@ -54,6 +54,8 @@ mod tests {
             sequence: 0,
             created_at: 1_690_000_000,
             updated_at: 1_690_000_000,
+            link_salt: None,
+            link_hash: None,
         };
         let json = serde_json::to_value(&snapshot).unwrap();
         let mut keys: Vec<&str> = json
@@ -92,5 +94,17 @@ mod tests {
         assert_eq!(json["metadata"], serde_json::json!({"k": "v"}));
         let back: BookingRow = serde_json::from_value(json).unwrap();
         assert_eq!(back, snapshot);
+        // A booking with a link: both parts, and back.
+        let linked = BookingRow {
+            link_salt: Some("salt".into()),
+            link_hash: Some("hash".into()),
+            ..snapshot
+        };
+        let json = serde_json::to_value(&linked).unwrap();
+        assert_eq!(
+            (&json["link_salt"], &json["link_hash"]),
+            (&"salt".into(), &"hash".into())
+        );
+        assert_eq!(serde_json::from_value::<BookingRow>(json).unwrap(), linked);
     }
 }
