@@ -67,6 +67,6 @@ pub use grid::{
     is_bookable, local_day_range, next_available, slots, windows,
 };
 pub use team::{
-    ProviderLoad, TeamExplanation, TeamSlot, assignment_order, team_explain, team_first_available,
-    team_slots,
+    ProviderLoad, TeamExplanation, TeamSlot, assignment_order, free_providers, team_explain,
+    team_first_available, team_slots,
 };

@@ -7,8 +7,10 @@
 //! day. On SQLite and on Postgres.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use booking_tests::pg::{self, Database};
+use booking_tests::receiver::Receiver;
 use booking_tests::{Api, TestServer, add_days, future_monday};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -590,4 +592,65 @@ async fn collective_needs_everyone_and_blocks_everyone_on_sqlite() {
 async fn collective_needs_everyone_and_blocks_everyone_on_postgres() {
     let db = Database::create(&pg::admin_url());
     collective(&postgres_server(&db)).await;
+}
+
+// ------------------------------------------------------------ webhooks
+
+/// Webhook data is the booking as the API returns it: the assigned
+/// `provider_id` of a round-robin booking (the new one after a move), and
+/// `provider_ids` of a collective one.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_data_names_the_assigned_and_the_collective_providers() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start_with(&[
+        ("BOOKING_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("BOOKING_WEBHOOK_RETRY_DELAYS", "1s,1s"),
+    ]);
+    let api = server.api("acme");
+    api.post("/v1/webhooks", &json!({"url": receiver.url("/hook")}))
+        .await
+        .expect_status(201);
+    let team = providers(&api, 2).await;
+    team_service(&api, "srv_rr", &team, "round_robin").await;
+    api.create_service(&service(
+        "srv_meet",
+        json!({"provider_ids": team, "assignment": "collective"}),
+    ))
+    .await;
+    let day = add_days(future_monday(), 1);
+    api.book_ok("srv_solo_0", &at(day, 10)).await;
+    let rr = api.book_ok("srv_rr", &at(day, 10)).await;
+    assert_eq!(rr["provider_id"], team[1].as_str());
+    // Moved to 12:00 where only the first provider is free.
+    api.book_ok("srv_solo_1", &at(day, 12)).await;
+    let moved = api
+        .post(
+            &format!("/v1/bookings/{}/reschedule", s(&rr["id"])),
+            &json!({"scheduled_at": at(day, 12)}),
+        )
+        .await
+        .expect_status(200)
+        .json;
+    assert_eq!(moved["provider_id"], team[0].as_str());
+    let meet = api.book_ok("srv_meet", &at(day, 14)).await;
+    let got = receiver
+        .wait_for(
+            Duration::from_secs(10),
+            "four booking.created and one moved",
+            |r| r.len() >= 5,
+        )
+        .await;
+    let data_of = |id: &Value, event: &str| -> Value {
+        got.iter()
+            .map(|r| r.json())
+            .find(|b| b["event"] == event && b["data"]["id"] == *id)
+            .unwrap_or_else(|| panic!("no {event} for {id}"))["data"]
+            .clone()
+    };
+    assert_eq!(data_of(&rr["id"], "booking.created"), rr);
+    let rescheduled = data_of(&rr["id"], "booking.rescheduled");
+    assert_eq!(rescheduled["provider_id"], team[0].as_str());
+    let created = data_of(&meet["id"], "booking.created");
+    assert_eq!(created, meet);
+    assert_eq!(created["provider_ids"], json!(team));
 }

@@ -71,6 +71,20 @@ pub fn team_slots(
     out
 }
 
+/// Which providers' busy time leaves a booking starting at `at` free: its
+/// occupied range (`rules`' duration and buffers) overlaps none of their
+/// busy time (the providers' part of the rules; the service's own, such as
+/// hours and notice, are the same for everyone and checked apart).
+/// `blockers` as for [`team_slots`], merged busy time being enough.
+pub fn free_providers(rules: &SlotRules<'_>, at: Timestamp, blockers: &[Blockers]) -> Vec<bool> {
+    let wanted =
+        TimeRange::starting_at(at, rules.duration).widened(rules.buffer_before, rules.buffer_after);
+    blockers
+        .iter()
+        .map(|b| !b.busy().overlaps(&wanted))
+        .collect()
+}
+
 /// The first slot of a team service starting in `[from, from + search)`:
 /// the first element of [`team_slots`] over that range.
 pub fn team_first_available(
@@ -336,10 +350,15 @@ mod tests {
             let blockers: Vec<Blockers> = busy.iter().map(|b| blockers_of(b)).collect();
             let counts = DailyCounts::default();
             let at = base() + SignedDuration::from_mins(i64::from(minute) * 15);
-            let free: Vec<bool> = blockers
-                .iter()
-                .map(|b| check(&rules, at, now(), b, &counts).is_ok())
+            let open = check(&rules, at, now(), &Blockers::default(), &counts).is_ok();
+            let free: Vec<bool> = free_providers(&rules, at, &blockers)
+                .into_iter()
+                .map(|f| f && open)
                 .collect();
+            // The same as checking every rule with the provider's blockers.
+            for (i, b) in blockers.iter().enumerate() {
+                prop_assert_eq!(free[i], check(&rules, at, now(), b, &counts).is_ok());
+            }
             let loads: Vec<ProviderLoad> = (0..blockers.len())
                 .map(|i| ProviderLoad {
                     on_day: on_day[i],

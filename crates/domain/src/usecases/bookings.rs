@@ -8,7 +8,7 @@ use crate::ports::{
 };
 use crate::scheduling::{
     Blockers, DailyCounts, ProviderLoad, Reason, SlotRules, assignment_order, busy_lookup_range,
-    check, counted_day, explain, team_explain,
+    check, counted_day, explain, free_providers, team_explain,
 };
 
 use super::availability::{explain_inputs, team_busy, team_explain_inputs};
@@ -220,11 +220,7 @@ impl Bookings<'_> {
     ) -> Result<(Vec<usize>, Vec<bool>), StorageError> {
         let lookup = busy_lookup_range(rules, TimeRange::starting_at(start, Minutes::new(1)));
         let blockers = team_busy(self.ports, self.account, candidates, lookup, excluding).await?;
-        let now = self.ports.clock.now();
-        let free: Vec<bool> = blockers
-            .iter()
-            .map(|b| check(rules, start, now, b, &DailyCounts::default()).is_ok())
-            .collect();
+        let free = free_providers(rules, start, &blockers);
         let (_, day) = counted_day(service.availability.timezone(), start);
         let stored = match day {
             Some(day) => {

@@ -892,3 +892,111 @@ fn the_customers_cutoff_allows_up_to_the_deadline_inclusive() {
     assert!(gate(&b, ts("2027-01-18T15:00:00Z")).is_ok());
     assert!(gate(&b, ts("2027-01-18T15:00:01Z")).is_err());
 }
+
+/// A round-robin team of `prv_a`, `prv_b`, `prv_c` on the seed service.
+fn team_service(assignment: crate::Assignment) -> Service {
+    let mut service = seed_service(false);
+    let team: Vec<ProviderId> = ["prv_a", "prv_b", "prv_c"]
+        .into_iter()
+        .map(ProviderId::from_trusted)
+        .collect();
+    service.set_providers(crate::ServiceProviders::Team(
+        crate::Team::new(team, assignment).unwrap(),
+    ));
+    service
+}
+
+#[tokio::test]
+async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_conflict() {
+    let mut m = Mocks::new();
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(team_service(crate::Assignment::RoundRobin))));
+    // prv_a is busy at the time by the read; prv_b has one booking that day,
+    // prv_c none: the order is prv_c, prv_b, then prv_a.
+    m.bookings
+        .expect_busy_times()
+        .returning(|_, provider, _, _| {
+            Ok(if provider.as_str() == "prv_a" {
+                vec![TimeRange::starting_at(
+                    ts("2027-01-18T15:00:00Z"),
+                    Minutes::new(60),
+                )]
+            } else {
+                Vec::new()
+            })
+        });
+    m.bookings.expect_team_loads().returning(|_, _, _| {
+        Ok(vec![(
+            ProviderId::from_trusted("prv_b"),
+            crate::scheduling::ProviderLoad {
+                on_day: 1,
+                last_booked: None,
+            },
+        )])
+    });
+    let tried = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&tried);
+    // A concurrent booking took prv_c first: the store refuses it, and
+    // prv_b gets the booking.
+    m.bookings
+        .expect_insert_booking()
+        .times(2)
+        .returning(move |b, events| {
+            seen.lock().unwrap().push(b.provider_id.as_str().to_owned());
+            assert!(
+                events
+                    .iter()
+                    .all(|e| e.booking.provider_id == b.provider_id)
+            );
+            assert!(b.provider_ids.is_empty());
+            if b.provider_id.as_str() == "prv_c" {
+                Err(CreateBookingError::Conflict)
+            } else {
+                Ok(())
+            }
+        });
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    let booking = uc
+        .create(new_booking("2027-01-18T15:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(booking.provider_id.as_str(), "prv_b");
+    assert_eq!(*tried.lock().unwrap(), vec!["prv_c", "prv_b"]);
+}
+
+#[tokio::test]
+async fn a_collective_booking_is_one_insert_naming_every_provider() {
+    let mut m = Mocks::new();
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(team_service(crate::Assignment::Collective))));
+    m.bookings
+        .expect_insert_booking()
+        .withf(|b, _| {
+            b.provider_id.as_str() == "prv_a"
+                && b.provider_ids
+                    .iter()
+                    .map(ProviderId::as_str)
+                    .collect::<Vec<_>>()
+                    == ["prv_a", "prv_b", "prv_c"]
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+    };
+    let booking = uc
+        .create(new_booking("2027-01-18T15:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(booking.providers().len(), 3);
+}
