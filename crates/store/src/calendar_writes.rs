@@ -138,6 +138,22 @@ impl Store {
     ) -> Result<Vec<ClaimedWrite>, StorageError> {
         let now = secs(now);
         let until = now.saturating_add(lease.as_secs().max(1));
+        // A read first: an idle outbox (the usual case, polled every
+        // second) costs no write transaction.
+        let any_due: bool = self
+            .read("calendar_writes_due", move |conn| {
+                Box::pin(async move {
+                    Ok(diesel::select(diesel::dsl::exists(
+                        calendar_writes::table.filter(due_write(now)),
+                    ))
+                    .get_result(conn)
+                    .await?)
+                })
+            })
+            .await?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         let keys = self.secret_keys();
         let rows: Vec<(WriteColumns, CalendarRow)> = self
             .write("claim_calendar_writes", move |conn| {
