@@ -961,6 +961,7 @@ async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_con
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     let booking = uc
         .create(new_booking("2027-01-18T15:00:00Z"))
@@ -993,6 +994,7 @@ async fn a_collective_booking_is_one_insert_naming_every_provider() {
     let uc = Bookings {
         ports: &ports,
         account: &acc,
+        link_key: b"key",
     };
     let booking = uc
         .create(new_booking("2027-01-18T15:00:00Z"))
