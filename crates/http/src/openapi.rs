@@ -23,7 +23,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{bookings, calendar, calendars, ops, providers, services, time_off, webhooks};
+use crate::routes::{
+    bookings, calendar, calendars, holds, ops, providers, services, time_off, webhooks,
+};
 
 /// The schema without the `null` utoipa allows for `Option<T>`.
 fn without_null(schema: &mut RefOr<Schema>) {
@@ -142,6 +144,7 @@ impl Modify for Components {
         calendar::get_feed, calendar::rotate_feed, calendar::feed, calendar::booking,
         calendars::create, calendars::list, calendars::delete, calendars::sync,
         time_off::create, time_off::list, time_off::delete,
+        holds::create, holds::get, holds::delete,
     ),
     components(schemas(crate::wire::ErrorBody, crate::wire::WebhookPayload, crate::wire::BookingStatusName)),
     modifiers(&Components, &OptionalInputs),
@@ -154,6 +157,7 @@ impl Modify for Components {
         (name = "feeds", description = "Private iCal feeds of a provider's bookings, and single-booking calendar files"),
         (name = "calendars", description = "External calendars whose busy time blocks availability"),
         (name = "time-off", description = "Providers' time off, which blocks every service of the provider"),
+        (name = "holds", description = "Short reservations of a time while a customer completes a form or a payment"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

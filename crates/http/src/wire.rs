@@ -12,6 +12,7 @@ mod calendar;
 mod calendars;
 mod common;
 mod errors;
+mod holds;
 mod ops;
 mod providers;
 mod services;
@@ -28,6 +29,7 @@ pub use calendar::FeedUrl;
 pub use calendars::{CalendarList, CalendarOut, CreateCalendar, CredentialsDto, SyncList, SyncOut};
 pub use common::{fmt_ts, parse_date, parse_ts};
 pub use errors::{ErrorBody, ErrorDetails, ErrorObject};
+pub use holds::{CreateHold, HoldOut};
 pub use ops::HealthOut;
 pub use providers::{CreateProvider, ProviderList, ProviderOut, UpdateProvider};
 pub use services::{

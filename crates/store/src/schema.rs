@@ -208,6 +208,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_connections,
     calendar_busy,
     time_off,
+    holds,
 );
 
 diesel::table! {
@@ -313,6 +314,25 @@ diesel::table! {
         start_at -> BigInt,
         end_at -> BigInt,
         reason -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    holds (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        key_id -> Text,
+        service_id -> Text,
+        provider_id -> Text,
+        scheduled_at -> BigInt,
+        duration_min -> BigInt,
+        buffer_before -> BigInt,
+        buffer_after -> BigInt,
+        occupied_start -> BigInt,
+        occupied_end -> BigInt,
+        expires_at -> BigInt,
         created_at -> BigInt,
     }
 }

@@ -1018,7 +1018,13 @@ async fn busy_until(
     let day = super::fixtures::range("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
     eventually(async || {
         let busy = store
-            .busy_times(&a.account, &a.default_provider, day, None)
+            .busy_times(
+                &a.account,
+                &a.default_provider,
+                day,
+                None,
+                jiff::Timestamp::now(),
+            )
             .await
             .unwrap();
         done(&busy)
@@ -1058,7 +1064,13 @@ async fn busy_time_is_cached_until_a_change_is_announced() {
     let day = super::fixtures::range("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
     assert_eq!(
         first
-            .busy_times(&a.account, &a.default_provider, day, None)
+            .busy_times(
+                &a.account,
+                &a.default_provider,
+                day,
+                None,
+                jiff::Timestamp::now()
+            )
             .await
             .unwrap()
             .len(),
@@ -1073,7 +1085,13 @@ async fn busy_time_is_cached_until_a_change_is_announced() {
     execute(&mut conn, "COMMIT").await.unwrap();
     for _ in 0..5 {
         let busy = second
-            .busy_times(&a.account, &a.default_provider, day, None)
+            .busy_times(
+                &a.account,
+                &a.default_provider,
+                day,
+                None,
+                jiff::Timestamp::now(),
+            )
             .await
             .unwrap();
         assert_eq!(busy.len(), 1, "answered from the cache");

@@ -185,6 +185,7 @@ impl Availability<'_> {
         let rules = service.slot_rules();
         // A list needs the blocked ranges, not who blocks them (explain and
         // booking read those): the same read, without copying every id.
+        let now = self.ports.clock.now();
         let busy = self
             .ports
             .bookings
@@ -193,10 +194,10 @@ impl Availability<'_> {
                 &service.provider_id,
                 busy_lookup_range(&rules, range),
                 None,
+                now,
             )
             .await?;
         let counts = service_counts(self.ports, self.account, &service, range, None).await?;
-        let now = self.ports.clock.now();
         let blockers = Blockers::from_busy(BusyTimes::from_ascending(busy));
         let found = available_slots(&rules, range, now, &blockers, &counts);
         Ok(AvailabilityAnswer {

@@ -3,15 +3,15 @@
 use jiff::Timestamp;
 
 use crate::ports::{
-    BookingFilter, CreateBookingError, DailyCap, Page, PageRequest, Ports, StorageError,
-    UpdateBookingError,
+    BookingFilter, ConvertHoldError, CreateBookingError, DailyCap, Page, PageRequest, Ports,
+    StorageError, UpdateBookingError,
 };
 use crate::scheduling::{Blockers, DailyCounts, Reason, SlotRules, check, counted_day, explain};
 
 use super::availability::explain_inputs;
 use crate::{
-    AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId, EventKind,
-    IdKind, InvalidTransition, Metadata, Service, ServiceId, ValidationError,
+    AccountId, Booking, BookingEvent, BookingId, BookingStatus, Customer, EventId, EventKind, Hold,
+    HoldId, IdKind, InvalidTransition, Metadata, Service, ServiceId, ValidationError,
 };
 
 /// How far ahead `next_available` looks.
@@ -33,6 +33,8 @@ pub struct NewBooking {
     pub notes: Option<String>,
     /// Metadata.
     pub metadata: Metadata,
+    /// The hold to turn into this booking (`None`: no hold).
+    pub hold_id: Option<String>,
 }
 
 /// Why a booking call failed.
@@ -58,6 +60,10 @@ pub enum BookingError {
     /// Not allowed from the current status (409 INVALID_STATE).
     #[error(transparent)]
     InvalidState(#[from] InvalidTransition),
+    /// The `hold_id` is unknown in the account, expired, or already used
+    /// (409 HOLD_EXPIRED).
+    #[error("the hold is unknown or expired")]
+    HoldExpired,
     /// Bad input.
     #[error(transparent)]
     Validation(#[from] ValidationError),
@@ -74,7 +80,7 @@ pub struct Bookings<'a> {
     pub account: &'a AccountId,
 }
 
-fn check_whole_minute(t: Timestamp) -> Result<(), ValidationError> {
+pub(crate) fn check_whole_minute(t: Timestamp) -> Result<(), ValidationError> {
     if t.as_second().rem_euclid(60) != 0 || t.subsec_nanosecond() != 0 {
         return Err(ValidationError::new(
             "scheduled_at",
@@ -103,7 +109,7 @@ impl Bookings<'_> {
 
     /// The conflict error for `requested`: every reason, as explain gives
     /// them, and the next free slot.
-    async fn conflict(
+    pub(crate) async fn conflict(
         &self,
         service: &Service,
         rules: &SlotRules<'_>,
@@ -135,7 +141,7 @@ impl Bookings<'_> {
     /// The daily cap the store checks for a booking of `service` starting at
     /// `start` (`None`: no cap, or a day that cannot be represented, where
     /// no slot exists anyway).
-    fn daily_cap(service: &Service, start: Timestamp) -> Option<DailyCap> {
+    pub(crate) fn daily_cap(service: &Service, start: Timestamp) -> Option<DailyCap> {
         let limit = service.max_bookings_per_day?;
         let (_, day) = counted_day(service.availability.timezone(), start);
         day.map(|day| DailyCap { limit, day })
@@ -175,6 +181,9 @@ impl Bookings<'_> {
             Some(s) if !s.archived && s.id.as_str() == new.service => s,
             _ => return Err(BookingError::InvalidService),
         };
+        if let Some(hold) = new.hold_id.clone() {
+            return self.create_from_hold(new, &hold, service).await;
+        }
         check_whole_minute(new.scheduled_at)?;
         let rules = service.slot_rules();
         let now = self.ports.clock.now();
@@ -194,11 +203,33 @@ impl Bookings<'_> {
                 .conflict(&service, &rules, new.scheduled_at, None)
                 .await);
         }
-        let status = if service.auto_confirm {
-            BookingStatus::Confirmed
-        } else {
-            BookingStatus::Pending
+        let (booking, events) = self.new_booking(&service, new, now);
+        let inserted = match Self::daily_cap(&service, booking.scheduled_at) {
+            Some(cap) => {
+                self.ports
+                    .bookings
+                    .insert_booking_capped(&booking, &events, &cap)
+                    .await
+            }
+            None => self.ports.bookings.insert_booking(&booking, &events).await,
         };
+        match inserted {
+            Ok(()) => Ok(booking),
+            Err(CreateBookingError::Conflict) => Err(self
+                .conflict(&service, &rules, booking.scheduled_at, None)
+                .await),
+            Err(CreateBookingError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// The booking `new` asks for at `now`, with its events (created, and
+    /// confirmed when the service auto-confirms).
+    fn new_booking(
+        &self,
+        service: &Service,
+        new: NewBooking,
+        now: Timestamp,
+    ) -> (Booking, Vec<BookingEvent>) {
         let mut booking = Booking {
             id: BookingId::from_trusted(self.ports.ids.new_id(IdKind::Booking)),
             account_id: self.account.clone(),
@@ -219,25 +250,73 @@ impl Bookings<'_> {
             updated_at: now,
         };
         let mut events = vec![self.event(EventKind::Created, &booking, None)];
-        if status == BookingStatus::Confirmed {
+        if service.auto_confirm {
             booking.status = BookingStatus::Confirmed;
             events.push(self.event(EventKind::Confirmed, &booking, None));
         }
-        let inserted = match Self::daily_cap(&service, booking.scheduled_at) {
-            Some(cap) => {
-                self.ports
-                    .bookings
-                    .insert_booking_capped(&booking, &events, &cap)
-                    .await
-            }
-            None => self.ports.bookings.insert_booking(&booking, &events).await,
-        };
-        match inserted {
+        (booking, events)
+    }
+
+    /// Books the time of the hold `hold_id` and ends the hold, atomically.
+    ///
+    /// The hold must be the account's, unexpired, and for the same service
+    /// and start (else VALIDATION_ERROR on `hold_id`). The service's rules
+    /// (hours, notice, horizon) are judged as they were when the hold was
+    /// made: the hold promised the time then. What the store checks
+    /// atomically (time off, external busy time, the daily cap, other
+    /// bookings and holds) is checked again now.
+    async fn create_from_hold(
+        &self,
+        new: NewBooking,
+        hold_id: &str,
+        service: Service,
+    ) -> Result<Booking, BookingError> {
+        let hold = self.live_hold(hold_id).await?;
+        if hold.service_id != service.id || hold.scheduled_at != new.scheduled_at {
+            return Err(ValidationError::new(
+                "hold_id",
+                "the hold is for another service or time: service and scheduled_at must match it",
+            )
+            .into());
+        }
+        let rules = service.slot_rules();
+        if check(
+            &rules,
+            hold.scheduled_at,
+            hold.created_at,
+            &Blockers::default(),
+            &DailyCounts::default(),
+        )
+        .is_err()
+        {
+            return Err(self
+                .conflict(&service, &rules, new.scheduled_at, None)
+                .await);
+        }
+        let now = self.ports.clock.now();
+        let (booking, events) = self.new_booking(&service, new, now);
+        let cap = Self::daily_cap(&service, booking.scheduled_at);
+        match self
+            .ports
+            .bookings
+            .insert_booking_from_hold(&booking, &events, &hold.id, cap)
+            .await
+        {
             Ok(()) => Ok(booking),
-            Err(CreateBookingError::Conflict) => Err(self
+            Err(ConvertHoldError::HoldGone) => Err(BookingError::HoldExpired),
+            Err(ConvertHoldError::Conflict) => Err(self
                 .conflict(&service, &rules, booking.scheduled_at, None)
                 .await),
-            Err(CreateBookingError::Storage(e)) => Err(e.into()),
+            Err(ConvertHoldError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// The account's hold `id`, unexpired now; else `HoldExpired`.
+    async fn live_hold(&self, id: &str) -> Result<Hold, BookingError> {
+        let id = HoldId::parse(id).ok_or(BookingError::HoldExpired)?;
+        match self.ports.bookings.get_hold(self.account, &id).await? {
+            Some(hold) if hold.is_live(self.ports.clock.now()) => Ok(hold),
+            _ => Err(BookingError::HoldExpired),
         }
     }
 

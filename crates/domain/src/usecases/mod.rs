@@ -10,6 +10,7 @@ mod bookings;
 mod calendars;
 mod catalog;
 mod feeds;
+mod holds;
 mod time_off;
 mod webhooks;
 
@@ -29,6 +30,7 @@ pub use calendars::{
 };
 pub use catalog::{Catalog, CatalogError};
 pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};
+pub use holds::{HoldError, Holds, NewHold};
 pub use time_off::{CreatedTimeOff, TimeOffError, TimeOffs};
 pub use webhooks::{NewWebhook, WebhookError, Webhooks};
 

@@ -9,6 +9,7 @@
 pub mod bookings;
 pub mod calendar;
 pub mod calendars;
+pub mod holds;
 pub mod ops;
 pub mod providers;
 pub mod services;
@@ -176,6 +177,17 @@ pub const ROUTES: &[Resource] = &[
     Resource {
         path: "/v1/providers/{id}/time-off/{off_id}",
         methods: &[(Verb::Delete, || web::route().to(time_off::delete))],
+    },
+    Resource {
+        path: "/v1/holds",
+        methods: &[(Verb::Post, || web::route().to(holds::create))],
+    },
+    Resource {
+        path: "/v1/holds/{id}",
+        methods: &[
+            (Verb::Get, || web::route().to(holds::get)),
+            (Verb::Delete, || web::route().to(holds::delete)),
+        ],
     },
     Resource {
         path: "/v1/calendar/sync",
