@@ -3,7 +3,9 @@
 #
 # Booking creation through the API at 16 and 64 concurrent clients, next to the
 # same insert (booking row + event row in one transaction) run directly by
-# pgbench at the same concurrency in the same run; then availability reads.
+# pgbench at the same concurrency in the same run; a hold then its booking
+# with hold_id at 16 clients, next to plain booking creation in the same run;
+# then availability reads.
 # Needs wrk and pgbench (installed with apt when missing) and a PostgreSQL
 # server: TEST_DATABASE_URL, or the throw-away one scripts/test-postgres.sh
 # starts.
@@ -22,7 +24,7 @@ POOL=${BENCH_POOL:-$(( $(nproc) * 4 > 4 ? $(nproc) * 4 : 4 ))}
 PORT=${BENCH_PORT:-18181}
 
 cargo build --release -q -p booking-server --bin booking-api
-BIN=target/release/booking-api
+BIN=${CARGO_TARGET_DIR:-target}/release/booking-api
 
 admin=$TEST_DATABASE_URL
 db=booking_bench
@@ -147,6 +149,21 @@ for c in 16 64; do
   echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${tps%.*} | $lat | $ratio |"
 done
 echo "(* pgbench reports the average latency, not the median)"
+
+# Holds (issue 16): a hold then its booking with hold_id, against plain
+# booking creation, both at 16 clients in this run. The pair should cost at
+# most twice a booking: pairs/s at least half of bookings/s.
+settle
+echo
+echo "## Hold then book with hold_id vs plain booking, 16 clients (${DURATION}s each)"
+printf '| case | bookings/s | requests/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- | --- |\n'
+r=$(RUN=$run wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+run=$((run + 1))
+plain=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+echo "| plain booking | $plain | $plain | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+settle
+r=$(RUN=0 wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/hold-then-book.lua "http://127.0.0.1:$PORT" | result)
+echo "| hold, then book with hold_id | $(rps "$(field "$r" pairs)" "$(field "$r" duration_us)") | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
 
 # The write runs above left tens of thousands of new rows; vacuum them now
 # so autovacuum does not take a core away in the middle of the read runs

@@ -4,7 +4,8 @@
 # release server on a fresh database file (every request a real insert into
 # its own 15-minute slot), next to a single-connection baseline of the same
 # transaction (scripts/bench/sqlite-baseline.py: one BEGIN IMMEDIATE ...
-# COMMIT per booking, no HTTP) run on the same file in the same run.
+# COMMIT per booking, no HTTP) run on the same file in the same run; and a
+# hold then its booking with hold_id at 16 clients (issue 16).
 # Needs wrk (installed with apt when missing) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ DURATION=${BENCH_DURATION:-10}
 PORT=${BENCH_PORT:-18182}
 
 cargo build --release -q -p booking-server --bin booking-api
-BIN=target/release/booking-api
+BIN=${CARGO_TARGET_DIR:-target}/release/booking-api
 
 dir=$(mktemp -d)
 db=$dir/bench.db
@@ -49,6 +50,15 @@ for c in 16 64; do
   run=$((run + 1))
   echo "| $c | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
 done
+
+# Holds (issue 16): a hold then its booking with hold_id, at 16 clients
+# (the plain 16-client row above is the comparison: a pair should cost at
+# most two bookings).
+echo
+echo "## Hold then book with hold_id on SQLite, 16 clients (${DURATION}s)"
+printf '| case | bookings/s | requests/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- | --- |\n'
+r=$(RUN=0 wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/hold-then-book.lua "http://127.0.0.1:$PORT" | result)
+echo "| hold, then book with hold_id | $(rps "$(field "$r" pairs)" "$(field "$r" duration_us)") | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
 
 # The baseline on the same file, with the server stopped (so it has the CPU
 # the server had).
