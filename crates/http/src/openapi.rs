@@ -420,5 +420,8 @@ mod tests {
         parse::<CreateTimeOff>(examples::create_time_off())
             .try_into_domain()
             .unwrap();
+        parse::<crate::wire::CreateHold>(examples::create_hold())
+            .try_into_domain()
+            .unwrap();
     }
 }

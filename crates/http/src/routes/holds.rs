@@ -8,7 +8,7 @@ use booking_domain::usecases::Holds;
 use super::bookings::{rate_headers, rate_limited};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Tenant};
-use crate::openapi::errors;
+use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{CreateHold, HoldOut};
 
@@ -26,9 +26,9 @@ fn holds<'a>(state: &'a AppState, tenant: &'a Tenant) -> Holds<'a> {
 /// the same time would be. Shares the bookings rate limit; an API key may
 /// have at most 100 unexpired holds (then 429 RATE_LIMITED with
 /// `details.scope` = `active_holds`).
-#[utoipa::path(post, path = "/v1/holds", tag = "holds", operation_id = "createHold", request_body(content = CreateHold),
+#[utoipa::path(post, path = "/v1/holds", tag = "holds", operation_id = "createHold", request_body(content = CreateHold, example = examples::create_hold),
     responses((status = 201, description = "The hold", body = HoldOut,
-            headers(("RateLimit-Policy" = String, description = "`\"bookings\";q=10;w=60`"), ("RateLimit" = String, description = "`\"bookings\";r=<remaining>;t=<seconds>`"))),
+            headers(("RateLimit-Policy" = String, description = "`\"bookings\";q=10;w=60`"), ("RateLimit" = String, description = "`\"bookings\";r=<remaining>;t=<seconds>`")), example = examples::hold),
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
         (status = 408, response = errors::RequestTimeout),
@@ -72,7 +72,7 @@ pub async fn create(
 
 /// A hold, while it lasts (an expired or used one is 404).
 #[utoipa::path(get, path = "/v1/holds/{id}", tag = "holds", operation_id = "getHold", params(("id" = String, Path, description = "Hold id (`hld_…`)")),
-    responses((status = 200, description = "The hold", body = HoldOut),
+    responses((status = 200, description = "The hold", body = HoldOut, example = examples::hold),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
