@@ -7,6 +7,8 @@
 # project's schema: scripts/bench/insert-booking.sql) and the lean reference
 # (one booking row through an exclusion constraint plus one event row, spread
 # over 100 providers: scripts/bench/lean-insert.sql); then availability reads.
+# Then a hold and its booking with hold_id at 16 clients, next to plain
+# booking creation in the same run.
 # Needs wrk and pgbench (installed with apt when missing) and a PostgreSQL
 # server: TEST_DATABASE_URL, or the throw-away one scripts/test-postgres.sh
 # starts. That one is durable (fsync, synchronous_commit and full_page_writes
@@ -233,6 +235,21 @@ done
 sleep 2
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
 echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
+
+# Holds (issue 16): a hold then its booking with hold_id, against plain
+# booking creation, both at 16 clients in this run. The pair should cost at
+# most twice a booking: pairs/s at least half of bookings/s.
+settle
+echo
+echo "## Hold then book with hold_id vs plain booking, 16 clients (${DURATION}s each)"
+printf '| case | bookings/s | requests/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- | --- |\n'
+r=$(RUN=$run wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+run=$((run + 1))
+plain=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+echo "| plain booking | $plain | $plain | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+settle
+r=$(RUN=0 wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/hold-then-book.lua "http://127.0.0.1:$PORT" | result)
+echo "| hold, then book with hold_id | $(rps "$(field "$r" pairs)" "$(field "$r" duration_us)") | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
 
 # The write runs above left tens of thousands of new rows; vacuum them now
 # so autovacuum does not take a core away in the middle of the read runs

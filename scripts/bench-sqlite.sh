@@ -4,7 +4,8 @@
 # release server on a fresh database file (every request a real insert into
 # its own 15-minute slot), next to a single-connection baseline of the same
 # transaction (scripts/bench/sqlite-baseline.py: one BEGIN IMMEDIATE ...
-# COMMIT per booking, no HTTP) run on the same file in the same run.
+# COMMIT per booking, no HTTP) run on the same file in the same run; and a
+# hold then its booking with hold_id at 16 clients (issue 16).
 # Needs wrk (installed with apt when missing) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +77,14 @@ done
 sleep 2
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
 echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
+# Holds (issue 16): a hold then its booking with hold_id, at 16 clients
+# (the plain 16-client row above is the comparison: a pair should cost at
+# most two bookings).
+echo
+echo "## Hold then book with hold_id on SQLite, 16 clients (${DURATION}s)"
+printf '| case | bookings/s | requests/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- | --- |\n'
+r=$(RUN=0 wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/hold-then-book.lua "http://127.0.0.1:$PORT" | result)
+echo "| hold, then book with hold_id | $(rps "$(field "$r" pairs)" "$(field "$r" duration_us)") | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
 
 # The baseline on the same file, with the server stopped (so it has the CPU
 # the server had).

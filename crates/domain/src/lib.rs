@@ -4,6 +4,7 @@ mod availability;
 mod booking;
 mod calendar;
 mod error;
+mod hold;
 mod ids;
 mod money;
 mod provider;
@@ -31,6 +32,10 @@ pub use calendar::{
     SYNC_DAYS_AHEAD, SyncStatus, Validators, WriteOutcome, WriteRequest, event_uid,
 };
 pub use error::ValidationError;
+pub use hold::{
+    DEFAULT_HOLD_TTL_SECS, Hold, MAX_ACTIVE_HOLDS_PER_KEY, MAX_HOLD_TTL_SECS, MIN_HOLD_TTL_SECS,
+    validate_hold_ttl,
+};
 pub use ids::{
     AccountId, ApiKeyId, BookingId, CalendarId, DeliveryId, EventId, HoldId, IdKind, ProviderId,
     ServiceId, TimeOffId, WebhookId,

@@ -15,8 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::{
     AccountId, ApiKeyId, Attempt, Booking, BookingEvent, BookingId, BookingStatus, Delivery,
-    DeliveryId, IdKind, Provider, ProviderId, Service, ServiceId, TimeOff, TimeOffId, TimeRange,
-    WebhookEndpoint, WebhookId,
+    DeliveryId, Hold, HoldId, IdKind, Provider, ProviderId, Service, ServiceId, TimeOff, TimeOffId,
+    TimeRange, WebhookEndpoint, WebhookId,
 };
 
 /// The storage could not do what was asked. The message is for logs only
@@ -207,6 +207,39 @@ pub enum CreateBookingError {
     Storage(#[from] StorageError),
 }
 
+/// Why a hold could not be inserted.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateHoldError {
+    /// Its occupied range overlaps an active booking, an unexpired hold,
+    /// time off or external busy time of the provider.
+    #[error("the time is not available")]
+    Conflict,
+    /// The API key already has the most unexpired holds it may have.
+    #[error("too many active holds")]
+    TooMany {
+        /// When the key's earliest unexpired hold expires (`None`: unknown).
+        earliest_expiry: Option<Timestamp>,
+    },
+    /// Storage failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a hold could not be turned into a booking.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertHoldError {
+    /// The hold does not exist (in this account), expired, or was used or
+    /// deleted already.
+    #[error("the hold is unknown or expired")]
+    HoldGone,
+    /// The booking conflicts with something other than its own hold.
+    #[error("the time is not available")]
+    Conflict,
+    /// Storage failure.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 /// Why a booking change could not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateBookingError {
@@ -267,6 +300,10 @@ pub trait BookingStore: Send + Sync {
     /// `provider_ids`) occupies the time of every one of its providers
     /// under these rules, all or none: any provider's conflict writes
     /// nothing.
+    /// A hold of the provider that is
+    /// unexpired at the booking's `created_at` blocks it exactly like an
+    /// active booking (atomically, across processes); an expired one never
+    /// does, whether or not anything has removed it.
     async fn insert_booking(
         &self,
         booking: &Booking,
@@ -296,6 +333,7 @@ pub trait BookingStore: Send + Sync {
     /// is active. `updated` may name another provider (a round-robin
     /// booking moved to a free colleague); a collective booking moves, and
     /// changes status, for all its providers at once.
+    /// is active (holds unexpired at `updated.updated_at` included).
     async fn update_booking(
         &self,
         previous: &Booking,
@@ -341,7 +379,9 @@ pub trait BookingStore: Send + Sync {
     /// stores derive this from [`BookingStore::busy_sources`]), and the busy blocks of its external
     /// calendars that overlap `range` (as stored by
     /// [`CalendarStore::record_calendar_sync`], possibly in pieces; callers
-    /// merge). Cost MUST depend on the bookings and blocks near `range`, not
+    /// merge), and the occupied ranges of its holds unexpired at `now`
+    /// (a hold that expired by `now` MUST NOT appear, even from a cache).
+    /// Cost MUST depend on the bookings and blocks near `range`, not
     /// on the provider's whole history.
     async fn busy_times(
         &self,
@@ -349,6 +389,7 @@ pub trait BookingStore: Send + Sync {
         provider: &ProviderId,
         range: TimeRange,
         excluding: Option<BookingId>,
+        now: Timestamp,
     ) -> Result<Vec<TimeRange>, StorageError>;
 
     /// Everything that blocks the provider over `range`, with identities:
@@ -356,7 +397,9 @@ pub trait BookingStore: Send + Sync {
     /// its appointment and buffers), except `excluding`; the time off
     /// overlapping `range`; the external calendars' busy blocks overlapping
     /// `range` (with their connection's id and kind; pieces of one block may
-    /// come merged or not). No holds (not stored yet). Same cost rule as
+    /// come merged or not); the provider's holds whose occupied range
+    /// overlaps `range`, each with its `expires_at` (expired ones may be
+    /// included: the caller drops them by its clock). Same cost rule as
     /// [`BookingStore::busy_times`].
     async fn busy_sources(
         &self,
@@ -406,6 +449,45 @@ pub trait BookingStore: Send + Sync {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<Booking>, StorageError>;
+
+    /// Inserts a hold. MUST return `Conflict` (writing nothing) under the
+    /// rules of [`BookingStore::insert_booking`] for an active booking with
+    /// the hold's occupied range, made at the hold's `created_at` (active
+    /// bookings, unexpired holds, time off, external busy time), atomically
+    /// and across processes: of concurrent overlapping holds and bookings at
+    /// most one succeeds. MUST return `TooMany` when the hold's key already
+    /// has `max_per_key` holds unexpired at `created_at` (counted in the
+    /// insert's transaction; concurrent inserts of one key on Postgres may
+    /// pass the count by the number racing). Readers of busy time MUST see
+    /// the hold once this returns.
+    async fn insert_hold(&self, hold: &Hold, max_per_key: u32) -> Result<(), CreateHoldError>;
+
+    /// The hold, expired or not, or `Ok(None)` (unknown in this account,
+    /// deleted, or turned into a booking).
+    async fn get_hold(
+        &self,
+        account: &AccountId,
+        id: &HoldId,
+    ) -> Result<Option<Hold>, StorageError>;
+
+    /// Deletes the hold; `Ok(false)` when the account has no such hold.
+    /// Readers of busy time MUST no longer see it once this returns.
+    async fn delete_hold(&self, account: &AccountId, id: &HoldId) -> Result<bool, StorageError>;
+
+    /// [`BookingStore::insert_booking`] (with `cap` as
+    /// [`BookingStore::insert_booking_capped`]) that also ends the hold
+    /// `hold`, atomically: the booking is inserted and the hold removed in
+    /// one transaction, or neither. MUST return `HoldGone` (writing
+    /// nothing) unless the account has the hold, unexpired at the booking's
+    /// `created_at`; the hold itself never conflicts with its booking. Of
+    /// two concurrent calls with one hold at most one succeeds.
+    async fn insert_booking_from_hold(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+        hold: &HoldId,
+        cap: Option<DailyCap>,
+    ) -> Result<(), ConvertHoldError>;
 }
 
 // ---------------------------------------------------------------- webhooks

@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use booking_domain::ValidationError;
 use booking_domain::ports::StorageError;
 use booking_domain::usecases::{
-    AuthError, AvailabilityError, BookingError, CalendarError, CatalogError, ManageError,
-    TimeOffError, WebhookError,
+    AuthError, AvailabilityError, BookingError, CalendarError, CatalogError, HoldError,
+    ManageError, TimeOffError, WebhookError,
 };
 use serde_json::{Value, json};
 
@@ -186,6 +186,28 @@ impl ApiError {
         )
         .details(json!({"limit": limit, "retry_after": retry_after_secs}))
         .header(header::RETRY_AFTER, retry_after_secs.to_string())
+    }
+
+    /// 429 RATE_LIMITED with `Retry-After`: the API key has `limit`
+    /// unexpired holds; the earliest ends in `retry_after_secs`.
+    pub fn too_many_holds(limit: u32, retry_after_secs: u64) -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("This API key has {limit} active holds; book or delete one, or wait for one to expire"),
+        )
+        .details(json!({"limit": limit, "retry_after": retry_after_secs, "scope": "active_holds"}))
+        .header(header::RETRY_AFTER, retry_after_secs.to_string())
+    }
+
+    /// 409 HOLD_EXPIRED: a booking's `hold_id` is unknown or expired.
+    pub fn hold_expired() -> Self {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "HOLD_EXPIRED",
+            "The hold does not exist, has expired, or was already used",
+        )
+        .details(json!({"field": "hold_id"}))
     }
 
     /// 500 INTERNAL: never carries internals (the cause is logged by the caller).
@@ -423,6 +445,7 @@ impl From<BookingError> for ApiError {
                 "It is too late to change this booking through its link; please contact the business",
             )
             .details(json!({"deadline": fmt_ts(deadline)})),
+            BookingError::HoldExpired => ApiError::hold_expired(),
             BookingError::Validation(e) => e.into(),
             BookingError::Storage(e) => e.into(),
         }
@@ -436,6 +459,31 @@ impl From<ManageError> for ApiError {
             ManageError::Booking(e) => e.into(),
             ManageError::Availability(e) => e.into(),
             ManageError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<HoldError> for ApiError {
+    fn from(e: HoldError) -> Self {
+        match e {
+            HoldError::InvalidService => BookingError::InvalidService.into(),
+            HoldError::NotFound => ApiError::not_found("Hold"),
+            HoldError::Conflict {
+                requested,
+                next_available,
+                reasons,
+            } => BookingError::Conflict {
+                requested,
+                next_available,
+                reasons,
+            }
+            .into(),
+            HoldError::TooMany {
+                limit,
+                retry_after_secs,
+            } => ApiError::too_many_holds(limit, retry_after_secs),
+            HoldError::Validation(e) => e.into(),
+            HoldError::Storage(e) => e.into(),
         }
     }
 }

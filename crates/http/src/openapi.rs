@@ -24,7 +24,7 @@ use utoipa::openapi::{RefOr, Required, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    bookings, calendar, calendars, manage, manage_page, ops, providers, services, time_off,
+    bookings, calendar, calendars, holds, manage, manage_page, ops, providers, services, time_off,
     webhooks,
 };
 
@@ -147,6 +147,7 @@ impl Modify for Components {
         time_off::create, time_off::list, time_off::delete,
         manage::get, manage::availability, manage::cancel, manage::reschedule,
         manage_page::page, manage_page::cancel, manage_page::reschedule, manage_page::cancelled, manage_page::style,
+        holds::create, holds::get, holds::delete,
     ),
     components(schemas(crate::wire::ErrorBody, crate::wire::WebhookPayload, crate::wire::BookingStatusName)),
     modifiers(&Components, &OptionalInputs),
@@ -160,6 +161,7 @@ impl Modify for Components {
         (name = "calendars", description = "External calendars whose busy time blocks availability"),
         (name = "time-off", description = "Providers' time off, which blocks every service of the provider"),
         (name = "customer-links", description = "What a booking's customer can do with its `manage_url` alone (no API key): see, cancel or move the booking, as JSON and as an HTML page"),
+        (name = "holds", description = "Short reservations of a time while a customer completes a form or a payment"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -428,6 +430,9 @@ mod tests {
             .try_into_domain()
             .unwrap();
         parse::<CreateTimeOff>(examples::create_time_off())
+            .try_into_domain()
+            .unwrap();
+        parse::<crate::wire::CreateHold>(examples::create_hold())
             .try_into_domain()
             .unwrap();
     }

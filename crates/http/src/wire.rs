@@ -12,6 +12,7 @@ mod calendar;
 mod calendars;
 mod common;
 mod errors;
+mod holds;
 mod manage;
 mod ops;
 mod providers;
@@ -31,6 +32,7 @@ pub use calendar::FeedUrl;
 pub use calendars::{CalendarList, CalendarOut, CreateCalendar, CredentialsDto, SyncList, SyncOut};
 pub use common::{fmt_ts, parse_date, parse_ts};
 pub use errors::{ErrorBody, ErrorDetails, ErrorObject};
+pub use holds::{CreateHold, HoldOut};
 pub use manage::{
     CancelForm, ManageCancel, ManageReschedule, ManagedBookingOut, ManagedService, ManagedSlots,
     RescheduleForm, SlotTimes,

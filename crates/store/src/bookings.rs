@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use booking_domain::ports::{
-    BookingFilter, BookingStore, CreateBookingError, DailyCap, Page, PageRequest, StorageError,
-    UpdateBookingError,
+    BookingFilter, BookingStore, ConvertHoldError, CreateBookingError, CreateHoldError, DailyCap,
+    Page, PageRequest, StorageError, UpdateBookingError,
 };
 use booking_domain::scheduling::{BusySources, ProviderLoad};
 use booking_domain::{
-    AccountId, Booking, BookingEvent, BookingId, ProviderId, ServiceId, TimeRange,
+    AccountId, Booking, BookingEvent, BookingId, Hold, HoldId, ProviderId, ServiceId, TimeRange,
 };
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -27,10 +27,10 @@ use jiff::Timestamp;
 
 use crate::postgres::PostgresStore;
 use crate::rows::{
-    ACTIVE, ACTIVE_BOOKING, BookingRow, EventRow, MAX_OCCUPIED_SECS, MAX_TIME_OFF_SECS, instant,
-    secs, secs_ceil,
+    ACTIVE, ACTIVE_BOOKING, BookingRow, EventRow, HoldColumns, MAX_OCCUPIED_SECS,
+    MAX_TIME_OFF_SECS, instant, secs, secs_ceil,
 };
-use crate::schema::{bookings, events, time_off};
+use crate::schema::{bookings, events, holds, time_off};
 
 use crate::sqlite::SqliteStore;
 use crate::{Condition, TxError, page, page_limit};
@@ -84,12 +84,14 @@ impl CapCheck {
     }
 }
 
-/// A booking write: the row and its events' rows, and the service's daily
-/// cap when it has one.
+/// A booking write: the row and its events' rows, the service's daily
+/// cap when it has one, and the hold it turns into a booking (an insert
+/// only).
 pub(crate) struct Write {
     pub(crate) row: BookingRow,
     pub(crate) events: Vec<EventRow>,
     pub(crate) cap: Option<CapCheck>,
+    pub(crate) hold: Option<String>,
 }
 
 impl Write {
@@ -126,6 +128,7 @@ impl Write {
             row,
             events,
             cap: cap.map(CapCheck::new),
+            hold: None,
         })
     }
 
@@ -215,6 +218,12 @@ impl Store {
             for provider in &providers {
                 Self::lock_provider(conn, &row.account_id, provider).await?;
             }
+            if moved {
+                Self::purge_expired_holds(conn, row).await?;
+                for seat in row.seats() {
+                    Self::purge_expired_holds(conn, &seat).await?;
+                }
+            }
             let (status, start, updated_at) = expected;
             // The row lock this takes (Postgres) makes a concurrent change of
             // the same booking wait and then find it stale.
@@ -270,6 +279,9 @@ impl Store {
                 if write.is_active() && Self::overlaps_another(conn, r).await? {
                     return Err(TxError::Conflict);
                 }
+                if moved && Self::held_against(conn, r).await? {
+                    return Err(TxError::Conflict);
+                }
                 if moved && Self::blocked_by_time_off(conn, r).await? {
                     return Err(TxError::Conflict);
                 }
@@ -313,6 +325,30 @@ impl Store {
             }
             Err(TxError::Conflict) => Err(CreateBookingError::Conflict),
             Err(e) => Err(CreateBookingError::Storage(e.storage())),
+        }
+    }
+
+    async fn convert_with(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+        hold: &HoldId,
+        cap: Option<DailyCap>,
+    ) -> Result<(), ConvertHoldError> {
+        let mut write = Write::new(booking, events, cap.as_ref())?;
+        write.hold = Some(hold.as_str().to_owned());
+        let write = Arc::new(write);
+        match self.insert_write(Arc::clone(&write)).await {
+            Ok(queued) => {
+                if queued > 0 {
+                    self.wake();
+                }
+                self.busy_changed(&write.row.account_id, &write.row.provider_id);
+                Ok(())
+            }
+            Err(TxError::HoldGone) => Err(ConvertHoldError::HoldGone),
+            Err(TxError::Conflict) => Err(ConvertHoldError::Conflict),
+            Err(e) => Err(ConvertHoldError::Storage(e.storage())),
         }
     }
 
@@ -564,8 +600,10 @@ impl BookingStore for Store {
                     .filter(bookings::account_id.eq(&account))
                     .filter(bookings::seq.gt(page_req.after.unwrap_or(0)))
                     .into_boxed();
-                if let Some(status) = filter.status {
-                    query = query.filter(bookings::status.eq(status.name()));
+                match filter.status {
+                    Some(status) => query = query.filter(bookings::status.eq(status.name())),
+                    // Postgres's hold guard rows are not bookings.
+                    None => query = query.filter(Condition("bookings.status <> 'held'")),
                 }
                 if let Some(service) = &filter.service_id {
                     query = query.filter(bookings::service_id.eq(service.as_str()));
@@ -605,8 +643,9 @@ impl BookingStore for Store {
         provider: &ProviderId,
         range: TimeRange,
         excluding: Option<BookingId>,
+        now: Timestamp,
     ) -> Result<Vec<TimeRange>, StorageError> {
-        self.busy_times_of(account, provider, range, excluding)
+        self.busy_times_of(account, provider, range, excluding, now)
             .await
     }
 
@@ -661,5 +700,105 @@ impl BookingStore for Store {
             })
         })
         .await
+    }
+
+    async fn insert_hold(&self, hold: &Hold, max_per_key: u32) -> Result<(), CreateHoldError> {
+        let cols = HoldColumns::from_domain(hold);
+        let length = cols.occupied_end.saturating_sub(cols.occupied_start);
+        if length <= 0 || length > MAX_OCCUPIED_SECS {
+            return Err(CreateHoldError::Storage(StorageError::Internal(format!(
+                "hold {}: occupied range of {length} s is outside what the store supports",
+                cols.id
+            ))));
+        }
+        let (account, provider) = (cols.account_id.clone(), cols.provider_id.clone());
+        match self
+            .insert_hold_write(Arc::new(cols), i64::from(max_per_key))
+            .await
+        {
+            Ok(()) => {
+                self.busy_changed(&account, &provider);
+                Ok(())
+            }
+            Err(TxError::Conflict) => Err(CreateHoldError::Conflict),
+            Err(TxError::TooManyHolds(earliest)) => Err(CreateHoldError::TooMany {
+                earliest_expiry: earliest.and_then(|s| Timestamp::from_second(s).ok()),
+            }),
+            Err(e) => Err(CreateHoldError::Storage(e.storage())),
+        }
+    }
+
+    async fn get_hold(
+        &self,
+        account: &AccountId,
+        id: &HoldId,
+    ) -> Result<Option<Hold>, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        self.read("get_hold", move |conn| {
+            Box::pin(async move {
+                let row = holds::table
+                    .filter(holds::account_id.eq(&account))
+                    .filter(holds::id.eq(&id))
+                    .select(HoldColumns::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(row.map(HoldColumns::into_domain).transpose()?)
+            })
+        })
+        .await
+    }
+
+    async fn delete_hold(&self, account: &AccountId, id: &HoldId) -> Result<bool, StorageError> {
+        let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
+        let provider = self
+            .write("delete_hold", {
+                let account = account.clone();
+                move |conn| {
+                    let (account, id) = (account.clone(), id.clone());
+                    Box::pin(async move {
+                        conn.transaction(async |conn| {
+                            let provider: Option<String> = holds::table
+                                .filter(holds::account_id.eq(&account))
+                                .filter(holds::id.eq(&id))
+                                .select(holds::provider_id)
+                                .first(conn)
+                                .await
+                                .optional()?;
+                            if provider.is_some() {
+                                diesel::delete(
+                                    holds::table
+                                        .filter(holds::account_id.eq(&account))
+                                        .filter(holds::id.eq(&id)),
+                                )
+                                .execute(conn)
+                                .await?;
+                                Self::delete_hold_guard(conn, &account, &id).await?;
+                            }
+                            Ok(provider)
+                        })
+                        .await
+                    })
+                }
+            })
+            .await
+            .map_err(TxError::storage)?;
+        match provider {
+            Some(provider) => {
+                self.busy_changed(&account, &provider);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn insert_booking_from_hold(
+        &self,
+        booking: &Booking,
+        events: &[BookingEvent],
+        hold: &HoldId,
+        cap: Option<DailyCap>,
+    ) -> Result<(), ConvertHoldError> {
+        self.convert_with(booking, events, hold, cap).await
     }
 }

@@ -112,6 +112,8 @@ impl FeedStore for Store {
                     .filter(bookings::provider_id.eq(&provider))
                     .filter(bookings::occupied_start.ge(from.saturating_sub(MAX_OCCUPIED_SECS)))
                     .filter(bookings::scheduled_at.ge(from))
+                    // Postgres's hold guard rows are not bookings.
+                    .filter(crate::Condition("bookings.status <> 'held'"))
                     .order((bookings::scheduled_at.asc(), bookings::seq.asc()))
                     .select((BookingRow::as_select(), services::name))
                     .load(conn)

@@ -82,6 +82,13 @@ pub(crate) enum TxError {
     /// concurrent transaction (it runs again behind the provider's lock).
     #[error("gave up waiting")]
     GaveUpWaiting,
+    /// The hold to turn into a booking is gone (unknown, expired, used).
+    #[error("hold gone")]
+    HoldGone,
+    /// The key has too many unexpired holds; when its earliest one expires
+    /// (unix seconds).
+    #[error("too many holds")]
+    TooManyHolds(Option<i64>),
 }
 
 impl TxError {

@@ -217,6 +217,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_busy,
     time_off,
     calendar_writes,
+    holds,
 );
 
 diesel::table! {
@@ -347,5 +348,24 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    holds (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        key_id -> Text,
+        service_id -> Text,
+        provider_id -> Text,
+        scheduled_at -> BigInt,
+        duration_min -> BigInt,
+        buffer_before -> BigInt,
+        buffer_after -> BigInt,
+        occupied_start -> BigInt,
+        occupied_end -> BigInt,
+        expires_at -> BigInt,
+        created_at -> BigInt,
     }
 }

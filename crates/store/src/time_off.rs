@@ -15,9 +15,7 @@ use duplicate::duplicate_item;
 use jiff::Timestamp;
 
 use crate::postgres::PostgresStore;
-use crate::rows::{
-    ACTIVE_BOOKING, MAX_OCCUPIED_SECS, TimeOffColumns, booking_of, secs, secs_ceil,
-};
+use crate::rows::{ACTIVE_BOOKING, MAX_OCCUPIED_SECS, TimeOffColumns, booking_of, secs, secs_ceil};
 use crate::schema::{bookings, time_off};
 use crate::sqlite::SqliteStore;
 use crate::{TxError, page, page_limit};

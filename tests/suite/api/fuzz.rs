@@ -352,6 +352,7 @@ struct Fixtures {
     deliveries: Vec<String>,
     calendars: Vec<String>,
     time_off: Vec<String>,
+    holds: Vec<String>,
     tokens: Vec<String>,
     /// The customer links of the active bookings.
     manage_tokens: Vec<String>,
@@ -443,6 +444,22 @@ impl Fixtures {
             .as_str()
             .unwrap()
             .to_owned();
+        // A hold lasting the whole run, after the fixture instants too.
+        let hold = ok(
+            api.post(
+                "/v1/holds",
+                &json!({
+                    "service": all_day,
+                    "scheduled_at": format!("{}T10:00:00Z", add_days(today, 140)),
+                    "ttl": 1800
+                }),
+            )
+            .await,
+            201,
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let instants: Vec<String> = (0..40)
             .map(|i| {
                 let date = add_days(today, 2 + i * 3);
@@ -492,6 +509,7 @@ impl Fixtures {
             deliveries,
             calendars: vec![calendar],
             time_off: vec![time_off],
+            holds: vec![hold],
             tokens: vec![token],
             manage_tokens,
             instants,
@@ -511,6 +529,7 @@ impl Fixtures {
             _ if path.starts_with("/v1/services") => &self.services,
             _ if path.starts_with("/v1/bookings") => &self.bookings,
             _ if path.starts_with("/v1/webhooks") => &self.webhooks,
+            _ if path.starts_with("/v1/holds") => &self.holds,
             _ => panic!("no fixture for {{{param}}} in {path}"),
         }
     }
@@ -1254,6 +1273,29 @@ fn time_off_body(fx: &Fixtures) -> BoxedStrategy<J> {
         .boxed()
 }
 
+/// A hold of a fixture service at a fixture instant, with or without a
+/// lifetime (in range or not) and a provider.
+fn hold_body(fx: &Fixtures) -> BoxedStrategy<J> {
+    (
+        prop::sample::select(fx.services.clone()),
+        instant(fx),
+        opt(
+            prop::sample::select(vec!["30", "300", "1800", "29", "1801", "0", "-5", "60.5"])
+                .prop_map(|n| J::Num(n.to_owned())),
+        ),
+        opt(prop::sample::select(fx.providers.clone()).prop_map(J::s)),
+    )
+        .prop_map(|(service, at, ttl, provider)| {
+            J::obj(vec![
+                ("service", Some(J::s(service))),
+                ("scheduled_at", Some(J::s(at))),
+                ("ttl", ttl),
+                ("provider_id", provider),
+            ])
+        })
+        .boxed()
+}
+
 /// The valid body of the operation's wire type, when it takes one.
 fn template(verb: Verb, path: &str, fx: &Fixtures) -> Option<BoxedStrategy<J>> {
     let fx_instant = instant(fx);
@@ -1286,6 +1328,7 @@ fn template(verb: Verb, path: &str, fx: &Fixtures) -> Option<BoxedStrategy<J>> {
         (Verb::Patch, "/v1/webhooks/{id}") => webhook_body(false),
         (Verb::Post, "/v1/providers/{id}/calendars") => calendar_body(fx),
         (Verb::Post, "/v1/providers/{id}/time-off") => time_off_body(fx),
+        (Verb::Post, "/v1/holds") => hold_body(fx),
         _ => return None,
     })
 }

@@ -14,6 +14,7 @@ mod config;
 mod errors;
 mod events;
 mod fuzz;
+mod holds;
 mod hostile;
 mod hours;
 mod idempotency;

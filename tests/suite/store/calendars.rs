@@ -146,17 +146,29 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
             .unwrap()
     );
     assert_eq!(
-        s.busy_times(&a.account, &a.default_provider, day, None)
-            .await
-            .unwrap()
-            .len(),
+        s.busy_times(
+            &a.account,
+            &a.default_provider,
+            day,
+            None,
+            jiff::Timestamp::now()
+        )
+        .await
+        .unwrap()
+        .len(),
         2
     );
     assert!(
-        s.busy_times(&b.account, &a.default_provider, day, None)
-            .await
-            .unwrap()
-            .is_empty()
+        s.busy_times(
+            &b.account,
+            &a.default_provider,
+            day,
+            None,
+            jiff::Timestamp::now()
+        )
+        .await
+        .unwrap()
+        .is_empty()
     );
     let stored = &s
         .list_calendars(&a.account, &a.default_provider)
@@ -194,10 +206,16 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
     assert_eq!(stored.last_error_at, Some(later));
     assert_eq!(stored.last_synced_at, Some(at));
     assert_eq!(
-        s.busy_times(&a.account, &a.default_provider, day, None)
-            .await
-            .unwrap()
-            .len(),
+        s.busy_times(
+            &a.account,
+            &a.default_provider,
+            day,
+            None,
+            jiff::Timestamp::now()
+        )
+        .await
+        .unwrap()
+        .len(),
         2
     );
 
@@ -220,10 +238,16 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
         (SyncStatus::Synced, None)
     );
     assert_eq!(
-        s.busy_times(&a.account, &a.default_provider, day, None)
-            .await
-            .unwrap()
-            .len(),
+        s.busy_times(
+            &a.account,
+            &a.default_provider,
+            day,
+            None,
+            jiff::Timestamp::now()
+        )
+        .await
+        .unwrap()
+        .len(),
         2
     );
 
@@ -236,9 +260,15 @@ pub async fn syncs_replace_blocks_and_failures_keep_them<S: CalendarTestStore>(s
         .await
         .unwrap();
     assert_eq!(
-        s.busy_times(&a.account, &a.default_provider, day, None)
-            .await
-            .unwrap(),
+        s.busy_times(
+            &a.account,
+            &a.default_provider,
+            day,
+            None,
+            jiff::Timestamp::now()
+        )
+        .await
+        .unwrap(),
         [r("2030-01-07T16:00:00Z", "2030-01-07T17:00:00Z")]
     );
 }
@@ -267,6 +297,7 @@ pub async fn busy_times_find_long_external_blocks_from_anywhere_in_them<S: Calen
             &a.default_provider,
             r("2030-01-10T09:00:00Z", "2030-01-10T10:00:00Z"),
             None,
+            jiff::Timestamp::now(),
         )
         .await
         .unwrap();
@@ -281,6 +312,7 @@ pub async fn busy_times_find_long_external_blocks_from_anywhere_in_them<S: Calen
             &a.default_provider,
             r("2030-01-14T12:00:00Z", "2030-02-02T00:00:00Z"),
             None,
+            jiff::Timestamp::now(),
         )
         .await
         .unwrap();
@@ -292,6 +324,7 @@ pub async fn busy_times_find_long_external_blocks_from_anywhere_in_them<S: Calen
             &a.default_provider,
             r("2030-01-20T00:00:00Z", "2030-01-21T00:00:00Z"),
             None,
+            jiff::Timestamp::now(),
         )
         .await
         .unwrap();

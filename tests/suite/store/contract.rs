@@ -480,6 +480,7 @@ pub async fn bookings_round_trip_and_are_isolated<S: Store>(s: &S) {
             &a.default_provider,
             range(DAY, "2030-01-08T00:00:00Z"),
             None,
+            jiff::Timestamp::now(),
         )
         .await
         .unwrap();
@@ -621,9 +622,15 @@ pub async fn conflicts_see_the_longest_bookings<S: Store>(s: &S) {
     // busy_times finds it from the far end of its range.
     let near_end = range("2030-01-22T09:00:00Z", "2030-01-22T09:30:00Z");
     assert_eq!(
-        s.busy_times(&a.account, &a.default_provider, near_end, None)
-            .await
-            .unwrap(),
+        s.busy_times(
+            &a.account,
+            &a.default_provider,
+            near_end,
+            None,
+            jiff::Timestamp::now()
+        )
+        .await
+        .unwrap(),
         vec![occupied]
     );
 }
@@ -869,7 +876,7 @@ pub async fn busy_times_are_bounded_sorted_and_exclusive<S: Store>(s: &S) {
         let account = a.account.clone();
         let provider = a.default_provider.clone();
         async move {
-            s.busy_times(&account, &provider, r, excluding)
+            s.busy_times(&account, &provider, r, excluding, jiff::Timestamp::now())
                 .await
                 .unwrap()
         }
@@ -914,10 +921,16 @@ pub async fn busy_times_are_bounded_sorted_and_exclusive<S: Store>(s: &S) {
             .is_empty()
     );
     assert!(
-        s.busy_times(&b.account, &a.default_provider, whole_day, None)
-            .await
-            .unwrap()
-            .is_empty()
+        s.busy_times(
+            &b.account,
+            &a.default_provider,
+            whole_day,
+            None,
+            jiff::Timestamp::now()
+        )
+        .await
+        .unwrap()
+        .is_empty()
     );
 }
 
@@ -1138,6 +1151,7 @@ pub async fn concurrent_overlapping_inserts_have_one_winner<S: Store>(stores: &[
             &a.default_provider,
             range(DAY, "2030-01-08T00:00:00Z"),
             None,
+            jiff::Timestamp::now(),
         )
         .await
         .unwrap();

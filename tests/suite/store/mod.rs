@@ -1,4 +1,4 @@
-//! The store contract suite (`contract`, and `calendars`, `feeds`,
+//! The store contract suite (`contract`, and `calendars`, `feeds`, `holds`,
 //! `time_off` and `webhooks` for their ports), run against every store we ship: the tests
 //! are listed once, in [`for_each_contract_test!`], and each store's module
 //! (`sqlite`, `postgres`) runs every one of them on a fresh store of its
@@ -56,6 +56,10 @@ macro_rules! for_each_contract_test {
             webhooks::due_for_completion_lists_ended_confirmed_bookings,
             webhooks::webhook_creates_stay_within_the_limit_under_concurrency,
             webhooks::fair_delivery_claims_share_between_accounts,
+            holds::holds_block_like_bookings_until_they_expire,
+            holds::holds_count_per_key_and_are_isolated,
+            holds::a_hold_becomes_its_booking_once,
+            holds::moves_respect_live_holds_and_ignore_expired_ones,
         );
     };
 }
@@ -64,6 +68,7 @@ mod calendars;
 mod contract;
 mod feeds;
 mod fixtures;
+mod holds;
 mod postgres;
 mod ratelimit;
 mod secrets;

@@ -26,7 +26,7 @@ use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
 use super::fixtures::{now, tenant};
-use super::{calendars, contract, feeds, secrets, time_off, webhooks};
+use super::{calendars, contract, feeds, holds, secrets, time_off, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;
@@ -517,6 +517,26 @@ async fn concurrent_inserts_on_one_store_have_one_winner() {
     let db = TestDb::create().await;
     let store = db.store().await;
     contract::concurrent_overlapping_inserts_have_one_winner(&[store], 50).await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn racing_holds_across_three_pools_have_one_winner() {
+    let db = TestDb::create().await;
+    let stores = [db.store().await, db.store().await, db.store().await];
+    holds::racing_holds_have_one_winner(&stores, 50).await;
+    drop(stores);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn a_conversion_beats_racing_bookings_across_three_pools() {
+    let db = TestDb::create().await;
+    let stores = [db.store().await, db.store().await, db.store().await];
+    holds::a_conversion_beats_racing_bookings(&stores, 60).await;
+    drop(stores);
     db.drop().await;
 }
 
@@ -1018,7 +1038,13 @@ async fn busy_until(
     let day = super::fixtures::range("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
     eventually(async || {
         let busy = store
-            .busy_times(&a.account, &a.default_provider, day, None)
+            .busy_times(
+                &a.account,
+                &a.default_provider,
+                day,
+                None,
+                jiff::Timestamp::now(),
+            )
             .await
             .unwrap();
         done(&busy)
@@ -1058,7 +1084,13 @@ async fn busy_time_is_cached_until_a_change_is_announced() {
     let day = super::fixtures::range("2030-01-07T00:00:00Z", "2030-01-08T00:00:00Z");
     assert_eq!(
         first
-            .busy_times(&a.account, &a.default_provider, day, None)
+            .busy_times(
+                &a.account,
+                &a.default_provider,
+                day,
+                None,
+                jiff::Timestamp::now()
+            )
             .await
             .unwrap()
             .len(),
@@ -1073,7 +1105,13 @@ async fn busy_time_is_cached_until_a_change_is_announced() {
     execute(&mut conn, "COMMIT").await.unwrap();
     for _ in 0..5 {
         let busy = second
-            .busy_times(&a.account, &a.default_provider, day, None)
+            .busy_times(
+                &a.account,
+                &a.default_provider,
+                day,
+                None,
+                jiff::Timestamp::now(),
+            )
             .await
             .unwrap();
         assert_eq!(busy.len(), 1, "answered from the cache");

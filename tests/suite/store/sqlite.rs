@@ -4,7 +4,7 @@ use booking_store::SqliteStore;
 use booking_tests::test_keyring;
 use tempfile::TempDir;
 
-use super::{calendars, contract, feeds, secrets, time_off, webhooks};
+use super::{calendars, contract, feeds, holds, secrets, time_off, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {
@@ -47,6 +47,20 @@ async fn concurrent_claims_on_two_pools_never_overlap() {
 async fn concurrent_inserts_on_one_store_have_one_winner() {
     let (_dir, store) = fresh();
     contract::concurrent_overlapping_inserts_have_one_winner(&[store], 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_holds_across_two_pools_have_one_winner() {
+    let (dir, first) = fresh();
+    let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
+    holds::racing_holds_have_one_winner(&[first, second], 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_conversion_beats_racing_bookings_across_two_pools() {
+    let (dir, first) = fresh();
+    let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
+    holds::a_conversion_beats_racing_bookings(&[first, second], 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -84,7 +84,8 @@ pub struct ExternalBusy {
 pub struct HeldTime {
     /// The hold.
     pub id: HoldId,
-    /// The held appointment (holds have no buffers of their own).
+    /// What it blocks: the held appointment widened by its service's
+    /// buffers, as the booking it stands for would occupy.
     pub range: TimeRange,
     /// When it ends by itself.
     pub expires_at: Timestamp,

@@ -136,10 +136,11 @@ pub(crate) async fn team_busy(
     excluding: Option<&BookingId>,
 ) -> Result<Vec<Blockers>, StorageError> {
     let mut out = Vec::with_capacity(providers.len());
+    let now = ports.clock.now();
     for provider in providers {
         let busy = ports
             .bookings
-            .busy_times(account, provider, range, excluding.cloned())
+            .busy_times(account, provider, range, excluding.cloned(), now)
             .await?;
         out.push(Blockers::from_busy(BusyTimes::from_ascending(busy)));
     }
@@ -256,6 +257,7 @@ impl Availability<'_> {
         }
         // A list needs the blocked ranges, not who blocks them (explain and
         // booking read those): the same read, without copying every id.
+        let now = self.ports.clock.now();
         let busy = self
             .ports
             .bookings
@@ -264,10 +266,10 @@ impl Availability<'_> {
                 &service.provider_id,
                 busy_lookup_range(&rules, range),
                 None,
+                now,
             )
             .await?;
         let counts = service_counts(self.ports, self.account, &service, range, None).await?;
-        let now = self.ports.clock.now();
         let blockers = Blockers::from_busy(BusyTimes::from_ascending(busy));
         let found = available_slots(&rules, range, now, &blockers, &counts);
         Ok(AvailabilityAnswer {

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 
 use crate::ports::{
-    BookingFilter, CreateBookingError, DailyCap, Page, PageRequest, Ports, StorageError,
-    UpdateBookingError,
+    BookingFilter, ConvertHoldError, CreateBookingError, DailyCap, Page, PageRequest, Ports,
+    StorageError, UpdateBookingError,
 };
 use crate::scheduling::{
     Blockers, DailyCounts, ProviderLoad, Reason, SlotRules, assignment_order, busy_lookup_range,
@@ -15,8 +15,8 @@ use super::availability::{explain_inputs, team_busy, team_explain_inputs};
 use super::links::new_manage_link;
 use crate::{
     AccountId, Actor, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer,
-    EventId, EventKind, IdKind, InvalidTransition, Metadata, Minutes, ProviderId, Service,
-    ServiceId, TimeRange, ValidationError,
+    EventId, EventKind, Hold, HoldId, IdKind, InvalidTransition, Metadata, Minutes, ProviderId,
+    Service, ServiceId, TimeRange, ValidationError,
 };
 
 /// How far ahead `next_available` looks.
@@ -38,6 +38,8 @@ pub struct NewBooking {
     pub notes: Option<String>,
     /// Metadata.
     pub metadata: Metadata,
+    /// The hold to turn into this booking (`None`: no hold).
+    pub hold_id: Option<String>,
 }
 
 /// Why a booking call failed.
@@ -69,6 +71,10 @@ pub enum BookingError {
     /// Not allowed from the current status (409 INVALID_STATE).
     #[error(transparent)]
     InvalidState(#[from] InvalidTransition),
+    /// The `hold_id` is unknown in the account, expired, or already used
+    /// (409 HOLD_EXPIRED).
+    #[error("the hold is unknown or expired")]
+    HoldExpired,
     /// Bad input.
     #[error(transparent)]
     Validation(#[from] ValidationError),
@@ -97,7 +103,7 @@ fn open_gate() -> Gate {
     Box::new(|_: &Booking, _: Timestamp| Ok(()))
 }
 
-fn check_whole_minute(t: Timestamp) -> Result<(), ValidationError> {
+pub(crate) fn check_whole_minute(t: Timestamp) -> Result<(), ValidationError> {
     if t.as_second().rem_euclid(60) != 0 || t.subsec_nanosecond() != 0 {
         return Err(ValidationError::new(
             "scheduled_at",
@@ -128,7 +134,7 @@ impl Bookings<'_> {
 
     /// The conflict error for `requested`: every reason, as explain gives
     /// them, and the next free slot.
-    async fn conflict(
+    pub(crate) async fn conflict(
         &self,
         service: &Service,
         rules: &SlotRules<'_>,
@@ -278,7 +284,7 @@ impl Bookings<'_> {
     /// The daily cap the store checks for a booking of `service` starting at
     /// `start` (`None`: no cap, or a day that cannot be represented, where
     /// no slot exists anyway).
-    fn daily_cap(service: &Service, start: Timestamp) -> Option<DailyCap> {
+    pub(crate) fn daily_cap(service: &Service, start: Timestamp) -> Option<DailyCap> {
         let limit = service.max_bookings_per_day?;
         let (_, day) = counted_day(service.availability.timezone(), start);
         day.map(|day| DailyCap { limit, day })
@@ -318,6 +324,9 @@ impl Bookings<'_> {
             Some(s) if !s.archived && s.id.as_str() == new.service => s,
             _ => return Err(BookingError::InvalidService),
         };
+        if let Some(hold) = new.hold_id.clone() {
+            return self.create_from_hold(new, &hold, service).await;
+        }
         check_whole_minute(new.scheduled_at)?;
         let rules = service.slot_rules();
         let now = self.ports.clock.now();
@@ -337,32 +346,7 @@ impl Bookings<'_> {
                 .conflict(&service, &rules, new.scheduled_at, None)
                 .await);
         }
-        let id = self.ports.ids.new_id(IdKind::Booking);
-        let link = new_manage_link(self.ports, self.link_key, &id);
-        let mut booking = Booking {
-            id: BookingId::from_trusted(id),
-            account_id: self.account.clone(),
-            service_id: service.id.clone(),
-            provider_id: service.provider_id.clone(),
-            provider_ids: match service.assignment() {
-                Some(Assignment::Collective) => service.providers().to_vec(),
-                _ => Vec::new(),
-            },
-            duration: service.duration,
-            scheduled_at: new.scheduled_at,
-            buffer_before: service.buffer_before,
-            buffer_after: service.buffer_after,
-            status: BookingStatus::Pending,
-            customer: new.customer,
-            price: service.price.for_booking(service.duration),
-            notes: new.notes,
-            metadata: new.metadata,
-            cancel_reason: None,
-            sequence: 0,
-            created_at: now,
-            updated_at: now,
-            link: Some(link),
-        };
+        let mut booking = self.new_booking(&service, new, now);
         if service.assignment() == Some(Assignment::RoundRobin) {
             // Each free provider in turn: one that a concurrent booking took
             // meanwhile answers Conflict, and the next one is tried, so with
@@ -372,7 +356,7 @@ impl Bookings<'_> {
                     &service,
                     &rules,
                     service.providers(),
-                    new.scheduled_at,
+                    booking.scheduled_at,
                     None,
                 )
                 .await?;
@@ -399,6 +383,102 @@ impl Bookings<'_> {
                 .conflict(&service, &rules, booking.scheduled_at, None)
                 .await),
             Err(CreateBookingError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// The booking `new` asks for at `now`, pending (see
+    /// [`Bookings::creation_events`]), with its customer link; a collective
+    /// booking names every provider of the team.
+    fn new_booking(&self, service: &Service, new: NewBooking, now: Timestamp) -> Booking {
+        let id = self.ports.ids.new_id(IdKind::Booking);
+        let link = new_manage_link(self.ports, self.link_key, &id);
+        Booking {
+            id: BookingId::from_trusted(id),
+            account_id: self.account.clone(),
+            service_id: service.id.clone(),
+            provider_id: service.provider_id.clone(),
+            provider_ids: match service.assignment() {
+                Some(Assignment::Collective) => service.providers().to_vec(),
+                _ => Vec::new(),
+            },
+            duration: service.duration,
+            scheduled_at: new.scheduled_at,
+            buffer_before: service.buffer_before,
+            buffer_after: service.buffer_after,
+            status: BookingStatus::Pending,
+            customer: new.customer,
+            price: service.price.for_booking(service.duration),
+            notes: new.notes,
+            metadata: new.metadata,
+            cancel_reason: None,
+            sequence: 0,
+            created_at: now,
+            updated_at: now,
+            link: Some(link),
+        }
+    }
+
+    /// Books the time of the hold `hold_id` and ends the hold, atomically.
+    ///
+    /// The hold must be the account's, unexpired, and for the same service
+    /// and start (else VALIDATION_ERROR on `hold_id`). The service's rules
+    /// (hours, notice, horizon) are judged as they were when the hold was
+    /// made: the hold promised the time then. What the store checks
+    /// atomically (time off, external busy time, the daily cap, other
+    /// bookings and holds) is checked again now.
+    async fn create_from_hold(
+        &self,
+        new: NewBooking,
+        hold_id: &str,
+        service: Service,
+    ) -> Result<Booking, BookingError> {
+        let hold = self.live_hold(hold_id).await?;
+        if hold.service_id != service.id || hold.scheduled_at != new.scheduled_at {
+            return Err(ValidationError::new(
+                "hold_id",
+                "the hold is for another service or time: service and scheduled_at must match it",
+            )
+            .into());
+        }
+        let rules = service.slot_rules();
+        if check(
+            &rules,
+            hold.scheduled_at,
+            hold.created_at,
+            &Blockers::default(),
+            &DailyCounts::default(),
+        )
+        .is_err()
+        {
+            return Err(self
+                .conflict(&service, &rules, new.scheduled_at, None)
+                .await);
+        }
+        let now = self.ports.clock.now();
+        let mut booking = self.new_booking(&service, new, now);
+        let events = self.creation_events(&mut booking, service.auto_confirm);
+        let cap = Self::daily_cap(&service, booking.scheduled_at);
+        match self
+            .ports
+            .bookings
+            .insert_booking_from_hold(&booking, &events, &hold.id, cap)
+            .await
+        {
+            Ok(()) => Ok(booking),
+            Err(ConvertHoldError::HoldGone) => Err(BookingError::HoldExpired),
+            Err(ConvertHoldError::Conflict) => Err(self
+                .conflict(&service, &rules, booking.scheduled_at, None)
+                .await),
+            Err(ConvertHoldError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// The account's hold `id`, unexpired now; else `HoldExpired`.
+    async fn live_hold(&self, id: &str) -> Result<Hold, BookingError> {
+        let id = HoldId::parse(id).ok_or(BookingError::HoldExpired)?;
+        match self.ports.bookings.get_hold(self.account, &id).await? {
+            Some(hold) if hold.is_live(self.ports.clock.now()) => Ok(hold),
+            _ => Err(BookingError::HoldExpired),
         }
     }
 

@@ -154,6 +154,7 @@ impl Manage<'_> {
                 &service.provider_id,
                 busy_lookup_range(&rules, range),
                 Some(booking.id.clone()),
+                self.ports.clock.now(),
             )
             .await?;
         let counts = service_counts(

@@ -11,6 +11,7 @@ mod calendar_writes;
 mod calendars;
 mod catalog;
 mod feeds;
+mod holds;
 mod links;
 mod manage;
 mod time_off;
@@ -33,6 +34,7 @@ pub use calendars::{
 };
 pub use catalog::{Catalog, CatalogError};
 pub use feeds::{Feeds, derive_feed_token, hash_feed_token, plausible_feed_token};
+pub use holds::{HoldError, Holds, NewHold};
 pub use links::{
     check_form_token, derive_manage_token, form_token, hash_manage_token, manage_token,
     plausible_manage_token,

@@ -165,6 +165,7 @@ fn new_booking(at: &str) -> NewBooking {
         },
         notes: None,
         metadata: Metadata::default(),
+        hold_id: None,
     }
 }
 
@@ -916,7 +917,7 @@ async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_con
     // prv_c none: the order is prv_c, prv_b, then prv_a.
     m.bookings
         .expect_busy_times()
-        .returning(|_, provider, _, _| {
+        .returning(|_, provider, _, _, _| {
             Ok(if provider.as_str() == "prv_a" {
                 vec![TimeRange::starting_at(
                     ts("2027-01-18T15:00:00Z"),
@@ -1001,4 +1002,264 @@ async fn a_collective_booking_is_one_insert_naming_every_provider() {
         .await
         .unwrap();
     assert_eq!(booking.providers().len(), 3);
+}
+
+// ---------------------------------------------------------------- holds
+
+fn hold_at(at: &str, made: &str, ttl_secs: i64) -> crate::Hold {
+    let service = seed_service(false);
+    crate::Hold {
+        id: crate::HoldId::from_trusted("hld_1"),
+        account_id: account(),
+        key_id: crate::ApiKeyId::from_trusted("key_1"),
+        service_id: service.id.clone(),
+        provider_id: service.provider_id.clone(),
+        scheduled_at: ts(at),
+        duration: service.duration,
+        buffer_before: service.buffer_before,
+        buffer_after: service.buffer_after,
+        expires_at: ts(made) + jiff::SignedDuration::from_secs(ttl_secs),
+        created_at: ts(made),
+    }
+}
+
+fn key() -> crate::ApiKeyId {
+    crate::ApiKeyId::from_trusted("key_1")
+}
+
+#[tokio::test]
+async fn a_hold_is_stored_with_its_expiry_from_the_clock() {
+    let mut m = Mocks::new();
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings
+        .expect_insert_hold()
+        .withf(|h, max| {
+            h.expires_at == ts("2027-01-10T12:00:30Z")
+                && h.created_at == ts("2027-01-10T12:00:00Z")
+                && h.key_id.as_str() == "key_1"
+                && *max == crate::MAX_ACTIVE_HOLDS_PER_KEY
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let ports = m.ports();
+    let (acc, key) = (account(), key());
+    let uc = Holds {
+        ports: &ports,
+        account: &acc,
+        key: &key,
+    };
+    let hold = uc
+        .create(NewHold {
+            service: "srv_consultation".into(),
+            scheduled_at: ts("2027-01-18T15:00:00Z"),
+            ttl: jiff::SignedDuration::from_secs(30),
+            provider_id: None,
+        })
+        .await
+        .unwrap();
+    assert!(hold.id.as_str().starts_with("hld_"));
+    assert_eq!(
+        hold.occupied(),
+        TimeRange::new(ts("2027-01-18T15:00:00Z"), ts("2027-01-18T16:00:00Z")).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_hold_for_another_provider_is_a_validation_error() {
+    let mut m = Mocks::new();
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_insert_hold().never();
+    let ports = m.ports();
+    let (acc, key) = (account(), key());
+    let uc = Holds {
+        ports: &ports,
+        account: &acc,
+        key: &key,
+    };
+    let err = uc
+        .create(NewHold {
+            service: "srv_consultation".into(),
+            scheduled_at: ts("2027-01-18T15:00:00Z"),
+            ttl: jiff::SignedDuration::from_secs(300),
+            provider_id: Some("prv_other".into()),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HoldError::Validation(e) if e.field == "provider_id"));
+}
+
+#[tokio::test]
+async fn too_many_holds_wait_for_the_earliest_expiry() {
+    let mut m = Mocks::new();
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_insert_hold().returning(|_, _| {
+        Err(CreateHoldError::TooMany {
+            earliest_expiry: Some(ts("2027-01-10T12:01:40Z")),
+        })
+    });
+    let ports = m.ports();
+    let (acc, key) = (account(), key());
+    let uc = Holds {
+        ports: &ports,
+        account: &acc,
+        key: &key,
+    };
+    let err = uc
+        .create(NewHold {
+            service: "srv_consultation".into(),
+            scheduled_at: ts("2027-01-18T15:00:00Z"),
+            ttl: jiff::SignedDuration::from_secs(300),
+            provider_id: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        HoldError::TooMany {
+            limit: 100,
+            retry_after_secs: 100
+        }
+    ));
+}
+
+/// A hold read at `now` (the mocked clock) made at 12:00:00 with a
+/// 30-second lifetime.
+async fn hold_seen_at(now: &str) -> Result<crate::Hold, HoldError> {
+    let mut m = Mocks::new();
+    m.now = ts(now);
+    m.bookings.expect_get_hold().returning(|_, _| {
+        Ok(Some(hold_at(
+            "2027-01-18T15:00:00Z",
+            "2027-01-10T12:00:00Z",
+            30,
+        )))
+    });
+    let ports = m.ports();
+    let (acc, key) = (account(), key());
+    let uc = Holds {
+        ports: &ports,
+        account: &acc,
+        key: &key,
+    };
+    uc.get("hld_1").await
+}
+
+#[tokio::test]
+async fn under_a_fake_clock_a_hold_lasts_until_its_expiry_and_not_a_second_more() {
+    assert!(hold_seen_at("2027-01-10T12:00:29Z").await.is_ok());
+    assert!(matches!(
+        hold_seen_at("2027-01-10T12:00:30Z").await,
+        Err(HoldError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn booking_with_an_expired_hold_is_hold_expired_without_writing() {
+    let mut m = Mocks::new();
+    m.now = ts("2027-01-10T12:00:31Z");
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_get_hold().returning(|_, _| {
+        Ok(Some(hold_at(
+            "2027-01-18T15:00:00Z",
+            "2027-01-10T12:00:00Z",
+            30,
+        )))
+    });
+    m.bookings.expect_insert_booking_from_hold().never();
+    m.bookings.expect_insert_booking().never();
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+        link_key: b"key",
+    };
+    let mut new = new_booking("2027-01-18T15:00:00Z");
+    new.hold_id = Some("hld_1".into());
+    assert!(matches!(
+        uc.create(new).await,
+        Err(BookingError::HoldExpired)
+    ));
+}
+
+#[tokio::test]
+async fn booking_with_a_live_hold_converts_it_and_must_match_it() {
+    let mut m = Mocks::new();
+    m.now = ts("2027-01-10T12:00:20Z");
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_get_hold().returning(|_, _| {
+        Ok(Some(hold_at(
+            "2027-01-18T15:00:00Z",
+            "2027-01-10T12:00:00Z",
+            30,
+        )))
+    });
+    m.bookings
+        .expect_insert_booking_from_hold()
+        .withf(|b, events, hold, cap| {
+            hold.as_str() == "hld_1"
+                && b.scheduled_at == ts("2027-01-18T15:00:00Z")
+                && events.len() == 1
+                && cap.is_none()
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+        link_key: b"key",
+    };
+    let mut other_time = new_booking("2027-01-18T16:00:00Z");
+    other_time.hold_id = Some("hld_1".into());
+    assert!(matches!(
+        uc.create(other_time).await,
+        Err(BookingError::Validation(e)) if e.field == "hold_id"
+    ));
+    let mut new = new_booking("2027-01-18T15:00:00Z");
+    new.hold_id = Some("hld_1".into());
+    let booking = uc.create(new).await.unwrap();
+    assert_eq!(booking.created_at, ts("2027-01-10T12:00:20Z"));
+}
+
+#[tokio::test]
+async fn a_used_hold_is_hold_expired() {
+    let mut m = Mocks::new();
+    m.services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    m.bookings.expect_get_hold().returning(|_, _| {
+        Ok(Some(hold_at(
+            "2027-01-18T15:00:00Z",
+            "2027-01-10T11:59:00Z",
+            300,
+        )))
+    });
+    m.bookings
+        .expect_insert_booking_from_hold()
+        .returning(|_, _, _, _| Err(ConvertHoldError::HoldGone));
+    let ports = m.ports();
+    let acc = account();
+    let uc = Bookings {
+        ports: &ports,
+        account: &acc,
+        link_key: b"key",
+    };
+    let mut new = new_booking("2027-01-18T15:00:00Z");
+    new.hold_id = Some("hld_1".into());
+    assert!(matches!(
+        uc.create(new).await,
+        Err(BookingError::HoldExpired)
+    ));
 }

@@ -90,6 +90,14 @@ pub fn error_examples() -> Vec<(&'static str, ApiError)> {
             ApiError::rate_limited("10/60s", 6),
         ),
         (
+            "The API key has 100 unexpired holds (`details.scope` is `active_holds`; `Retry-After` is when the earliest expires)",
+            ApiError::too_many_holds(100, 120),
+        ),
+        (
+            "The booking's `hold_id` is unknown, expired or already used",
+            ApiError::hold_expired(),
+        ),
+        (
             "The request body is over 64 KiB",
             ApiError::payload_too_large(MAX_BODY_BYTES),
         ),
@@ -190,7 +198,11 @@ error_responses! {
     /// 409 ALREADY_EXISTS.
     ServiceIdTaken = 409, "ALREADY_EXISTS: the account has a service with this id", ["ALREADY_EXISTS"];
     /// 409 on booking creation.
-    BookingConflict = 409, "BOOKING_CONFLICT: the time is not available (`details.next_available` is the first free slot at or after it, or null); IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another body, or its first request is still running (`details.in_progress`, `Retry-After`)", ["BOOKING_CONFLICT", "IDEMPOTENCY_KEY_REUSED"];
+    BookingConflict = 409, "BOOKING_CONFLICT: the time is not available (`details.next_available` is the first free slot at or after it, or null); IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another body, or its first request is still running (`details.in_progress`, `Retry-After`); HOLD_EXPIRED: the `hold_id` is unknown, expired or already used", ["BOOKING_CONFLICT", "IDEMPOTENCY_KEY_REUSED", "HOLD_EXPIRED"];
+    /// 409 on a hold.
+    HoldConflict = 409, "BOOKING_CONFLICT: the time is not available, exactly as a booking of it would be refused (`details.reasons`, `details.next_available`)", ["BOOKING_CONFLICT"];
+    /// 429 on a hold.
+    HoldRateLimited = 429, "RATE_LIMITED: over the bookings rate limit (shared with holds), or the API key has 100 unexpired holds (`details.scope` = `active_holds`); retry after `Retry-After` seconds", ["RATE_LIMITED"];
     /// 409 INVALID_STATE.
     InvalidState = 409, "INVALID_STATE: the booking's status does not allow this call (`details.status` is the current one)", ["INVALID_STATE"];
     /// 409 on reschedule.

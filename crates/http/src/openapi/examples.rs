@@ -436,3 +436,20 @@ pub fn time_off_created() -> Value {
 pub fn time_off_list() -> Value {
     json!({"data": [time_off()], "next_cursor": null})
 }
+
+/// `POST /v1/holds`.
+pub fn create_hold() -> Value {
+    json!({"service": "srv_consultation", "scheduled_at": "2027-01-18T15:00:00Z", "ttl": 600})
+}
+
+/// A hold.
+pub fn hold() -> Value {
+    json!({
+        "id": "hld_8c1d0e6b2a4f9e3d7c5b1a0f",
+        "service": "srv_consultation",
+        "provider_id": PROVIDER,
+        "scheduled_at": "2027-01-18T15:00:00Z",
+        "end_at": "2027-01-18T16:00:00Z",
+        "expires_at": "2027-01-11T14:40:00Z"
+    })
+}

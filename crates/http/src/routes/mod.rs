@@ -9,6 +9,7 @@
 pub mod bookings;
 pub mod calendar;
 pub mod calendars;
+pub mod holds;
 pub mod manage;
 pub mod manage_page;
 pub mod ops;
@@ -178,6 +179,17 @@ pub const ROUTES: &[Resource] = &[
     Resource {
         path: "/v1/providers/{id}/time-off/{off_id}",
         methods: &[(Verb::Delete, || web::route().to(time_off::delete))],
+    },
+    Resource {
+        path: "/v1/holds",
+        methods: &[(Verb::Post, || web::route().to(holds::create))],
+    },
+    Resource {
+        path: "/v1/holds/{id}",
+        methods: &[
+            (Verb::Get, || web::route().to(holds::get)),
+            (Verb::Delete, || web::route().to(holds::delete)),
+        ],
     },
     Resource {
         path: "/v1/calendar/sync",

@@ -63,6 +63,12 @@ pub struct CreateBooking {
     /// Optional string map.
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// A hold (`hld_…`) to turn into this booking: `service` and
+    /// `scheduled_at` must be the hold's. Unknown or expired: 409
+    /// HOLD_EXPIRED.
+    #[serde(default)]
+    #[schema(example = "hld_8c1d0e6b2a4f9e3d7c5b1a0f")]
+    pub hold_id: Option<String>,
 }
 
 impl CreateBooking {
@@ -79,6 +85,7 @@ impl CreateBooking {
             customer,
             notes: self.notes.map(|n| validate_notes(&n)).transpose()?,
             metadata: Metadata::new(self.metadata.unwrap_or_default())?,
+            hold_id: self.hold_id,
         })
     }
 }

@@ -23,14 +23,16 @@ use super::webhooks;
 use crate::TxError;
 use crate::bookings::{Write, is_overlap};
 use crate::rows::{
-    ACTIVE, BookedRow, BookingRow, ExternalRow, MAX_OCCUPIED_SECS, TimeOffRow, blocked_ranges,
-    busy_sources, seat_id, secs, secs_ceil,
+    ACTIVE, BookedRow, BookingRow, ExternalRow, HeldRow, HoldColumns, MAX_OCCUPIED_SECS,
+    TimeOffRow, blocked_ranges, busy_sources, seat_id, secs, secs_ceil,
 };
 use crate::schema::Json;
 use crate::sql::Statement;
 
 /// The booking insert's single statement after its first line (see
 /// [`Guard`] for that line; `guard` is the relation it defines): the
+/// removal of the provider's expired hold guard rows near the booking (and,
+/// when it turns a hold into the booking, of that hold's guard row), the
 /// booking, unless an external calendar blocks its time; its events; their
 /// webhook deliveries; its calendar writes (one per writing connection of
 /// the provider, found through the partial index `calendar_connections_writers`);
@@ -47,15 +49,38 @@ use crate::sql::Statement;
 /// counts (see [`PostgresStore::insert_write`] for the lock that makes the
 /// count exact), not counting collective bookings' seat rows; `$33` the
 /// providers of a collective booking (`NULL`: one); `$34`-`$35` the
-/// customer link's salt and hash, `$36` the events' actors. Time off lasts
-/// at most 366 days (31622400 s), which bounds
-/// its index scan. Its row is `(booked, events, queued, notified)`.
+/// customer link's salt and hash, `$36` the events' actors; `$37` the hold
+/// it turns into a booking (`''`: none) and `$38` [`MAX_OCCUPIED_SECS`].
+/// Time off lasts at most 366 days (31622400 s), which bounds its index
+/// scan. Its row is `(booked, events, queued, notified, converted)`.
+///
+/// Holds: an unexpired hold's guard row blocks the booking through
+/// `bookings_no_overlap` like an active booking. An expired one must not,
+/// so `purged` deletes the provider's expired guard rows overlapping the
+/// booking first: the insert's one-time filter `(SELECT count(*) FROM
+/// purged) >= 0` makes the insert wait for that delete, and the exclusion
+/// check ignores rows this transaction deleted. Two inserts purging the
+/// same expired row: the second waits for the first (a row lock, under the
+/// guard's `lock_timeout`) and finds it gone. `purged` also takes the guard
+/// row of `$37`, only while unexpired (`live`), so the booking replaces its
+/// own hold in one statement; `converted` says whether it did (the caller
+/// runs a conversion inside a transaction and rolls back when the booking
+/// was not written, so the hold is never lost without its booking). The
+/// hold's `holds` row (and those of purged expired holds) go with it.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
         concat!(
             "WITH guard AS MATERIALIZED (SELECT ",
             $guard,
             " AS g),
+purged AS (
+    DELETE FROM bookings p
+    WHERE (SELECT count(*) FROM guard) > 0
+        AND p.account_id = $2 AND p.provider_id = $4 AND p.status = 'held'
+        AND p.occupied_start < $9 AND p.occupied_start > $8 - $38 AND p.occupied_end > $8
+        AND (p.hold_expires_at <= $21 OR p.id = $37)
+    RETURNING p.id, p.hold_expires_at > $21 AS live
+),
 booking AS (
     INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
         end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
@@ -64,7 +89,9 @@ booking AS (
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
         $19, $20, $21, $22, $33, $34, $35
     FROM guard
-    WHERE NOT ($29 AND EXISTS (
+    WHERE (SELECT count(*) FROM purged) >= 0
+    AND ($37 = '' OR EXISTS (SELECT 1 FROM purged WHERE id = $37 AND live))
+    AND NOT ($29 AND EXISTS (
         SELECT 1 FROM calendar_busy c
         WHERE c.account_id = $2 AND c.provider_id = $4
             AND c.start_at < $9 AND c.start_at > $8 - 86400 AND c.end_at > $8))
@@ -77,6 +104,11 @@ booking AS (
         WHERE d.account_id = $2 AND d.service_id = $3
             AND d.scheduled_at >= $31 AND d.scheduled_at < $32
             AND d.status IN ('pending', 'confirmed') AND strpos(d.id, '~') = 0) < $30)
+    RETURNING 1
+),
+unheld AS (
+    DELETE FROM holds h
+    WHERE h.account_id = $2 AND h.id IN (SELECT id FROM purged)
     RETURNING 1
 ),
 event AS (
@@ -106,7 +138,8 @@ queued AS (
 SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS events,
     (SELECT count(*) FROM queued) AS queued,
     CASE WHEN (SELECT count(*) FROM queued) > 0
-        THEN pg_notify('booking_webhooks', '')::text END AS notified"
+        THEN pg_notify('booking_webhooks', '')::text END AS notified,
+    (SELECT count(*) FROM purged WHERE id = $37 AND live) AS converted"
         )
     };
 }
@@ -116,9 +149,9 @@ SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS
 const INSERT_OPTIMISTIC: &str = insert_booking_sql!("set_config('lock_timeout', '50ms', true)");
 
 /// The insert behind the provider's transaction-scoped advisory lock
-/// (`$37` is the lock's key), released when the statement commits.
+/// (`$39` is the lock's key), released when the statement commits.
 const INSERT_LOCKED: &str =
-    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($37, 0))::text");
+    insert_booking_sql!("pg_advisory_xact_lock(hashtextextended($39, 0))::text");
 
 /// How an insert keeps concurrent overlapping inserts from waiting on each
 /// other.
@@ -192,8 +225,9 @@ fn gave_up_waiting(e: &DieselError) -> bool {
     crate::sqlstate(e).is_some_and(|code| matches!(code.as_str(), "55P03" | "40P01"))
 }
 
-/// The row of the insert statement: `(booked, events, queued, notified)`.
-type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>);
+/// The row of the insert statement: `(booked, events, queued, notified,
+/// converted)`.
+type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>, BigInt);
 
 /// Runs the insert's single statement with `guard`; returns how many
 /// deliveries it queued. `Conflict` when the booking overlaps an active
@@ -246,14 +280,17 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
         .bind::<Nullable<Text>, _>(row.provider_ids.clone())
         .bind::<Nullable<Text>, _>(row.link_salt.clone())
         .bind::<Nullable<Text>, _>(row.link_hash.clone())
-        .bind::<Array<Text>, _>(events.iter().map(|e| e.actor.clone()).collect::<Vec<_>>());
+        .bind::<Array<Text>, _>(events.iter().map(|e| e.actor.clone()).collect::<Vec<_>>())
+        .bind::<Text, _>(insert.hold.clone().unwrap_or_default())
+        .bind::<BigInt, _>(MAX_OCCUPIED_SECS);
     if guard == Guard::Locked {
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }
     let result = statement
-        .get_result::<(i64, i64, i64, Option<String>)>(conn)
+        .get_result::<(i64, i64, i64, Option<String>, i64)>(conn)
         .await;
     match result {
+        Ok((_, _, _, _, 0)) if insert.hold.is_some() => Err(TxError::HoldGone),
         Ok((0, ..)) => Err(TxError::Conflict),
         Ok((1, written, queued, ..)) if usize::try_from(written).ok() == Some(events.len()) => {
             Ok(usize::try_from(queued).unwrap_or_default())
@@ -299,6 +336,7 @@ async fn insert_collective(
                 row: seat,
                 events: Vec::new(),
                 cap: None,
+                hold: None,
             };
             insert_statement(conn, &seat, Guard::Locked).await?;
         }
@@ -306,6 +344,137 @@ async fn insert_collective(
     })
     .await
 }
+
+/// The hold insert's single statement after its first line (the same
+/// [`Guard`] as a booking's): the removal of the provider's expired hold
+/// guard rows near it (as in the booking insert, and their `holds` rows),
+/// the hold's guard row in `bookings` (status `'held'`, kept apart from
+/// active bookings and other holds by `bookings_no_overlap`), unless
+/// external busy time or time off overlaps it or its key already has `$15`
+/// unexpired holds, then its `holds` row. Its row is `(held, active,
+/// earliest)`: whether it was written, and the key's unexpired holds before
+/// it and the earliest expiry among them (for the 429).
+///
+/// `$1` id, `$2` account, `$3` service, `$4` provider, `$5` duration
+/// (minutes), `$6` start, `$7` end, `$8`-`$9` occupied range, `$10`-`$11`
+/// buffers, `$12` expiry, `$13` now (its creation), `$14` key id, `$15` the
+/// per-key limit, `$16` [`MAX_OCCUPIED_SECS`].
+macro_rules! insert_hold_sql {
+    ($guard:literal) => {
+        concat!(
+            "WITH guard AS MATERIALIZED (SELECT ",
+            $guard,
+            " AS g),
+purged AS (
+    DELETE FROM bookings p
+    WHERE (SELECT count(*) FROM guard) > 0
+        AND p.account_id = $2 AND p.provider_id = $4 AND p.status = 'held'
+        AND p.occupied_start < $9 AND p.occupied_start > $8 - $16 AND p.occupied_end > $8
+        AND p.hold_expires_at <= $13
+    RETURNING p.id
+),
+unheld AS (
+    DELETE FROM holds h
+    WHERE h.account_id = $2 AND h.id IN (SELECT id FROM purged)
+    RETURNING 1
+),
+mine AS (
+    SELECT count(*) AS active, min(k.expires_at) AS earliest FROM holds k
+    WHERE k.account_id = $2 AND k.key_id = $14 AND k.expires_at > $13
+),
+guarded AS (
+    INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
+        end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
+        customer_email, customer_name, price_minor, currency, notes, metadata, cancel_reason,
+        sequence, created_at, updated_at, hold_expires_at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'held', '', '', 0, '', NULL,
+        '{}'::jsonb, NULL, 0, $13, $13, $12
+    FROM guard
+    WHERE (SELECT count(*) FROM purged) >= 0
+    AND (SELECT active FROM mine) < $15
+    AND NOT EXISTS (
+        SELECT 1 FROM calendar_busy c
+        WHERE c.account_id = $2 AND c.provider_id = $4
+            AND c.start_at < $9 AND c.start_at > $8 - 86400 AND c.end_at > $8)
+    AND NOT EXISTS (
+        SELECT 1 FROM time_off t
+        WHERE t.account_id = $2 AND t.provider_id = $4
+            AND t.end_at > $8 AND t.end_at <= $9 + 31622400 AND t.start_at < $9)
+    RETURNING 1
+),
+hold AS (
+    INSERT INTO holds (id, account_id, key_id, service_id, provider_id, scheduled_at,
+        duration_min, buffer_before, buffer_after, occupied_start, occupied_end, expires_at,
+        created_at)
+    SELECT $1, $2, $14, $3, $4, $6, $5, $10, $11, $8, $9, $12, $13
+    FROM guarded
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM hold) AS held, (SELECT count(*) FROM unheld) AS unheld,
+    mine.active, mine.earliest
+FROM mine"
+        )
+    };
+}
+
+/// The hold insert without a lock (see [`INSERT_OPTIMISTIC`]).
+const HOLD_OPTIMISTIC: &str = insert_hold_sql!("set_config('lock_timeout', '50ms', true)");
+
+/// The hold insert behind the provider's advisory lock (`$17` its key).
+const HOLD_LOCKED: &str = insert_hold_sql!("pg_advisory_xact_lock(hashtextextended($17, 0))::text");
+
+/// Runs the hold insert's statement with `guard`.
+async fn hold_statement(
+    conn: &mut Conn,
+    h: &HoldColumns,
+    max: i64,
+    guard: Guard,
+) -> Result<(), TxError> {
+    let sql = match guard {
+        Guard::Optimistic => HOLD_OPTIMISTIC,
+        Guard::Locked => HOLD_LOCKED,
+    };
+    let mut statement = Statement::<(BigInt, BigInt, BigInt, Nullable<BigInt>)>::new(sql)
+        .bind::<Text, _>(h.id.clone())
+        .bind::<Text, _>(h.account_id.clone())
+        .bind::<Text, _>(h.service_id.clone())
+        .bind::<Text, _>(h.provider_id.clone())
+        .bind::<BigInt, _>(h.duration_min)
+        .bind::<BigInt, _>(h.scheduled_at)
+        .bind::<BigInt, _>(h.end_at())
+        .bind::<BigInt, _>(h.occupied_start)
+        .bind::<BigInt, _>(h.occupied_end)
+        .bind::<BigInt, _>(h.buffer_before)
+        .bind::<BigInt, _>(h.buffer_after)
+        .bind::<BigInt, _>(h.expires_at)
+        .bind::<BigInt, _>(h.created_at)
+        .bind::<Text, _>(h.key_id.clone())
+        .bind::<BigInt, _>(max)
+        .bind::<BigInt, _>(MAX_OCCUPIED_SECS);
+    if guard == Guard::Locked {
+        statement = statement.bind::<Text, _>(lock_key(&h.account_id, &h.provider_id));
+    }
+    match statement
+        .get_result::<(i64, i64, i64, Option<i64>)>(conn)
+        .await
+    {
+        Ok((1, ..)) => Ok(()),
+        Ok((_, _, active, earliest)) if active >= max => Err(TxError::TooManyHolds(earliest)),
+        Ok(_) => Err(TxError::Conflict),
+        Err(e) if is_overlap(&e) => Err(TxError::Conflict),
+        Err(e) if guard == Guard::Optimistic && gave_up_waiting(&e) => Err(TxError::GaveUpWaiting),
+        Err(e) => Err(TxError::Db(e)),
+    }
+}
+
+/// Deletes the provider's expired hold guard rows overlapping `row`'s
+/// occupied range (expired at its `updated_at`), so they cannot refuse the
+/// row through the exclusion constraint.
+const PURGE_EXPIRED_HOLDS: &str = "\
+DELETE FROM bookings
+WHERE account_id = $1 AND provider_id = $2 AND status = 'held'
+    AND occupied_start < $4 AND occupied_start > $3 - $6 AND occupied_end > $3
+    AND hold_expires_at <= $5";
 
 /// Everything that blocks a provider over `[$3, $4)` (unix seconds), with
 /// identities: its active bookings (`$6` statuses) except `$7` and its
@@ -317,13 +486,16 @@ async fn insert_collective(
 /// thousand bookings, and per-row protocol messages and decoding were most
 /// of a read's cost.
 ///
+/// Its holds (expired ones too: readers drop those by their clock) come
+/// from `holds`, not from their guard rows.
+///
 /// Each part is an index range scan bounded below by the longest possible
-/// item of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings,
+/// item of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings and holds,
 /// a day for external pieces, 366 days for time off (bounded above by its
 /// end), all capped by the schema).
 const BUSY_SOURCES: &str = "\
 SELECT b.ids, b.starts, b.ends, b.befores, b.afters, t.ids, t.starts, t.ends,
-    c.ids, c.kinds, c.starts, c.ends
+    c.ids, c.kinds, c.starts, c.ends, h.ids, h.starts, h.ends, h.expires
 FROM (
     SELECT array_agg(id) AS ids, array_agg(scheduled_at) AS starts, array_agg(end_at) AS ends,
         array_agg(buffer_before) AS befores, array_agg(buffer_after) AS afters
@@ -353,7 +525,16 @@ FROM (
             AND c.start_at > $3 - 86400 AND c.end_at > $3
         ORDER BY c.start_at
     ) sorted
-) c";
+) c, (
+    SELECT array_agg(id) AS ids, array_agg(occupied_start) AS starts,
+        array_agg(occupied_end) AS ends, array_agg(expires_at) AS expires
+    FROM (
+        SELECT id, occupied_start, occupied_end, expires_at FROM holds
+        WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4
+            AND occupied_start > $5 AND occupied_end > $3
+        ORDER BY occupied_start
+    ) sorted
+) h";
 
 /// The arrays of [`BUSY_SOURCES`]'s row.
 type SourceArrays = (
@@ -375,6 +556,12 @@ type SourceArrays = (
         Nullable<Array<BigInt>>,
         Nullable<Array<BigInt>>,
     ),
+    (
+        Nullable<Array<Text>>,
+        Nullable<Array<BigInt>>,
+        Nullable<Array<BigInt>>,
+        Nullable<Array<BigInt>>,
+    ),
 );
 
 /// The values of [`SourceArrays`].
@@ -390,6 +577,12 @@ type SourceValues = (
     (
         Option<Vec<String>>,
         Option<Vec<String>>,
+        Option<Vec<i64>>,
+        Option<Vec<i64>>,
+    ),
+    (
+        Option<Vec<String>>,
+        Option<Vec<i64>>,
         Option<Vec<i64>>,
         Option<Vec<i64>>,
     ),
@@ -409,7 +602,8 @@ fn same_length<const N: usize>(lengths: [usize; N]) -> Result<usize, StorageErro
 
 /// [`BUSY_SOURCES`]'s row back as rows.
 fn source_rows(values: SourceValues) -> Result<BusySources, StorageError> {
-    let ((ids, starts, ends, befores, afters), (off_ids, off_starts, off_ends), external) = values;
+    let ((ids, starts, ends, befores, afters), (off_ids, off_starts, off_ends), external, held) =
+        values;
     let (ids, starts, ends, befores, afters) = (
         ids.unwrap_or_default(),
         starts.unwrap_or_default(),
@@ -459,7 +653,27 @@ fn source_rows(values: SourceValues) -> Result<BusySources, StorageError> {
         .zip(cal_ends)
         .map(|(((id, k), s), e)| (id, k, s, e))
         .collect();
-    busy_sources(booked, off, external)
+    let (hold_ids, hold_starts, hold_ends, expires) = held;
+    let (hold_ids, hold_starts, hold_ends, expires) = (
+        hold_ids.unwrap_or_default(),
+        hold_starts.unwrap_or_default(),
+        hold_ends.unwrap_or_default(),
+        expires.unwrap_or_default(),
+    );
+    same_length([
+        hold_ids.len(),
+        hold_starts.len(),
+        hold_ends.len(),
+        expires.len(),
+    ])?;
+    let held: Vec<HeldRow> = hold_ids
+        .into_iter()
+        .zip(hold_starts)
+        .zip(hold_ends)
+        .zip(expires)
+        .map(|(((id, s), e), x)| (id, s, e, x))
+        .collect();
+    busy_sources(booked, off, external, held)
 }
 
 impl PostgresStore {
@@ -484,16 +698,20 @@ impl PostgresStore {
                     if !seats.is_empty() {
                         return insert_collective(conn, &insert, seats).await;
                     }
-                    match insert.cap.filter(|_| insert.is_active()) {
-                        None => insert_statement(conn, &insert, guard).await,
-                        Some(cap) => {
-                            conn.transaction(async |conn| {
-                                Self::serialize_tx(conn, cap.lock_key(&insert.row)).await?;
-                                insert_statement(conn, &insert, guard).await
-                            })
-                            .await
-                        }
+                    let cap = insert.cap.filter(|_| insert.is_active());
+                    // A conversion runs in a transaction, so a booking
+                    // refused after its hold's guard row was taken leaves
+                    // the hold in place (the error rolls back).
+                    if cap.is_none() && insert.hold.is_none() {
+                        return insert_statement(conn, &insert, guard).await;
                     }
+                    conn.transaction(async |conn| {
+                        if let Some(cap) = cap {
+                            Self::serialize_tx(conn, cap.lock_key(&insert.row)).await?;
+                        }
+                        insert_statement(conn, &insert, guard).await
+                    })
+                    .await
                 })
             })
         };
@@ -501,6 +719,72 @@ impl PostgresStore {
             Err(TxError::GaveUpWaiting) => attempt(Guard::Locked).await,
             other => other,
         }
+    }
+
+    /// Inserts a hold (optimistically first, see [`Guard`]): `Conflict`
+    /// when an active booking, an unexpired hold, time off or external busy
+    /// time overlaps it, `TooManyHolds` when its key has `max` unexpired
+    /// holds (counted in the statement's snapshot: concurrent holds of one
+    /// key may each pass it).
+    pub(crate) async fn insert_hold_write(
+        &self,
+        hold: Arc<HoldColumns>,
+        max: i64,
+    ) -> Result<(), TxError> {
+        let attempt = |guard: Guard| {
+            let hold = Arc::clone(&hold);
+            self.run("insert_hold", move |conn| {
+                let hold = Arc::clone(&hold);
+                Box::pin(async move { hold_statement(conn, &hold, max, guard).await })
+            })
+        };
+        match attempt(Guard::Optimistic).await {
+            Err(TxError::GaveUpWaiting) => attempt(Guard::Locked).await,
+            other => other,
+        }
+    }
+
+    /// Deletes the provider's expired hold guard rows that overlap `row`
+    /// (a moved booking, inside its update's transaction, behind the
+    /// provider's lock), so the exclusion constraint does not refuse it
+    /// for a hold that has ended.
+    pub(crate) async fn purge_expired_holds(
+        conn: &mut Conn,
+        row: &BookingRow,
+    ) -> Result<(), TxError> {
+        Statement::<()>::new(PURGE_EXPIRED_HOLDS)
+            .bind::<Text, _>(row.account_id.clone())
+            .bind::<Text, _>(row.provider_id.clone())
+            .bind::<BigInt, _>(row.occupied_start)
+            .bind::<BigInt, _>(row.occupied_end)
+            .bind::<BigInt, _>(row.updated_at)
+            .bind::<BigInt, _>(MAX_OCCUPIED_SECS)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an unexpired hold overlaps the moved row: never found here,
+    /// the exclusion constraint refuses it in the update itself (its
+    /// expired guard rows were purged first).
+    pub(crate) async fn held_against(_: &mut Conn, _: &BookingRow) -> Result<bool, TxError> {
+        Ok(false)
+    }
+
+    /// Deletes the hold's guard row (inside the hold's delete transaction).
+    pub(crate) async fn delete_hold_guard(
+        conn: &mut Conn,
+        account: &str,
+        id: &str,
+    ) -> Result<(), TxError> {
+        Statement::<()>::new(
+            "DELETE FROM bookings WHERE account_id = $1 AND id = $2 AND status = 'held'",
+        )
+        .bind::<Text, _>(account.to_owned())
+        .bind::<Text, _>(id.to_owned())
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 
     /// The provider's busy time over `range`: every blocked range of
@@ -511,12 +795,14 @@ impl PostgresStore {
         provider: &ProviderId,
         range: TimeRange,
         excluding: Option<BookingId>,
+        now: jiff::Timestamp,
     ) -> Result<Vec<TimeRange>, StorageError> {
-        // Read from the shared (cached) value: no copy of every id.
+        // Read from the shared (cached) value: no copy of every id. Holds
+        // that expired since it was cached are dropped here, by `now`.
         let sources = self
             .busy_sources_shared(account, provider, range, excluding)
             .await?;
-        Ok(blocked_ranges(&sources))
+        Ok(blocked_ranges(&sources, now))
     }
 
     /// What blocks the provider over `range`, with identities.
@@ -585,7 +871,11 @@ impl PostgresStore {
             .map_err(TxError::storage)?;
         let sources = Arc::new(sources);
         if let Some((group, window, epoch)) = epoch {
-            let cost = sources.bookings.len() + sources.time_off.len() + sources.external.len() + 1;
+            let cost = sources.bookings.len()
+                + sources.time_off.len()
+                + sources.external.len()
+                + sources.holds.len()
+                + 1;
             self.inner
                 .busy
                 .fill(&group, &window, Arc::clone(&sources), cost, epoch);

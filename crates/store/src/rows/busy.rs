@@ -3,8 +3,11 @@
 //! [`BusySources`].
 
 use booking_domain::ports::StorageError;
-use booking_domain::scheduling::{BookedTime, BusySources, ExternalBusy, TimeOffBlock};
-use booking_domain::{BookingId, CalendarId, Minutes, TimeOffId, TimeRange};
+use booking_domain::scheduling::{BookedTime, BusySources, ExternalBusy, HeldTime, TimeOffBlock};
+use booking_domain::{BookingId, CalendarId, HoldId, Minutes, TimeOffId, TimeRange};
+use jiff::Timestamp;
+
+use super::holds::HeldRow;
 
 use super::columns::booking_of;
 use super::values::{corrupt, instant};
@@ -43,11 +46,12 @@ fn buffer(id: &str, v: i64) -> Result<Minutes, StorageError> {
         .map_err(|_| corrupt("bookings", id, format!("buffer {v} out of range")))
 }
 
-/// The rows back as [`BusySources`] (no holds: not stored).
+/// The rows back as [`BusySources`].
 pub fn busy_sources(
     bookings: Vec<BookedRow>,
     time_off: Vec<TimeOffRow>,
     external: Vec<ExternalRow>,
+    holds: Vec<HeldRow>,
 ) -> Result<BusySources, StorageError> {
     Ok(BusySources {
         bookings: bookings
@@ -81,19 +85,37 @@ pub fn busy_sources(
                 })
             })
             .collect::<Result<_, StorageError>>()?,
-        holds: Vec::new(),
+        holds: holds
+            .into_iter()
+            .map(|(id, start, end, expires)| {
+                Ok(HeldTime {
+                    range: range("holds", &id, start, end)?,
+                    expires_at: instant("holds", &id, "expires_at", expires)?,
+                    id: HoldId::from_trusted(id),
+                })
+            })
+            .collect::<Result<_, StorageError>>()?,
     })
 }
 
-/// Every blocked range of `sources` (bookings with their buffers), in start
-/// order: the anonymous busy time of `BookingStore::busy_times`.
-pub fn blocked_ranges(sources: &BusySources) -> Vec<TimeRange> {
+/// Every blocked range of `sources` (bookings with their buffers, holds
+/// unexpired at `now`), in start order: the anonymous busy time of
+/// `BookingStore::busy_times`. Expired holds are dropped here, at read
+/// time, so a cached read never keeps one blocking past its expiry.
+pub fn blocked_ranges(sources: &BusySources, now: Timestamp) -> Vec<TimeRange> {
     let mut out: Vec<TimeRange> = sources
         .bookings
         .iter()
         .map(BookedTime::occupied)
         .chain(sources.time_off.iter().map(|t| t.range))
         .chain(sources.external.iter().map(|e| e.range))
+        .chain(
+            sources
+                .holds
+                .iter()
+                .filter(|h| h.expires_at > now)
+                .map(|h| h.range),
+        )
         .collect();
     out.sort_by_key(|r| r.start());
     out

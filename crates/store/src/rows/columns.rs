@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 
 use booking_domain::ports::StorageError;
 use booking_domain::{
-    AccountId, Actor, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer,
-    Email, EventId, EventKind, LocalTime, ManageLink, Metadata, Price, PriceType, Provider,
-    ProviderId, Service, ServiceId, Team, Timezone, Weekday, WeeklyAvailability, Window,
-    occupied_range,
+    AccountId, Actor, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer, Email,
+    EventId, EventKind, LocalTime, ManageLink, Metadata, Price, PriceType, Provider, ProviderId,
+    Service, ServiceId, Team, Timezone, Weekday, WeeklyAvailability, Window, occupied_range,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

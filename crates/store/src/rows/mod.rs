@@ -9,6 +9,7 @@
 mod busy;
 mod calendars;
 mod columns;
+mod holds;
 mod time_off;
 mod values;
 mod webhooks;
@@ -18,6 +19,7 @@ pub use busy::{
 };
 pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
 pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow, booking_of, seat_id};
+pub use holds::{HeldRow, HoldColumns};
 pub use time_off::TimeOffColumns;
 pub use values::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
 pub(crate) use values::{ACTIVE_BOOKING, instant};

@@ -18,10 +18,11 @@ use super::store::SqliteStore;
 use crate::TxError;
 use crate::bookings::Write;
 use crate::rows::{
-    ACTIVE_BOOKING, BookedRow, BookingRow, ExternalRow, MAX_BUSY_PIECE_SECS, MAX_OCCUPIED_SECS,
-    MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of, seat_id, secs, secs_ceil,
+    ACTIVE_BOOKING, BookedRow, BookingRow, ExternalRow, HeldRow, HoldColumns, MAX_BUSY_PIECE_SECS,
+    MAX_OCCUPIED_SECS, MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of, seat_id, secs,
+    secs_ceil,
 };
-use crate::schema::{bookings, calendar_busy, calendar_connections, time_off};
+use crate::schema::{bookings, calendar_busy, calendar_connections, holds, time_off};
 
 /// The active bookings of a provider whose occupied range overlaps
 /// `[start, end)` (unix seconds), except `excluding`. The lower bound on
@@ -88,6 +89,43 @@ fn time_off_overlapping<'a>(
         .into_boxed()
 }
 
+/// The provider's holds whose occupied range overlaps `[start, end)` (unix
+/// seconds), expired or not (callers filter by `expires_at`). A hold
+/// occupies at most [`MAX_OCCUPIED_SECS`], which bounds the index scan.
+fn holds_overlapping<'a>(
+    account: &'a str,
+    provider: &'a str,
+    start: i64,
+    end: i64,
+) -> holds::BoxedQuery<'a, Sqlite> {
+    holds::table
+        .filter(holds::account_id.eq(account))
+        .filter(holds::provider_id.eq(provider))
+        .filter(holds::occupied_start.lt(end))
+        .filter(holds::occupied_start.gt(start.saturating_sub(MAX_OCCUPIED_SECS)))
+        .filter(holds::occupied_end.gt(start))
+        .into_boxed()
+}
+
+/// Whether a hold of the provider other than `except`, unexpired at `now`,
+/// overlaps `[start, end)`.
+async fn held(
+    conn: &mut Conn,
+    (account, provider): (&str, &str),
+    (start, end): (i64, i64),
+    now: i64,
+    except: &str,
+) -> Result<bool, TxError> {
+    let found: Option<i64> = holds_overlapping(account, provider, start, end)
+        .filter(holds::expires_at.gt(now))
+        .filter(holds::id.ne(except))
+        .select(holds::seq)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Whether a busy block of the provider's external calendars overlaps the
 /// row's occupied range.
 async fn blocked_externally(conn: &mut Conn, row: &BookingRow) -> Result<bool, TxError> {
@@ -108,21 +146,57 @@ impl SqliteStore {
     /// Inserts a booking (unless an active booking or an external busy
     /// block overlaps it: `Conflict`), its events and their deliveries;
     /// returns how many deliveries it queued.
+    ///
+    /// With `write.hold`, the hold must be the account's and unexpired at
+    /// the booking's `created_at` (else `HoldGone`); it does not conflict
+    /// with its booking and is deleted with the insert.
     pub(crate) async fn insert_write(&self, write: Arc<Write>) -> Result<usize, TxError> {
         self.write("insert_booking", move |conn| {
             Box::pin(async move {
+                let row = &write.row;
+                let hold = write.hold.as_deref().unwrap_or_default();
+                if let Some(id) = &write.hold {
+                    let live: Option<i64> = holds::table
+                        .filter(holds::account_id.eq(&row.account_id))
+                        .filter(holds::id.eq(id))
+                        .filter(holds::expires_at.gt(row.created_at))
+                        .select(holds::seq)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    if live.is_none() {
+                        return Err(TxError::HoldGone);
+                    }
+                }
                 // A collective booking: its row and a seat row per other
                 // provider, every one checked, all inserted or none.
                 let seats = write.row.seats();
                 if write.is_active() {
                     for row in std::iter::once(&write.row).chain(&seats) {
                         if Self::overlaps_another(conn, row).await?
+                            || held(
+                                conn,
+                                (&row.account_id, &row.provider_id),
+                                (row.occupied_start, row.occupied_end),
+                                row.created_at,
+                                hold,
+                            )
+                            .await?
                             || blocked_externally(conn, row).await?
                             || Self::blocked_by_time_off(conn, row).await?
                         {
                             return Err(TxError::Conflict);
                         }
                     }
+                }
+                if let Some(id) = &write.hold {
+                    diesel::delete(
+                        holds::table
+                            .filter(holds::account_id.eq(&row.account_id))
+                            .filter(holds::id.eq(id)),
+                    )
+                    .execute(conn)
+                    .await?;
                 }
                 // Counted inside the writer's transaction: writes of this
                 // process run one at a time and `BEGIN IMMEDIATE` keeps
@@ -150,6 +224,121 @@ impl SqliteStore {
             })
         })
         .await
+    }
+
+    /// Inserts a hold unless an active booking, another unexpired hold,
+    /// time off or external busy time overlaps it (`Conflict`), or its key
+    /// has `max` unexpired holds (`TooManyHolds`). Expired holds of the
+    /// provider near it are removed on the way (nothing needs them).
+    pub(crate) async fn insert_hold_write(
+        &self,
+        hold: Arc<HoldColumns>,
+        max: i64,
+    ) -> Result<(), TxError> {
+        self.write("insert_hold", move |conn| {
+            let hold = Arc::clone(&hold);
+            Box::pin(async move {
+                let h = &*hold;
+                let now = h.created_at;
+                let live_of_key = holds::table
+                    .filter(holds::account_id.eq(&h.account_id))
+                    .filter(holds::key_id.eq(&h.key_id))
+                    .filter(holds::expires_at.gt(now));
+                let active: i64 = live_of_key.count().get_result(conn).await?;
+                if active >= max {
+                    let earliest: Option<i64> = live_of_key
+                        .select(diesel::dsl::min(holds::expires_at))
+                        .first(conn)
+                        .await?;
+                    return Err(TxError::TooManyHolds(earliest));
+                }
+                // The booking the hold stands for, as the checks see it.
+                let probe = BookingRow {
+                    id: h.id.clone(),
+                    account_id: h.account_id.clone(),
+                    service_id: h.service_id.clone(),
+                    provider_id: h.provider_id.clone(),
+                    duration_min: h.duration_min,
+                    scheduled_at: h.scheduled_at,
+                    end_at: h.end_at(),
+                    occupied_start: h.occupied_start,
+                    occupied_end: h.occupied_end,
+                    buffer_before: h.buffer_before,
+                    buffer_after: h.buffer_after,
+                    status: "pending".to_owned(),
+                    customer_email: String::new(),
+                    customer_name: String::new(),
+                    price_minor: 0,
+                    currency: String::new(),
+                    notes: None,
+                    metadata: crate::schema::JsonText("{}".to_owned()),
+                    cancel_reason: None,
+                    sequence: 0,
+                    created_at: now,
+                    updated_at: now,
+                    provider_ids: None,
+                    link_salt: None,
+                    link_hash: None,
+                };
+                if Self::overlaps_another(conn, &probe).await?
+                    || held(
+                        conn,
+                        (&h.account_id, &h.provider_id),
+                        (h.occupied_start, h.occupied_end),
+                        now,
+                        "",
+                    )
+                    .await?
+                    || blocked_externally(conn, &probe).await?
+                    || Self::blocked_by_time_off(conn, &probe).await?
+                {
+                    return Err(TxError::Conflict);
+                }
+                diesel::delete(
+                    holds::table
+                        .filter(holds::account_id.eq(&h.account_id))
+                        .filter(holds::provider_id.eq(&h.provider_id))
+                        .filter(holds::occupied_start.lt(h.occupied_end))
+                        .filter(
+                            holds::occupied_start
+                                .gt(h.occupied_start.saturating_sub(MAX_OCCUPIED_SECS)),
+                        )
+                        .filter(holds::expires_at.le(now)),
+                )
+                .execute(conn)
+                .await?;
+                diesel::insert_into(holds::table)
+                    .values(h)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Whether an unexpired hold of the provider overlaps the (moved,
+    /// active) row, unexpired at its `updated_at`.
+    pub(crate) async fn held_against(conn: &mut Conn, row: &BookingRow) -> Result<bool, TxError> {
+        held(
+            conn,
+            (&row.account_id, &row.provider_id),
+            (row.occupied_start, row.occupied_end),
+            row.updated_at,
+            "",
+        )
+        .await
+    }
+
+    /// Nothing to remove: SQLite's checks compare `expires_at` with the
+    /// clock themselves.
+    pub(crate) async fn purge_expired_holds(_: &mut Conn, _: &BookingRow) -> Result<(), TxError> {
+        Ok(())
+    }
+
+    /// No guard rows on SQLite (the writer checks holds itself).
+    pub(crate) async fn delete_hold_guard(_: &mut Conn, _: &str, _: &str) -> Result<(), TxError> {
+        Ok(())
     }
 
     /// Nothing to lock: the writer is alone.
@@ -198,7 +387,9 @@ impl SqliteStore {
         provider: &ProviderId,
         range: TimeRange,
         excluding: Option<BookingId>,
+        now: jiff::Timestamp,
     ) -> Result<Vec<TimeRange>, StorageError> {
+        let now = secs(now);
         // Ranges only: the bookings part is an index-only scan of
         // `bookings_busy` (ids and buffers would need the table), which is
         // what an availability list reads on every request.
@@ -222,9 +413,15 @@ impl SqliteStore {
                     .select((calendar_busy::start_at, calendar_busy::end_at))
                     .load(conn)
                     .await?;
-                if !off.is_empty() || !pieces.is_empty() {
+                let held: Vec<(i64, i64)> = holds_overlapping(&account, &provider, start, end)
+                    .filter(holds::expires_at.gt(now))
+                    .select((holds::occupied_start, holds::occupied_end))
+                    .load(conn)
+                    .await?;
+                if !off.is_empty() || !pieces.is_empty() || !held.is_empty() {
                     rows.extend(off);
                     rows.extend(pieces);
+                    rows.extend(held);
                     rows.sort_by_key(|&(start, _)| start);
                 }
                 Ok(ranges_of(rows)?)
@@ -293,7 +490,17 @@ impl SqliteStore {
                         })
                         .collect::<Vec<ExternalRow>>()
                 };
-                Ok(busy_sources(booked, off, external)?)
+                let held: Vec<HeldRow> = holds_overlapping(&account, &provider, start, end)
+                    .order(holds::occupied_start.asc())
+                    .select((
+                        holds::id,
+                        holds::occupied_start,
+                        holds::occupied_end,
+                        holds::expires_at,
+                    ))
+                    .load(conn)
+                    .await?;
+                Ok(busy_sources(booked, off, external, held)?)
             })
         })
         .await

@@ -1,0 +1,101 @@
+//! `/v1/holds`: holding a time for a few minutes (rate limited with the
+//! bookings), reading and ending a hold. A hold becomes a booking through
+//! `POST /v1/bookings` with `hold_id`.
+
+use actix_web::{HttpResponse, ResponseError, web};
+use booking_domain::usecases::Holds;
+
+use super::bookings::{rate_headers, rate_limited};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, Tenant};
+use crate::openapi::{errors, examples};
+use crate::state::AppState;
+use crate::wire::{CreateHold, HoldOut};
+
+fn holds<'a>(state: &'a AppState, tenant: &'a Tenant) -> Holds<'a> {
+    Holds {
+        ports: &state.ports,
+        account: &tenant.0.account_id,
+        key: &tenant.0.key_id,
+    }
+}
+
+/// Hold a time: it blocks it for everyone else until `expires_at`.
+///
+/// Refused (409 BOOKING_CONFLICT, with `reasons`) exactly as a booking of
+/// the same time would be. Shares the bookings rate limit; an API key may
+/// have at most 100 unexpired holds (then 429 RATE_LIMITED with
+/// `details.scope` = `active_holds`).
+#[utoipa::path(post, path = "/v1/holds", tag = "holds", operation_id = "createHold", request_body(content = CreateHold, example = examples::create_hold),
+    responses((status = 201, description = "The hold", body = HoldOut,
+            headers(("RateLimit-Policy" = String, description = "`\"bookings\";q=10;w=60`"), ("RateLimit" = String, description = "`\"bookings\";r=<remaining>;t=<seconds>`")), example = examples::hold),
+        (status = 400, response = errors::BadRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 409, response = errors::HoldConflict),
+        (status = 413, response = errors::PayloadTooLarge),
+        (status = 422, response = errors::InvalidService),
+        (status = 429, response = errors::HoldRateLimited)),
+    security(("api_key" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: JsonBody<CreateHold>,
+) -> HttpResponse {
+    let limit = &state.limits.bookings;
+    let rate_key = format!("{}:{}", tenant.0.key_id, limit.name);
+    let result = async {
+        let new = body.0.try_into_domain()?;
+        let decision = state.limiter.check(&rate_key, limit).await?;
+        if !decision.allowed {
+            return Err(rate_limited(limit, &decision));
+        }
+        let hold = holds(&state, &tenant).create(new).await?;
+        let mut res = HttpResponse::Created();
+        for (name, value) in rate_headers(limit, Some(&decision)) {
+            res.insert_header((name, value));
+        }
+        Ok::<_, ApiError>(res.json(HoldOut::from(&hold)))
+    }
+    .await;
+    match result {
+        Ok(res) => res,
+        Err(mut e) => {
+            // The policy header goes on every answer of a limited endpoint.
+            if !e.headers.iter().any(|(n, _)| n == "ratelimit-policy") {
+                e.headers.extend(rate_headers(limit, None));
+            }
+            e.error_response()
+        }
+    }
+}
+
+/// A hold, while it lasts (an expired or used one is 404).
+#[utoipa::path(get, path = "/v1/holds/{id}", tag = "holds", operation_id = "getHold", params(("id" = String, Path, description = "Hold id (`hld_…`)")),
+    responses((status = 200, description = "The hold", body = HoldOut, example = examples::hold),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
+    security(("api_key" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let hold = holds(&state, &tenant).get(&id).await?;
+    Ok(HttpResponse::Ok().json(HoldOut::from(&hold)))
+}
+
+/// End a hold now: its time is free at once.
+#[utoipa::path(delete, path = "/v1/holds/{id}", tag = "holds", operation_id = "deleteHold", params(("id" = String, Path, description = "Hold id (`hld_…`)")),
+    responses((status = 204, description = "Ended; its time can be booked again at once"),
+        (status = 401, response = errors::Unauthorized),
+        (status = 404, response = errors::NotFound)),
+    security(("api_key" = [])))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    holds(&state, &tenant).delete(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
