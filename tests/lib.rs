@@ -1012,3 +1012,15 @@ pub fn backdate_sqlite_booking(database_url: &str, booking: &str) {
     .unwrap();
     assert_eq!(n, 1, "booking {booking} not found");
 }
+
+/// A booking as the API answers it, without `manage_url`: what a webhook
+/// body carries (docs/webhooks.md). Panics when the answer has no link.
+pub fn unlinked(booking: &serde_json::Value) -> serde_json::Value {
+    let mut b = booking.clone();
+    let link = b.as_object_mut().and_then(|o| o.remove("manage_url"));
+    assert!(
+        link.is_some(),
+        "the API's answer carries manage_url: {booking}"
+    );
+    b
+}

@@ -120,7 +120,7 @@ async fn manual_complete_after_end_at_completes_and_sends_booking_completed() {
     let body = done[0].json();
     assert!(body["id"].as_str().unwrap().starts_with("evt_"), "{body}");
     assert_eq!(done[0].header("webhook-id"), body["id"].as_str().unwrap());
-    assert_eq!(body["data"], unlinked(&completed));
+    assert_eq!(body["data"], booking_tests::unlinked(&completed));
     let log = settled_deliveries(&api, &hook, 3).await;
     let events: Vec<&str> = log.iter().map(|d| d["event"].as_str().unwrap()).collect();
     assert_eq!(
@@ -191,22 +191,10 @@ async fn an_idempotent_replay_writes_no_second_event_and_sends_no_second_webhook
         .filter(|r| r.json()["data"]["id"] == id)
         .collect();
     assert_eq!(created_for_first.len(), 1, "one booking.created webhook");
-    assert_eq!(created_for_first[0].json()["data"], unlinked(&first.json));
+    assert_eq!(created_for_first[0].json()["data"], booking_tests::unlinked(&first.json));
     assert_eq!(got.len(), 2, "nothing but the two bookings' events");
     assert_eq!(log.len(), 2, "one delivery per booking: {log:?}");
     assert!(log.iter().all(|d| d["event"] == "booking.created"));
     assert_ne!(log[0]["event_id"], log[1]["event_id"]);
     assert_eq!(api.list_all("/v1/bookings", 50).await.len(), 2);
-}
-
-/// A booking as the API answers it, without `manage_url`: what a webhook
-/// body carries (docs/webhooks.md).
-fn unlinked(booking: &Value) -> Value {
-    let mut b = booking.clone();
-    let link = b.as_object_mut().and_then(|o| o.remove("manage_url"));
-    assert!(
-        link.is_some(),
-        "the API's answer carries manage_url: {booking}"
-    );
-    b
 }

@@ -231,7 +231,7 @@ async fn every_lifecycle_event_arrives_signed_with_the_booking() {
     assert!(body["created_at"].is_string());
     assert_eq!(
         body["data"],
-        unlinked(&booking),
+        booking_tests::unlinked(&booking),
         "data is the booking as the API returned it, without its customer link"
     );
     let ts: i64 = created.header("webhook-timestamp").parse().unwrap();
@@ -283,7 +283,7 @@ async fn every_lifecycle_event_arrives_signed_with_the_booking() {
     assert_eq!(rescheduled["data"]["scheduled_at"], moved["scheduled_at"]);
     let cancel = got.iter().find(|r| r.path == "/cancel").unwrap();
     assert_eq!(cancel.json()["event"], "booking.cancelled");
-    assert_eq!(cancel.json()["data"], unlinked(&cancelled));
+    assert_eq!(cancel.json()["data"], booking_tests::unlinked(&cancelled));
     assert!(cancel.json()["data"].get("previous_scheduled_at").is_none());
     assert!(
         !signed_by(cancel, secret),
@@ -774,16 +774,4 @@ async fn old_delivery_ids_take_the_contract_prefix_on_sqlite() {
         },
     )
     .await;
-}
-
-/// A booking as the API answers it, without `manage_url`: what a webhook
-/// body carries (docs/webhooks.md).
-fn unlinked(booking: &Value) -> Value {
-    let mut b = booking.clone();
-    let link = b.as_object_mut().and_then(|o| o.remove("manage_url"));
-    assert!(
-        link.is_some(),
-        "the API's answer carries manage_url: {booking}"
-    );
-    b
 }
