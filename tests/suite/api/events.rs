@@ -191,7 +191,10 @@ async fn an_idempotent_replay_writes_no_second_event_and_sends_no_second_webhook
         .filter(|r| r.json()["data"]["id"] == id)
         .collect();
     assert_eq!(created_for_first.len(), 1, "one booking.created webhook");
-    assert_eq!(created_for_first[0].json()["data"], booking_tests::unlinked(&first.json));
+    assert_eq!(
+        created_for_first[0].json()["data"],
+        booking_tests::unlinked(&first.json)
+    );
     assert_eq!(got.len(), 2, "nothing but the two bookings' events");
     assert_eq!(log.len(), 2, "one delivery per booking: {log:?}");
     assert!(log.iter().all(|d| d["event"] == "booking.created"));

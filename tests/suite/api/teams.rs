@@ -647,10 +647,113 @@ async fn webhook_data_names_the_assigned_and_the_collective_providers() {
             .unwrap_or_else(|| panic!("no {event} for {id}"))["data"]
             .clone()
     };
-    assert_eq!(data_of(&rr["id"], "booking.created"), booking_tests::unlinked(&rr));
+    assert_eq!(
+        data_of(&rr["id"], "booking.created"),
+        booking_tests::unlinked(&rr)
+    );
     let rescheduled = data_of(&rr["id"], "booking.rescheduled");
     assert_eq!(rescheduled["provider_id"], team[0].as_str());
     let created = data_of(&meet["id"], "booking.created");
     assert_eq!(created, booking_tests::unlinked(&meet));
     assert_eq!(created["provider_ids"], json!(team));
+}
+
+/// Holds of a round-robin service take one free provider each by the
+/// assignment rule (held providers are not free for the next hold, nor for
+/// bookings), a named provider must be one of the team, a booking from a
+/// hold lands on the hold's provider, and a collective service cannot be
+/// held.
+async fn team_holds(server: &TestServer) {
+    let api = server.api("acme");
+    let team = providers(&api, 2).await;
+    team_service(&api, "srv_rr", &team, "round_robin").await;
+    api.create_service(&service(
+        "srv_meet",
+        json!({"provider_ids": team, "assignment": "collective"}),
+    ))
+    .await;
+    let day = add_days(future_monday(), 3);
+    let hold = |extra: Value| {
+        let mut body = json!({"service": "srv_rr", "scheduled_at": at(day, 10)});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        body
+    };
+    let first = api
+        .post("/v1/holds", &hold(json!({})))
+        .await
+        .expect_status(201);
+    let second = api
+        .post("/v1/holds", &hold(json!({})))
+        .await
+        .expect_status(201);
+    let held: BTreeSet<String> = [&first.json, &second.json]
+        .iter()
+        .map(|h| s(&h["provider_id"]))
+        .collect();
+    assert_eq!(held, team.iter().cloned().collect::<BTreeSet<_>>());
+    // Both providers held: no third hold, no booking, and the slot is gone.
+    api.post("/v1/holds", &hold(json!({})))
+        .await
+        .expect_error(409, "BOOKING_CONFLICT");
+    api.post(
+        "/v1/bookings",
+        &json!({"service": "srv_rr", "scheduled_at": at(day, 10),
+                "customer": {"email": "c@example.com", "name": "C"}}),
+    )
+    .await
+    .expect_status(409);
+    let slots = slots_with_providers(&api, "srv_rr", day).await;
+    assert!(
+        slots
+            .iter()
+            .all(|slot| slot["start"] != at(day, 10).as_str())
+    );
+    // A named provider: one of the team, else a validation error.
+    api.post(
+        "/v1/holds",
+        &hold(json!({"scheduled_at": at(day, 11), "provider_id": team[1]})),
+    )
+    .await
+    .expect_status(201);
+    let stranger = api
+        .post(
+            "/v1/holds",
+            &hold(json!({"scheduled_at": at(day, 12), "provider_id": "prv_nobody"})),
+        )
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(stranger["field"], "provider_id");
+    // The booking from the second hold is its provider's.
+    let booked = api
+        .post(
+            "/v1/bookings",
+            &json!({"service": "srv_rr", "scheduled_at": at(day, 10), "hold_id": second.json["id"],
+                    "customer": {"email": "c@example.com", "name": "C"}}),
+        )
+        .await
+        .expect_status(201);
+    assert_eq!(booked.json["provider_id"], second.json["provider_id"]);
+    // Collective: refused on `service`.
+    let collective = api
+        .post(
+            "/v1/holds",
+            &json!({"service": "srv_meet", "scheduled_at": at(day, 14)}),
+        )
+        .await
+        .expect_error(400, "VALIDATION_ERROR");
+    assert_eq!(collective["field"], "service");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn round_robin_holds_take_one_free_provider_each_on_sqlite() {
+    team_holds(&TestServer::start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn round_robin_holds_take_one_free_provider_each_on_postgres() {
+    let db = Database::create(&pg::admin_url());
+    team_holds(&postgres_server(&db)).await;
 }

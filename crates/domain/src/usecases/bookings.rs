@@ -216,7 +216,7 @@ impl Bookings<'_> {
     /// busy time read now first, each group by the service's load on that
     /// local day, then least recently booked, then team order. The store's
     /// own checks decide; the read only spares attempts that would fail.
-    async fn round_robin_order(
+    pub(super) async fn round_robin_order(
         &self,
         service: &Service,
         rules: &SlotRules<'_>,
@@ -456,6 +456,8 @@ impl Bookings<'_> {
         }
         let now = self.ports.clock.now();
         let mut booking = self.new_booking(&service, new, now);
+        // The provider the hold took (one of a round-robin team's).
+        booking.provider_id = hold.provider_id.clone();
         let events = self.creation_events(&mut booking, service.auto_confirm);
         let cap = Self::daily_cap(&service, booking.scheduled_at);
         match self

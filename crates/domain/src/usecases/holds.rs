@@ -7,8 +7,11 @@ use jiff::{SignedDuration, Timestamp};
 use super::availability::service_counts;
 use super::bookings::{BookingError, Bookings, check_whole_minute};
 use crate::ports::{CreateHoldError, Ports, StorageError};
-use crate::scheduling::{Blockers, Reason, check};
-use crate::{AccountId, ApiKeyId, Hold, HoldId, IdKind, MAX_ACTIVE_HOLDS_PER_KEY, ValidationError};
+use crate::scheduling::{Blockers, Reason, SlotRules, check};
+use crate::{
+    AccountId, ApiKeyId, Assignment, Hold, HoldId, IdKind, MAX_ACTIVE_HOLDS_PER_KEY, ProviderId,
+    Service, ValidationError,
+};
 
 /// A hold request, validated field by field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +22,8 @@ pub struct NewHold {
     pub scheduled_at: Timestamp,
     /// How long the hold lasts (see [`crate::validate_hold_ttl`]).
     pub ttl: SignedDuration,
-    /// The provider asked for, if any (must be the service's).
+    /// The provider asked for, if any (the service's, or one of a
+    /// round-robin team's).
     pub provider_id: Option<String>,
 }
 
@@ -112,21 +116,15 @@ impl Holds<'_> {
     }
 
     /// Holds a time of a service: refused exactly as a booking of it would
-    /// be (409 with the same reasons). Single-provider services only.
+    /// be (409 with the same reasons). A round-robin team service's hold
+    /// takes one free provider by the assignment rule (the next one when a
+    /// concurrent write took the first), or the `provider_id` asked for;
+    /// collective services cannot be held (VALIDATION_ERROR on `service`).
     pub async fn create(&self, new: NewHold) -> Result<Hold, HoldError> {
         let service = match self.bookings().service_for(&new.service).await? {
             Some(s) if !s.archived => s,
             _ => return Err(HoldError::InvalidService),
         };
-        if let Some(p) = &new.provider_id
-            && p.as_str() != service.provider_id.as_str()
-        {
-            return Err(ValidationError::new(
-                "provider_id",
-                "must be the service's provider (or left out)",
-            )
-            .into());
-        }
         check_whole_minute(new.scheduled_at)?;
         let rules = service.slot_rules();
         let now = self.ports.clock.now();
@@ -147,7 +145,15 @@ impl Holds<'_> {
                 .await
                 .into());
         }
-        let hold = Hold {
+        let candidates = self
+            .candidates(
+                &service,
+                &rules,
+                new.scheduled_at,
+                new.provider_id.as_deref(),
+            )
+            .await?;
+        let mut hold = Hold {
             id: HoldId::from_trusted(self.ports.ids.new_id(IdKind::Hold)),
             account_id: self.account.clone(),
             key_id: self.key.clone(),
@@ -160,27 +166,80 @@ impl Holds<'_> {
             expires_at: whole_second_after(now.saturating_add(new.ttl).unwrap_or(now)),
             created_at: now,
         };
-        match self
-            .ports
-            .bookings
-            .insert_hold(&hold, MAX_ACTIVE_HOLDS_PER_KEY)
-            .await
-        {
-            Ok(()) => Ok(hold),
-            Err(CreateHoldError::Conflict) => Err(bookings
-                .conflict(&service, &rules, new.scheduled_at, None)
+        for provider in candidates {
+            hold.provider_id = provider;
+            match self
+                .ports
+                .bookings
+                .insert_hold(&hold, MAX_ACTIVE_HOLDS_PER_KEY)
                 .await
-                .into()),
-            Err(CreateHoldError::TooMany { earliest_expiry }) => {
-                let wait = earliest_expiry
-                    .map(|t| t.duration_since(now).as_secs())
-                    .unwrap_or(1);
-                Err(HoldError::TooMany {
-                    limit: MAX_ACTIVE_HOLDS_PER_KEY,
-                    retry_after_secs: u64::try_from(wait).unwrap_or(1).max(1),
-                })
+            {
+                Ok(()) => return Ok(hold),
+                // Taken meanwhile: the next provider of the team.
+                Err(CreateHoldError::Conflict) => continue,
+                Err(CreateHoldError::TooMany { earliest_expiry }) => {
+                    let wait = earliest_expiry
+                        .map(|t| t.duration_since(now).as_secs())
+                        .unwrap_or(1);
+                    return Err(HoldError::TooMany {
+                        limit: MAX_ACTIVE_HOLDS_PER_KEY,
+                        retry_after_secs: u64::try_from(wait).unwrap_or(1).max(1),
+                    });
+                }
+                Err(CreateHoldError::Storage(e)) => return Err(e.into()),
             }
-            Err(CreateHoldError::Storage(e)) => Err(e.into()),
+        }
+        Err(bookings
+            .conflict(&service, &rules, new.scheduled_at, None)
+            .await
+            .into())
+    }
+
+    /// The providers a hold of `service` at `start` may take, in the order
+    /// to try them: the service's own; for a round-robin team, the one asked
+    /// for (one of the team) or every provider in assignment order (free
+    /// ones first, as a booking's).
+    async fn candidates(
+        &self,
+        service: &Service,
+        rules: &SlotRules<'_>,
+        start: Timestamp,
+        asked: Option<&str>,
+    ) -> Result<Vec<ProviderId>, HoldError> {
+        match service.assignment() {
+            None => match asked {
+                Some(p) if p != service.provider_id.as_str() => Err(ValidationError::new(
+                    "provider_id",
+                    "must be the service's provider (or left out)",
+                )
+                .into()),
+                _ => Ok(vec![service.provider_id.clone()]),
+            },
+            Some(Assignment::Collective) => Err(ValidationError::new(
+                "service",
+                "a collective team service cannot be held: book it directly",
+            )
+            .into()),
+            Some(Assignment::RoundRobin) => match asked {
+                Some(p) => match service.providers().iter().find(|q| q.as_str() == p) {
+                    Some(q) => Ok(vec![q.clone()]),
+                    None => Err(ValidationError::new(
+                        "provider_id",
+                        "must be one of the service's providers (or left out)",
+                    )
+                    .into()),
+                },
+                None => {
+                    let (order, _) = self
+                        .bookings()
+                        .round_robin_order(service, rules, service.providers(), start, None)
+                        .await?;
+                    Ok(order
+                        .into_iter()
+                        .filter_map(|i| service.providers().get(i).cloned())
+                        .collect())
+                }
+            },
         }
     }
 
