@@ -52,7 +52,8 @@ use crate::sql::Statement;
 /// customer link's salt and hash, `$36` the events' actors; `$37` the hold
 /// it turns into a booking (`''`: none) and `$38` [`MAX_OCCUPIED_SECS`].
 /// Time off lasts at most 366 days (31622400 s), which bounds its index
-/// scan. Its row is `(booked, events, queued, notified, converted)`.
+/// scan. Its row is `(booked, events, queued, notified, converted, ok,
+/// hold_was_live)`.
 ///
 /// Holds: an unexpired hold's guard row blocks the booking through
 /// `bookings_no_overlap` like an active booking. An expired one must not,
@@ -62,23 +63,43 @@ use crate::sql::Statement;
 /// check ignores rows this transaction deleted. Two inserts purging the
 /// same expired row: the second waits for the first (a row lock, under the
 /// guard's `lock_timeout`) and finds it gone. `purged` also takes the guard
-/// row of `$37`, only while unexpired (`live`), so the booking replaces its
-/// own hold in one statement; `converted` says whether it did (the caller
-/// runs a conversion inside a transaction and rolls back when the booking
-/// was not written, so the hold is never lost without its booking). The
-/// hold's `holds` row (and those of purged expired holds) go with it.
+/// row of `$37`, only while unexpired (`live`) and only when the booking's
+/// own checks (`checks`: external busy time, time off, the daily cap) pass,
+/// so the booking replaces its own hold in one statement and a refused
+/// booking leaves the hold in place (an overlap refused by the exclusion
+/// constraint fails the whole statement). `converted` says whether it took
+/// the hold, `ok` whether the checks passed, `hold_was_live` whether the
+/// hold was unexpired when the statement began (to tell HOLD_EXPIRED from a
+/// conflict). The hold's `holds` row (and those of purged expired holds) go
+/// with it.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
         concat!(
             "WITH guard AS MATERIALIZED (SELECT ",
             $guard,
             " AS g),
+checks AS MATERIALIZED (
+    SELECT NOT ($29 AND EXISTS (
+        SELECT 1 FROM calendar_busy c
+        WHERE c.account_id = $2 AND c.provider_id = $4
+            AND c.start_at < $9 AND c.start_at > $8 - 86400 AND c.end_at > $8))
+    AND NOT ($29 AND EXISTS (
+        SELECT 1 FROM time_off t
+        WHERE t.account_id = $2 AND t.provider_id = $4
+            AND t.end_at > $8 AND t.end_at <= $9 + 31622400 AND t.start_at < $9))
+    AND ($30::bigint IS NULL OR NOT $29 OR (
+        SELECT count(*) FROM bookings d
+        WHERE d.account_id = $2 AND d.service_id = $3
+            AND d.scheduled_at >= $31 AND d.scheduled_at < $32
+            AND d.status IN ('pending', 'confirmed') AND strpos(d.id, '~') = 0) < $30) AS ok
+    FROM guard
+),
 purged AS (
     DELETE FROM bookings p
     WHERE (SELECT count(*) FROM guard) > 0
         AND p.account_id = $2 AND p.provider_id = $4 AND p.status = 'held'
         AND p.occupied_start < $9 AND p.occupied_start > $8 - $38 AND p.occupied_end > $8
-        AND (p.hold_expires_at <= $21 OR p.id = $37)
+        AND (p.hold_expires_at <= $21 OR (p.id = $37 AND (SELECT ok FROM checks)))
     RETURNING p.id, p.hold_expires_at > $21 AS live
 ),
 booking AS (
@@ -91,19 +112,7 @@ booking AS (
     FROM guard
     WHERE (SELECT count(*) FROM purged) >= 0
     AND ($37 = '' OR EXISTS (SELECT 1 FROM purged WHERE id = $37 AND live))
-    AND NOT ($29 AND EXISTS (
-        SELECT 1 FROM calendar_busy c
-        WHERE c.account_id = $2 AND c.provider_id = $4
-            AND c.start_at < $9 AND c.start_at > $8 - 86400 AND c.end_at > $8))
-    AND NOT ($29 AND EXISTS (
-        SELECT 1 FROM time_off t
-        WHERE t.account_id = $2 AND t.provider_id = $4
-            AND t.end_at > $8 AND t.end_at <= $9 + 31622400 AND t.start_at < $9))
-    AND ($30::bigint IS NULL OR NOT $29 OR (
-        SELECT count(*) FROM bookings d
-        WHERE d.account_id = $2 AND d.service_id = $3
-            AND d.scheduled_at >= $31 AND d.scheduled_at < $32
-            AND d.status IN ('pending', 'confirmed') AND strpos(d.id, '~') = 0) < $30)
+    AND (SELECT ok FROM checks)
     RETURNING 1
 ),
 unheld AS (
@@ -139,7 +148,11 @@ SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS
     (SELECT count(*) FROM queued) AS queued,
     CASE WHEN (SELECT count(*) FROM queued) > 0
         THEN pg_notify('booking_webhooks', '')::text END AS notified,
-    (SELECT count(*) FROM purged WHERE id = $37 AND live) AS converted"
+    (SELECT count(*) FROM purged WHERE id = $37 AND live) AS converted,
+    (SELECT ok FROM checks) AS ok,
+    EXISTS (SELECT 1 FROM bookings h
+        WHERE h.account_id = $2 AND h.id = $37 AND h.status = 'held'
+            AND h.hold_expires_at > $21) AS hold_was_live"
         )
     };
 }
@@ -226,8 +239,8 @@ fn gave_up_waiting(e: &DieselError) -> bool {
 }
 
 /// The row of the insert statement: `(booked, events, queued, notified,
-/// converted)`.
-type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>, BigInt);
+/// converted, ok, hold_was_live)`.
+type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>, BigInt, Bool, Bool);
 
 /// Runs the insert's single statement with `guard`; returns how many
 /// deliveries it queued. `Conflict` when the booking overlaps an active
@@ -287,10 +300,17 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }
     let result = statement
-        .get_result::<(i64, i64, i64, Option<String>, i64)>(conn)
+        .get_result::<(i64, i64, i64, Option<String>, i64, bool, bool)>(conn)
         .await;
     match result {
-        Ok((_, _, _, _, 0)) if insert.hold.is_some() => Err(TxError::HoldGone),
+        // The hold was not taken: gone (expired, unknown, or converted by a
+        // concurrent request) unless it was live and the booking's own
+        // checks refused it, which leave it in place.
+        Ok((_, _, _, _, 0, ok, live)) if insert.hold.is_some() => Err(if live && !ok {
+            TxError::Conflict
+        } else {
+            TxError::HoldGone
+        }),
         Ok((0, ..)) => Err(TxError::Conflict),
         Ok((1, written, queued, ..)) if usize::try_from(written).ok() == Some(events.len()) => {
             Ok(usize::try_from(queued).unwrap_or_default())
@@ -699,10 +719,9 @@ impl PostgresStore {
                         return insert_collective(conn, &insert, seats).await;
                     }
                     let cap = insert.cap.filter(|_| insert.is_active());
-                    // A conversion runs in a transaction, so a booking
-                    // refused after its hold's guard row was taken leaves
-                    // the hold in place (the error rolls back).
-                    if cap.is_none() && insert.hold.is_none() {
+                    // One statement, a conversion too: it takes the hold
+                    // only when the booking passes its checks.
+                    if cap.is_none() {
                         return insert_statement(conn, &insert, guard).await;
                     }
                     conn.transaction(async |conn| {
