@@ -219,13 +219,12 @@ async fn reschedule_moves_reminders_and_cancel_stops_them() {
     assert_eq!(reminders_of(&got, &moved_near).len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reminder_missed_while_stopped_arrives_once_after_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("booking.db").display());
+/// The server on `url` is stopped across a reminder's time: the next
+/// server sends it once, late.
+async fn missed_while_stopped_arrives_once_after_restart(url: &str) {
     let receiver = Receiver::start().await;
     let (booking, start) = {
-        let mut server = TestServer::start_on(&url, tempfile::tempdir().unwrap(), &ENV);
+        let mut server = TestServer::start_on(url, tempfile::tempdir().unwrap(), &ENV);
         let (key, key_id) = server.key_for("acme");
         let api = server.api_with_key(&key, &key_id);
         endpoint(&api, &receiver.url("/r"), Some(&["booking.reminder"])).await;
@@ -244,10 +243,24 @@ async fn a_reminder_missed_while_stopped_arrives_once_after_restart() {
     }
     assert!(reminders_of(&receiver.received(), &booking).is_empty());
 
-    let _server = TestServer::start_on(&url, tempfile::tempdir().unwrap(), &ENV);
+    let _server = TestServer::start_on(url, tempfile::tempdir().unwrap(), &ENV);
     reminder_arrives(&receiver, &booking, start).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(reminders_of(&receiver.received(), &booking).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reminder_missed_while_stopped_arrives_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("booking.db").display());
+    missed_while_stopped_arrives_once_after_restart(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn a_reminder_missed_while_stopped_arrives_once_after_restart_on_postgres() {
+    let db = Database::create(&booking_tests::pg::admin_url());
+    missed_while_stopped_arrives_once_after_restart(&db.url).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,7 +26,8 @@ pub struct CreateWebhook {
         pattern = "^https://[^\\s/?#@]+[^\\s]*$"
     )]
     pub url: String,
-    /// Event kinds to receive; all five when absent.
+    /// Event kinds to receive; when absent, every kind but
+    /// `booking.reminder` (sent only to endpoints that list it).
     #[serde(default)]
     #[schema(min_items = 1, example = json!(["booking.created", "booking.cancelled"]))]
     pub events: Option<Vec<String>>,
