@@ -163,7 +163,7 @@ async fn a_reminder_arrives_near_its_time_only_where_subscribed() {
     .await;
     api.create_service(&service()).await;
 
-    let start = near_start(3);
+    let start = near_start(8);
     let booking = book(&api, start).await;
     reminder_arrives(&receiver, &booking, start).await;
     // Once, and never to the endpoint with the default events.
@@ -186,7 +186,7 @@ async fn reschedule_moves_reminders_and_cancel_stops_them() {
     endpoint(&api, &receiver.url("/r"), Some(&["booking.reminder"])).await;
     api.create_service(&service()).await;
 
-    let first = near_start(3);
+    let first = near_start(8);
     // Moved away from a near time, and cancelled at a near time: no reminder.
     let moved_away = book(&api, first).await;
     let later = first + SignedDuration::from_mins(1);
@@ -276,7 +276,7 @@ async fn a_reminder_arrives_once_across_three_processes_on_postgres() {
     endpoint(&api, &receiver.url("/r"), Some(&["booking.reminder"])).await;
     api.create_service(&service()).await;
 
-    let start = near_start(3);
+    let start = near_start(8);
     let booking = book(&api, start).await;
     reminder_arrives(&receiver, &booking, start).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
