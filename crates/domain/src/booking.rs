@@ -352,16 +352,20 @@ pub enum EventKind {
     Rescheduled,
     /// `booking.completed`
     Completed,
+    /// `booking.reminder`: a service's reminder offset before the start was
+    /// reached (not among an endpoint's default events).
+    Reminder,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::Created,
         EventKind::Confirmed,
         EventKind::Cancelled,
         EventKind::Rescheduled,
         EventKind::Completed,
+        EventKind::Reminder,
     ];
 
     /// Wire name (`booking.created`).
@@ -372,6 +376,7 @@ impl EventKind {
             EventKind::Cancelled => "booking.cancelled",
             EventKind::Rescheduled => "booking.rescheduled",
             EventKind::Completed => "booking.completed",
+            EventKind::Reminder => "booking.reminder",
         }
     }
 
@@ -426,6 +431,8 @@ pub struct BookingEvent {
     pub booking: Booking,
     /// For `booking.rescheduled`: the start before the change.
     pub previous_scheduled_at: Option<Timestamp>,
+    /// For `booking.reminder`: the offset (minutes before the start).
+    pub reminder_offset: Option<Minutes>,
     /// When it happened.
     pub created_at: Timestamp,
 }

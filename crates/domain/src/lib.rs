@@ -8,6 +8,7 @@ mod hold;
 mod ids;
 mod money;
 mod provider;
+mod reminder;
 mod service;
 mod time;
 mod time_off;
@@ -42,10 +43,11 @@ pub use ids::{
 };
 pub use money::{Currency, Money, Price, PriceType};
 pub use provider::{Provider, ProviderPatch, validate_name};
+pub use reminder::{REMINDER_WINDOW, due_offsets};
 pub use service::{
     Assignment, NewService, Service, ServicePatch, ServiceProviders, Team, limits,
     validate_booking_horizon, validate_buffer, validate_cutoff, validate_description,
-    validate_duration, validate_max_bookings_per_day, validate_slot_interval,
+    validate_duration, validate_max_bookings_per_day, validate_reminders, validate_slot_interval,
 };
 pub use time::{Minutes, TimeRange, Timezone};
 pub use time_off::{

@@ -15,8 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::{
     AccountId, ApiKeyId, Attempt, Booking, BookingEvent, BookingId, BookingStatus, Delivery,
-    DeliveryId, Hold, HoldId, IdKind, Provider, ProviderId, Service, ServiceId, TimeOff, TimeOffId,
-    TimeRange, WebhookEndpoint, WebhookId,
+    DeliveryId, Hold, HoldId, IdKind, Minutes, Provider, ProviderId, Service, ServiceId, TimeOff,
+    TimeOffId, TimeRange, WebhookEndpoint, WebhookId,
 };
 
 /// The storage could not do what was asked. The message is for logs only
@@ -449,6 +449,30 @@ pub trait BookingStore: Send + Sync {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<Booking>, StorageError>;
+
+    /// Up to `limit` active bookings (of every account; not a collective
+    /// booking's seats) of services with reminders, starting in
+    /// `(now, now + 30 days]`, ordered by start then id, after the
+    /// `(start, id)` of `after`; each with its service's reminder offsets.
+    /// What the reminder round checks. Cost MUST depend on the bookings
+    /// starting in that window, not on the whole history.
+    async fn reminder_candidates(
+        &self,
+        now: Timestamp,
+        after: Option<(Timestamp, BookingId)>,
+        limit: u32,
+    ) -> Result<Vec<(Booking, Vec<Minutes>)>, StorageError>;
+
+    /// Records that the reminder at `offset` before `event.booking`'s
+    /// start was sent, and inserts `event` and queues its deliveries, in
+    /// one transaction. MUST record each `(account, booking, offset,
+    /// start)` at most once, across processes: when it was recorded
+    /// already, writes nothing and returns `false`.
+    async fn record_reminder(
+        &self,
+        event: &BookingEvent,
+        offset: Minutes,
+    ) -> Result<bool, StorageError>;
 
     /// Inserts a hold. MUST return `Conflict` (writing nothing) under the
     /// rules of [`BookingStore::insert_booking`] for an active booking with

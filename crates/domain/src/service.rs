@@ -27,6 +27,12 @@ pub mod limits {
     pub const MAX_TEAM: usize = 50;
     /// Largest customer cancel or reschedule cutoff, minutes (30 days).
     pub const MAX_CUTOFF: u32 = 43200;
+    /// Most reminders of a service.
+    pub const MAX_REMINDERS: usize = 5;
+    /// Smallest reminder offset, minutes.
+    pub const MIN_REMINDER: u32 = 5;
+    /// Largest reminder offset, minutes (30 days).
+    pub const MAX_REMINDER: u32 = 43200;
 }
 
 /// How a team service books its providers.
@@ -145,6 +151,9 @@ pub struct Service {
     pub cancel_cutoff: Minutes,
     /// The same for rescheduling through the customer's link.
     pub reschedule_cutoff: Minutes,
+    /// Offsets before the start at which `booking.reminder` is sent: at
+    /// most 5 distinct values of 5-43200 minutes, ascending.
+    pub reminders: Vec<Minutes>,
     /// Archived services keep their bookings but take no new ones.
     pub archived: bool,
     /// Creation instant.
@@ -216,6 +225,7 @@ impl Service {
             max_bookings_per_day,
             cancel_cutoff,
             reschedule_cutoff,
+            reminders,
         } = patch;
         if let Some(v) = name {
             self.name = v;
@@ -261,6 +271,9 @@ impl Service {
         }
         if let Some(v) = reschedule_cutoff {
             self.reschedule_cutoff = v;
+        }
+        if let Some(v) = reminders {
+            self.reminders = v;
         }
         self.updated_at = now;
     }
@@ -317,6 +330,29 @@ pub fn validate_cutoff(value: i64, field: &str) -> Result<Minutes, ValidationErr
     Minutes::in_range(value, 0, limits::MAX_CUTOFF, field)
 }
 
+/// Validates reminder offsets: at most 5, distinct, each 5-43200 minutes;
+/// errors name `reminders`. The answer is ascending.
+pub fn validate_reminders(values: &[i64]) -> Result<Vec<Minutes>, ValidationError> {
+    if values.len() > limits::MAX_REMINDERS {
+        return Err(ValidationError::new(
+            "reminders",
+            format!("must hold at most {} offsets", limits::MAX_REMINDERS),
+        ));
+    }
+    let mut offsets = values
+        .iter()
+        .map(|v| Minutes::in_range(*v, limits::MIN_REMINDER, limits::MAX_REMINDER, "reminders"))
+        .collect::<Result<Vec<_>, _>>()?;
+    offsets.sort_unstable();
+    if offsets.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ValidationError::new(
+            "reminders",
+            "offsets must be distinct",
+        ));
+    }
+    Ok(offsets)
+}
+
 fn count_in_range(value: i64, max: u32, field: &str, unit: &str) -> Result<u32, ValidationError> {
     u32::try_from(value)
         .ok()
@@ -361,6 +397,8 @@ pub struct NewService {
     pub cancel_cutoff: Minutes,
     /// Customer reschedule cutoff.
     pub reschedule_cutoff: Minutes,
+    /// Reminder offsets (see [`validate_reminders`]).
+    pub reminders: Vec<Minutes>,
 }
 
 /// Who a service books: one provider, or a team.
@@ -405,6 +443,8 @@ pub struct ServicePatch {
     pub cancel_cutoff: Option<Minutes>,
     /// New customer reschedule cutoff.
     pub reschedule_cutoff: Option<Minutes>,
+    /// New reminder offsets (`Some(vec![])` removes them).
+    pub reminders: Option<Vec<Minutes>>,
 }
 
 #[cfg(test)]
@@ -436,6 +476,20 @@ mod tests {
                 validate_cutoff(bad, "reschedule_cutoff").unwrap_err().field,
                 "reschedule_cutoff"
             );
+        }
+        assert_eq!(
+            validate_reminders(&[1440, 5, 43200]).map(|v| v.iter().map(|m| m.get()).collect()),
+            Ok(vec![5, 1440, 43200])
+        );
+        assert_eq!(validate_reminders(&[]), Ok(vec![]));
+        for bad in [
+            &[4][..],
+            &[43201],
+            &[-5],
+            &[60, 60],
+            &[5, 10, 15, 20, 25, 30],
+        ] {
+            assert_eq!(validate_reminders(bad).unwrap_err().field, "reminders");
         }
         assert_eq!(validate_max_bookings_per_day(1), Ok(1));
         for bad in [0, 1001] {

@@ -28,6 +28,15 @@ impl EventSet {
         EventKind::ALL.into_iter().collect()
     }
 
+    /// An endpoint's events when it names none: every kind but
+    /// `booking.reminder`, which is sent only to endpoints that ask for it.
+    pub fn defaults() -> EventSet {
+        EventKind::ALL
+            .into_iter()
+            .filter(|k| *k != EventKind::Reminder)
+            .collect()
+    }
+
     /// The bit of one kind.
     pub fn bit(kind: EventKind) -> i64 {
         let index = EventKind::ALL
@@ -78,7 +87,7 @@ impl EventSet {
                 ValidationError::new(
                     format!("{field}[{i}]"),
                     "must be one of booking.created, booking.confirmed, booking.cancelled, \
-                     booking.rescheduled, booking.completed",
+                     booking.rescheduled, booking.completed, booking.reminder",
                 )
             })?;
             set = set.with(kind);
@@ -281,9 +290,11 @@ mod tests {
     #[test]
     fn event_sets_round_trip_through_bits_and_names() {
         let all = EventSet::all();
-        assert_eq!(all.bits(), 0b11111);
+        assert_eq!(all.bits(), 0b111111);
         assert_eq!(EventSet::from_bits(all.bits()), Some(all));
-        assert_eq!(EventSet::from_bits(1 << 5), None);
+        assert_eq!(EventSet::from_bits(1 << 6), None);
+        assert!(!EventSet::defaults().contains(EventKind::Reminder));
+        assert_eq!(EventSet::defaults().iter().count(), 5);
         assert_eq!(EventSet::from_bits(-1), None);
         let set = EventSet::parse(["booking.cancelled", "booking.created"], "events").unwrap();
         assert!(set.contains(EventKind::Created) && set.contains(EventKind::Cancelled));

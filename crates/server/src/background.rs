@@ -1,5 +1,5 @@
 //! Background tasks besides the HTTP server: the webhook delivery worker,
-//! automatic completion of bookings whose end has passed, background
+//! automatic completion of bookings whose end has passed, reminders, background
 //! calendar sync, and the writer of bookings into providers' calendars.
 
 use std::future::Future;
@@ -102,6 +102,29 @@ pub async fn complete_ended(
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Every `interval`, sends the reminders that are due (see
+/// [`booking_domain::usecases::send_due_reminders`]). Safe with several
+/// instances: each reminder is recorded under a unique key in the
+/// transaction that writes its event, so only one instance sends it. A
+/// reminder due while no instance ran is sent by the first round after a
+/// start, unless the booking has started by then.
+pub async fn send_reminders(ports: Ports, interval: Duration, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut stop => return,
+        }
+        match booking_domain::usecases::send_due_reminders(&ports).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "sent due reminders"),
+            Err(e) => tracing::warn!(error = %e, "sending reminders failed; will retry"),
         }
     }
 }

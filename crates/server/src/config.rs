@@ -24,6 +24,7 @@ pub const KEYS: &[&str] = &[
     "BOOKING_WEBHOOK_TIMEOUT",
     "BOOKING_WEBHOOK_ALLOW_PRIVATE",
     "BOOKING_COMPLETION_INTERVAL",
+    "BOOKING_REMINDER_INTERVAL",
     "BOOKING_FEED_KEY",
     "BOOKING_CALENDAR_SYNC_INTERVAL",
     "BOOKING_GOOGLE_API_URL",
@@ -77,6 +78,8 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// How often confirmed bookings past their end are completed.
     pub completion_interval: std::time::Duration,
+    /// How often due reminders are looked for and sent.
+    pub reminder_interval: std::time::Duration,
     /// The key feed tokens are derived from (`None`: generated and kept in
     /// the database).
     pub feed_key: Option<String>,
@@ -235,6 +238,9 @@ impl Config {
         let completion_interval =
             booking_webhooks::parse_duration(&get("BOOKING_COMPLETION_INTERVAL", "60s"))
                 .context("BOOKING_COMPLETION_INTERVAL (e.g. 60s)")?;
+        let reminder_interval =
+            booking_webhooks::parse_duration(&get("BOOKING_REMINDER_INTERVAL", "15s"))
+                .context("BOOKING_REMINDER_INTERVAL (e.g. 15s)")?;
         let feed_key = values.get("BOOKING_FEED_KEY").cloned();
         if let Some(key) = &feed_key
             && key.len() < 32
@@ -309,6 +315,7 @@ impl Config {
                 &get("BOOKING_WEBHOOK_ALLOW_PRIVATE", "false"),
             )?,
             completion_interval,
+            reminder_interval,
             database,
             bind,
             public_url,

@@ -157,6 +157,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         backend.ports.clone(),
         config.completion_interval,
         metrics.clone(),
+        background::stopped(stop_rx.clone()),
+    ));
+    let reminder = tokio::spawn(background::send_reminders(
+        backend.ports.clone(),
+        config.reminder_interval,
         background::stopped(stop_rx),
     ));
     let state = actix_web_data(AppState {
@@ -197,6 +202,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = completer.await;
+    let _ = reminder.await;
     let _ = writer.await;
     syncer.abort();
     tracing::info!("shut down cleanly");

@@ -17,7 +17,8 @@ use booking_domain::ports::{
 };
 use booking_domain::scheduling::{BusySources, ProviderLoad};
 use booking_domain::{
-    AccountId, Booking, BookingEvent, BookingId, Hold, HoldId, ProviderId, ServiceId, TimeRange,
+    AccountId, Booking, BookingEvent, BookingId, Hold, HoldId, Minutes, ProviderId, ServiceId,
+    TimeRange,
 };
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -700,6 +701,23 @@ impl BookingStore for Store {
             })
         })
         .await
+    }
+
+    async fn reminder_candidates(
+        &self,
+        now: Timestamp,
+        after: Option<(Timestamp, BookingId)>,
+        limit: u32,
+    ) -> Result<Vec<(Booking, Vec<Minutes>)>, StorageError> {
+        self.reminder_candidates_of(now, after, limit).await
+    }
+
+    async fn record_reminder(
+        &self,
+        event: &BookingEvent,
+        offset: Minutes,
+    ) -> Result<bool, StorageError> {
+        self.record_reminder_of(event, offset).await
     }
 
     async fn insert_hold(&self, hold: &Hold, max_per_key: u32) -> Result<(), CreateHoldError> {

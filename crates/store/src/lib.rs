@@ -33,6 +33,7 @@ mod catalog;
 mod feeds;
 mod idempotency;
 pub mod postgres;
+mod reminders;
 mod rows;
 mod schema;
 mod sealing;

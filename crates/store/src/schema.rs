@@ -123,6 +123,7 @@ diesel::table! {
         assignment -> Nullable<Text>,
         cancel_cutoff -> BigInt,
         reschedule_cutoff -> BigInt,
+        reminders -> Text,
     }
 }
 
@@ -174,6 +175,7 @@ diesel::table! {
         created_at -> BigInt,
         booking -> Json,
         actor -> Text,
+        reminder_offset -> Nullable<BigInt>,
     }
 }
 
@@ -218,6 +220,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     time_off,
     calendar_writes,
     holds,
+    booking_reminders,
 );
 
 diesel::table! {
@@ -366,6 +369,17 @@ diesel::table! {
         occupied_start -> BigInt,
         occupied_end -> BigInt,
         expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    booking_reminders (account_id, booking_id, offset_min, scheduled_at) {
+        account_id -> Text,
+        booking_id -> Text,
+        offset_min -> BigInt,
+        scheduled_at -> BigInt,
+        event_id -> Text,
         created_at -> BigInt,
     }
 }

@@ -28,6 +28,7 @@ mod pricing;
 mod providers;
 mod rate_headers;
 mod ratelimit;
+mod reminders;
 mod safety;
 mod secrets;
 mod services;

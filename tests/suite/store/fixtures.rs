@@ -144,6 +144,7 @@ pub fn service(account: &AccountId, provider: &ProviderId, before: u32, after: u
         max_bookings_per_day: None,
         cancel_cutoff: Minutes::new(60),
         reschedule_cutoff: Minutes::new(30),
+        reminders: Vec::new(),
         archived: false,
         created_at: now(),
         updated_at: now(),
@@ -195,6 +196,7 @@ pub fn event(kind: EventKind, booking: &Booking, previous: Option<Timestamp>) ->
         actor: Actor::Api,
         booking: booking.clone(),
         previous_scheduled_at: previous,
+        reminder_offset: None,
         created_at: booking.updated_at,
     }
 }

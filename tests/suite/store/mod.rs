@@ -60,6 +60,7 @@ macro_rules! for_each_contract_test {
             holds::holds_count_per_key_and_are_isolated,
             holds::a_hold_becomes_its_booking_once,
             holds::moves_respect_live_holds_and_ignore_expired_ones,
+            reminders::reminders_are_recorded_once_per_offset_and_start,
         );
     };
 }
@@ -71,6 +72,7 @@ mod fixtures;
 mod holds;
 mod postgres;
 mod ratelimit;
+mod reminders;
 mod secrets;
 mod sqlite;
 mod time_off;

@@ -26,7 +26,7 @@ use jiff::SignedDuration;
 use tokio::sync::OnceCell;
 
 use super::fixtures::{now, tenant};
-use super::{calendars, contract, feeds, holds, secrets, time_off, webhooks};
+use super::{calendars, contract, feeds, holds, reminders, secrets, time_off, webhooks};
 
 /// Connections per store in tests: small, the server is shared.
 const POOL_SIZE: usize = 4;
@@ -526,6 +526,16 @@ async fn racing_holds_across_three_pools_have_one_winner() {
     let db = TestDb::create().await;
     let stores = [db.store().await, db.store().await, db.store().await];
     holds::racing_holds_have_one_winner(&stores, 50).await;
+    drop(stores);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn racing_reminders_across_three_pools_have_one_sender() {
+    let db = TestDb::create().await;
+    let stores = [db.store().await, db.store().await, db.store().await];
+    reminders::racing_reminders_have_one_sender(&stores, 30).await;
     drop(stores);
     db.drop().await;
 }

@@ -4,7 +4,7 @@ use booking_store::SqliteStore;
 use booking_tests::test_keyring;
 use tempfile::TempDir;
 
-use super::{calendars, contract, feeds, holds, secrets, time_off, webhooks};
+use super::{calendars, contract, feeds, holds, reminders, secrets, time_off, webhooks};
 
 /// How many migrations a new database file gets.
 fn migration_count() -> usize {
@@ -54,6 +54,13 @@ async fn racing_holds_across_two_pools_have_one_winner() {
     let (dir, first) = fresh();
     let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
     holds::racing_holds_have_one_winner(&[first, second], 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_reminders_across_two_pools_have_one_sender() {
+    let (dir, first) = fresh();
+    let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
+    reminders::racing_reminders_have_one_sender(&[first, second], 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

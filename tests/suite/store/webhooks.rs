@@ -84,7 +84,7 @@ pub async fn queue<S: WebhookTestStore>(
 }
 
 /// Every delivery of an endpoint, newest first.
-async fn deliveries<S: WebhookTestStore>(s: &S, e: &WebhookEndpoint) -> Vec<Delivery> {
+pub(super) async fn deliveries<S: WebhookTestStore>(s: &S, e: &WebhookEndpoint) -> Vec<Delivery> {
     s.list_deliveries(&e.account_id, &e.id, all(200))
         .await
         .unwrap()

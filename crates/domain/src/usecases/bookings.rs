@@ -128,6 +128,7 @@ impl Bookings<'_> {
             actor,
             booking: booking.clone(),
             previous_scheduled_at: previous,
+            reminder_offset: None,
             created_at: booking.updated_at,
         }
     }
@@ -864,6 +865,7 @@ pub async fn complete_ended(ports: &Ports, limit: u32) -> Result<usize, StorageE
             actor: Actor::System,
             booking: completed.clone(),
             previous_scheduled_at: None,
+            reminder_offset: None,
             created_at: now,
         };
         match ports

@@ -164,6 +164,7 @@ impl Catalog<'_> {
             max_bookings_per_day: new.max_bookings_per_day,
             cancel_cutoff: new.cancel_cutoff,
             reschedule_cutoff: new.reschedule_cutoff,
+            reminders: new.reminders,
             archived: false,
             created_at: now,
             updated_at: now,

@@ -14,6 +14,7 @@ mod feeds;
 mod holds;
 mod links;
 mod manage;
+mod reminders;
 mod time_off;
 mod webhooks;
 
@@ -40,6 +41,7 @@ pub use links::{
     plausible_manage_token,
 };
 pub use manage::{Manage, ManageError, Opened};
+pub use reminders::send_due_reminders;
 pub use time_off::{CreatedTimeOff, TimeOffError, TimeOffs};
 pub use webhooks::{NewWebhook, WebhookError, Webhooks};
 

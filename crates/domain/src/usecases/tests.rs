@@ -63,6 +63,7 @@ fn seed_service(auto_confirm: bool) -> Service {
         max_bookings_per_day: None,
         cancel_cutoff: Minutes::ZERO,
         reschedule_cutoff: Minutes::ZERO,
+        reminders: Vec::new(),
         archived: false,
         created_at: ts("2027-01-01T00:00:00Z"),
         updated_at: ts("2027-01-01T00:00:00Z"),
@@ -626,6 +627,7 @@ async fn services_without_a_provider_go_to_the_default_one() {
         max_bookings_per_day: None,
         cancel_cutoff: Minutes::ZERO,
         reschedule_cutoff: Minutes::ZERO,
+        reminders: Vec::new(),
     };
     assert!(matches!(
         catalog.create_service(new).await,
@@ -688,7 +690,7 @@ async fn new_webhooks_get_every_event_and_a_secret() {
     )
     .await
     .unwrap();
-    assert_eq!(endpoint.events, crate::EventSet::all());
+    assert_eq!(endpoint.events, crate::EventSet::defaults());
     assert!(endpoint.enabled && endpoint.secret.starts_with("whsec_"));
     assert!(endpoint.id.as_str().starts_with("wh_"));
 }

@@ -72,7 +72,7 @@ impl Webhooks<'_> {
             id: WebhookId::from_trusted(self.ports.ids.new_id(IdKind::Webhook)),
             account_id: self.account.clone(),
             url: new.url,
-            events: new.events.unwrap_or_else(EventSet::all),
+            events: new.events.unwrap_or_else(EventSet::defaults),
             description: new.description,
             enabled: true,
             secret: self.ports.ids.webhook_secret(),

@@ -49,6 +49,7 @@ pub fn service() -> Value {
         "auto_confirm": false,
         "cancel_cutoff": 0,
         "reschedule_cutoff": 0,
+        "reminders": [60, 1440],
         "created_at": "2027-01-11T14:02:11Z",
         "updated_at": "2027-01-11T14:02:11Z"
     })

@@ -5,7 +5,7 @@ use booking_domain::{
     PriceType, ProviderId, Service, ServiceId, ServicePatch, ServiceProviders, Team, Timezone,
     ValidationError, Weekday, WeekdaySet, WeeklyAvailability, Window, validate_booking_horizon,
     validate_buffer, validate_cutoff, validate_description, validate_duration,
-    validate_max_bookings_per_day, validate_name, validate_slot_interval,
+    validate_max_bookings_per_day, validate_name, validate_reminders, validate_slot_interval,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -375,6 +375,10 @@ pub struct ServiceOut {
     /// Minutes before the start after which the customer's link can no
     /// longer reschedule (0: until the start).
     pub reschedule_cutoff: u32,
+    /// Minutes before the start at which `booking.reminder` is sent,
+    /// ascending (empty: none).
+    #[schema(max_items = 5)]
+    pub reminders: Vec<u32>,
     /// RFC 3339 UTC.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -407,6 +411,7 @@ impl From<&Service> for ServiceOut {
             max_bookings_per_day: s.max_bookings_per_day,
             cancel_cutoff: s.cancel_cutoff.get(),
             reschedule_cutoff: s.reschedule_cutoff.get(),
+            reminders: s.reminders.iter().map(|m| m.get()).collect(),
             created_at: fmt_ts(s.created_at),
             updated_at: fmt_ts(s.updated_at),
         }
@@ -485,6 +490,24 @@ pub struct CreateService {
     #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 0, maximum = 43200)]
     pub reschedule_cutoff: i64,
+    /// Up to 5 distinct offsets in minutes before the start (each 5-43200)
+    /// at which `booking.reminder` is sent; default none.
+    #[serde(default, deserialize_with = "integral_list")]
+    #[schema(max_items = 5)]
+    pub reminders: Vec<i64>,
+}
+
+/// A list of whole numbers (`60.0` is accepted as `60`, like single fields).
+fn integral_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "integral")] i64);
+    let values: Vec<Whole> = Deserialize::deserialize(d)?;
+    Ok(values.into_iter().map(|w| w.0).collect())
+}
+
+/// An optional list of whole numbers.
+fn opt_integral_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<i64>>, D::Error> {
+    integral_list(d).map(Some)
 }
 
 fn provider_ref(id: &str) -> Result<ProviderId, ValidationError> {
@@ -570,6 +593,7 @@ impl CreateService {
                 .transpose()?,
             cancel_cutoff: validate_cutoff(self.cancel_cutoff, "cancel_cutoff")?,
             reschedule_cutoff: validate_cutoff(self.reschedule_cutoff, "reschedule_cutoff")?,
+            reminders: validate_reminders(&self.reminders)?,
         })
     }
 }
@@ -643,6 +667,10 @@ pub struct UpdateService {
     #[serde(default, deserialize_with = "opt_integral")]
     #[schema(minimum = 0, maximum = 43200)]
     pub reschedule_cutoff: Option<i64>,
+    /// New reminder offsets (replaced whole; `[]` removes them).
+    #[serde(default, deserialize_with = "opt_integral_list")]
+    #[schema(max_items = 5)]
+    pub reminders: Option<Vec<i64>>,
 }
 
 /// A field that may be absent (unchanged), `null` (cleared) or a whole
@@ -713,6 +741,7 @@ impl UpdateService {
                 .reschedule_cutoff
                 .map(|v| validate_cutoff(v, "reschedule_cutoff"))
                 .transpose()?,
+            reminders: self.reminders.map(|v| validate_reminders(&v)).transpose()?,
         })
     }
 }

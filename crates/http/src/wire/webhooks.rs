@@ -26,7 +26,8 @@ pub struct CreateWebhook {
         pattern = "^https://[^\\s/?#@]+[^\\s]*$"
     )]
     pub url: String,
-    /// Event kinds to receive; all five when absent.
+    /// Event kinds to receive; when absent, every kind but
+    /// `booking.reminder` (sent only to endpoints that list it).
     #[serde(default)]
     #[schema(min_items = 1, example = json!(["booking.created", "booking.cancelled"]))]
     pub events: Option<Vec<String>>,
@@ -217,6 +218,10 @@ pub struct WebhookBooking {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     pub previous_scheduled_at: Option<String>,
+    /// On `booking.reminder` only: the reminder's offset, minutes before
+    /// the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reminder_offset: Option<u32>,
 }
 
 /// The JSON body posted to webhook endpoints.
@@ -225,10 +230,10 @@ pub struct WebhookPayload {
     /// `evt_…`, also the `webhook-id` header: the same on every retry.
     pub id: String,
     /// `booking.created`, `booking.confirmed`, `booking.cancelled`,
-    /// `booking.rescheduled` or `booking.completed`.
+    /// `booking.rescheduled`, `booking.completed` or `booking.reminder`.
     pub event: String,
     /// Who caused it: `api` (an API key holder), `customer` (through the
-    /// booking's customer link) or `system` (automatic completion).
+    /// booking's customer link) or `system` (automatic completion, reminders).
     #[schema(example = "api")]
     pub actor: String,
     /// When the event happened, RFC 3339 UTC.
@@ -252,6 +257,7 @@ impl From<&BookingEvent> for WebhookPayload {
                 // attempts across a restart. `GET /v1/bookings/{id}` has it.
                 booking: BookingOut::unlinked(&e.booking),
                 previous_scheduled_at: e.previous_scheduled_at.map(fmt_ts),
+                reminder_offset: e.reminder_offset.map(|m| m.get()),
             },
         }
     }

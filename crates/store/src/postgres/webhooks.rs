@@ -115,7 +115,17 @@ type WebhookSql = (
 );
 
 /// The SQL types of an [`EventRow`], in its field order.
-type EventSql = (Text, Text, Text, Text, Nullable<BigInt>, BigInt, Json, Text);
+type EventSql = (
+    Text,
+    Text,
+    Text,
+    Text,
+    Nullable<BigInt>,
+    BigInt,
+    Json,
+    Text,
+    Nullable<BigInt>,
+);
 
 /// Claims due deliveries and returns each with its endpoint and event, in
 /// one statement (so a failure claims nothing). `due` is materialized so it
@@ -145,7 +155,7 @@ SELECT c.id, c.round_attempts,
     e.id, e.account_id, e.url, e.events, e.description, e.enabled, e.secret,
     e.previous_secret, e.previous_secret_expires_at, e.created_at, e.updated_at,
     ev.id, ev.account_id, ev.booking_id, ev.kind, ev.previous_scheduled_at, ev.created_at,
-    ev.booking, ev.actor
+    ev.booking, ev.actor, ev.reminder_offset
 FROM claimed c
 JOIN webhook_endpoints e ON e.account_id = c.account_id AND e.id = c.endpoint_id
 JOIN events ev ON ev.account_id = c.account_id AND ev.id = c.event_id
@@ -189,7 +199,7 @@ SELECT c.id, c.round_attempts,
     e.id, e.account_id, e.url, e.events, e.description, e.enabled, e.secret,
     e.previous_secret, e.previous_secret_expires_at, e.created_at, e.updated_at,
     ev.id, ev.account_id, ev.booking_id, ev.kind, ev.previous_scheduled_at, ev.created_at,
-    ev.booking, ev.actor
+    ev.booking, ev.actor, ev.reminder_offset
 FROM claimed c
 JOIN webhook_endpoints e ON e.account_id = c.account_id AND e.id = c.endpoint_id
 JOIN events ev ON ev.account_id = c.account_id AND ev.id = c.event_id

@@ -124,6 +124,8 @@ pub struct ServiceRow {
     pub assignment: Option<String>,
     pub cancel_cutoff: i64,
     pub reschedule_cutoff: i64,
+    /// Reminder offsets in minutes, comma-separated ascending (`''`: none).
+    pub reminders: String,
 }
 
 /// Provider ids as one column: comma-separated (ids never hold a comma).
@@ -221,6 +223,12 @@ impl ServiceRow {
             assignment: s.assignment().map(|a| a.name().to_owned()),
             cancel_cutoff: minutes_i64(s.cancel_cutoff),
             reschedule_cutoff: minutes_i64(s.reschedule_cutoff),
+            reminders: s
+                .reminders
+                .iter()
+                .map(|m| m.get().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 
@@ -330,6 +338,8 @@ impl ServiceRow {
             max_bookings_per_day: optional("max_bookings_per_day", self.max_bookings_per_day)?,
             cancel_cutoff: minutes(T, id, "cancel_cutoff", self.cancel_cutoff)?,
             reschedule_cutoff: minutes(T, id, "reschedule_cutoff", self.reschedule_cutoff)?,
+            reminders: reminders_column(&self.reminders)
+                .ok_or_else(|| corrupt(T, id, format!("reminders `{}`", self.reminders)))?,
             archived: self.archived,
             account_id: AccountId::from_trusted(self.account_id),
             provider_id: ProviderId::from_trusted(self.provider_id),
@@ -570,6 +580,8 @@ pub struct EventRow {
     pub created_at: i64,
     pub booking: JsonText,
     pub actor: String,
+    /// `booking.reminder`'s offset in minutes.
+    pub reminder_offset: Option<i64>,
 }
 
 impl EventRow {
@@ -588,6 +600,7 @@ impl EventRow {
             created_at: secs(e.created_at),
             booking: JsonText(booking),
             actor: e.actor.name().to_owned(),
+            reminder_offset: e.reminder_offset.map(minutes_i64),
         })
     }
 
@@ -610,9 +623,26 @@ impl EventRow {
                 .previous_scheduled_at
                 .map(|s| instant(T, id, "previous_scheduled_at", s))
                 .transpose()?,
+            reminder_offset: self
+                .reminder_offset
+                .map(|m| minutes(T, id, "reminder_offset", m))
+                .transpose()?,
             created_at: instant(T, id, "created_at", self.created_at)?,
             account_id: AccountId::from_trusted(self.account_id),
             id: EventId::from_trusted(self.id),
         })
     }
+}
+
+/// The reminder offsets of a `services.reminders` column (`None`: not a
+/// valid list).
+pub fn reminders_column(text: &str) -> Option<Vec<booking_domain::Minutes>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    let values = text
+        .split(',')
+        .map(|v| v.parse::<i64>().ok())
+        .collect::<Option<Vec<_>>>()?;
+    booking_domain::validate_reminders(&values).ok()
 }

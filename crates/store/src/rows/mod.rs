@@ -18,7 +18,9 @@ pub use busy::{
     BookedRow, ExternalRow, MAX_TIME_OFF_SECS, TimeOffRow, blocked_ranges, busy_sources, ranges_of,
 };
 pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
-pub use columns::{BookingRow, EventRow, ProviderRow, ServiceRow, booking_of, seat_id};
+pub use columns::{
+    BookingRow, EventRow, ProviderRow, ServiceRow, booking_of, reminders_column, seat_id,
+};
 pub use holds::{HeldRow, HoldColumns};
 pub use time_off::TimeOffColumns;
 pub use values::{ACTIVE, MAX_OCCUPIED_SECS, corrupt, secs, secs_ceil};
