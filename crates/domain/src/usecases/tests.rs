@@ -218,7 +218,7 @@ async fn a_booking_is_inserted_with_its_created_event() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -252,7 +252,7 @@ async fn auto_confirm_records_created_then_confirmed() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -290,7 +290,7 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -329,7 +329,7 @@ async fn archived_and_unknown_services_are_invalid_without_touching_bookings() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -360,7 +360,7 @@ async fn storage_errors_are_never_not_found() {
     let ports = m.ports();
     let acc = account();
     let catalog = Catalog {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     };
     assert!(matches!(
@@ -372,7 +372,7 @@ async fn storage_errors_are_never_not_found() {
         Err(CatalogError::Storage(_))
     ));
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -400,7 +400,7 @@ async fn whole_minutes_only() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -446,7 +446,7 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -469,7 +469,7 @@ async fn invalid_transitions_report_the_status() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -514,7 +514,7 @@ async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() 
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -605,7 +605,7 @@ async fn services_without_a_provider_go_to_the_default_one() {
     let ports = m.ports();
     let acc = account();
     let catalog = Catalog {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     };
     let s = seed_service(false);
@@ -647,7 +647,7 @@ async fn webhook_urls_refused_by_the_guard_are_validation_errors() {
     let ports = m.ports();
     let acc = account();
     let err = Webhooks {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     }
     .create(
@@ -677,7 +677,7 @@ async fn new_webhooks_get_every_event_and_a_secret() {
     let ports = m.ports();
     let acc = account();
     let endpoint = Webhooks {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     }
     .create(
@@ -704,7 +704,7 @@ async fn storage_errors_are_not_turned_into_not_found() {
     let ports = m.ports();
     let acc = account();
     let err = Webhooks {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     }
     .get("wh_1")
@@ -712,7 +712,7 @@ async fn storage_errors_are_not_turned_into_not_found() {
     .unwrap_err();
     assert!(matches!(err, WebhookError::Storage(_)), "{err:?}");
     let err = Webhooks {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     }
     .get("bk_1")
@@ -747,7 +747,7 @@ async fn automatic_completion_skips_bookings_another_process_changed() {
             }
         });
     let ports = m.ports();
-    assert_eq!(complete_ended(&ports, 100).await.unwrap(), 1);
+    assert_eq!(complete_ended((&ports).into(), 100).await.unwrap(), 1);
 }
 
 // ---------------------------------------------------------------- time off
@@ -785,7 +785,7 @@ async fn time_off_gets_a_generated_id_and_answers_the_overlapping_bookings() {
     let ports = m.ports();
     let acc = account();
     let uc = TimeOffs {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     };
     let new = crate::NewTimeOff::new(
@@ -810,7 +810,7 @@ async fn time_off_of_an_unknown_provider_or_with_fractional_seconds_is_not_store
     let ports = m.ports();
     let acc = account();
     let uc = TimeOffs {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     };
     let new =
@@ -849,7 +849,7 @@ async fn deleting_unknown_time_off_is_not_found_and_storage_errors_stay_errors()
     let ports = m.ports();
     let acc = account();
     let uc = TimeOffs {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
     };
     uc.delete("prv_default", "off_1").await.unwrap();
@@ -962,7 +962,7 @@ async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_con
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -995,7 +995,7 @@ async fn a_collective_booking_is_one_insert_naming_every_provider() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -1048,7 +1048,7 @@ async fn a_hold_is_stored_with_its_expiry_from_the_clock() {
     let ports = m.ports();
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         key: &key,
     };
@@ -1078,7 +1078,7 @@ async fn a_hold_for_another_provider_is_a_validation_error() {
     let ports = m.ports();
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         key: &key,
     };
@@ -1108,7 +1108,7 @@ async fn too_many_holds_wait_for_the_earliest_expiry() {
     let ports = m.ports();
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         key: &key,
     };
@@ -1145,7 +1145,7 @@ async fn hold_seen_at(now: &str) -> Result<crate::Hold, HoldError> {
     let ports = m.ports();
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         key: &key,
     };
@@ -1180,7 +1180,7 @@ async fn booking_with_an_expired_hold_is_hold_expired_without_writing() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -1219,7 +1219,7 @@ async fn booking_with_a_live_hold_converts_it_and_must_match_it() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
@@ -1254,7 +1254,7 @@ async fn a_used_hold_is_hold_expired() {
     let ports = m.ports();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: (&ports).into(),
         account: &acc,
         link_key: b"key",
     };
