@@ -1068,7 +1068,10 @@ pub trait IdGenerator: Send + Sync {
 }
 
 /// Every port a use case may need, behind `Arc`s so the server can share one
-/// adapter for several ports.
+/// adapter for several ports. The HTTP layer and the background workers
+/// hold one; each use case takes only the ports it uses, as a small struct
+/// built from this one with `(&ports).into()` (such as
+/// [`crate::usecases::BookingPorts`]).
 #[derive(Clone)]
 pub struct Ports {
     /// Accounts and keys.

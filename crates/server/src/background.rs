@@ -87,7 +87,7 @@ pub async fn complete_ended(
             () = &mut stop => return,
         }
         loop {
-            match complete_batch(&ports, BATCH).await {
+            match complete_batch((&ports).into(), BATCH).await {
                 Ok(n) => {
                     metrics.auto_completed.inc_by(n as u64);
                     if n > 0 {
@@ -121,7 +121,7 @@ pub async fn send_reminders(ports: Ports, interval: Duration, stop: impl Future<
             _ = tick.tick() => {}
             () = &mut stop => return,
         }
-        match booking_domain::usecases::send_due_reminders(&ports).await {
+        match booking_domain::usecases::send_due_reminders((&ports).into()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sent = n, "sent due reminders"),
             Err(e) => tracing::warn!(error = %e, "sending reminders failed; will retry"),
@@ -160,7 +160,7 @@ pub async fn sync_calendars(ports: Ports, interval: Duration, stop: impl Future<
         }
         loop {
             match booking_domain::usecases::claim_due_fairly(
-                &ports,
+                (&ports).into(),
                 interval,
                 SYNC_BATCH,
                 SYNC_PER_ACCOUNT,
@@ -194,7 +194,7 @@ async fn sync_side_by_side(
         let ports = ports.clone();
         running.spawn(async move {
             let _permit = permit;
-            if let Err(e) = booking_domain::usecases::sync_connection(&ports, &connection).await {
+            if let Err(e) = booking_domain::usecases::sync_connection((&ports).into(), &connection).await {
                 tracing::warn!(error = %e, calendar = connection.id.as_str(), "could not record a calendar sync");
             }
         });
@@ -231,7 +231,9 @@ pub async fn write_calendars(
     let mut stopping = false;
     loop {
         let claimed =
-            match booking_domain::usecases::claim_calendar_writes(&ports, WRITE_BATCH).await {
+            match booking_domain::usecases::claim_calendar_writes((&ports).into(), WRITE_BATCH)
+                .await
+            {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming calendar writes failed; will retry");
@@ -275,7 +277,7 @@ async fn write_side_by_side(
         let (ports, delays) = (ports.clone(), std::sync::Arc::clone(delays));
         running.spawn(async move {
             let _permit = permit;
-            match booking_domain::usecases::write_booking(&ports, &write, &delays).await {
+            match booking_domain::usecases::write_booking((&ports).into(), &write, &delays).await {
                 Ok(booking_domain::ports::WriteResult::Failed { error, retry_at }) => {
                     tracing::info!(
                         calendar = write.connection.id.as_str(),

@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::ports::{Ports, StorageError};
+use super::port_sets::{AvailabilityPorts, BusyPorts};
+use crate::ports::StorageError;
 use crate::scheduling::{
     Blockers, BusyTimes, DailyCounts, Explanation, Slot, SlotRules, available_slots,
     busy_lookup_range, counted_day, explain, explain_lookup_range, local_day_range, team_explain,
@@ -11,7 +12,7 @@ use crate::scheduling::{
 };
 
 use super::calendars::provider_busy;
-use crate::usecases::catalog::{Catalog, CatalogError};
+use crate::usecases::catalog::CatalogError;
 use crate::{AccountId, BookingId, ProviderId, Service, TimeRange, Timezone, ValidationError};
 
 /// Longest range one request may ask for.
@@ -65,13 +66,14 @@ pub struct ExplainAnswer {
 /// Active bookings per local day of a service with a daily cap, over the
 /// local days that `range` touches (empty, without a read, when the
 /// service has no cap), leaving out `excluding`.
-pub(crate) async fn service_counts(
-    ports: &Ports,
+pub(crate) async fn service_counts<'p>(
+    ports: impl Into<BusyPorts<'p>>,
     account: &AccountId,
     service: &Service,
     range: TimeRange,
     excluding: Option<&BookingId>,
 ) -> Result<DailyCounts, StorageError> {
+    let ports = ports.into();
     if service.max_bookings_per_day.is_none() {
         return Ok(DailyCounts::default());
     }
@@ -90,14 +92,15 @@ pub(crate) async fn service_counts(
 /// The blockers and day counts that [`explain`] at `at` needs for `service`
 /// (with `rules` for the booking's duration and buffers), leaving out
 /// `excluding`.
-pub(crate) async fn explain_inputs(
-    ports: &Ports,
+pub(crate) async fn explain_inputs<'p>(
+    ports: impl Into<BusyPorts<'p>>,
     account: &AccountId,
     service: &Service,
     rules: &crate::scheduling::SlotRules<'_>,
     at: jiff::Timestamp,
     excluding: Option<&BookingId>,
 ) -> Result<(Blockers, DailyCounts), StorageError> {
+    let ports = ports.into();
     let lookup = explain_lookup_range(rules, at);
     let sources = provider_busy(ports, account, &service.provider_id, lookup, excluding).await?;
     let counts = service_counts(ports, account, service, lookup, excluding).await?;
@@ -107,8 +110,8 @@ pub(crate) async fn explain_inputs(
 /// [`explain_inputs`] for several providers of a team service: one
 /// [`Blockers`] per provider in the order given, and the service's day
 /// counts.
-pub(crate) async fn team_explain_inputs(
-    ports: &Ports,
+pub(crate) async fn team_explain_inputs<'p>(
+    ports: impl Into<BusyPorts<'p>>,
     account: &AccountId,
     service: &Service,
     providers: &[ProviderId],
@@ -116,6 +119,7 @@ pub(crate) async fn team_explain_inputs(
     at: jiff::Timestamp,
     excluding: Option<&BookingId>,
 ) -> Result<(Vec<Blockers>, DailyCounts), StorageError> {
+    let ports = ports.into();
     let lookup = explain_lookup_range(rules, at);
     let now = ports.clock.now();
     let mut blockers = Vec::with_capacity(providers.len());
@@ -128,13 +132,14 @@ pub(crate) async fn team_explain_inputs(
 }
 
 /// Each provider's busy time over `range` (ranges only), in team order.
-pub(crate) async fn team_busy(
-    ports: &Ports,
+pub(crate) async fn team_busy<'p>(
+    ports: impl Into<BusyPorts<'p>>,
     account: &AccountId,
     providers: &[ProviderId],
     range: TimeRange,
     excluding: Option<&BookingId>,
 ) -> Result<Vec<Blockers>, StorageError> {
+    let ports = ports.into();
     let mut out = Vec::with_capacity(providers.len());
     let now = ports.clock.now();
     for provider in providers {
@@ -207,28 +212,15 @@ pub fn resolve_range(
 /// The availability use case.
 pub struct Availability<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: AvailabilityPorts<'a>,
     /// The account acting.
     pub account: &'a AccountId,
 }
 
 impl Availability<'_> {
-    /// Free slots of a service whose start lies in the requested range.
-    pub async fn slots(
-        &self,
-        service_id: &str,
-        query: AvailabilityQuery,
-    ) -> Result<AvailabilityAnswer, AvailabilityError> {
-        let catalog = Catalog {
-            ports: self.ports,
-            account: self.account,
-        };
-        let service = catalog.bookable_service(service_id).await?;
-        self.slots_for(service, query).await
-    }
-
-    /// Free slots of a service already loaded (for callers that look the
-    /// service up first, to answer 404 before validating the range).
+    /// Free slots of a service already loaded (callers look the service up
+    /// first with [`Catalog::bookable_service`](super::Catalog::bookable_service),
+    /// to answer 404 before validating the range).
     pub async fn slots_for(
         &self,
         service: Service,

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 
 use crate::ports::{
-    BookingFilter, ConvertHoldError, CreateBookingError, DailyCap, Page, PageRequest, Ports,
-    StorageError, UpdateBookingError,
+    BookingFilter, ConvertHoldError, CreateBookingError, DailyCap, Page, PageRequest, StorageError,
+    UpdateBookingError,
 };
 use crate::scheduling::{
     Blockers, DailyCounts, ProviderLoad, Reason, SlotRules, assignment_order, busy_lookup_range,
@@ -13,6 +13,7 @@ use crate::scheduling::{
 
 use super::availability::{explain_inputs, team_busy, team_explain_inputs};
 use super::links::new_manage_link;
+use super::port_sets::{BookingPorts, CompletionPorts};
 use crate::{
     AccountId, Actor, Assignment, Booking, BookingEvent, BookingId, BookingStatus, Customer,
     EventId, EventKind, Hold, HoldId, IdKind, InvalidTransition, Metadata, Minutes, ProviderId,
@@ -86,7 +87,7 @@ pub enum BookingError {
 /// Booking use cases for one account.
 pub struct Bookings<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: BookingPorts<'a>,
     /// The account acting.
     pub account: &'a AccountId,
     /// The key customer-link tokens are derived from (see
@@ -392,7 +393,7 @@ impl Bookings<'_> {
     /// booking names every provider of the team.
     fn new_booking(&self, service: &Service, new: NewBooking, now: Timestamp) -> Booking {
         let id = self.ports.ids.new_id(IdKind::Booking);
-        let link = new_manage_link(self.ports, self.link_key, &id);
+        let link = new_manage_link(self.ports.ids, self.link_key, &id);
         Booking {
             id: BookingId::from_trusted(id),
             account_id: self.account.clone(),
@@ -850,7 +851,7 @@ enum Moved {
 /// returns how many it moved. Safe to run from several processes at once:
 /// each change is conditional on the booking being unchanged, so of two
 /// processes completing the same booking one finds it stale and skips it.
-pub async fn complete_ended(ports: &Ports, limit: u32) -> Result<usize, StorageError> {
+pub async fn complete_ended(ports: CompletionPorts<'_>, limit: u32) -> Result<usize, StorageError> {
     let now = ports.clock.now();
     let due = ports.bookings.due_for_completion(now, limit).await?;
     let mut done = 0;

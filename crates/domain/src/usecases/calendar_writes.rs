@@ -13,7 +13,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::ports::{ClaimedWrite, Ports, StorageError, WriteResult};
+use super::port_sets::CalendarWritePorts;
+use crate::ports::{ClaimedWrite, StorageError, WriteResult};
 use crate::{BookingStatus, EventDraft, TimeRange, WriteRequest};
 
 /// How long a write claim lasts (a worker that dies loses it then): longer
@@ -23,7 +24,7 @@ pub const WRITE_LEASE_SECS: i64 = 300;
 
 /// Claims up to `limit` due writes (safe with several processes).
 pub async fn claim_calendar_writes(
-    ports: &Ports,
+    ports: CalendarWritePorts<'_>,
     limit: u32,
 ) -> Result<Vec<ClaimedWrite>, StorageError> {
     ports
@@ -41,7 +42,7 @@ pub async fn claim_calendar_writes(
 /// `retry_delays[attempts]` (as webhook deliveries are retried), and none
 /// once they are used up (until the booking changes again).
 pub async fn write_booking(
-    ports: &Ports,
+    ports: CalendarWritePorts<'_>,
     claimed: &ClaimedWrite,
     retry_delays: &[SignedDuration],
 ) -> Result<WriteResult, StorageError> {

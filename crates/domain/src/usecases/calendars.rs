@@ -3,7 +3,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::ports::{Ports, StorageError, SyncResult};
+use super::port_sets::{BusyPorts, CalendarPorts, SyncPorts};
+use crate::ports::{StorageError, SyncResult};
 use crate::scheduling::{BusySources, BusyTimes};
 use crate::{
     AccountId, BookingId, CalendarConnection, CalendarId, CalendarSource, FetchRequest, Fetched,
@@ -18,13 +19,14 @@ pub const SYNC_LEASE_SECS: i64 = 300;
 /// What blocks a provider over `range`, with identities: its active
 /// bookings (with their buffers), its time off and its external calendars'
 /// blocks (one `BookingStore::busy_sources` read).
-pub async fn provider_busy(
-    ports: &Ports,
+pub async fn provider_busy<'p>(
+    ports: impl Into<BusyPorts<'p>>,
     account: &AccountId,
     provider: &ProviderId,
     range: TimeRange,
     excluding: Option<&BookingId>,
 ) -> Result<BusySources, StorageError> {
+    let ports = ports.into();
     ports
         .bookings
         .busy_sources(account, provider, range, excluding.cloned())
@@ -186,7 +188,7 @@ fn validate_source(source: CalendarSource) -> Result<CalendarSource, ValidationE
 /// External calendar use cases for one account.
 pub struct Calendars<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: CalendarPorts<'a>,
     /// The account acting.
     pub account: &'a AccountId,
 }
@@ -304,7 +306,7 @@ pub fn sync_window(now: Timestamp) -> TimeRange {
 /// Fetches one connection's busy time and stores the result: new blocks
 /// replace the old ones atomically; a failure keeps them and records why.
 pub async fn sync_connection(
-    ports: &Ports,
+    ports: SyncPorts<'_>,
     connection: &CalendarConnection,
 ) -> Result<SyncReport, StorageError> {
     let now = ports.clock.now();
@@ -368,7 +370,7 @@ pub async fn sync_connection(
 /// by side, with a bound, and claims again until nothing is due: one
 /// account's many slow calendars hold the others back by one round at most.
 pub async fn claim_due_fairly(
-    ports: &Ports,
+    ports: SyncPorts<'_>,
     interval: SignedDuration,
     limit: u32,
     per_account: u32,

@@ -1,6 +1,7 @@
 //! Providers and services.
 
-use crate::ports::{CreateServiceError, Page, PageRequest, Ports, StorageError};
+use super::port_sets::CatalogPorts;
+use crate::ports::{CreateServiceError, Page, PageRequest, StorageError};
 use crate::{
     AccountId, Email, IdKind, NewService, Provider, ProviderId, ProviderPatch, Service, ServiceId,
     ServicePatch, ServiceProviders, Team, ValidationError,
@@ -29,7 +30,7 @@ pub enum CatalogError {
 /// Provider and service use cases for one account.
 pub struct Catalog<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: CatalogPorts<'a>,
     /// The account acting.
     pub account: &'a AccountId,
 }

@@ -14,7 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::ports::{FeedBooking, Ports, StorageError};
+use super::port_sets::FeedPorts;
+use crate::ports::{FeedBooking, StorageError};
 use crate::{Provider, ProviderId};
 
 use super::CatalogError;
@@ -50,7 +51,7 @@ pub fn plausible_feed_token(token: &str) -> bool {
 /// Feed use cases for one account.
 pub struct Feeds<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: FeedPorts<'a>,
     /// The key tokens are derived from.
     pub key: &'a [u8],
 }

@@ -6,7 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::availability::service_counts;
 use super::bookings::{BookingError, Bookings, check_whole_minute};
-use crate::ports::{CreateHoldError, Ports, StorageError};
+use super::port_sets::HoldPorts;
+use crate::ports::{CreateHoldError, StorageError};
 use crate::scheduling::{Blockers, Reason, SlotRules, check};
 use crate::{
     AccountId, ApiKeyId, Assignment, Hold, HoldId, IdKind, MAX_ACTIVE_HOLDS_PER_KEY, ProviderId,
@@ -97,7 +98,7 @@ fn whole_second_after(t: Timestamp) -> Timestamp {
 /// Hold use cases for one account, acting with one API key.
 pub struct Holds<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: HoldPorts<'a>,
     /// The account acting.
     pub account: &'a AccountId,
     /// The key acting (the per-key limit counts its holds).
@@ -107,7 +108,7 @@ pub struct Holds<'a> {
 impl Holds<'_> {
     fn bookings(&self) -> Bookings<'_> {
         Bookings {
-            ports: self.ports,
+            ports: self.ports.into(),
             account: self.account,
             // Holds only read services and explain conflicts through this;
             // they never create a booking, the one use of the link key.

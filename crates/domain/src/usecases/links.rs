@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::ports::Ports;
+use crate::ports::IdGenerator;
 use crate::{Booking, ManageLink};
 
 /// How many random characters (base62) a link's salt has: about 131 bits.
@@ -44,8 +44,8 @@ pub fn plausible_manage_token(token: &str) -> bool {
 }
 
 /// A new link for booking `booking`: a fresh salt and its token's hash.
-pub fn new_manage_link(ports: &Ports, key: &[u8], booking: &str) -> ManageLink {
-    let salt = ports.ids.secret(SALT_LEN);
+pub fn new_manage_link(ids: &dyn IdGenerator, key: &[u8], booking: &str) -> ManageLink {
+    let salt = ids.secret(SALT_LEN);
     let hash = hash_manage_token(&derive_manage_token(key, booking, &salt));
     ManageLink { salt, hash }
 }

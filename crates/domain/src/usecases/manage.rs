@@ -20,7 +20,8 @@ use jiff::Timestamp;
 use super::availability::{AvailabilityError, AvailabilityQuery, resolve_range, service_counts};
 use super::bookings::{BookingError, Bookings, Gate};
 use super::links::{hash_manage_token, plausible_manage_token};
-use crate::ports::{Ports, StorageError};
+use super::port_sets::ManagePorts;
+use crate::ports::StorageError;
 use crate::scheduling::{Blockers, BusyTimes, Slot, SlotRules, available_slots, busy_lookup_range};
 use crate::{Actor, Booking, Minutes, Service};
 
@@ -86,7 +87,7 @@ pub(super) fn cutoff_gate(cutoff: Minutes) -> Gate {
 /// The customer-link use cases (no account: the token names the booking).
 pub struct Manage<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: ManagePorts<'a>,
     /// The key tokens are derived from.
     pub key: &'a [u8],
 }
@@ -123,7 +124,7 @@ impl Manage<'_> {
 
     fn bookings<'b>(&'b self, opened: &'b Opened) -> Bookings<'b> {
         Bookings {
-            ports: self.ports,
+            ports: self.ports.into(),
             account: &opened.booking.account_id,
             link_key: self.key,
         }

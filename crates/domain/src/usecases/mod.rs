@@ -14,6 +14,7 @@ mod feeds;
 mod holds;
 mod links;
 mod manage;
+mod port_sets;
 mod reminders;
 mod time_off;
 mod webhooks;
@@ -41,6 +42,11 @@ pub use links::{
     plausible_manage_token,
 };
 pub use manage::{Manage, ManageError, Opened};
+pub use port_sets::{
+    AvailabilityPorts, BookingPorts, BusyPorts, CalendarPorts, CalendarWritePorts, CatalogPorts,
+    CompletionPorts, FeedPorts, HoldPorts, ManagePorts, ReminderPorts, SyncPorts, TimeOffPorts,
+    WebhookPorts,
+};
 pub use reminders::send_due_reminders;
 pub use time_off::{CreatedTimeOff, TimeOffError, TimeOffs};
 pub use webhooks::{NewWebhook, WebhookError, Webhooks};

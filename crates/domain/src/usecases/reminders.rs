@@ -1,7 +1,8 @@
 //! The reminder round: sends `booking.reminder` for every due (booking,
 //! offset) pair, each exactly once across processes.
 
-use crate::ports::{Ports, StorageError};
+use super::port_sets::ReminderPorts;
+use crate::ports::StorageError;
 use crate::{Actor, BookingEvent, EventId, EventKind, IdKind, due_offsets};
 
 /// Bookings read per page of the round's scan.
@@ -12,7 +13,7 @@ const PAGE: u32 = 500;
 /// returns how many it sent. The store records each reminder with its
 /// event in one transaction under a unique key, so a reminder another
 /// process sent first (or this one, in an earlier round) is skipped.
-pub async fn send_due_reminders(ports: &Ports) -> Result<usize, StorageError> {
+pub async fn send_due_reminders(ports: ReminderPorts<'_>) -> Result<usize, StorageError> {
     let now = ports.clock.now();
     let mut after = None;
     let mut sent = 0;

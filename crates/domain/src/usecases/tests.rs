@@ -70,59 +70,27 @@ fn seed_service(auto_confirm: bool) -> Service {
     }
 }
 
-struct Mocks {
-    accounts: MockAccountStore,
-    providers: MockProviderStore,
-    services: MockServiceStore,
-    bookings: MockBookingStore,
-    webhooks: MockWebhookStore,
-    targets: MockWebhookTargets,
-    calendars: MockCalendarStore,
-    time_off: MockTimeOffStore,
-    now: Timestamp,
+/// The instant the fake clock shows unless a test sets another.
+fn now() -> Timestamp {
+    ts("2027-01-10T12:00:00Z")
 }
 
-/// A busy source that is never asked (the booking tests have no calendars).
-struct NoCalendars;
-
-#[async_trait::async_trait]
-impl crate::BusySource for NoCalendars {
-    async fn fetch(
-        &self,
-        _: crate::FetchRequest<'_>,
-    ) -> Result<crate::FetchOutcome, crate::FetchError> {
-        Err(crate::FetchError::Upstream("not in these tests".into()))
-    }
+/// The clock and id generator most use cases read: the clock stands still
+/// at one instant, ids count up (`bk_0`, `evt_1`, ...), secrets are `a`s.
+/// Each test builds the store mocks its use case takes (see
+/// [`super::port_sets`]) and lends them with these.
+struct Fakes {
+    clock: MockClock,
+    ids: MockIdGenerator,
 }
 
-#[async_trait::async_trait]
-impl crate::CalendarWriter for NoCalendars {
-    async fn write(
-        &self,
-        _: crate::WriteRequest<'_>,
-    ) -> Result<crate::WriteOutcome, crate::FetchError> {
-        Err(crate::FetchError::Upstream("not in these tests".into()))
-    }
-}
-
-impl Mocks {
+impl Fakes {
     fn new() -> Self {
-        Mocks {
-            accounts: MockAccountStore::new(),
-            providers: MockProviderStore::new(),
-            services: MockServiceStore::new(),
-            bookings: MockBookingStore::new(),
-            webhooks: MockWebhookStore::new(),
-            targets: MockWebhookTargets::new(),
-            calendars: MockCalendarStore::new(),
-            time_off: MockTimeOffStore::new(),
-            now: ts("2027-01-10T12:00:00Z"),
-        }
+        Self::at(now())
     }
 
-    fn ports(self) -> Ports {
+    fn at(now: Timestamp) -> Self {
         let mut clock = MockClock::new();
-        let now = self.now;
         clock.expect_now().returning(move || now);
         let counter = Arc::new(AtomicUsize::new(0));
         let mut ids = MockIdGenerator::new();
@@ -136,23 +104,7 @@ impl Mocks {
         ids.expect_webhook_secret()
             .returning(|| "whsec_c2VjcmV0".to_owned());
         ids.expect_secret().returning(|len| "a".repeat(len));
-        Ports {
-            accounts: Arc::new(self.accounts),
-            providers: Arc::new(self.providers),
-            services: Arc::new(self.services),
-            bookings: Arc::new(self.bookings),
-            idempotency: Arc::new(MockIdempotencyStore::new()),
-            webhooks: Arc::new(self.webhooks),
-            feeds: Arc::new(MockFeedStore::new()),
-            calendars: Arc::new(self.calendars),
-            time_off: Arc::new(self.time_off),
-            busy_source: Arc::new(NoCalendars),
-            calendar_writer: Arc::new(NoCalendars),
-            targets: Arc::new(self.targets),
-            health: Arc::new(MockHealthCheck::new()),
-            clock: Arc::new(clock),
-            ids: Arc::new(ids),
-        }
+        Fakes { clock, ids }
     }
 }
 
@@ -197,14 +149,15 @@ fn booking_at(at: &str, status: BookingStatus) -> Booking {
 
 #[tokio::test]
 async fn a_booking_is_inserted_with_its_created_event() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings
+    bookings
         .expect_busy_sources()
         .returning(|_, _, _, _| Ok(BusySources::default()));
-    m.bookings
+    bookings
         .expect_insert_booking()
         .withf(|b, events| {
             b.status == BookingStatus::Pending
@@ -215,10 +168,15 @@ async fn a_booking_is_inserted_with_its_created_event() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -232,14 +190,15 @@ async fn a_booking_is_inserted_with_its_created_event() {
 
 #[tokio::test]
 async fn auto_confirm_records_created_then_confirmed() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(true))));
-    m.bookings
+    bookings
         .expect_busy_sources()
         .returning(|_, _, _, _| Ok(BusySources::default()));
-    m.bookings
+    bookings
         .expect_insert_booking()
         .withf(|b, events| {
             b.status == BookingStatus::Confirmed
@@ -249,10 +208,15 @@ async fn auto_confirm_records_created_then_confirmed() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -263,13 +227,14 @@ async fn auto_confirm_records_created_then_confirmed() {
 
 #[tokio::test]
 async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
     // The 15:00Z hour is taken: the store says so on insert, and busy
     // sources (read only to explain the conflict) show it.
-    m.bookings
+    bookings
         .expect_busy_sources()
         .times(1)
         .returning(|_, _, _, _| {
@@ -284,13 +249,18 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
                 ..BusySources::default()
             })
         });
-    m.bookings
+    bookings
         .expect_insert_booking()
         .returning(|_, _| Err(CreateBookingError::Conflict));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -318,18 +288,24 @@ async fn a_store_conflict_becomes_booking_conflict_with_the_next_slot() {
 
 #[tokio::test]
 async fn archived_and_unknown_services_are_invalid_without_touching_bookings() {
-    let mut m = Mocks::new();
-    m.services.expect_get_service_cached().returning(|_, id| {
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services.expect_get_service_cached().returning(|_, id| {
         Ok((id.as_str() == "srv_consultation").then(|| Service {
             archived: true,
             ..seed_service(false)
         }))
     });
-    m.bookings.expect_insert_booking().never();
-    let ports = m.ports();
+    bookings.expect_insert_booking().never();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -347,20 +323,27 @@ async fn archived_and_unknown_services_are_invalid_without_touching_bookings() {
 
 #[tokio::test]
 async fn storage_errors_are_never_not_found() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    let providers = MockProviderStore::new();
+    services
         .expect_get_service()
         .returning(|_, _| Err(StorageError::Unavailable("disk gone".into())));
-    m.services
+    services
         .expect_get_service_cached()
         .returning(|_, _| Err(StorageError::Unavailable("disk gone".into())));
-    m.bookings
+    bookings
         .expect_get_booking()
         .returning(|_, _| Err(StorageError::Internal("corrupt row".into())));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let catalog = Catalog {
-        ports: &ports,
+        ports: CatalogPorts {
+            providers: &providers,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     };
     assert!(matches!(
@@ -372,7 +355,12 @@ async fn storage_errors_are_never_not_found() {
         Err(CatalogError::Storage(_))
     ));
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -392,15 +380,21 @@ async fn storage_errors_are_never_not_found() {
 
 #[tokio::test]
 async fn whole_minutes_only() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_insert_booking().never();
-    let ports = m.ports();
+    bookings.expect_insert_booking().never();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -416,10 +410,11 @@ async fn whole_minutes_only() {
 
 #[tokio::test]
 async fn a_lost_race_is_retried_from_the_fresh_row() {
-    let mut m = Mocks::new();
+    let mut bookings = MockBookingStore::new();
+    let services = MockServiceStore::new();
     let reads = Arc::new(AtomicUsize::new(0));
     let r = reads.clone();
-    m.bookings.expect_get_booking().returning(move |_, _| {
+    bookings.expect_get_booking().returning(move |_, _| {
         r.fetch_add(1, Ordering::SeqCst);
         Ok(Some(booking_at(
             "2027-01-18T15:00:00Z",
@@ -428,7 +423,7 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
     });
     let writes = Arc::new(AtomicUsize::new(0));
     let w = writes.clone();
-    m.bookings
+    bookings
         .expect_update_booking()
         .withf(|prev, next, events| {
             prev.status == BookingStatus::Pending
@@ -443,10 +438,15 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
                 Ok(())
             }
         });
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -458,18 +458,24 @@ async fn a_lost_race_is_retried_from_the_fresh_row() {
 
 #[tokio::test]
 async fn invalid_transitions_report_the_status() {
-    let mut m = Mocks::new();
-    m.bookings.expect_get_booking().returning(|_, _| {
+    let mut bookings = MockBookingStore::new();
+    let services = MockServiceStore::new();
+    bookings.expect_get_booking().returning(|_, _| {
         Ok(Some(booking_at(
             "2027-01-18T15:00:00Z",
             BookingStatus::Cancelled,
         )))
     });
-    m.bookings.expect_update_booking().never();
-    let ports = m.ports();
+    bookings.expect_update_booking().never();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -487,21 +493,22 @@ async fn invalid_transitions_report_the_status() {
 
 #[tokio::test]
 async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_get_booking().returning(|_, _| {
+    bookings.expect_get_booking().returning(|_, _| {
         Ok(Some(booking_at(
             "2027-01-18T15:00:00Z",
             BookingStatus::Confirmed,
         )))
     });
-    m.bookings
+    bookings
         .expect_busy_sources()
         .withf(|_, _, _, excluding| excluding.as_ref().map(|b| b.as_str()) == Some("bk_1"))
         .returning(|_, _, _, _| Ok(BusySources::default()));
-    m.bookings
+    bookings
         .expect_update_booking()
         .withf(|_, next, events| {
             next.sequence == 1
@@ -511,10 +518,15 @@ async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() 
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -528,7 +540,7 @@ async fn reschedule_ignores_the_booking_itself_and_records_the_previous_start() 
 #[tokio::test]
 async fn keys_are_checked_by_hash_and_revocation() {
     let (hash, lookup) = hash_key(&format!("sk_{}", "a".repeat(40)));
-    let mut m = Mocks::new();
+    let mut accounts = MockAccountStore::new();
     let record = ApiKeyRecord {
         id: crate::ApiKeyId::from_trusted("key_1"),
         account_id: account(),
@@ -544,7 +556,7 @@ async fn keys_are_checked_by_hash_and_revocation() {
     };
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    m.accounts.expect_keys_by_lookup().returning(move |l| {
+    accounts.expect_keys_by_lookup().returning(move |l| {
         assert_eq!(l.len(), 16);
         Ok(match c.fetch_add(1, Ordering::SeqCst) {
             0 => vec![record.clone()],
@@ -552,11 +564,11 @@ async fn keys_are_checked_by_hash_and_revocation() {
             _ => vec![],
         })
     });
-    let ports = m.ports();
+    let f = Fakes::new();
     let keys = ApiKeys {
-        store: ports.accounts.as_ref(),
-        clock: ports.clock.as_ref(),
-        ids: ports.ids.as_ref(),
+        store: &accounts,
+        clock: &f.clock,
+        ids: &f.ids,
     };
     let good = format!("sk_{}", "a".repeat(40));
     assert_eq!(
@@ -585,8 +597,9 @@ async fn keys_are_checked_by_hash_and_revocation() {
 
 #[tokio::test]
 async fn services_without_a_provider_go_to_the_default_one() {
-    let mut m = Mocks::new();
-    m.providers.expect_default_provider().returning(|acc| {
+    let mut providers = MockProviderStore::new();
+    let mut services = MockServiceStore::new();
+    providers.expect_default_provider().returning(|acc| {
         Ok(Some(crate::Provider {
             id: ProviderId::from_trusted("prv_default"),
             account_id: acc.clone(),
@@ -597,15 +610,20 @@ async fn services_without_a_provider_go_to_the_default_one() {
             updated_at: ts("2027-01-01T00:00:00Z"),
         }))
     });
-    m.services
+    services
         .expect_create_service()
         .withf(|s| s.provider_id.as_str() == "prv_default" && s.id.as_str() == "srv_consultation")
         .times(1)
         .returning(|_| Err(CreateServiceError::AlreadyExists));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let catalog = Catalog {
-        ports: &ports,
+        ports: CatalogPorts {
+            providers: &providers,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     };
     let s = seed_service(false);
@@ -639,15 +657,21 @@ async fn services_without_a_provider_go_to_the_default_one() {
 
 #[tokio::test]
 async fn webhook_urls_refused_by_the_guard_are_validation_errors() {
-    let mut m = Mocks::new();
-    m.targets
+    let mut webhooks = MockWebhookStore::new();
+    let mut targets = MockWebhookTargets::new();
+    targets
         .expect_check()
         .returning(|_| Err("resolves to a private address (loopback)".into()));
-    m.webhooks.expect_create_webhook_within().never();
-    let ports = m.ports();
+    webhooks.expect_create_webhook_within().never();
+    let f = Fakes::new();
     let acc = account();
     let err = Webhooks {
-        ports: &ports,
+        ports: WebhookPorts {
+            webhooks: &webhooks,
+            targets: &targets,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     }
     .create(
@@ -668,16 +692,22 @@ async fn webhook_urls_refused_by_the_guard_are_validation_errors() {
 
 #[tokio::test]
 async fn new_webhooks_get_every_event_and_a_secret() {
-    let mut m = Mocks::new();
-    m.targets.expect_check().returning(|_| Ok(()));
-    m.webhooks
+    let mut webhooks = MockWebhookStore::new();
+    let mut targets = MockWebhookTargets::new();
+    targets.expect_check().returning(|_| Ok(()));
+    webhooks
         .expect_create_webhook_within()
         .times(1)
         .returning(|_, limit| Ok(limit == 20));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let endpoint = Webhooks {
-        ports: &ports,
+        ports: WebhookPorts {
+            webhooks: &webhooks,
+            targets: &targets,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     }
     .create(
@@ -697,14 +727,20 @@ async fn new_webhooks_get_every_event_and_a_secret() {
 
 #[tokio::test]
 async fn storage_errors_are_not_turned_into_not_found() {
-    let mut m = Mocks::new();
-    m.webhooks
+    let mut webhooks = MockWebhookStore::new();
+    let targets = MockWebhookTargets::new();
+    webhooks
         .expect_get_webhook()
         .returning(|_, _| Err(StorageError::Unavailable("down".into())));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let err = Webhooks {
-        ports: &ports,
+        ports: WebhookPorts {
+            webhooks: &webhooks,
+            targets: &targets,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     }
     .get("wh_1")
@@ -712,7 +748,12 @@ async fn storage_errors_are_not_turned_into_not_found() {
     .unwrap_err();
     assert!(matches!(err, WebhookError::Storage(_)), "{err:?}");
     let err = Webhooks {
-        ports: &ports,
+        ports: WebhookPorts {
+            webhooks: &webhooks,
+            targets: &targets,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     }
     .get("bk_1")
@@ -723,16 +764,16 @@ async fn storage_errors_are_not_turned_into_not_found() {
 
 #[tokio::test]
 async fn automatic_completion_skips_bookings_another_process_changed() {
-    let mut m = Mocks::new();
+    let mut bookings = MockBookingStore::new();
     let mut a = booking_at("2027-01-08T15:00:00Z", BookingStatus::Confirmed);
     a.id = BookingId::from_trusted("bk_a");
     let mut b = a.clone();
     b.id = BookingId::from_trusted("bk_b");
     let due = vec![a, b];
-    m.bookings
+    bookings
         .expect_due_for_completion()
         .returning(move |_, _| Ok(due.clone()));
-    m.bookings
+    bookings
         .expect_update_booking()
         .times(2)
         .returning(|prev, updated, events| {
@@ -746,14 +787,19 @@ async fn automatic_completion_skips_bookings_another_process_changed() {
                 Err(UpdateBookingError::Stale)
             }
         });
-    let ports = m.ports();
-    assert_eq!(complete_ended(&ports, 100).await.unwrap(), 1);
+    let f = Fakes::new();
+    let ports = CompletionPorts {
+        bookings: &bookings,
+        clock: &f.clock,
+        ids: &f.ids,
+    };
+    assert_eq!(complete_ended(ports, 100).await.unwrap(), 1);
 }
 
 // ---------------------------------------------------------------- time off
 
-fn known_provider(m: &mut Mocks) {
-    m.providers.expect_get_provider().returning(|acc, id| {
+fn known_provider(providers: &mut MockProviderStore) {
+    providers.expect_get_provider().returning(|acc, id| {
         Ok((id.as_str() == "prv_default").then(|| crate::Provider {
             id: id.clone(),
             account_id: acc.clone(),
@@ -768,9 +814,10 @@ fn known_provider(m: &mut Mocks) {
 
 #[tokio::test]
 async fn time_off_gets_a_generated_id_and_answers_the_overlapping_bookings() {
-    let mut m = Mocks::new();
-    known_provider(&mut m);
-    m.time_off
+    let mut providers = MockProviderStore::new();
+    let mut time_off = MockTimeOffStore::new();
+    known_provider(&mut providers);
+    time_off
         .expect_create_time_off()
         .withf(|t| {
             t.id.as_str().starts_with("off_")
@@ -782,10 +829,15 @@ async fn time_off_gets_a_generated_id_and_answers_the_overlapping_bookings() {
         })
         .times(1)
         .returning(|_| Ok(vec![BookingId::from_trusted("bk_1")]));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = TimeOffs {
-        ports: &ports,
+        ports: TimeOffPorts {
+            providers: &providers,
+            time_off: &time_off,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     };
     let new = crate::NewTimeOff::new(
@@ -804,13 +856,19 @@ async fn time_off_gets_a_generated_id_and_answers_the_overlapping_bookings() {
 
 #[tokio::test]
 async fn time_off_of_an_unknown_provider_or_with_fractional_seconds_is_not_stored() {
-    let mut m = Mocks::new();
-    known_provider(&mut m);
-    m.time_off.expect_create_time_off().never();
-    let ports = m.ports();
+    let mut providers = MockProviderStore::new();
+    let mut time_off = MockTimeOffStore::new();
+    known_provider(&mut providers);
+    time_off.expect_create_time_off().never();
+    let f = Fakes::new();
     let acc = account();
     let uc = TimeOffs {
-        ports: &ports,
+        ports: TimeOffPorts {
+            providers: &providers,
+            time_off: &time_off,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     };
     let new =
@@ -834,22 +892,28 @@ async fn time_off_of_an_unknown_provider_or_with_fractional_seconds_is_not_store
 
 #[tokio::test]
 async fn deleting_unknown_time_off_is_not_found_and_storage_errors_stay_errors() {
-    let mut m = Mocks::new();
-    known_provider(&mut m);
-    m.time_off
+    let mut providers = MockProviderStore::new();
+    let mut time_off = MockTimeOffStore::new();
+    known_provider(&mut providers);
+    time_off
         .expect_delete_time_off()
         .returning(|_, _, id| match id.as_str() {
             "off_gone" => Ok(false),
             "off_1" => Ok(true),
             _ => Err(StorageError::Unavailable("down".into())),
         });
-    m.time_off
+    time_off
         .expect_list_time_off()
         .returning(|_, _, _, _, _| Err(StorageError::Internal("broken".into())));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = TimeOffs {
-        ports: &ports,
+        ports: TimeOffPorts {
+            providers: &providers,
+            time_off: &time_off,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
     };
     uc.delete("prv_default", "off_1").await.unwrap();
@@ -911,13 +975,14 @@ fn team_service(assignment: crate::Assignment) -> Service {
 
 #[tokio::test]
 async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_conflict() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(team_service(crate::Assignment::RoundRobin))));
     // prv_a is busy at the time by the read; prv_b has one booking that day,
     // prv_c none: the order is prv_c, prv_b, then prv_a.
-    m.bookings
+    bookings
         .expect_busy_times()
         .returning(|_, provider, _, _, _| {
             Ok(if provider.as_str() == "prv_a" {
@@ -929,7 +994,7 @@ async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_con
                 Vec::new()
             })
         });
-    m.bookings.expect_team_loads().returning(|_, _, _| {
+    bookings.expect_team_loads().returning(|_, _, _| {
         Ok(vec![(
             ProviderId::from_trusted("prv_b"),
             crate::scheduling::ProviderLoad {
@@ -942,7 +1007,7 @@ async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_con
     let seen = Arc::clone(&tried);
     // A concurrent booking took prv_c first: the store refuses it, and
     // prv_b gets the booking.
-    m.bookings
+    bookings
         .expect_insert_booking()
         .times(2)
         .returning(move |b, events| {
@@ -959,10 +1024,15 @@ async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_con
                 Ok(())
             }
         });
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -976,11 +1046,12 @@ async fn round_robin_tries_the_least_loaded_free_provider_then_the_next_on_a_con
 
 #[tokio::test]
 async fn a_collective_booking_is_one_insert_naming_every_provider() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(team_service(crate::Assignment::Collective))));
-    m.bookings
+    bookings
         .expect_insert_booking()
         .withf(|b, _| {
             b.provider_id.as_str() == "prv_a"
@@ -992,10 +1063,15 @@ async fn a_collective_booking_is_one_insert_naming_every_provider() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -1031,11 +1107,12 @@ fn key() -> crate::ApiKeyId {
 
 #[tokio::test]
 async fn a_hold_is_stored_with_its_expiry_from_the_clock() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings
+    bookings
         .expect_insert_hold()
         .withf(|h, max| {
             h.expires_at == ts("2027-01-10T12:00:30Z")
@@ -1045,10 +1122,15 @@ async fn a_hold_is_stored_with_its_expiry_from_the_clock() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let ports = m.ports();
+    let f = Fakes::new();
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: HoldPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         key: &key,
     };
@@ -1070,15 +1152,21 @@ async fn a_hold_is_stored_with_its_expiry_from_the_clock() {
 
 #[tokio::test]
 async fn a_hold_for_another_provider_is_a_validation_error() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_insert_hold().never();
-    let ports = m.ports();
+    bookings.expect_insert_hold().never();
+    let f = Fakes::new();
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: HoldPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         key: &key,
     };
@@ -1096,19 +1184,25 @@ async fn a_hold_for_another_provider_is_a_validation_error() {
 
 #[tokio::test]
 async fn too_many_holds_wait_for_the_earliest_expiry() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_insert_hold().returning(|_, _| {
+    bookings.expect_insert_hold().returning(|_, _| {
         Err(CreateHoldError::TooMany {
             earliest_expiry: Some(ts("2027-01-10T12:01:40Z")),
         })
     });
-    let ports = m.ports();
+    let f = Fakes::new();
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: HoldPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         key: &key,
     };
@@ -1133,19 +1227,24 @@ async fn too_many_holds_wait_for_the_earliest_expiry() {
 /// A hold read at `now` (the mocked clock) made at 12:00:00 with a
 /// 30-second lifetime.
 async fn hold_seen_at(now: &str) -> Result<crate::Hold, HoldError> {
-    let mut m = Mocks::new();
-    m.now = ts(now);
-    m.bookings.expect_get_hold().returning(|_, _| {
+    let mut bookings = MockBookingStore::new();
+    let services = MockServiceStore::new();
+    bookings.expect_get_hold().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T12:00:00Z",
             30,
         )))
     });
-    let ports = m.ports();
+    let f = Fakes::at(ts(now));
     let (acc, key) = (account(), key());
     let uc = Holds {
-        ports: &ports,
+        ports: HoldPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         key: &key,
     };
@@ -1163,24 +1262,29 @@ async fn under_a_fake_clock_a_hold_lasts_until_its_expiry_and_not_a_second_more(
 
 #[tokio::test]
 async fn booking_with_an_expired_hold_is_hold_expired_without_writing() {
-    let mut m = Mocks::new();
-    m.now = ts("2027-01-10T12:00:31Z");
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_get_hold().returning(|_, _| {
+    bookings.expect_get_hold().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T12:00:00Z",
             30,
         )))
     });
-    m.bookings.expect_insert_booking_from_hold().never();
-    m.bookings.expect_insert_booking().never();
-    let ports = m.ports();
+    bookings.expect_insert_booking_from_hold().never();
+    bookings.expect_insert_booking().never();
+    let f = Fakes::at(ts("2027-01-10T12:00:31Z"));
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -1194,19 +1298,19 @@ async fn booking_with_an_expired_hold_is_hold_expired_without_writing() {
 
 #[tokio::test]
 async fn booking_with_a_live_hold_converts_it_and_must_match_it() {
-    let mut m = Mocks::new();
-    m.now = ts("2027-01-10T12:00:20Z");
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_get_hold().returning(|_, _| {
+    bookings.expect_get_hold().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T12:00:00Z",
             30,
         )))
     });
-    m.bookings
+    bookings
         .expect_insert_booking_from_hold()
         .withf(|b, events, hold, cap| {
             hold.as_str() == "hld_1"
@@ -1216,10 +1320,15 @@ async fn booking_with_a_live_hold_converts_it_and_must_match_it() {
         })
         .times(1)
         .returning(|_, _, _, _| Ok(()));
-    let ports = m.ports();
+    let f = Fakes::at(ts("2027-01-10T12:00:20Z"));
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };
@@ -1237,24 +1346,30 @@ async fn booking_with_a_live_hold_converts_it_and_must_match_it() {
 
 #[tokio::test]
 async fn a_used_hold_is_hold_expired() {
-    let mut m = Mocks::new();
-    m.services
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_get_hold().returning(|_, _| {
+    bookings.expect_get_hold().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T11:59:00Z",
             300,
         )))
     });
-    m.bookings
+    bookings
         .expect_insert_booking_from_hold()
         .returning(|_, _, _, _| Err(ConvertHoldError::HoldGone));
-    let ports = m.ports();
+    let f = Fakes::new();
     let acc = account();
     let uc = Bookings {
-        ports: &ports,
+        ports: BookingPorts {
+            bookings: &bookings,
+            services: &services,
+            clock: &f.clock,
+            ids: &f.ids,
+        },
         account: &acc,
         link_key: b"key",
     };

@@ -3,7 +3,8 @@
 
 use jiff::Timestamp;
 
-use crate::ports::{Page, PageRequest, Ports, StorageError};
+use super::port_sets::TimeOffPorts;
+use crate::ports::{Page, PageRequest, StorageError};
 use crate::{
     AccountId, BookingId, IdKind, NewTimeOff, Provider, ProviderId, TimeOff, TimeOffId,
     ValidationError,
@@ -36,7 +37,7 @@ pub struct CreatedTimeOff {
 /// Time-off use cases for one account.
 pub struct TimeOffs<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: TimeOffPorts<'a>,
     /// The account acting.
     pub account: &'a AccountId,
 }

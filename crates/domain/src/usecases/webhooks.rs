@@ -1,6 +1,7 @@
 //! Webhook endpoints: management, the delivery log and redelivery.
 
-use crate::ports::{Page, PageRequest, Ports, StorageError};
+use super::port_sets::WebhookPorts;
+use crate::ports::{Page, PageRequest, StorageError};
 use crate::{
     AccountId, Delivery, DeliveryId, EventSet, IdKind, MAX_URL_LEN, ValidationError,
     WebhookEndpoint, WebhookId, WebhookPatch,
@@ -37,7 +38,7 @@ pub struct NewWebhook {
 /// Webhook use cases for one account.
 pub struct Webhooks<'a> {
     /// The ports.
-    pub ports: &'a Ports,
+    pub ports: WebhookPorts<'a>,
     /// The account acting.
     pub account: &'a AccountId,
 }

@@ -30,7 +30,7 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 
 fn bookings<'a>(state: &'a AppState, tenant: &'a Tenant) -> Bookings<'a> {
     Bookings {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
         link_key: &state.feeds.key,
     }

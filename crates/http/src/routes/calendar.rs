@@ -33,7 +33,7 @@ const CALENDAR: &str = "text/calendar; charset=utf-8";
 
 fn feeds(state: &AppState) -> Feeds<'_> {
     Feeds {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         key: &state.feeds.key,
     }
 }
@@ -226,7 +226,7 @@ pub async fn booking(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let bookings = Bookings {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
         link_key: &state.feeds.key,
     };

@@ -23,7 +23,7 @@ use crate::wire::{CalendarList, CalendarOut, CreateCalendar, SyncList, SyncOut};
 
 fn calendars<'a>(state: &'a AppState, tenant: &'a Tenant) -> Calendars<'a> {
     Calendars {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
     }
 }
@@ -134,7 +134,7 @@ async fn sync_within(
             let permits = Arc::clone(&permits);
             tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                sync_connection(&ports, &connection).await
+                sync_connection((&ports).into(), &connection).await
             })
         })
         .collect();

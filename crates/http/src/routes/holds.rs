@@ -14,7 +14,7 @@ use crate::wire::{CreateHold, HoldOut};
 
 fn holds<'a>(state: &'a AppState, tenant: &'a Tenant) -> Holds<'a> {
     Holds {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
         key: &tenant.0.key_id,
     }

@@ -26,7 +26,7 @@ use crate::wire::{
 /// The customer-link use cases.
 pub(crate) fn manage(state: &AppState) -> Manage<'_> {
     Manage {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         key: &state.feeds.key,
     }
 }

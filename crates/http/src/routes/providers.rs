@@ -11,7 +11,7 @@ use crate::wire::{CreateProvider, ProviderList, ProviderOut, UpdateProvider};
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
     Catalog {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
     }
 }

@@ -16,7 +16,7 @@ use crate::wire::{
 
 fn catalog<'a>(state: &'a AppState, tenant: &'a Tenant) -> Catalog<'a> {
     Catalog {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
     }
 }
@@ -175,7 +175,7 @@ pub async fn availability(
     q: QueryParams<RangeParams>,
 ) -> Result<HttpResponse, ApiError> {
     let uc = Availability {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
     };
     // Unknown service first (404), then the range (400).
@@ -241,7 +241,7 @@ pub async fn explain(
     q: QueryParams<ExplainParams>,
 ) -> Result<HttpResponse, ApiError> {
     let uc = Availability {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
     };
     // Unknown service first (404), then the instant (400).

@@ -12,7 +12,7 @@ use crate::wire::{CreateTimeOff, TimeOffCreated, TimeOffList, TimeOffOut, parse_
 
 fn time_off<'a>(state: &'a AppState, tenant: &'a Tenant) -> TimeOffs<'a> {
     TimeOffs {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
     }
 }

@@ -14,7 +14,7 @@ use crate::wire::{
 
 fn webhooks<'a>(state: &'a AppState, tenant: &'a Tenant) -> Webhooks<'a> {
     Webhooks {
-        ports: &state.ports,
+        ports: (&state.ports).into(),
         account: &tenant.0.account_id,
     }
 }
