@@ -6,7 +6,7 @@ BEGIN IMMEDIATE; the conflict check (active bookings of the provider whose
 occupied range overlaps); the external busy-block check; the booking row; its
 event row (with the booking's JSON snapshot); the webhook fan-out
 (INSERT ... SELECT over the account's endpoints); COMMIT. Same file, same
-pragmas (WAL, synchronous=NORMAL, foreign keys) as the store's connections.
+pragmas (WAL, synchronous=FULL: a commit waits for its fsync; foreign keys) as the store's connections.
 
 Usage: sqlite-baseline.py DB_PATH ACCOUNT PROVIDER DURATION
 Prints: RESULT bookings=N duration_us=N
@@ -19,7 +19,7 @@ import time
 path, account, provider, duration = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 conn = sqlite3.connect(path, isolation_level=None)
 for pragma in ("busy_timeout = 5000", "journal_mode = WAL", "foreign_keys = ON",
-               "synchronous = NORMAL"):
+               "synchronous = FULL"):
     conn.execute("PRAGMA " + pragma)
 
 MAX_OCCUPIED = (1440 + 2 * 10080) * 60

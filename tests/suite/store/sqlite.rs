@@ -132,3 +132,39 @@ async fn a_secret_copied_to_another_row_is_a_storage_error_and_a_wrong_key_refus
     drop(store);
     secrets::assert_wrong_key(SqliteStore::open(&path, secrets::another_keyring()).map(|_| ()));
 }
+
+/// Read-your-writes through the single writer and the reader pool: a write
+/// answered as done is seen by the very next read, on whichever pooled
+/// connection it lands, while the writer's group commits and the
+/// checkpoints (the checkpoint thread's, and the writer's own once the WAL
+/// passes its restart length) run under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_is_read_back_at_once_under_load() {
+    use booking_domain::ports::{ProviderStore, ServiceStore};
+
+    use super::fixtures;
+
+    let (_dir, store) = fresh();
+    let tenant = fixtures::tenant(&store, "rw").await;
+    let provider = fixtures::provider(&tenant.account, "P");
+    store.create_provider(&provider).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let (account, provider) = (tenant.account.clone(), provider.id.clone());
+            tokio::spawn(async move {
+                for _ in 0..400 {
+                    let service = fixtures::service(&account, &provider, 0, 0);
+                    store.create_service(&service).await.unwrap();
+                    let read = store.get_service(&account, &service.id).await.unwrap();
+                    assert!(read.is_some(), "{} not read back", service.id);
+                    let cached = store.get_service_cached(&account, &service.id).await;
+                    assert!(cached.unwrap().is_some(), "{} not read back", service.id);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
