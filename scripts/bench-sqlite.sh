@@ -49,8 +49,9 @@ result() { grep '^RESULT' | sed 's/RESULT //'; }
 rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# Warm-up, not measured: the read pool opens its connections.
-RUN=5 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
+# Warm-up, not measured: the read pool opens its connections (RUN=9: slots
+# no measured run uses).
+RUN=9 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 
 echo
 echo "## Booking creation on SQLite (${DURATION}s each)"
