@@ -1168,7 +1168,7 @@ async fn booking_with_an_expired_hold_is_hold_expired_without_writing() {
     m.services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_get_hold().returning(|_, _| {
+    m.bookings.expect_hold_for_booking().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T12:00:00Z",
@@ -1199,7 +1199,7 @@ async fn booking_with_a_live_hold_converts_it_and_must_match_it() {
     m.services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_get_hold().returning(|_, _| {
+    m.bookings.expect_hold_for_booking().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T12:00:00Z",
@@ -1241,7 +1241,7 @@ async fn a_used_hold_is_hold_expired() {
     m.services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    m.bookings.expect_get_hold().returning(|_, _| {
+    m.bookings.expect_hold_for_booking().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T11:59:00Z",
