@@ -195,8 +195,9 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 # Warm-up, not measured: the server's pool opens its connections and
 # prepares its statements on first use, which pgbench does before its clock
-# starts ("without initial connection time").
-RUN=5 wrk -t2 -c64 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
+# starts ("without initial connection time"). RUN=9: slots no measured run
+# uses.
+RUN=9 wrk -t2 -c64 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 
 echo
 echo "## Booking creation: API vs pgbench (${DURATION}s each; server pool $POOL connections; fsync=$fsync, synchronous_commit=$sync_commit)"
@@ -236,20 +237,30 @@ sleep 2
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
 echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
 
-# Holds (issue 16): a hold then its booking with hold_id, against plain
-# booking creation, both at 16 clients in this run. The pair should cost at
-# most twice a booking: pairs/s at least half of bookings/s.
+# Holds (issue 16): a hold then its booking with hold_id, between two plain
+# booking runs, all at 16 clients in this run on the database as it stands
+# then. The pair should cost at most twice a booking: pairs/s at least half
+# of the plain bookings/s beside it.
 settle
 echo
-echo "## Hold then book with hold_id vs plain booking, 16 clients (${DURATION}s each)"
+echo "## Hold then book with hold_id vs plain booking, 16 clients (${DURATION}s each, in this order)"
 printf '| case | bookings/s | requests/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- | --- |\n'
-r=$(RUN=$run wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
-run=$((run + 1))
-plain=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
-echo "| plain booking | $plain | $plain | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+# plain_row LABEL: one plain run, printed as a row; its bookings/s in $plain.
+plain_row() {
+  local r; r=$(RUN=$run wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+  run=$((run + 1))
+  plain=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+  echo "| plain booking ($1) | $plain | $plain | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+}
+plain_row before
+before=$plain
 settle
 r=$(RUN=0 wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/hold-then-book.lua "http://127.0.0.1:$PORT" | result)
-echo "| hold, then book with hold_id | $(rps "$(field "$r" pairs)" "$(field "$r" duration_us)") | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+pairs=$(rps "$(field "$r" pairs)" "$(field "$r" duration_us)")
+echo "| hold, then book with hold_id | $pairs | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+settle
+plain_row after
+awk -v a="$before" -v b="$plain" -v p="$pairs" 'BEGIN { if (p > 0) printf "(a pair costs %.2f plain bookings: the mean of the two plain rows over the pairs)\n", (a + b) / 2 / p }'
 
 # The write runs above left tens of thousands of new rows; vacuum them now
 # so autovacuum does not take a core away in the middle of the read runs

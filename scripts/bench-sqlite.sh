@@ -5,7 +5,8 @@
 # its own 15-minute slot), next to a single-connection baseline of the same
 # transaction (scripts/bench/sqlite-baseline.py: one BEGIN IMMEDIATE ...
 # COMMIT per booking, no HTTP) run on the same file in the same run; and a
-# hold then its booking with hold_id at 16 clients (issue 16).
+# hold then its booking with hold_id at 16 clients (issue 16), between two
+# plain 16-client runs on the file as it then stands.
 # Needs wrk (installed with apt when missing) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,8 +49,9 @@ result() { grep '^RESULT' | sed 's/RESULT //'; }
 rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# Warm-up, not measured: the read pool opens its connections.
-RUN=5 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
+# Warm-up, not measured: the read pool opens its connections (RUN=9: slots
+# no measured run uses).
+RUN=9 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 
 echo
 echo "## Booking creation on SQLite (${DURATION}s each)"
@@ -77,14 +79,28 @@ done
 sleep 2
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
 echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
-# Holds (issue 16): a hold then its booking with hold_id, at 16 clients
-# (the plain 16-client row above is the comparison: a pair should cost at
-# most two bookings).
+# Holds (issue 16): a hold then its booking with hold_id, at 16 clients,
+# between two plain 16-client booking runs on the same file as it stands
+# then (the rows above grew it by some 100,000 bookings, which the first
+# plain row did not have to carry): a pair should cost at most two
+# bookings, so pairs/s at least half the plain bookings/s beside it.
 echo
-echo "## Hold then book with hold_id on SQLite, 16 clients (${DURATION}s)"
+echo "## Hold then book with hold_id vs plain booking on SQLite, 16 clients (${DURATION}s each, in this order)"
 printf '| case | bookings/s | requests/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- | --- |\n'
+# plain_row LABEL: one plain run, printed as a row; its bookings/s in $plain.
+plain_row() {
+  local r; r=$(RUN=$run wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+  run=$((run + 1))
+  plain=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+  echo "| plain booking ($1) | $plain | $plain | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+}
+plain_row before
+before=$plain
 r=$(RUN=0 wrk -t2 -c16 -d${DURATION}s --latency -s scripts/bench/hold-then-book.lua "http://127.0.0.1:$PORT" | result)
-echo "| hold, then book with hold_id | $(rps "$(field "$r" pairs)" "$(field "$r" duration_us)") | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+pairs=$(rps "$(field "$r" pairs)" "$(field "$r" duration_us)")
+echo "| hold, then book with hold_id | $pairs | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+plain_row after
+awk -v a="$before" -v b="$plain" -v p="$pairs" 'BEGIN { if (p > 0) printf "(a pair costs %.2f plain bookings: the mean of the two plain rows over the pairs)\n", (a + b) / 2 / p }'
 
 # The baseline on the same file, with the server stopped (so it has the CPU
 # the server had).

@@ -494,6 +494,20 @@ pub trait BookingStore: Send + Sync {
         id: &HoldId,
     ) -> Result<Option<Hold>, StorageError>;
 
+    /// The hold to turn into a booking: [`BookingStore::get_hold`], except
+    /// that it MAY answer a hold that ended since (deleted or converted):
+    /// a store may answer from what its process wrote, since a hold's
+    /// content never changes, sparing a read before the conversion's write.
+    /// [`BookingStore::insert_booking_from_hold`] checks that the hold still
+    /// stands, atomically, whatever this answered.
+    async fn hold_for_booking(
+        &self,
+        account: &AccountId,
+        id: &HoldId,
+    ) -> Result<Option<Hold>, StorageError> {
+        self.get_hold(account, id).await
+    }
+
     /// Deletes the hold; `Ok(false)` when the account has no such hold.
     /// Readers of busy time MUST no longer see it once this returns.
     async fn delete_hold(&self, account: &AccountId, id: &HoldId) -> Result<bool, StorageError>;

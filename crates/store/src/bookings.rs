@@ -345,9 +345,13 @@ impl Store {
                     self.wake();
                 }
                 self.busy_changed(&write.row.account_id, &write.row.provider_id);
+                self.inner.holds.forget(hold);
                 Ok(())
             }
-            Err(TxError::HoldGone) => Err(ConvertHoldError::HoldGone),
+            Err(TxError::HoldGone) => {
+                self.inner.holds.forget(hold);
+                Err(ConvertHoldError::HoldGone)
+            }
             Err(TxError::Conflict) => Err(ConvertHoldError::Conflict),
             Err(e) => Err(ConvertHoldError::Storage(e.storage())),
         }
@@ -736,6 +740,7 @@ impl BookingStore for Store {
         {
             Ok(()) => {
                 self.busy_changed(&account, &provider);
+                self.inner.holds.made(hold);
                 Ok(())
             }
             Err(TxError::Conflict) => Err(CreateHoldError::Conflict),
@@ -767,7 +772,19 @@ impl BookingStore for Store {
         .await
     }
 
+    async fn hold_for_booking(
+        &self,
+        account: &AccountId,
+        id: &HoldId,
+    ) -> Result<Option<Hold>, StorageError> {
+        match self.inner.holds.get(account, id) {
+            Some(hold) => Ok(Some(hold)),
+            None => self.get_hold(account, id).await,
+        }
+    }
+
     async fn delete_hold(&self, account: &AccountId, id: &HoldId) -> Result<bool, StorageError> {
+        self.inner.holds.forget(id);
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         let provider = self
             .write("delete_hold", {

@@ -31,6 +31,7 @@ mod calendar_writes;
 mod calendars;
 mod catalog;
 mod feeds;
+mod hold_cache;
 mod idempotency;
 pub mod postgres;
 mod reminders;

@@ -222,6 +222,44 @@ pub async fn a_hold_becomes_its_booking_once<S: Store>(s: &S) {
     assert_eq!(s.get_hold(&a.account, &kept.id).await.unwrap(), Some(kept));
 }
 
+pub async fn the_hold_to_book_is_the_stored_hold<S: Store>(s: &S) {
+    let (a, svc) = with_service(s, "acme", 5, 10).await;
+    let (b, _) = with_service(s, "globex", 0, 0).await;
+    // Made between two seconds: the store keeps whole seconds, and the hold
+    // to book must be what a read finds, not what was handed in.
+    let made = now() + SignedDuration::from_millis(1_250);
+    let h = hold(&svc, "2030-01-07T10:00:00Z", made, 300, "key_a");
+    s.insert_hold(&h, 100).await.unwrap();
+    let stored = s.get_hold(&a.account, &h.id).await.unwrap();
+    assert!(stored.is_some());
+    assert_eq!(s.hold_for_booking(&a.account, &h.id).await.unwrap(), stored);
+    // Not another account's.
+    assert_eq!(s.hold_for_booking(&b.account, &h.id).await.unwrap(), None);
+    // Gone once converted or deleted here.
+    let booked = booking_made(&svc, "2030-01-07T10:00:00Z", plus(now(), 1));
+    s.insert_booking_from_hold(
+        &booked,
+        &[event(EventKind::Created, &booked, None)],
+        &h.id,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.hold_for_booking(&a.account, &h.id).await.unwrap(), None);
+    let ended = hold(&svc, "2030-01-07T12:00:00Z", made, 300, "key_a");
+    s.insert_hold(&ended, 100).await.unwrap();
+    assert!(s.delete_hold(&a.account, &ended.id).await.unwrap());
+    assert_eq!(
+        s.hold_for_booking(&a.account, &ended.id).await.unwrap(),
+        None
+    );
+    let unknown = HoldId::from_trusted(id(IdKind::Hold));
+    assert_eq!(
+        s.hold_for_booking(&a.account, &unknown).await.unwrap(),
+        None
+    );
+}
+
 pub async fn moves_respect_live_holds_and_ignore_expired_ones<S: Store>(s: &S) {
     let (a, svc) = with_service(s, "acme", 0, 0).await;
     let b = booking_made(&svc, "2030-01-07T09:00:00Z", now());

@@ -59,6 +59,7 @@ macro_rules! for_each_contract_test {
             holds::holds_block_like_bookings_until_they_expire,
             holds::holds_count_per_key_and_are_isolated,
             holds::a_hold_becomes_its_booking_once,
+            holds::the_hold_to_book_is_the_stored_hold,
             holds::moves_respect_live_holds_and_ignore_expired_ones,
             reminders::reminders_are_recorded_once_per_offset_and_start,
         );

@@ -477,10 +477,17 @@ impl Bookings<'_> {
         }
     }
 
-    /// The account's hold `id`, unexpired now; else `HoldExpired`.
+    /// The account's hold `id`, unexpired now; else `HoldExpired`. (It may
+    /// have ended since without this knowing: the conversion's write then
+    /// answers `HoldGone`, also `HoldExpired`.)
     async fn live_hold(&self, id: &str) -> Result<Hold, BookingError> {
         let id = HoldId::parse(id).ok_or(BookingError::HoldExpired)?;
-        match self.ports.bookings.get_hold(self.account, &id).await? {
+        match self
+            .ports
+            .bookings
+            .hold_for_booking(self.account, &id)
+            .await?
+        {
             Some(hold) if hold.is_live(self.ports.clock.now()) => Ok(hold),
             _ => Err(BookingError::HoldExpired),
         }

@@ -1267,7 +1267,7 @@ async fn booking_with_an_expired_hold_is_hold_expired_without_writing() {
     services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    bookings.expect_get_hold().returning(|_, _| {
+    bookings.expect_hold_for_booking().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T12:00:00Z",
@@ -1303,7 +1303,7 @@ async fn booking_with_a_live_hold_converts_it_and_must_match_it() {
     services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    bookings.expect_get_hold().returning(|_, _| {
+    bookings.expect_hold_for_booking().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T12:00:00Z",
@@ -1351,7 +1351,7 @@ async fn a_used_hold_is_hold_expired() {
     services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
-    bookings.expect_get_hold().returning(|_, _| {
+    bookings.expect_hold_for_booking().returning(|_, _| {
         Ok(Some(hold_at(
             "2027-01-18T15:00:00Z",
             "2027-01-10T11:59:00Z",

@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     /// Signalled after a commit that queued webhook deliveries, here or (by
     /// the listener) in another process.
     pub(crate) wake: Arc<Notify>,
+    /// The holds this process made (see `hold_cache.rs`).
+    pub(crate) holds: crate::hold_cache::HoldCache,
     /// API keys found lately, dropped on revocation (see `cache.rs`).
     keys: Arc<KeyCache>,
     /// Services read lately, dropped on update (see `cache.rs`).
@@ -141,6 +143,7 @@ impl PostgresStore {
                 applied,
                 secrets: Arc::new(secrets),
                 wake,
+                holds: Default::default(),
                 keys,
                 services,
                 busy,

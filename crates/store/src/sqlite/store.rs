@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     secrets: Arc<Keyring>,
     /// Signalled after a commit that queued webhook deliveries.
     pub(crate) wake: tokio::sync::Notify,
+    /// The holds this process made (see `hold_cache.rs`).
+    pub(crate) holds: crate::hold_cache::HoldCache,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -109,6 +111,7 @@ impl SqliteStore {
                 applied,
                 secrets: Arc::new(secrets),
                 wake: tokio::sync::Notify::new(),
+                holds: Default::default(),
             }),
         };
         // The writer answers from its own thread: waiting here is safe.
