@@ -63,6 +63,9 @@ pub(crate) struct Inner {
     /// Signalled after a commit that queued webhook deliveries, here or (by
     /// the listener) in another process.
     pub(crate) wake: Arc<Notify>,
+    /// Signalled after a commit (in this process) that queued calendar
+    /// writes: wakes the calendar writer (see `wait_for_calendar_writes`).
+    pub(crate) calendar_wake: tokio::sync::Notify,
     /// API keys found lately, dropped on revocation (see `cache.rs`).
     keys: Arc<KeyCache>,
     /// Services read lately, dropped on update (see `cache.rs`).
@@ -141,6 +144,7 @@ impl PostgresStore {
                 applied,
                 secrets: Arc::new(secrets),
                 wake,
+                calendar_wake: Notify::new(),
                 keys,
                 services,
                 busy,
@@ -168,6 +172,12 @@ impl PostgresStore {
     /// next one to wait).
     pub(crate) fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Wakes the calendar writer waiting in `wait_for_calendar_writes` (or
+    /// the next one to wait): writes were queued.
+    pub(crate) fn calendar_wake(&self) {
+        self.inner.calendar_wake.notify_one();
     }
 
     /// After a write of a provider's busy time committed: drops what this

@@ -66,6 +66,9 @@ pub(crate) struct Inner {
     secrets: Arc<Keyring>,
     /// Signalled after a commit that queued webhook deliveries.
     pub(crate) wake: tokio::sync::Notify,
+    /// Signalled after a commit (in this process) that queued calendar
+    /// writes: wakes the calendar writer (see `wait_for_calendar_writes`).
+    pub(crate) calendar_wake: tokio::sync::Notify,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -109,6 +112,7 @@ impl SqliteStore {
                 applied,
                 secrets: Arc::new(secrets),
                 wake: tokio::sync::Notify::new(),
+                calendar_wake: tokio::sync::Notify::new(),
             }),
         };
         // The writer answers from its own thread: waiting here is safe.
@@ -148,6 +152,12 @@ impl SqliteStore {
     /// next one to wait).
     pub(crate) fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Wakes the calendar writer waiting in `wait_for_calendar_writes` (or
+    /// the next one to wait): writes were queued.
+    pub(crate) fn calendar_wake(&self) {
+        self.inner.calendar_wake.notify_one();
     }
 
     /// Runs the read `f` with a pooled connection (on tokio's blocking pool
