@@ -93,6 +93,9 @@ pub(crate) struct Write {
     pub(crate) events: Vec<EventRow>,
     pub(crate) cap: Option<CapCheck>,
     pub(crate) hold: Option<String>,
+    /// The providers an update takes the booking away from (their calendar
+    /// writes are queued too, to remove its events).
+    pub(crate) left: Vec<String>,
     /// Set inside the write's transaction when it queued calendar writes
     /// (read after the commit, to wake the calendar writer).
     pub(crate) calendar_queued: std::sync::atomic::AtomicBool,
@@ -133,6 +136,7 @@ impl Write {
             events,
             cap: cap.map(CapCheck::new),
             hold: None,
+            left: Vec::new(),
             calendar_queued: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -313,7 +317,9 @@ impl Store {
             }
             // Completion changes nothing a calendar shows: not queued.
             if row.status != "completed" || expected.1 != row.scheduled_at {
-                write.note_calendar_writes(Self::queue_calendar_writes(conn, row).await?);
+                write.note_calendar_writes(
+                    Self::queue_calendar_writes(conn, row, &write.left).await?,
+                );
             }
             Self::insert_events(conn, &write.events).await
         })
@@ -392,7 +398,17 @@ impl Store {
                 ),
             )));
         }
-        let write = Arc::new(Write::new(updated, events, cap)?);
+        let mut write = Write::new(updated, events, cap)?;
+        // A round-robin booking moved to another provider: the one it
+        // leaves gets its event removed (the writer finds the booking no
+        // longer occupies it).
+        write.left = previous
+            .providers()
+            .iter()
+            .filter(|p| !updated.providers().contains(p))
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        let write = Arc::new(write);
         let expected = (
             previous.status.name(),
             secs(previous.scheduled_at),

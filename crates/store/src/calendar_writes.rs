@@ -51,16 +51,18 @@ impl Store {
     /// own id, which is the event's identity). A change of a booking
     /// already queued raises the row's version and makes it due at once,
     /// with its attempts reset. One indexed read of each provider's writing
-    /// connections (see `writers`); nothing more when it has none. Returns
-    /// how many rows it queued.
+    /// connections (see `writers`); nothing more when it has none. `left`:
+    /// providers the booking no longer occupies (an update that moved it),
+    /// queued too so their events go. Returns how many rows it queued.
     pub(crate) async fn queue_calendar_writes(
         conn: &mut Conn,
         row: &BookingRow,
+        left: &[String],
     ) -> Result<usize, TxError> {
         let booking = booking_of(&row.id);
         let now = row.updated_at;
         let mut queued = 0;
-        for provider in row.providers() {
+        for provider in row.providers().into_iter().chain(left.iter().cloned()) {
             for calendar in Self::writers(conn, &row.account_id, &provider).await? {
                 queued += diesel::insert_into(calendar_writes::table)
                     .values((
@@ -265,13 +267,46 @@ impl Store {
                 refreshed,
             });
         }
-        let records = std::sync::Arc::new(records);
+        // Each connection's state after the batch: the tokens of its last
+        // refresh, and the error of its last attempt (`None`: it
+        // succeeded), as recording the results one by one would leave it.
+        let mut connections: Vec<Connection> = Vec::new();
+        for record in &records {
+            let at = match connections
+                .iter()
+                .position(|c| c.account == record.account && c.calendar == record.calendar)
+            {
+                Some(at) => at,
+                None => {
+                    connections.push(Connection {
+                        account: record.account.clone(),
+                        calendar: record.calendar.clone(),
+                        refreshed: None,
+                        error: None,
+                    });
+                    connections.len() - 1
+                }
+            };
+            let connection = &mut connections[at];
+            if record.refreshed.is_some() {
+                connection.refreshed.clone_from(&record.refreshed);
+            }
+            connection.error = match &record.result {
+                WriteResult::Done { .. } => None,
+                WriteResult::Failed { error, .. } => Some(error.chars().take(500).collect()),
+            };
+        }
+        let batch = std::sync::Arc::new((records, connections));
         self.write("record_calendar_writes", move |conn| {
-            let records = std::sync::Arc::clone(&records);
+            let batch = std::sync::Arc::clone(&batch);
             Box::pin(async move {
                 conn.transaction(async |conn| {
-                    for record in records.iter() {
+                    let (records, connections) = &*batch;
+                    for record in records {
                         Self::record_one(conn, record, now).await?;
+                    }
+                    for connection in connections {
+                        Self::record_connection(conn, connection, now).await?;
                     }
                     Ok(())
                 })
@@ -282,7 +317,8 @@ impl Store {
         .map_err(TxError::storage)
     }
 
-    /// Stores one attempt's result (inside `record_writes`' transaction).
+    /// Stores one attempt's result in its outbox row (inside
+    /// `record_writes`' transaction).
     async fn record_one(conn: &mut Conn, record: &Record, now: i64) -> Result<(), TxError> {
         let Record {
             account,
@@ -290,38 +326,19 @@ impl Store {
             booking,
             version,
             result,
-            refreshed,
+            ..
         } = record;
         let version = *version;
         let target = calendar_writes::table.filter(write_row(account, calendar, booking));
-        let connection = calendar_connections::table
-            .filter(calendar_connections::account_id.eq(account))
-            .filter(calendar_connections::id.eq(calendar));
+        // The row as the attempt left it, unless the booking changed since
+        // the claim: then it stays due at once, with fresh attempts.
+        let unchanged = calendar_writes::version.eq(version);
         match result {
             WriteResult::Done { remote, .. } => {
-                if let Some((access, refresh, expires)) = refreshed {
-                    diesel::update(connection)
-                        .set((
-                            calendar_connections::access_token.eq(access),
-                            calendar_connections::refresh_token.eq(refresh),
-                            calendar_connections::expires_at.eq(expires),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                // Only when set: a healthy connection's row is not
-                // rewritten on every write.
-                diesel::update(connection.filter(calendar_connections::last_write_error.is_not_null()))
-                    .set((
-                        calendar_connections::last_write_error.eq(None::<String>),
-                        calendar_connections::last_write_error_at.eq(None::<i64>),
-                    ))
-                    .execute(conn)
-                    .await?;
                 if !remote.written {
                     // Nothing left in the calendar: the row goes, unless
                     // the booking changed meanwhile.
-                    let gone = diesel::delete(target.filter(calendar_writes::version.eq(version)))
+                    let gone = diesel::delete(target.filter(unchanged))
                         .execute(conn)
                         .await?;
                     if gone > 0 {
@@ -337,23 +354,17 @@ impl Store {
                         calendar_writes::last_error.eq(None::<String>),
                         calendar_writes::lease_until.eq(None::<i64>),
                         calendar_writes::updated_at.eq(now),
+                        calendar_writes::next_attempt_at.eq(diesel::dsl::case_when(
+                            unchanged,
+                            None::<i64>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(),
+                        )
+                        .otherwise(calendar_writes::next_attempt_at)),
                     ))
-                    .execute(conn)
-                    .await?;
-                diesel::update(target.filter(calendar_writes::version.eq(version)))
-                    .set(calendar_writes::next_attempt_at.eq(None::<i64>))
                     .execute(conn)
                     .await?;
             }
             WriteResult::Failed { error, retry_at } => {
                 let error: String = error.chars().take(500).collect();
-                diesel::update(connection)
-                    .set((
-                        calendar_connections::last_write_error.eq(Some(&error)),
-                        calendar_connections::last_write_error_at.eq(Some(now)),
-                    ))
-                    .execute(conn)
-                    .await?;
                 diesel::update(target)
                     .set((
                         calendar_writes::last_error.eq(Some(&error)),
@@ -362,12 +373,54 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                // A booking change since the claim made the row due at once
-                // with fresh attempts: leave it so.
-                diesel::update(target.filter(calendar_writes::version.eq(version)))
+                diesel::update(target.filter(unchanged))
                     .set((
                         calendar_writes::attempts.eq(calendar_writes::attempts + 1),
                         calendar_writes::next_attempt_at.eq(retry_at.map(secs)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a connection's state after a batch of results: its refreshed
+    /// tokens, and its `last_write_error` (set by a failure, cleared by a
+    /// success; a healthy connection's row is not rewritten).
+    async fn record_connection(
+        conn: &mut Conn,
+        connection: &Connection,
+        now: i64,
+    ) -> Result<(), TxError> {
+        let row = calendar_connections::table
+            .filter(calendar_connections::account_id.eq(&connection.account))
+            .filter(calendar_connections::id.eq(&connection.calendar));
+        if let Some((access, refresh, expires)) = &connection.refreshed {
+            diesel::update(row)
+                .set((
+                    calendar_connections::access_token.eq(access),
+                    calendar_connections::refresh_token.eq(refresh),
+                    calendar_connections::expires_at.eq(expires),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        match &connection.error {
+            None => {
+                diesel::update(row.filter(calendar_connections::last_write_error.is_not_null()))
+                    .set((
+                        calendar_connections::last_write_error.eq(None::<String>),
+                        calendar_connections::last_write_error_at.eq(None::<i64>),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Some(error) => {
+                diesel::update(row)
+                    .set((
+                        calendar_connections::last_write_error.eq(Some(error)),
+                        calendar_connections::last_write_error_at.eq(Some(now)),
                     ))
                     .execute(conn)
                     .await?;
@@ -386,4 +439,14 @@ struct Record {
     version: i64,
     result: WriteResult,
     refreshed: Option<(Option<String>, Option<String>, Option<i64>)>,
+}
+
+/// A connection's state to store after a batch of results.
+struct Connection {
+    account: String,
+    calendar: String,
+    /// Its last refreshed tokens (sealed) with their expiry.
+    refreshed: Option<(Option<String>, Option<String>, Option<i64>)>,
+    /// Its last attempt's error (`None`: that attempt succeeded).
+    error: Option<String>,
 }

@@ -998,3 +998,80 @@ async fn on_postgres_a_writing_connection_made_during_bookings_writes_each_once(
     let server = TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), &env);
     backfill_races_bookings(&server, &state).await;
 }
+
+/// A round-robin booking rescheduled onto another provider (its own is
+/// busy then): its event moves from the first provider's calendar to the
+/// second's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_round_robin_booking_moved_to_another_provider_moves_its_event() {
+    let (fake, state) = fake(caldav).await;
+    let server = server_for(&fake);
+    let api = server.api("acme");
+    let mut team = Vec::new();
+    for name in ["Ada", "Grace"] {
+        let p = api
+            .post("/v1/providers", &json!({"name": name}))
+            .await
+            .expect_status(201);
+        team.push(p.json["id"].as_str().unwrap().to_owned());
+    }
+    let service = |id: &str, who: Value| {
+        let mut body = json!({
+            "id": id, "name": "Cut", "duration": 60,
+            "price": {"amount": 40, "currency": "EUR", "type": "flat"},
+            "availability": {
+                "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
+                "hours": {"start": "09:00", "end": "17:00"}, "timezone": "UTC"
+            }
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(who.as_object().unwrap().clone());
+        body
+    };
+    api.create_service(&service(
+        "srv_rr",
+        json!({"provider_ids": team, "assignment": "round_robin"}),
+    ))
+    .await;
+    for (i, p) in team.iter().enumerate() {
+        api.create_service(&service(&format!("srv_solo_{i}"), json!({"provider_id": p})))
+            .await;
+        api.post(
+            &format!("/v1/providers/{p}/calendars"),
+            &json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")),
+                    "username": "u", "password": "pw", "write": true}),
+        )
+        .await
+        .expect_status(201);
+    }
+    let day = future_monday();
+    // The first provider is busy at 10:00: the booking goes to the second.
+    api.book_ok("srv_solo_0", &format!("{day}T10:00:00Z")).await;
+    let b = api.book_ok("srv_rr", &format!("{day}T10:00:00Z")).await;
+    assert_eq!(b["provider_id"], team[1].as_str());
+    let id = b["id"].as_str().unwrap().to_owned();
+    let (first, second) = (
+        format!("/dav/{}/{id}.ics", team[0]),
+        format!("/dav/{}/{id}.ics", team[1]),
+    );
+    until(&state, "the event in the second calendar", |f| {
+        f.events.contains_key(&second)
+    })
+    .await;
+    // The second is busy at 14:00: the reschedule moves it to the first.
+    api.book_ok("srv_solo_1", &format!("{day}T14:00:00Z")).await;
+    let moved = api
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            &json!({"scheduled_at": format!("{day}T14:00:00Z")}),
+        )
+        .await
+        .expect_status(200)
+        .json;
+    assert_eq!(moved["provider_id"], team[0].as_str());
+    until(&state, "the event moved to the first calendar", |f| {
+        f.events.contains_key(&first) && !f.events.contains_key(&second)
+    })
+    .await;
+}

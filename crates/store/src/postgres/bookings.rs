@@ -362,6 +362,7 @@ async fn insert_collective(
                 events: Vec::new(),
                 cap: None,
                 hold: None,
+                left: Vec::new(),
                 calendar_queued: std::sync::atomic::AtomicBool::new(false),
             };
             insert_statement(conn, &seat, Guard::Locked).await?;

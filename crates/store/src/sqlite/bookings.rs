@@ -219,7 +219,9 @@ impl SqliteStore {
                 }
                 // Every provider's writing connections, seats' too, under
                 // the booking's id.
-                write.note_calendar_writes(Self::queue_calendar_writes(conn, &write.row).await?);
+                write.note_calendar_writes(
+                    Self::queue_calendar_writes(conn, &write.row, &[]).await?,
+                );
                 Self::insert_events(conn, &write.events).await
             })
         })
