@@ -193,10 +193,10 @@ settle() { psql "$DB_URL" -qAt -c "VACUUM (ANALYZE)" >/dev/null; }
 rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# Warm-up, not measured: the server's pool opens its connections and
+# Warm-up, not measured (RUN=9: slots no measured run uses): the server's pool opens its connections and
 # prepares its statements on first use, which pgbench does before its clock
 # starts ("without initial connection time").
-RUN=5 wrk -t2 -c64 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
+RUN=9 wrk -t2 -c64 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 
 echo
 echo "## Booking creation: API vs pgbench (${DURATION}s each; server pool $POOL connections; fsync=$fsync, synchronous_commit=$sync_commit)"

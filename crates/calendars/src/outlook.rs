@@ -502,6 +502,7 @@ mod tests {
         )
         .unwrap();
         let event = |show_as: &str, cancelled: bool| Event {
+            id: None,
             start: Some(graph_time("2027-01-18T15:00:00.0000000", Some("UTC"))),
             end: Some(graph_time("2027-01-18T16:00:00.0000000", Some("UTC"))),
             show_as: Some(show_as.to_owned()),

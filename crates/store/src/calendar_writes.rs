@@ -356,7 +356,9 @@ impl Store {
                         calendar_writes::updated_at.eq(now),
                         calendar_writes::next_attempt_at.eq(diesel::dsl::case_when(
                             unchanged,
-                            None::<i64>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(),
+                            None::<i64>
+                                .into_sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                                ),
                         )
                         .otherwise(calendar_writes::next_attempt_at)),
                     ))

@@ -883,7 +883,10 @@ async fn outlook_event_whose_creation_answer_was_lost_is_removed_on_cancel() {
     })
     .await;
     let s = state.lock().unwrap();
-    assert!(s.events.contains_key("other"), "someone else's event removed");
+    assert!(
+        s.events.contains_key("other"),
+        "someone else's event removed"
+    );
     assert_eq!(
         creates(&s),
         tried,
@@ -1035,8 +1038,11 @@ async fn a_round_robin_booking_moved_to_another_provider_moves_its_event() {
     ))
     .await;
     for (i, p) in team.iter().enumerate() {
-        api.create_service(&service(&format!("srv_solo_{i}"), json!({"provider_id": p})))
-            .await;
+        api.create_service(&service(
+            &format!("srv_solo_{i}"),
+            json!({"provider_id": p}),
+        ))
+        .await;
         api.post(
             &format!("/v1/providers/{p}/calendars"),
             &json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")),

@@ -85,7 +85,7 @@ pub async fn attempt_write(
     let draft = match &booking {
         Some(b)
             if b.status != BookingStatus::Cancelled
-                && b.providers().iter().any(|p| *p == connection.provider_id) =>
+                && b.providers().contains(&connection.provider_id) =>
         {
             let service = ports
                 .services

@@ -242,7 +242,16 @@ fn gave_up_waiting(e: &DieselError) -> bool {
 
 /// The row of the insert statement: `(booked, events, queued, notified,
 /// converted, ok, hold_was_live, calendar_queued)`.
-type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>, BigInt, Bool, Bool, BigInt);
+type InsertResult = (
+    BigInt,
+    BigInt,
+    BigInt,
+    Nullable<Text>,
+    BigInt,
+    Bool,
+    Bool,
+    BigInt,
+);
 
 /// Runs the insert's single statement with `guard`; returns how many
 /// deliveries it queued. `Conflict` when the booking overlaps an active
