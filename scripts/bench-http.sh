@@ -193,7 +193,7 @@ settle() { psql "$DB_URL" -qAt -c "VACUUM (ANALYZE)" >/dev/null; }
 rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# Warm-up, not measured: the server's pool opens its connections and
+# Warm-up, not measured (RUN=9: slots no measured run uses): the server's pool opens its connections and
 # prepares its statements on first use, which pgbench does before its clock
 # starts ("without initial connection time"). RUN=9: slots no measured run
 # uses.
@@ -219,23 +219,35 @@ for c in 16 64; do
   echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${own%.*} | ${lean%.*} | $(ratio "$api_rps" "$own") | $(ratio "$api_rps" "$lean") |"
 done
 
-# The same with one write-back connection on the booked provider: the
-# insert statement also queues the booking's calendar write, which the
-# server's worker sends to the sink meanwhile.
+# Without and with one write-back connection on the booked provider, side
+# by side at each concurrency (each run after a VACUUM; the order flips
+# between the two concurrencies, so the table's growth favours neither
+# side): with it, the insert statement also queues the booking's calendar
+# write, which the server's worker sends to the sink meanwhile.
 echo
-echo "## Booking creation with one write-back connection (${DURATION}s each)"
-printf '| clients | API req/s | API p50 ms | API p99 ms | non-2xx |\n| --- | --- | --- | --- | --- |\n'
+echo "## Booking creation without and with one write-back connection (${DURATION}s each)"
+printf '| clients | write-back | API req/s | API p50 ms | API p99 ms | non-2xx | with / without |\n| --- | --- | --- | --- | --- | --- | --- |\n'
 made=0
 for c in 16 64; do
-  settle
-  r=$(RUN=$run SERVICE=srv_quarter_w wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
-  run=$((run + 1))
-  made=$((made + $(field "$r" requests) - $(field "$r" errors_status)))
-  echo "| $c | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+  if [ "$c" = 16 ]; then order="srv_quarter srv_quarter_w"; else order="srv_quarter_w srv_quarter"; fi
+  declare -A got=() lines=()
+  for service in $order; do
+    settle
+    r=$(RUN=$run SERVICE=$service wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+    run=$((run + 1))
+    got[$service]=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+    lines[$service]="$(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status)"
+    if [ "$service" = srv_quarter_w ]; then
+      made=$((made + $(field "$r" requests) - $(field "$r" errors_status)))
+      # Let the worker catch up before the next run.
+      sleep 2
+    fi
+  done
+  echo "| $c | no | ${got[srv_quarter]} | ${lines[srv_quarter]} | |"
+  echo "| $c | yes | ${got[srv_quarter_w]} | ${lines[srv_quarter_w]} | $(ratio "${got[srv_quarter_w]}" "${got[srv_quarter]}") |"
 done
-sleep 2
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
-echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
+echo "(2 s after each write-back run the sink holds $events events from $puts PUTs in all; wrk counted $made bookings, not those still in flight when it stopped)"
 
 # Holds (issue 16): a hold then its booking with hold_id, between two plain
 # booking runs, all at 16 clients in this run on the database as it stands

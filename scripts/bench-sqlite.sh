@@ -2,7 +2,8 @@
 # Booking creation on the embedded SQLite store (part of `make bench`; not a
 # test): `POST /v1/bookings` at 16 and 64 concurrent clients through a
 # release server on a fresh database file (every request a real insert into
-# its own 15-minute slot), next to a single-connection baseline of the same
+# its own 15-minute slot), without and with one write-back connection on
+# the booked provider (each row on its own copy of the same file), next to a single-connection baseline of the same
 # transaction (scripts/bench/sqlite-baseline.py: one BEGIN IMMEDIATE ...
 # COMMIT per booking, no HTTP) run on the same file in the same run; and a
 # hold then its booking with hold_id at 16 clients (issue 16), between two
@@ -30,11 +31,17 @@ SINK_PORT=${BENCH_SINK_PORT:-18184}
 python3 scripts/bench/calendar-sink.py "$SINK_PORT" &
 sink=$!
 # Private targets allowed: the write-back variant writes to the local sink.
-BOOKING_BIND=127.0.0.1:$PORT BOOKING_RATE_BOOKINGS=1000000/second BOOKING_LOG=warn \
-  BOOKING_WEBHOOK_ALLOW_PRIVATE=true $BIN serve 2>target/bench-sqlite-server.log &
-server=$!
+start_server() {
+  BOOKING_BIND=127.0.0.1:$PORT BOOKING_RATE_BOOKINGS=1000000/second BOOKING_LOG=warn \
+    BOOKING_WEBHOOK_ALLOW_PRIVATE=true $BIN serve 2>>target/bench-sqlite-server.log &
+  server=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+}
+stop_server() { kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; }
+: >target/bench-sqlite-server.log
+start_server
 trap 'kill $server $sink 2>/dev/null || true; wait $server $sink 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SINK_PORT/count" >/dev/null && break; sleep 0.1; done
 
 api() { curl -sf "http://127.0.0.1:$PORT$1" -H "Authorization: Bearer $KEY" "${@:2}"; }
 all_days='["monday","tuesday","wednesday","thursday","friday","saturday","sunday"]'
@@ -49,41 +56,58 @@ result() { grep '^RESULT' | sed 's/RESULT //'; }
 rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# Warm-up, not measured: the read pool opens its connections (RUN=9: slots
-# no measured run uses).
-RUN=9 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
+# Every creation row below runs on its own copy of this file (the fixtures
+# above and nothing else), through a server started on it: a row with
+# write-back and one without see the same file, not one grown by the rows
+# before it (SQLite inserts slow down as the file grows).
+stop_server
+cp "$db" "$dir/template.db"
+for suffix in -wal -shm; do if [ -f "$db$suffix" ]; then cp "$db$suffix" "$dir/template.db$suffix"; fi; done
+fresh() {
+  stop_server
+  rm -f "$db" "$db-wal" "$db-shm"
+  cp "$dir/template.db" "$db"
+  for suffix in -wal -shm; do if [ -f "$dir/template.db$suffix" ]; then cp "$dir/template.db$suffix" "$db$suffix"; fi; done
+  start_server
+  # Warm-up, not measured: the read pool opens its connections (RUN=9:
+  # slots no measured run uses).
+  RUN=9 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
+}
 
+# Without and with one write-back connection on the booked provider, side by
+# side at each concurrency: with it, each booking also queues its calendar
+# write in its transaction, which the server's worker sends to the sink
+# meanwhile.
 echo
-echo "## Booking creation on SQLite (${DURATION}s each)"
-printf '| clients | API bookings/s | API p50 ms | API p99 ms | non-2xx |\n| --- | --- | --- | --- | --- |\n'
+echo "## Booking creation on SQLite, without and with one write-back connection (${DURATION}s each, each row on a fresh copy of the same file)"
+printf '| clients | write-back | API bookings/s | API p50 ms | API p99 ms | non-2xx | with / without |\n| --- | --- | --- | --- | --- | --- | --- |\n'
 run=0
-for c in 16 64; do
-  r=$(RUN=$run wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
-  run=$((run + 1))
-  echo "| $c | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
-done
-
-# The same with one write-back connection on the booked provider: each
-# booking also queues its calendar write in its transaction, which the
-# server's worker sends to the sink meanwhile.
-echo
-echo "## Booking creation on SQLite with one write-back connection (${DURATION}s each)"
-printf '| clients | API bookings/s | API p50 ms | API p99 ms | non-2xx |\n| --- | --- | --- | --- | --- |\n'
 made=0
 for c in 16 64; do
-  r=$(RUN=$run SERVICE=srv_quarter_w wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
-  run=$((run + 1))
-  made=$((made + $(field "$r" requests) - $(field "$r" errors_status)))
-  echo "| $c | $(rps "$(field "$r" requests)" "$(field "$r" duration_us)") | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) |"
+  without=0
+  for service in srv_quarter srv_quarter_w; do
+    fresh
+    r=$(RUN=$run SERVICE=$service wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+    run=$((run + 1))
+    got=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+    if [ "$service" = srv_quarter ]; then
+      without=$got; label=no; ratio=
+    else
+      label=yes; ratio=$(awk -v a="$got" -v b="$without" 'BEGIN { printf "%.2f", a / b }')
+      made=$((made + $(field "$r" requests) - $(field "$r" errors_status)))
+      # The writes still queued go out before the server stops.
+      sleep 2
+    fi
+    echo "| $c | $label | $got | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | $ratio |"
+  done
 done
-sleep 2
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
-echo "(2 s after the runs the sink holds $events events from $puts PUTs; wrk counted $made bookings, not those still in flight when it stopped)"
+echo "(2 s after each write-back run the sink holds $events events from $puts PUTs in all; wrk counted $made bookings, not those still in flight when it stopped)"
 # Holds (issue 16): a hold then its booking with hold_id, at 16 clients,
-# between two plain 16-client booking runs on the same file as it stands
-# then (the rows above grew it by some 100,000 bookings, which the first
-# plain row did not have to carry): a pair should cost at most two
-# bookings, so pairs/s at least half the plain bookings/s beside it.
+# on a fresh copy too, between two plain 16-client booking runs on that
+# copy: a pair should cost at most two bookings, so pairs/s at least half
+# the plain bookings/s beside it.
+fresh
 echo
 echo "## Hold then book with hold_id vs plain booking on SQLite, 16 clients (${DURATION}s each, in this order)"
 printf '| case | bookings/s | requests/s | p50 ms | p99 ms | non-2xx |\n| --- | --- | --- | --- | --- | --- |\n'

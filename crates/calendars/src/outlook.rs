@@ -64,6 +64,8 @@ struct Page {
 
 #[derive(Deserialize)]
 struct Event {
+    #[serde(default)]
+    id: Option<String>,
     start: Option<GraphTime>,
     end: Option<GraphTime>,
     #[serde(rename = "showAs", default)]
@@ -148,7 +150,7 @@ impl OutlookCalendar {
         // Written out rather than form-encoded: Graph documents `$select`
         // and `$top` with a literal `$`, and the timestamps need no escaping.
         url.set_query(Some(&format!(
-            "startDateTime={}&endDateTime={}&$select=start,end,showAs,isCancelled&$top={PAGE_SIZE}",
+            "startDateTime={}&endDateTime={}&$select=start,end,showAs,isCancelled,transactionId&$top={PAGE_SIZE}",
             window.start(),
             window.end()
         )));
@@ -278,12 +280,16 @@ impl OutlookCalendar {
     /// of a creation whose answer was lost gets the same event back rather
     /// than a second one; its id is kept. A known event is updated with
     /// `PATCH /v1.0/me/events/{id}` (a 404 creates it again) and removed
-    /// with `DELETE` (a 404 is success: already gone).
+    /// with `DELETE` (a 404 is success: already gone). A removal with no id
+    /// known (a creation whose answer was lost, then a cancellation) first
+    /// looks for the event by its `transactionId` in the `calendarView` of
+    /// the booking's time (`span`), so it is not left behind.
     pub async fn write_event(
         &self,
         credentials: &OAuthCredentials,
         booking: &BookingId,
         event: Option<&EventDraft>,
+        span: Option<TimeRange>,
         remote: &RemoteEvent,
         now: Timestamp,
     ) -> Result<WriteOutcome, FetchError> {
@@ -296,7 +302,15 @@ impl OutlookCalendar {
         );
         let known = remote.id.as_deref().filter(|_| remote.written);
         let Some(event) = event else {
-            if let Some(id) = known {
+            // No id known: an attempt may have made the event and lost the
+            // answer. Look for it by its `transactionId` where the booking
+            // is (Graph keeps no other index of it).
+            let found = match (known, span) {
+                (Some(id), _) => Some(id.to_owned()),
+                (None, Some(span)) => self.find_event(&mut session, booking, span).await?,
+                (None, None) => None,
+            };
+            if let Some(id) = found.as_deref() {
                 let url = self.event_url(id);
                 let answer = session.send(|client| client.delete(url.clone())).await?;
                 if !(answer.status.is_success() || answer.status == StatusCode::NOT_FOUND) {
@@ -349,6 +363,58 @@ impl OutlookCalendar {
         })
     }
 
+    /// The id of the booking's event (its `transactionId`) among the
+    /// events of `calendarView` over `span`, if any.
+    async fn find_event(
+        &self,
+        session: &mut Session<'_>,
+        booking: &BookingId,
+        span: TimeRange,
+    ) -> Result<Option<String>, FetchError> {
+        let wanted = transaction_id(booking);
+        let mut url = self.calendar_view.clone();
+        url.set_query(Some(&format!(
+            "startDateTime={}&endDateTime={}&$select=id,transactionId&$top={PAGE_SIZE}",
+            span.start(),
+            span.end()
+        )));
+        let mut pages = 0usize;
+        loop {
+            pages += 1;
+            if pages > self.http.options().max_pages {
+                return Err(FetchError::Upstream(format!(
+                    "{SERVICE} answered more than {} pages",
+                    self.http.options().max_pages
+                )));
+            }
+            let answer = session
+                .send(|client| {
+                    client
+                        .get(url.clone())
+                        .header("Prefer", "outlook.timezone=\"UTC\"")
+                })
+                .await?;
+            if !answer.status.is_success() {
+                return Err(answer.unexpected(SERVICE));
+            }
+            let page: Page = answer.json(SERVICE)?;
+            if let Some(id) = page
+                .value
+                .into_iter()
+                .find(|e| e.transaction_id.as_deref() == Some(wanted.as_str()))
+                .and_then(|e| e.id)
+            {
+                return Ok(Some(id));
+            }
+            match page.next_link.as_deref() {
+                Some(link) if !link.is_empty() => {
+                    url = next_page_url(&self.origin, link, SERVICE)?;
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
     /// `{graph}/v1.0/me/events/{id}`, the id escaped.
     fn event_url(&self, id: &str) -> Url {
         let mut url = api_url(&self.origin, "/");
@@ -383,6 +449,7 @@ impl CalendarWriter for OutlookCalendar {
                 credentials,
                 request.booking,
                 request.event,
+                request.span,
                 request.remote,
                 request.now,
             ),
@@ -435,6 +502,7 @@ mod tests {
         )
         .unwrap();
         let event = |show_as: &str, cancelled: bool| Event {
+            id: None,
             start: Some(graph_time("2027-01-18T15:00:00.0000000", Some("UTC"))),
             end: Some(graph_time("2027-01-18T16:00:00.0000000", Some("UTC"))),
             show_as: Some(show_as.to_owned()),

@@ -314,6 +314,10 @@ pub struct WriteRequest<'a> {
     pub booking: &'a crate::BookingId,
     /// The event to create or update, or `None` to remove it.
     pub event: Option<&'a EventDraft>,
+    /// The booking's time, also when it is cancelled (`None`: the booking
+    /// is gone): where to look for an event made by an attempt whose answer
+    /// was lost, when its removal has no id to go by.
+    pub span: Option<crate::TimeRange>,
     /// What the last successful write left.
     pub remote: &'a RemoteEvent,
     /// Now, for token expiry.

@@ -928,7 +928,27 @@ pub trait CalendarStore: Send + Sync {
         claimed: &ClaimedWrite,
         result: &WriteResult,
         now: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.record_calendar_writes(&[(claimed.clone(), result.clone())], now)
+            .await
+    }
+
+    /// Stores several attempts' results as [`Self::record_calendar_write`]
+    /// does for one, all or none (one transaction: the writer records a
+    /// batch of results with one commit).
+    async fn record_calendar_writes(
+        &self,
+        results: &[(ClaimedWrite, WriteResult)],
+        now: Timestamp,
     ) -> Result<(), StorageError>;
+
+    /// Resolves when writes were queued by a commit in this process since
+    /// the last call returned (or soon after the call, when some were
+    /// queued before it): the writer's wake-up. Writes queued by other
+    /// processes are not signalled; the writer also looks every second.
+    async fn wait_for_calendar_writes(&self) {
+        std::future::pending::<()>().await;
+    }
 }
 
 // ---------------------------------------------------------------- idempotency

@@ -203,32 +203,56 @@ async fn sync_side_by_side(
 }
 
 /// Calendar writes in flight at most, per process.
-const WRITE_CONCURRENCY: usize = 8;
-/// Calendar writes claimed at most per round.
-const WRITE_BATCH: u32 = 32;
-/// How often an idle writer looks for due writes.
+const WRITE_CONCURRENCY: usize = 16;
+/// Calendar writes claimed at most per claim.
+const WRITE_BATCH: u32 = 64;
+/// How often the writer looks for due writes when not woken (writes queued
+/// by another process, retries coming due).
 const WRITE_POLL: Duration = Duration::from_secs(1);
+/// How long the writer lets writes gather after a wake-up before claiming
+/// them: under a stream of bookings, one claim per this interval rather
+/// than one per booking.
+const WRITE_GATHER: Duration = Duration::from_millis(20);
+/// Results recorded at most per transaction.
+const RECORD_BATCH: usize = 256;
+/// How long the recorder lets results gather before recording them.
+const RECORD_GATHER: Duration = Duration::from_millis(20);
 
-/// The calendar write outbox's worker: claims due writes (with a lease, so
-/// several instances share them and a dead one's claims come back), writes
-/// each booking's current state into its connection's calendar side by
-/// side ([`WRITE_CONCURRENCY`] at once) and records the result; a failure
-/// is retried after `retry_delays` (the webhook schedule), one per retry.
-/// Looks again every [`WRITE_POLL`] when nothing was due. On `stop` it
-/// claims nothing more; the writes in flight finish and are recorded (each
-/// is bounded by the adapters' time limit), so none waits for its lease.
+/// The calendar write outbox's worker: claims due writes in one statement
+/// (with a lease, so several instances share them and a dead one's claims
+/// come back), writes each booking's current state into its connection's
+/// calendar side by side ([`WRITE_CONCURRENCY`] at once), and records the
+/// results in batches, one transaction each (a recorder task takes every
+/// result finished meanwhile, [`RECORD_BATCH`] at most); a failure is
+/// retried after `retry_delays` (the webhook schedule), one per retry.
+///
+/// Woken by the store when a commit in this process queued writes (after
+/// [`WRITE_GATHER`], so a stream of bookings is claimed in batches), and
+/// looks every [`WRITE_POLL`] otherwise (other processes' writes, retries).
+/// So the worker costs a booking write nothing but its outbox row: no
+/// transaction of its own per booking on the claim or the record side.
+///
+/// On `stop` it claims nothing more; the writes claimed finish and are
+/// recorded (each is bounded by the adapters' time limit), so none waits
+/// for its lease.
 pub async fn write_calendars(
     ports: Ports,
     retry_delays: Vec<Duration>,
     stop: impl Future<Output = ()>,
 ) {
+    use booking_domain::ports::{ClaimedWrite, WriteResult};
+    use std::sync::Arc;
+
     let delays: Vec<jiff::SignedDuration> = retry_delays
         .into_iter()
         .filter_map(|d| jiff::SignedDuration::try_from(d).ok())
         .collect();
-    let delays = std::sync::Arc::new(delays);
+    let delays = Arc::new(delays);
+    let (done, results) = tokio::sync::mpsc::unbounded_channel::<(ClaimedWrite, WriteResult)>();
+    let recorder = tokio::spawn(record_results(ports.clone(), results));
+    let permits = Arc::new(tokio::sync::Semaphore::new(WRITE_CONCURRENCY));
+    let mut running = tokio::task::JoinSet::new();
     tokio::pin!(stop);
-    let mut stopping = false;
     loop {
         let claimed =
             match booking_domain::usecases::claim_calendar_writes((&ports).into(), WRITE_BATCH)
@@ -241,60 +265,95 @@ pub async fn write_calendars(
                 }
             };
         let more = claimed.len() >= WRITE_BATCH as usize;
-        let round = write_side_by_side(&ports, claimed, &delays);
-        tokio::pin!(round);
-        tokio::select! {
-            () = &mut round => {}
-            () = &mut stop, if !stopping => {
-                stopping = true;
-                round.await;
-            }
+        for write in claimed {
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                break;
+            };
+            let (ports, delays, done) = (ports.clone(), Arc::clone(&delays), done.clone());
+            running.spawn(async move {
+                let _permit = permit;
+                match booking_domain::usecases::attempt_write((&ports).into(), &write, &delays)
+                    .await
+                {
+                    Ok(result) => {
+                        // The recorder outlives every attempt.
+                        let _ = done.send((write, result));
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        calendar = write.connection.id.as_str(),
+                        "could not read a booking to write into a calendar; its claim runs out"
+                    ),
+                }
+            });
         }
-        if stopping {
-            return;
-        }
-        if !more {
+        while running.try_join_next().is_some() {}
+        if more {
+            // A full batch: more may be due. Stop still ends the loop.
             tokio::select! {
-                () = tokio::time::sleep(WRITE_POLL) => {}
-                () = &mut stop => return,
+                biased;
+                () = &mut stop => break,
+                () = std::future::ready(()) => continue,
             }
         }
+        tokio::select! {
+            () = ports.calendars.wait_for_calendar_writes() => {
+                tokio::select! {
+                    () = tokio::time::sleep(WRITE_GATHER) => {}
+                    () = &mut stop => break,
+                }
+            }
+            () = tokio::time::sleep(WRITE_POLL) => {}
+            () = &mut stop => break,
+        }
+    }
+    while running.join_next().await.is_some() {}
+    drop(done);
+    if let Err(e) = recorder.await {
+        tracing::warn!(error = %e, "the calendar write recorder failed");
     }
 }
 
-/// Writes `claimed` with at most [`WRITE_CONCURRENCY`] at once.
-async fn write_side_by_side(
-    ports: &Ports,
-    claimed: Vec<booking_domain::ports::ClaimedWrite>,
-    delays: &std::sync::Arc<Vec<jiff::SignedDuration>>,
+/// Records the results `results` brings in batches (one transaction each)
+/// until every sender is gone.
+async fn record_results(
+    ports: Ports,
+    mut results: tokio::sync::mpsc::UnboundedReceiver<(
+        booking_domain::ports::ClaimedWrite,
+        booking_domain::ports::WriteResult,
+    )>,
 ) {
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITE_CONCURRENCY));
-    let mut running = tokio::task::JoinSet::new();
-    for write in claimed {
-        let Ok(permit) = std::sync::Arc::clone(&permits).acquire_owned().await else {
-            break;
-        };
-        let (ports, delays) = (ports.clone(), std::sync::Arc::clone(delays));
-        running.spawn(async move {
-            let _permit = permit;
-            match booking_domain::usecases::write_booking((&ports).into(), &write, &delays).await {
-                Ok(booking_domain::ports::WriteResult::Failed { error, retry_at }) => {
-                    tracing::info!(
-                        calendar = write.connection.id.as_str(),
-                        booking = write.booking_id.as_str(),
-                        error = %error,
-                        retry = retry_at.is_some(),
-                        "writing a booking into a calendar failed"
-                    );
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while results.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        if batch.len() < RECORD_BATCH {
+            tokio::time::sleep(RECORD_GATHER).await;
+            while batch.len() < RECORD_BATCH {
+                match results.try_recv() {
+                    Ok(result) => batch.push(result),
+                    Err(_) => break,
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(
-                    error = %e,
-                    calendar = write.connection.id.as_str(),
-                    "could not record a calendar write"
-                ),
             }
-        });
+        }
+        for (write, result) in &batch {
+            if let booking_domain::ports::WriteResult::Failed { error, retry_at } = result {
+                tracing::info!(
+                    calendar = write.connection.id.as_str(),
+                    booking = write.booking_id.as_str(),
+                    error = %error,
+                    retry = retry_at.is_some(),
+                    "writing a booking into a calendar failed"
+                );
+            }
+        }
+        if let Err(e) =
+            booking_domain::usecases::record_calendar_writes((&ports).into(), &batch).await
+        {
+            tracing::warn!(
+                error = %e,
+                writes = batch.len(),
+                "could not record calendar writes; their claims run out and they are written again"
+            );
+        }
+        batch.clear();
     }
-    while running.join_next().await.is_some() {}
 }

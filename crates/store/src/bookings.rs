@@ -93,6 +93,12 @@ pub(crate) struct Write {
     pub(crate) events: Vec<EventRow>,
     pub(crate) cap: Option<CapCheck>,
     pub(crate) hold: Option<String>,
+    /// The providers an update takes the booking away from (their calendar
+    /// writes are queued too, to remove its events).
+    pub(crate) left: Vec<String>,
+    /// Set inside the write's transaction when it queued calendar writes
+    /// (read after the commit, to wake the calendar writer).
+    pub(crate) calendar_queued: std::sync::atomic::AtomicBool,
 }
 
 impl Write {
@@ -130,7 +136,23 @@ impl Write {
             events,
             cap: cap.map(CapCheck::new),
             hold: None,
+            left: Vec::new(),
+            calendar_queued: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Whether the write queued calendar writes (after its commit).
+    pub(crate) fn queued_calendar_writes(&self) -> bool {
+        self.calendar_queued
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes that the write queued `n` calendar writes.
+    pub(crate) fn note_calendar_writes(&self, n: usize) {
+        if n > 0 {
+            self.calendar_queued
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Whether the booking holds its time.
@@ -295,7 +317,9 @@ impl Store {
             }
             // Completion changes nothing a calendar shows: not queued.
             if row.status != "completed" || expected.1 != row.scheduled_at {
-                Self::queue_calendar_writes(conn, row).await?;
+                write.note_calendar_writes(
+                    Self::queue_calendar_writes(conn, row, &write.left).await?,
+                );
             }
             Self::insert_events(conn, &write.events).await
         })
@@ -316,6 +340,9 @@ impl Store {
             Ok(queued) => {
                 if queued > 0 {
                     self.wake();
+                }
+                if write.queued_calendar_writes() {
+                    self.calendar_wake();
                 }
                 if write.is_active() {
                     for provider in write.row.providers() {
@@ -343,6 +370,9 @@ impl Store {
             Ok(queued) => {
                 if queued > 0 {
                     self.wake();
+                }
+                if write.queued_calendar_writes() {
+                    self.calendar_wake();
                 }
                 self.busy_changed(&write.row.account_id, &write.row.provider_id);
                 self.inner.holds.forget(hold);
@@ -372,7 +402,17 @@ impl Store {
                 ),
             )));
         }
-        let write = Arc::new(Write::new(updated, events, cap)?);
+        let mut write = Write::new(updated, events, cap)?;
+        // A round-robin booking moved to another provider: the one it
+        // leaves gets its event removed (the writer finds the booking no
+        // longer occupies it).
+        write.left = previous
+            .providers()
+            .iter()
+            .filter(|p| !updated.providers().contains(p))
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        let write = Arc::new(write);
         let expected = (
             previous.status.name(),
             secs(previous.scheduled_at),
@@ -391,6 +431,9 @@ impl Store {
             Ok(queued) => {
                 if queued > 0 {
                     self.wake();
+                }
+                if write.queued_calendar_writes() {
+                    self.calendar_wake();
                 }
                 // Every provider it occupied or occupies now (a round-robin
                 // booking may have moved to another provider).

@@ -7,16 +7,14 @@
 
 use booking_domain::ports::{ClaimedWrite, StorageError, WriteResult};
 use booking_domain::{BookingId, RemoteEvent};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use duplicate::duplicate_item;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::TxError;
 use crate::postgres::PostgresStore;
-use crate::rows::{ACTIVE, BookingRow, CalendarRow, secs};
+use crate::rows::{ACTIVE, BookingRow, CalendarRow, booking_of, secs};
 use crate::schema::{bookings, calendar_connections, calendar_writes};
 use crate::secrets::{Field, tenant_row};
 use crate::sqlite::SqliteStore;
@@ -47,85 +45,97 @@ type WriteColumns = (String, i64, i32, bool, Option<String>, Option<String>);
 
 #[duplicate_item(Store Conn; [SqliteStore] [crate::sqlite::Conn]; [PostgresStore] [crate::postgres::Conn])]
 impl Store {
-    /// Inside a booking update's transaction: queues the booking's event
-    /// for every writing connection of its provider (a change of a booking
+    /// Inside a booking write's transaction: queues the booking's event
+    /// for every writing connection of each provider it occupies (a
+    /// collective booking's seat providers too; always under the booking's
+    /// own id, which is the event's identity). A change of a booking
     /// already queued raises the row's version and makes it due at once,
-    /// with its attempts reset). One indexed read of the provider's writing
-    /// connections; nothing more when it has none.
+    /// with its attempts reset. One indexed read of each provider's writing
+    /// connections (see `writers`); nothing more when it has none. `left`:
+    /// providers the booking no longer occupies (an update that moved it),
+    /// queued too so their events go. Returns how many rows it queued.
     pub(crate) async fn queue_calendar_writes(
         conn: &mut Conn,
         row: &BookingRow,
-    ) -> Result<(), TxError> {
-        let writers: Vec<String> = calendar_connections::table
-            .filter(calendar_connections::account_id.eq(&row.account_id))
-            .filter(calendar_connections::provider_id.eq(&row.provider_id))
-            .filter(calendar_connections::write.eq(true))
-            .select(calendar_connections::id)
-            .load(conn)
-            .await?;
+        left: &[String],
+    ) -> Result<usize, TxError> {
+        let booking = booking_of(&row.id);
         let now = row.updated_at;
-        for calendar in writers {
-            diesel::insert_into(calendar_writes::table)
-                .values((
-                    calendar_writes::account_id.eq(&row.account_id),
-                    calendar_writes::calendar_id.eq(&calendar),
-                    calendar_writes::booking_id.eq(&row.id),
-                    calendar_writes::next_attempt_at.eq(Some(now)),
-                    calendar_writes::created_at.eq(now),
-                    calendar_writes::updated_at.eq(now),
-                ))
-                .on_conflict((
-                    calendar_writes::account_id,
-                    calendar_writes::calendar_id,
-                    calendar_writes::booking_id,
-                ))
-                .do_update()
-                .set((
-                    calendar_writes::version.eq(calendar_writes::version + 1),
-                    calendar_writes::attempts.eq(0),
-                    calendar_writes::next_attempt_at.eq(Some(now)),
-                    calendar_writes::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
+        let mut queued = 0;
+        for provider in row.providers().into_iter().chain(left.iter().cloned()) {
+            for calendar in Self::writers(conn, &row.account_id, &provider).await? {
+                queued += diesel::insert_into(calendar_writes::table)
+                    .values((
+                        calendar_writes::account_id.eq(&row.account_id),
+                        calendar_writes::calendar_id.eq(&calendar),
+                        calendar_writes::booking_id.eq(booking),
+                        calendar_writes::next_attempt_at.eq(Some(now)),
+                        calendar_writes::created_at.eq(now),
+                        calendar_writes::updated_at.eq(now),
+                    ))
+                    .on_conflict((
+                        calendar_writes::account_id,
+                        calendar_writes::calendar_id,
+                        calendar_writes::booking_id,
+                    ))
+                    .do_update()
+                    .set((
+                        calendar_writes::version.eq(calendar_writes::version + 1),
+                        calendar_writes::attempts.eq(0),
+                        calendar_writes::next_attempt_at.eq(Some(now)),
+                        calendar_writes::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
         }
-        Ok(())
+        Ok(queued)
     }
 
-    /// Inside a new writing connection's transaction: queues the
-    /// provider's active bookings that have not ended by `now` (the
-    /// backfill), so they appear in the calendar too.
+    /// Inside a new writing connection's transaction (which holds the
+    /// provider's `calendars/…` lock, see `create_calendar_within`): queues
+    /// the provider's active bookings that have not ended by `now` (the
+    /// backfill), so they appear in the calendar too, seats of collective
+    /// bookings under their booking's id. A row already queued is left as
+    /// it is (never a second row). Returns how many rows it queued.
     pub(crate) async fn backfill_calendar_writes(
         conn: &mut Conn,
         connection: &CalendarRow,
         now: i64,
-    ) -> Result<(), TxError> {
-        let pending = bookings::table
+    ) -> Result<usize, TxError> {
+        let ids: Vec<String> = bookings::table
             .filter(bookings::account_id.eq(&connection.account_id))
             .filter(bookings::provider_id.eq(&connection.provider_id))
             .filter(bookings::status.eq_any(ACTIVE))
             .filter(bookings::end_at.gt(now))
-            .select((
-                bookings::account_id,
-                sql::<Text>("").bind::<Text, _>(connection.id.clone()),
-                bookings::id,
-                sql::<Nullable<BigInt>>("").bind::<BigInt, _>(now),
-                sql::<BigInt>("").bind::<BigInt, _>(now),
-                sql::<BigInt>("").bind::<BigInt, _>(now),
-            ));
-        diesel::insert_into(calendar_writes::table)
-            .values(pending)
-            .into_columns((
-                calendar_writes::account_id,
-                calendar_writes::calendar_id,
-                calendar_writes::booking_id,
-                calendar_writes::next_attempt_at,
-                calendar_writes::created_at,
-                calendar_writes::updated_at,
-            ))
-            .execute(conn)
+            .select(bookings::id)
+            .load(conn)
             .await?;
-        Ok(())
+        let mut queued = 0;
+        // Chunks keep each statement's bind parameters under SQLite's limit.
+        for chunk in ids.chunks(500) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|id| {
+                    (
+                        calendar_writes::account_id.eq(connection.account_id.clone()),
+                        calendar_writes::calendar_id.eq(connection.id.clone()),
+                        calendar_writes::booking_id.eq(booking_of(id).to_owned()),
+                        calendar_writes::next_attempt_at.eq(Some(now)),
+                        calendar_writes::created_at.eq(now),
+                        calendar_writes::updated_at.eq(now),
+                    )
+                })
+                .collect();
+            queued += Self::execute_batch(
+                conn,
+                diesel::insert_into(calendar_writes::table)
+                    .values(rows)
+                    .on_conflict_do_nothing(),
+            )
+            .await?;
+        }
+        Ok(queued)
     }
 
     /// Claims up to `limit` due writes until `now + lease`, with their
@@ -212,129 +222,91 @@ impl Store {
             .collect()
     }
 
-    /// Stores a write attempt's result (see `CalendarStore::record_calendar_write`).
-    pub(crate) async fn record_write(
+    /// Stores write attempts' results, all in one transaction (see
+    /// `CalendarStore::record_calendar_writes`): one commit, and on SQLite
+    /// one job of the writer, per batch of results.
+    pub(crate) async fn record_writes(
         &self,
-        claimed: &ClaimedWrite,
-        result: &WriteResult,
+        results: &[(ClaimedWrite, WriteResult)],
         now: Timestamp,
     ) -> Result<(), StorageError> {
-        let account = claimed.connection.account_id.as_str().to_owned();
-        let calendar = claimed.connection.id.as_str().to_owned();
-        let booking = claimed.booking_id.as_str().to_owned();
-        let version = claimed.version;
+        if results.is_empty() {
+            return Ok(());
+        }
         let now = secs(now);
         let keys = self.secret_keys();
-        let sealed_row = tenant_row(&account, &calendar);
-        let refreshed = match result {
-            WriteResult::Done {
-                refreshed: Some(c), ..
-            } => Some((
-                keys.seal_opt(
-                    Field::CalendarAccessToken,
-                    &sealed_row,
-                    c.access_token.as_deref(),
-                )?,
-                keys.seal_opt(
-                    Field::CalendarRefreshToken,
-                    &sealed_row,
-                    c.refresh_token.as_deref(),
-                )?,
-                c.expires_at.map(secs),
-            )),
-            _ => None,
-        };
-        let result = result.clone();
-        self.write("record_calendar_write", move |conn| {
-            let (account, calendar, booking, result, refreshed) = (
-                account.clone(),
-                calendar.clone(),
-                booking.clone(),
-                result.clone(),
-                refreshed.clone(),
-            );
+        let mut records = Vec::with_capacity(results.len());
+        for (claimed, result) in results {
+            let account = claimed.connection.account_id.as_str().to_owned();
+            let calendar = claimed.connection.id.as_str().to_owned();
+            let sealed_row = tenant_row(&account, &calendar);
+            let refreshed = match result {
+                WriteResult::Done {
+                    refreshed: Some(c), ..
+                } => Some((
+                    keys.seal_opt(
+                        Field::CalendarAccessToken,
+                        &sealed_row,
+                        c.access_token.as_deref(),
+                    )?,
+                    keys.seal_opt(
+                        Field::CalendarRefreshToken,
+                        &sealed_row,
+                        c.refresh_token.as_deref(),
+                    )?,
+                    c.expires_at.map(secs),
+                )),
+                _ => None,
+            };
+            records.push(Record {
+                account,
+                calendar,
+                booking: claimed.booking_id.as_str().to_owned(),
+                version: claimed.version,
+                result: result.clone(),
+                refreshed,
+            });
+        }
+        // Each connection's state after the batch: the tokens of its last
+        // refresh, and the error of its last attempt (`None`: it
+        // succeeded), as recording the results one by one would leave it.
+        let mut connections: Vec<Connection> = Vec::new();
+        for record in &records {
+            let at = match connections
+                .iter()
+                .position(|c| c.account == record.account && c.calendar == record.calendar)
+            {
+                Some(at) => at,
+                None => {
+                    connections.push(Connection {
+                        account: record.account.clone(),
+                        calendar: record.calendar.clone(),
+                        refreshed: None,
+                        error: None,
+                    });
+                    connections.len() - 1
+                }
+            };
+            let connection = &mut connections[at];
+            if record.refreshed.is_some() {
+                connection.refreshed.clone_from(&record.refreshed);
+            }
+            connection.error = match &record.result {
+                WriteResult::Done { .. } => None,
+                WriteResult::Failed { error, .. } => Some(error.chars().take(500).collect()),
+            };
+        }
+        let batch = std::sync::Arc::new((records, connections));
+        self.write("record_calendar_writes", move |conn| {
+            let batch = std::sync::Arc::clone(&batch);
             Box::pin(async move {
                 conn.transaction(async |conn| {
-                    let target =
-                        calendar_writes::table.filter(write_row(&account, &calendar, &booking));
-                    let connection = calendar_connections::table
-                        .filter(calendar_connections::account_id.eq(&account))
-                        .filter(calendar_connections::id.eq(&calendar));
-                    match &result {
-                        WriteResult::Done { remote, .. } => {
-                            if let Some((access, refresh, expires)) = &refreshed {
-                                diesel::update(connection)
-                                    .set((
-                                        calendar_connections::access_token.eq(access),
-                                        calendar_connections::refresh_token.eq(refresh),
-                                        calendar_connections::expires_at.eq(expires),
-                                    ))
-                                    .execute(conn)
-                                    .await?;
-                            }
-                            diesel::update(connection)
-                                .set((
-                                    calendar_connections::last_write_error.eq(None::<String>),
-                                    calendar_connections::last_write_error_at.eq(None::<i64>),
-                                ))
-                                .execute(conn)
-                                .await?;
-                            if !remote.written {
-                                // Nothing left in the calendar: the row goes,
-                                // unless the booking changed meanwhile.
-                                let gone = diesel::delete(
-                                    target.filter(calendar_writes::version.eq(version)),
-                                )
-                                .execute(conn)
-                                .await?;
-                                if gone > 0 {
-                                    return Ok(());
-                                }
-                            }
-                            diesel::update(target)
-                                .set((
-                                    calendar_writes::written.eq(remote.written),
-                                    calendar_writes::remote_id.eq(&remote.id),
-                                    calendar_writes::remote_etag.eq(&remote.etag),
-                                    calendar_writes::attempts.eq(0),
-                                    calendar_writes::last_error.eq(None::<String>),
-                                    calendar_writes::lease_until.eq(None::<i64>),
-                                    calendar_writes::updated_at.eq(now),
-                                ))
-                                .execute(conn)
-                                .await?;
-                            diesel::update(target.filter(calendar_writes::version.eq(version)))
-                                .set(calendar_writes::next_attempt_at.eq(None::<i64>))
-                                .execute(conn)
-                                .await?;
-                        }
-                        WriteResult::Failed { error, retry_at } => {
-                            let error: String = error.chars().take(500).collect();
-                            diesel::update(connection)
-                                .set((
-                                    calendar_connections::last_write_error.eq(Some(&error)),
-                                    calendar_connections::last_write_error_at.eq(Some(now)),
-                                ))
-                                .execute(conn)
-                                .await?;
-                            diesel::update(target)
-                                .set((
-                                    calendar_writes::last_error.eq(Some(&error)),
-                                    calendar_writes::lease_until.eq(None::<i64>),
-                                    calendar_writes::updated_at.eq(now),
-                                ))
-                                .execute(conn)
-                                .await?;
-                            // A booking change since the claim made the row
-                            // due at once with fresh attempts: leave it so.
-                            diesel::update(target.filter(calendar_writes::version.eq(version)))
-                                .set((
-                                    calendar_writes::attempts.eq(calendar_writes::attempts + 1),
-                                    calendar_writes::next_attempt_at.eq(retry_at.map(secs)),
-                                ))
-                                .execute(conn)
-                                .await?;
-                        }
+                    let (records, connections) = &*batch;
+                    for record in records {
+                        Self::record_one(conn, record, now).await?;
+                    }
+                    for connection in connections {
+                        Self::record_connection(conn, connection, now).await?;
                     }
                     Ok(())
                 })
@@ -344,4 +316,139 @@ impl Store {
         .await
         .map_err(TxError::storage)
     }
+
+    /// Stores one attempt's result in its outbox row (inside
+    /// `record_writes`' transaction).
+    async fn record_one(conn: &mut Conn, record: &Record, now: i64) -> Result<(), TxError> {
+        let Record {
+            account,
+            calendar,
+            booking,
+            version,
+            result,
+            ..
+        } = record;
+        let version = *version;
+        let target = calendar_writes::table.filter(write_row(account, calendar, booking));
+        // The row as the attempt left it, unless the booking changed since
+        // the claim: then it stays due at once, with fresh attempts.
+        let unchanged = calendar_writes::version.eq(version);
+        match result {
+            WriteResult::Done { remote, .. } => {
+                if !remote.written {
+                    // Nothing left in the calendar: the row goes, unless
+                    // the booking changed meanwhile.
+                    let gone = diesel::delete(target.filter(unchanged))
+                        .execute(conn)
+                        .await?;
+                    if gone > 0 {
+                        return Ok(());
+                    }
+                }
+                diesel::update(target)
+                    .set((
+                        calendar_writes::written.eq(remote.written),
+                        calendar_writes::remote_id.eq(&remote.id),
+                        calendar_writes::remote_etag.eq(&remote.etag),
+                        calendar_writes::attempts.eq(0),
+                        calendar_writes::last_error.eq(None::<String>),
+                        calendar_writes::lease_until.eq(None::<i64>),
+                        calendar_writes::updated_at.eq(now),
+                        calendar_writes::next_attempt_at.eq(diesel::dsl::case_when(
+                            unchanged,
+                            None::<i64>
+                                .into_sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                                ),
+                        )
+                        .otherwise(calendar_writes::next_attempt_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            WriteResult::Failed { error, retry_at } => {
+                let error: String = error.chars().take(500).collect();
+                diesel::update(target)
+                    .set((
+                        calendar_writes::last_error.eq(Some(&error)),
+                        calendar_writes::lease_until.eq(None::<i64>),
+                        calendar_writes::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(target.filter(unchanged))
+                    .set((
+                        calendar_writes::attempts.eq(calendar_writes::attempts + 1),
+                        calendar_writes::next_attempt_at.eq(retry_at.map(secs)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a connection's state after a batch of results: its refreshed
+    /// tokens, and its `last_write_error` (set by a failure, cleared by a
+    /// success; a healthy connection's row is not rewritten).
+    async fn record_connection(
+        conn: &mut Conn,
+        connection: &Connection,
+        now: i64,
+    ) -> Result<(), TxError> {
+        let row = calendar_connections::table
+            .filter(calendar_connections::account_id.eq(&connection.account))
+            .filter(calendar_connections::id.eq(&connection.calendar));
+        if let Some((access, refresh, expires)) = &connection.refreshed {
+            diesel::update(row)
+                .set((
+                    calendar_connections::access_token.eq(access),
+                    calendar_connections::refresh_token.eq(refresh),
+                    calendar_connections::expires_at.eq(expires),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        match &connection.error {
+            None => {
+                diesel::update(row.filter(calendar_connections::last_write_error.is_not_null()))
+                    .set((
+                        calendar_connections::last_write_error.eq(None::<String>),
+                        calendar_connections::last_write_error_at.eq(None::<i64>),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Some(error) => {
+                diesel::update(row)
+                    .set((
+                        calendar_connections::last_write_error.eq(Some(error)),
+                        calendar_connections::last_write_error_at.eq(Some(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One result to store: its row's key, the version it wrote, and the
+/// connection's refreshed tokens (sealed) with their expiry.
+struct Record {
+    account: String,
+    calendar: String,
+    booking: String,
+    version: i64,
+    result: WriteResult,
+    refreshed: Option<(Option<String>, Option<String>, Option<i64>)>,
+}
+
+/// A connection's state to store after a batch of results.
+struct Connection {
+    account: String,
+    calendar: String,
+    /// Its last refreshed tokens (sealed) with their expiry.
+    refreshed: Option<(Option<String>, Option<String>, Option<i64>)>,
+    /// Its last attempt's error (`None`: that attempt succeeded).
+    error: Option<String>,
 }

@@ -72,35 +72,45 @@ impl CalendarStore for Store {
         limit: u32,
     ) -> Result<bool, StorageError> {
         let row = CalendarRow::from_domain(connection, &self.secret_keys())?;
-        self.write("create_calendar_within", move |conn| {
-            let row = row.clone();
-            Box::pin(async move {
-                conn.transaction(async |conn| {
-                    let key = format!("calendars/{}/{}", row.account_id, row.provider_id);
-                    Self::serialize_tx(conn, key).await?;
-                    let count: i64 = calendar_connections::table
-                        .filter(calendar_connections::account_id.eq(&row.account_id))
-                        .filter(calendar_connections::provider_id.eq(&row.provider_id))
-                        .count()
-                        .get_result(conn)
-                        .await?;
-                    if count >= i64::from(limit) {
-                        return Ok(false);
-                    }
-                    diesel::insert_into(calendar_connections::table)
-                        .values(&row)
-                        .execute(conn)
-                        .await?;
-                    if row.write {
-                        Self::backfill_calendar_writes(conn, &row, row.created_at).await?;
-                    }
-                    Ok(true)
+        let created = self
+            .write("create_calendar_within", move |conn| {
+                let row = row.clone();
+                Box::pin(async move {
+                    conn.transaction(async |conn| {
+                        let key = format!("calendars/{}/{}", row.account_id, row.provider_id);
+                        Self::serialize_tx(conn, key).await?;
+                        let count: i64 = calendar_connections::table
+                            .filter(calendar_connections::account_id.eq(&row.account_id))
+                            .filter(calendar_connections::provider_id.eq(&row.provider_id))
+                            .count()
+                            .get_result(conn)
+                            .await?;
+                        if count >= i64::from(limit) {
+                            return Ok((false, 0));
+                        }
+                        diesel::insert_into(calendar_connections::table)
+                            .values(&row)
+                            .execute(conn)
+                            .await?;
+                        // Under the lock taken above, which booking writes
+                        // share while they read the writing connections (see
+                        // `writers`): none is missed, none queued twice.
+                        let queued = if row.write {
+                            Self::backfill_calendar_writes(conn, &row, row.created_at).await?
+                        } else {
+                            0
+                        };
+                        Ok((true, queued))
+                    })
+                    .await
                 })
-                .await
             })
-        })
-        .await
-        .map_err(TxError::storage)
+            .await
+            .map_err(TxError::storage)?;
+        if created.1 > 0 {
+            self.calendar_wake();
+        }
+        Ok(created.0)
     }
 
     async fn list_calendars(
@@ -459,12 +469,15 @@ impl CalendarStore for Store {
         self.claim_writes(now, lease, limit).await
     }
 
-    async fn record_calendar_write(
+    async fn record_calendar_writes(
         &self,
-        claimed: &ClaimedWrite,
-        result: &WriteResult,
+        results: &[(ClaimedWrite, WriteResult)],
         now: Timestamp,
     ) -> Result<(), StorageError> {
-        self.record_write(claimed, result, now).await
+        self.record_writes(results, now).await
+    }
+
+    async fn wait_for_calendar_writes(&self) {
+        self.inner.calendar_wake.notified().await;
     }
 }

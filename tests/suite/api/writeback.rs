@@ -23,6 +23,9 @@ struct Script {
     throttle_next_insert: Option<u32>,
     /// Store the next inserted event, then answer 503 (a lost answer).
     lose_next_insert: bool,
+    /// Graph: answer this many event creations with 503 after storing the
+    /// event (a repeated `transactionId` too): every attempt's answer lost.
+    lose_inserts: u32,
     /// Refuse every write with 403 (the calendar is read-only).
     read_only: bool,
 }
@@ -141,7 +144,8 @@ fn google(state: &Shared, req: &Request) -> Response {
 
 /// Microsoft Graph: `POST /v1.0/me/calendar/events` (a repeated
 /// `transactionId` answers the event already made), `PATCH` and `DELETE
-/// /v1.0/me/events/{id}`, `calendarView`, and the token endpoint.
+/// /v1.0/me/events/{id}`, `calendarView` (the events overlapping
+/// `startDateTime`-`endDateTime`), and the token endpoint.
 fn graph(state: &Shared, req: &Request) -> Response {
     let mut s = state.lock().unwrap();
     s.log.push(req.clone());
@@ -157,7 +161,29 @@ fn graph(state: &Shared, req: &Request) -> Response {
     let one = "/v1.0/me/events/";
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/v1.0/me/calendarView") => {
-            let value: Vec<Value> = s.events.values().cloned().collect();
+            // The events overlapping the window (UTC wall-clock times
+            // compare as strings), as `calendarView` documents.
+            let param = |name: &str| {
+                req.query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .map(|v| v.trim_end_matches('Z').to_owned())
+            };
+            let (Some(from), Some(to)) = (param("startDateTime"), param("endDateTime")) else {
+                return Response::json(400, &json!({"error": {"code": "ErrorInvalidParameter"}}));
+            };
+            let value: Vec<Value> = s
+                .events
+                .values()
+                .filter(|e| {
+                    let (start, end) = (
+                        e["start"]["dateTime"].as_str().unwrap_or_default(),
+                        e["end"]["dateTime"].as_str().unwrap_or_default(),
+                    );
+                    start < to.as_str() && end > from.as_str()
+                })
+                .cloned()
+                .collect();
             Response::json(200, &json!({"value": value}))
         }
         ("POST", "/v1.0/me/calendar/events") => {
@@ -170,6 +196,10 @@ fn graph(state: &Shared, req: &Request) -> Response {
                 return Response::json(400, &json!({"error": {"code": "NoTransactionId"}}));
             };
             if let Some(id) = s.transactions.get(&transaction).cloned() {
+                if s.script.lose_inserts > 0 {
+                    s.script.lose_inserts -= 1;
+                    return Response::status(503);
+                }
                 return Response::json(201, &s.events[&id].clone());
             }
             s.next_id += 1;
@@ -179,6 +209,10 @@ fn graph(state: &Shared, req: &Request) -> Response {
             s.transactions.insert(transaction, id.clone());
             s.events.insert(id, body.clone());
             if std::mem::take(&mut s.script.lose_next_insert) {
+                return Response::status(503);
+            }
+            if s.script.lose_inserts > 0 {
+                s.script.lose_inserts -= 1;
                 return Response::status(503);
             }
             Response::json(201, &body)
@@ -654,4 +688,396 @@ async fn write_and_caldav_fields_are_validated() {
         .expect_status(201)
         .json;
     assert_eq!(read_only["write"], false);
+}
+
+/// A CalDAV server holding resources by path: `PUT` honours `If-None-Match:
+/// *` and `If-Match` (412 otherwise) and answers the new `ETag`, `GET` and
+/// `DELETE` (404 when absent), `REPORT` an empty multistatus (no busy time).
+fn caldav(state: &Shared, req: &Request) -> Response {
+    let mut s = state.lock().unwrap();
+    s.log.push(req.clone());
+    let path = req.path.clone();
+    match req.method.as_str() {
+        "PUT" => {
+            let current = s.events.get(&path).map(|e| e["etag"].clone());
+            let absent_wanted = req.header("if-none-match") == "*";
+            let matches = req.header("if-match");
+            let refused = (absent_wanted && current.is_some())
+                || (!matches.is_empty()
+                    && match &current {
+                        None => true,
+                        Some(etag) => matches != "*" && etag != matches,
+                    });
+            if refused {
+                return Response::status(412);
+            }
+            s.next_id += 1;
+            let etag = format!("\"{}\"", s.next_id);
+            let body = String::from_utf8(req.body.clone()).unwrap();
+            s.events
+                .insert(path, json!({"etag": etag.clone(), "ics": body}));
+            Response::status(if current.is_some() { 204 } else { 201 }).with_header("etag", &etag)
+        }
+        "GET" => match s.events.get(&path) {
+            Some(e) => Response::status(200).with_header("etag", e["etag"].as_str().unwrap()),
+            None => Response::status(404),
+        },
+        "DELETE" => match s.events.remove(&path) {
+            Some(_) => Response::status(204),
+            None => Response::status(404),
+        },
+        "REPORT" => Response {
+            status: 207,
+            headers: vec![("content-type".into(), "application/xml".into())],
+            body: br#"<?xml version="1.0"?><multistatus xmlns="DAV:"/>"#.to_vec(),
+        },
+        _ => Response::status(405),
+    }
+}
+
+/// A collective booking (its row and a seat row per other provider) is
+/// written into each provider's own calendar once, under the booking's id
+/// (the resource `{booking id}.ics` and the booking's UID, never a seat's
+/// id); a reschedule moves both events and a cancellation removes both.
+#[tokio::test(flavor = "multi_thread")]
+async fn collective_bookings_are_written_under_the_booking_id_in_every_calendar() {
+    let (fake, state) = fake(caldav).await;
+    let server = server_for(&fake);
+    let api = server.api("acme");
+    let mut team = Vec::new();
+    for name in ["Ada", "Grace"] {
+        let p = api
+            .post("/v1/providers", &json!({"name": name}))
+            .await
+            .expect_status(201);
+        team.push(p.json["id"].as_str().unwrap().to_owned());
+    }
+    api.create_service(&json!({
+        "id": "srv_pair", "name": "Pair", "duration": 60,
+        "price": {"amount": 40, "currency": "EUR", "type": "flat"},
+        "availability": {
+            "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
+            "hours": {"start": "09:00", "end": "17:00"}, "timezone": "UTC"
+        },
+        "provider_ids": team, "assignment": "collective"
+    }))
+    .await;
+    for p in &team {
+        api.post(
+            &format!("/v1/providers/{p}/calendars"),
+            &json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")),
+                    "username": "u", "password": "pw", "write": true}),
+        )
+        .await
+        .expect_status(201);
+    }
+    let day = future_monday();
+    let booking = api.book_ok("srv_pair", &format!("{day}T10:00:00Z")).await;
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let resources: Vec<String> = team.iter().map(|p| format!("/dav/{p}/{id}.ics")).collect();
+    let compact = day.to_string().replace('-', "");
+    let at = |hour: &str| format!("DTSTART:{compact}T{hour}0000Z");
+    until(&state, "the event in both calendars", |f| {
+        resources.iter().all(|r| f.events.contains_key(r))
+    })
+    .await;
+    {
+        let s = state.lock().unwrap();
+        assert_eq!(s.events.len(), 2, "{:?}", s.events.keys());
+        for r in &resources {
+            let ics = s.events[r]["ics"].as_str().unwrap();
+            assert!(ics.contains(&format!("UID:{id}@")), "{ics}");
+            assert!(ics.contains(&at("10")), "{ics}");
+            assert!(!ics.contains('~'), "a seat id in the event: {ics}");
+        }
+    }
+    api.post(
+        &format!("/v1/bookings/{id}/reschedule"),
+        &json!({"scheduled_at": format!("{day}T14:00:00Z")}),
+    )
+    .await
+    .expect_status(200);
+    until(&state, "both events moved", |f| {
+        resources.iter().all(|r| {
+            f.events
+                .get(r)
+                .is_some_and(|e| e["ics"].as_str().unwrap().contains(&at("14")))
+        })
+    })
+    .await;
+    api.post(&format!("/v1/bookings/{id}/cancel"), &json!({}))
+        .await
+        .expect_status(200);
+    until(&state, "both events removed", |f| f.events.is_empty()).await;
+    let s = state.lock().unwrap();
+    let puts = s.log.iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(puts, 4, "one create and one move per calendar");
+    assert!(
+        s.log.iter().all(|r| !r.path.contains('~')),
+        "a request under a seat id"
+    );
+}
+
+/// Outlook: the creation's answer is lost after Graph made the event (no
+/// id stored), then the booking is cancelled before any retry: the removal
+/// finds the event by its `transactionId` in `calendarView` and deletes it,
+/// instead of leaving it orphaned.
+#[tokio::test(flavor = "multi_thread")]
+async fn outlook_event_whose_creation_answer_was_lost_is_removed_on_cancel() {
+    let (fake, state) = fake(graph).await;
+    let mut env = env_for(&fake);
+    // No retry before the cancellation.
+    env.retain(|(k, _)| *k != "BOOKING_WEBHOOK_RETRY_DELAYS");
+    env.push(("BOOKING_WEBHOOK_RETRY_DELAYS", "1h".to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = TestServer::start_with(&env);
+    let api = server.api("acme");
+    api.create_seed_service().await;
+    let prv = provider_id(&api).await;
+    let monday = future_monday();
+    api.post(
+        &format!("/v1/providers/{prv}/calendars"),
+        &json!({"type": "outlook", "write": true, "credentials": {"access_token": "fresh"}}),
+    )
+    .await
+    .expect_status(201);
+    // Someone else's meeting at the same time (not ours: kept).
+    state.lock().unwrap().events.insert(
+        "other".into(),
+        json!({"id": "other", "showAs": "busy", "isCancelled": false,
+               "transactionId": "someone-else",
+               "start": {"dateTime": ny(monday, 10, 0).trim_end_matches('Z'), "timeZone": "UTC"},
+               "end": {"dateTime": ny(monday, 11, 0).trim_end_matches('Z'), "timeZone": "UTC"}}),
+    );
+    // Every attempt of the client (it retries a 503 itself) loses its
+    // answer: the write fails with the event made.
+    state.lock().unwrap().script.lose_inserts = 10;
+    let booking = api.book_ok("srv_consultation", &ny(monday, 10, 0)).await;
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let transaction = format!("booking-api-{id}");
+    until(&state, "the event created", |f| {
+        f.transactions.contains_key(&transaction)
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while connection(&api, &prv).await["last_write_error"] == Value::Null {
+        assert!(Instant::now() < deadline, "the lost answer never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let creates = |f: &Fake| {
+        f.log
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1.0/me/calendar/events")
+            .count()
+    };
+    let (event_id, tried) = {
+        let mut s = state.lock().unwrap();
+        s.script.lose_inserts = 0;
+        (s.transactions[&transaction].clone(), creates(&s))
+    };
+    api.post(&format!("/v1/bookings/{id}/cancel"), &json!({}))
+        .await
+        .expect_status(200);
+    until(&state, "the orphan removed", |f| {
+        !f.events.contains_key(&event_id)
+    })
+    .await;
+    let s = state.lock().unwrap();
+    assert!(
+        s.events.contains_key("other"),
+        "someone else's event removed"
+    );
+    assert_eq!(
+        creates(&s),
+        tried,
+        "the removal must not create the event again"
+    );
+    assert!(
+        s.log
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path == format!("/v1.0/me/events/{event_id}")),
+        "no DELETE of the orphan"
+    );
+}
+
+/// Bookings made by many clients while a writing connection is created for
+/// their provider: every booking the backfill or the booking write queued
+/// gets its event once (none missed between the two, none twice).
+async fn backfill_races_bookings(server: &TestServer, state: &Shared) {
+    let api = server.api("acme");
+    let prv = provider_id(&api).await;
+    api.create_service(&json!({
+        "id": "srv_quarter", "name": "Quarter", "duration": 15, "provider_id": prv,
+        "price": {"amount": 10, "currency": "USD", "type": "flat"},
+        "availability": {
+            "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
+            "hours": {"start": "00:00", "end": "24:00"}, "timezone": "UTC"
+        }
+    }))
+    .await;
+    let start = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24 * 30))
+        .unwrap()
+        .as_second()
+        / 900
+        * 900;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..12i64 {
+        let (api, stop) = (api.clone(), Arc::clone(&stop));
+        clients.push(tokio::spawn(async move {
+            let mut made = Vec::new();
+            let mut n = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let at = jiff::Timestamp::from_second(start + (n * 12 + c) * 900).unwrap();
+                n += 1;
+                let r = api.book("srv_quarter", &at.to_string()).await;
+                if r.status == 201 {
+                    made.push(r.json["id"].as_str().unwrap().to_owned());
+                }
+            }
+            made
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    api.post(
+        &format!("/v1/providers/{prv}/calendars"),
+        &json!({"type": "google", "calendar_id": "primary", "write": true,
+                "credentials": {"access_token": "fresh"}}),
+    )
+    .await
+    .expect_status(201);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut ids = Vec::new();
+    for c in clients {
+        ids.extend(c.await.unwrap());
+    }
+    assert!(ids.len() > 50, "too few bookings to race: {}", ids.len());
+    let events: Vec<String> = ids.iter().map(|id| google_id(id)).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let missing = {
+            let s = state.lock().unwrap();
+            events.iter().filter(|e| !s.events.contains_key(*e)).count()
+        };
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} bookings never written",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = state.lock().unwrap();
+    let inserts = s
+        .log
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/events"))
+        .count();
+    assert_eq!(inserts, ids.len(), "an event inserted twice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writing_connection_made_during_bookings_writes_each_once() {
+    let (fake, state) = fake(google).await;
+    let server = server_for(&fake);
+    backfill_races_bookings(&server, &state).await;
+}
+
+/// On Postgres the booking insert and the connection's backfill run side
+/// by side (READ COMMITTED): the case the `calendar_writers` function's
+/// lock and fresh snapshot exist for.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn on_postgres_a_writing_connection_made_during_bookings_writes_each_once() {
+    use booking_tests::pg::{self, Database};
+    let (fake, state) = fake(google).await;
+    let db = Database::create(&pg::admin_url());
+    let env = env_for(&fake);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), &env);
+    backfill_races_bookings(&server, &state).await;
+}
+
+/// A round-robin booking rescheduled onto another provider (its own is
+/// busy then): its event moves from the first provider's calendar to the
+/// second's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_round_robin_booking_moved_to_another_provider_moves_its_event() {
+    let (fake, state) = fake(caldav).await;
+    let server = server_for(&fake);
+    let api = server.api("acme");
+    let mut team = Vec::new();
+    for name in ["Ada", "Grace"] {
+        let p = api
+            .post("/v1/providers", &json!({"name": name}))
+            .await
+            .expect_status(201);
+        team.push(p.json["id"].as_str().unwrap().to_owned());
+    }
+    let service = |id: &str, who: Value| {
+        let mut body = json!({
+            "id": id, "name": "Cut", "duration": 60,
+            "price": {"amount": 40, "currency": "EUR", "type": "flat"},
+            "availability": {
+                "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
+                "hours": {"start": "09:00", "end": "17:00"}, "timezone": "UTC"
+            }
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(who.as_object().unwrap().clone());
+        body
+    };
+    api.create_service(&service(
+        "srv_rr",
+        json!({"provider_ids": team, "assignment": "round_robin"}),
+    ))
+    .await;
+    for (i, p) in team.iter().enumerate() {
+        api.create_service(&service(
+            &format!("srv_solo_{i}"),
+            json!({"provider_id": p}),
+        ))
+        .await;
+        api.post(
+            &format!("/v1/providers/{p}/calendars"),
+            &json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")),
+                    "username": "u", "password": "pw", "write": true}),
+        )
+        .await
+        .expect_status(201);
+    }
+    let day = future_monday();
+    // The first provider is busy at 10:00: the booking goes to the second.
+    api.book_ok("srv_solo_0", &format!("{day}T10:00:00Z")).await;
+    let b = api.book_ok("srv_rr", &format!("{day}T10:00:00Z")).await;
+    assert_eq!(b["provider_id"], team[1].as_str());
+    let id = b["id"].as_str().unwrap().to_owned();
+    let (first, second) = (
+        format!("/dav/{}/{id}.ics", team[0]),
+        format!("/dav/{}/{id}.ics", team[1]),
+    );
+    until(&state, "the event in the second calendar", |f| {
+        f.events.contains_key(&second)
+    })
+    .await;
+    // The second is busy at 14:00: the reschedule moves it to the first.
+    api.book_ok("srv_solo_1", &format!("{day}T14:00:00Z")).await;
+    let moved = api
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            &json!({"scheduled_at": format!("{day}T14:00:00Z")}),
+        )
+        .await
+        .expect_status(200)
+        .json;
+    assert_eq!(moved["provider_id"], team[0].as_str());
+    until(&state, "the event moved to the first calendar", |f| {
+        f.events.contains_key(&first) && !f.events.contains_key(&second)
+    })
+    .await;
 }

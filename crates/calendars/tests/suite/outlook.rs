@@ -92,7 +92,7 @@ async fn calendar_view_pages_and_busy_rules() {
     assert_eq!(first.method, "GET");
     assert_eq!(
         first.target,
-        "/v1.0/me/calendarView?startDateTime=2027-01-18T00:00:00Z&endDateTime=2027-01-25T00:00:00Z&$select=start,end,showAs,isCancelled&$top=250"
+        "/v1.0/me/calendarView?startDateTime=2027-01-18T00:00:00Z&endDateTime=2027-01-25T00:00:00Z&$select=start,end,showAs,isCancelled,transactionId&$top=250"
     );
     assert_eq!(
         first.param("startDateTime").as_deref(),
@@ -100,7 +100,7 @@ async fn calendar_view_pages_and_busy_rules() {
     );
     assert_eq!(
         first.param("$select").as_deref(),
-        Some("start,end,showAs,isCancelled")
+        Some("start,end,showAs,isCancelled,transactionId")
     );
     // The second page is the next link, as given.
     assert_eq!(received[1].param("$skip").as_deref(), Some("3"));

@@ -46,19 +46,54 @@ pub async fn write_booking(
     claimed: &ClaimedWrite,
     retry_delays: &[SignedDuration],
 ) -> Result<WriteResult, StorageError> {
+    let result = attempt_write(ports, claimed, retry_delays).await?;
+    ports
+        .calendars
+        .record_calendar_write(claimed, &result, ports.clock.now())
+        .await?;
+    Ok(result)
+}
+
+/// Records the results of [`attempt_write`]s in one transaction.
+pub async fn record_calendar_writes(
+    ports: CalendarWritePorts<'_>,
+    results: &[(ClaimedWrite, WriteResult)],
+) -> Result<(), StorageError> {
+    ports
+        .calendars
+        .record_calendar_writes(results, ports.clock.now())
+        .await
+}
+
+/// Makes the claimed connection's calendar match the booking as it is now
+/// and returns the result to record (see [`write_booking`]; the background
+/// writer records a batch of results at once with
+/// [`record_calendar_writes`]). A connection whose provider the booking no
+/// longer occupies gets no event.
+pub async fn attempt_write(
+    ports: CalendarWritePorts<'_>,
+    claimed: &ClaimedWrite,
+    retry_delays: &[SignedDuration],
+) -> Result<WriteResult, StorageError> {
     let connection = &claimed.connection;
     let booking = ports
         .bookings
         .get_booking(&connection.account_id, &claimed.booking_id)
         .await?;
+    let span = booking
+        .as_ref()
+        .and_then(|b| TimeRange::new(b.scheduled_at, b.end_at()));
     let draft = match &booking {
-        Some(b) if b.status != BookingStatus::Cancelled => {
+        Some(b)
+            if b.status != BookingStatus::Cancelled
+                && b.providers().contains(&connection.provider_id) =>
+        {
             let service = ports
                 .services
                 .get_service_cached(&b.account_id, &b.service_id)
                 .await?;
             let service_name = service.map_or_else(|| b.service_id.as_str().to_owned(), |s| s.name);
-            let range = TimeRange::new(b.scheduled_at, b.end_at()).ok_or_else(|| {
+            let range = span.ok_or_else(|| {
                 StorageError::Internal(format!("booking {} has an empty time", b.id))
             })?;
             let mut description = format!(
@@ -85,18 +120,20 @@ pub async fn write_booking(
     let now = ports.clock.now();
     // A removal is sent even when no write is known to have succeeded: an
     // earlier attempt may have made the event and lost the answer (the
-    // adapters treat an event already gone as removed).
+    // adapters treat an event already gone as removed, and look for one
+    // they have no id of around `span`).
     let written = ports
         .calendar_writer
         .write(WriteRequest {
             source: &connection.source,
             booking: &claimed.booking_id,
             event: draft.as_ref(),
+            span,
             remote: &claimed.remote,
             now,
         })
         .await;
-    let result = match written {
+    Ok(match written {
         Ok(outcome) => WriteResult::Done {
             remote: outcome.remote,
             refreshed: outcome.refreshed,
@@ -105,12 +142,7 @@ pub async fn write_booking(
             error: e.to_string(),
             retry_at: retry_at(now, claimed.attempts, retry_delays),
         },
-    };
-    ports
-        .calendars
-        .record_calendar_write(claimed, &result, now)
-        .await?;
-    Ok(result)
+    })
 }
 
 /// When the attempt after `attempts` failed ones runs, if any is left.

@@ -35,7 +35,9 @@ use crate::sql::Statement;
 /// when it turns a hold into the booking, of that hold's guard row), the
 /// booking, unless an external calendar blocks its time; its events; their
 /// webhook deliveries; its calendar writes (one per writing connection of
-/// the provider, found through the partial index `calendar_connections_writers`);
+/// the provider, under the booking's id also for a seat row, found by the
+/// function `calendar_writers` through the partial index
+/// `calendar_connections_writers`: see its migration for why a function);
 /// and a `NOTIFY` when any deliveries were queued. Each part reads
 /// the one before (nothing is written when the booking is not), foreign keys
 /// are checked at the end of the statement, and the statement is its own
@@ -53,7 +55,7 @@ use crate::sql::Statement;
 /// it turns into a booking (`''`: none) and `$38` [`MAX_OCCUPIED_SECS`].
 /// Time off lasts at most 366 days (31622400 s), which bounds its index
 /// scan. Its row is `(booked, events, queued, notified, converted, ok,
-/// hold_was_live)`.
+/// hold_was_live, calendar_queued)`.
 ///
 /// Holds: an unexpired hold's guard row blocks the booking through
 /// `bookings_no_overlap` like an active booking. An expired one must not,
@@ -134,9 +136,8 @@ event AS (
 written AS (
     INSERT INTO calendar_writes (account_id, calendar_id, booking_id, next_attempt_at,
         created_at, updated_at)
-    SELECT $2, k.id, $1, $22, $22, $22
-    FROM booking, calendar_connections k
-    WHERE k.account_id = $2 AND k.provider_id = $4 AND k.write
+    SELECT $2, k.id, split_part($1, '~', 1), $22, $22, $22
+    FROM booking, calendar_writers($2, $4) AS k (id)
     RETURNING 1
 ),
 queued AS (
@@ -152,7 +153,8 @@ SELECT (SELECT count(*) FROM booking) AS booked, (SELECT count(*) FROM event) AS
     (SELECT ok FROM checks) AS ok,
     EXISTS (SELECT 1 FROM bookings h
         WHERE h.account_id = $2 AND h.id = $37 AND h.status = 'held'
-            AND h.hold_expires_at > $21) AS hold_was_live"
+            AND h.hold_expires_at > $21) AS hold_was_live,
+    (SELECT count(*) FROM written) AS calendar_queued"
         )
     };
 }
@@ -239,8 +241,17 @@ fn gave_up_waiting(e: &DieselError) -> bool {
 }
 
 /// The row of the insert statement: `(booked, events, queued, notified,
-/// converted, ok, hold_was_live)`.
-type InsertResult = (BigInt, BigInt, BigInt, Nullable<Text>, BigInt, Bool, Bool);
+/// converted, ok, hold_was_live, calendar_queued)`.
+type InsertResult = (
+    BigInt,
+    BigInt,
+    BigInt,
+    Nullable<Text>,
+    BigInt,
+    Bool,
+    Bool,
+    BigInt,
+);
 
 /// Runs the insert's single statement with `guard`; returns how many
 /// deliveries it queued. `Conflict` when the booking overlaps an active
@@ -300,13 +311,16 @@ async fn insert_statement(conn: &mut Conn, insert: &Write, guard: Guard) -> Resu
         statement = statement.bind::<Text, _>(lock_key(&row.account_id, &row.provider_id));
     }
     let result = statement
-        .get_result::<(i64, i64, i64, Option<String>, i64, bool, bool)>(conn)
+        .get_result::<(i64, i64, i64, Option<String>, i64, bool, bool, i64)>(conn)
         .await;
+    if let Ok((1, .., calendar)) = &result {
+        insert.note_calendar_writes(usize::try_from(*calendar).unwrap_or_default());
+    }
     match result {
         // The hold was not taken: gone (expired, unknown, or converted by a
         // concurrent request) unless it was live and the booking's own
         // checks refused it, which leave it in place.
-        Ok((_, _, _, _, 0, ok, live)) if insert.hold.is_some() => Err(if live && !ok {
+        Ok((_, _, _, _, 0, ok, live, _)) if insert.hold.is_some() => Err(if live && !ok {
             TxError::Conflict
         } else {
             TxError::HoldGone
@@ -357,8 +371,11 @@ async fn insert_collective(
                 events: Vec::new(),
                 cap: None,
                 hold: None,
+                left: Vec::new(),
+                calendar_queued: std::sync::atomic::AtomicBool::new(false),
             };
             insert_statement(conn, &seat, Guard::Locked).await?;
+            insert.note_calendar_writes(usize::from(seat.queued_calendar_writes()));
         }
         Ok(queued)
     })

@@ -52,3 +52,25 @@ impl PostgresStore {
             .await?)
     }
 }
+
+impl PostgresStore {
+    /// The writing connections of `provider`, through the function
+    /// `calendar_writers` (the shared `calendars/…` lock, then a fresh
+    /// snapshot: see its migration), so a booking write and a new writing
+    /// connection's backfill never both miss the booking.
+    pub(crate) async fn writers(
+        conn: &mut Conn,
+        account: &str,
+        provider: &str,
+    ) -> Result<Vec<String>, TxError> {
+        Ok(
+            crate::sql::Statement::<diesel::sql_types::Text>::new(
+                "SELECT calendar_writers($1, $2)",
+            )
+            .bind::<diesel::sql_types::Text, _>(account.to_owned())
+            .bind::<diesel::sql_types::Text, _>(provider.to_owned())
+            .load(conn)
+            .await?,
+        )
+    }
+}

@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub(crate) wake: Arc<Notify>,
     /// The holds this process made (see `hold_cache.rs`).
     pub(crate) holds: crate::hold_cache::HoldCache,
+    /// Signalled after a commit (in this process) that queued calendar
+    /// writes: wakes the calendar writer (see `wait_for_calendar_writes`).
+    pub(crate) calendar_wake: tokio::sync::Notify,
     /// API keys found lately, dropped on revocation (see `cache.rs`).
     keys: Arc<KeyCache>,
     /// Services read lately, dropped on update (see `cache.rs`).
@@ -144,6 +147,7 @@ impl PostgresStore {
                 secrets: Arc::new(secrets),
                 wake,
                 holds: Default::default(),
+                calendar_wake: Notify::new(),
                 keys,
                 services,
                 busy,
@@ -171,6 +175,12 @@ impl PostgresStore {
     /// next one to wait).
     pub(crate) fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Wakes the calendar writer waiting in `wait_for_calendar_writes` (or
+    /// the next one to wait): writes were queued.
+    pub(crate) fn calendar_wake(&self) {
+        self.inner.calendar_wake.notify_one();
     }
 
     /// After a write of a provider's busy time committed: drops what this

@@ -216,10 +216,12 @@ impl SqliteStore {
                         .values(seat)
                         .execute(conn)
                         .await?;
-                    // As the Postgres insert statement does for each row.
-                    Self::queue_calendar_writes(conn, seat).await?;
                 }
-                Self::queue_calendar_writes(conn, &write.row).await?;
+                // Every provider's writing connections, seats' too, under
+                // the booking's id.
+                write.note_calendar_writes(
+                    Self::queue_calendar_writes(conn, &write.row, &[]).await?,
+                );
                 Self::insert_events(conn, &write.events).await
             })
         })

@@ -45,3 +45,21 @@ impl SqliteStore {
         Ok(diesel_async::RunQueryDsl::load(due, conn).await?)
     }
 }
+
+impl SqliteStore {
+    /// The writing connections of `provider` (inside a write: no other
+    /// writer runs meanwhile, so a new connection's backfill and a booking
+    /// write never overlap).
+    pub(crate) async fn writers(
+        conn: &mut Conn,
+        account: &str,
+        provider: &str,
+    ) -> Result<Vec<String>, TxError> {
+        let writers = calendar_connections::table
+            .filter(calendar_connections::account_id.eq(account))
+            .filter(calendar_connections::provider_id.eq(provider))
+            .filter(calendar_connections::write.eq(true))
+            .select(calendar_connections::id);
+        Ok(diesel_async::RunQueryDsl::load(writers, conn).await?)
+    }
+}

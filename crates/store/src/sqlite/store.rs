@@ -68,6 +68,9 @@ pub(crate) struct Inner {
     pub(crate) wake: tokio::sync::Notify,
     /// The holds this process made (see `hold_cache.rs`).
     pub(crate) holds: crate::hold_cache::HoldCache,
+    /// Signalled after a commit (in this process) that queued calendar
+    /// writes: wakes the calendar writer (see `wait_for_calendar_writes`).
+    pub(crate) calendar_wake: tokio::sync::Notify,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -112,6 +115,7 @@ impl SqliteStore {
                 secrets: Arc::new(secrets),
                 wake: tokio::sync::Notify::new(),
                 holds: Default::default(),
+                calendar_wake: tokio::sync::Notify::new(),
             }),
         };
         // The writer answers from its own thread: waiting here is safe.
@@ -151,6 +155,12 @@ impl SqliteStore {
     /// next one to wait).
     pub(crate) fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Wakes the calendar writer waiting in `wait_for_calendar_writes` (or
+    /// the next one to wait): writes were queued.
+    pub(crate) fn calendar_wake(&self) {
+        self.inner.calendar_wake.notify_one();
     }
 
     /// Runs the read `f` with a pooled connection (on tokio's blocking pool

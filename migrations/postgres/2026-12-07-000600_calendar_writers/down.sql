@@ -1,0 +1,1 @@
+DROP FUNCTION calendar_writers(TEXT, TEXT);
