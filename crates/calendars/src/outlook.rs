@@ -146,54 +146,28 @@ impl OutlookCalendar {
             &self.token
         };
         let mut session = Session::new(&self.http, SERVICE, Some(endpoint), credentials, now);
-        let mut url = self.calendar_view.clone();
-        // Written out rather than form-encoded: Graph documents `$select`
-        // and `$top` with a literal `$`, and the timestamps need no escaping.
-        url.set_query(Some(&format!(
-            "startDateTime={}&endDateTime={}&$select=start,end,showAs,isCancelled,transactionId&$top={PAGE_SIZE}",
-            window.start(),
-            window.end()
-        )));
         let mut blocks = Vec::new();
-        let mut pages = 0usize;
-        loop {
-            pages += 1;
-            if pages > self.http.options().max_pages {
-                return Err(FetchError::Upstream(format!(
-                    "{SERVICE} answered more than {} pages",
-                    self.http.options().max_pages
-                )));
-            }
-            let answer = session
-                .send(|client| {
-                    client
-                        .get(url.clone())
-                        .header("Prefer", "outlook.timezone=\"UTC\"")
-                })
-                .await?;
-            if !answer.status.is_success() {
-                return Err(answer.unexpected(SERVICE));
-            }
-            let page: Page = answer.json(SERVICE)?;
-            for event in page.value {
-                if event
-                    .transaction_id
-                    .as_deref()
-                    .is_some_and(|t| t.starts_with(TRANSACTION_PREFIX))
-                {
-                    continue;
+        self.view_pages(
+            &mut session,
+            window,
+            "start,end,showAs,isCancelled,transactionId",
+            |events| {
+                for event in events {
+                    if event
+                        .transaction_id
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with(TRANSACTION_PREFIX))
+                    {
+                        continue;
+                    }
+                    if let Some(block) = busy_block(&event, window)? {
+                        blocks.push(block);
+                    }
                 }
-                if let Some(block) = busy_block(&event, window)? {
-                    blocks.push(block);
-                }
-            }
-            match page.next_link.as_deref() {
-                Some(link) if !link.is_empty() => {
-                    url = next_page_url(&self.origin, link, SERVICE)?;
-                }
-                _ => break,
-            }
-        }
+                Ok(None::<()>)
+            },
+        )
+        .await?;
         Ok(FetchOutcome {
             fetched: Fetched::Busy {
                 blocks,
@@ -372,11 +346,32 @@ impl OutlookCalendar {
         span: TimeRange,
     ) -> Result<Option<String>, FetchError> {
         let wanted = transaction_id(booking);
+        self.view_pages(session, span, "id,transactionId", |events| {
+            Ok(events
+                .into_iter()
+                .find(|e| e.transaction_id.as_deref() == Some(wanted.as_str()))
+                .and_then(|e| e.id))
+        })
+        .await
+    }
+
+    /// Walks the pages of `calendarView` over `window` (with `$select` of
+    /// `select`), handing each page's events to `on_page` until it answers
+    /// `Some`, which is returned; `None` after the last page.
+    async fn view_pages<T>(
+        &self,
+        session: &mut Session<'_>,
+        window: TimeRange,
+        select: &str,
+        mut on_page: impl FnMut(Vec<Event>) -> Result<Option<T>, FetchError>,
+    ) -> Result<Option<T>, FetchError> {
         let mut url = self.calendar_view.clone();
+        // Written out rather than form-encoded: Graph documents `$select`
+        // and `$top` with a literal `$`, and the timestamps need no escaping.
         url.set_query(Some(&format!(
-            "startDateTime={}&endDateTime={}&$select=id,transactionId&$top={PAGE_SIZE}",
-            span.start(),
-            span.end()
+            "startDateTime={}&endDateTime={}&$select={select}&$top={PAGE_SIZE}",
+            window.start(),
+            window.end()
         )));
         let mut pages = 0usize;
         loop {
@@ -397,16 +392,11 @@ impl OutlookCalendar {
             if !answer.status.is_success() {
                 return Err(answer.unexpected(SERVICE));
             }
-            let page: Page = answer.json(SERVICE)?;
-            if let Some(id) = page
-                .value
-                .into_iter()
-                .find(|e| e.transaction_id.as_deref() == Some(wanted.as_str()))
-                .and_then(|e| e.id)
-            {
-                return Ok(Some(id));
+            let Page { value, next_link } = answer.json(SERVICE)?;
+            if let Some(found) = on_page(value)? {
+                return Ok(Some(found));
             }
-            match page.next_link.as_deref() {
+            match next_link.as_deref() {
                 Some(link) if !link.is_empty() => {
                     url = next_page_url(&self.origin, link, SERVICE)?;
                 }

@@ -43,6 +43,10 @@ fn write_row<'a>(account: &'a str, calendar: &'a str, booking: &'a str) -> _ {
 /// remote_id, remote_etag)`.
 type WriteColumns = (String, i64, i32, bool, Option<String>, Option<String>);
 
+/// A connection's refreshed access and refresh tokens (sealed) and the
+/// access token's expiry (Unix seconds), as stored.
+pub(crate) type SealedTokens = (Option<String>, Option<String>, Option<i64>);
+
 #[duplicate_item(Store Conn; [SqliteStore] [crate::sqlite::Conn]; [PostgresStore] [crate::postgres::Conn])]
 impl Store {
     /// Inside a booking write's transaction: queues the booking's event
@@ -387,6 +391,28 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a connection's refreshed tokens (sealed) and their expiry.
+    pub(crate) async fn save_tokens(
+        conn: &mut Conn,
+        account: &str,
+        id: &str,
+        (access, refresh, expires): &SealedTokens,
+    ) -> Result<(), TxError> {
+        diesel::update(
+            calendar_connections::table
+                .filter(calendar_connections::account_id.eq(account))
+                .filter(calendar_connections::id.eq(id)),
+        )
+        .set((
+            calendar_connections::access_token.eq(access),
+            calendar_connections::refresh_token.eq(refresh),
+            calendar_connections::expires_at.eq(expires),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     /// Stores a connection's state after a batch of results: its refreshed
     /// tokens, and its `last_write_error` (set by a failure, cleared by a
     /// success; a healthy connection's row is not rewritten).
@@ -398,15 +424,8 @@ impl Store {
         let row = calendar_connections::table
             .filter(calendar_connections::account_id.eq(&connection.account))
             .filter(calendar_connections::id.eq(&connection.calendar));
-        if let Some((access, refresh, expires)) = &connection.refreshed {
-            diesel::update(row)
-                .set((
-                    calendar_connections::access_token.eq(access),
-                    calendar_connections::refresh_token.eq(refresh),
-                    calendar_connections::expires_at.eq(expires),
-                ))
-                .execute(conn)
-                .await?;
+        if let Some(tokens) = &connection.refreshed {
+            Self::save_tokens(conn, &connection.account, &connection.calendar, tokens).await?;
         }
         match &connection.error {
             None => {
@@ -440,7 +459,7 @@ struct Record {
     booking: String,
     version: i64,
     result: WriteResult,
-    refreshed: Option<(Option<String>, Option<String>, Option<i64>)>,
+    refreshed: Option<SealedTokens>,
 }
 
 /// A connection's state to store after a batch of results.
@@ -448,7 +467,7 @@ struct Connection {
     account: String,
     calendar: String,
     /// Its last refreshed tokens (sealed) with their expiry.
-    refreshed: Option<(Option<String>, Option<String>, Option<i64>)>,
+    refreshed: Option<SealedTokens>,
     /// Its last attempt's error (`None`: that attempt succeeded).
     error: Option<String>,
 }

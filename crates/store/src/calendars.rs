@@ -353,15 +353,8 @@ impl CalendarStore for Store {
                             let target = calendar_connections::table
                                 .filter(calendar_connections::account_id.eq(&account))
                                 .filter(calendar_connections::id.eq(&id));
-                            if let Some((access, refresh, expires)) = &credentials {
-                                diesel::update(target)
-                                    .set((
-                                        calendar_connections::access_token.eq(access),
-                                        calendar_connections::refresh_token.eq(refresh),
-                                        calendar_connections::expires_at.eq(expires),
-                                    ))
-                                    .execute(conn)
-                                    .await?;
+                            if let Some(tokens) = &credentials {
+                                Self::save_tokens(conn, &account, &id, tokens).await?;
                             }
                             match &result {
                                 SyncResult::Busy { blocks, validators } => {
