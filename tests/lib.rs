@@ -517,6 +517,20 @@ impl Api {
         Resp::from(self.request(Method::DELETE, path)).await
     }
 
+    /// `n` new providers of the key's account (`Stylist 0`, `Stylist 1`,
+    /// ...), asserting 201; their ids in order.
+    pub async fn create_providers(&self, n: usize) -> Vec<String> {
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let p = self
+                .post("/v1/providers", &json!({"name": format!("Stylist {i}")}))
+                .await
+                .expect_status(201);
+            out.push(p.json["id"].as_str().expect("provider id").to_owned());
+        }
+        out
+    }
+
     /// `POST /v1/services` with the seed, asserting 201.
     pub async fn create_seed_service(&self) -> Value {
         self.create_service(&seed_service()).await
@@ -775,6 +789,24 @@ pub fn seed_service() -> Value {
             "timezone": "America/New_York"
         }
     })
+}
+
+/// A 60-minute service `id` open 09:00-17:00 UTC every day, with `who` (a
+/// `provider_id`, or `provider_ids` + `assignment`) merged in: the team
+/// tests' service.
+pub fn every_day_service(id: &str, who: Value) -> Value {
+    let mut body = json!({
+        "id": id, "name": "Cut", "duration": 60,
+        "price": {"amount": 40, "currency": "EUR", "type": "flat"},
+        "availability": {
+            "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
+            "hours": {"start": "09:00", "end": "17:00"}, "timezone": "UTC"
+        }
+    });
+    if let (Some(body), Some(who)) = (body.as_object_mut(), who.as_object()) {
+        body.extend(who.clone());
+    }
+    body
 }
 
 /// The seed with `changes` merged in at the top level, e.g. `{"id": "srv_x", "buffer_after": 30}`.

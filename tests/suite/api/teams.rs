@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use booking_tests::pg::{self, Database};
 use booking_tests::receiver::Receiver;
-use booking_tests::{Api, TestServer, add_days, future_monday};
+use booking_tests::{Api, TestServer, add_days, every_day_service, future_monday};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -30,46 +30,16 @@ fn s(v: &Value) -> String {
         .to_owned()
 }
 
-/// `n` new providers of the key's account.
-async fn providers(api: &Api, n: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        let p = api
-            .post("/v1/providers", &json!({"name": format!("Stylist {i}")}))
-            .await
-            .expect_status(201);
-        out.push(s(&p.json["id"]));
-    }
-    out
-}
-
-/// A 60-minute service open 09:00-17:00 UTC every day, with `who` (a
-/// `provider_id` or `provider_ids` + `assignment`) merged in.
-fn service(id: &str, who: Value) -> Value {
-    let mut body = json!({
-        "id": id, "name": "Cut", "duration": 60,
-        "price": {"amount": 40, "currency": "EUR", "type": "flat"},
-        "availability": {
-            "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
-            "hours": {"start": "09:00", "end": "17:00"}, "timezone": "UTC"
-        }
-    });
-    if let (Some(body), Some(who)) = (body.as_object_mut(), who.as_object()) {
-        body.extend(who.clone());
-    }
-    body
-}
-
 /// A team service `id` over `team`, and a one-provider service
 /// `srv_solo_<i>` for each member (to make them busy one by one).
 async fn team_service(api: &Api, id: &str, team: &[String], assignment: &str) {
-    api.create_service(&service(
+    api.create_service(&every_day_service(
         id,
         json!({"provider_ids": team, "assignment": assignment}),
     ))
     .await;
     for (i, p) in team.iter().enumerate() {
-        api.create_service(&service(
+        api.create_service(&every_day_service(
             &format!("srv_solo_{i}"),
             json!({"provider_id": p}),
         ))
@@ -101,9 +71,9 @@ fn starts(slots: &[Value]) -> Vec<String> {
 async fn team_services_are_validated_and_read_back() {
     let server = TestServer::start();
     let api = server.api("acme");
-    let team = providers(&api, 3).await;
+    let team = api.create_providers(3).await;
     let other = server.api("globex");
-    let theirs = providers(&other, 1).await;
+    let theirs = other.create_providers(1).await;
     let cases = [
         (json!({"provider_ids": [team[0], team[1]]}), "assignment"),
         (json!({"assignment": "round_robin"}), "assignment"),
@@ -134,14 +104,14 @@ async fn team_services_are_validated_and_read_back() {
         ),
     ];
     for (who, field) in cases {
-        api.post("/v1/services", &service("srv_bad", who.clone()))
+        api.post("/v1/services", &every_day_service("srv_bad", who.clone()))
             .await
             .expect_validation_of(field);
     }
     let fifty_one: Vec<String> = (0..51).map(|i| format!("prv_x{i}")).collect();
     api.post(
         "/v1/services",
-        &service(
+        &every_day_service(
             "srv_bad",
             json!({"provider_ids": fifty_one, "assignment": "collective"}),
         ),
@@ -150,7 +120,7 @@ async fn team_services_are_validated_and_read_back() {
     .expect_validation_of("provider_ids");
 
     let created = api
-        .create_service(&service(
+        .create_service(&every_day_service(
             "srv_team",
             json!({"provider_ids": [team[1], team[0]], "assignment": "round_robin"}),
         ))
@@ -201,7 +171,7 @@ async fn team_services_are_validated_and_read_back() {
 /// bookings, on 3 different providers; the rest 409 with `next_available`.
 async fn round_robin_storm(apis: &[Api]) {
     let api = &apis[0];
-    let team = providers(api, 3).await;
+    let team = api.create_providers(3).await;
     team_service(api, "srv_rr", &team, "round_robin").await;
     let day = add_days(future_monday(), 1);
     let slot = at(day, 10);
@@ -265,7 +235,7 @@ async fn round_robin_storm_over_three_processes_makes_one_booking_per_provider()
 /// colleague otherwise, a cancel frees the provider at once.
 async fn round_robin_lifecycle(server: &TestServer) {
     let api = server.api("acme");
-    let team = providers(&api, 2).await;
+    let team = api.create_providers(2).await;
     team_service(&api, "srv_rr", &team, "round_robin").await;
     let day = add_days(future_monday(), 2);
     // The first provider is busy at 10:00 through their own service.
@@ -392,7 +362,7 @@ async fn round_robin_reschedule_cancel_and_include_providers_on_postgres() {
 /// first, then least recently booked, then team order.
 async fn fairness(server: &TestServer) {
     let api = server.api("acme");
-    let team = providers(&api, 3).await;
+    let team = api.create_providers(3).await;
     team_service(&api, "srv_rr", &team, "round_robin").await;
     let day = add_days(future_monday(), 3);
     let mut got = Vec::new();
@@ -449,7 +419,7 @@ async fn feed(api: &Api, server: &TestServer, provider: &str) -> String {
 
 async fn collective(server: &TestServer) {
     let api = server.api("acme");
-    let team = providers(&api, 3).await;
+    let team = api.create_providers(3).await;
     team_service(&api, "srv_meet", &team, "collective").await;
     let day = add_days(future_monday(), 1);
     // The second provider is busy at 10:00.
@@ -610,9 +580,9 @@ async fn webhook_data_names_the_assigned_and_the_collective_providers() {
     api.post("/v1/webhooks", &json!({"url": receiver.url("/hook")}))
         .await
         .expect_status(201);
-    let team = providers(&api, 2).await;
+    let team = api.create_providers(2).await;
     team_service(&api, "srv_rr", &team, "round_robin").await;
-    api.create_service(&service(
+    api.create_service(&every_day_service(
         "srv_meet",
         json!({"provider_ids": team, "assignment": "collective"}),
     ))
@@ -665,9 +635,9 @@ async fn webhook_data_names_the_assigned_and_the_collective_providers() {
 /// held.
 async fn team_holds(server: &TestServer) {
     let api = server.api("acme");
-    let team = providers(&api, 2).await;
+    let team = api.create_providers(2).await;
     team_service(&api, "srv_rr", &team, "round_robin").await;
-    api.create_service(&service(
+    api.create_service(&every_day_service(
         "srv_meet",
         json!({"provider_ids": team, "assignment": "collective"}),
     ))

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use booking_tests::fake::{FakeServer, Request, Response};
-use booking_tests::{Api, TestServer, future_monday, ny};
+use booking_tests::{Api, TestServer, every_day_service, future_monday, ny};
 use serde_json::{Value, json};
 
 /// What the tests script: answers the next matching request gets.
@@ -744,14 +744,7 @@ async fn collective_bookings_are_written_under_the_booking_id_in_every_calendar(
     let (fake, state) = fake(caldav).await;
     let server = server_for(&fake);
     let api = server.api("acme");
-    let mut team = Vec::new();
-    for name in ["Ada", "Grace"] {
-        let p = api
-            .post("/v1/providers", &json!({"name": name}))
-            .await
-            .expect_status(201);
-        team.push(p.json["id"].as_str().unwrap().to_owned());
-    }
+    let team = api.create_providers(2).await;
     api.create_service(&json!({
         "id": "srv_pair", "name": "Pair", "duration": 60,
         "price": {"amount": 40, "currency": "EUR", "type": "flat"},
@@ -1010,28 +1003,8 @@ async fn a_round_robin_booking_moved_to_another_provider_moves_its_event() {
     let (fake, state) = fake(caldav).await;
     let server = server_for(&fake);
     let api = server.api("acme");
-    let mut team = Vec::new();
-    for name in ["Ada", "Grace"] {
-        let p = api
-            .post("/v1/providers", &json!({"name": name}))
-            .await
-            .expect_status(201);
-        team.push(p.json["id"].as_str().unwrap().to_owned());
-    }
-    let service = |id: &str, who: Value| {
-        let mut body = json!({
-            "id": id, "name": "Cut", "duration": 60,
-            "price": {"amount": 40, "currency": "EUR", "type": "flat"},
-            "availability": {
-                "days": ["monday","tuesday","wednesday","thursday","friday","saturday","sunday"],
-                "hours": {"start": "09:00", "end": "17:00"}, "timezone": "UTC"
-            }
-        });
-        body.as_object_mut()
-            .unwrap()
-            .extend(who.as_object().unwrap().clone());
-        body
-    };
+    let team = api.create_providers(2).await;
+    let service = every_day_service;
     api.create_service(&service(
         "srv_rr",
         json!({"provider_ids": team, "assignment": "round_robin"}),
