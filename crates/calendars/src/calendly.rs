@@ -133,13 +133,7 @@ impl CalendlyCalendar {
         let mut blocks = Vec::new();
         let mut pages = 0usize;
         loop {
-            pages += 1;
-            if pages > self.http.options().max_pages {
-                return Err(FetchError::Upstream(format!(
-                    "{SERVICE} answered more than {} pages",
-                    self.http.options().max_pages
-                )));
-            }
+            self.http.count_page(&mut pages, SERVICE)?;
             let answer = session.send(|client| client.get(url.clone())).await?;
             if !answer.status.is_success() {
                 return Err(answer.unexpected(SERVICE));

@@ -170,6 +170,25 @@ impl HttpClient {
         &self.options
     }
 
+    /// Counts one more page of a paged listing of `service`: an error once
+    /// `pages` passes [`HttpOptions::max_pages`].
+    pub fn count_page(&self, pages: &mut usize, service: &str) -> Result<(), FetchError> {
+        *pages += 1;
+        if *pages > self.options.max_pages {
+            return Err(self.too_many_pages(service));
+        }
+        Ok(())
+    }
+
+    /// The error of a listing of `service` longer than
+    /// [`HttpOptions::max_pages`].
+    pub fn too_many_pages(&self, service: &str) -> FetchError {
+        FetchError::Upstream(format!(
+            "{service} answered more than {} pages",
+            self.options.max_pages
+        ))
+    }
+
     /// Sends the request `build` makes (once per attempt), retrying 429,
     /// 5xx and connection failures as the module documentation says, and
     /// reads the answer's body within the size limit.

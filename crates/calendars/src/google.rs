@@ -461,10 +461,7 @@ impl GoogleCalendar {
                 }
             }
         }
-        Err(FetchError::Upstream(format!(
-            "{SERVICE} answered more than {} pages",
-            self.http.options().max_pages
-        )))
+        Err(self.http.too_many_pages(SERVICE))
     }
 }
 

@@ -375,13 +375,7 @@ impl OutlookCalendar {
         )));
         let mut pages = 0usize;
         loop {
-            pages += 1;
-            if pages > self.http.options().max_pages {
-                return Err(FetchError::Upstream(format!(
-                    "{SERVICE} answered more than {} pages",
-                    self.http.options().max_pages
-                )));
-            }
+            self.http.count_page(&mut pages, SERVICE)?;
             let answer = session
                 .send(|client| {
                     client
