@@ -4,7 +4,8 @@
 //! Booking writes queue a row per writing connection in their own
 //! transaction (the store does it, like webhook deliveries); a background
 //! task claims due rows ([`claim_calendar_writes`]) and hands each to
-//! [`write_booking`], which reads the booking as it is now and makes the
+//! [`attempt_write`] (results recorded in batches by
+//! [`record_calendar_writes`]), which reads the booking as it is now and makes the
 //! calendar match it: an active or completed booking is an event at its
 //! time, a cancelled (or vanished) one has none. The write is idempotent
 //! (the event's identity comes from the booking), so a retry after a crash
@@ -37,23 +38,6 @@ pub async fn claim_calendar_writes(
         .await
 }
 
-/// Makes the claimed connection's calendar match the booking as it is now,
-/// and records the result: on failure the next attempt comes after
-/// `retry_delays[attempts]` (as webhook deliveries are retried), and none
-/// once they are used up (until the booking changes again).
-pub async fn write_booking(
-    ports: CalendarWritePorts<'_>,
-    claimed: &ClaimedWrite,
-    retry_delays: &[SignedDuration],
-) -> Result<WriteResult, StorageError> {
-    let result = attempt_write(ports, claimed, retry_delays).await?;
-    ports
-        .calendars
-        .record_calendar_write(claimed, &result, ports.clock.now())
-        .await?;
-    Ok(result)
-}
-
 /// Records the results of [`attempt_write`]s in one transaction.
 pub async fn record_calendar_writes(
     ports: CalendarWritePorts<'_>,
@@ -66,10 +50,12 @@ pub async fn record_calendar_writes(
 }
 
 /// Makes the claimed connection's calendar match the booking as it is now
-/// and returns the result to record (see [`write_booking`]; the background
-/// writer records a batch of results at once with
-/// [`record_calendar_writes`]). A connection whose provider the booking no
-/// longer occupies gets no event.
+/// and returns the result to record (the background writer records a batch
+/// of results at once with [`record_calendar_writes`]): on failure the next
+/// attempt comes after `retry_delays[attempts]` (as webhook deliveries are
+/// retried), and none once they are used up (until the booking changes
+/// again). A connection whose provider the booking no longer occupies gets
+/// no event.
 pub async fn attempt_write(
     ports: CalendarWritePorts<'_>,
     claimed: &ClaimedWrite,

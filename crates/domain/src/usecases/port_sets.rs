@@ -162,8 +162,8 @@ port_set! {
 }
 
 port_set! {
-    /// The calendar write worker: [`super::claim_calendar_writes`] and
-    /// [`super::write_booking`].
+    /// The calendar write worker: [`super::claim_calendar_writes`],
+    /// [`super::attempt_write`] and [`super::record_calendar_writes`].
     pub struct CalendarWritePorts {
         bookings: dyn BookingStore,
         services: dyn ServiceStore,
