@@ -517,6 +517,14 @@ impl Api {
         Resp::from(self.request(Method::DELETE, path)).await
     }
 
+    /// The id of the account's first provider (its default one).
+    pub async fn provider_id(&self) -> String {
+        self.get("/v1/providers").await.json["data"][0]["id"]
+            .as_str()
+            .expect("provider id")
+            .to_owned()
+    }
+
     /// `n` new providers of the key's account (`Stylist 0`, `Stylist 1`,
     /// ...), asserting 201; their ids in order.
     pub async fn create_providers(&self, n: usize) -> Vec<String> {

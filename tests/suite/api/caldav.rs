@@ -152,13 +152,6 @@ fn env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn provider_id(api: &Api) -> String {
-    api.get("/v1/providers").await.json["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn connect(api: &Api, prv: &str, url: &str, password: &str, write: bool) -> Value {
     api.post(
         &format!("/v1/providers/{prv}/calendars"),
@@ -282,7 +275,7 @@ async fn a_recurring_event_in_radicale_blocks_its_occurrences() {
     let server = TestServer::start_with(&env());
     let api = server.api("acme");
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let conn = connect(&api, &prv, &calendar, PASSWORD, false).await;
     assert_eq!(conn["type"], "caldav");
     assert!(
@@ -365,7 +358,7 @@ async fn bookings_become_one_event_each_moved_and_removed() {
     let server = TestServer::start_with(&env());
     let api = server.api("acme");
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let monday = future_monday();
     // Before the connection: written by the backfill.
     let first = api.book_ok("srv_consultation", &ny(monday, 9, 0)).await;
@@ -439,7 +432,7 @@ async fn a_write_interrupted_by_a_crash_arrives_once() {
     let mut server = TestServer::start_on(&url, tempfile::tempdir().unwrap(), &env());
     let api = server.api("acme");
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     connect(&api, &prv, &calendar, PASSWORD, true).await;
     let monday = future_monday();
 

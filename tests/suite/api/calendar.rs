@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use booking_tests::{Api, TestServer, future_monday, ny, seed_with};
+use booking_tests::{TestServer, future_monday, ny, seed_with};
 use icalendar::parser;
 use serde_json::{Value, json};
 
@@ -39,13 +39,6 @@ fn parse(body: &str) -> (HashMap<String, String>, Vec<HashMap<String, String>>) 
 
 fn compact(ts: &Value) -> String {
     ts.as_str().unwrap().replace(['-', ':'], "")
-}
-
-async fn provider_id(api: &Api) -> String {
-    api.get("/v1/providers").await.json["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 struct Feed {
@@ -83,7 +76,7 @@ async fn a_providers_feed_shows_its_bookings_and_revalidates() {
     let api = server.api("acme");
     let long = "Ünïcødé 😀 consultation — 日本語のサービス名, with; specials\\ ".repeat(3);
     api.create_service(&seed_with(&json!({"name": long}))).await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let feed = api
         .get(&format!("/v1/providers/{prv}/feed"))
         .await
@@ -228,7 +221,7 @@ async fn rotation_kills_the_old_token_at_once_and_feeds_are_per_tenant() {
     let monday = future_monday();
     acme.book_ok("srv_consultation", &ny(monday, 9, 0)).await;
     let theirs = globex.book_ok("srv_consultation", &ny(monday, 10, 0)).await;
-    let prv = provider_id(&acme).await;
+    let prv = acme.provider_id().await;
     let old = acme.get(&format!("/v1/providers/{prv}/feed")).await.json["url"]
         .as_str()
         .unwrap()
@@ -288,7 +281,7 @@ async fn rotation_kills_the_old_token_at_once_and_feeds_are_per_tenant() {
 async fn guessing_tokens_is_rate_limited_per_address() {
     let server = TestServer::start();
     let api = server.api("acme");
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let url = api.get(&format!("/v1/providers/{prv}/feed")).await.json["url"]
         .as_str()
         .unwrap()

@@ -6,15 +6,8 @@
 use std::time::Duration;
 
 use booking_tests::receiver::{Answer, Receiver};
-use booking_tests::{Api, TestServer, fmt_utc, future_monday, ny, ts};
+use booking_tests::{TestServer, fmt_utc, future_monday, ny, ts};
 use serde_json::{Value, json};
-
-async fn provider_id(api: &Api) -> String {
-    api.get("/v1/providers").await.json["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// An ICS export with one busy meeting at `start`–`end` (UTC instants), and a
 /// transparent event four hours and a cancelled event five hours later, on
@@ -69,7 +62,7 @@ fn server(extra: &[(&str, &str)]) -> TestServer {
 async fn connections_are_validated_listed_without_secrets_and_deleted() {
     let server = TestServer::start();
     let api = server.api("acme");
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let path = format!("/v1/providers/{prv}/calendars");
     let google = api
         .post(
@@ -171,7 +164,7 @@ async fn busy_time_from_an_ics_feed_blocks_slots_and_bookings() {
     // Buffers apply to external busy time exactly as to bookings.
     api.create_service(&booking_tests::seed_with(&json!({"buffer_after": 30})))
         .await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let monday = future_monday();
     let (start, end) = (ny(monday, 10, 0), ny(monday, 11, 0));
     host.route(
@@ -308,7 +301,7 @@ async fn google_outlook_and_calendly_busy_time_all_count() {
     ]);
     let api = server.api("acme");
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let path = format!("/v1/providers/{prv}/calendars");
     // Google with only a refresh token: the first sync refreshes it.
     api.post(
@@ -385,7 +378,7 @@ async fn syncing_is_rate_limited_per_key_and_runs_in_the_background() {
         ("BOOKING_CALENDAR_SYNC_INTERVAL", "2s"),
     ]);
     let api = server.api("acme");
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let path = format!("/v1/providers/{prv}/calendars");
     api.post(&path, &json!({"type": "ics", "url": host.url("/cal.ics")}))
         .await

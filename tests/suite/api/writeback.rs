@@ -264,13 +264,6 @@ fn server_for(fake: &FakeServer) -> TestServer {
     TestServer::start_with(&env)
 }
 
-async fn provider_id(api: &Api) -> String {
-    api.get("/v1/providers").await.json["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Polls until `done` holds for the fake's state, or panics.
 async fn until(state: &Shared, what: &str, done: impl Fn(&Fake) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -319,7 +312,7 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
     let server = server_for(&fake);
     let api = server.api("acme");
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let monday = future_monday();
 
     // Made before the connection: written when it is made (the backfill).
@@ -472,7 +465,7 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
     let server = server_for(&fake);
     let api = server.api("acme");
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let monday = future_monday();
     api.post(
         &format!("/v1/providers/{prv}/calendars"),
@@ -586,7 +579,7 @@ async fn on_postgres_the_booking_insert_queues_the_write() {
     let api = first.api("acme");
     let other = second.api_with_key(&api.key, &api.key_id);
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     api.post(
         &format!("/v1/providers/{prv}/calendars"),
         &json!({"type": "google", "calendar_id": "primary", "write": true,
@@ -631,7 +624,7 @@ async fn on_postgres_the_booking_insert_queues_the_write() {
 async fn write_and_caldav_fields_are_validated() {
     let server = TestServer::start();
     let api = server.api("acme");
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let path = format!("/v1/providers/{prv}/calendars");
     let caldav = |extra: Value| {
         let mut body = json!({"type": "caldav", "url": "https://dav.example.com/cal/ada/work/",
@@ -826,7 +819,7 @@ async fn outlook_event_whose_creation_answer_was_lost_is_removed_on_cancel() {
     let server = TestServer::start_with(&env);
     let api = server.api("acme");
     api.create_seed_service().await;
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     let monday = future_monday();
     api.post(
         &format!("/v1/providers/{prv}/calendars"),
@@ -898,7 +891,7 @@ async fn outlook_event_whose_creation_answer_was_lost_is_removed_on_cancel() {
 /// gets its event once (none missed between the two, none twice).
 async fn backfill_races_bookings(server: &TestServer, state: &Shared) {
     let api = server.api("acme");
-    let prv = provider_id(&api).await;
+    let prv = api.provider_id().await;
     api.create_service(&json!({
         "id": "srv_quarter", "name": "Quarter", "duration": 15, "provider_id": prv,
         "price": {"amount": 10, "currency": "USD", "type": "flat"},
