@@ -236,13 +236,35 @@ pub(super) fn collect_slots(
     busy: &BusyTimes,
     counts: Option<&DailyCounts>,
 ) -> Vec<Slot> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(expected_slots(rules, range));
     sweep(rules, range, now, busy, counts, |slot| {
         out.push(slot);
         ControlFlow::Continue(())
     });
     out
 }
+
+/// How many grid starts the weekly hours give over `range` (overrides and
+/// busy time aside), at most [`MAX_PREALLOCATED_SLOTS`]: the capacity
+/// [`collect_slots`] starts with, so a month of short slots is not copied
+/// through a dozen reallocations.
+fn expected_slots(rules: &SlotRules<'_>, range: TimeRange) -> usize {
+    let interval = u64::from(rules.interval_mins());
+    let per_week: u64 = crate::Weekday::ALL
+        .iter()
+        .flat_map(|day| rules.availability.weekly_windows(*day))
+        .map(|w| {
+            let open = u64::from(w.end().minutes().saturating_sub(w.start().minutes()));
+            open.div_ceil(interval)
+        })
+        .sum();
+    let days = u64::try_from(range.length().as_secs().max(0) / 86_400).unwrap_or(0) + 1;
+    let expected = per_week.saturating_mul(days).div_ceil(7);
+    usize::try_from(expected.min(MAX_PREALLOCATED_SLOTS)).unwrap_or(0)
+}
+
+/// The most slots [`expected_slots`] asks room for up front (about 1 MiB).
+const MAX_PREALLOCATED_SLOTS: u64 = 1 << 15;
 
 /// Checks a requested start (the caller ensures it is a whole minute).
 ///
@@ -702,6 +724,7 @@ fn sweep(
     let step_mins = rules.interval_mins();
     let step = SignedDuration::from_mins(i64::from(step_mins));
     let dur = rules.duration_span();
+    let step_is_duration = step == dur;
     let lower = range.start().max(rules.earliest_start(now));
     let upper = match rules.latest_start(now) {
         Some(latest) => range.end().min(latest),
@@ -749,12 +772,7 @@ fn sweep(
         // Checks one candidate `[start, end)`; `Err(next)` says the grid may
         // jump to `next`, the first start the blocking busy interval allows.
         let mut check = |start: Timestamp, end: Timestamp| -> Result<ControlFlow<()>, Timestamp> {
-            if start < window.start
-                || end > window.end
-                || start < lower
-                || start >= upper
-                || !is_whole_minute(start)
-            {
+            if start < window.start || end > window.end || start < lower || start >= upper {
                 return Ok(ControlFlow::Continue(()));
             }
             if last_checked.is_some_and(|last| start <= last) {
@@ -794,9 +812,14 @@ fn sweep(
                 }
                 next = match check(start, end) {
                     Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
-                    Ok(ControlFlow::Continue(())) => {
-                        start.checked_add(step).ok().filter(|t| in_window(*t))
+                    // With the interval equal to the duration (the default)
+                    // the next start is this slot's end: one addition less.
+                    Ok(ControlFlow::Continue(())) => if step_is_duration {
+                        Some(end)
+                    } else {
+                        start.checked_add(step).ok()
                     }
+                    .filter(|t| in_window(*t)),
                     Err(free_from) => grid(steps_to_reach(window.start, step_mins, free_from))
                         .filter(|t| *t > start),
                 };
@@ -814,6 +837,14 @@ fn sweep(
                 if let Some(start) = start {
                     if !in_window(start) {
                         break;
+                    }
+                    // A zone offset with seconds (old local mean times)
+                    // puts a wall-clock minute off the UTC minute: not
+                    // bookable. (The uniform grid above checks its start
+                    // once; its steps are whole minutes.)
+                    if !is_whole_minute(start) {
+                        minute += step_mins;
+                        continue;
                     }
                     if let Ok(end) = start.checked_add(dur)
                         && let Ok(ControlFlow::Break(())) = check(start, end)
