@@ -31,13 +31,15 @@ test: lint
 	$(CARGO) test --workspace --doc
 	scripts/test-clients.sh
 
-## Formatting, clippy (warnings are errors) and unused dependencies
+## Formatting, clippy (warnings are errors), rustdoc (a broken intra-doc
+## link is an error) and unused dependencies
 ## (cargo-machete, installed at this pinned version when missing; a false
 ## positive goes in the crate's [package.metadata.cargo-machete] ignored list).
 CARGO_MACHETE_VERSION := 0.9.2
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 	@[ "$$($(CARGO) machete --version 2>/dev/null)" = "$(CARGO_MACHETE_VERSION)" ] || \
 		$(CARGO) install cargo-machete --locked --version $(CARGO_MACHETE_VERSION)
 	$(CARGO) machete

@@ -1,7 +1,7 @@
 //! Turning wall-clock opening hours into bookable instants, and explaining
 //! why a time is not bookable.
 //!
-//! Everything here is pure computation over [`Timestamp`]s: no clock, no I/O.
+//! Everything here is pure computation over [`Timestamp`](jiff::Timestamp)s: no clock, no I/O.
 //! The caller passes `now` and the busy time it loaded (see
 //! [`busy_lookup_range`] and [`explain_lookup_range`] for how much it must
 //! load).
@@ -9,7 +9,7 @@
 //! # Rules
 //!
 //! * Each local day has the windows of its date override, else of its
-//!   weekday (see [`WeeklyAvailability`]): wall-clock `[start, end)` ranges
+//!   weekday (see [`WeeklyAvailability`](crate::WeeklyAvailability)): wall-clock `[start, end)` ranges
 //!   in the service's zone. Window edges are resolved to instants like this:
 //!   an ambiguous local time (in a fold) takes the **earlier** instant; a
 //!   local time that does not exist (in a gap) moves to the **transition

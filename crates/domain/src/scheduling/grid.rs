@@ -182,7 +182,7 @@ impl FromIterator<TimeRange> for BusyTimes {
 }
 
 /// Why a start is not bookable, by [`is_bookable`] (which names the first
-/// rule broken; [`explain`] names them all).
+/// rule broken; [`explain`](super::explain) names them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Unbookable {
     /// The appointment does not fit inside one window of an open day.
@@ -214,7 +214,7 @@ pub fn windows(availability: &WeeklyAvailability, range: TimeRange) -> Vec<TimeR
 
 /// Every free slot whose **start** lies in `[range.start, range.end)`, ascending
 /// and without duplicates. Applies every rule but the daily cap (see
-/// [`available_slots`], which takes the day counts).
+/// [`available_slots`](super::available_slots), which takes the day counts).
 ///
 /// `busy` must hold at least the busy time inside [`busy_lookup_range`]`(rules,
 /// range)`; intervals outside it are skipped by binary search.
@@ -272,7 +272,7 @@ const MAX_PREALLOCATED_SLOTS: u64 = 1 << 15;
 /// not sit on the slot grid), `start >= now + minimum_notice`, `start` is
 /// before the horizon, and the buffered range is free. The error names the
 /// first rule broken in that order; the daily cap is not checked (see
-/// [`check`]).
+/// [`check`](super::check)).
 pub fn is_bookable(
     rules: &SlotRules<'_>,
     start: Timestamp,
@@ -311,7 +311,8 @@ pub fn next_available(
 }
 
 /// The busy time the caller must load so that [`slots`] (or [`is_bookable`] /
-/// [`next_available`], or the [`Blockers`] of [`available_slots`]) over
+/// [`next_available`], or the [`Blockers`](super::Blockers) of
+/// [`available_slots`](super::available_slots)) over
 /// `range` sees every interval that can matter: `range` widened by
 /// `buffer_before` at the start and `duration + buffer_after` at the end.
 pub fn busy_lookup_range(rules: &SlotRules<'_>, range: TimeRange) -> TimeRange {

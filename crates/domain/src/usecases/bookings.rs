@@ -91,7 +91,7 @@ pub struct Bookings<'a> {
     /// The account acting.
     pub account: &'a AccountId,
     /// The key customer-link tokens are derived from (see
-    /// [`super::manage`]): a new booking stores its token's hash.
+    /// the `manage` use cases): a new booking stores its token's hash.
     pub link_key: &'a [u8],
 }
 

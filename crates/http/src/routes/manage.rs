@@ -4,7 +4,7 @@
 //!
 //! A wrong, malformed or dead token (the booking is cancelled, completed or
 //! over) is 404 and counts toward the same per-client wrong-token limit as
-//! feed tokens ([`super::calendar::wrong_token`]); a right token is looked
+//! feed tokens (`calendar::wrong_token`); a right token is looked
 //! up first and never refused. Answers are `Cache-Control: no-store` and
 //! `Referrer-Policy: no-referrer`: the URL is a credential.
 

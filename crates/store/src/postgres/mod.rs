@@ -8,7 +8,7 @@
 //! [`WebhookStore`](booking_domain::ports::WebhookStore),
 //! [`DeliveryQueue`](booking_domain::ports::DeliveryQueue),
 //! [`IdempotencyStore`](booking_domain::ports::IdempotencyStore),
-//! [`HealthCheck`] and
+//! [`HealthCheck`](booking_domain::ports::HealthCheck) and
 //! [`RateLimiter`](booking_domain::ports::RateLimiter)) on one Postgres
 //! database, through a deadpool pool of diesel-async connections (pure
 //! Rust: tokio-postgres, no libpq), plus one dedicated connection that
@@ -35,8 +35,8 @@
 //! - A database that cannot be reached fails fast: a refused connection is
 //!   reported to the caller at once, and connecting, checking a pooled
 //!   connection and waiting for one are bounded; those failures (and a
-//!   server shutting down) are [`StorageError::Unavailable`]; everything
-//!   else is [`StorageError::Internal`]. Nothing is mapped to "not found".
+//!   server shutting down) are [`StorageError::Unavailable`](booking_domain::ports::StorageError::Unavailable); everything
+//!   else is [`StorageError::Internal`](booking_domain::ports::StorageError::Internal). Nothing is mapped to "not found".
 //! - Hand-written SQL goes through a statement type that diesel caches like
 //!   its own queries (one round trip per use, not two), with literal status
 //!   values where a partial index must apply.

@@ -20,7 +20,7 @@
 //!
 //! Queries run on diesel-async's `SyncConnectionWrapper`, like Postgres's
 //! on `AsyncPgConnection`, so both stores share them; its blocking work runs
-//! [`Inline`], on the thread that asks (the writer's, or a blocking-pool
+//! `Inline`, on the thread that asks (the writer's, or a blocking-pool
 //! thread for a read): one thread hop per read or batch, not per statement.
 
 mod backup;
