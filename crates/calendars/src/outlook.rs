@@ -80,10 +80,37 @@ struct Event {
 /// (followed by the booking id): such events are not read back as busy.
 pub const TRANSACTION_PREFIX: &str = "booking-api-";
 
-/// A created event (only what is read).
+/// A created event (only what is read). Graph answers a repeated
+/// `transactionId` with the event made first, as it was made.
 #[derive(Deserialize)]
 struct Created {
     id: String,
+    start: Option<GraphTime>,
+    end: Option<GraphTime>,
+    #[serde(rename = "showAs", default)]
+    show_as: Option<String>,
+}
+
+impl Created {
+    /// Whether the answer shows the event as `draft` wants it (what the
+    /// answer leaves out is taken as it was sent). An earlier attempt whose
+    /// answer was lost may have made it for an older state of the booking
+    /// (moved or confirmed since), and a retry with its `transactionId`
+    /// gets that event back unchanged.
+    fn matches(&self, draft: &EventDraft) -> bool {
+        let at = |time: &Option<GraphTime>, want: Timestamp| {
+            time.as_ref()
+                .is_none_or(|t| instant(t).is_ok_and(|got| got == want))
+        };
+        at(&self.start, draft.range.start())
+            && at(&self.end, draft.range.end())
+            && self.show_as.as_deref().is_none_or(|s| s == show_as(draft))
+    }
+}
+
+/// Graph's `showAs` of the booking's event.
+fn show_as(draft: &EventDraft) -> &'static str {
+    if draft.tentative { "tentative" } else { "busy" }
 }
 
 /// Graph's `dateTimeTimeZone`.
@@ -253,7 +280,9 @@ impl OutlookCalendar {
     /// events` and the `transactionId` derived from the booking, so a retry
     /// of a creation whose answer was lost gets the same event back rather
     /// than a second one; its id is kept. A known event is updated with
-    /// `PATCH /v1.0/me/events/{id}` (a 404 creates it again) and removed
+    /// `PATCH /v1.0/me/events/{id}` (a 404 creates it again), as is a
+    /// created one that Graph answers as an earlier attempt made it (for a
+    /// time the booking has left since), and removed
     /// with `DELETE` (a 404 is success: already gone). A removal with no id
     /// known (a creation whose answer was lost, then a cancellation) first
     /// looks for the event by its `transactionId` in the `calendarView` of
@@ -301,7 +330,7 @@ impl OutlookCalendar {
             "body": {"contentType": "text", "content": event.description},
             "start": {"dateTime": graph_date_time(event.range.start()), "timeZone": "UTC"},
             "end": {"dateTime": graph_date_time(event.range.end()), "timeZone": "UTC"},
-            "showAs": if event.tentative { "tentative" } else { "busy" },
+            "showAs": show_as(event),
         });
         if let Some(id) = known {
             let url = self.event_url(id);
@@ -327,6 +356,20 @@ impl OutlookCalendar {
             return Err(answer.unexpected(SERVICE));
         }
         let created: Created = answer.json(SERVICE)?;
+        if !created.matches(event) {
+            // Made by an attempt whose answer was lost, for an older state:
+            // bring it up to date (the body without the transactionId).
+            if let Some(fields) = body.as_object_mut() {
+                fields.remove("transactionId");
+            }
+            let url = self.event_url(&created.id);
+            let answer = session
+                .send(|client| client.patch(url.clone()).json(&body))
+                .await?;
+            if !answer.status.is_success() {
+                return Err(answer.unexpected(SERVICE));
+            }
+        }
         Ok(WriteOutcome {
             remote: RemoteEvent {
                 written: true,

@@ -562,6 +562,70 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
     );
 }
 
+/// A creation whose answers are all lost (Graph made the event at the
+/// first attempt), then the booking is confirmed and moved: the retry's
+/// repeated `transactionId` gets the event back as it was first made, and
+/// the writer brings it to the booking's new time and state.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outlook_event_made_by_a_lost_creation_follows_a_later_move() {
+    let (fake, state) = fake(graph).await;
+    let server = server_for(&fake);
+    let api = server.api("acme");
+    api.create_seed_service().await;
+    let prv = api.provider_id().await;
+    let monday = future_monday();
+    api.post(
+        &format!("/v1/providers/{prv}/calendars"),
+        &json!({"type": "outlook", "write": true, "credentials": {"access_token": "fresh"}}),
+    )
+    .await
+    .expect_status(201);
+    state.lock().unwrap().script.lose_inserts = u32::MAX;
+    let booking = api.book_ok("srv_consultation", &ny(monday, 10, 0)).await;
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let transaction = format!("booking-api-{id}");
+    until(&state, "the event made, its answer lost", |f| {
+        f.transactions.contains_key(&transaction)
+    })
+    .await;
+    api.post_empty(&format!("/v1/bookings/{id}/confirm"))
+        .await
+        .expect_status(200);
+    api.post(
+        &format!("/v1/bookings/{id}/reschedule"),
+        &json!({"scheduled_at": ny(monday, 15, 0)}),
+    )
+    .await
+    .expect_status(200);
+    // An attempt for the moved booking has been answered (lost) too, so
+    // the next one is for the booking's last state.
+    let new_start = ny(monday, 15, 0);
+    until(&state, "a creation attempt at the new time", |f| {
+        f.log.iter().any(|r| {
+            r.method == "POST"
+                && r.path == "/v1.0/me/calendar/events"
+                && r.json()["start"]["dateTime"] == new_start.trim_end_matches('Z')
+        })
+    })
+    .await;
+    state.lock().unwrap().script.lose_inserts = 0;
+    let event_id = state.lock().unwrap().transactions[&transaction].clone();
+    until(&state, "the event at the new time, confirmed", |f| {
+        f.events.get(&event_id).is_some_and(|e| {
+            e["start"]["dateTime"] == ny(monday, 15, 0).trim_end_matches('Z')
+                && e["end"]["dateTime"] == ny(monday, 16, 0).trim_end_matches('Z')
+                && e["showAs"] == "busy"
+        })
+    })
+    .await;
+    assert_eq!(state.lock().unwrap().events.len(), 1, "a duplicate event");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connection(&api, &prv).await["last_write_error"] != Value::Null {
+        assert!(Instant::now() < deadline, "last_write_error not cleared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// On Postgres the new booking's write is queued by the insert's single
 /// statement, and updates queue theirs in their transaction: the same
 /// event lifecycle, with two processes sharing the outbox (each write done
