@@ -130,20 +130,19 @@ impl BusyTimes {
         if !sorted.is_sorted_by_key(|r| r.start()) {
             sorted.sort_unstable_by_key(|r| r.start());
         }
-        let mut merged: Vec<TimeRange> = Vec::with_capacity(sorted.len());
-        for range in sorted {
-            match merged.last_mut() {
-                Some(last) if range.start() <= last.end() => {
-                    if range.end() > last.end() {
-                        // `last.start() < last.end() < range.end()`, so this is
-                        // always `Some`; keep `last` unchanged otherwise.
-                        *last = TimeRange::new(last.start(), range.end()).unwrap_or(*last);
-                    }
-                }
-                _ => merged.push(range),
+        // Merged in place: no second list.
+        sorted.dedup_by(|range, last| {
+            if range.start() > last.end() {
+                return false;
             }
-        }
-        BusyTimes { ranges: merged }
+            if range.end() > last.end() {
+                // `last.start() < last.end() < range.end()`, so this is
+                // always `Some`; keep `last` unchanged otherwise.
+                *last = TimeRange::new(last.start(), range.end()).unwrap_or(*last);
+            }
+            true
+        });
+        BusyTimes { ranges: sorted }
     }
 
     /// The merged intervals, ascending and pairwise separated by free time.

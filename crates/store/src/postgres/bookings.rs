@@ -23,8 +23,8 @@ use super::webhooks;
 use crate::TxError;
 use crate::bookings::{Write, is_overlap};
 use crate::rows::{
-    ACTIVE, BookedRow, BookingRow, ExternalRow, HeldRow, HoldColumns, MAX_OCCUPIED_SECS,
-    TimeOffRow, blocked_ranges, busy_sources, seat_id, secs, secs_ceil,
+    ACTIVE, BookedRow, BookingRow, BusyRead, ExternalRow, HeldRow, HoldColumns, MAX_OCCUPIED_SECS,
+    TimeOffRow, busy_sources, seat_id, secs, secs_ceil,
 };
 use crate::schema::Json;
 use crate::sql::Statement;
@@ -835,10 +835,10 @@ impl PostgresStore {
     ) -> Result<Vec<TimeRange>, StorageError> {
         // Read from the shared (cached) value: no copy of every id. Holds
         // that expired since it was cached are dropped here, by `now`.
-        let sources = self
+        let read = self
             .busy_sources_shared(account, provider, range, excluding)
             .await?;
-        Ok(blocked_ranges(&sources, now))
+        Ok(read.ranges(now))
     }
 
     /// What blocks the provider over `range`, with identities.
@@ -852,7 +852,10 @@ impl PostgresStore {
         let shared = self
             .busy_sources_shared(account, provider, range, excluding)
             .await?;
-        Ok(Arc::unwrap_or_clone(shared))
+        Ok(match Arc::try_unwrap(shared) {
+            Ok(read) => read.sources,
+            Err(shared) => shared.sources.clone(),
+        })
     }
 
     /// What blocks the provider over `range`, from the busy-time cache (see
@@ -863,7 +866,7 @@ impl PostgresStore {
         provider: &ProviderId,
         range: TimeRange,
         excluding: Option<BookingId>,
-    ) -> Result<Arc<BusySources>, StorageError> {
+    ) -> Result<Arc<BusyRead>, StorageError> {
         let account = account.as_str().to_owned();
         let provider = provider.as_str().to_owned();
         let excluding = excluding.map(|id| id.as_str().to_owned());
@@ -905,17 +908,13 @@ impl PostgresStore {
             })
             .await
             .map_err(TxError::storage)?;
-        let sources = Arc::new(sources);
+        let read = Arc::new(BusyRead::new(sources));
         if let Some((group, window, epoch)) = epoch {
-            let cost = sources.bookings.len()
-                + sources.time_off.len()
-                + sources.external.len()
-                + sources.holds.len()
-                + 1;
+            let cost = read.cost();
             self.inner
                 .busy
-                .fill(&group, &window, Arc::clone(&sources), cost, epoch);
+                .fill(&group, &window, Arc::clone(&read), cost, epoch);
         }
-        Ok(sources)
+        Ok(read)
     }
 }

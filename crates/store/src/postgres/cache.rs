@@ -37,9 +37,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::rows::BusyRead;
 use booking_domain::Service;
 use booking_domain::ports::ApiKeyRecord;
-use booking_domain::scheduling::BusySources;
 use tokio::sync::mpsc;
 
 use diesel_async::AsyncPgConnection;
@@ -58,7 +58,7 @@ pub(crate) type ServiceCache = NotifiedCache<Service>;
 
 /// A provider's busy time by window (group: the provider's [`group`], key
 /// [`busy_window`]).
-pub(crate) type BusyCache = NotifiedCache<std::sync::Arc<BusySources>>;
+pub(crate) type BusyCache = NotifiedCache<std::sync::Arc<BusyRead>>;
 
 /// The keys' cache: a minute at most, ten thousand keys.
 pub(crate) fn key_cache() -> KeyCache {

@@ -98,25 +98,58 @@ pub fn busy_sources(
     })
 }
 
-/// Every blocked range of `sources` (bookings with their buffers, holds
-/// unexpired at `now`), in start order: the anonymous busy time of
-/// `BookingStore::busy_times`. Expired holds are dropped here, at read
-/// time, so a cached read never keeps one blocking past its expiry.
-pub fn blocked_ranges(sources: &BusySources, now: Timestamp) -> Vec<TimeRange> {
-    let mut out: Vec<TimeRange> = sources
-        .bookings
-        .iter()
-        .map(BookedTime::occupied)
-        .chain(sources.time_off.iter().map(|t| t.range))
-        .chain(sources.external.iter().map(|e| e.range))
-        .chain(
-            sources
-                .holds
-                .iter()
-                .filter(|h| h.expires_at > now)
-                .map(|h| h.range),
-        )
-        .collect();
-    out.sort_by_key(|r| r.start());
-    out
+/// What blocks a provider over a window, as read from the database (with
+/// identities), and the ranges of all of it but the holds, in start order,
+/// computed once per read rather than once per request: a cached read
+/// serves many slot lists, and holds (which expire by the clock) are the
+/// only part that changes with `now`.
+#[derive(Debug, Clone)]
+pub struct BusyRead {
+    /// Everything that blocks, with identities.
+    pub sources: BusySources,
+    /// Bookings (with their buffers), time off and external busy, ascending.
+    fixed: Vec<TimeRange>,
+}
+
+impl BusyRead {
+    /// Indexes `sources` once.
+    pub fn new(sources: BusySources) -> BusyRead {
+        let mut fixed: Vec<TimeRange> = sources
+            .bookings
+            .iter()
+            .map(BookedTime::occupied)
+            .chain(sources.time_off.iter().map(|t| t.range))
+            .chain(sources.external.iter().map(|e| e.range))
+            .collect();
+        fixed.sort_by_key(|r| r.start());
+        BusyRead { sources, fixed }
+    }
+
+    /// Every blocked range (holds unexpired at `now` too), in start order:
+    /// the anonymous busy time of `BookingStore::busy_times`. Expired holds
+    /// are dropped here, at read time, so a cached read never keeps one
+    /// blocking past its expiry.
+    pub fn ranges(&self, now: Timestamp) -> Vec<TimeRange> {
+        let mut live = self
+            .sources
+            .holds
+            .iter()
+            .filter(|h| h.expires_at > now)
+            .map(|h| h.range)
+            .peekable();
+        if live.peek().is_none() {
+            return self.fixed.clone();
+        }
+        let mut out = Vec::with_capacity(self.fixed.len() + self.sources.holds.len());
+        out.extend_from_slice(&self.fixed);
+        out.extend(live);
+        out.sort_by_key(|r| r.start());
+        out
+    }
+
+    /// How much the read weighs in the cache: one per item, plus one.
+    pub fn cost(&self) -> usize {
+        let s = &self.sources;
+        s.bookings.len() + s.time_off.len() + s.external.len() + s.holds.len() + 1
+    }
 }

@@ -15,7 +15,7 @@ mod values;
 mod webhooks;
 
 pub use busy::{
-    BookedRow, ExternalRow, MAX_TIME_OFF_SECS, TimeOffRow, blocked_ranges, busy_sources, ranges_of,
+    BookedRow, BusyRead, ExternalRow, MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of,
 };
 pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
 pub use columns::{
