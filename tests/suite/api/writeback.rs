@@ -306,13 +306,62 @@ async fn connection(api: &Api, prv: &str) -> Value {
         .clone()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
-    let (fake, state) = fake(google).await;
+/// A server writing to the fake `handler`, with the seed service: what
+/// most tests here start from.
+struct Seeded {
+    /// Kept alive for the test.
+    _fake: FakeServer,
+    state: Shared,
+    /// Kept alive for the test.
+    _server: TestServer,
+    api: Api,
+    prv: String,
+}
+
+async fn seeded(handler: fn(&Shared, &Request) -> Response) -> Seeded {
+    let (fake, state) = fake(handler).await;
     let server = server_for(&fake);
     let api = server.api("acme");
     api.create_seed_service().await;
     let prv = api.provider_id().await;
+    Seeded {
+        _fake: fake,
+        state,
+        _server: server,
+        api,
+        prv,
+    }
+}
+
+/// Confirms the booking `id`, then moves it to `to`.
+async fn confirm_and_move(api: &Api, id: &str, to: &str) {
+    api.post_empty(&format!("/v1/bookings/{id}/confirm"))
+        .await
+        .expect_status(200);
+    api.post(
+        &format!("/v1/bookings/{id}/reschedule"),
+        &json!({"scheduled_at": to}),
+    )
+    .await
+    .expect_status(200);
+}
+
+/// Connects an Outlook calendar with write-back to the provider `prv`.
+async fn connect_outlook_writer(api: &Api, prv: &str, credentials: Value) {
+    api.post(
+        &format!("/v1/providers/{prv}/calendars"),
+        &json!({"type": "outlook", "write": true, "credentials": credentials}),
+    )
+    .await
+    .expect_status(201);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
+    let seeded = seeded(google).await;
+    let Seeded {
+        state, api, prv, ..
+    } = &seeded;
     let monday = future_monday();
 
     // Made before the connection: written when it is made (the backfill).
@@ -331,7 +380,7 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
     assert_eq!(created["write"], true);
     assert_eq!(created["last_write_error"], Value::Null);
     let early_event = google_id(&early_id);
-    until(&state, "the early booking's event", |f| {
+    until(state, "the early booking's event", |f| {
         f.events.contains_key(&early_event)
     })
     .await;
@@ -372,7 +421,7 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
     let booking = api.book_ok("srv_consultation", &ny(monday, 11, 0)).await;
     let id = booking["id"].as_str().unwrap().to_owned();
     let event_id = google_id(&id);
-    until(&state, "the duplicate insert answered 409", |f| {
+    until(state, "the duplicate insert answered 409", |f| {
         f.log
             .iter()
             .filter(|r| r.method == "POST" && r.path.ends_with("/events") && bearer_ok(r))
@@ -380,12 +429,12 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
             >= 4
     })
     .await;
-    let c = connection(&api, &prv).await;
+    let c = connection(api, prv).await;
     assert_eq!(c["last_write_error"], Value::Null, "{c}");
     // Availability still offers neither booked slot nor blocks the others:
     // the server's own events are not read back as busy time.
     api.post_empty("/v1/calendar/sync").await.expect_status(200);
-    let c = connection(&api, &prv).await;
+    let c = connection(api, prv).await;
     assert_eq!(c["status"], "synced", "{c}");
     assert_eq!(c["busy_blocks"], 0, "our own events read back: {c}");
 
@@ -396,7 +445,7 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
     )
     .await
     .expect_status(200);
-    until(&state, "the event moved", |f| {
+    until(state, "the event moved", |f| {
         f.events[&event_id]["start"]["dateTime"] == ny(monday, 14, 0)
     })
     .await;
@@ -413,7 +462,7 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
     api.post(&format!("/v1/bookings/{id}/cancel"), &json!({}))
         .await
         .expect_status(200);
-    until(&state, "the event removed", |f| {
+    until(state, "the event removed", |f| {
         f.events[&event_id]["status"] == "cancelled"
     })
     .await;
@@ -432,7 +481,7 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
     let third_event = google_id(third["id"].as_str().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let c = connection(&api, &prv).await;
+        let c = connection(api, prv).await;
         if let Some(error) = c["last_write_error"].as_str() {
             assert!(error.contains("403"), "{error}");
             break;
@@ -441,12 +490,12 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     state.lock().unwrap().script.read_only = false;
-    until(&state, "the refused event written on retry", |f| {
+    until(state, "the refused event written on retry", |f| {
         f.events.contains_key(&third_event)
     })
     .await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while connection(&api, &prv).await["last_write_error"] != Value::Null {
+    while connection(api, prv).await["last_write_error"] != Value::Null {
         assert!(Instant::now() < deadline, "last_write_error not cleared");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -461,18 +510,12 @@ async fn google_events_follow_bookings_with_stable_ids_refresh_and_retries() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
-    let (fake, state) = fake(graph).await;
-    let server = server_for(&fake);
-    let api = server.api("acme");
-    api.create_seed_service().await;
-    let prv = api.provider_id().await;
+    let seeded = seeded(graph).await;
+    let Seeded {
+        state, api, prv, ..
+    } = &seeded;
     let monday = future_monday();
-    api.post(
-        &format!("/v1/providers/{prv}/calendars"),
-        &json!({"type": "outlook", "write": true, "credentials": stale_credentials()}),
-    )
-    .await
-    .expect_status(201);
+    connect_outlook_writer(api, prv, stale_credentials()).await;
     // Someone else's meeting at 13:00 in the same calendar.
     state.lock().unwrap().events.insert(
         "other".into(),
@@ -487,11 +530,11 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
     let booking = api.book_ok("srv_consultation", &ny(monday, 10, 0)).await;
     let id = booking["id"].as_str().unwrap().to_owned();
     let transaction = format!("booking-api-{id}");
-    until(&state, "the event created", |f| {
+    until(state, "the event created", |f| {
         f.transactions.contains_key(&transaction)
     })
     .await;
-    until(&state, "the write recorded", |f| {
+    until(state, "the write recorded", |f| {
         f.log
             .iter()
             .filter(|r| r.method == "POST" && r.path == "/v1.0/me/calendar/events")
@@ -524,7 +567,7 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
 
     // Busy time: the other meeting counts, our event does not.
     api.post_empty("/v1/calendar/sync").await.expect_status(200);
-    let c = connection(&api, &prv).await;
+    let c = connection(api, prv).await;
     assert_eq!(c["busy_blocks"], 1, "{c}");
     let free = api
         .slot_starts("srv_consultation", &monday.to_string(), &monday.to_string())
@@ -533,16 +576,8 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
     assert!(free.contains(&ny(monday, 11, 0)), "{free:?}");
 
     // Confirm, then move: the stored id is patched.
-    api.post_empty(&format!("/v1/bookings/{id}/confirm"))
-        .await
-        .expect_status(200);
-    api.post(
-        &format!("/v1/bookings/{id}/reschedule"),
-        &json!({"scheduled_at": ny(monday, 15, 0)}),
-    )
-    .await
-    .expect_status(200);
-    until(&state, "the event moved", |f| {
+    confirm_and_move(api, &id, &ny(monday, 15, 0)).await;
+    until(state, "the event moved", |f| {
         f.events.get(&event_id).is_some_and(|e| {
             e["start"]["dateTime"] == ny(monday, 15, 0).trim_end_matches('Z')
                 && e["showAs"] == "busy"
@@ -552,14 +587,11 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
     api.post(&format!("/v1/bookings/{id}/cancel"), &json!({}))
         .await
         .expect_status(200);
-    until(&state, "the event removed", |f| {
+    until(state, "the event removed", |f| {
         !f.events.contains_key(&event_id)
     })
     .await;
-    assert_eq!(
-        connection(&api, &prv).await["last_write_error"],
-        Value::Null
-    );
+    assert_eq!(connection(api, prv).await["last_write_error"], Value::Null);
 }
 
 /// A creation whose answers are all lost (Graph made the event at the
@@ -568,39 +600,25 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
 /// the writer brings it to the booking's new time and state.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_outlook_event_made_by_a_lost_creation_follows_a_later_move() {
-    let (fake, state) = fake(graph).await;
-    let server = server_for(&fake);
-    let api = server.api("acme");
-    api.create_seed_service().await;
-    let prv = api.provider_id().await;
+    let seeded = seeded(graph).await;
+    let Seeded {
+        state, api, prv, ..
+    } = &seeded;
     let monday = future_monday();
-    api.post(
-        &format!("/v1/providers/{prv}/calendars"),
-        &json!({"type": "outlook", "write": true, "credentials": {"access_token": "fresh"}}),
-    )
-    .await
-    .expect_status(201);
+    connect_outlook_writer(api, prv, json!({"access_token": "fresh"})).await;
     state.lock().unwrap().script.lose_inserts = u32::MAX;
     let booking = api.book_ok("srv_consultation", &ny(monday, 10, 0)).await;
     let id = booking["id"].as_str().unwrap().to_owned();
     let transaction = format!("booking-api-{id}");
-    until(&state, "the event made, its answer lost", |f| {
+    until(state, "the event made, its answer lost", |f| {
         f.transactions.contains_key(&transaction)
     })
     .await;
-    api.post_empty(&format!("/v1/bookings/{id}/confirm"))
-        .await
-        .expect_status(200);
-    api.post(
-        &format!("/v1/bookings/{id}/reschedule"),
-        &json!({"scheduled_at": ny(monday, 15, 0)}),
-    )
-    .await
-    .expect_status(200);
+    confirm_and_move(api, &id, &ny(monday, 15, 0)).await;
     // An attempt for the moved booking has been answered (lost) too, so
     // the next one is for the booking's last state.
     let new_start = ny(monday, 15, 0);
-    until(&state, "a creation attempt at the new time", |f| {
+    until(state, "a creation attempt at the new time", |f| {
         f.log.iter().any(|r| {
             r.method == "POST"
                 && r.path == "/v1.0/me/calendar/events"
@@ -610,7 +628,7 @@ async fn an_outlook_event_made_by_a_lost_creation_follows_a_later_move() {
     .await;
     state.lock().unwrap().script.lose_inserts = 0;
     let event_id = state.lock().unwrap().transactions[&transaction].clone();
-    until(&state, "the event at the new time, confirmed", |f| {
+    until(state, "the event at the new time, confirmed", |f| {
         f.events.get(&event_id).is_some_and(|e| {
             e["start"]["dateTime"] == ny(monday, 15, 0).trim_end_matches('Z')
                 && e["end"]["dateTime"] == ny(monday, 16, 0).trim_end_matches('Z')
@@ -620,7 +638,7 @@ async fn an_outlook_event_made_by_a_lost_creation_follows_a_later_move() {
     .await;
     assert_eq!(state.lock().unwrap().events.len(), 1, "a duplicate event");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while connection(&api, &prv).await["last_write_error"] != Value::Null {
+    while connection(api, prv).await["last_write_error"] != Value::Null {
         assert!(Instant::now() < deadline, "last_write_error not cleared");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -885,12 +903,7 @@ async fn outlook_event_whose_creation_answer_was_lost_is_removed_on_cancel() {
     api.create_seed_service().await;
     let prv = api.provider_id().await;
     let monday = future_monday();
-    api.post(
-        &format!("/v1/providers/{prv}/calendars"),
-        &json!({"type": "outlook", "write": true, "credentials": {"access_token": "fresh"}}),
-    )
-    .await
-    .expect_status(201);
+    connect_outlook_writer(&api, &prv, json!({"access_token": "fresh"})).await;
     // Someone else's meeting at the same time (not ours: kept).
     state.lock().unwrap().events.insert(
         "other".into(),
