@@ -593,7 +593,7 @@ mod tests {
                 .unwrap_or(-100);
             self.0
                 .lock()
-                .unwrap()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push((thread.name().unwrap_or("").to_owned(), nice));
             Ok(WriteOutcome {
                 remote: RemoteEvent {
