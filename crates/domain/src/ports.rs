@@ -365,6 +365,15 @@ pub trait BookingStore: Send + Sync {
         id: &BookingId,
     ) -> Result<Option<Booking>, StorageError>;
 
+    /// The account's bookings among `ids` (those that exist, in no
+    /// particular order): one read for many, as the calendar writer reads a
+    /// claimed batch's bookings.
+    async fn get_bookings(
+        &self,
+        account: &AccountId,
+        ids: &[BookingId],
+    ) -> Result<Vec<Booking>, StorageError>;
+
     /// The account's bookings matching the filter, in creation order.
     async fn list_bookings(
         &self,
@@ -803,6 +812,9 @@ pub struct ClaimedWrite {
     pub attempts: u32,
     /// What the last successful write left.
     pub remote: crate::RemoteEvent,
+    /// Since when the write has been due (the booking's change, or the
+    /// retry's time): how long it has waited when claimed.
+    pub due_since: Timestamp,
 }
 
 /// What a write attempt stores.

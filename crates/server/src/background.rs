@@ -218,13 +218,139 @@ const RECORD_BATCH: usize = 256;
 /// How long the recorder lets results gather before recording them.
 const RECORD_GATHER: Duration = Duration::from_millis(20);
 
+/// The thread that sends bookings into calendars, at a low scheduling
+/// priority (a high nice value): its HTTP requests (rendering, TLS, the
+/// adapters' parsing) get the CPU only when booking requests leave some,
+/// so on a saturated machine the write outbox drains after a burst instead
+/// of slowing creation during it. Only the sending runs there: the
+/// database work (claims, booking reads, records) stays on the main
+/// runtime at normal priority, so a starved thread never holds a pool
+/// connection, a SQLite read snapshot or a lock that requests wait for.
+///
+/// A current-thread tokio runtime on a thread of its own, with the nice
+/// value applied to it and to every blocking thread it starts (DNS look-ups).
+/// Linux only: elsewhere the thread runs at normal priority (nice is a
+/// process attribute there).
+pub struct LowPriority {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LowPriority {
+    /// Starts the thread at nice `nice` (0: normal priority).
+    pub fn start(nice: i32) -> anyhow::Result<LowPriority> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("calendar-writer".to_owned())
+            .spawn(move || {
+                lower_priority(nice);
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .thread_name("calendar-writer-blocking")
+                    .on_thread_start(move || lower_priority(nice))
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = handle_tx.send(Err(e));
+                        return;
+                    }
+                };
+                if handle_tx.send(Ok(runtime.handle().clone())).is_err() {
+                    return;
+                }
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                // Dropping the runtime here, outside any async context, ends
+                // what it still runs (nothing: the worker waits for its
+                // writes before the thread is stopped).
+            })
+            .context("cannot start the calendar writer's thread")?;
+        let handle = handle_rx
+            .recv()
+            .context("the calendar writer's thread ended at start")?
+            .context("cannot build the calendar writer's runtime")?;
+        Ok(LowPriority {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Where to spawn the sends.
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.handle.clone()
+    }
+
+    /// Ends the thread once what it runs is done (blocks: call it from a
+    /// blocking context, after [`write_calendars`] returned).
+    pub fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the calendar writer's thread panicked");
+        }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority to nice `nice` (Linux:
+/// the nice value is per thread). Raising it is always allowed; a failure
+/// (which would leave the thread at normal priority) is logged.
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(thread), nice) {
+            tracing::warn!(error = %e, nice, "cannot lower the calendar writer's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    tracing::info!(
+        nice,
+        "the calendar writer runs at normal priority here (per-thread nice is Linux only)"
+    );
+}
+
+/// How the calendar writer sends: on the low-priority thread, with the
+/// deadline after which a write waiting for it is sent at normal priority.
+pub struct WritePriority {
+    /// The low-priority thread's runtime.
+    pub low: tokio::runtime::Handle,
+    /// The calendar clients the low-priority thread uses: their own, so
+    /// their pooled connections (whose I/O runs on the runtime that opened
+    /// them) belong to that thread, and the ports' clients (calendar sync,
+    /// the normal-priority sends) to the main runtime.
+    pub writer: std::sync::Arc<dyn booking_domain::CalendarWriter>,
+    /// How long a due write may wait for the low-priority thread.
+    pub deadline: Duration,
+}
+
 /// The calendar write outbox's worker: claims due writes in one statement
 /// (with a lease, so several instances share them and a dead one's claims
-/// come back), writes each booking's current state into its connection's
-/// calendar side by side ([`WRITE_CONCURRENCY`] at once), and records the
-/// results in batches, one transaction each (a recorder task takes every
-/// result finished meanwhile, [`RECORD_BATCH`] at most); a failure is
-/// retried after `retry_delays` (the webhook schedule), one per retry.
+/// come back), reads their bookings' current state (one read per account
+/// in the batch) and sends each into its connection's calendar side by side ([`WRITE_CONCURRENCY`] at once), and
+/// records the results in batches, one transaction each (a recorder task
+/// takes every result finished meanwhile, [`RECORD_BATCH`] at most); a
+/// failure is retried after `retry_delays` (the webhook schedule), one per
+/// retry.
+///
+/// The sends run on the [`LowPriority`] thread, so they take no CPU that
+/// booking requests want; a write that has been due for `priority.deadline`
+/// (counted from its booking's change) without that thread starting it is
+/// sent here, at normal priority: under a saturated CPU writes lag by about
+/// that much at most, and creation pays for them again past it. The claims,
+/// reads and records (database work) run here, paced by the sends: the
+/// next batch is claimed and read once each write of this one has started
+/// sending.
 ///
 /// Woken by the store when a commit in this process queued writes (after
 /// [`WRITE_GATHER`], so a stream of bookings is claimed in batches), and
@@ -238,6 +364,7 @@ const RECORD_GATHER: Duration = Duration::from_millis(20);
 pub async fn write_calendars(
     ports: Ports,
     retry_delays: Vec<Duration>,
+    priority: WritePriority,
     stop: impl Future<Output = ()>,
 ) {
     use booking_domain::ports::{ClaimedWrite, WriteResult};
@@ -248,6 +375,7 @@ pub async fn write_calendars(
         .filter_map(|d| jiff::SignedDuration::try_from(d).ok())
         .collect();
     let delays = Arc::new(delays);
+    let priority = Arc::new(priority);
     let (done, results) = tokio::sync::mpsc::unbounded_channel::<(ClaimedWrite, WriteResult)>();
     let recorder = tokio::spawn(record_results(ports.clone(), results));
     let permits = Arc::new(tokio::sync::Semaphore::new(WRITE_CONCURRENCY));
@@ -265,26 +393,43 @@ pub async fn write_calendars(
                 }
             };
         let more = claimed.len() >= WRITE_BATCH as usize;
-        for write in claimed {
+        let targets = if claimed.is_empty() {
+            Vec::new()
+        } else {
+            match booking_domain::usecases::read_write_targets((&ports).into(), &claimed).await {
+                Ok(targets) => targets,
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        writes = claimed.len(),
+                        "could not read the bookings to write into calendars; their claims run out"
+                    );
+                    Vec::new()
+                }
+            }
+        };
+        for (write, target) in claimed.into_iter().zip(targets) {
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                 break;
             };
-            let (ports, delays, done) = (ports.clone(), Arc::clone(&delays), done.clone());
+            let (ports, delays, done, priority) = (
+                ports.clone(),
+                Arc::clone(&delays),
+                done.clone(),
+                Arc::clone(&priority),
+            );
             running.spawn(async move {
                 let _permit = permit;
-                match booking_domain::usecases::attempt_write((&ports).into(), &write, &delays)
-                    .await
-                {
-                    Ok(result) => {
-                        // The recorder outlives every attempt.
-                        let _ = done.send((write, result));
-                    }
-                    Err(e) => tracing::warn!(
-                        error = %e,
-                        calendar = write.connection.id.as_str(),
-                        "could not read a booking to write into a calendar; its claim runs out"
-                    ),
-                }
+                let job = Arc::new(SendJob {
+                    write,
+                    target,
+                    delays,
+                });
+                let result =
+                    send_at_low_priority(&priority, &*ports.calendar_writer, &ports.clock, &job)
+                        .await;
+                // The recorder outlives every attempt.
+                let _ = done.send((job.write.clone(), result));
             });
         }
         while running.try_join_next().is_some() {}
@@ -311,6 +456,74 @@ pub async fn write_calendars(
     drop(done);
     if let Err(e) = recorder.await {
         tracing::warn!(error = %e, "the calendar write recorder failed");
+    }
+}
+
+/// One claimed write, read and rendered, to send.
+struct SendJob {
+    write: booking_domain::ports::ClaimedWrite,
+    target: booking_domain::usecases::WriteTarget,
+    delays: std::sync::Arc<Vec<jiff::SignedDuration>>,
+}
+
+impl SendJob {
+    async fn send(
+        &self,
+        writer: &dyn booking_domain::CalendarWriter,
+        clock: &dyn booking_domain::ports::Clock,
+    ) -> booking_domain::ports::WriteResult {
+        booking_domain::usecases::send_write(writer, clock, &self.write, &self.target, &self.delays)
+            .await
+    }
+}
+
+/// Sends `job` on the low-priority thread, or here with `normal` (the
+/// ports' own calendar clients) once it has been due for the deadline
+/// without that thread starting it (or if that thread is gone). Exactly one
+/// of the two sends it: whichever takes it first.
+async fn send_at_low_priority(
+    priority: &WritePriority,
+    normal: &dyn booking_domain::CalendarWriter,
+    clock: &std::sync::Arc<dyn booking_domain::ports::Clock>,
+    job: &std::sync::Arc<SendJob>,
+) -> booking_domain::ports::WriteResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let taken = Arc::new(AtomicBool::new(false));
+    let mut low = priority.low.spawn({
+        let (job, taken) = (Arc::clone(job), Arc::clone(&taken));
+        let (writer, clock) = (Arc::clone(&priority.writer), Arc::clone(clock));
+        async move {
+            if taken.swap(true, Ordering::AcqRel) {
+                return None;
+            }
+            Some(job.send(&*writer, &*clock).await)
+        }
+    });
+    // Negative (a clock behind the one that queued it): not waited yet.
+    let waited = Duration::try_from(clock.now().duration_since(job.write.due_since))
+        .unwrap_or(Duration::ZERO);
+    let left = priority.deadline.saturating_sub(waited);
+    let here = match tokio::time::timeout(left, &mut low).await {
+        Ok(Ok(Some(result))) => return result,
+        // The thread is gone (or the send panicked there): send here.
+        Ok(_) => true,
+        // Past the deadline: send here unless the thread has started it.
+        Err(_) => !taken.swap(true, Ordering::AcqRel),
+    };
+    if here {
+        low.abort();
+        tracing::debug!(
+            calendar = job.write.connection.id.as_str(),
+            "a calendar write waited past its deadline for the low-priority thread; sent at normal priority"
+        );
+        return job.send(normal, &**clock).await;
+    }
+    // The thread took it just in time: its result.
+    match low.await {
+        Ok(Some(result)) => result,
+        _ => job.send(normal, &**clock).await,
     }
 }
 
@@ -355,5 +568,140 @@ async fn record_results(
             );
         }
         batch.clear();
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use booking_domain::ports::{ClaimedWrite, Clock, WriteResult};
+    use booking_domain::{
+        CalendarConnection, CalendarSource, CalendarWriter, FetchError, RemoteEvent, SyncStatus,
+        WriteOutcome, WriteRequest,
+    };
+    use std::sync::{Arc, Mutex};
+
+    /// Records the name and nice value of the thread each write ran on.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, i32)>>);
+
+    #[async_trait::async_trait]
+    impl CalendarWriter for Recorder {
+        async fn write(&self, _: WriteRequest<'_>) -> Result<WriteOutcome, FetchError> {
+            let thread = std::thread::current();
+            let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+                .unwrap_or(-100);
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((thread.name().unwrap_or("").to_owned(), nice));
+            Ok(WriteOutcome {
+                remote: RemoteEvent {
+                    written: true,
+                    ..RemoteEvent::default()
+                },
+                refreshed: None,
+            })
+        }
+    }
+
+    struct Fixed(jiff::Timestamp);
+
+    impl Clock for Fixed {
+        fn now(&self) -> jiff::Timestamp {
+            self.0
+        }
+    }
+
+    fn job(due_since: jiff::Timestamp) -> Arc<SendJob> {
+        let connection = CalendarConnection {
+            id: booking_domain::CalendarId::from_trusted("cal_1"),
+            account_id: booking_domain::AccountId::from_trusted("acc_1"),
+            provider_id: booking_domain::ProviderId::from_trusted("prv_1"),
+            source: CalendarSource::Ics {
+                url: "https://example.com/a.ics".to_owned(),
+            },
+            status: SyncStatus::Pending,
+            last_synced_at: None,
+            last_error: None,
+            last_error_at: None,
+            busy_blocks: 0,
+            validators: Default::default(),
+            write: true,
+            last_write_error: None,
+            created_at: due_since,
+        };
+        Arc::new(SendJob {
+            write: ClaimedWrite {
+                connection,
+                booking_id: booking_domain::BookingId::from_trusted("bkg_1"),
+                version: 1,
+                attempts: 0,
+                remote: RemoteEvent::default(),
+                due_since,
+            },
+            target: booking_domain::usecases::WriteTarget {
+                event: None,
+                span: None,
+            },
+            delays: Arc::new(Vec::new()),
+        })
+    }
+
+    #[tokio::test]
+    async fn writes_are_sent_on_the_low_priority_thread() {
+        let now = jiff::Timestamp::from_second(1_000_000).unwrap();
+        let low = LowPriority::start(19).unwrap();
+        let (on_low, on_main) = (Arc::new(Recorder::default()), Recorder::default());
+        let priority = WritePriority {
+            low: low.handle(),
+            writer: on_low.clone(),
+            deadline: Duration::from_secs(30),
+        };
+        let clock: Arc<dyn Clock> = Arc::new(Fixed(now));
+        let result = send_at_low_priority(&priority, &on_main, &clock, &job(now)).await;
+        assert!(matches!(result, WriteResult::Done { .. }));
+        assert!(on_main.0.lock().unwrap().is_empty());
+        assert_eq!(
+            *on_low.0.lock().unwrap(),
+            [("calendar-writer".to_owned(), 19)]
+        );
+        tokio::task::spawn_blocking(move || low.stop())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_past_its_deadline_is_sent_here_once() {
+        let now = jiff::Timestamp::from_second(1_000_000).unwrap();
+        // A runtime nobody drives: a thread that never gets the CPU.
+        let starved = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (on_low, on_main) = (Arc::new(Recorder::default()), Recorder::default());
+        let priority = WritePriority {
+            low: starved.handle().clone(),
+            writer: on_low.clone(),
+            deadline: Duration::from_secs(30),
+        };
+        let clock: Arc<dyn Clock> = Arc::new(Fixed(now));
+        // Due for 31 s already: sent here at once.
+        let due = now - jiff::SignedDuration::from_secs(31);
+        let result = send_at_low_priority(&priority, &on_main, &clock, &job(due)).await;
+        assert!(matches!(result, WriteResult::Done { .. }));
+        assert_eq!(on_main.0.lock().unwrap().len(), 1);
+        // Due for 29.8 s: sent here after the remaining 0.2 s.
+        let due = now - jiff::SignedDuration::from_millis(29_800);
+        let started = std::time::Instant::now();
+        send_at_low_priority(&priority, &on_main, &clock, &job(due)).await;
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert_eq!(on_main.0.lock().unwrap().len(), 2);
+        // The starved runtime, run now, sends neither again.
+        tokio::task::spawn_blocking(move || {
+            starved.block_on(tokio::task::yield_now());
+        })
+        .await
+        .unwrap();
+        assert!(on_low.0.lock().unwrap().is_empty());
     }
 }

@@ -27,6 +27,8 @@ pub const KEYS: &[&str] = &[
     "BOOKING_REMINDER_INTERVAL",
     "BOOKING_FEED_KEY",
     "BOOKING_CALENDAR_SYNC_INTERVAL",
+    "BOOKING_CALENDAR_WRITE_NICE",
+    "BOOKING_CALENDAR_WRITE_DEADLINE",
     "BOOKING_GOOGLE_API_URL",
     "BOOKING_GOOGLE_TOKEN_URL",
     "BOOKING_GRAPH_API_URL",
@@ -87,6 +89,13 @@ pub struct Config {
     pub calendar_sync_interval: std::time::Duration,
     /// Where the calendar adapters call (`None`: the real services).
     pub calendar_urls: CalendarUrls,
+    /// The nice value (0 to 19) of the thread that sends bookings into
+    /// calendars: 19, the lowest priority, lets booking requests have the
+    /// CPU first; 0 runs it as the rest of the server.
+    pub calendar_write_nice: i32,
+    /// How long a calendar write may wait for that thread once due before
+    /// it is sent at normal priority (the floor under a saturated CPU).
+    pub calendar_write_deadline: std::time::Duration,
     /// The whole request, body included.
     pub request_timeout: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -250,6 +259,16 @@ impl Config {
         let calendar_sync_interval =
             booking_webhooks::parse_duration(&get("BOOKING_CALENDAR_SYNC_INTERVAL", "15m"))
                 .context("BOOKING_CALENDAR_SYNC_INTERVAL (e.g. 15m)")?;
+        let calendar_write_nice = match values.get("BOOKING_CALENDAR_WRITE_NICE") {
+            Some(n) => match n.trim().parse::<i32>() {
+                Ok(n) if (0..=19).contains(&n) => n,
+                _ => bail!("BOOKING_CALENDAR_WRITE_NICE must be an integer from 0 to 19"),
+            },
+            None => 19,
+        };
+        let calendar_write_deadline =
+            booking_webhooks::parse_duration(&get("BOOKING_CALENDAR_WRITE_DEADLINE", "30s"))
+                .context("BOOKING_CALENDAR_WRITE_DEADLINE (e.g. 30s)")?;
         let url = |key: &str| -> anyhow::Result<Option<String>> {
             match values.get(key) {
                 None => Ok(None),
@@ -306,6 +325,8 @@ impl Config {
             max_calendars: count("BOOKING_MAX_CALENDARS", 10)?,
             calendar_sync_interval,
             calendar_urls,
+            calendar_write_nice,
+            calendar_write_deadline,
             feed_key,
             db_pool_size,
             webhook_retry,
@@ -383,6 +404,27 @@ mod tests {
         assert!(Config::from_map(&bad).is_err());
         let bad = BTreeMap::from([("BOOKING_WEBHOOK_TIMEOUT".to_owned(), "ten".to_owned())]);
         assert!(Config::from_map(&bad).is_err());
+    }
+
+    #[test]
+    fn calendar_write_priority_parses() {
+        let c = Config::from_map(&BTreeMap::new()).unwrap();
+        assert_eq!(c.calendar_write_nice, 19);
+        assert_eq!(c.calendar_write_deadline.as_secs(), 30);
+        let map = BTreeMap::from([
+            ("BOOKING_CALENDAR_WRITE_NICE".to_owned(), "0".to_owned()),
+            (
+                "BOOKING_CALENDAR_WRITE_DEADLINE".to_owned(),
+                "5s".to_owned(),
+            ),
+        ]);
+        let c = Config::from_map(&map).unwrap();
+        assert_eq!(c.calendar_write_nice, 0);
+        assert_eq!(c.calendar_write_deadline.as_secs(), 5);
+        for bad in ["20", "-1", "low"] {
+            let map = BTreeMap::from([("BOOKING_CALENDAR_WRITE_NICE".to_owned(), bad.to_owned())]);
+            assert!(Config::from_map(&map).is_err(), "{bad}");
+        }
     }
 
     #[test]

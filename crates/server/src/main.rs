@@ -148,9 +148,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.calendar_sync_interval,
         background::stopped(stop_rx.clone()),
     ));
+    // Calendar writes are sent from a thread of their own at a low
+    // priority, with calendar clients of their own (see LowPriority).
+    let low_priority = background::LowPriority::start(config.calendar_write_nice)?;
     let writer = tokio::spawn(background::write_calendars(
         backend.ports.clone(),
         config.webhook_retry.delays.clone(),
+        background::WritePriority {
+            low: low_priority.handle(),
+            writer: crate::calendars::external_calendars(&config)?,
+            deadline: config.calendar_write_deadline,
+        },
         background::stopped(stop_rx.clone()),
     ));
     let completer = tokio::spawn(background::complete_ended(
@@ -204,6 +212,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = completer.await;
     let _ = reminder.await;
     let _ = writer.await;
+    let _ = tokio::task::spawn_blocking(move || low_priority.stop()).await;
     syncer.abort();
     tracing::info!("shut down cleanly");
     Ok(())

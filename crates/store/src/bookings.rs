@@ -633,6 +633,38 @@ impl BookingStore for Store {
         .await
     }
 
+    async fn get_bookings(
+        &self,
+        account: &AccountId,
+        ids: &[BookingId],
+    ) -> Result<Vec<Booking>, StorageError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let account = account.as_str().to_owned();
+        let ids: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        self.read("get_bookings", move |conn| {
+            Box::pin(async move {
+                let mut out = Vec::with_capacity(ids.len());
+                // Chunks keep each statement's bind parameters under
+                // SQLite's limit; through the `(account_id, id)` index.
+                for chunk in ids.chunks(500) {
+                    let rows = bookings::table
+                        .filter(bookings::account_id.eq(&account))
+                        .filter(bookings::id.eq_any(chunk))
+                        .select(BookingRow::as_select())
+                        .load(conn)
+                        .await?;
+                    for row in rows {
+                        out.push(row.into_domain()?);
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
     async fn list_bookings(
         &self,
         account: &AccountId,

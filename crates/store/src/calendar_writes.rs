@@ -40,8 +40,16 @@ fn write_row<'a>(account: &'a str, calendar: &'a str, booking: &'a str) -> _ {
 }
 
 /// A claimed row's columns: `(booking_id, version, attempts, written,
-/// remote_id, remote_etag)`.
-type WriteColumns = (String, i64, i32, bool, Option<String>, Option<String>);
+/// remote_id, remote_etag, next_attempt_at)`.
+type WriteColumns = (
+    String,
+    i64,
+    i32,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 /// A connection's refreshed access and refresh tokens (sealed) and the
 /// access token's expiry (Unix seconds), as stored.
@@ -150,6 +158,7 @@ impl Store {
         lease: SignedDuration,
         limit: u32,
     ) -> Result<Vec<ClaimedWrite>, StorageError> {
+        let claimed_at = now;
         let now = secs(now);
         let until = now.saturating_add(lease.as_secs().max(1));
         // A read first: an idle outbox (the usual case, polled every
@@ -201,6 +210,7 @@ impl Store {
                                     calendar_writes::written,
                                     calendar_writes::remote_id,
                                     calendar_writes::remote_etag,
+                                    calendar_writes::next_attempt_at,
                                 ),
                                 CalendarRow::as_select(),
                             ))
@@ -214,15 +224,22 @@ impl Store {
             .await
             .map_err(TxError::storage)?;
         rows.into_iter()
-            .map(|((booking, version, attempts, written, id, etag), row)| {
-                Ok(ClaimedWrite {
-                    connection: row.into_domain(&keys)?,
-                    booking_id: BookingId::from_trusted(booking),
-                    version,
-                    attempts: u32::try_from(attempts).unwrap_or_default(),
-                    remote: RemoteEvent { written, id, etag },
-                })
-            })
+            .map(
+                |((booking, version, attempts, written, id, etag, due), row)| {
+                    Ok(ClaimedWrite {
+                        connection: row.into_domain(&keys)?,
+                        booking_id: BookingId::from_trusted(booking),
+                        version,
+                        attempts: u32::try_from(attempts).unwrap_or_default(),
+                        remote: RemoteEvent { written, id, etag },
+                        // A claimed row is due, so it has a time (and one out
+                        // of range is as good as due now).
+                        due_since: due
+                            .and_then(|t| Timestamp::from_second(t).ok())
+                            .unwrap_or(claimed_at),
+                    })
+                },
+            )
             .collect()
     }
 

@@ -456,6 +456,21 @@ pub async fn bookings_round_trip_and_are_isolated<S: Store>(s: &S) {
             .unwrap(),
         None
     );
+    // Many at once: those of the account that exist.
+    let missing = BookingId::from_trusted("bk_missing");
+    assert_eq!(
+        s.get_bookings(&a.account, &[missing.clone(), bk.id.clone()])
+            .await
+            .unwrap(),
+        vec![confirmed_booking.clone()]
+    );
+    assert!(
+        s.get_bookings(&b.account, std::slice::from_ref(&bk.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.get_bookings(&a.account, &[]).await.unwrap().is_empty());
     // Events: both, oldest first, each with the booking as it stood.
     assert_eq!(
         s.booking_events(&a.account, &bk.id).await.unwrap(),

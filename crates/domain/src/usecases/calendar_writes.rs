@@ -3,10 +3,10 @@
 //!
 //! Booking writes queue a row per writing connection in their own
 //! transaction (the store does it, like webhook deliveries); a background
-//! task claims due rows ([`claim_calendar_writes`]) and hands each to
-//! [`attempt_write`] (results recorded in batches by
-//! [`record_calendar_writes`]), which reads the booking as it is now and makes the
-//! calendar match it: an active or completed booking is an event at its
+//! task claims due rows ([`claim_calendar_writes`]), reads the bookings as
+//! they are now ([`read_write_targets`], one read per batch) and makes the calendar match it
+//! ([`send_write`]; results recorded in batches by
+//! [`record_calendar_writes`]): an active or completed booking is an event at its
 //! time, a cancelled (or vanished) one has none. The write is idempotent
 //! (the event's identity comes from the booking), so a retry after a crash
 //! never duplicates the event, and several changes queued before one
@@ -15,8 +15,11 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::port_sets::CalendarWritePorts;
-use crate::ports::{ClaimedWrite, StorageError, WriteResult};
-use crate::{BookingStatus, EventDraft, TimeRange, WriteRequest};
+use crate::ports::{ClaimedWrite, Clock, StorageError, WriteResult};
+use crate::{
+    AccountId, Booking, BookingId, BookingStatus, CalendarWriter, EventDraft, TimeRange,
+    WriteRequest,
+};
 
 /// How long a write claim lasts (a worker that dies loses it then): longer
 /// than the adapters' bound on one write (120 s), so a slow write is never
@@ -38,7 +41,7 @@ pub async fn claim_calendar_writes(
         .await
 }
 
-/// Records the results of [`attempt_write`]s in one transaction.
+/// Records the results of [`send_write`]s in one transaction.
 pub async fn record_calendar_writes(
     ports: CalendarWritePorts<'_>,
     results: &[(ClaimedWrite, WriteResult)],
@@ -49,30 +52,64 @@ pub async fn record_calendar_writes(
         .await
 }
 
-/// Makes the claimed connection's calendar match the booking as it is now
-/// and returns the result to record (the background writer records a batch
-/// of results at once with [`record_calendar_writes`]): on failure the next
-/// attempt comes after `retry_delays[attempts]` (as webhook deliveries are
-/// retried), and none once they are used up (until the booking changes
-/// again). A connection whose provider the booking no longer occupies gets
-/// no event.
-pub async fn attempt_write(
+/// What a claimed write is to make the connection's calendar hold, read
+/// and rendered by [`read_write_targets`] and sent by [`send_write`]: the
+/// worker reads (on the database's side, at normal priority) and sends
+/// (the calendar's HTTP request, possibly at a low priority) in two steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteTarget {
+    /// The event, or `None`: the calendar is to hold none.
+    pub event: Option<EventDraft>,
+    /// The booking's time, also when it is cancelled (`None`: it is gone).
+    pub span: Option<TimeRange>,
+}
+
+/// Reads the claimed writes' bookings as they are now (one read per
+/// account among them, not one per write) and renders what each
+/// connection's calendar is to hold, in the order of `claimed`: an active
+/// or completed booking is an event at its time, a cancelled (or vanished)
+/// one none, and so is a booking that no longer occupies the connection's
+/// provider.
+pub async fn read_write_targets(
     ports: CalendarWritePorts<'_>,
-    claimed: &ClaimedWrite,
-    retry_delays: &[SignedDuration],
-) -> Result<WriteResult, StorageError> {
-    let connection = &claimed.connection;
-    let booking = ports
-        .bookings
-        .get_booking(&connection.account_id, &claimed.booking_id)
-        .await?;
-    let span = booking
-        .as_ref()
-        .and_then(|b| TimeRange::new(b.scheduled_at, b.end_at()));
-    let draft = match &booking {
+    claimed: &[ClaimedWrite],
+) -> Result<Vec<WriteTarget>, StorageError> {
+    let mut bookings: Vec<Booking> = Vec::with_capacity(claimed.len());
+    let mut accounts: Vec<&AccountId> = Vec::new();
+    for write in claimed {
+        let account = &write.connection.account_id;
+        if accounts.contains(&account) {
+            continue;
+        }
+        accounts.push(account);
+        let ids: Vec<BookingId> = claimed
+            .iter()
+            .filter(|w| &w.connection.account_id == account)
+            .map(|w| w.booking_id.clone())
+            .collect();
+        bookings.extend(ports.bookings.get_bookings(account, &ids).await?);
+    }
+    let mut targets = Vec::with_capacity(claimed.len());
+    for write in claimed {
+        let booking = bookings
+            .iter()
+            .find(|b| b.id == write.booking_id && b.account_id == write.connection.account_id);
+        targets.push(render(&ports, write, booking).await?);
+    }
+    Ok(targets)
+}
+
+/// What `write`'s calendar is to hold for `booking` as read.
+async fn render(
+    ports: &CalendarWritePorts<'_>,
+    write: &ClaimedWrite,
+    booking: Option<&Booking>,
+) -> Result<WriteTarget, StorageError> {
+    let span = booking.and_then(|b| TimeRange::new(b.scheduled_at, b.end_at()));
+    let event = match booking {
         Some(b)
             if b.status != BookingStatus::Cancelled
-                && b.providers().contains(&connection.provider_id) =>
+                && b.providers().contains(&write.connection.provider_id) =>
         {
             let service = ports
                 .services
@@ -103,23 +140,38 @@ pub async fn attempt_write(
         }
         _ => None,
     };
-    let now = ports.clock.now();
+    Ok(WriteTarget { event, span })
+}
+
+/// Makes the claimed connection's calendar hold `target` and returns the
+/// result to record (the background writer records a batch of results at
+/// once with [`record_calendar_writes`]): on failure the next attempt comes
+/// after `retry_delays[attempts]` (as webhook deliveries are retried), and
+/// none once they are used up (until the booking changes again). Touches no
+/// store: only the calendar's server and the clock.
+pub async fn send_write(
+    writer: &dyn CalendarWriter,
+    clock: &dyn Clock,
+    claimed: &ClaimedWrite,
+    target: &WriteTarget,
+    retry_delays: &[SignedDuration],
+) -> WriteResult {
+    let now = clock.now();
     // A removal is sent even when no write is known to have succeeded: an
     // earlier attempt may have made the event and lost the answer (the
     // adapters treat an event already gone as removed, and look for one
     // they have no id of around `span`).
-    let written = ports
-        .calendar_writer
+    let written = writer
         .write(WriteRequest {
-            source: &connection.source,
+            source: &claimed.connection.source,
             booking: &claimed.booking_id,
-            event: draft.as_ref(),
-            span,
+            event: target.event.as_ref(),
+            span: target.span,
             remote: &claimed.remote,
             now,
         })
         .await;
-    Ok(match written {
+    match written {
         Ok(outcome) => WriteResult::Done {
             remote: outcome.remote,
             refreshed: outcome.refreshed,
@@ -128,7 +180,7 @@ pub async fn attempt_write(
             error: e.to_string(),
             retry_at: retry_at(now, claimed.attempts, retry_delays),
         },
-    })
+    }
 }
 
 /// When the attempt after `attempts` failed ones runs, if any is left.

@@ -30,7 +30,8 @@ pub use bookings::{
     BookingError, Bookings, NEXT_AVAILABLE_HORIZON_DAYS, NewBooking, complete_ended,
 };
 pub use calendar_writes::{
-    WRITE_LEASE_SECS, attempt_write, claim_calendar_writes, record_calendar_writes,
+    WRITE_LEASE_SECS, WriteTarget, claim_calendar_writes, read_write_targets,
+    record_calendar_writes, send_write,
 };
 pub use calendars::{
     CalendarError, Calendars, SYNC_LEASE_SECS, SyncReport, claim_due_fairly, provider_busy,

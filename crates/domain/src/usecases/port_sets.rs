@@ -13,11 +13,11 @@
 //! converts into the callee's with `From`, field by field, so the caller
 //! must name every port the callee uses.
 
+use crate::BusySource;
 use crate::ports::{
     BookingStore, CalendarStore, Clock, FeedStore, IdGenerator, Ports, ProviderStore, ServiceStore,
     TimeOffStore, WebhookStore, WebhookTargets,
 };
-use crate::{BusySource, CalendarWriter};
 
 /// Declares a use case's ports: a `Copy` struct of `&dyn` port references
 /// and its `From<&Ports>`.
@@ -162,13 +162,13 @@ port_set! {
 }
 
 port_set! {
-    /// The calendar write worker: [`super::claim_calendar_writes`],
-    /// [`super::attempt_write`] and [`super::record_calendar_writes`].
+    /// The calendar write worker's store side: [`super::claim_calendar_writes`],
+    /// [`super::read_write_targets`] and [`super::record_calendar_writes`]
+    /// ([`super::send_write`] takes the calendar writer and the clock alone).
     pub struct CalendarWritePorts {
         bookings: dyn BookingStore,
         services: dyn ServiceStore,
         calendars: dyn CalendarStore,
-        calendar_writer: dyn CalendarWriter,
         clock: dyn Clock,
     }
 }

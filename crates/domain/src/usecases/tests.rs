@@ -1380,3 +1380,92 @@ async fn a_used_hold_is_hold_expired() {
         Err(BookingError::HoldExpired)
     ));
 }
+
+/// A claimed write of `booking` into a calendar of `account`'s seed provider.
+fn claimed_write(account: &str, booking: &str) -> ClaimedWrite {
+    ClaimedWrite {
+        connection: crate::CalendarConnection {
+            id: crate::CalendarId::from_trusted("cal_1"),
+            account_id: AccountId::from_trusted(account),
+            provider_id: seed_service(false).provider_id,
+            source: crate::CalendarSource::Ics {
+                url: "https://example.com/a.ics".to_owned(),
+            },
+            status: crate::SyncStatus::Pending,
+            last_synced_at: None,
+            last_error: None,
+            last_error_at: None,
+            busy_blocks: 0,
+            validators: crate::Validators::default(),
+            write: true,
+            last_write_error: None,
+            created_at: now(),
+        },
+        booking_id: BookingId::from_trusted(booking),
+        version: 1,
+        attempts: 0,
+        remote: crate::RemoteEvent::default(),
+        due_since: now(),
+    }
+}
+
+#[tokio::test]
+async fn a_claimed_batch_is_read_once_per_account_and_rendered_in_order() {
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    let calendars = MockCalendarStore::new();
+    services
+        .expect_get_service_cached()
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    let active = booking_at("2027-01-18T15:00:00Z", BookingStatus::Confirmed);
+    let mut cancelled = booking_at("2027-01-19T15:00:00Z", BookingStatus::Cancelled);
+    cancelled.id = BookingId::from_trusted("bk_2");
+    cancelled.account_id = AccountId::from_trusted("acc_other");
+    let found = active.clone();
+    bookings
+        .expect_get_bookings()
+        .withf(|account, ids| {
+            account.as_str() == "acc_test"
+                && ids.iter().map(|id| id.as_str()).collect::<Vec<_>>() == ["bk_1", "bk_gone"]
+        })
+        .times(1)
+        .returning(move |_, _| Ok(vec![found.clone()]));
+    let other = cancelled.clone();
+    bookings
+        .expect_get_bookings()
+        .withf(|account, ids| account.as_str() == "acc_other" && ids.len() == 1)
+        .times(1)
+        .returning(move |_, _| Ok(vec![other.clone()]));
+    let f = Fakes::new();
+    let ports = CalendarWritePorts {
+        bookings: &bookings,
+        services: &services,
+        calendars: &calendars,
+        clock: &f.clock,
+    };
+    let claimed = [
+        claimed_write("acc_test", "bk_1"),
+        claimed_write("acc_other", "bk_2"),
+        claimed_write("acc_test", "bk_gone"),
+    ];
+    let targets = read_write_targets(ports, &claimed).await.unwrap();
+    assert_eq!(targets.len(), 3);
+    let event = targets[0].event.as_ref().unwrap();
+    assert_eq!(event.range.start(), ts("2027-01-18T15:00:00Z"));
+    assert!(event.summary.ends_with("with John Doe"));
+    assert!(!event.tentative);
+    // Cancelled: no event, but its time (to find one made by a lost answer).
+    assert_eq!(targets[1].event, None);
+    assert_eq!(
+        targets[1].span.map(|s| s.start()),
+        Some(ts("2027-01-19T15:00:00Z"))
+    );
+    // Gone: nothing.
+    assert_eq!(
+        targets[2],
+        WriteTarget {
+            event: None,
+            span: None
+        }
+    );
+}
