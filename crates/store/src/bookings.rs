@@ -31,7 +31,7 @@ use crate::rows::{
     ACTIVE, ACTIVE_BOOKING, BookingRow, EventRow, HoldColumns, MAX_OCCUPIED_SECS,
     MAX_TIME_OFF_SECS, instant, secs, secs_ceil,
 };
-use crate::schema::{bookings, events, holds, time_off};
+use crate::schema::{bookings, events, time_off};
 
 use crate::sqlite::SqliteStore;
 use crate::{Condition, TxError, page, page_limit};
@@ -802,13 +802,7 @@ impl BookingStore for Store {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.read("get_hold", move |conn| {
             Box::pin(async move {
-                let row = holds::table
-                    .filter(holds::account_id.eq(&account))
-                    .filter(holds::id.eq(&id))
-                    .select(HoldColumns::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?;
+                let row = Self::hold_row(conn, &account, &id).await?;
                 Ok(row.map(HoldColumns::into_domain).transpose()?)
             })
         })
@@ -834,29 +828,7 @@ impl BookingStore for Store {
                 let account = account.clone();
                 move |conn| {
                     let (account, id) = (account.clone(), id.clone());
-                    Box::pin(async move {
-                        conn.transaction(async |conn| {
-                            let provider: Option<String> = holds::table
-                                .filter(holds::account_id.eq(&account))
-                                .filter(holds::id.eq(&id))
-                                .select(holds::provider_id)
-                                .first(conn)
-                                .await
-                                .optional()?;
-                            if provider.is_some() {
-                                diesel::delete(
-                                    holds::table
-                                        .filter(holds::account_id.eq(&account))
-                                        .filter(holds::id.eq(&id)),
-                                )
-                                .execute(conn)
-                                .await?;
-                                Self::delete_hold_guard(conn, &account, &id).await?;
-                            }
-                            Ok(provider)
-                        })
-                        .await
-                    })
+                    Box::pin(async move { Self::delete_hold_row(conn, &account, &id).await })
                 }
             })
             .await
