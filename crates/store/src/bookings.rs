@@ -31,7 +31,7 @@ use crate::rows::{
     ACTIVE, ACTIVE_BOOKING, BookingRow, EventRow, HoldColumns, MAX_OCCUPIED_SECS,
     MAX_TIME_OFF_SECS, instant, secs, secs_ceil,
 };
-use crate::schema::{bookings, events, holds, time_off};
+use crate::schema::{bookings, events, time_off};
 
 use crate::sqlite::SqliteStore;
 use crate::{Condition, TxError, page, page_limit};
@@ -49,6 +49,12 @@ pub(crate) fn is_overlap(e: &DieselError) -> bool {
             if info.constraint_name() == Some(NO_OVERLAP)
     )
 }
+
+/// Rows that are not Postgres's hold guard rows (status `held`; SQLite has
+/// none), written out: the Postgres indexes that only real bookings use are
+/// partial on it (migration `2026-12-07-000800_booking_indexes`), and a
+/// cached plan can prove their predicate only from literal text.
+pub(crate) const NOT_HELD: Condition = Condition("bookings.status <> 'held'");
 
 /// Rows that are bookings, not a collective booking's seats (whose ids
 /// hold `~`, see [`crate::rows::seat_id`]).
@@ -563,9 +569,13 @@ impl BookingStore for Store {
                     .select((bookings::provider_id, diesel::dsl::count_star()))
                     .load(conn)
                     .await?;
+                // Bookings of any status, not Postgres's hold guard rows
+                // (as on SQLite, where holds are not in `bookings`; written
+                // out so the partial `bookings_service_provider` applies).
                 let latest: Vec<(String, Option<i64>)> = bookings::table
                     .filter(bookings::account_id.eq(&account))
                     .filter(bookings::service_id.eq(&service))
+                    .filter(NOT_HELD)
                     .filter(not_a_seat())
                     .group_by(bookings::provider_id)
                     .select((
@@ -676,14 +686,17 @@ impl BookingStore for Store {
         let limit = page_limit(&page_req);
         self.read("list_bookings", move |conn| {
             Box::pin(async move {
+                // Postgres's hold guard rows are not bookings. Written out
+                // also beside a status filter (a bound value), so a cached
+                // plan can use the indexes that skip them
+                // (`bookings_account_seq`, `bookings_account_scheduled`).
                 let mut query = bookings::table
                     .filter(bookings::account_id.eq(&account))
                     .filter(bookings::seq.gt(page_req.after.unwrap_or(0)))
+                    .filter(NOT_HELD)
                     .into_boxed();
-                match filter.status {
-                    Some(status) => query = query.filter(bookings::status.eq(status.name())),
-                    // Postgres's hold guard rows are not bookings.
-                    None => query = query.filter(Condition("bookings.status <> 'held'")),
+                if let Some(status) = filter.status {
+                    query = query.filter(bookings::status.eq(status.name()));
                 }
                 if let Some(service) = &filter.service_id {
                     query = query.filter(bookings::service_id.eq(service.as_str()));
@@ -834,13 +847,7 @@ impl BookingStore for Store {
         let (account, id) = (account.as_str().to_owned(), id.as_str().to_owned());
         self.read("get_hold", move |conn| {
             Box::pin(async move {
-                let row = holds::table
-                    .filter(holds::account_id.eq(&account))
-                    .filter(holds::id.eq(&id))
-                    .select(HoldColumns::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?;
+                let row = Self::hold_row(conn, &account, &id).await?;
                 Ok(row.map(HoldColumns::into_domain).transpose()?)
             })
         })
@@ -866,29 +873,7 @@ impl BookingStore for Store {
                 let account = account.clone();
                 move |conn| {
                     let (account, id) = (account.clone(), id.clone());
-                    Box::pin(async move {
-                        conn.transaction(async |conn| {
-                            let provider: Option<String> = holds::table
-                                .filter(holds::account_id.eq(&account))
-                                .filter(holds::id.eq(&id))
-                                .select(holds::provider_id)
-                                .first(conn)
-                                .await
-                                .optional()?;
-                            if provider.is_some() {
-                                diesel::delete(
-                                    holds::table
-                                        .filter(holds::account_id.eq(&account))
-                                        .filter(holds::id.eq(&id)),
-                                )
-                                .execute(conn)
-                                .await?;
-                                Self::delete_hold_guard(conn, &account, &id).await?;
-                            }
-                            Ok(provider)
-                        })
-                        .await
-                    })
+                    Box::pin(async move { Self::delete_hold_row(conn, &account, &id).await })
                 }
             })
             .await

@@ -113,7 +113,7 @@ impl FeedStore for Store {
                     .filter(bookings::occupied_start.ge(from.saturating_sub(MAX_OCCUPIED_SECS)))
                     .filter(bookings::scheduled_at.ge(from))
                     // Postgres's hold guard rows are not bookings.
-                    .filter(crate::Condition("bookings.status <> 'held'"))
+                    .filter(crate::bookings::NOT_HELD)
                     .order((bookings::scheduled_at.asc(), bookings::seq.asc()))
                     .select((BookingRow::as_select(), services::name))
                     .load(conn)

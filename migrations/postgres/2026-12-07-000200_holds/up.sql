@@ -32,6 +32,8 @@ CREATE INDEX holds_key ON holds (account_id, key_id, expires_at);
 -- in `hold_expires_at`) that `bookings_no_overlap` keeps apart from active
 -- bookings and other holds. Holds are read from `holds`; no booking read
 -- sees a 'held' row (they filter on the active statuses or exclude it).
+-- (Since 2026-12-07-000700_hold_rows the guard row is the hold's only row
+-- on Postgres, with its key in `hold_key_id`, and `holds` is gone.)
 -- Because the constraint cannot know the time, an expired guard row would
 -- still block: every write that could meet one (a booking insert, a move, a
 -- hold) first deletes the provider's expired guard rows overlapping its

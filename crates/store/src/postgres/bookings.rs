@@ -13,6 +13,7 @@ use std::sync::Arc;
 use booking_domain::ports::StorageError;
 use booking_domain::scheduling::BusySources;
 use booking_domain::{AccountId, BookingId, ProviderId, TimeRange};
+use diesel::OptionalExtension;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -72,8 +73,8 @@ use crate::sql::Statement;
 /// constraint fails the whole statement). `converted` says whether it took
 /// the hold, `ok` whether the checks passed, `hold_was_live` whether the
 /// hold was unexpired when the statement began (to tell HOLD_EXPIRED from a
-/// conflict). The hold's `holds` row (and those of purged expired holds) go
-/// with it.
+/// conflict). The guard row is the hold's only row (see the migration
+/// `2026-12-07-000700_hold_rows`), so nothing else goes with it.
 macro_rules! insert_booking_sql {
     ($guard:literal) => {
         concat!(
@@ -115,11 +116,6 @@ booking AS (
     WHERE (SELECT count(*) FROM purged) >= 0
     AND ($37 = '' OR EXISTS (SELECT 1 FROM purged WHERE id = $37 AND live))
     AND (SELECT ok FROM checks)
-    RETURNING 1
-),
-unheld AS (
-    DELETE FROM holds h
-    WHERE h.account_id = $2 AND h.id IN (SELECT id FROM purged)
     RETURNING 1
 ),
 event AS (
@@ -239,6 +235,24 @@ impl PostgresStore {
 fn gave_up_waiting(e: &DieselError) -> bool {
     crate::sqlstate(e).is_some_and(|code| matches!(code.as_str(), "55P03" | "40P01"))
 }
+
+/// The SQL types of a hold read from its guard row, in [`HoldColumns`]'
+/// order.
+type HoldSql = (
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+    BigInt,
+    BigInt,
+    BigInt,
+    BigInt,
+    BigInt,
+    BigInt,
+    BigInt,
+    BigInt,
+);
 
 /// The row of the insert statement: `(booked, events, queued, notified,
 /// converted, ok, hold_was_live, calendar_queued)`.
@@ -384,11 +398,12 @@ async fn insert_collective(
 
 /// The hold insert's single statement after its first line (the same
 /// [`Guard`] as a booking's): the removal of the provider's expired hold
-/// guard rows near it (as in the booking insert, and their `holds` rows),
-/// the hold's guard row in `bookings` (status `'held'`, kept apart from
-/// active bookings and other holds by `bookings_no_overlap`), unless
-/// external busy time or time off overlaps it or its key already has `$15`
-/// unexpired holds, then its `holds` row. Its row is `(held, active,
+/// guard rows near it (as in the booking insert), then the hold's one row:
+/// its guard row in `bookings` (status `'held'`, its key in `hold_key_id`,
+/// kept apart from active bookings and other holds by
+/// `bookings_no_overlap`), unless external busy time or time off overlaps
+/// it or its key already has `$15` unexpired holds (counted on the guard
+/// rows through `bookings_hold_key`). Its row is `(held, active,
 /// earliest)`: whether it was written, and the key's unexpired holds before
 /// it and the earliest expiry among them (for the 429).
 ///
@@ -410,22 +425,18 @@ purged AS (
         AND p.hold_expires_at <= $13
     RETURNING p.id
 ),
-unheld AS (
-    DELETE FROM holds h
-    WHERE h.account_id = $2 AND h.id IN (SELECT id FROM purged)
-    RETURNING 1
-),
 mine AS (
-    SELECT count(*) AS active, min(k.expires_at) AS earliest FROM holds k
-    WHERE k.account_id = $2 AND k.key_id = $14 AND k.expires_at > $13
+    SELECT count(*) AS active, min(k.hold_expires_at) AS earliest FROM bookings k
+    WHERE k.account_id = $2 AND k.hold_key_id = $14 AND k.status = 'held'
+        AND k.hold_expires_at > $13
 ),
-guarded AS (
+held AS (
     INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
         end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
         customer_email, customer_name, price_minor, currency, notes, metadata, cancel_reason,
-        sequence, created_at, updated_at, hold_expires_at)
+        sequence, created_at, updated_at, hold_expires_at, hold_key_id)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'held', '', '', 0, '', NULL,
-        '{}'::jsonb, NULL, 0, $13, $13, $12
+        '{}'::jsonb, NULL, 0, $13, $13, $12, $14
     FROM guard
     WHERE (SELECT count(*) FROM purged) >= 0
     AND (SELECT active FROM mine) < $15
@@ -438,17 +449,8 @@ guarded AS (
         WHERE t.account_id = $2 AND t.provider_id = $4
             AND t.end_at > $8 AND t.end_at <= $9 + 31622400 AND t.start_at < $9)
     RETURNING 1
-),
-hold AS (
-    INSERT INTO holds (id, account_id, key_id, service_id, provider_id, scheduled_at,
-        duration_min, buffer_before, buffer_after, occupied_start, occupied_end, expires_at,
-        created_at)
-    SELECT $1, $2, $14, $3, $4, $6, $5, $10, $11, $8, $9, $12, $13
-    FROM guarded
-    RETURNING 1
 )
-SELECT (SELECT count(*) FROM hold) AS held, (SELECT count(*) FROM unheld) AS unheld,
-    mine.active, mine.earliest
+SELECT (SELECT count(*) FROM held) AS held, mine.active, mine.earliest
 FROM mine"
         )
     };
@@ -471,7 +473,7 @@ async fn hold_statement(
         Guard::Optimistic => HOLD_OPTIMISTIC,
         Guard::Locked => HOLD_LOCKED,
     };
-    let mut statement = Statement::<(BigInt, BigInt, BigInt, Nullable<BigInt>)>::new(sql)
+    let mut statement = Statement::<(BigInt, BigInt, Nullable<BigInt>)>::new(sql)
         .bind::<Text, _>(h.id.clone())
         .bind::<Text, _>(h.account_id.clone())
         .bind::<Text, _>(h.service_id.clone())
@@ -491,12 +493,9 @@ async fn hold_statement(
     if guard == Guard::Locked {
         statement = statement.bind::<Text, _>(lock_key(&h.account_id, &h.provider_id));
     }
-    match statement
-        .get_result::<(i64, i64, i64, Option<i64>)>(conn)
-        .await
-    {
+    match statement.get_result::<(i64, i64, Option<i64>)>(conn).await {
         Ok((1, ..)) => Ok(()),
-        Ok((_, _, active, earliest)) if active >= max => Err(TxError::TooManyHolds(earliest)),
+        Ok((_, active, earliest)) if active >= max => Err(TxError::TooManyHolds(earliest)),
         Ok(_) => Err(TxError::Conflict),
         Err(e) if is_overlap(&e) => Err(TxError::Conflict),
         Err(e) if guard == Guard::Optimistic && gave_up_waiting(&e) => Err(TxError::GaveUpWaiting),
@@ -523,8 +522,8 @@ WHERE account_id = $1 AND provider_id = $2 AND status = 'held'
 /// thousand bookings, and per-row protocol messages and decoding were most
 /// of a read's cost.
 ///
-/// Its holds (expired ones too: readers drop those by their clock) come
-/// from `holds`, not from their guard rows.
+/// Its holds (expired ones too: readers drop those by their clock) are its
+/// guard rows (status `'held'`, through the partial index `bookings_held`).
 ///
 /// Each part is an index range scan bounded below by the longest possible
 /// item of its kind (`$5` = `$3` minus [`MAX_OCCUPIED_SECS`] for bookings and holds,
@@ -566,9 +565,9 @@ FROM (
     SELECT array_agg(id) AS ids, array_agg(occupied_start) AS starts,
         array_agg(occupied_end) AS ends, array_agg(expires_at) AS expires
     FROM (
-        SELECT id, occupied_start, occupied_end, expires_at FROM holds
-        WHERE account_id = $1 AND provider_id = $2 AND occupied_start < $4
-            AND occupied_start > $5 AND occupied_end > $3
+        SELECT id, occupied_start, occupied_end, hold_expires_at AS expires_at FROM bookings
+        WHERE account_id = $1 AND provider_id = $2 AND status = 'held'
+            AND occupied_start < $4 AND occupied_start > $5 AND occupied_end > $3
         ORDER BY occupied_start
     ) sorted
 ) h";
@@ -807,20 +806,42 @@ impl PostgresStore {
         Ok(false)
     }
 
-    /// Deletes the hold's guard row (inside the hold's delete transaction).
-    pub(crate) async fn delete_hold_guard(
+    /// The account's hold `id` (expired or not): its guard row, the hold's
+    /// only row on Postgres.
+    pub(crate) async fn hold_row(
         conn: &mut Conn,
         account: &str,
         id: &str,
-    ) -> Result<(), TxError> {
-        Statement::<()>::new(
-            "DELETE FROM bookings WHERE account_id = $1 AND id = $2 AND status = 'held'",
+    ) -> Result<Option<HoldColumns>, TxError> {
+        Ok(Statement::<HoldSql>::new(
+            "SELECT id, account_id, hold_key_id, service_id, provider_id, scheduled_at, \
+                duration_min, buffer_before, buffer_after, occupied_start, occupied_end, \
+                hold_expires_at, created_at \
+            FROM bookings WHERE account_id = $1 AND id = $2 AND status = 'held'",
         )
         .bind::<Text, _>(account.to_owned())
         .bind::<Text, _>(id.to_owned())
-        .execute(conn)
-        .await?;
-        Ok(())
+        .get_result::<HoldColumns>(conn)
+        .await
+        .optional()?)
+    }
+
+    /// Deletes the account's hold `id` (its guard row, in one statement);
+    /// its provider, or `None` when there was no such hold.
+    pub(crate) async fn delete_hold_row(
+        conn: &mut Conn,
+        account: &str,
+        id: &str,
+    ) -> Result<Option<String>, TxError> {
+        Ok(Statement::<Text>::new(
+            "DELETE FROM bookings WHERE account_id = $1 AND id = $2 AND status = 'held' \
+            RETURNING provider_id",
+        )
+        .bind::<Text, _>(account.to_owned())
+        .bind::<Text, _>(id.to_owned())
+        .get_result::<String>(conn)
+        .await
+        .optional()?)
     }
 
     /// The provider's busy time over `range`: every blocked range of

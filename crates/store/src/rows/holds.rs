@@ -1,11 +1,14 @@
-//! The columns of `holds`.
+//! The columns of a hold: SQLite's `holds` row, or on Postgres its guard
+//! row in `bookings` (`hold_key_id` and `hold_expires_at` as `key_id` and
+//! `expires_at`).
 
 use booking_domain::ports::StorageError;
 use booking_domain::{AccountId, ApiKeyId, Hold, HoldId, Minutes, ProviderId, ServiceId};
 
 use super::values::{corrupt, instant, secs, secs_ceil};
 
-/// The stored columns of a `holds` row (without `seq`).
+/// The stored columns of a hold (a `holds` row without `seq` on SQLite; on
+/// Postgres read from and written to its guard row in `bookings`).
 #[derive(
     Debug, Clone, PartialEq, Eq, diesel::Queryable, diesel::Selectable, diesel::Insertable,
 )]

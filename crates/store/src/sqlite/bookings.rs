@@ -338,9 +338,38 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// No guard rows on SQLite (the writer checks holds itself).
-    pub(crate) async fn delete_hold_guard(_: &mut Conn, _: &str, _: &str) -> Result<(), TxError> {
-        Ok(())
+    /// The account's hold `id` (expired or not), from `holds`.
+    pub(crate) async fn hold_row(
+        conn: &mut Conn,
+        account: &str,
+        id: &str,
+    ) -> Result<Option<HoldColumns>, TxError> {
+        Ok(holds::table
+            .filter(holds::account_id.eq(account))
+            .filter(holds::id.eq(id))
+            .select(HoldColumns::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    /// Deletes the account's hold `id` (its `holds` row; no guard rows on
+    /// SQLite, whose writer checks holds itself); its provider, or `None`
+    /// when there was no such hold.
+    pub(crate) async fn delete_hold_row(
+        conn: &mut Conn,
+        account: &str,
+        id: &str,
+    ) -> Result<Option<String>, TxError> {
+        Ok(diesel::delete(
+            holds::table
+                .filter(holds::account_id.eq(account))
+                .filter(holds::id.eq(id)),
+        )
+        .returning(holds::provider_id)
+        .get_result(conn)
+        .await
+        .optional()?)
     }
 
     /// Nothing to lock: the writer is alone.
