@@ -471,3 +471,63 @@ async fn holds_hold_across_three_processes_on_postgres() {
     }
     drop(db);
 }
+
+/// On Postgres a hold is a guard row in `bookings`: its id must still be
+/// no booking's, for every booking route (and on SQLite alike).
+async fn a_hold_id_is_no_booking(api: &Api) {
+    let day = future_monday();
+    let h = hold(api, "srv_consultation", &ny(day, 10, 0), Some(600))
+        .await
+        .expect_status(201)
+        .json;
+    let hold_id = id(&h);
+    api.get(&format!("/v1/bookings/{hold_id}"))
+        .await
+        .expect_status(404);
+    api.get(&format!("/v1/bookings/{hold_id}.ics"))
+        .await
+        .expect_status(404);
+    for action in ["confirm", "cancel", "complete"] {
+        api.post(&format!("/v1/bookings/{hold_id}/{action}"), &json!({}))
+            .await
+            .expect_status(404);
+    }
+    api.post(
+        &format!("/v1/bookings/{hold_id}/reschedule"),
+        &json!({"scheduled_at": ny(day, 13, 0)}),
+    )
+    .await
+    .expect_status(404);
+    let list = api
+        .get("/v1/bookings?limit=100")
+        .await
+        .expect_status(200)
+        .json;
+    assert_eq!(list["data"], json!([]), "{list}");
+    // The hold is untouched and still converts.
+    api.get(&format!("/v1/holds/{hold_id}"))
+        .await
+        .expect_status(200);
+    api.post(
+        "/v1/bookings",
+        &book_with_hold("srv_consultation", &ny(day, 10, 0), &hold_id),
+    )
+    .await
+    .expect_status(201);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hold_id_is_no_booking_on_sqlite() {
+    let (_server, api) = setup_seed().await;
+    a_hold_id_is_no_booking(&api).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn a_hold_id_is_no_booking_on_postgres() {
+    let db = Database::create(&booking_tests::pg::admin_url());
+    let server = TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), &[]);
+    let api = server.api("acme");
+    api.create_seed_service().await;
+    a_hold_id_is_no_booking(&api).await;
+}
