@@ -207,21 +207,8 @@ result() { grep '^RESULT' | sed 's/RESULT //'; }
 settle() { psql "$DB_URL" -qAt -c "VACUUM (ANALYZE)" >/dev/null; }
 rps() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-# written_after WANT: waits (up to 300 s) until the sink holds WANT events;
-# prints the seconds it took (">300" if it never did).
-written_after() {
-  local start events
-  start=$(date +%s.%N)
-  for _ in $(seq 3000); do
-    read -r events _ <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
-    if [ "$events" -ge "$1" ]; then
-      awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'
-      return
-    fi
-    sleep 0.1
-  done
-  echo ">300"
-}
+# written_after WANT: see scripts/bench/sink-wait.sh.
+. scripts/bench/sink-wait.sh
 
 # Warm-up, not measured (RUN=9: slots no measured run uses): the server's pool opens its connections and
 # prepares its statements on first use, which pgbench does before its clock

@@ -68,21 +68,8 @@ api /v1/services -d '{"id":"srv_quarter_w","name":"Quarter (write-back)","durati
 api "/v1/providers/$writer/calendars" -d '{"type":"caldav","url":"http://127.0.0.1:'"$SINK_PORT"'/cal/","username":"bench","password":"bench","write":true}' >/dev/null
 
 result() { grep '^RESULT' | sed 's/RESULT //'; }
-# written_after WANT: waits (up to 300 s) until the sink holds WANT events;
-# prints the seconds it took (">300" if it never did).
-written_after() {
-  local start events
-  start=$(date +%s.%N)
-  for _ in $(seq 3000); do
-    read -r events _ <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
-    if [ "$events" -ge "$1" ]; then
-      awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'
-      return
-    fi
-    sleep 0.1
-  done
-  echo ">300"
-}
+# written_after WANT: see scripts/bench/sink-wait.sh.
+. scripts/bench/sink-wait.sh
 # Bookings of the write-back service in the database file now.
 written_bookings() {
   python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM bookings WHERE service_id = ?", ("srv_quarter_w",)).fetchone()[0])' "$db"
