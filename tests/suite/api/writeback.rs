@@ -346,14 +346,18 @@ async fn confirm_and_move(api: &Api, id: &str, to: &str) {
     .expect_status(200);
 }
 
-/// Connects an Outlook calendar with write-back to the provider `prv`.
-async fn connect_outlook_writer(api: &Api, prv: &str, credentials: Value) {
-    api.post(
-        &format!("/v1/providers/{prv}/calendars"),
-        &json!({"type": "outlook", "write": true, "credentials": credentials}),
-    )
-    .await
-    .expect_status(201);
+/// Connects `connection` (a calendar body without `write`) to the
+/// provider `prv` with write-back on.
+async fn connect_writer(api: &Api, prv: &str, mut connection: Value) {
+    connection["write"] = json!(true);
+    api.post(&format!("/v1/providers/{prv}/calendars"), &connection)
+        .await
+        .expect_status(201);
+}
+
+/// A Google calendar connection (`primary`) with a fresh access token.
+fn google_fresh() -> Value {
+    json!({"type": "google", "calendar_id": "primary", "credentials": {"access_token": "fresh"}})
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -515,7 +519,12 @@ async fn outlook_events_are_created_once_by_transaction_id_moved_and_removed() {
         state, api, prv, ..
     } = &seeded;
     let monday = future_monday();
-    connect_outlook_writer(api, prv, stale_credentials()).await;
+    connect_writer(
+        api,
+        prv,
+        json!({"type": "outlook", "credentials": stale_credentials()}),
+    )
+    .await;
     // Someone else's meeting at 13:00 in the same calendar.
     state.lock().unwrap().events.insert(
         "other".into(),
@@ -605,7 +614,12 @@ async fn an_outlook_event_made_by_a_lost_creation_follows_a_later_move() {
         state, api, prv, ..
     } = &seeded;
     let monday = future_monday();
-    connect_outlook_writer(api, prv, json!({"access_token": "fresh"})).await;
+    connect_writer(
+        api,
+        prv,
+        json!({"type": "outlook", "credentials": {"access_token": "fresh"}}),
+    )
+    .await;
     state.lock().unwrap().script.lose_inserts = u32::MAX;
     let booking = api.book_ok("srv_consultation", &ny(monday, 10, 0)).await;
     let id = booking["id"].as_str().unwrap().to_owned();
@@ -662,13 +676,7 @@ async fn on_postgres_the_booking_insert_queues_the_write() {
     let other = second.api_with_key(&api.key, &api.key_id);
     api.create_seed_service().await;
     let prv = api.provider_id().await;
-    api.post(
-        &format!("/v1/providers/{prv}/calendars"),
-        &json!({"type": "google", "calendar_id": "primary", "write": true,
-                "credentials": {"access_token": "fresh"}}),
-    )
-    .await
-    .expect_status(201);
+    connect_writer(&api, &prv, google_fresh()).await;
     let monday = future_monday();
     let mut ids = Vec::new();
     for (i, hour) in [9, 10, 11, 13].into_iter().enumerate() {
@@ -831,13 +839,12 @@ async fn collective_bookings_are_written_under_the_booking_id_in_every_calendar(
     }))
     .await;
     for p in &team {
-        api.post(
-            &format!("/v1/providers/{p}/calendars"),
-            &json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")),
-                    "username": "u", "password": "pw", "write": true}),
+        connect_writer(
+            &api,
+            p,
+            json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")), "username": "u", "password": "pw"}),
         )
-        .await
-        .expect_status(201);
+        .await;
     }
     let day = future_monday();
     let booking = api.book_ok("srv_pair", &format!("{day}T10:00:00Z")).await;
@@ -903,7 +910,12 @@ async fn outlook_event_whose_creation_answer_was_lost_is_removed_on_cancel() {
     api.create_seed_service().await;
     let prv = api.provider_id().await;
     let monday = future_monday();
-    connect_outlook_writer(&api, &prv, json!({"access_token": "fresh"})).await;
+    connect_writer(
+        &api,
+        &prv,
+        json!({"type": "outlook", "credentials": {"access_token": "fresh"}}),
+    )
+    .await;
     // Someone else's meeting at the same time (not ours: kept).
     state.lock().unwrap().events.insert(
         "other".into(),
@@ -1003,13 +1015,7 @@ async fn backfill_races_bookings(server: &TestServer, state: &Shared) {
         }));
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
-    api.post(
-        &format!("/v1/providers/{prv}/calendars"),
-        &json!({"type": "google", "calendar_id": "primary", "write": true,
-                "credentials": {"access_token": "fresh"}}),
-    )
-    .await
-    .expect_status(201);
+    connect_writer(&api, &prv, google_fresh()).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut ids = Vec::new();
@@ -1086,13 +1092,12 @@ async fn a_round_robin_booking_moved_to_another_provider_moves_its_event() {
             json!({"provider_id": p}),
         ))
         .await;
-        api.post(
-            &format!("/v1/providers/{p}/calendars"),
-            &json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")),
-                    "username": "u", "password": "pw", "write": true}),
+        connect_writer(
+            &api,
+            p,
+            json!({"type": "caldav", "url": fake.url(&format!("/dav/{p}/")), "username": "u", "password": "pw"}),
         )
-        .await
-        .expect_status(201);
+        .await;
     }
     let day = future_monday();
     // The first provider is busy at 10:00: the booking goes to the second.
