@@ -84,25 +84,7 @@ api /v1/services -d '{"id":"srv_dense","name":"Dense","duration":15,"provider_id
 
 # Fixtures for the reads: the seed service with 40 bookings in January 2029,
 # the dense service with 1,000 bookings in one 31-day window.
-python3 - "$PORT" "$KEY" <<'PY'
-import datetime, json, sys, urllib.error, urllib.request
-port, key = sys.argv[1], sys.argv[2]
-def book(service, at):
-    body = json.dumps({"service": service, "scheduled_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                       "customer": {"email": "f@example.com", "name": "Fixture"}}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/bookings", data=body,
-                                 headers={"Authorization": f"Bearer {key}"})
-    urllib.request.urlopen(req).read()
-day, n = datetime.datetime(2029, 1, 1, 15), 0
-while n < 40:
-    if day.weekday() < 5:
-        for h in (0, 3):
-            book("srv_consultation", day + datetime.timedelta(hours=h)); n += 1
-    day += datetime.timedelta(days=1)
-start = datetime.datetime(2029, 3, 1)
-for i in range(1000):
-    book("srv_dense", start + datetime.timedelta(minutes=45 * i))
-PY
+python3 scripts/bench/read-fixtures.py "$PORT" "$KEY"
 
 # Real opening hours (issue 14): three windows a day Monday to Saturday,
 # 20 date overrides and 30 time-off ranges in May 2029, and 300 bookings.

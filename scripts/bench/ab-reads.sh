@@ -42,18 +42,8 @@ dense = post("/v1/providers", {"name": "Dense"})["id"]
 post("/v1/services", {"id": "srv_dense", "name": "Dense", "duration": 15, "provider_id": dense,
      "price": {"amount": 10, "currency": "USD", "type": "flat"},
      "availability": {"days": days, "hours": {"start": "00:00", "end": "24:00"}, "timezone": "UTC"}})
-def book(service, at):
-    post("/v1/bookings", {"service": service, "scheduled_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                          "customer": {"email": "f@example.com", "name": "Fixture"}})
-day, n = datetime.datetime(2029, 1, 1, 15), 0
-while n < 40:
-    if day.weekday() < 5:
-        for h in (0, 3):
-            book("srv_consultation", day + datetime.timedelta(hours=h)); n += 1
-    day += datetime.timedelta(days=1)
-for i in range(1000):
-    book("srv_dense", datetime.datetime(2029, 3, 1) + datetime.timedelta(minutes=45 * i))
 PY
+  python3 scripts/bench/read-fixtures.py "$port" "$key"
   psql "$url" -qAt -c "VACUUM (ANALYZE)" >/dev/null
   printf -v "KEY_$name" '%s' "$key"
 }
