@@ -26,6 +26,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use duplicate::duplicate_item;
 use jiff::Timestamp;
 
+use crate::calendar_writes::Queue;
 use crate::postgres::PostgresStore;
 use crate::rows::{
     ACTIVE, ACTIVE_BOOKING, BookingRow, EventRow, HoldColumns, MAX_OCCUPIED_SECS,
@@ -324,7 +325,8 @@ impl Store {
             // Completion changes nothing a calendar shows: not queued.
             if row.status != "completed" || expected.1 != row.scheduled_at {
                 write.note_calendar_writes(
-                    Self::queue_calendar_writes(conn, row, &write.left).await?,
+                    Self::queue_calendar_writes(conn, row, Queue::Changed { left: &write.left })
+                        .await?,
                 );
             }
             Self::insert_events(conn, &write.events).await

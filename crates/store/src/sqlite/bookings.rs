@@ -17,6 +17,7 @@ use super::conn::Conn;
 use super::store::SqliteStore;
 use crate::TxError;
 use crate::bookings::Write;
+use crate::calendar_writes::Queue;
 use crate::rows::{
     ACTIVE_BOOKING, BookedRow, BookingRow, ExternalRow, HeldRow, HoldColumns, MAX_BUSY_PIECE_SECS,
     MAX_OCCUPIED_SECS, MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of, seat_id, secs,
@@ -220,7 +221,7 @@ impl SqliteStore {
                 // Every provider's writing connections, seats' too, under
                 // the booking's id.
                 write.note_calendar_writes(
-                    Self::queue_calendar_writes(conn, &write.row, &[]).await?,
+                    Self::queue_calendar_writes(conn, &write.row, Queue::New).await?,
                 );
                 Self::insert_events(conn, &write.events).await
             })
