@@ -1103,7 +1103,9 @@ impl Clock for SystemClock {
 /// New ids and secrets.
 #[cfg_attr(test, mockall::automock)]
 pub trait IdGenerator: Send + Sync {
-    /// A new id of `kind`: its prefix then at least 96 random bits in base62.
+    /// A new id of `kind`: its prefix then at least 96 random bits in base62
+    /// (the server's ids put their creation time before them, so ids sort by
+    /// it and land at the end of the indexes on them).
     fn new_id(&self, kind: IdKind) -> String;
 
     /// `len` random base62 characters from a cryptographically secure source.
