@@ -22,7 +22,8 @@
 # booking's event and prints how long that took (the outbox's drain time).
 # BENCH_BIN: a server binary to run instead of building this tree's (an A/B
 # of two builds with the same script); BENCH_ONLY=writeback: only the
-# write-back rows.
+# write-back rows; BENCH_ONLY=creation: only the creation rows beside
+# pgbench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -219,6 +220,7 @@ for c in 16 64; do
   echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${own%.*} | ${lean%.*} | $(ratio "$api_rps" "$own") | $(ratio "$api_rps" "$lean") |"
 done
 fi
+if [ "${BENCH_ONLY:-}" = creation ]; then exit 0; fi
 
 # Without and with one write-back connection on the booked provider, side
 # by side at each concurrency (each run after a VACUUM; the order flips

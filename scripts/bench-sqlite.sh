@@ -16,6 +16,8 @@
 # runs it as the server (the second figure docs/performance.md reports).
 # After each write-back run the script waits until the sink holds every
 # booking's event and prints how long that took (the outbox's drain time).
+# Each creation row also gives the server's CPU time per booking (whole
+# process, and its SQLite writer thread), read from /proc around the run.
 # BENCH_BIN: a server binary to run instead of building this tree's (an A/B
 # of two builds with the same script); BENCH_ONLY=writeback: only the
 # write-back rows.
@@ -95,13 +97,29 @@ fresh() {
   RUN=9 wrk -t2 -c16 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 }
 
+# The server's CPU time so far, whole process and its SQLite writer thread,
+# in clock ticks ("PROCESS WRITER"), from /proc: what a run costs the
+# server per booking, a figure the disk's varying fsync latency (which
+# moves bookings/s by ±15 % here) hardly touches.
+server_cpu() {
+  local writer
+  writer=$(grep -l '^sqlite-writer' /proc/$server/task/*/comm | head -n 1)
+  echo "$(awk '{ print $14 + $15 }' /proc/$server/stat) $(awk '{ print $14 + $15 }' "${writer%/comm}/stat")"
+}
+# per_booking BEFORE AFTER N: microseconds of CPU per booking, process and
+# writer thread ("PROCESS WRITER").
+per_booking() {
+  local tick; tick=$(getconf CLK_TCK)
+  awk -v b="$1" -v a="$2" -v n="$3" -v t="$tick" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.0f %.0f", (y[1] - x[1]) * 1e6 / t / n, (y[2] - x[2]) * 1e6 / t / n }'
+}
+
 # Without and with one write-back connection on the booked provider, side by
 # side at each concurrency: with it, each booking also queues its calendar
 # write in its transaction, which the server's worker sends to the sink
 # meanwhile.
 echo
 echo "## Booking creation on SQLite, without and with one write-back connection (${DURATION}s each, each row on a fresh copy of the same file; sink at nice $SINK_NICE)"
-printf '| clients | write-back | API bookings/s | API p50 ms | API p99 ms | non-2xx | with / without | all written after s |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+printf '| clients | write-back | API bookings/s | API p50 ms | API p99 ms | non-2xx | with / without | all written after s | server CPU µs per booking | of it, writer thread |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 run=0
 made=0
 for c in 16 64; do
@@ -109,9 +127,12 @@ for c in 16 64; do
   for service in srv_quarter srv_quarter_w; do
     fresh
     read -r before_events _ <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
+    cpu_before=$(server_cpu)
     r=$(RUN=$run SERVICE=$service wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+    cpu_after=$(server_cpu)
     run=$((run + 1))
     got=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
+    cpu=$(per_booking "$cpu_before" "$cpu_after" "$(field "$r" requests)")
     drain=
     if [ "$service" = srv_quarter ]; then
       without=$got; label=no; ratio=
@@ -122,7 +143,7 @@ for c in 16 64; do
       # how long after the run that took.
       drain=$(written_after $((before_events + $(written_bookings))))
     fi
-    echo "| $c | $label | $got | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | $ratio | $drain |"
+    echo "| $c | $label | $got | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | $ratio | $drain | ${cpu% *} | ${cpu#* } |"
   done
 done
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
