@@ -6,7 +6,7 @@
 //! is each store's own, `due_writes`.)
 
 use booking_domain::ports::{ClaimedWrite, StorageError, WriteResult};
-use booking_domain::{BookingId, RemoteEvent};
+use booking_domain::{BookingId, CalendarConnection, RemoteEvent};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use duplicate::duplicate_item;
@@ -236,11 +236,24 @@ impl Store {
             })
             .await
             .map_err(TxError::storage)?;
+        // A batch is usually many bookings of one or a few connections:
+        // each connection's sealed credentials are opened once per batch.
+        let mut opened: Vec<CalendarConnection> = Vec::new();
         rows.into_iter()
             .map(
                 |((booking, version, attempts, written, id, etag, due), row)| {
+                    let connection = match opened.iter().find(|c| {
+                        c.id.as_str() == row.id && c.account_id.as_str() == row.account_id
+                    }) {
+                        Some(c) => c.clone(),
+                        None => {
+                            let c = row.into_domain(&keys)?;
+                            opened.push(c.clone());
+                            c
+                        }
+                    };
                     Ok(ClaimedWrite {
-                        connection: row.into_domain(&keys)?,
+                        connection,
                         booking_id: BookingId::from_trusted(booking),
                         version,
                         attempts: u32::try_from(attempts).unwrap_or_default(),

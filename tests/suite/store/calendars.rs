@@ -735,3 +735,49 @@ pub async fn booking_writes_are_queued_claimed_once_and_versioned<S: CalendarTes
             .is_empty()
     );
 }
+
+/// One claim of writes for two writing connections (two tenants, each
+/// with its own credentials): every claimed write carries its own
+/// connection, opened, however the batch interleaves them (a claim opens
+/// each connection's credentials once and shares them within the batch).
+pub async fn one_claim_gives_each_write_its_own_connection<S: CalendarTestStore>(s: &S) {
+    use super::fixtures::{booking, event, service};
+    use booking_domain::{BookingStatus, EventKind};
+
+    let mut writers = Vec::new();
+    let mut bookings = Vec::new();
+    for (name, token) in [("acme", "token-acme"), ("globex", "token-globex")] {
+        let tenant = tenant(s, name).await;
+        let svc = service(&tenant.account, &tenant.default_provider, 0, 0);
+        s.create_service(&svc).await.unwrap();
+        let mut source = google();
+        if let CalendarSource::Google { credentials, .. } = &mut source {
+            credentials.access_token = Some(token.into());
+        }
+        let mut writer = connection(&tenant.account, &tenant.default_provider, source);
+        writer.write = true;
+        assert!(s.create_calendar_within(&writer, 10).await.unwrap());
+        writers.push(writer);
+        for hour in 9..12 {
+            let at = t(&format!("2030-01-07T{hour:02}:00:00Z"));
+            let b = booking(&svc, at, BookingStatus::Confirmed);
+            s.insert_booking(&b, &[event(EventKind::Created, &b, None)])
+                .await
+                .unwrap();
+            bookings.push((b.id.clone(), writers.len() - 1));
+        }
+    }
+    let lease = SignedDuration::from_secs(60);
+    let claimed = s
+        .claim_calendar_writes(plus(now(), 1), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), bookings.len());
+    for (booking, writer) in &bookings {
+        let write = claimed
+            .iter()
+            .find(|c| &c.booking_id == booking)
+            .unwrap_or_else(|| panic!("{booking} claimed"));
+        assert_eq!(write.connection, writers[*writer], "{booking}");
+    }
+}
