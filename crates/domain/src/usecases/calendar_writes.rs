@@ -17,7 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::port_sets::CalendarWritePorts;
 use crate::ports::{ClaimedWrite, Clock, StorageError, WriteResult};
 use crate::{
-    AccountId, Booking, BookingId, BookingStatus, CalendarWriter, EventDraft, TimeRange,
+    AccountId, Booking, BookingId, BookingStatus, CalendarWriter, EventDraft, ServiceId, TimeRange,
     WriteRequest,
 };
 
@@ -89,21 +89,46 @@ pub async fn read_write_targets(
             .collect();
         bookings.extend(ports.bookings.get_bookings(account, &ids).await?);
     }
+    // The events' titles name their services: one read per service among
+    // the batch's bookings (a batch is usually many bookings of a few).
+    let mut names: Vec<(&AccountId, &ServiceId, String)> = Vec::new();
+    for b in &bookings {
+        if names
+            .iter()
+            .any(|(a, s, _)| *a == &b.account_id && *s == &b.service_id)
+        {
+            continue;
+        }
+        let service = ports
+            .services
+            .get_service_cached(&b.account_id, &b.service_id)
+            .await?;
+        // A service gone since the booking: its id stands in for the name.
+        let name = service.map_or_else(|| b.service_id.as_str().to_owned(), |s| s.name);
+        names.push((&b.account_id, &b.service_id, name));
+    }
     let mut targets = Vec::with_capacity(claimed.len());
     for write in claimed {
         let booking = bookings
             .iter()
             .find(|b| b.id == write.booking_id && b.account_id == write.connection.account_id);
-        targets.push(render(&ports, write, booking).await?);
+        let service_name = booking.and_then(|b| {
+            names
+                .iter()
+                .find(|(a, s, _)| *a == &b.account_id && *s == &b.service_id)
+                .map(|(_, _, name)| name.as_str())
+        });
+        targets.push(render(write, booking, service_name)?);
     }
     Ok(targets)
 }
 
-/// What `write`'s calendar is to hold for `booking` as read.
-async fn render(
-    ports: &CalendarWritePorts<'_>,
+/// What `write`'s calendar is to hold for `booking` as read, its service
+/// named `service_name`.
+fn render(
     write: &ClaimedWrite,
     booking: Option<&Booking>,
+    service_name: Option<&str>,
 ) -> Result<WriteTarget, StorageError> {
     let span = booking.and_then(|b| TimeRange::new(b.scheduled_at, b.end_at()));
     let event = match booking {
@@ -111,11 +136,7 @@ async fn render(
             if b.status != BookingStatus::Cancelled
                 && b.providers().contains(&write.connection.provider_id) =>
         {
-            let service = ports
-                .services
-                .get_service_cached(&b.account_id, &b.service_id)
-                .await?;
-            let service_name = service.map_or_else(|| b.service_id.as_str().to_owned(), |s| s.name);
+            let service_name = service_name.unwrap_or(b.service_id.as_str());
             let range = span.ok_or_else(|| {
                 StorageError::Internal(format!("booking {} has an empty time", b.id))
             })?;

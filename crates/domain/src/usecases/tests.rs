@@ -1469,3 +1469,40 @@ async fn a_claimed_batch_is_read_once_per_account_and_rendered_in_order() {
         }
     );
 }
+
+#[tokio::test]
+async fn a_claimed_batch_reads_each_service_once() {
+    let mut bookings = MockBookingStore::new();
+    let mut services = MockServiceStore::new();
+    let calendars = MockCalendarStore::new();
+    services
+        .expect_get_service_cached()
+        .times(1)
+        .returning(|_, _| Ok(Some(seed_service(false))));
+    let first = booking_at("2027-01-18T15:00:00Z", BookingStatus::Confirmed);
+    let mut second = booking_at("2027-01-19T15:00:00Z", BookingStatus::Pending);
+    second.id = BookingId::from_trusted("bk_2");
+    let found = vec![first, second];
+    bookings
+        .expect_get_bookings()
+        .times(1)
+        .returning(move |_, _| Ok(found.clone()));
+    let f = Fakes::new();
+    let ports = CalendarWritePorts {
+        bookings: &bookings,
+        services: &services,
+        calendars: &calendars,
+        clock: &f.clock,
+    };
+    let claimed = [
+        claimed_write("acc_test", "bk_1"),
+        claimed_write("acc_test", "bk_2"),
+    ];
+    let targets = read_write_targets(ports, &claimed).await.unwrap();
+    let name = seed_service(false).name;
+    for target in &targets {
+        let event = target.event.as_ref().unwrap();
+        assert!(event.summary.starts_with(&name), "{}", event.summary);
+    }
+    assert!(targets[1].event.as_ref().unwrap().tentative);
+}
