@@ -1409,11 +1409,28 @@ fn claimed_write(account: &str, booking: &str) -> ClaimedWrite {
     }
 }
 
+/// `read_write_targets` of `claimed` over these stores (no calendar
+/// store call expected).
+async fn targets_of(
+    bookings: &MockBookingStore,
+    services: &MockServiceStore,
+    claimed: &[ClaimedWrite],
+) -> Vec<crate::usecases::WriteTarget> {
+    let calendars = MockCalendarStore::new();
+    let f = Fakes::new();
+    let ports = CalendarWritePorts {
+        bookings,
+        services,
+        calendars: &calendars,
+        clock: &f.clock,
+    };
+    read_write_targets(ports, claimed).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_claimed_batch_is_read_once_per_account_and_rendered_in_order() {
     let mut bookings = MockBookingStore::new();
     let mut services = MockServiceStore::new();
-    let calendars = MockCalendarStore::new();
     services
         .expect_get_service_cached()
         .returning(|_, _| Ok(Some(seed_service(false))));
@@ -1436,19 +1453,12 @@ async fn a_claimed_batch_is_read_once_per_account_and_rendered_in_order() {
         .withf(|account, ids| account.as_str() == "acc_other" && ids.len() == 1)
         .times(1)
         .returning(move |_, _| Ok(vec![other.clone()]));
-    let f = Fakes::new();
-    let ports = CalendarWritePorts {
-        bookings: &bookings,
-        services: &services,
-        calendars: &calendars,
-        clock: &f.clock,
-    };
     let claimed = [
         claimed_write("acc_test", "bk_1"),
         claimed_write("acc_other", "bk_2"),
         claimed_write("acc_test", "bk_gone"),
     ];
-    let targets = read_write_targets(ports, &claimed).await.unwrap();
+    let targets = targets_of(&bookings, &services, &claimed).await;
     assert_eq!(targets.len(), 3);
     let event = targets[0].event.as_ref().unwrap();
     assert_eq!(event.range.start(), ts("2027-01-18T15:00:00Z"));
@@ -1474,7 +1484,6 @@ async fn a_claimed_batch_is_read_once_per_account_and_rendered_in_order() {
 async fn a_claimed_batch_reads_each_service_once() {
     let mut bookings = MockBookingStore::new();
     let mut services = MockServiceStore::new();
-    let calendars = MockCalendarStore::new();
     services
         .expect_get_service_cached()
         .times(1)
@@ -1487,18 +1496,11 @@ async fn a_claimed_batch_reads_each_service_once() {
         .expect_get_bookings()
         .times(1)
         .returning(move |_, _| Ok(found.clone()));
-    let f = Fakes::new();
-    let ports = CalendarWritePorts {
-        bookings: &bookings,
-        services: &services,
-        calendars: &calendars,
-        clock: &f.clock,
-    };
     let claimed = [
         claimed_write("acc_test", "bk_1"),
         claimed_write("acc_test", "bk_2"),
     ];
-    let targets = read_write_targets(ports, &claimed).await.unwrap();
+    let targets = targets_of(&bookings, &services, &claimed).await;
     let name = seed_service(false).name;
     for target in &targets {
         let event = target.event.as_ref().unwrap();
