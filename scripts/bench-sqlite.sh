@@ -3,7 +3,8 @@
 # test): `POST /v1/bookings` at 16 and 64 concurrent clients through a
 # release server on a fresh database file (every request a real insert into
 # its own 15-minute slot), without and with one write-back connection on
-# the booked provider (each row on its own copy of the same file), next to a single-connection baseline of the same
+# the booked provider, and with one webhook endpoint (booking.created)
+# instead (each row on its own copy of the same file), next to a single-connection baseline of the same
 # transaction (scripts/bench/sqlite-baseline.py: one BEGIN IMMEDIATE ...
 # COMMIT per booking, no HTTP) run on the same file in the same run; and a
 # hold then its booking with hold_id at 16 clients (issue 16), between two
@@ -118,17 +119,23 @@ per_booking() {
 # write in its transaction, which the server's worker sends to the sink
 # meanwhile.
 echo
-echo "## Booking creation on SQLite, without and with one write-back connection (${DURATION}s each, each row on a fresh copy of the same file; sink at nice $SINK_NICE)"
+echo "## Booking creation on SQLite, without and with one write-back connection, and with one webhook endpoint instead (${DURATION}s each, each row on a fresh copy of the same file; sink at nice $SINK_NICE)"
 printf '| clients | write-back | API bookings/s | API p50 ms | API p99 ms | non-2xx | with / without | all written after s | server CPU µs per booking | of it, writer thread |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 run=0
 made=0
 for c in 16 64; do
   without=0
-  for service in srv_quarter srv_quarter_w; do
+  for service in srv_quarter srv_quarter_w webhook; do
     fresh
+    # The webhook row: plain bookings, each delivered as booking.created
+    # to one endpoint (the sink answers its POSTs 200): the outbox the
+    # issue names as write-back's model, measured the same way.
+    if [ "$service" = webhook ]; then
+      api /v1/webhooks -d '{"url":"http://127.0.0.1:'"$SINK_PORT"'/hook","events":["booking.created"]}' >/dev/null
+    fi
     read -r before_events _ <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
     cpu_before=$(server_cpu)
-    r=$(RUN=$run SERVICE=$service wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
+    r=$(RUN=$run SERVICE=${service/webhook/srv_quarter} wrk -t2 -c$c -d${DURATION}s --latency -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" | result)
     cpu_after=$(server_cpu)
     run=$((run + 1))
     got=$(rps "$(field "$r" requests)" "$(field "$r" duration_us)")
@@ -136,6 +143,8 @@ for c in 16 64; do
     drain=
     if [ "$service" = srv_quarter ]; then
       without=$got; label=no; ratio=
+    elif [ "$service" = webhook ]; then
+      label="no (one webhook endpoint instead)"; ratio=$(awk -v a="$got" -v b="$without" 'BEGIN { printf "%.2f", a / b }')
     else
       label=yes; ratio=$(awk -v a="$got" -v b="$without" 'BEGIN { printf "%.2f", a / b }')
       made=$((made + $(field "$r" requests) - $(field "$r" errors_status)))

@@ -1,7 +1,9 @@
-//! Webhook delivery benchmark (not a test; part of `make bench`): the real
-//! release `booking-api` binary, a local receiver on 127.0.0.1 (the test
-//! receiver of `tests/receiver.rs`) and an open-loop load generator, both in
-//! this process. Everything runs on one machine and shares its cores.
+//! Outbox delivery benchmark, webhooks and calendar writes (not a test;
+//! part of `make bench`): the real release `booking-api` binary, a local
+//! receiver on 127.0.0.1 (the test receiver of `tests/receiver.rs`, or a
+//! CalDAV calendar on `tests/fake.rs`) and an open-loop load generator, all
+//! but the server in this process. Everything runs on one machine and
+//! shares its cores.
 //!
 //! 1. **Latency**: one endpoint subscribed to `booking.created`; bookings
 //!    fired on a fixed schedule (default 200/s for 10 s, never waiting for
@@ -17,6 +19,18 @@
 //!    delivered) at the start and the end of that window, how fast what is
 //!    left drains once bookings stop, and how many connections the server
 //!    opened to the receiver. Target: at least 1,000 deliveries/s.
+//! 3. **Calendar write-back** (issue 17): bookings on a fixed schedule
+//!    (default 1,000/s for 5 s per run) to a provider without, then to one
+//!    with a write-back CalDAV connection to a local calendar, then the
+//!    other way round (plain, written, written, plain). Measured per run:
+//!    the `POST`'s latency at the client, the server's CPU time per booking
+//!    (from `/proc`), and for the written runs the time from the `201` to
+//!    the event's `PUT` arriving at the calendar, events missing after the
+//!    drain, and repeated `PUT`s. What it shows: at a load the machine
+//!    carries, a booking's answer does not wait for its calendar write;
+//!    the write's cost is the CPU column (at saturation, that CPU is taken
+//!    from creation: `scripts/bench-sqlite.sh` and `scripts/bench-http.sh`
+//!    measure that).
 //!
 //! Runs on SQLite, and on Postgres when `TEST_DATABASE_URL` names an admin
 //! connection (`scripts/test-postgres.sh` provides one; every scenario gets
@@ -28,7 +42,10 @@
 //! Tuning through the environment: `WEBHOOK_BENCH_RATE` (bookings/s of the
 //! latency run), `WEBHOOK_BENCH_LATENCY_SECS`, `WEBHOOK_BENCH_STAGE_SECS`,
 //! `WEBHOOK_BENCH_ENDPOINTS`, `WEBHOOK_BENCH_DEMANDS` (comma-separated
-//! deliveries/s). The server binary is `target/release/booking-api` (or
+//! deliveries/s), `WRITEBACK_BENCH_RATE` (bookings/s of the write-back
+//! runs), `WRITEBACK_BENCH_SECS`. Positional arguments may also name
+//! scenarios (`latency`, `throughput`, `writeback`): `cargo bench -p
+//! booking-tests --bench webhooks -- sqlite writeback`. The server binary is `target/release/booking-api` (or
 //! `$BOOKING_API_BIN`): build it first with
 //! `cargo build --release -p booking-server --bin booking-api`.
 
@@ -64,6 +81,8 @@ struct Settings {
     stage_secs: f64,
     endpoints: usize,
     demands: Vec<f64>,
+    writeback_rate: f64,
+    writeback_secs: f64,
 }
 
 impl Settings {
@@ -88,6 +107,8 @@ impl Settings {
             stage_secs: num("WEBHOOK_BENCH_STAGE_SECS", 5.0),
             endpoints: num("WEBHOOK_BENCH_ENDPOINTS", 16.0) as usize,
             demands,
+            writeback_rate: num("WRITEBACK_BENCH_RATE", 1000.0),
+            writeback_secs: num("WRITEBACK_BENCH_SECS", 5.0),
         }
     }
 }
@@ -182,10 +203,11 @@ struct Fired {
 }
 
 /// Fires `rate × secs` bookings on a fixed schedule (open loop: never waits
-/// for an answer before sending the next), slots `first_slot..`; counts 201s
+/// for an answer before sending the next) to `service`, slots `first_slot..`; counts 201s
 /// in `ok` as they come.
 async fn fire(
     api: &Api,
+    service: &str,
     slot0: i64,
     first_slot: usize,
     rate: f64,
@@ -203,7 +225,7 @@ async fn fire(
         max_lag = max_lag.max(due.elapsed());
         let api = api.clone();
         let ok = Arc::clone(&ok);
-        let body = booking_body(SERVICE, &quarter(slot0, first_slot + i));
+        let body = booking_body(service, &quarter(slot0, first_slot + i));
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
             let res = api
@@ -326,13 +348,13 @@ async fn latency(store: &Store, s: &Settings) -> Latency {
     let ok = Arc::new(AtomicUsize::new(0));
 
     // Warm-up (connections, caches, the SQLite file): not measured.
-    let warm = fire(&api, slot0, 0, s.rate, 0.5, Arc::clone(&ok)).await;
+    let warm = fire(&api, SERVICE, slot0, 0, s.rate, 0.5, Arc::clone(&ok)).await;
     wait_count(&receiver, warm.booked.len(), DRAIN_TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     receiver.take();
 
     let first = warm.booked.len() + warm.failed.values().sum::<usize>();
-    let run = fire(&api, slot0, first, s.rate, s.latency_secs, ok).await;
+    let run = fire(&api, SERVICE, slot0, first, s.rate, s.latency_secs, ok).await;
     let finished = run.booked.iter().map(|b| b.done).max();
     wait_count(&receiver, run.booked.len(), DRAIN_TIMEOUT).await;
     let got = receiver.take();
@@ -419,7 +441,16 @@ async fn throughput(store: &Store, s: &Settings) -> Vec<Stage> {
     let mut slot = 0;
 
     // Warm-up: opens the server's connections to the receiver.
-    let warm = fire(&api, slot0, slot, 20.0, 0.5, Arc::new(AtomicUsize::new(0))).await;
+    let warm = fire(
+        &api,
+        SERVICE,
+        slot0,
+        slot,
+        20.0,
+        0.5,
+        Arc::new(AtomicUsize::new(0)),
+    )
+    .await;
     slot += 10;
     wait_count(&receiver, warm.booked.len() * per_booking, DRAIN_TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -444,7 +475,16 @@ async fn throughput(store: &Store, s: &Settings) -> Vec<Stage> {
                 samples
             })
         };
-        let run = fire(&api, slot0, slot, rate, s.stage_secs, Arc::clone(&ok)).await;
+        let run = fire(
+            &api,
+            SERVICE,
+            slot0,
+            slot,
+            rate,
+            s.stage_secs,
+            Arc::clone(&ok),
+        )
+        .await;
         slot += run.booked.len() + run.failed.values().sum::<usize>();
         let queue_depth = metric(&backend.server, "webhook_queue_depth").await;
         let expected = run.booked.len() * per_booking;
@@ -511,6 +551,260 @@ async fn throughput(store: &Store, s: &Settings) -> Vec<Stage> {
     stages
 }
 
+// --------------------------------------------------------------- write-back
+
+/// One run of the write-back comparison.
+struct WriteRun {
+    store: &'static str,
+    /// Whether the booked provider has a write-back connection.
+    written: bool,
+    rate: f64,
+    secs: f64,
+    booked: usize,
+    failed: String,
+    post_p50: Duration,
+    post_p99: Duration,
+    post_max: Duration,
+    /// The server's CPU time per booking over the run (µs), from /proc.
+    cpu_per_booking: Option<f64>,
+    /// Booking 201 → its event's first `PUT` at the calendar (written runs).
+    event_p50: Duration,
+    event_p99: Duration,
+    event_max: Duration,
+    missing: usize,
+    /// `PUT`s of the run's events beyond the first of each.
+    extra_puts: usize,
+    max_lag: Duration,
+}
+
+/// The CalDAV calendar the written provider's connection writes into: every
+/// `PUT` answered 201 with an ETag and kept (path and arrival); a `REPORT`
+/// (the connection's busy-time read) answered with an empty multistatus.
+struct CalendarSink {
+    server: booking_tests::fake::FakeServer,
+    puts: Arc<std::sync::Mutex<Vec<(String, Instant)>>>,
+}
+
+impl CalendarSink {
+    async fn start() -> CalendarSink {
+        use booking_tests::fake::{FakeServer, Response};
+        let puts: Arc<std::sync::Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let kept = Arc::clone(&puts);
+        let server = FakeServer::start(move |r| match r.method.as_str() {
+            "PUT" => {
+                let mut puts = kept.lock().unwrap();
+                puts.push((r.path.clone(), r.at));
+                Response::status(201).with_header("etag", &format!("\"{}\"", puts.len()))
+            }
+            "REPORT" => Response {
+                status: 207,
+                headers: vec![("content-type".into(), "application/xml".into())],
+                body: br#"<?xml version="1.0"?><multistatus xmlns="DAV:"/>"#.to_vec(),
+            },
+            "DELETE" => Response::status(204),
+            _ => Response::status(404),
+        })
+        .await;
+        CalendarSink { server, puts }
+    }
+
+    /// Each booking's first `PUT` (its event's resource is `{id}.ics`)
+    /// and how many `PUT`s it had.
+    fn arrivals(&self) -> HashMap<String, (Instant, usize)> {
+        let puts = self.puts.lock().unwrap();
+        let mut first: HashMap<String, (Instant, usize)> = HashMap::new();
+        for (path, at) in puts.iter() {
+            let id = path
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(".ics")
+                .to_owned();
+            let seen = first.entry(id).or_insert((*at, 0));
+            seen.0 = seen.0.min(*at);
+            seen.1 += 1;
+        }
+        first
+    }
+
+    fn count(&self) -> usize {
+        self.puts.lock().unwrap().len()
+    }
+}
+
+/// The server's CPU time so far (user + system), from /proc (Linux).
+fn server_cpu(server: &TestServer) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid())).ok()?;
+    // Fields after the command (which may hold spaces) start at `) `.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let hz = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(100);
+    Some(Duration::from_secs_f64(ticks as f64 / hz as f64))
+}
+
+/// Booking creation at a fixed rate (open loop) on one server, to a
+/// provider without and to one with a write-back (CalDAV) connection, in
+/// the order plain, written, written, plain (so a drift of the machine
+/// weighs on both alike): what a booking's `POST` costs the client with and
+/// without its calendar write queued, and how long after its `201` the
+/// event reaches the calendar.
+async fn writeback(store: &Store, s: &Settings) -> Vec<WriteRun> {
+    const PLAIN: &str = "srv_plain";
+    const WRITTEN: &str = "srv_written";
+    let sink = CalendarSink::start().await;
+    let backend = start(store);
+    let api = backend.server.api("bench");
+    let providers = api.create_providers(2).await;
+    for (id, provider) in [(PLAIN, &providers[0]), (WRITTEN, &providers[1])] {
+        api.create_service(&json!({
+            "id": id, "name": id, "duration": 15, "provider_id": provider,
+            "price": {"amount": 10, "currency": "EUR", "type": "flat"},
+            "availability": {
+                "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
+                "hours": {"start": "00:00", "end": "24:00"}, "timezone": "UTC"
+            }
+        }))
+        .await;
+    }
+    api.post(
+        &format!("/v1/providers/{}/calendars", providers[1]),
+        &json!({"type": "caldav", "url": sink.server.url("/cal/"),
+                "username": "bench", "password": "bench", "write": true}),
+    )
+    .await
+    .expect_status(201);
+    let slot0 = tomorrow_quarter();
+    let mut next_slot = [0usize, 0usize];
+
+    // Warm-up of both (connections, caches, the SQLite file): not measured.
+    for (k, service) in [PLAIN, WRITTEN].into_iter().enumerate() {
+        let warm = fire(
+            &api,
+            service,
+            slot0,
+            0,
+            s.writeback_rate,
+            0.5,
+            Arc::default(),
+        )
+        .await;
+        next_slot[k] = warm.booked.len() + warm.failed.values().sum::<usize>();
+    }
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while sink.count() < next_slot[1] && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut runs = Vec::new();
+    for written in [false, true, true, false] {
+        let (k, service) = if written { (1, WRITTEN) } else { (0, PLAIN) };
+        let puts_before = sink.count();
+        let cpu_before = server_cpu(&backend.server);
+        let run = fire(
+            &api,
+            service,
+            slot0,
+            next_slot[k],
+            s.writeback_rate,
+            s.writeback_secs,
+            Arc::default(),
+        )
+        .await;
+        let cpu = match (cpu_before, server_cpu(&backend.server)) {
+            (Some(a), Some(b)) if !run.booked.is_empty() => {
+                Some((b - a).as_secs_f64() * 1e6 / run.booked.len() as f64)
+            }
+            _ => None,
+        };
+        next_slot[k] += run.booked.len() + run.failed.values().sum::<usize>();
+        let mut post: Vec<Duration> = run.booked.iter().map(|b| b.done - b.sent).collect();
+        post.sort();
+        let (mut events, mut missing, mut extra_puts) = (Vec::new(), 0, 0);
+        if written {
+            // Every booking's event, or the drain timeout.
+            let deadline = Instant::now() + DRAIN_TIMEOUT;
+            while sink.count() < puts_before + run.booked.len() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let first = sink.arrivals();
+            for b in &run.booked {
+                match first.get(&b.id) {
+                    Some((at, puts)) => {
+                        events.push(at.saturating_duration_since(b.done));
+                        extra_puts += puts - 1;
+                    }
+                    None => missing += 1,
+                }
+            }
+            events.sort();
+        }
+        runs.push(WriteRun {
+            store: store.name(),
+            written,
+            rate: s.writeback_rate,
+            secs: s.writeback_secs,
+            booked: run.booked.len(),
+            failed: failures(&run.failed),
+            post_p50: pct(&post, 50.0),
+            post_p99: pct(&post, 99.0),
+            post_max: post.last().copied().unwrap_or_default(),
+            cpu_per_booking: cpu,
+            event_p50: pct(&events, 50.0),
+            event_p99: pct(&events, 99.0),
+            event_max: events.last().copied().unwrap_or_default(),
+            missing,
+            extra_puts,
+            max_lag: run.max_lag,
+        });
+    }
+    runs
+}
+
+fn writeback_row(x: &WriteRun) -> String {
+    let (event_p50, event_p99, event_max, missing) = if x.written {
+        (
+            format!("**{}**", ms(x.event_p50)),
+            format!("**{}**", ms(x.event_p99)),
+            ms(x.event_max),
+            x.missing.to_string(),
+        )
+    } else {
+        ("-".into(), "-".into(), "-".into(), "-".into())
+    };
+    format!(
+        "| {} | {} | {:.0}/s × {:.0} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |{}",
+        x.store,
+        if x.written { "yes" } else { "no" },
+        x.rate,
+        x.secs,
+        x.booked,
+        ms(x.post_p50),
+        ms(x.post_p99),
+        ms(x.post_max),
+        x.cpu_per_booking
+            .map_or("-".to_owned(), |c| format!("{c:.0}")),
+        event_p50,
+        event_p99,
+        event_max,
+        missing,
+        if x.written {
+            x.extra_puts.to_string()
+        } else {
+            "-".into()
+        },
+        ms(x.max_lag),
+        x.failed,
+    )
+}
+
 fn stage_row(x: &Stage) -> String {
     format!(
         "| {} | {:.0} | {:.1} | {:.0} | **{:.0}** | {} → {} | {} | {} | {} | {} | {} |{}",
@@ -547,7 +841,18 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .map(|a| a.to_ascii_lowercase())
         .collect();
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
+    const STORES: [&str; 2] = ["sqlite", "postgres"];
+    const SCENARIOS: [&str; 3] = ["latency", "throughput", "writeback"];
+    // A kind of argument not given selects every one of its kind.
+    let pick = |names: &[&str], name: &str| {
+        let given: Vec<&String> = filters
+            .iter()
+            .filter(|f| names.contains(&f.as_str()))
+            .collect();
+        given.is_empty() || given.iter().any(|f| *f == name)
+    };
+    let wanted = |name: &str| pick(&STORES, name);
+    let scenario = |name: &str| pick(&SCENARIOS, name);
     let mut stores = Vec::new();
     if wanted("sqlite") {
         stores.push(Store::Sqlite);
@@ -569,17 +874,27 @@ fn main() {
     runtime.block_on(async {
         let mut latencies = Vec::new();
         let mut stages = Vec::new();
+        let mut writes = Vec::new();
         for store in &stores {
-            eprintln!("webhooks bench: {} latency…", store.name());
-            latencies.push(latency(store, &settings).await);
-            eprintln!("webhooks bench: {} throughput…", store.name());
-            stages.extend(throughput(store, &settings).await);
+            if scenario("latency") {
+                eprintln!("webhooks bench: {} latency…", store.name());
+                latencies.push(latency(store, &settings).await);
+            }
+            if scenario("throughput") {
+                eprintln!("webhooks bench: {} throughput…", store.name());
+                stages.extend(throughput(store, &settings).await);
+            }
+            if scenario("writeback") {
+                eprintln!("webhooks bench: {} calendar write-back…", store.name());
+                writes.extend(writeback(store, &settings).await);
+            }
         }
         println!();
         println!(
             "machine: {} cores shared by the server, its database, the load generator and the receiver",
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
+        if !latencies.is_empty() {
         println!();
         println!(
             "## Webhook latency: booking 201 → webhook at the receiver, open loop, \
@@ -609,6 +924,8 @@ fn main() {
             );
         }
         println!("targets: webhook p50 < 20 ms, p99 < 100 ms");
+        }
+        if !stages.is_empty() {
         println!();
         println!(
             "## Webhook throughput: {} endpoints × 2 events per booking (auto_confirm), \
@@ -624,5 +941,23 @@ fn main() {
         }
         println!("target: >= 1,000 deliveries/s");
         println!("(* the gauge is refreshed every 5 s by the server, so it lags)");
+        }
+        if !writes.is_empty() {
+            println!();
+            println!(
+                "## Calendar write-back: booking creation at a fixed rate (open loop), to a \
+                 provider without and to one with a write-back CalDAV connection, in the \
+                 order plain, written, written, plain; booking 201 → event PUT at the calendar"
+            );
+            println!(
+                "| store | write-back | schedule | 201s | POST p50 | POST p99 | POST max | server CPU µs per booking | event p50 | event p99 | event max | missing | repeated PUTs | generator lag |"
+            );
+            println!(
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            );
+            for x in &writes {
+                println!("{}", writeback_row(x));
+            }
+        }
     });
 }
