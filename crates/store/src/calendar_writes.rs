@@ -41,7 +41,7 @@ fn write_row<'a>(account: &'a str, calendar: &'a str, booking: &'a str) -> _ {
 
 /// A claimed row's columns: `(booking_id, version, attempts, written,
 /// remote_id, remote_etag, next_attempt_at)`.
-type WriteColumns = (
+pub(crate) type WriteColumns = (
     String,
     i64,
     i32,
@@ -50,6 +50,9 @@ type WriteColumns = (
     Option<String>,
     Option<i64>,
 );
+
+/// An outbox row's key: `(account, calendar, booking)`.
+pub(crate) type WriteKey = (String, String, String);
 
 /// A connection's refreshed access and refresh tokens (sealed) and the
 /// access token's expiry (Unix seconds), as stored.
@@ -164,7 +167,10 @@ impl Store {
     }
 
     /// Claims up to `limit` due writes until `now + lease`, with their
-    /// connections (secrets opened).
+    /// connections (secrets opened). Postgres leases the rows in the
+    /// database (`lease_until`, rows locked with `SKIP LOCKED`, so processes
+    /// claim disjoint rows); SQLite, one process, keeps its leases in memory
+    /// and reads the due rows on its read pool (`sqlite/calendars.rs`).
     pub(crate) async fn claim_writes(
         &self,
         now: Timestamp,
@@ -172,101 +178,9 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ClaimedWrite>, StorageError> {
         let claimed_at = now;
-        let now = secs(now);
-        let until = now.saturating_add(lease.as_secs().max(1));
-        // A read first: an idle outbox (the usual case, polled every
-        // second) costs no write transaction.
-        let any_due: bool = self
-            .read("calendar_writes_due", move |conn| {
-                Box::pin(async move {
-                    Ok(diesel::select(diesel::dsl::exists(
-                        calendar_writes::table.filter(due_write(now)),
-                    ))
-                    .get_result(conn)
-                    .await?)
-                })
-            })
-            .await?;
-        if !any_due {
-            return Ok(Vec::new());
-        }
-        let keys = self.secret_keys();
-        let rows: Vec<(WriteColumns, CalendarRow)> = self
-            .write("claim_calendar_writes", move |conn| {
-                Box::pin(async move {
-                    conn.transaction(async |conn| {
-                        let due = Self::due_writes(conn, now, limit).await?;
-                        if due.is_empty() {
-                            return Ok(Vec::new());
-                        }
-                        diesel::update(
-                            calendar_writes::table.filter(calendar_writes::seq.eq_any(&due)),
-                        )
-                        .set(calendar_writes::lease_until.eq(Some(until)))
-                        .execute(conn)
-                        .await?;
-                        let rows = calendar_writes::table
-                            .inner_join(
-                                calendar_connections::table.on(calendar_connections::account_id
-                                    .eq(calendar_writes::account_id)
-                                    .and(
-                                        calendar_connections::id.eq(calendar_writes::calendar_id),
-                                    )),
-                            )
-                            .filter(calendar_writes::seq.eq_any(&due))
-                            .order(calendar_writes::seq.asc())
-                            .select((
-                                (
-                                    calendar_writes::booking_id,
-                                    calendar_writes::version,
-                                    calendar_writes::attempts,
-                                    calendar_writes::written,
-                                    calendar_writes::remote_id,
-                                    calendar_writes::remote_etag,
-                                    calendar_writes::next_attempt_at,
-                                ),
-                                CalendarRow::as_select(),
-                            ))
-                            .load(conn)
-                            .await?;
-                        Ok(rows)
-                    })
-                    .await
-                })
-            })
-            .await
-            .map_err(TxError::storage)?;
-        // A batch is usually many bookings of one or a few connections:
-        // each connection's sealed credentials are opened once per batch.
-        let mut opened: Vec<CalendarConnection> = Vec::new();
-        rows.into_iter()
-            .map(
-                |((booking, version, attempts, written, id, etag, due), row)| {
-                    let connection = match opened.iter().find(|c| {
-                        c.id.as_str() == row.id && c.account_id.as_str() == row.account_id
-                    }) {
-                        Some(c) => c.clone(),
-                        None => {
-                            let c = row.into_domain(&keys)?;
-                            opened.push(c.clone());
-                            c
-                        }
-                    };
-                    Ok(ClaimedWrite {
-                        connection,
-                        booking_id: BookingId::from_trusted(booking),
-                        version,
-                        attempts: u32::try_from(attempts).unwrap_or_default(),
-                        remote: RemoteEvent { written, id, etag },
-                        // A claimed row is due, so it has a time (and one out
-                        // of range is as good as due now).
-                        due_since: due
-                            .and_then(|t| Timestamp::from_second(t).ok())
-                            .unwrap_or(claimed_at),
-                    })
-                },
-            )
-            .collect()
+        let until = secs(now).saturating_add(lease.as_secs().max(1));
+        let rows = self.lease_due_writes(secs(now), until, limit).await?;
+        open_claimed(rows, &self.secret_keys(), claimed_at)
     }
 
     /// Stores write attempts' results, all in one transaction (see
@@ -343,6 +257,10 @@ impl Store {
                 WriteResult::Failed { error, .. } => Some(error.chars().take(500).collect()),
             };
         }
+        let recorded: Vec<WriteKey> = records
+            .iter()
+            .map(|r| (r.account.clone(), r.calendar.clone(), r.booking.clone()))
+            .collect();
         let batch = std::sync::Arc::new((records, connections));
         self.write("record_calendar_writes", move |conn| {
             let batch = std::sync::Arc::clone(&batch);
@@ -361,7 +279,11 @@ impl Store {
             })
         })
         .await
-        .map_err(TxError::storage)
+        .map_err(TxError::storage)?;
+        // Committed: the rows' claims end (a claim made after this reads
+        // what the results left).
+        self.release_write_claims(&recorded);
+        Ok(())
     }
 
     /// Stores one attempt's result in its outbox row (inside
@@ -492,6 +414,75 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The outbox joined with each row's connection (what a claim reads).
+#[diesel::dsl::auto_type]
+pub(crate) fn writes_with_connections() -> _ {
+    calendar_writes::table.inner_join(
+        calendar_connections::table.on(calendar_connections::account_id
+            .eq(calendar_writes::account_id)
+            .and(calendar_connections::id.eq(calendar_writes::calendar_id))),
+    )
+}
+
+/// A claimed row's columns with its connection, as a claim reads them from
+/// [`writes_with_connections`].
+pub(crate) type ClaimedRow = (WriteColumns, CalendarRow);
+
+/// The outbox columns a claim reads ([`WriteColumns`]; a [`ClaimedRow`] is
+/// these and `CalendarRow::as_select()`).
+#[diesel::dsl::auto_type]
+pub(crate) fn claimed_columns() -> _ {
+    (
+        calendar_writes::booking_id,
+        calendar_writes::version,
+        calendar_writes::attempts,
+        calendar_writes::written,
+        calendar_writes::remote_id,
+        calendar_writes::remote_etag,
+        calendar_writes::next_attempt_at,
+    )
+}
+
+/// The claimed writes of `rows`, their connections' secrets opened. A batch
+/// is usually many bookings of one or a few connections: each connection's
+/// sealed credentials are opened once per batch.
+fn open_claimed(
+    rows: Vec<ClaimedRow>,
+    keys: &crate::secrets::Keyring,
+    claimed_at: Timestamp,
+) -> Result<Vec<ClaimedWrite>, StorageError> {
+    let mut opened: Vec<CalendarConnection> = Vec::new();
+    rows.into_iter()
+        .map(
+            |((booking, version, attempts, written, id, etag, due), row)| {
+                let connection = match opened
+                    .iter()
+                    .find(|c| c.id.as_str() == row.id && c.account_id.as_str() == row.account_id)
+                {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = row.into_domain(keys)?;
+                        opened.push(c.clone());
+                        c
+                    }
+                };
+                Ok(ClaimedWrite {
+                    connection,
+                    booking_id: BookingId::from_trusted(booking),
+                    version,
+                    attempts: u32::try_from(attempts).unwrap_or_default(),
+                    remote: RemoteEvent { written, id, etag },
+                    // A claimed row is due, so it has a time (and one out
+                    // of range is as good as due now).
+                    due_since: due
+                        .and_then(|t| Timestamp::from_second(t).ok())
+                        .unwrap_or(claimed_at),
+                })
+            },
+        )
+        .collect()
 }
 
 /// Which booking write queues its calendar writes (see

@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     /// Signalled after a commit (in this process) that queued calendar
     /// writes: wakes the calendar writer (see `wait_for_calendar_writes`).
     pub(crate) calendar_wake: tokio::sync::Notify,
+    /// The calendar write outbox's leases (see `calendars.rs`).
+    pub(crate) write_claims: super::calendars::WriteClaims,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -116,6 +118,7 @@ impl SqliteStore {
                 wake: tokio::sync::Notify::new(),
                 holds: Default::default(),
                 calendar_wake: tokio::sync::Notify::new(),
+                write_claims: Default::default(),
             }),
         };
         // The writer answers from its own thread: waiting here is safe.
