@@ -274,8 +274,24 @@ pub async fn bookings_queue_one_delivery_per_subscribed_enabled_endpoint<S: Webh
     assert_eq!(s.pending_deliveries().await.unwrap(), 0);
 
     // A new booking: one delivery, to the endpoint subscribed to `created`.
+    let before_ms = jiff::Timestamp::now().as_millisecond();
     let (b, created) = queue(s, &svc, 0, now()).await;
+    let after_ms = jiff::Timestamp::now().as_millisecond();
     let d = only_delivery(s, &everything).await;
+    // Its id: the queuing time in milliseconds (12 hex digits, so ids sort
+    // by it), then at least 96 random bits (24 hex digits or more).
+    let hex = d.id.as_str().strip_prefix("whd_").expect("whd_ prefix");
+    assert!(
+        hex.len() >= 36 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+        "{}",
+        d.id
+    );
+    let queued_ms = i64::from_str_radix(&hex[..12], 16).unwrap();
+    assert!(
+        (before_ms..=after_ms).contains(&queued_ms),
+        "{} not queued between {before_ms} and {after_ms}",
+        d.id
+    );
     assert_eq!(d.account_id, a.account);
     assert_eq!(d.endpoint_id, everything.id);
     assert_eq!(d.event_id, created.id);

@@ -26,7 +26,8 @@ use crate::sql::Statement;
 /// The body of a fan-out: for every event of the arrays `$ids`, `$kinds`,
 /// `$created` and `$bits` (its kind's bit in `webhook_endpoints.events`), one
 /// delivery per enabled endpoint of account `$account` subscribed to it,
-/// `RETURNING 1` per delivery. `$from` names more relations to join (a
+/// `RETURNING 1` per delivery (its id: the time in milliseconds, then a
+/// random UUID's 122 bits; see `crate::webhooks::delivery_id_time`). `$from` names more relations to join (a
 /// leading comma and the names, or nothing): the booking insert uses it to
 /// queue nothing when it inserted nothing. Used by [`FAN_OUT`] and by the
 /// booking insert's single statement.
@@ -35,7 +36,8 @@ macro_rules! fan_out_insert {
         concat!(
             "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, event_kind, state,
         round_attempts, next_attempt_at, created_at, updated_at)
-    SELECT 'whd_' || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id,
+    SELECT 'whd_' || lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
+            || replace(gen_random_uuid()::text, '-', ''), e.account_id, e.id,
         ev.id, ev.kind, 'pending', 0, ev.created_at, ev.created_at, ev.created_at
     FROM unnest(", $ids, "::text[], ", $kinds, "::text[], ", $created, "::bigint[], ", $bits, "::bigint[])
         WITH ORDINALITY AS ev (id, kind, created_at, bit, n)

@@ -37,11 +37,13 @@ impl SqliteStore {
                 ))));
             };
             // A cached statement (`sql_query` would be parsed again each time).
+            // The id: the creation time first (see `delivery_id_time`), then
+            // 96 random bits.
             queued += Statement::<(), Sqlite>::new(
                 "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, \
                  event_kind, state, round_attempts, next_attempt_at, created_at, updated_at) \
-                 SELECT 'whd_' || lower(hex(randomblob(16))), account_id, id, $1, $2, \
-                 'pending', 0, $3, $3, $3 FROM webhook_endpoints \
+                 SELECT 'whd_' || printf('%012x', $6) || lower(hex(randomblob(12))), \
+                 account_id, id, $1, $2, 'pending', 0, $3, $3, $3 FROM webhook_endpoints \
                  WHERE account_id = $4 AND enabled = 1 AND (events & $5) <> 0",
             )
             .bind::<Text, _>(event.id.clone())
@@ -49,6 +51,7 @@ impl SqliteStore {
             .bind::<BigInt, _>(event.created_at)
             .bind::<Text, _>(event.account_id.clone())
             .bind::<BigInt, _>(EventSet::bit(kind))
+            .bind::<BigInt, _>(crate::webhooks::delivery_id_time())
             .execute(conn)
             .await?;
         }
