@@ -20,9 +20,9 @@
 //!    left drains once bookings stop, and how many connections the server
 //!    opened to the receiver. Target: at least 1,000 deliveries/s.
 //! 3. **Calendar write-back** (issue 17): bookings on a fixed schedule
-//!    (default 1,000/s for 5 s per run) to a provider without, then to one
-//!    with a write-back CalDAV connection to a local calendar, then the
-//!    other way round (plain, written, written, plain). Measured per run:
+//!    (default 1,000/s for 5 s per run) to 8 providers without, then to 8
+//!    with a write-back CalDAV connection each (to a local calendar), then
+//!    the other way round (plain, written, written, plain). Measured per run:
 //!    the `POST`'s latency at the client, the server's CPU time per booking
 //!    (from `/proc`), and for the written runs the time from the `201` to
 //!    the event's `PUT` arriving at the calendar, events missing after the
@@ -43,7 +43,8 @@
 //! latency run), `WEBHOOK_BENCH_LATENCY_SECS`, `WEBHOOK_BENCH_STAGE_SECS`,
 //! `WEBHOOK_BENCH_ENDPOINTS`, `WEBHOOK_BENCH_DEMANDS` (comma-separated
 //! deliveries/s), `WRITEBACK_BENCH_RATE` (bookings/s of the write-back
-//! runs), `WRITEBACK_BENCH_SECS`. Positional arguments may also name
+//! runs), `WRITEBACK_BENCH_SECS`, `WRITEBACK_BENCH_PROVIDERS` (providers of
+//! each kind the runs' bookings go to in turn, default 8). Positional arguments may also name
 //! scenarios (`latency`, `throughput`, `writeback`): `cargo bench -p
 //! booking-tests --bench webhooks -- sqlite writeback`. The server binary is `target/release/booking-api` (or
 //! `$BOOKING_API_BIN`): build it first with
@@ -83,6 +84,7 @@ struct Settings {
     demands: Vec<f64>,
     writeback_rate: f64,
     writeback_secs: f64,
+    writeback_providers: usize,
 }
 
 impl Settings {
@@ -109,6 +111,7 @@ impl Settings {
             demands,
             writeback_rate: num("WRITEBACK_BENCH_RATE", 1000.0),
             writeback_secs: num("WRITEBACK_BENCH_SECS", 5.0),
+            writeback_providers: num("WRITEBACK_BENCH_PROVIDERS", 8.0) as usize,
         }
     }
 }
@@ -132,21 +135,37 @@ impl Store {
 /// A running server and, on Postgres, its database (dropped after it).
 struct Backend {
     server: TestServer,
-    _db: Option<pg::Database>,
+    db: Option<pg::Database>,
+}
+
+impl Backend {
+    /// On Postgres, `VACUUM ANALYZE` (as `scripts/bench-http.sh` runs
+    /// before each measured run): statistics for the tables as the warm-up
+    /// left them, so every cached plan is made again from them. Without
+    /// it, a plan cached while a table was nearly empty can stay in use
+    /// while the run grows the table (autovacuum looks once a minute): the
+    /// foreign key check of each event on its booking then scanned every
+    /// booking of the account (`bookings_busy` on `account_id`, `id` as a
+    /// filter), a cost that grew with each booking of the run.
+    fn settle(&self) {
+        if let Some(db) = &self.db {
+            pg::sql(&db.url, "VACUUM ANALYZE");
+        }
+    }
 }
 
 fn start(store: &Store) -> Backend {
     match store {
         Store::Sqlite => Backend {
             server: TestServer::start_with(SERVER_ENV),
-            _db: None,
+            db: None,
         },
         Store::Postgres(admin) => {
             let db = pg::Database::create(admin);
             let server = TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), SERVER_ENV);
             Backend {
                 server,
-                _db: Some(db),
+                db: Some(db),
             }
         }
     }
@@ -203,11 +222,11 @@ struct Fired {
 }
 
 /// Fires `rate × secs` bookings on a fixed schedule (open loop: never waits
-/// for an answer before sending the next) to `service`, slots `first_slot..`; counts 201s
+/// for an answer before sending the next) to `services` in turn, slots `first_slot..`; counts 201s
 /// in `ok` as they come.
 async fn fire(
     api: &Api,
-    service: &str,
+    services: &[&str],
     slot0: i64,
     first_slot: usize,
     rate: f64,
@@ -225,7 +244,10 @@ async fn fire(
         max_lag = max_lag.max(due.elapsed());
         let api = api.clone();
         let ok = Arc::clone(&ok);
-        let body = booking_body(service, &quarter(slot0, first_slot + i));
+        let body = booking_body(
+            services[i % services.len()],
+            &quarter(slot0, first_slot + i),
+        );
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
             let res = api
@@ -348,13 +370,14 @@ async fn latency(store: &Store, s: &Settings) -> Latency {
     let ok = Arc::new(AtomicUsize::new(0));
 
     // Warm-up (connections, caches, the SQLite file): not measured.
-    let warm = fire(&api, SERVICE, slot0, 0, s.rate, 0.5, Arc::clone(&ok)).await;
+    let warm = fire(&api, &[SERVICE], slot0, 0, s.rate, 0.5, Arc::clone(&ok)).await;
     wait_count(&receiver, warm.booked.len(), DRAIN_TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     receiver.take();
+    backend.settle();
 
     let first = warm.booked.len() + warm.failed.values().sum::<usize>();
-    let run = fire(&api, SERVICE, slot0, first, s.rate, s.latency_secs, ok).await;
+    let run = fire(&api, &[SERVICE], slot0, first, s.rate, s.latency_secs, ok).await;
     let finished = run.booked.iter().map(|b| b.done).max();
     wait_count(&receiver, run.booked.len(), DRAIN_TIMEOUT).await;
     let got = receiver.take();
@@ -443,7 +466,7 @@ async fn throughput(store: &Store, s: &Settings) -> Vec<Stage> {
     // Warm-up: opens the server's connections to the receiver.
     let warm = fire(
         &api,
-        SERVICE,
+        &[SERVICE],
         slot0,
         slot,
         20.0,
@@ -455,6 +478,7 @@ async fn throughput(store: &Store, s: &Settings) -> Vec<Stage> {
     wait_count(&receiver, warm.booked.len() * per_booking, DRAIN_TIMEOUT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     receiver.take();
+    backend.settle();
 
     let mut stages = Vec::new();
     for &target in &s.demands {
@@ -477,7 +501,7 @@ async fn throughput(store: &Store, s: &Settings) -> Vec<Stage> {
         };
         let run = fire(
             &api,
-            SERVICE,
+            &[SERVICE],
             slot0,
             slot,
             rate,
@@ -648,20 +672,25 @@ fn server_cpu(server: &TestServer) -> Option<Duration> {
     Some(Duration::from_secs_f64(ticks as f64 / hz as f64))
 }
 
-/// Booking creation at a fixed rate (open loop) on one server, to a
-/// provider without and to one with a write-back (CalDAV) connection, in
-/// the order plain, written, written, plain (so a drift of the machine
+/// Booking creation at a fixed rate (open loop) on one server, to
+/// providers without and to providers with a write-back (CalDAV)
+/// connection each, in the order plain, written, written, plain (so a drift of the machine
 /// weighs on both alike): what a booking's `POST` costs the client with and
 /// without its calendar write queued, and how long after its `201` the
 /// event reaches the calendar.
 async fn writeback(store: &Store, s: &Settings) -> Vec<WriteRun> {
-    const PLAIN: &str = "srv_plain";
-    const WRITTEN: &str = "srv_written";
     let sink = CalendarSink::start().await;
     let backend = start(store);
     let api = backend.server.api("bench");
-    let providers = api.create_providers(2).await;
-    for (id, provider) in [(PLAIN, &providers[0]), (WRITTEN, &providers[1])] {
+    // Each run's bookings go round-robin to `providers` providers, each with
+    // a service of its own (on Postgres one provider's bookings take turns
+    // on its lock, which caps one provider's rate below the schedule's).
+    let n = s.writeback_providers.max(1);
+    let ids = api.create_providers(2 * n).await;
+    let mut services: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for (k, provider) in ids.iter().enumerate() {
+        let written = k >= n;
+        let id = format!("srv_{}_{k}", if written { "written" } else { "plain" });
         api.create_service(&json!({
             "id": id, "name": id, "duration": 15, "provider_id": provider,
             "price": {"amount": 10, "currency": "EUR", "type": "flat"},
@@ -671,22 +700,28 @@ async fn writeback(store: &Store, s: &Settings) -> Vec<WriteRun> {
             }
         }))
         .await;
+        if written {
+            api.post(
+                &format!("/v1/providers/{provider}/calendars"),
+                &json!({"type": "caldav", "url": sink.server.url(&format!("/cal{k}/")),
+                        "username": "bench", "password": "bench", "write": true}),
+            )
+            .await
+            .expect_status(201);
+        }
+        services[usize::from(written)].push(id);
     }
-    api.post(
-        &format!("/v1/providers/{}/calendars", providers[1]),
-        &json!({"type": "caldav", "url": sink.server.url("/cal/"),
-                "username": "bench", "password": "bench", "write": true}),
-    )
-    .await
-    .expect_status(201);
+    let services: [Vec<&str>; 2] = services
+        .each_ref()
+        .map(|v| v.iter().map(String::as_str).collect());
     let slot0 = tomorrow_quarter();
     let mut next_slot = [0usize, 0usize];
 
     // Warm-up of both (connections, caches, the SQLite file): not measured.
-    for (k, service) in [PLAIN, WRITTEN].into_iter().enumerate() {
+    for (k, services) in services.iter().enumerate() {
         let warm = fire(
             &api,
-            service,
+            services,
             slot0,
             0,
             s.writeback_rate,
@@ -704,12 +739,13 @@ async fn writeback(store: &Store, s: &Settings) -> Vec<WriteRun> {
 
     let mut runs = Vec::new();
     for written in [false, true, true, false] {
-        let (k, service) = if written { (1, WRITTEN) } else { (0, PLAIN) };
+        backend.settle();
+        let k = usize::from(written);
         let puts_before = sink.count();
         let cpu_before = server_cpu(&backend.server);
         let run = fire(
             &api,
-            service,
+            &services[k],
             slot0,
             next_slot[k],
             s.writeback_rate,
@@ -946,8 +982,10 @@ fn main() {
             println!();
             println!(
                 "## Calendar write-back: booking creation at a fixed rate (open loop), to a \
-                 provider without and to one with a write-back CalDAV connection, in the \
-                 order plain, written, written, plain; booking 201 → event PUT at the calendar"
+                 provider without and to one with a write-back CalDAV connection ({} of each, \
+                 bookings to them in turn), in the \
+                 order plain, written, written, plain; booking 201 → event PUT at the calendar",
+                settings.writeback_providers.max(1)
             );
             println!(
                 "| store | write-back | schedule | 201s | POST p50 | POST p99 | POST max | server CPU µs per booking | event p50 | event p99 | event max | missing | repeated PUTs | generator lag |"
