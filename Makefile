@@ -50,8 +50,9 @@ fmt:
 ## Benchmarks of the hot paths (not tests; numbers in docs/performance.md):
 ## criterion for availability, then the HTTP load benchmark on Postgres
 ## (booking creation vs pgbench, availability reads), then webhook delivery
-## latency and throughput on the release server, on SQLite and on Postgres
-## (tests/benches/webhooks.rs; about a minute).
+## latency and throughput and calendar write-back at a fixed rate on the
+## release server, on SQLite and on Postgres (tests/benches/webhooks.rs;
+## about two minutes).
 bench:
 	$(CARGO) bench -p booking-domain --bench availability
 	$(CARGO) bench -p booking-ical --bench feed
