@@ -756,6 +756,91 @@ async fn events_keep_the_booking_snapshot_as_json() {
     db.drop().await;
 }
 
+/// A young table's statistics are refreshed as it grows (the store's
+/// statistics task, `postgres/statistics.rs`): a generic plan made while
+/// `bookings` was nearly empty would scan every booking of the account on
+/// each foreign key check; once the table has grown, it is analyzed well
+/// before autovacuum (once a minute) would, and the same lookup planned
+/// generically then goes through the unique `(account_id, id)` index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn a_growing_table_is_analyzed_so_lookups_by_id_use_the_unique_index() {
+    use booking_domain::ports::{BookingStore, ServiceStore};
+    use booking_domain::{BookingStatus, EventKind};
+
+    use super::fixtures::{booking, event, service, t};
+
+    #[derive(QueryableByName)]
+    struct Analyzed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        analyzed: bool,
+    }
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let a = tenant(&store, "acme").await;
+    let svc = service(&a.account, &a.default_provider, 0, 0);
+    store.create_service(&svc).await.unwrap();
+    let first = t("2030-01-07T00:00:00Z");
+    for i in 0..1_100i64 {
+        let at = first
+            .checked_add(jiff::SignedDuration::from_hours(2 * i))
+            .unwrap();
+        let b = booking(&svc, at, BookingStatus::Confirmed);
+        store
+            .insert_booking(&b, &[event(EventKind::Created, &b, None)])
+            .await
+            .unwrap();
+    }
+    let mut conn = admin(db.url()).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows: Vec<Analyzed> = diesel::sql_query(
+            "SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables \
+             WHERE relname = 'bookings'",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap();
+        if rows.first().is_some_and(|r| r.analyzed) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bookings not analyzed 20 s after growing by 1,100 rows"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    execute(&mut conn, "SET plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    execute(
+        &mut conn,
+        "PREPARE check_booking(text, text) AS SELECT 1 FROM ONLY bookings x \
+         WHERE account_id = $1 AND id = $2 FOR KEY SHARE OF x",
+    )
+    .await
+    .unwrap();
+    let plan: Vec<Line> = diesel::sql_query("EXPLAIN EXECUTE check_booking('a', 'b')")
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let plan: Vec<String> = plan.into_iter().map(|l| l.line).collect();
+    assert!(
+        plan.iter().any(|l| l.contains("bookings_account_id_key")),
+        "{plan:#?}"
+    );
+    assert!(!plan.iter().any(|l| l.contains("Filter")), "{plan:#?}");
+    drop(conn);
+    drop(store);
+    db.drop().await;
+}
+
 /// Copies booking `id` as an uncommitted `bk_holder` shifted by `shift`
 /// seconds, inside the open transaction of `conn`.
 async fn hold_copy(conn: &mut AsyncPgConnection, id: &str, shift: i64) {

@@ -48,6 +48,7 @@ mod calendars;
 mod listen;
 mod notify;
 mod ratelimit;
+mod statistics;
 mod store;
 mod tls;
 mod webhooks;

@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     pub(crate) busy: Arc<BusyCache>,
     /// Tells the other processes which providers' busy time changed.
     announcer: BusyAnnouncer,
+    /// Analyzes young tables as they grow (see `statistics.rs`).
+    _statistics: super::statistics::StatisticsKeeper,
     /// Stops the listener when the store is dropped.
     _listener: Listener,
 }
@@ -127,6 +129,7 @@ impl PostgresStore {
             .map_err(|e| StorageError::Internal(format!("cannot build postgres pool: {e}")))?;
         let wake = Arc::new(Notify::new());
         let announcer = BusyAnnouncer::start(pool.clone());
+        let statistics = super::statistics::StatisticsKeeper::start(pool.clone());
         let keys = Arc::new(cache::key_cache());
         let services = Arc::new(cache::service_cache());
         let busy = Arc::new(cache::busy_cache());
@@ -152,6 +155,7 @@ impl PostgresStore {
                 services,
                 busy,
                 announcer,
+                _statistics: statistics,
                 _listener: listener,
             }),
         };
