@@ -14,7 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::TxError;
 use crate::postgres::PostgresStore;
-use crate::rows::{ACTIVE, BookingRow, CalendarRow, booking_of, secs};
+use crate::rows::{ACTIVE, BookingRow, CalendarRow, WriteKey, booking_of, secs};
 use crate::schema::{bookings, calendar_connections, calendar_writes};
 use crate::secrets::{Field, tenant_row};
 use crate::sqlite::SqliteStore;
@@ -50,9 +50,6 @@ pub(crate) type WriteColumns = (
     Option<String>,
     Option<i64>,
 );
-
-/// An outbox row's key: `(account, calendar, booking)`.
-pub(crate) type WriteKey = (String, String, String);
 
 /// A connection's refreshed access and refresh tokens (sealed) and the
 /// access token's expiry (Unix seconds), as stored.

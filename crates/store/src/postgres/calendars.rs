@@ -9,11 +9,9 @@ use booking_domain::ports::StorageError;
 use diesel_async::AsyncConnection;
 
 use crate::TxError;
-use crate::calendar_writes::{
-    ClaimedRow, WriteKey, claimed_columns, due_write, writes_with_connections,
-};
+use crate::calendar_writes::{ClaimedRow, claimed_columns, due_write, writes_with_connections};
 use crate::calendars::due_for_sync;
-use crate::rows::CalendarRow;
+use crate::rows::{CalendarRow, WriteKey};
 use crate::schema::{calendar_connections, calendar_writes};
 
 impl PostgresStore {

@@ -24,8 +24,11 @@ use diesel::sql_types::Text;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use tokio::task::JoinHandle;
 
-use super::store::PgPool;
 use crate::sql::Statement;
+
+/// The store's pool (as `store.rs` names it; spelled out here so this
+/// module stays below `store.rs`).
+type PgPool = diesel_async::pooled_connection::deadpool::Pool<diesel_async::AsyncPgConnection>;
 
 /// How often the task looks.
 pub(crate) const EVERY: Duration = Duration::from_secs(5);

@@ -190,6 +190,9 @@ pub fn busy_pieces(blocks: &[TimeRange]) -> Vec<(i64, i64)> {
     pieces
 }
 
+/// A calendar write outbox row's key: `(account, calendar, booking)`.
+pub type WriteKey = (String, String, String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

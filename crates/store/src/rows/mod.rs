@@ -17,7 +17,7 @@ mod webhooks;
 pub use busy::{
     BookedRow, BusyRead, ExternalRow, MAX_TIME_OFF_SECS, TimeOffRow, busy_sources, ranges_of,
 };
-pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, busy_pieces};
+pub use calendars::{CalendarRow, MAX_BUSY_PIECE_SECS, WriteKey, busy_pieces};
 pub use columns::{
     BookingRow, EventRow, ProviderRow, ServiceRow, booking_of, reminders_column, seat_id,
 };

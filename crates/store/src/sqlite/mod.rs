@@ -29,6 +29,7 @@ mod calendars;
 mod conn;
 mod store;
 mod webhooks;
+mod write_claims;
 mod writer;
 
 pub use self::backup::{Backup, BackupError, backup};

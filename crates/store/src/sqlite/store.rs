@@ -71,8 +71,8 @@ pub(crate) struct Inner {
     /// Signalled after a commit (in this process) that queued calendar
     /// writes: wakes the calendar writer (see `wait_for_calendar_writes`).
     pub(crate) calendar_wake: tokio::sync::Notify,
-    /// The calendar write outbox's leases (see `calendars.rs`).
-    pub(crate) write_claims: super::calendars::WriteClaims,
+    /// The calendar write outbox's leases (see `write_claims.rs`).
+    pub(crate) write_claims: super::write_claims::WriteClaims,
 }
 
 impl fmt::Debug for SqliteStore {
