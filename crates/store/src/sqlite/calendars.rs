@@ -36,11 +36,11 @@ impl SqliteStore {
     /// Leases up to `limit` due rows of the calendar write outbox (the
     /// longest waiting first) until `until`, with their connections. The
     /// rows are read on the read pool and the leases kept in memory
-    /// (`WriteClaims`, `write_claims.rs`), so a claim costs the one writer nothing: SQLite is
-    /// served by one process, whose worker is the only claimer. A restart
-    /// forgets the leases, so every unsent write is due again at once (as
-    /// when a lease ends; the writes' stable identities make a repeat
-    /// harmless).
+    /// (`WriteClaims`, `write_claims.rs`), so a claim costs the one writer
+    /// nothing: SQLite is served by one process, whose worker is the only
+    /// claimer. A restart forgets the leases, so every unsent write is due
+    /// again at once (as when a lease ends; the writes' stable identities
+    /// make a repeat harmless).
     pub(crate) async fn lease_due_writes(
         &self,
         now: i64,

@@ -42,9 +42,8 @@ impl WriteClaims {
     }
 
     /// Of `rows` (due at `now` as read after [`Self::begin`] gave `epoch`;
-    /// `key` names each one's outbox row),
-    /// the first `limit` neither leased nor released since that read began,
-    /// each now leased until `until`. A row released after `epoch` may have
+    /// `key` names each one's outbox row), the first `limit` neither leased
+    /// nor released since that read began, each now leased until `until`. A row released after `epoch` may have
     /// been read before its result committed, so it is left to the next
     /// claim, whose read sees that result (results commit before their
     /// release). Leases ended by `now` and releases no later claim needs
@@ -78,6 +77,7 @@ impl WriteClaims {
         claimed
     }
 
+    /// Ends the leases of `recorded`, whose results committed.
     pub(super) fn release(&self, recorded: &[WriteKey]) {
         let mut leases = self.lock();
         leases.epoch += 1;
