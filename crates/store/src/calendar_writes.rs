@@ -2,8 +2,9 @@
 //! every writing connection of its provider inside the booking's own
 //! transaction, the backfill of a new writing connection, and the worker's
 //! claims and results. (Postgres queues a new booking's writes inside its
-//! single insert statement, `postgres/bookings.rs`; the claim's row locking
-//! is each store's own, `due_writes`.)
+//! single insert statement, `postgres/bookings.rs`; the claim's leases are
+//! each store's own, `lease_due_writes`: rows locked and `lease_until` on
+//! Postgres, the read pool and memory on SQLite.)
 
 use booking_domain::ports::{ClaimedWrite, StorageError, WriteResult};
 use booking_domain::{BookingId, CalendarConnection, RemoteEvent};
