@@ -265,7 +265,7 @@ impl Store {
             Box::pin(async move {
                 conn.transaction(async |conn| {
                     let (records, connections) = &*batch;
-                    for record in records {
+                    for record in Self::record_written(conn, records, now).await? {
                         Self::record_one(conn, record, now).await?;
                     }
                     for connection in connections {
@@ -411,6 +411,88 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Stores no result: SQLite's statements cost no round trip, so every
+    /// result is stored by `record_one` (all of `records` come back).
+    async fn record_written<'r>(
+        _: &mut crate::sqlite::Conn,
+        records: &'r [Record],
+        _: i64,
+    ) -> Result<Vec<&'r Record>, TxError> {
+        Ok(records.iter().collect())
+    }
+}
+
+impl PostgresStore {
+    /// Stores, in one statement, the results that wrote an event (the
+    /// usual result: `record_one`'s first case for every one of them, an
+    /// `UPDATE … FROM unnest(…)`), so a batch costs one round trip instead
+    /// of one per write. Returns the others (removals, failures, and a row
+    /// with two results in the batch, whose order matters), for
+    /// `record_one`.
+    async fn record_written<'r>(
+        conn: &mut crate::postgres::Conn,
+        records: &'r [Record],
+        now: i64,
+    ) -> Result<Vec<&'r Record>, TxError> {
+        use diesel::sql_types::{Array, BigInt, Nullable, Text};
+
+        let key = |r: &Record| (r.account.clone(), r.calendar.clone(), r.booking.clone());
+        let mut seen = std::collections::HashMap::new();
+        for record in records {
+            *seen.entry(key(record)).or_insert(0usize) += 1;
+        }
+        let (written, rest): (Vec<&Record>, Vec<&Record>) = records.iter().partition(|r| {
+            matches!(&r.result, WriteResult::Done { remote, .. } if remote.written)
+                && seen.get(&key(r)) == Some(&1)
+        });
+        if written.is_empty() {
+            return Ok(rest);
+        }
+        let remote = |r: &Record| match &r.result {
+            WriteResult::Done { remote, .. } => (remote.id.clone(), remote.etag.clone()),
+            WriteResult::Failed { .. } => (None, None),
+        };
+        crate::sql::Statement::<()>::new(
+            "UPDATE calendar_writes w SET written = true, remote_id = v.remote_id, \
+             remote_etag = v.remote_etag, attempts = 0, last_error = NULL, \
+             lease_until = NULL, updated_at = $7, \
+             next_attempt_at = CASE WHEN w.version = v.version THEN NULL \
+               ELSE w.next_attempt_at END \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
+               $6::text[]) AS v (account_id, calendar_id, booking_id, version, remote_id, \
+               remote_etag) \
+             WHERE w.account_id = v.account_id AND w.calendar_id = v.calendar_id \
+               AND w.booking_id = v.booking_id",
+        )
+        .bind::<Array<Text>, _>(
+            written
+                .iter()
+                .map(|r| r.account.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(
+            written
+                .iter()
+                .map(|r| r.calendar.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(
+            written
+                .iter()
+                .map(|r| r.booking.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(written.iter().map(|r| r.version).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(written.iter().map(|r| remote(r).0).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(written.iter().map(|r| remote(r).1).collect::<Vec<_>>())
+        .bind::<BigInt, _>(now)
+        .execute(conn)
+        .await?;
+        Ok(rest)
     }
 }
 

@@ -781,3 +781,152 @@ pub async fn one_claim_gives_each_write_its_own_connection<S: CalendarTestStore>
         assert_eq!(write.connection, writers[*writer], "{booking}");
     }
 }
+
+/// A batch of results stored at once (`record_calendar_writes`, as the
+/// worker stores them; on Postgres the writes that made an event go in one
+/// statement): each row ends as its own result alone would leave it. An
+/// event written for a booking that moved since its claim leaves the row
+/// due with the written event remembered; a failure is retried at its
+/// time; a removal drops the row.
+pub async fn a_batch_of_results_leaves_each_row_as_its_result<S: CalendarTestStore>(s: &S) {
+    use booking_domain::ports::WriteResult;
+    use booking_domain::{BookingStatus, EventKind, RemoteEvent};
+
+    use super::fixtures::{booking, event, service};
+
+    let a = tenant(s, "acme").await;
+    let svc = service(&a.account, &a.default_provider, 0, 0);
+    s.create_service(&svc).await.unwrap();
+    let mut writer = connection(&a.account, &a.default_provider, google());
+    writer.write = true;
+    assert!(s.create_calendar_within(&writer, 10).await.unwrap());
+    let mut bookings = Vec::new();
+    for hour in 9..13 {
+        let b = booking(
+            &svc,
+            t(&format!("2030-01-07T{hour:02}:00:00Z")),
+            BookingStatus::Confirmed,
+        );
+        s.insert_booking(&b, &[event(EventKind::Created, &b, None)])
+            .await
+            .unwrap();
+        bookings.push(b);
+    }
+    // An hour (the fixtures' `plus` counts minutes): no lease ends
+    // before the last claim but one.
+    let lease = SignedDuration::from_secs(3600);
+    let claimed = s
+        .claim_calendar_writes(plus(now(), 1), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 4);
+    let of = |b: &booking_domain::Booking| {
+        claimed
+            .iter()
+            .find(|c| c.booking_id == b.id)
+            .unwrap()
+            .clone()
+    };
+    // The second booking moves while its write is out.
+    let moved_from = bookings[1].clone();
+    let mut moved = moved_from.clone();
+    moved.scheduled_at = t("2030-01-08T15:00:00Z");
+    moved.updated_at = plus(now(), 1);
+    moved.sequence = 1;
+    s.update_booking(
+        &moved_from,
+        &moved,
+        &[event(
+            EventKind::Rescheduled,
+            &moved,
+            Some(moved_from.scheduled_at),
+        )],
+    )
+    .await
+    .unwrap();
+    let written = |n: u32| RemoteEvent {
+        written: true,
+        id: Some(format!("evt-{n}")),
+        etag: Some(format!("\"{n}\"")),
+    };
+    let results = vec![
+        (
+            of(&bookings[0]),
+            WriteResult::Done {
+                remote: written(0),
+                refreshed: None,
+            },
+        ),
+        (
+            of(&bookings[1]),
+            WriteResult::Done {
+                remote: written(1),
+                refreshed: None,
+            },
+        ),
+        (
+            of(&bookings[2]),
+            WriteResult::Failed {
+                error: "CalDAV server answered 507 Insufficient Storage".into(),
+                retry_at: Some(plus(now(), 10)),
+            },
+        ),
+        (
+            of(&bookings[3]),
+            WriteResult::Done {
+                remote: RemoteEvent::default(),
+                refreshed: None,
+            },
+        ),
+    ];
+    s.record_calendar_writes(&results, plus(now(), 1))
+        .await
+        .unwrap();
+
+    let again = s
+        .claim_calendar_writes(plus(now(), 2), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "only the moved booking is due: {again:?}");
+    assert_eq!(again[0].booking_id, bookings[1].id);
+    assert_eq!(again[0].remote, written(1), "its event remembered");
+    assert_eq!(again[0].attempts, 0);
+    let retry = s
+        .claim_calendar_writes(plus(now(), 10), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1, "the failure at its time: {retry:?}");
+    assert_eq!(retry[0].booking_id, bookings[2].id);
+    assert_eq!(retry[0].attempts, 1);
+    assert_eq!(retry[0].remote, RemoteEvent::default());
+    let listed = s
+        .list_calendars(&a.account, &a.default_provider)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed[0].last_write_error.as_deref(),
+        None,
+        "the batch's last result for the connection succeeded"
+    );
+    // The first booking's row stays (its event exists) but is not due;
+    // cancelling it makes it due again with what the batch stored.
+    let mut cancelled = bookings[0].clone();
+    cancelled.status = BookingStatus::Cancelled;
+    cancelled.updated_at = plus(now(), 20);
+    s.update_booking(&bookings[0], &cancelled, &[])
+        .await
+        .unwrap();
+    let removal = s
+        .claim_calendar_writes(plus(now(), 400), lease, 10)
+        .await
+        .unwrap();
+    let first = removal
+        .iter()
+        .find(|c| c.booking_id == bookings[0].id)
+        .expect("the cancelled booking's row due");
+    assert_eq!(first.remote, written(0));
+    assert!(
+        removal.iter().all(|c| c.booking_id != bookings[3].id),
+        "the removed event's row is gone"
+    );
+}

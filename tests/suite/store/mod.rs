@@ -35,6 +35,7 @@ macro_rules! for_each_contract_test {
             calendars::fair_claims_share_between_accounts,
             calendars::booking_writes_are_queued_claimed_once_and_versioned,
             calendars::one_claim_gives_each_write_its_own_connection,
+            calendars::a_batch_of_results_leaves_each_row_as_its_result,
             feeds::feed_tokens_are_compare_and_set_and_die_when_replaced,
             feeds::feed_bookings_are_the_providers_from_an_instant_with_service_names,
             feeds::server_secrets_are_created_once,
