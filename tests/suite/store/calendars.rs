@@ -617,17 +617,7 @@ pub async fn booking_writes_are_queued_claimed_once_and_versioned<S: CalendarTes
         .clone();
 
     // The booking moves while its write is claimed.
-    let mut moved = b.clone();
-    moved.scheduled_at = t("2030-01-07T13:00:00Z");
-    moved.updated_at = plus(now(), 1);
-    moved.sequence = 1;
-    s.update_booking(
-        &b,
-        &moved,
-        &[event(EventKind::Rescheduled, &moved, Some(b.scheduled_at))],
-    )
-    .await
-    .unwrap();
+    let moved = reschedule(s, &b, "2030-01-07T13:00:00Z").await;
     let written = RemoteEvent {
         written: true,
         id: Some("evt-1".into()),
@@ -828,22 +818,7 @@ pub async fn a_batch_of_results_leaves_each_row_as_its_result<S: CalendarTestSto
             .clone()
     };
     // The second booking moves while its write is out.
-    let moved_from = bookings[1].clone();
-    let mut moved = moved_from.clone();
-    moved.scheduled_at = t("2030-01-08T15:00:00Z");
-    moved.updated_at = plus(now(), 1);
-    moved.sequence = 1;
-    s.update_booking(
-        &moved_from,
-        &moved,
-        &[event(
-            EventKind::Rescheduled,
-            &moved,
-            Some(moved_from.scheduled_at),
-        )],
-    )
-    .await
-    .unwrap();
+    reschedule(s, &bookings[1], "2030-01-08T15:00:00Z").await;
     let written = |n: u32| RemoteEvent {
         written: true,
         id: Some(format!("evt-{n}")),
@@ -929,4 +904,29 @@ pub async fn a_batch_of_results_leaves_each_row_as_its_result<S: CalendarTestSto
         removal.iter().all(|c| c.booking_id != bookings[3].id),
         "the removed event's row is gone"
     );
+}
+
+/// Moves `b` to `to` (one minute after the fixtures' now, its first
+/// reschedule), as a booking write with its event; returns it moved.
+async fn reschedule<S: CalendarTestStore>(
+    s: &S,
+    b: &booking_domain::Booking,
+    to: &str,
+) -> booking_domain::Booking {
+    use booking_domain::EventKind;
+
+    use super::fixtures::event;
+
+    let mut moved = b.clone();
+    moved.scheduled_at = t(to);
+    moved.updated_at = plus(now(), 1);
+    moved.sequence = 1;
+    s.update_booking(
+        b,
+        &moved,
+        &[event(EventKind::Rescheduled, &moved, Some(b.scheduled_at))],
+    )
+    .await
+    .unwrap();
+    moved
 }
