@@ -140,13 +140,14 @@ struct Backend {
 
 impl Backend {
     /// On Postgres, `VACUUM ANALYZE` (as `scripts/bench-http.sh` runs
-    /// before each measured run): statistics for the tables as the warm-up
-    /// left them, so every cached plan is made again from them. Without
-    /// it, a plan cached while a table was nearly empty can stay in use
-    /// while the run grows the table (autovacuum looks once a minute): the
-    /// foreign key check of each event on its booking then scanned every
-    /// booking of the account (`bookings_busy` on `account_id`, `id` as a
-    /// filter), a cost that grew with each booking of the run.
+    /// before each measured run): every run starts from statistics for the
+    /// tables as the warm-up left them, so every cached plan is made again
+    /// from them. Before the store analyzed its young tables itself
+    /// (`postgres/statistics.rs`, every 5 s), a plan cached while a table
+    /// was nearly empty stayed in use while the run grew the table: the
+    /// foreign key check of each event on its booking scanned every booking
+    /// of the account. The store's task now catches up within seconds;
+    /// this keeps the runs' starting state the same.
     fn settle(&self) {
         if let Some(db) = &self.db {
             pg::sql(&db.url, "VACUUM ANALYZE");

@@ -31,10 +31,10 @@ use crate::sql::Statement;
 type PgPool = diesel_async::pooled_connection::deadpool::Pool<diesel_async::AsyncPgConnection>;
 
 /// How often the task looks.
-pub(crate) const EVERY: Duration = Duration::from_secs(5);
+const EVERY: Duration = Duration::from_secs(5);
 
 /// The tables every booking grows, which are looked up by key.
-pub(crate) const TABLES: [&str; 4] = [
+const TABLES: [&str; 4] = [
     "bookings",
     "events",
     "webhook_deliveries",
@@ -42,7 +42,7 @@ pub(crate) const TABLES: [&str; 4] = [
 ];
 
 /// Fewer changed rows than this never trigger an analysis.
-pub(crate) const MIN_CHANGES: i64 = 1_000;
+const MIN_CHANGES: i64 = 1_000;
 
 /// Stops the task when dropped (with the store).
 pub(crate) struct StatisticsKeeper {
@@ -73,8 +73,8 @@ impl StatisticsKeeper {
 }
 
 /// Analyzes each table of [`TABLES`] that grew by half since its last
-/// analysis (never analyzed: by [`MIN_CHANGES`] rows); returns their names.
-pub(crate) async fn refresh(pool: &PgPool) -> Result<Vec<String>, String> {
+/// analysis (never analyzed: by [`MIN_CHANGES`] rows).
+async fn refresh(pool: &PgPool) -> Result<(), String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
     let stale: Vec<String> = Statement::<Text>::new(
         "SELECT s.relname::text FROM pg_stat_user_tables s \
@@ -97,5 +97,5 @@ pub(crate) async fn refresh(pool: &PgPool) -> Result<Vec<String>, String> {
             tracing::debug!(table = %table, "analyzed a grown table");
         }
     }
-    Ok(stale)
+    Ok(())
 }
