@@ -489,9 +489,9 @@ pub trait BookingStore: Send + Sync {
     /// bookings, unexpired holds, time off, external busy time), atomically
     /// and across processes: of concurrent overlapping holds and bookings at
     /// most one succeeds. MUST return `TooMany` when the hold's key already
-    /// has `max_per_key` holds unexpired at `created_at` (counted in the
-    /// insert's transaction; concurrent inserts of one key on Postgres may
-    /// pass the count by the number racing). Readers of busy time MUST see
+    /// has `max_per_key` holds unexpired at `created_at`, exactly: of
+    /// concurrent inserts of one key, on any process, no more succeed than
+    /// the places left. Readers of busy time MUST see
     /// the hold once this returns.
     async fn insert_hold(&self, hold: &Hold, max_per_key: u32) -> Result<(), CreateHoldError>;
 

@@ -316,6 +316,46 @@ pub async fn racing_holds_have_one_winner<S: Store>(stores: &[S], n: usize) {
     assert_eq!(busy, vec![winners[0].occupied()]);
 }
 
+/// `n` (at most 24) holds of one key at `n` separate hours, racing over `stores` with
+/// a per-key limit of `max`: exactly `max` are made and the rest are
+/// `TooMany`, however the requests interleave.
+pub async fn racing_holds_of_one_key_stay_within_its_limit<S: Store>(
+    stores: &[S],
+    n: usize,
+    max: u32,
+) {
+    assert!(n <= 24, "one hold per hour of one day");
+    let first = &stores[0];
+    let (a, svc) = with_service(first, "acme", 0, 0).await;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let s = stores[i % stores.len()].clone();
+            let h = hold(
+                &svc,
+                &format!("2030-01-07T{i:02}:00:00Z"),
+                now(),
+                300,
+                "key_busy",
+            );
+            tokio::spawn(async move { s.insert_hold(&h, max).await })
+        })
+        .collect();
+    let (mut made, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => made += 1,
+            Err(CreateHoldError::TooMany { .. }) => refused += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((made, refused), (max as usize, n - max as usize));
+    let busy = first
+        .busy_times(&a.account, &a.default_provider, day(), None, plus(now(), 1))
+        .await
+        .unwrap();
+    assert_eq!(busy.len(), max as usize, "every hold made blocks its time");
+}
+
 /// A conversion racing `n` plain bookings of the same time over `stores`:
 /// the hold's owner always gets it, and there is exactly one booking.
 pub async fn a_conversion_beats_racing_bookings<S: Store>(stores: &[S], n: usize) {

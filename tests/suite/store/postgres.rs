@@ -532,6 +532,16 @@ async fn racing_holds_across_three_pools_have_one_winner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
+async fn racing_holds_of_one_key_across_three_pools_stay_within_its_limit() {
+    let db = TestDb::create().await;
+    let stores = [db.store().await, db.store().await, db.store().await];
+    holds::racing_holds_of_one_key_stay_within_its_limit(&stores, 24, 7).await;
+    drop(stores);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(no_postgres, ignore = "TEST_DATABASE_URL not set: run make test")]
 async fn racing_reminders_across_three_pools_have_one_sender() {
     let db = TestDb::create().await;
     let stores = [db.store().await, db.store().await, db.store().await];

@@ -57,6 +57,13 @@ async fn racing_holds_across_two_pools_have_one_winner() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_holds_of_one_key_across_two_pools_stay_within_its_limit() {
+    let (dir, first) = fresh();
+    let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();
+    holds::racing_holds_of_one_key_stay_within_its_limit(&[first, second], 24, 7).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_reminders_across_two_pools_have_one_sender() {
     let (dir, first) = fresh();
     let second = SqliteStore::open(&dir.path().join("booking.db"), test_keyring()).unwrap();

@@ -759,8 +759,11 @@ impl PostgresStore {
     /// Inserts a hold (optimistically first, see [`Guard`]): `Conflict`
     /// when an active booking, an unexpired hold, time off or external busy
     /// time overlaps it, `TooManyHolds` when its key has `max` unexpired
-    /// holds (counted in the statement's snapshot: concurrent holds of one
-    /// key may each pass it).
+    /// holds. The statement runs behind its key's advisory lock, so each
+    /// hold of a key counts the ones committed before it: a statement's
+    /// snapshot alone would let holds made at the same moment (on any
+    /// process) each count the same `max - 1` and all pass. The key's lock
+    /// is always taken before the provider's, so the two cannot deadlock.
     pub(crate) async fn insert_hold_write(
         &self,
         hold: Arc<HoldColumns>,
@@ -770,7 +773,14 @@ impl PostgresStore {
             let hold = Arc::clone(&hold);
             self.run("insert_hold", move |conn| {
                 let hold = Arc::clone(&hold);
-                Box::pin(async move { hold_statement(conn, &hold, max, guard).await })
+                Box::pin(async move {
+                    conn.transaction(async |conn| {
+                        let key = format!("holds/{}/{}", hold.account_id, hold.key_id);
+                        Self::serialize_tx(conn, key).await?;
+                        hold_statement(conn, &hold, max, guard).await
+                    })
+                    .await
+                })
             })
         };
         match attempt(Guard::Optimistic).await {
