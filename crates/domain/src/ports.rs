@@ -491,8 +491,8 @@ pub trait BookingStore: Send + Sync {
     /// most one succeeds. MUST return `TooMany` when the hold's key already
     /// has `max_per_key` holds unexpired at `created_at`, exactly: of
     /// concurrent inserts of one key, on any process, no more succeed than
-    /// the places left. Readers of busy time MUST see
-    /// the hold once this returns.
+    /// the places left. Readers of busy time MUST see the hold once this
+    /// returns.
     async fn insert_hold(&self, hold: &Hold, max_per_key: u32) -> Result<(), CreateHoldError>;
 
     /// The hold, expired or not, or `Ok(None)` (unknown in this account,

@@ -1,9 +1,10 @@
 //! The tables of `migrations/sqlite` and `migrations/postgres`, written by
-//! hand, once: the two schemas have the same tables and columns (`rate_limits`
-//! is Postgres's alone, `holds` SQLite's: on Postgres a hold is its guard
-//! row in `bookings`, whose `hold_expires_at` and `hold_key_id` are not
-//! listed here, read and written by Postgres's own statements). A JSON column is [`Json`]: `jsonb` on Postgres,
-//! `TEXT` on SQLite, held as its text ([`JsonText`]) on both.
+//! hand, once: the two schemas have the same tables and columns
+//! (`rate_limits` is Postgres's alone, `holds` SQLite's: on Postgres a hold
+//! is its guard row in `bookings`, whose `hold_expires_at`, `hold_key_id`
+//! and `hold_slot` are not listed here, read and written by Postgres's own
+//! statements). A JSON column is [`Json`]: `jsonb` on Postgres, `TEXT` on
+//! SQLite, held as its text ([`JsonText`]) on both.
 
 use std::io::Write as _;
 

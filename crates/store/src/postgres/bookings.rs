@@ -14,7 +14,7 @@ use booking_domain::ports::StorageError;
 use booking_domain::scheduling::BusySources;
 use booking_domain::{AccountId, BookingId, ProviderId, TimeRange};
 use diesel::OptionalExtension;
-use diesel::result::Error as DieselError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
@@ -236,6 +236,16 @@ fn gave_up_waiting(e: &DieselError) -> bool {
     crate::sqlstate(e).is_some_and(|code| matches!(code.as_str(), "55P03" | "40P01"))
 }
 
+/// Whether `e` is a hold refused by `bookings_hold_slot`: a concurrent
+/// hold of the key committed the place it picked.
+fn is_taken_place(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("bookings_hold_slot")
+    )
+}
+
 /// The SQL types of a hold read from its guard row, in [`HoldColumns`]'
 /// order.
 type HoldSql = (
@@ -398,14 +408,19 @@ async fn insert_collective(
 
 /// The hold insert's single statement after its first line (the same
 /// [`Guard`] as a booking's): the removal of the provider's expired hold
-/// guard rows near it (as in the booking insert), then the hold's one row:
-/// its guard row in `bookings` (status `'held'`, its key in `hold_key_id`,
-/// kept apart from active bookings and other holds by
-/// `bookings_no_overlap`), unless external busy time or time off overlaps
-/// it or its key already has `$15` unexpired holds (counted on the guard
-/// rows through `bookings_hold_key`). Its row is `(held, active,
-/// earliest)`: whether it was written, and the key's unexpired holds before
-/// it and the earliest expiry among them (for the 429).
+/// guard rows near it (as in the booking insert) and of the key's expired
+/// ones (freeing their places), then the hold's one row: its guard row in
+/// `bookings` (status `'held'`, its key in `hold_key_id`, kept apart from
+/// active bookings and other holds by `bookings_no_overlap`), unless
+/// external busy time or time off overlaps it or its key already has `$15`
+/// unexpired holds. The row takes a place of the key's `$15` in
+/// `hold_slot`, one no unexpired hold of the key has in the snapshot,
+/// picked at random; `bookings_hold_slot` refuses it (unique violation)
+/// when a concurrent hold committed the same place first, and the caller
+/// tries again (see the migration `2026-12-08-000100_hold_slots`). Its row
+/// is `(held, active, earliest)`: whether it was written, and the key's
+/// unexpired holds before it and the earliest expiry among them (for the
+/// 429).
 ///
 /// `$1` id, `$2` account, `$3` service, `$4` provider, `$5` duration
 /// (minutes), `$6` start, `$7` end, `$8`-`$9` occupied range, `$10`-`$11`
@@ -420,24 +435,32 @@ macro_rules! insert_hold_sql {
 purged AS (
     DELETE FROM bookings p
     WHERE (SELECT count(*) FROM guard) > 0
-        AND p.account_id = $2 AND p.provider_id = $4 AND p.status = 'held'
-        AND p.occupied_start < $9 AND p.occupied_start > $8 - $16 AND p.occupied_end > $8
-        AND p.hold_expires_at <= $13
+        AND p.account_id = $2 AND p.status = 'held' AND p.hold_expires_at <= $13
+        AND ((p.provider_id = $4 AND p.occupied_start < $9 AND p.occupied_start > $8 - $16
+                AND p.occupied_end > $8)
+            OR p.hold_key_id = $14)
     RETURNING p.id
 ),
 mine AS (
-    SELECT count(*) AS active, min(k.hold_expires_at) AS earliest FROM bookings k
+    SELECT count(*) AS active, min(k.hold_expires_at) AS earliest,
+        coalesce(array_agg(k.hold_slot), '{}') AS taken
+    FROM bookings k
     WHERE k.account_id = $2 AND k.hold_key_id = $14 AND k.status = 'held'
         AND k.hold_expires_at > $13
+),
+place AS (
+    SELECT s FROM generate_series(0, $15::integer - 1) s, mine
+    WHERE s <> ALL (mine.taken)
+    ORDER BY random() LIMIT 1
 ),
 held AS (
     INSERT INTO bookings (id, account_id, service_id, provider_id, duration_min, scheduled_at,
         end_at, occupied_start, occupied_end, buffer_before, buffer_after, status,
         customer_email, customer_name, price_minor, currency, notes, metadata, cancel_reason,
-        sequence, created_at, updated_at, hold_expires_at, hold_key_id)
+        sequence, created_at, updated_at, hold_expires_at, hold_key_id, hold_slot)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'held', '', '', 0, '', NULL,
-        '{}'::jsonb, NULL, 0, $13, $13, $12, $14
-    FROM guard
+        '{}'::jsonb, NULL, 0, $13, $13, $12, $14, place.s
+    FROM guard, place
     WHERE (SELECT count(*) FROM purged) >= 0
     AND (SELECT active FROM mine) < $15
     AND NOT EXISTS (
@@ -759,11 +782,10 @@ impl PostgresStore {
     /// Inserts a hold (optimistically first, see [`Guard`]): `Conflict`
     /// when an active booking, an unexpired hold, time off or external busy
     /// time overlaps it, `TooManyHolds` when its key has `max` unexpired
-    /// holds. The statement runs behind its key's advisory lock, so each
-    /// hold of a key counts the ones committed before it: a statement's
-    /// snapshot alone would let holds made at the same moment (on any
-    /// process) each count the same `max - 1` and all pass. The key's lock
-    /// is always taken before the provider's, so the two cannot deadlock.
+    /// holds. A statement refused because a concurrent hold of the key
+    /// committed the place it picked runs again: each refusal means one
+    /// more committed hold of the key, so after at most `max` of them the
+    /// key is full (or a place is free in the new snapshot).
     pub(crate) async fn insert_hold_write(
         &self,
         hold: Arc<HoldColumns>,
@@ -774,12 +796,15 @@ impl PostgresStore {
             self.run("insert_hold", move |conn| {
                 let hold = Arc::clone(&hold);
                 Box::pin(async move {
-                    conn.transaction(async |conn| {
-                        let key = format!("holds/{}/{}", hold.account_id, hold.key_id);
-                        Self::serialize_tx(conn, key).await?;
-                        hold_statement(conn, &hold, max, guard).await
-                    })
-                    .await
+                    let mut refused = 0;
+                    loop {
+                        match hold_statement(conn, &hold, max, guard).await {
+                            Err(TxError::Db(e)) if is_taken_place(&e) && refused <= max => {
+                                refused += 1;
+                            }
+                            other => return other,
+                        }
+                    }
                 })
             })
         };
