@@ -21,9 +21,8 @@
 # After each write-back run the script waits until the sink holds every
 # booking's event and prints how long that took (the outbox's drain time).
 # BENCH_BIN: a server binary to run instead of building this tree's (an A/B
-# of two builds with the same script); BENCH_ONLY=writeback: only the
-# write-back rows; BENCH_ONLY=creation: only the creation rows beside
-# pgbench.
+# of two builds with the same script); BENCH_ONLY=creation, writeback,
+# holds or reads: only that section (creation: the rows beside pgbench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -200,8 +199,10 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 RUN=9 wrk -t2 -c64 -d2s -s scripts/bench/create-bookings.lua "http://127.0.0.1:$PORT" >/dev/null
 
 ratio() { awk -v a="$1" -v p="$2" 'BEGIN { printf "%.2f", a / p }'; }
+# only SECTION: whether BENCH_ONLY lets that section run.
+only() { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = "$1" ]; }
 run=0
-if [ "${BENCH_ONLY:-}" != writeback ]; then
+if only creation; then
 echo
 echo "## Booking creation: API vs pgbench (${DURATION}s each; server pool $POOL connections; fsync=$fsync, synchronous_commit=$sync_commit)"
 printf '| clients | API req/s | API p50 ms | API p99 ms | non-2xx | own insert tps | lean insert tps | API / own | API / lean |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
@@ -220,13 +221,13 @@ for c in 16 64; do
   echo "| $c | $api_rps | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" errors_status) | ${own%.*} | ${lean%.*} | $(ratio "$api_rps" "$own") | $(ratio "$api_rps" "$lean") |"
 done
 fi
-if [ "${BENCH_ONLY:-}" = creation ]; then exit 0; fi
 
 # Without and with one write-back connection on the booked provider, side
 # by side at each concurrency (each run after a VACUUM; the order flips
 # between the two concurrencies, so the table's growth favours neither
 # side): with it, the insert statement also queues the booking's calendar
 # write, which the server's worker sends to the sink meanwhile.
+if only writeback; then
 echo
 echo "## Booking creation without and with one write-back connection (${DURATION}s each; sink at nice $SINK_NICE)"
 printf '| clients | write-back | API req/s | API p50 ms | API p99 ms | non-2xx | with / without | all written after s |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
@@ -252,12 +253,13 @@ for c in 16 64; do
 done
 read -r events puts <<<"$(curl -sf "http://127.0.0.1:$SINK_PORT/count")"
 echo "(the sink holds $events events from $puts PUTs in all; wrk counted $made bookings, not those still in flight when it stopped; \"all written after\": from the end of the run until the sink held an event for every booking with write-back)"
-if [ "${BENCH_ONLY:-}" = writeback ]; then exit 0; fi
+fi
 
 # Holds (issue 16): a hold then its booking with hold_id, between two plain
 # booking runs, all at 16 clients in this run on the database as it stands
 # then. The pair should cost at most twice a booking: pairs/s at least half
 # of the plain bookings/s beside it.
+if only holds; then
 settle
 echo
 echo "## Hold then book with hold_id vs plain booking, 16 clients (${DURATION}s each, in this order)"
@@ -278,11 +280,13 @@ echo "| hold, then book with hold_id | $pairs | $(rps "$(field "$r" requests)" "
 settle
 plain_row after
 awk -v a="$before" -v b="$plain" -v p="$pairs" 'BEGIN { if (p > 0) printf "(a pair costs %.2f plain bookings: the mean of the two plain rows over the pairs)\n", (a + b) / 2 / p }'
+fi
 
 # The write runs above left tens of thousands of new rows; vacuum them now
 # so autovacuum does not take a core away in the middle of the read runs
 # (the reads measure the read path in a steady state, not the cleanup of a
 # write burst).
+only reads || exit 0
 settle
 
 echo
