@@ -1,14 +1,17 @@
 //! SQLite's own outbox statements: the fan-out, claims and attempts.
 //!
-//! SQLite has one writer at a time, so a claim is an ordinary `UPDATE` by
-//! the writer: no two claims can see the same due row. The lease
-//! (`claimed_by`, `lease_until`) still matters: a process killed mid-send
-//! leaves its claims behind, and they become due again when the lease ends.
+//! A claim reads the due rows on the read pool and leaves the one writer
+//! only the lease: an `UPDATE` of the picked rows that checks each is still
+//! due (SQLite has one writer at a time, so no two claims can lease the
+//! same row), after which the endpoints and events are read on the read
+//! pool again. The lease (`claimed_by`, `lease_until`) still matters: a
+//! process killed mid-send leaves its claims behind, and they become due
+//! again when the lease ends.
 
 use booking_domain::ports::{AttemptResult, ClaimedDelivery, StorageError};
 use booking_domain::{AccountId, DeliveryId, EventKind, EventSet, WebhookId};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 
@@ -59,37 +62,45 @@ impl SqliteStore {
     }
 }
 
-/// A due delivery and its account, for fair claims.
-#[derive(QueryableByName)]
-struct DueRow {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-    #[diesel(sql_type = Text)]
-    account_id: String,
-}
+/// The due deliveries of enabled endpoints, the earliest due first, at
+/// most `$2` (`-1`: all), as `(seq, account_id)`.
+const DUE: &str = "\
+SELECT d.seq, d.account_id FROM webhook_deliveries d
+JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
+WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+    AND (d.lease_until IS NULL OR d.lease_until <= $1) AND e.enabled = 1
+ORDER BY d.next_attempt_at, d.seq LIMIT $2";
+
+/// Leases to `$1` until `$2` the deliveries among `$3` (a JSON array of
+/// `seq`s) that are still due at `$4` with their endpoint enabled: a claim
+/// or an attempt since the read may have taken or settled some.
+const LEASE: &str = "\
+UPDATE webhook_deliveries SET claimed_by = $1, lease_until = $2
+WHERE seq IN (SELECT value FROM json_each($3))
+    AND state = 'pending' AND next_attempt_at <= $4
+    AND (lease_until IS NULL OR lease_until <= $4)
+    AND EXISTS (SELECT 1 FROM webhook_endpoints e
+        WHERE e.account_id = webhook_deliveries.account_id
+            AND e.id = webhook_deliveries.endpoint_id AND e.enabled = 1)
+RETURNING id, account_id, endpoint_id, event_id, round_attempts, next_attempt_at, seq";
+
+/// What [`LEASE`] returns per delivery.
+type LeasedSql = (Text, Text, Text, Text, Integer, Nullable<BigInt>, BigInt);
 
 /// What a claim returns per delivery before the endpoint and event are
 /// attached.
-#[derive(QueryableByName)]
 struct ClaimRow {
-    #[diesel(sql_type = Text)]
     id: String,
-    #[diesel(sql_type = Text)]
     account_id: String,
-    #[diesel(sql_type = Text)]
     endpoint_id: String,
-    #[diesel(sql_type = Text)]
     event_id: String,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
     round_attempts: i32,
-    #[diesel(sql_type = BigInt)]
     next_attempt_at: i64,
-    #[diesel(sql_type = BigInt)]
     seq: i64,
 }
 
 impl SqliteStore {
-    /// Claims due deliveries: one `UPDATE … RETURNING` by the writer.
+    /// Claims due deliveries, the earliest due first.
     pub(crate) async fn claim(
         &self,
         claimant: &str,
@@ -97,39 +108,13 @@ impl SqliteStore {
         until: i64,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        let claimant = claimant.to_owned();
-        let keys = self.secret_keys();
-        self.write("claim_deliveries", move |conn| {
-            Box::pin(async move {
-                let mut claimed: Vec<ClaimRow> = diesel::sql_query(
-                    "UPDATE webhook_deliveries SET claimed_by = ?1, lease_until = ?2 \
-                     WHERE seq IN (SELECT d.seq FROM webhook_deliveries d \
-                       JOIN webhook_endpoints e \
-                         ON e.account_id = d.account_id AND e.id = d.endpoint_id \
-                       WHERE d.state = 'pending' AND d.next_attempt_at <= ?3 \
-                         AND (d.lease_until IS NULL OR d.lease_until <= ?3) AND e.enabled = 1 \
-                       ORDER BY d.next_attempt_at LIMIT ?4) \
-                     RETURNING id, account_id, endpoint_id, event_id, round_attempts, \
-                       next_attempt_at, seq",
-                )
-                .bind::<Text, _>(&claimant)
-                .bind::<BigInt, _>(until)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(i64::from(limit))
-                .load(conn)
-                .await?;
-                // RETURNING comes in no particular order: earliest due first.
-                claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
-                attach(conn, claimed, &keys).await
-            })
-        })
-        .await
-        .map_err(TxError::storage)
+        let due = self.due_deliveries(now, i64::from(limit)).await?;
+        let picked = due.into_iter().map(|(seq, _)| seq).collect();
+        self.lease_deliveries(claimant, now, until, picked).await
     }
 
     /// Claims due deliveries fairly between accounts: the due ones in
-    /// order, picked round-robin by account (the writer is alone, so no
-    /// other claim takes them between the read and the update).
+    /// order, picked round-robin by account.
     pub(crate) async fn claim_fairly(
         &self,
         claimant: &str,
@@ -139,67 +124,93 @@ impl SqliteStore {
         per_account: u32,
         skip: Vec<String>,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        let claimant = claimant.to_owned();
-        let keys = self.secret_keys();
-        self.write("claim_deliveries_fairly", move |conn| {
+        let due = self.due_deliveries(now, -1).await?;
+        let picked = booking_domain::fairness::round_robin(
+            due.into_iter()
+                .filter(|(_, account)| !skip.contains(account)),
+            |(_, account)| account.clone(),
+            usize::try_from(per_account).unwrap_or(usize::MAX),
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        )
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+        self.lease_deliveries(claimant, now, until, picked).await
+    }
+
+    /// [`DUE`], on the read pool: an idle or busy outbox costs the one
+    /// writer nothing until there is something to lease.
+    async fn due_deliveries(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, StorageError> {
+        self.read("due_deliveries", move |conn| {
             Box::pin(async move {
-                let due: Vec<DueRow> = diesel::sql_query(
-                    "SELECT d.seq, d.account_id FROM webhook_deliveries d \
-                     JOIN webhook_endpoints e \
-                       ON e.account_id = d.account_id AND e.id = d.endpoint_id \
-                     WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 \
-                       AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND e.enabled = 1 \
-                     ORDER BY d.next_attempt_at, d.seq",
-                )
-                .bind::<BigInt, _>(now)
-                .load(conn)
-                .await?;
-                let picked: Vec<i64> = booking_domain::fairness::round_robin(
-                    due.into_iter().filter(|d| !skip.contains(&d.account_id)),
-                    |d| d.account_id.clone(),
-                    usize::try_from(per_account).unwrap_or(usize::MAX),
-                    usize::try_from(limit).unwrap_or(usize::MAX),
-                )
-                .into_iter()
-                .map(|d| d.seq)
-                .collect();
-                let mut claimed: Vec<ClaimRow> = diesel::update(
-                    webhook_deliveries::table.filter(webhook_deliveries::seq.eq_any(&picked)),
-                )
-                .set((
-                    webhook_deliveries::claimed_by.eq(Some(&claimant)),
-                    webhook_deliveries::lease_until.eq(Some(until)),
-                ))
-                .returning((
-                    webhook_deliveries::id,
-                    webhook_deliveries::account_id,
-                    webhook_deliveries::endpoint_id,
-                    webhook_deliveries::event_id,
-                    webhook_deliveries::round_attempts,
-                    webhook_deliveries::next_attempt_at,
-                    webhook_deliveries::seq,
-                ))
-                .get_results::<(String, String, String, String, i32, Option<i64>, i64)>(conn)
-                .await?
-                .into_iter()
-                .map(
-                    |(id, account_id, endpoint_id, event_id, round_attempts, next, seq)| ClaimRow {
-                        id,
-                        account_id,
-                        endpoint_id,
-                        event_id,
-                        round_attempts,
-                        next_attempt_at: next.unwrap_or_default(),
-                        seq,
-                    },
-                )
-                .collect();
-                claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
-                attach(conn, claimed, &keys).await
+                Ok(Statement::<(BigInt, Text), Sqlite>::new(DUE)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(limit)
+                    .load(conn)
+                    .await?)
             })
         })
         .await
-        .map_err(TxError::storage)
+    }
+
+    /// Leases `picked` with [`LEASE`] (the writer's whole part of a claim:
+    /// it checks each row again, so two claims never lease one delivery,
+    /// in this process or another), then attaches their endpoints and
+    /// events on the read pool, the earliest due first.
+    async fn lease_deliveries(
+        &self,
+        claimant: &str,
+        now: i64,
+        until: i64,
+        picked: Vec<i64>,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        if picked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claimant = claimant.to_owned();
+        let seqs = serde_json::to_string(&picked)
+            .map_err(|e| StorageError::Internal(format!("delivery seqs: {e}")))?;
+        let mut claimed: Vec<ClaimRow> = self
+            .write("claim_deliveries", move |conn| {
+                Box::pin(async move {
+                    Ok(Statement::<LeasedSql, Sqlite>::new(LEASE)
+                        .bind::<Text, _>(claimant)
+                        .bind::<BigInt, _>(until)
+                        .bind::<Text, _>(seqs)
+                        .bind::<BigInt, _>(now)
+                        .load::<(String, String, String, String, i32, Option<i64>, i64)>(conn)
+                        .await?)
+                })
+            })
+            .await
+            .map_err(TxError::storage)?
+            .into_iter()
+            .map(
+                |(id, account_id, endpoint_id, event_id, round_attempts, next, seq)| ClaimRow {
+                    id,
+                    account_id,
+                    endpoint_id,
+                    event_id,
+                    round_attempts,
+                    next_attempt_at: next.unwrap_or_default(),
+                    seq,
+                },
+            )
+            .collect();
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // RETURNING comes in no particular order: earliest due first.
+        claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
+        let keys = self.secret_keys();
+        self.read("attach_deliveries", move |conn| {
+            Box::pin(async move { attach(conn, claimed, &keys).await })
+        })
+        .await
     }
 
     /// Records attempts, one delivery at a time, in one write.
@@ -273,8 +284,9 @@ impl SqliteStore {
     }
 }
 
-/// Attaches to claimed deliveries their endpoint and event.
-/// The endpoints' secrets are opened with `keys`.
+/// Attaches to claimed deliveries their endpoint and event (read after the
+/// lease committed, so a delivery whose endpoint was deleted meanwhile is
+/// left out). The endpoints' secrets are opened with `keys`.
 async fn attach(
     conn: &mut Conn,
     claimed: Vec<ClaimRow>,
@@ -314,26 +326,28 @@ async fn attach(
         .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
     claimed
         .into_iter()
-        .map(|c| {
+        .filter_map(|c| {
             let account = AccountId::from_trusted(c.account_id);
+            // An endpoint deleted since the lease took its deliveries with
+            // it: nothing to send.
             let endpoint = endpoints
                 .get(&(account.clone(), WebhookId::from_trusted(c.endpoint_id)))
-                .cloned();
+                .cloned()?;
             let event = events
                 .get(&(account, booking_domain::EventId::from_trusted(c.event_id)))
                 .cloned();
-            match (endpoint, event) {
-                (Some(endpoint), Some(event)) => Ok(ClaimedDelivery {
+            Some(match event {
+                Some(event) => Ok(ClaimedDelivery {
                     id: DeliveryId::from_trusted(c.id),
                     endpoint,
                     event,
                     round_attempts: u32::try_from(c.round_attempts).unwrap_or_default(),
                 }),
-                _ => Err(TxError::Storage(StorageError::Internal(format!(
-                    "delivery {} lost its endpoint or event",
+                None => Err(TxError::Storage(StorageError::Internal(format!(
+                    "delivery {} lost its event",
                     c.id
                 )))),
-            }
+            })
         })
         .collect()
 }
