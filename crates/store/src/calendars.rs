@@ -261,15 +261,7 @@ impl CalendarStore for Store {
                         .select((calendar_connections::seq, calendar_connections::account_id))
                         .load(conn)
                         .await?;
-                    let picked: Vec<i64> = booking_domain::fairness::round_robin(
-                        due,
-                        |(_, account)| account.clone(),
-                        usize::try_from(per_account).unwrap_or(usize::MAX),
-                        usize::try_from(limit).unwrap_or(usize::MAX),
-                    )
-                    .into_iter()
-                    .map(|(seq, _)| seq)
-                    .collect();
+                    let picked = crate::pick_fairly(due, per_account, limit);
                     // The conditions again: on Postgres the update waits for
                     // a claim racing for the same row and then finds it taken
                     // (read committed re-checks the updated row), so two

@@ -212,6 +212,25 @@ pub(crate) fn page_limit(page: &PageRequest) -> i64 {
     i64::from(page.limit.clamp(1, 200))
 }
 
+/// The `seq`s of due rows (`(seq, account)`, in claim order) that a fair
+/// claim takes: round-robin by account, at most `per_account` each and
+/// `limit` in all (see `booking_domain::fairness::round_robin`).
+pub(crate) fn pick_fairly(
+    due: impl IntoIterator<Item = (i64, String)>,
+    per_account: u32,
+    limit: u32,
+) -> Vec<i64> {
+    booking_domain::fairness::round_robin(
+        due,
+        |(_, account)| account.clone(),
+        usize::try_from(per_account).unwrap_or(usize::MAX),
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    )
+    .into_iter()
+    .map(|(seq, _)| seq)
+    .collect()
+}
+
 /// A boolean SQL condition written as a literal, for the query builder.
 ///
 /// A partial index applies to a cached (generic) plan only when the query

@@ -125,16 +125,12 @@ impl SqliteStore {
         skip: Vec<String>,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let due = self.due_deliveries(now, -1).await?;
-        let picked = booking_domain::fairness::round_robin(
+        let picked = crate::pick_fairly(
             due.into_iter()
                 .filter(|(_, account)| !skip.contains(account)),
-            |(_, account)| account.clone(),
-            usize::try_from(per_account).unwrap_or(usize::MAX),
-            usize::try_from(limit).unwrap_or(usize::MAX),
-        )
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .collect();
+            per_account,
+            limit,
+        );
         self.lease_deliveries(claimant, now, until, picked).await
     }
 
