@@ -154,9 +154,18 @@ impl Timezone {
             return Err(invalid());
         }
         let tz = TimeZone::get(name).map_err(|_| invalid())?;
-        // Canonical spelling from the database (lookups are case-insensitive).
-        let name = tz.iana_name().unwrap_or(name).to_owned();
-        Ok(Timezone { name, tz })
+        // The database's lookups are case-insensitive; a name is taken only
+        // as the database spells it.
+        match tz.iana_name() {
+            Some(spelled) if spelled != name => Err(ValidationError::new(
+                "timezone",
+                format!("must be an IANA time zone name, spelled as in the database: {spelled}"),
+            )),
+            _ => Ok(Timezone {
+                name: name.to_owned(),
+                tz,
+            }),
+        }
     }
 
     /// The IANA name.
@@ -205,6 +214,29 @@ mod tests {
         assert!(Timezone::parse("").is_err());
         assert!(Timezone::parse("+05:00").is_err());
         assert!(Timezone::parse("EST5EDT,M3.2.0,M11.1.0").is_err());
+        // Names as the database spells them, links and legacy names too.
+        for name in [
+            "UTC",
+            "Etc/UTC",
+            "GMT",
+            "US/Eastern",
+            "Asia/Calcutta",
+            "Asia/Kolkata",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+            "EST",
+        ] {
+            assert_eq!(Timezone::parse(name).unwrap().name(), name);
+        }
+        // Any other case is refused, naming the spelling.
+        for name in ["america/new_york", "AMERICA/NEW_YORK", "utc", "Us/Eastern"] {
+            let e = Timezone::parse(name).unwrap_err();
+            assert_eq!(e.field, "timezone");
+            assert!(
+                e.message.contains("spelled as in the database"),
+                "{name}: {e:?}"
+            );
+        }
     }
 
     #[test]

@@ -112,7 +112,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let field = field_from_serde(&path, &message);
+        // Text that is not JSON at all names no field, whatever the path
+        // got to (`?` inside an object whose key never parsed).
+        let field = if inner.is_syntax() || inner.is_eof() {
+            "body".to_owned()
+        } else {
+            field_from_serde(&path, &message)
+        };
         ApiError::validation(&ValidationError::new(field, message))
     })?;
     de.end()
@@ -289,6 +295,19 @@ mod tests {
             field_from_serde("price.", "unknown field ``, expected one of"),
             "price"
         );
+    }
+
+    #[test]
+    fn text_that_is_not_json_names_the_body() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Named {
+            name: String,
+        }
+        for text in ["{bad json", "{\"name\": ", "{\"name\": \"a\",}", "nope"] {
+            let e = parse_json::<Named>(text.as_bytes()).unwrap_err();
+            assert_eq!(e.details["field"], "body", "{text}: {e:?}");
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use bookings::{
 };
 pub use calendar::FeedUrl;
 pub use calendars::{CalendarList, CalendarOut, CreateCalendar, CredentialsDto, SyncList, SyncOut};
-pub use common::{fmt_ts, parse_date, parse_ts};
+pub use common::{NoFields, fmt_ts, parse_date, parse_ts};
 pub use errors::{ErrorBody, ErrorDetails, ErrorObject};
 pub use holds::{CreateHold, HoldOut};
 pub use manage::{

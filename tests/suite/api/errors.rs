@@ -342,6 +342,48 @@ async fn bodies_over_64_kib_are_413() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn actions_without_fields_refuse_what_a_body_sends() {
+    let (_server, api) = setup_seed().await;
+    let booking = api
+        .book_ok("srv_consultation", &ny(future_monday(), 10, 0))
+        .await;
+    let confirm = format!("/v1/bookings/{}/confirm", booking["id"].as_str().unwrap());
+    api.post(&confirm, &json!({"notify": true}))
+        .await
+        .expect_validation_of("notify");
+    api.post_raw(&confirm, "{bad json")
+        .await
+        .expect_validation_of("body");
+    api.post_raw(&confirm, "[]").await.expect_validation();
+    let big = json!({"x": "x".repeat(70 * 1024)});
+    api.post(&confirm, &big)
+        .await
+        .expect_error(413, "PAYLOAD_TOO_LARGE");
+    // None of those touched the booking; an empty body or `{}` acts.
+    let id = booking["id"].as_str().unwrap();
+    assert_eq!(
+        api.get(&format!("/v1/bookings/{id}")).await.json["status"],
+        "pending"
+    );
+    api.post(&confirm, &json!({})).await.expect_status(200);
+    let complete = format!("/v1/bookings/{id}/complete");
+    api.post(&complete, &json!({"at": "now"}))
+        .await
+        .expect_validation_of("at");
+    let provider = booking["provider_id"].as_str().unwrap();
+    api.post(
+        &format!("/v1/providers/{provider}/feed/rotate"),
+        &json!({"keep_old": true}),
+    )
+    .await
+    .expect_validation_of("keep_old");
+    api.post("/v1/calendar/sync", &json!({"force": true}))
+        .await
+        .expect_validation_of("force");
+    api.post_empty("/v1/calendar/sync").await.expect_status(200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn taken_service_id_is_409_already_exists() {
     let (_server, api) = setup_seed().await;
     let mut again = seed_service();

@@ -1329,6 +1329,13 @@ fn template(verb: Verb, path: &str, fx: &Fixtures) -> Option<BoxedStrategy<J>> {
         (Verb::Post, "/v1/providers/{id}/calendars") => calendar_body(fx),
         (Verb::Post, "/v1/providers/{id}/time-off") => time_off_body(fx),
         (Verb::Post, "/v1/holds") => hold_body(fx),
+        // Actions that take no fields: `{}` (anything in it is refused).
+        (Verb::Post, "/v1/bookings/{id}/confirm")
+        | (Verb::Post, "/v1/bookings/{id}/complete")
+        | (Verb::Post, "/v1/providers/{id}/feed/rotate")
+        | (Verb::Post, "/v1/webhooks/{id}/rotate-secret")
+        | (Verb::Post, "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver")
+        | (Verb::Post, "/v1/calendar/sync") => Just(J::obj(vec![])).boxed(),
         _ => return None,
     })
 }

@@ -21,8 +21,8 @@ use crate::extract::{
 use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    BookingList, BookingOut, BookingStatusName, CancelBooking, CreateBooking, RescheduleBooking,
-    parse_ts, text,
+    BookingList, BookingOut, BookingStatusName, CancelBooking, CreateBooking, NoFields,
+    RescheduleBooking, parse_ts, text,
 };
 
 /// The idempotency header.
@@ -369,8 +369,11 @@ pub async fn get(
 }
 
 /// Confirm a pending booking.
-#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "bookings", operation_id = "confirmBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")),
+#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "bookings", operation_id = "confirmBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
     responses((status = 200, description = "The confirmed booking", body = BookingOut, example = examples::confirmed_booking),
+        (status = 400, response = errors::BadRequest),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 413, response = errors::PayloadTooLarge),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound),
         (status = 409, response = errors::InvalidState)),
@@ -379,6 +382,7 @@ pub async fn confirm(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
+    _body: JsonBody<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).confirm(&id).await?;
     Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
@@ -431,8 +435,11 @@ pub async fn reschedule(
 }
 
 /// Mark a confirmed booking completed once it has ended.
-#[utoipa::path(post, path = "/v1/bookings/{id}/complete", tag = "bookings", operation_id = "completeBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")),
+#[utoipa::path(post, path = "/v1/bookings/{id}/complete", tag = "bookings", operation_id = "completeBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
     responses((status = 200, description = "The completed booking", body = BookingOut, example = examples::completed_booking),
+        (status = 400, response = errors::BadRequest),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 413, response = errors::PayloadTooLarge),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound),
         (status = 409, response = errors::InvalidState)),
@@ -441,6 +448,7 @@ pub async fn complete(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
+    _body: JsonBody<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).complete(&id).await?;
     Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))

@@ -22,12 +22,12 @@ use booking_ical::{
 use jiff::Timestamp;
 
 use crate::error::ApiError;
-use crate::extract::Tenant;
+use crate::extract::{JsonBody, Tenant};
 use crate::guessing::client_bucket;
 use crate::openapi::{errors, examples};
 use crate::routes::bookings::rate_limited;
 use crate::state::AppState;
-use crate::wire::FeedUrl;
+use crate::wire::{FeedUrl, NoFields};
 
 const CALENDAR: &str = "text/calendar; charset=utf-8";
 
@@ -69,9 +69,12 @@ pub async fn get_feed(
 }
 
 /// Replace the provider's feed token: the old URL answers 404 at once.
-#[utoipa::path(post, path = "/v1/providers/{id}/feed/rotate", tag = "feeds", operation_id = "rotateProviderFeed", params(("id" = String, Path, description = "Provider id (`prv_…`)")),
+#[utoipa::path(post, path = "/v1/providers/{id}/feed/rotate", tag = "feeds", operation_id = "rotateProviderFeed", params(("id" = String, Path, description = "Provider id (`prv_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
     responses((status = 200, description = "The new feed URL; the old one answers 404 from now on", body = FeedUrl,
             headers(("Cache-Control" = String, description = "`no-store`")), example = examples::feed_url),
+        (status = 400, response = errors::BadRequest),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 413, response = errors::PayloadTooLarge),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
@@ -79,6 +82,7 @@ pub async fn rotate_feed(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
+    _body: JsonBody<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
     let token = feeds(&state).rotate(&tenant.0.account_id, &id).await?;
     Ok(HttpResponse::Ok()

@@ -19,7 +19,7 @@ use crate::extract::{JsonBody, Tenant};
 use crate::openapi::{errors, examples};
 use crate::routes::bookings::{rate_headers, rate_limited};
 use crate::state::AppState;
-use crate::wire::{CalendarList, CalendarOut, CreateCalendar, SyncList, SyncOut};
+use crate::wire::{CalendarList, CalendarOut, CreateCalendar, NoFields, SyncList, SyncOut};
 
 fn calendars<'a>(state: &'a AppState, tenant: &'a Tenant) -> Calendars<'a> {
     Calendars {
@@ -88,12 +88,19 @@ pub async fn delete(
 }
 
 /// Sync every connected calendar of the account now.
-#[utoipa::path(post, path = "/v1/calendar/sync", tag = "calendars", operation_id = "syncCalendars",
+#[utoipa::path(post, path = "/v1/calendar/sync", tag = "calendars", operation_id = "syncCalendars", request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
     responses((status = 200, description = "Each connection's result", body = SyncList, example = examples::sync_list),
+        (status = 400, response = errors::BadRequest),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 413, response = errors::PayloadTooLarge),
         (status = 401, response = errors::Unauthorized),
         (status = 429, response = errors::RateLimited)),
     security(("api_key" = [])))]
-pub async fn sync(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
+pub async fn sync(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    _body: JsonBody<NoFields>,
+) -> Result<HttpResponse, ApiError> {
     let limit = &state.limits.calendar_sync;
     let decision = state
         .limiter

@@ -8,7 +8,7 @@ use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
 use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
-    CreateWebhook, DeliveryList, DeliveryOut, UpdateWebhook, WebhookList, WebhookOut,
+    CreateWebhook, DeliveryList, DeliveryOut, NoFields, UpdateWebhook, WebhookList, WebhookOut,
     WebhookWithSecret,
 };
 
@@ -116,8 +116,11 @@ pub async fn delete(
 
 /// Replace the signing secret. The previous secret keeps signing (a second
 /// signature in `webhook-signature`) for 24 hours.
-#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks", operation_id = "rotateWebhookSecret", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")),
+#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks", operation_id = "rotateWebhookSecret", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
     responses((status = 200, description = "The endpoint with its new signing secret", body = WebhookWithSecret, example = examples::webhook_with_secret),
+        (status = 400, response = errors::BadRequest),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 413, response = errors::PayloadTooLarge),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
@@ -125,6 +128,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
+    _body: JsonBody<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = webhooks(&state, &tenant).rotate_secret(&id).await?;
     Ok(HttpResponse::Ok()
@@ -155,8 +159,11 @@ pub async fn deliveries(
 }
 
 /// Queue a delivery again (a new round of attempts, the same `webhook-id`).
-#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks", operation_id = "redeliverWebhookDelivery", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)"), ("delivery_id" = String, Path, description = "Delivery id (`whd_…`)")),
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks", operation_id = "redeliverWebhookDelivery", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)"), ("delivery_id" = String, Path, description = "Delivery id (`whd_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
     responses((status = 202, description = "The delivery, `pending` again with a fresh round of attempts", body = DeliveryOut, example = examples::delivery),
+        (status = 400, response = errors::BadRequest),
+        (status = 408, response = errors::RequestTimeout),
+        (status = 413, response = errors::PayloadTooLarge),
         (status = 401, response = errors::Unauthorized),
         (status = 404, response = errors::NotFound)),
     security(("api_key" = [])))]
@@ -164,6 +171,7 @@ pub async fn redeliver(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<(String, String)>,
+    _body: JsonBody<NoFields>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, delivery) = path.into_inner();
     let delivery = webhooks(&state, &tenant).redeliver(&id, &delivery).await?;

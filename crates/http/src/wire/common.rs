@@ -5,6 +5,7 @@
 use booking_domain::{Money, ValidationError};
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
 /// The 11 bytes `YYYY-MM-DDT` of a day counted from 1970-01-01, for years
 /// 0-9999.
@@ -164,6 +165,9 @@ pub fn parse_ts(text: &str, field: &str) -> Result<Timestamp, ValidationError> {
     if offset.seconds().unsigned_abs() > MAX_OFFSET_SECS {
         return Err(invalid("the offset must be from -23:59 to +23:59"));
     }
+    if !rfc_3339_shape(text) {
+        return Err(invalid(NOT_AN_INSTANT));
+    }
     let instant = text.parse::<Timestamp>().map_err(|_| {
         // Every other shape was checked above: a local time whose instant
         // lies past the last one represented.
@@ -181,6 +185,49 @@ pub fn parse_ts(text: &str, field: &str) -> Result<Timestamp, ValidationError> {
         return Err(invalid(LATEST));
     }
     Ok(instant)
+}
+
+/// Whether `text` has RFC 3339's `date-time` shape (section 5.6):
+/// `YYYY-MM-DDTHH:MM:SS`, an optional fraction, then `Z` or `±HH:MM`
+/// (`T` and `Z` in either case). jiff alone also takes ISO 8601 forms that
+/// RFC 3339 does not: no seconds, the basic format without separators, an
+/// offset without its colon.
+fn rfc_3339_shape(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let at = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
+    let head = digits(0..4)
+        && at(4, b"-")
+        && digits(5..7)
+        && at(7, b"-")
+        && digits(8..10)
+        && at(10, b"Tt")
+        && digits(11..13)
+        && at(13, b":")
+        && digits(14..16)
+        && at(16, b":")
+        && digits(17..19);
+    if !head {
+        return false;
+    }
+    let mut i = 19;
+    if at(i, b".") {
+        let fraction = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if fraction == 0 {
+            return false;
+        }
+        i += 1 + fraction;
+    }
+    match b.get(i) {
+        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            digits(i + 1..i + 3) && at(i + 3, b":") && digits(i + 4..i + 6) && i + 6 == b.len()
+        }
+        _ => false,
+    }
 }
 
 /// 0001-01-01T00:00:00Z.
@@ -272,3 +319,23 @@ macro_rules! list_type {
 }
 
 pub(super) use list_type;
+
+/// The body of an action that takes no fields (`confirm`, `complete`, the
+/// rotations, `redeliver`, a sync): empty, or `{}`. Anything else is a
+/// VALIDATION_ERROR naming the first field, so an action never silently
+/// ignores what a client sent; over 64 KiB it is 413 as everywhere.
+#[derive(Debug, Default, ToSchema)]
+#[schema(max_properties = 0)]
+pub struct NoFields {}
+
+impl<'de> Deserialize<'de> for NoFields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let fields = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        match fields.keys().next() {
+            None => Ok(NoFields {}),
+            Some(name) => Err(serde::de::Error::custom(format_args!(
+                "unknown field `{name}`: this action takes no fields"
+            ))),
+        }
+    }
+}

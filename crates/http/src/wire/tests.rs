@@ -103,6 +103,28 @@ fn instants_are_rfc_3339_in_years_1_to_9999_with_offsets_within_a_day() {
         assert_eq!(err(year), YEAR_RANGE, "{year}");
     }
     assert_eq!(err("0001-01-01T00:30:00+01:00"), EARLIEST);
+    // RFC 3339's shape only: jiff alone takes these ISO 8601 forms.
+    for other in [
+        "2027-08-02T14:00Z",
+        "20270802T160000Z",
+        "2027-08-02T16:00:00+0000",
+        "2027-08-02T16:00:00",
+        "2027-08-02 16:00:00Z",
+        "2027-08-02T16:00:00.Z",
+        "2027-08-02T16:00:00Z ",
+        "2027-08-02T16:00:00+00",
+        "2027-08-02",
+    ] {
+        assert_eq!(err(other), NOT_AN_INSTANT, "{other}");
+    }
+    assert_eq!(
+        ok("2027-08-02t16:00:00.250z").unwrap(),
+        "2027-08-02T16:00:00Z"
+    );
+    assert_eq!(
+        ok("2027-08-02T16:00:00.123456789-05:30").unwrap(),
+        "2027-08-02T21:30:00Z"
+    );
     for late in [
         "9999-12-30T22:00:01Z",
         "9999-12-31T00:00:00Z",
