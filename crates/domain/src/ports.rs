@@ -1078,6 +1078,12 @@ pub struct RateDecision {
 pub trait RateLimiter: Send + Sync {
     /// Counts one request for `key` under `limit` if allowed.
     async fn check(&self, key: &str, limit: &RateLimit) -> Result<RateDecision, StorageError>;
+
+    /// The state of `key` under `limit` as it stands, counting nothing
+    /// (for the headers of an answer that did not count, such as an
+    /// idempotent replay): `allowed` says whether a request would pass
+    /// now, `retry_after_secs` is 0.
+    async fn peek(&self, key: &str, limit: &RateLimit) -> Result<RateDecision, StorageError>;
 }
 
 // ---------------------------------------------------------------- clock & ids

@@ -126,6 +126,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// [`parse_json`] of a body, where an empty (or blank) body counts as `{}`.
+pub fn json_or_empty<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_json(if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    })
+}
+
 /// The field a serde error is about: the path, plus the named field for
 /// "missing field `x`" and "unknown field `x`".
 fn field_from_serde(path: &str, message: &str) -> String {
@@ -166,12 +175,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             let bytes = read_body(&req, &mut payload).await?;
-            let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-                b"{}"
-            } else {
-                &bytes
-            };
-            parse_json(bytes).map(JsonBody)
+            json_or_empty(&bytes).map(JsonBody)
         })
     }
 }

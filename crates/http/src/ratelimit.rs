@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use booking_domain::ports::{RateDecision, RateLimit, RateLimiter, StorageError};
@@ -16,10 +16,17 @@ use governor::{Quota, RateLimiter as Governor};
 type Keyed =
     Arc<Governor<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>>;
 
+/// Each `(limit name, key)`'s GCRA arrival time.
+type Arrivals = HashMap<(String, String), Instant>;
+
 /// In-memory limits, exact within one process.
 #[derive(Default)]
 pub struct GovernorLimiter {
     limiters: Mutex<HashMap<(String, u32, u32), Keyed>>,
+    /// Each `(limit, key)`'s theoretical arrival time, the GCRA state
+    /// governor keeps to itself, followed here step for step so that
+    /// [`RateLimiter::peek`] can read it without counting a request.
+    arrivals: Mutex<Arrivals>,
     clock: DefaultClock,
 }
 
@@ -55,7 +62,22 @@ impl GovernorLimiter {
                 limiter.retain_recent();
             }
         }
+        let now = Instant::now();
+        if let Ok(mut arrivals) = self.arrivals.lock() {
+            arrivals.retain(|_, tat| *tat > now);
+        }
     }
+
+    fn arrivals(&self) -> Result<std::sync::MutexGuard<'_, Arrivals>, StorageError> {
+        self.arrivals
+            .lock()
+            .map_err(|_| StorageError::Internal("rate limiter lock poisoned".into()))
+    }
+}
+
+/// The time one request takes from the quota (`period / quota`).
+fn per_request(limit: &RateLimit) -> Duration {
+    Duration::from_secs_f64(f64::from(limit.period_secs.max(1)) / f64::from(limit.quota.max(1)))
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -70,6 +92,15 @@ impl RateLimiter for GovernorLimiter {
         let per_request = f64::from(limit.period_secs.max(1)) / f64::from(limit.quota.max(1));
         match limiter.check_key(&key.to_owned()) {
             Ok(snapshot) => {
+                // GCRA's step for an allowed request: the arrival time
+                // moves one request past the later of itself and now.
+                let now = Instant::now();
+                let mut arrivals = self.arrivals()?;
+                let tat = arrivals
+                    .entry((limit.name.clone(), key.to_owned()))
+                    .or_insert(now);
+                *tat = (*tat).max(now) + self::per_request(limit);
+                drop(arrivals);
                 let remaining = snapshot.remaining_burst_capacity();
                 let missing = limit.quota.saturating_sub(remaining);
                 Ok(RateDecision {
@@ -90,6 +121,26 @@ impl RateLimiter for GovernorLimiter {
                 })
             }
         }
+    }
+
+    async fn peek(&self, key: &str, limit: &RateLimit) -> Result<RateDecision, StorageError> {
+        let now = Instant::now();
+        let ahead = self
+            .arrivals()?
+            .get(&(limit.name.clone(), key.to_owned()))
+            .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now));
+        let quota = limit.quota.max(1);
+        let t = per_request(limit);
+        let burst = t * quota;
+        // Whole requests that fit in what the burst has left.
+        let left = burst.saturating_sub(ahead).as_nanos() / t.as_nanos().max(1);
+        let remaining = u32::try_from(left).unwrap_or(quota).min(quota);
+        Ok(RateDecision {
+            allowed: remaining > 0,
+            remaining,
+            reset_secs: ceil_secs(ahead),
+            retry_after_secs: 0,
+        })
     }
 }
 

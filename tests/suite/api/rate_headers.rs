@@ -46,17 +46,20 @@ async fn bookings_400_and_409_answers_carry_the_ratelimit_headers() {
     assert_eq!(remaining, [5, 4, 3, 2]);
 
     // Answers given before the limiter is asked (the request never counts)
-    // carry the policy.
-    let reused = api
-        .book_idempotent("k", &booking_body("srv_consultation", &ny(monday, 11, 0)))
-        .await
-        .expect_status(201);
+    // carry both headers too: the key's state as it stands.
+    let first = booking_body("srv_consultation", &ny(monday, 11, 0));
+    let reused = api.book_idempotent("k", &first).await.expect_status(201);
     assert_eq!(reused.rate_limit("bookings").0, 1);
+    let replay = api.book_idempotent("k", &first).await.expect_status(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.header("ratelimit-policy"), policy);
+    assert_eq!(replay.rate_limit("bookings").0, 1);
     let mismatch = api
         .book_idempotent("k", &booking_body("srv_consultation", &ny(monday, 12, 0)))
         .await;
     mismatch.expect_error(409, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(mismatch.header("ratelimit-policy"), policy);
+    assert_eq!(mismatch.rate_limit("bookings").0, 1);
     let long_key = api
         .book_idempotent(
             &"k".repeat(256),
@@ -65,6 +68,23 @@ async fn bookings_400_and_409_answers_carry_the_ratelimit_headers() {
         .await;
     long_key.expect_validation_of("Idempotency-Key");
     assert_eq!(long_key.header("ratelimit-policy"), policy);
+    assert_eq!(long_key.rate_limit("bookings").0, 1);
+    // Without a valid key there is no key's state: the policy alone.
+    let anonymous = server
+        .api_with_key("sk_wrong", "key_wrong")
+        .post(
+            "/v1/bookings",
+            &booking_body("srv_consultation", &ny(monday, 12, 0)),
+        )
+        .await;
+    anonymous.expect_error(401, "UNAUTHORIZED");
+    assert_eq!(anonymous.header("ratelimit-policy"), policy);
+    assert_eq!(anonymous.header("ratelimit"), None);
+    // A hold refused for its body has not counted either.
+    let bad_hold = api.post("/v1/holds", &json!({"service": 5})).await;
+    bad_hold.expect_validation_of("service");
+    assert_eq!(bad_hold.header("ratelimit-policy"), policy);
+    assert_eq!(bad_hold.rate_limit("bookings").0, 1);
 
     // The uncounted answers left the budget as it was: one request left.
     let last = api
@@ -84,6 +104,10 @@ async fn calendar_sync_429_carries_retry_after() {
     let api = server.api("acme");
     let policy = Some("\"calendar_sync\";q=1;w=3600");
 
+    let refused = api.post("/v1/calendar/sync", &json!({"all": true})).await;
+    refused.expect_validation_of("all");
+    assert_eq!(refused.header("ratelimit-policy"), policy);
+    assert_eq!(refused.rate_limit("calendar_sync").0, 1);
     let first = api.post_empty("/v1/calendar/sync").await.expect_status(200);
     assert_eq!(first.json, json!({"data": []}));
     assert_eq!(first.header("ratelimit-policy"), policy);

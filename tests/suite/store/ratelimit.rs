@@ -82,6 +82,35 @@ async fn quota_refills_over_time<L: RateLimiter>(l: &L) {
     assert!(!l.check("key", &fast).await.unwrap().allowed);
 }
 
+/// A peek answers what a request would meet, and counts nothing.
+async fn peeks_read_the_state_and_count_nothing<L: RateLimiter>(l: &L) {
+    let bookings = limit(3, 60);
+    let fresh = l.peek("key", &bookings).await.unwrap();
+    assert_eq!(
+        (
+            fresh.allowed,
+            fresh.remaining,
+            fresh.reset_secs,
+            fresh.retry_after_secs
+        ),
+        (true, 3, 0, 0)
+    );
+    let counted = l.check("key", &bookings).await.unwrap();
+    for _ in 0..5 {
+        let peeked = l.peek("key", &bookings).await.unwrap();
+        assert!(peeked.allowed, "{peeked:?}");
+        assert_eq!(peeked.remaining, counted.remaining, "{peeked:?}");
+        assert!((19..=20).contains(&peeked.reset_secs), "{peeked:?}");
+    }
+    assert!(l.check("key", &bookings).await.unwrap().allowed);
+    assert!(l.check("key", &bookings).await.unwrap().allowed);
+    let spent = l.peek("key", &bookings).await.unwrap();
+    assert_eq!((spent.allowed, spent.remaining), (false, 0), "{spent:?}");
+    assert!((40..=60).contains(&spent.reset_secs), "{spent:?}");
+    assert!(!l.check("key", &bookings).await.unwrap().allowed);
+    assert_eq!(l.peek("other", &bookings).await.unwrap().remaining, 3);
+}
+
 /// The contract's tests in module `$module` on the limiter `$setup` makes;
 /// the attributes (an `ignore` when the limiter needs Postgres) go on each.
 macro_rules! limiter_contract {
@@ -110,6 +139,14 @@ macro_rules! limiter_contract {
             async fn keys_and_limits_are_independent() {
                 let (limiter, done) = $setup.await;
                 super::keys_and_limits_are_independent(&limiter).await;
+                done.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn peeks_read_the_state_and_count_nothing() {
+                let (limiter, done) = $setup.await;
+                super::peeks_read_the_state_and_count_nothing(&limiter).await;
                 done.finish().await;
             }
 

@@ -1,12 +1,11 @@
 //! `/v1/bookings`: creation (idempotent, rate limited), listing, lifecycle.
 
-use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
 use booking_domain::ports::{
-    BookingFilter, IDEMPOTENCY_TTL_HOURS, IdempotencyBegin, RateDecision, RateLimit, StorageError,
-    StoredResponse,
+    BookingFilter, IDEMPOTENCY_TTL_HOURS, IdempotencyBegin, StorageError, StoredResponse,
 };
 use booking_domain::usecases::{Bookings, NewBooking};
 use booking_domain::{BookingStatus, ProviderId, Service, ServiceId, ValidationError};
@@ -15,10 +14,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::extract::{
-    JsonBody, PageParams, QueryParams, Tenant, encode_cursor, parse_json, read_body,
-};
+use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor, parse_json};
 use crate::openapi::{errors, examples};
+use crate::routes::limited::{limited, rate_headers, rate_limited};
 use crate::state::AppState;
 use crate::wire::{
     BookingList, BookingOut, BookingStatusName, CancelBooking, CreateBooking, NoFields,
@@ -34,39 +32,6 @@ fn bookings<'a>(state: &'a AppState, tenant: &'a Tenant) -> Bookings<'a> {
         account: &tenant.0.account_id,
         link_key: &state.feeds.key,
     }
-}
-
-/// `RateLimit-Policy` and `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers).
-pub fn rate_headers(
-    limit: &RateLimit,
-    decision: Option<&RateDecision>,
-) -> Vec<(HeaderName, String)> {
-    let mut headers = vec![(
-        HeaderName::from_static("ratelimit-policy"),
-        format!(
-            "\"{}\";q={};w={}",
-            limit.name, limit.quota, limit.period_secs
-        ),
-    )];
-    if let Some(d) = decision {
-        headers.push((
-            HeaderName::from_static("ratelimit"),
-            format!("\"{}\";r={};t={}", limit.name, d.remaining, d.reset_secs),
-        ));
-    }
-    headers
-}
-
-/// The 429 answer.
-pub fn rate_limited(limit: &RateLimit, d: &RateDecision) -> ApiError {
-    let mut e = ApiError::rate_limited(
-        &format!("{}/{}s", limit.quota, limit.period_secs),
-        d.retry_after_secs,
-    );
-    for (name, value) in rate_headers(limit, Some(d)) {
-        e = e.header(name, value);
-    }
-    e
 }
 
 /// A canonical hash of the request body: the same JSON with other spacing or
@@ -147,24 +112,25 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match create_checked(&req, payload, &state).await {
-        Ok(res) => res,
-        Err(mut e) => {
-            // The policy header goes on every answer of a limited endpoint.
-            e.headers.extend(rate_headers(&state.limits.bookings, None));
-            e.error_response()
-        }
-    }
+    let limit = &state.limits.bookings;
+    limited(
+        req.clone(),
+        payload,
+        &state,
+        limit,
+        |tenant, bytes, rate_key| create_checked(&req, &state, tenant, bytes, rate_key),
+    )
+    .await
 }
 
 async fn create_checked(
     req: &HttpRequest,
-    payload: web::Payload,
     state: &AppState,
+    tenant: Tenant,
+    bytes: Bytes,
+    rate_key: String,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = Tenant::from_request(req, &mut Payload::None).await?;
     let limit = &state.limits.bookings;
-    let policy = rate_headers(limit, None);
     let key = match req.headers().get(&IDEMPOTENCY_KEY) {
         None => None,
         Some(v) => {
@@ -184,8 +150,6 @@ async fn create_checked(
             Some(text.to_owned())
         }
     };
-    let mut payload: Payload = payload.into_inner();
-    let bytes = read_body(req, &mut payload).await?;
     let account = &tenant.0.account_id;
     let idem = &state.ports.idempotency;
 
@@ -204,11 +168,11 @@ async fn create_checked(
                     .with_label_values(&["replayed"])
                     .inc();
                 let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-                let mut headers = policy.clone();
-                headers.push((
+                // Not counted: `limited` adds the key's state as it stands.
+                let headers = [(
                     HeaderName::from_static("idempotent-replayed"),
                     "true".to_owned(),
-                ));
+                )];
                 return Ok(respond(status, stored.body, &headers));
             }
             IdempotencyBegin::Mismatch => {
@@ -224,7 +188,6 @@ async fn create_checked(
     // by side instead of one after the other); a refused request wasted it.
     let new = parse_booking(&bytes);
     let uc = bookings(state, &tenant);
-    let rate_key = format!("{}:{}", tenant.0.key_id, limit.name);
     let (decision, service) =
         futures_util::future::join(state.limiter.check(&rate_key, limit), async {
             match &new {

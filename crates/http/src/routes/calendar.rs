@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, Tenant};
 use crate::guessing::client_bucket;
 use crate::openapi::{errors, examples};
-use crate::routes::bookings::rate_limited;
+use crate::routes::limited::rate_limited;
 use crate::state::AppState;
 use crate::wire::{FeedUrl, NoFields};
 

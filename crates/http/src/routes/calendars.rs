@@ -9,15 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use booking_domain::CalendarConnection;
 use booking_domain::ports::Ports;
 use booking_domain::usecases::{Calendars, SyncReport, sync_connection};
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Tenant};
+use crate::extract::{JsonBody, Tenant, json_or_empty};
 use crate::openapi::{errors, examples};
-use crate::routes::bookings::{rate_headers, rate_limited};
+use crate::routes::limited::{limited, rate_headers, rate_limited};
 use crate::state::AppState;
 use crate::wire::{CalendarList, CalendarOut, CreateCalendar, NoFields, SyncList, SyncOut};
 
@@ -97,27 +97,36 @@ pub async fn delete(
         (status = 429, response = errors::RateLimited)),
     security(("api_key" = [])))]
 pub async fn sync(
+    req: HttpRequest,
+    payload: web::Payload,
     state: web::Data<AppState>,
-    tenant: Tenant,
-    _body: JsonBody<NoFields>,
-) -> Result<HttpResponse, ApiError> {
+) -> HttpResponse {
     let limit = &state.limits.calendar_sync;
-    let decision = state
-        .limiter
-        .check(&format!("{}:{}", tenant.0.key_id, limit.name), limit)
-        .await?;
-    if !decision.allowed {
-        return Err(rate_limited(limit, &decision));
-    }
-    let connections = calendars(&state, &tenant).connections().await?;
-    let reports = sync_within(&state.ports, connections, state.bounds.sync_deadline).await?;
-    let mut res = HttpResponse::Ok();
-    for (name, value) in rate_headers(limit, Some(&decision)) {
-        res.insert_header((name, value));
-    }
-    Ok(res.json(SyncList {
-        data: reports.iter().map(SyncOut::from).collect(),
-    }))
+    let state = &state;
+    limited(
+        req,
+        payload,
+        state,
+        limit,
+        move |tenant, body, rate_key| async move {
+            let NoFields {} = json_or_empty(&body)?;
+            let decision = state.limiter.check(&rate_key, limit).await?;
+            if !decision.allowed {
+                return Err(rate_limited(limit, &decision));
+            }
+            let connections = calendars(state, &tenant).connections().await?;
+            let reports =
+                sync_within(&state.ports, connections, state.bounds.sync_deadline).await?;
+            let mut res = HttpResponse::Ok();
+            for (name, value) in rate_headers(limit, Some(&decision)) {
+                res.insert_header((name, value));
+            }
+            Ok(res.json(SyncList {
+                data: reports.iter().map(SyncOut::from).collect(),
+            }))
+        },
+    )
+    .await
 }
 
 /// Syncs at most this many connections of one request at once.

@@ -2,12 +2,12 @@
 //! bookings), reading and ending a hold. A hold becomes a booking through
 //! `POST /v1/bookings` with `hold_id`.
 
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use booking_domain::usecases::Holds;
 
-use super::bookings::{rate_headers, rate_limited};
+use super::limited::{limited, rate_headers, rate_limited};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Tenant};
+use crate::extract::{Tenant, json_or_empty};
 use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{CreateHold, HoldOut};
@@ -38,36 +38,33 @@ fn holds<'a>(state: &'a AppState, tenant: &'a Tenant) -> Holds<'a> {
         (status = 429, response = errors::HoldRateLimited)),
     security(("api_key" = [])))]
 pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
     state: web::Data<AppState>,
-    tenant: Tenant,
-    body: JsonBody<CreateHold>,
 ) -> HttpResponse {
     let limit = &state.limits.bookings;
-    let rate_key = format!("{}:{}", tenant.0.key_id, limit.name);
-    let result = async {
-        let new = body.0.try_into_domain()?;
-        let decision = state.limiter.check(&rate_key, limit).await?;
-        if !decision.allowed {
-            return Err(rate_limited(limit, &decision));
-        }
-        let hold = holds(&state, &tenant).create(new).await?;
-        let mut res = HttpResponse::Created();
-        for (name, value) in rate_headers(limit, Some(&decision)) {
-            res.insert_header((name, value));
-        }
-        Ok::<_, ApiError>(res.json(HoldOut::from(&hold)))
-    }
-    .await;
-    match result {
-        Ok(res) => res,
-        Err(mut e) => {
-            // The policy header goes on every answer of a limited endpoint.
-            if !e.headers.iter().any(|(n, _)| n == "ratelimit-policy") {
-                e.headers.extend(rate_headers(limit, None));
+    let state = &state;
+    limited(
+        req,
+        payload,
+        state,
+        limit,
+        move |tenant, body, rate_key| async move {
+            let body: CreateHold = json_or_empty(&body)?;
+            let new = body.try_into_domain()?;
+            let decision = state.limiter.check(&rate_key, limit).await?;
+            if !decision.allowed {
+                return Err(rate_limited(limit, &decision));
             }
-            e.error_response()
-        }
-    }
+            let hold = holds(state, &tenant).create(new).await?;
+            let mut res = HttpResponse::Created();
+            for (name, value) in rate_headers(limit, Some(&decision)) {
+                res.insert_header((name, value));
+            }
+            Ok(res.json(HoldOut::from(&hold)))
+        },
+    )
+    .await
 }
 
 /// A hold, while it lasts (an expired or used one is 404).

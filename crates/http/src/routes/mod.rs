@@ -10,6 +10,7 @@ pub mod bookings;
 pub mod calendar;
 pub mod calendars;
 pub mod holds;
+pub mod limited;
 pub mod manage;
 pub mod manage_page;
 pub mod ops;

@@ -43,6 +43,18 @@ ON CONFLICT ("key", name) DO UPDATE SET
 RETURNING r.tat, r.allowed, r.seen AS now
 "#;
 
+/// A key's arrival time and the database's clock (µs), counting nothing:
+/// no row is the same as an arrival time in the past. `$1` key, `$2`
+/// limit name.
+const PEEK: &str = r#"
+WITH clock AS MATERIALIZED (
+    SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now
+)
+SELECT coalesce((SELECT greatest(r.tat, 0) FROM rate_limits r
+        WHERE r."key" = $1 AND r.name = $2), 0), clock.now
+FROM clock
+"#;
+
 /// Rows of keys whose quota is whole again carry no information.
 const FORGET_IDLE: &str = r#"
 DELETE FROM rate_limits
@@ -129,6 +141,33 @@ impl RateLimiter for PostgresStore {
             .await
             .map_err(TxError::storage)?;
         Ok(decision(limit, &step))
+    }
+
+    async fn peek(&self, key: &str, limit: &RateLimit) -> Result<RateDecision, StorageError> {
+        let (key, name) = (key.to_owned(), limit.name.clone());
+        let (tat, now) = self
+            .run("rate_limit_peek", |conn| {
+                let (key, name) = (key.clone(), name.clone());
+                Box::pin(async move {
+                    Ok(Statement::<(BigInt, BigInt)>::new(PEEK)
+                        .bind::<Text, _>(key)
+                        .bind::<Text, _>(name)
+                        .get_result::<(i64, i64)>(conn)
+                        .await?)
+                })
+            })
+            .await
+            .map_err(TxError::storage)?;
+        let mut d = decision(
+            limit,
+            &Step {
+                tat,
+                allowed: true,
+                now,
+            },
+        );
+        d.allowed = d.remaining > 0;
+        Ok(d)
     }
 }
 
