@@ -135,6 +135,77 @@ async fn a_hold_blocks_its_time_everywhere_until_it_is_used() {
     assert_eq!(list[0]["id"], booking["id"]);
 }
 
+/// A hold promised its time when it was made: narrower hours, a horizon,
+/// a longer notice or a longer duration set afterwards do not take it back, and the
+/// booking occupies exactly what the hold held. Time off added since still
+/// refuses it, and the refusal never names the hold itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hold_keeps_its_promise_when_the_service_changes() {
+    let (_server, api) = setup_seed().await;
+    let monday = future_monday();
+    let at = ny(monday, 10, 0);
+    let kept = id(&hold(&api, "srv_consultation", &at, Some(600))
+        .await
+        .expect_status(201)
+        .json);
+    let later = ny(monday, 14, 0);
+    let refused = id(&hold(&api, "srv_consultation", &later, Some(600))
+        .await
+        .expect_status(201)
+        .json);
+    // The service now opens at noon, takes bookings at most a day ahead,
+    // wants a week's notice and lasts 90 minutes.
+    api.patch(
+        "/v1/services/srv_consultation",
+        &json!({
+            "availability": {
+                "days": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                "hours": {"start": "12:00", "end": "17:00"},
+                "timezone": "America/New_York"
+            },
+            "minimum_notice": 10080,
+            "booking_horizon": 1,
+            "duration": 90
+        }),
+    )
+    .await
+    .expect_status(200);
+    let booked = api
+        .post(
+            "/v1/bookings",
+            &book_with_hold("srv_consultation", &at, &kept),
+        )
+        .await
+        .expect_status(201)
+        .json;
+    assert_eq!(booked["scheduled_at"], at.as_str());
+    assert_eq!(booked["end_at"], ny(monday, 11, 0).as_str(), "{booked}");
+    // Time off over the other hold's time is checked again, and the answer
+    // names the time off, not the caller's own hold.
+    let provider = booked["provider_id"].as_str().unwrap();
+    api.post(
+        &format!("/v1/providers/{provider}/time-off"),
+        &json!({"start": ny(monday, 13, 0), "end": ny(monday, 16, 0)}),
+    )
+    .await
+    .expect_status(201);
+    let res = api
+        .post(
+            "/v1/bookings",
+            &book_with_hold("srv_consultation", &later, &refused),
+        )
+        .await;
+    let details = res.expect_error(409, "BOOKING_CONFLICT");
+    let codes: Vec<&str> = details["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"TIME_OFF"), "{details}");
+    assert!(!codes.contains(&"HELD"), "{details}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_a_hold_frees_its_time_at_once() {
     let (_server, api) = setup_seed().await;

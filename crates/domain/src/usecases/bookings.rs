@@ -424,10 +424,13 @@ impl Bookings<'_> {
     ///
     /// The hold must be the account's, unexpired, and for the same service
     /// and start (else VALIDATION_ERROR on `hold_id`). The service's rules
-    /// (hours, notice, horizon) are judged as they were when the hold was
-    /// made: the hold promised the time then. What the store checks
-    /// atomically (time off, external busy time, the daily cap, other
-    /// bookings and holds) is checked again now.
+    /// (hours, notice, horizon) are not judged again: the hold was made
+    /// only when they allowed the time, and it promised the time then, so
+    /// a later change of the service does not take it back. The booking
+    /// occupies what the hold occupies (the hold's duration and buffers,
+    /// copied when it was made). What the store checks atomically (time
+    /// off, external busy time, the daily cap, other bookings and holds) is
+    /// checked again now, and a refusal never names the hold itself.
     async fn create_from_hold(
         &self,
         new: NewBooking,
@@ -442,24 +445,15 @@ impl Bookings<'_> {
             )
             .into());
         }
-        let rules = service.slot_rules();
-        if check(
-            &rules,
-            hold.scheduled_at,
-            hold.created_at,
-            &Blockers::default(),
-            &DailyCounts::default(),
-        )
-        .is_err()
-        {
-            return Err(self
-                .conflict(&service, &rules, new.scheduled_at, None)
-                .await);
-        }
         let now = self.ports.clock.now();
         let mut booking = self.new_booking(&service, new, now);
-        // The provider the hold took (one of a round-robin team's).
+        // The provider the hold took (one of a round-robin team's), and
+        // exactly the time it holds.
         booking.provider_id = hold.provider_id.clone();
+        booking.duration = hold.duration;
+        booking.buffer_before = hold.buffer_before;
+        booking.buffer_after = hold.buffer_after;
+        booking.price = service.price.for_booking(hold.duration);
         let events = self.creation_events(&mut booking, service.auto_confirm);
         let cap = Self::daily_cap(&service, booking.scheduled_at);
         match self
@@ -470,9 +464,18 @@ impl Bookings<'_> {
         {
             Ok(()) => Ok(booking),
             Err(ConvertHoldError::HoldGone) => Err(BookingError::HoldExpired),
-            Err(ConvertHoldError::Conflict) => Err(self
-                .conflict(&service, &rules, booking.scheduled_at, None)
-                .await),
+            Err(ConvertHoldError::Conflict) => {
+                let rules = service.slot_rules();
+                let mut e = self
+                    .conflict(&service, &rules, booking.scheduled_at, None)
+                    .await;
+                if let BookingError::Conflict { reasons, .. } = &mut e {
+                    reasons.retain(
+                        |r| !matches!(r, Reason::Held { hold_id, .. } if *hold_id == hold.id),
+                    );
+                }
+                Err(e)
+            }
             Err(ConvertHoldError::Storage(e)) => Err(e.into()),
         }
     }
