@@ -681,12 +681,31 @@ async fn team_holds(server: &TestServer) {
             .all(|slot| slot["start"] != at(day, 10).as_str())
     );
     // A named provider: one of the team, else a validation error.
-    api.post(
-        "/v1/holds",
-        &hold(json!({"scheduled_at": at(day, 11), "provider_id": team[1]})),
-    )
-    .await
-    .expect_status(201);
+    let named = api
+        .post(
+            "/v1/holds",
+            &hold(json!({"scheduled_at": at(day, 11), "provider_id": team[1]})),
+        )
+        .await
+        .expect_status(201);
+    // Naming them again is refused for their own time, though the other
+    // provider is free: the reasons are that provider's (their hold), and
+    // the next time offered is one they can take.
+    let again = api
+        .post(
+            "/v1/holds",
+            &hold(json!({"scheduled_at": at(day, 11), "provider_id": team[1]})),
+        )
+        .await;
+    let details = again.expect_error(409, "BOOKING_CONFLICT");
+    let reasons = details["reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r["code"] == "HELD" && r["hold_id"] == named.json["id"]),
+        "{details}"
+    );
+    assert_ne!(details["next_available"], at(day, 11).as_str(), "{details}");
     let stranger = api
         .post(
             "/v1/holds",

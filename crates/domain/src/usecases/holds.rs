@@ -11,7 +11,7 @@ use crate::ports::{CreateHoldError, StorageError};
 use crate::scheduling::{Blockers, Reason, SlotRules, check};
 use crate::{
     AccountId, ApiKeyId, Assignment, Hold, HoldId, IdKind, MAX_ACTIVE_HOLDS_PER_KEY, ProviderId,
-    Service, ValidationError,
+    Service, ServiceProviders, ValidationError,
 };
 
 /// A hold request, validated field by field.
@@ -190,8 +190,19 @@ impl Holds<'_> {
                 Err(CreateHoldError::Storage(e)) => return Err(e.into()),
             }
         }
+        // A team's hold that named its provider was refused for that
+        // provider's time: explain that provider's, not the team's (which
+        // another free provider would make look open).
+        let explained = match (&new.provider_id, service.assignment()) {
+            (Some(_), Some(_)) => {
+                let mut alone = service.clone();
+                alone.set_providers(ServiceProviders::Single(hold.provider_id.clone()));
+                alone
+            }
+            _ => service.clone(),
+        };
         Err(bookings
-            .conflict(&service, &rules, new.scheduled_at, None)
+            .conflict(&explained, &rules, new.scheduled_at, None)
             .await
             .into())
     }
