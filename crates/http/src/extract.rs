@@ -136,16 +136,19 @@ pub fn json_or_empty<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// The field a serde error is about: the path, plus the named field for
-/// "missing field `x`" and "unknown field `x`".
+/// "missing field `x`", "unknown field `x`" and "duplicate field `x`" (a
+/// query parameter given twice).
 fn field_from_serde(path: &str, message: &str) -> String {
-    let named = ["missing field `", "unknown field `"].iter().find_map(|p| {
-        message
-            .split_once(p)
-            .and_then(|(_, rest)| rest.split_once('`'))
-            .map(|(f, _)| f)
-            // An empty key names nothing: the object holding it is the field.
-            .filter(|f| !f.is_empty())
-    });
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|p| {
+            message
+                .split_once(p)
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(f, _)| f)
+                // An empty key names nothing: the object holding it is the field.
+                .filter(|f| !f.is_empty())
+        });
     // An empty key ends the path with its separator (`price.`).
     let base = if path == "." {
         ""
@@ -291,6 +294,10 @@ mod tests {
             "duration"
         );
         assert_eq!(field_from_serde(".", "expected value at line 1"), "body");
+        assert_eq!(
+            field_from_serde(".", "duplicate field `include`"),
+            "include"
+        );
         assert_eq!(
             field_from_serde(".", "unknown field ``, expected `name`"),
             "body"

@@ -41,7 +41,7 @@ pub use ops::HealthOut;
 pub use providers::{CreateProvider, ProviderList, ProviderOut, UpdateProvider};
 pub use services::{
     AssignmentName, AvailabilityDto, CreateService, DayName, HoursDto, OverrideDto, PriceDto,
-    PriceKind, ServiceList, ServiceOut, UpdateService, WeeklyDto,
+    PriceKind, ReminderOffset, ServiceList, ServiceOut, UpdateService, WeeklyDto,
 };
 pub use time_off::{CreateTimeOff, TimeOffCreated, TimeOffList, TimeOffOut};
 pub use webhooks::{

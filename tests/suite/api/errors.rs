@@ -460,6 +460,19 @@ async fn booking_field_rules_are_validation_errors() {
             with("/scheduled_at", json!("2030-13-07T10:00:00Z")),
             "scheduled_at",
         ),
+        // ISO 8601 forms that are not RFC 3339.
+        (
+            with("/scheduled_at", json!("2030-01-07T10:00Z")),
+            "scheduled_at",
+        ),
+        (
+            with("/scheduled_at", json!("20300107T100000Z")),
+            "scheduled_at",
+        ),
+        (
+            with("/scheduled_at", json!("2030-01-07T10:00:00+0000")),
+            "scheduled_at",
+        ),
         (with("/scheduled_at", json!(42)), "scheduled_at"),
     ];
     for (body, field) in cases {
@@ -490,6 +503,18 @@ async fn availability_range_rules_are_validation_errors() {
     let from = monday.to_string();
     let too_far = booking_tests::add_days(monday, 70).to_string();
     let before = booking_tests::add_days(monday, -3).to_string();
+
+    // A parameter given twice is named.
+    api.get(&format!(
+        "/v1/services/srv_consultation/availability?from={from}&to={from}&include=providers&include=providers"
+    ))
+    .await
+    .expect_validation_of("include");
+    api.get(&format!(
+        "/v1/services/srv_consultation/availability?from={from}&from={from}&to={from}"
+    ))
+    .await
+    .expect_validation_of("from");
 
     let field = api
         .availability("srv_consultation", &from, &too_far)

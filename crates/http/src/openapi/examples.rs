@@ -262,6 +262,11 @@ pub fn rescheduled_booking() -> Value {
     )
 }
 
+/// The body of an action that takes no fields (`confirm`, `complete`, …).
+pub fn no_fields() -> Value {
+    json!({})
+}
+
 /// `POST /v1/bookings/{id}/cancel` body.
 pub fn cancel_booking() -> Value {
     json!({"reason": "Customer asked to cancel"})

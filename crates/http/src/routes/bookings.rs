@@ -332,7 +332,7 @@ pub async fn get(
 }
 
 /// Confirm a pending booking.
-#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "bookings", operation_id = "confirmBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
+#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "bookings", operation_id = "confirmBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields", example = examples::no_fields),
     responses((status = 200, description = "The confirmed booking", body = BookingOut, example = examples::confirmed_booking),
         (status = 400, response = errors::BadRequest),
         (status = 408, response = errors::RequestTimeout),
@@ -398,7 +398,7 @@ pub async fn reschedule(
 }
 
 /// Mark a confirmed booking completed once it has ended.
-#[utoipa::path(post, path = "/v1/bookings/{id}/complete", tag = "bookings", operation_id = "completeBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
+#[utoipa::path(post, path = "/v1/bookings/{id}/complete", tag = "bookings", operation_id = "completeBooking", params(("id" = String, Path, description = "Booking id (`bk_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields", example = examples::no_fields),
     responses((status = 200, description = "The completed booking", body = BookingOut, example = examples::completed_booking),
         (status = 400, response = errors::BadRequest),
         (status = 408, response = errors::RequestTimeout),

@@ -69,7 +69,7 @@ pub async fn get_feed(
 }
 
 /// Replace the provider's feed token: the old URL answers 404 at once.
-#[utoipa::path(post, path = "/v1/providers/{id}/feed/rotate", tag = "feeds", operation_id = "rotateProviderFeed", params(("id" = String, Path, description = "Provider id (`prv_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
+#[utoipa::path(post, path = "/v1/providers/{id}/feed/rotate", tag = "feeds", operation_id = "rotateProviderFeed", params(("id" = String, Path, description = "Provider id (`prv_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields", example = examples::no_fields),
     responses((status = 200, description = "The new feed URL; the old one answers 404 from now on", body = FeedUrl,
             headers(("Cache-Control" = String, description = "`no-store`")), example = examples::feed_url),
         (status = 400, response = errors::BadRequest),

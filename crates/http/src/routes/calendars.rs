@@ -88,7 +88,7 @@ pub async fn delete(
 }
 
 /// Sync every connected calendar of the account now.
-#[utoipa::path(post, path = "/v1/calendar/sync", tag = "calendars", operation_id = "syncCalendars", request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
+#[utoipa::path(post, path = "/v1/calendar/sync", tag = "calendars", operation_id = "syncCalendars", request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields", example = examples::no_fields),
     responses((status = 200, description = "Each connection's result", body = SyncList, example = examples::sync_list),
         (status = 400, response = errors::BadRequest),
         (status = 408, response = errors::RequestTimeout),

@@ -120,6 +120,12 @@ pub struct RangeParams {
     /// A date (inclusive) or an instant (exclusive); at most 62 days after `from`.
     #[param(required = true, value_type = String, example = "2027-01-22")]
     pub to: Option<String>,
+}
+
+/// `?include=` of the service's availability (not a customer's).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncludeParams {
     /// `providers`: each slot also lists the free providers (`provider_ids`).
     #[param(value_type = Option<String>, example = "providers")]
     pub include: Option<String>,
@@ -162,7 +168,7 @@ pub(crate) fn bound(text: Option<&str>, field: &str) -> Result<Bound, Validation
 }
 
 /// Free slots of a service.
-#[utoipa::path(get, path = "/v1/services/{id}/availability", tag = "availability", operation_id = "getServiceAvailability", params(("id" = String, Path, description = "Service id (`srv_…`)"), RangeParams),
+#[utoipa::path(get, path = "/v1/services/{id}/availability", tag = "availability", operation_id = "getServiceAvailability", params(("id" = String, Path, description = "Service id (`srv_…`)"), RangeParams, IncludeParams),
     responses((status = 200, description = "Free slots whose start lies in the range, ascending, in UTC", body = AvailabilityOut, example = examples::availability),
         (status = 400, response = errors::BadRequest),
         (status = 401, response = errors::Unauthorized),
@@ -173,6 +179,7 @@ pub async fn availability(
     tenant: Tenant,
     id: web::Path<String>,
     q: QueryParams<RangeParams>,
+    include: QueryParams<IncludeParams>,
 ) -> Result<HttpResponse, ApiError> {
     let uc = Availability {
         ports: (&state.ports).into(),
@@ -184,7 +191,7 @@ pub async fn availability(
         from: bound(q.0.from.as_deref(), "from")?,
         to: bound(q.0.to.as_deref(), "to")?,
     };
-    let with_providers = include_providers(q.0.include.as_deref())?;
+    let with_providers = include_providers(include.0.include.as_deref())?;
     let answer = uc.slots_for(service, query).await?;
     let providers = with_providers.then(|| {
         let ids: Vec<String> = answer

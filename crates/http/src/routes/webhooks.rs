@@ -116,7 +116,7 @@ pub async fn delete(
 
 /// Replace the signing secret. The previous secret keeps signing (a second
 /// signature in `webhook-signature`) for 24 hours.
-#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks", operation_id = "rotateWebhookSecret", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
+#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks", operation_id = "rotateWebhookSecret", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields", example = examples::no_fields),
     responses((status = 200, description = "The endpoint with its new signing secret", body = WebhookWithSecret, example = examples::webhook_with_secret),
         (status = 400, response = errors::BadRequest),
         (status = 408, response = errors::RequestTimeout),
@@ -159,7 +159,7 @@ pub async fn deliveries(
 }
 
 /// Queue a delivery again (a new round of attempts, the same `webhook-id`).
-#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks", operation_id = "redeliverWebhookDelivery", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)"), ("delivery_id" = String, Path, description = "Delivery id (`whd_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields"),
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks", operation_id = "redeliverWebhookDelivery", params(("id" = String, Path, description = "Webhook endpoint id (`wh_…`)"), ("delivery_id" = String, Path, description = "Delivery id (`whd_…`)")), request_body(content = Option<NoFields>, description = "Optional: empty or `{}`; this action takes no fields", example = examples::no_fields),
     responses((status = 202, description = "The delivery, `pending` again with a fresh round of attempts", body = DeliveryOut, example = examples::delivery),
         (status = 400, response = errors::BadRequest),
         (status = 408, response = errors::RequestTimeout),

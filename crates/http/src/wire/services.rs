@@ -493,9 +493,16 @@ pub struct CreateService {
     /// Up to 5 distinct offsets in minutes before the start (each 5-43200)
     /// at which `booking.reminder` is sent; default none.
     #[serde(default, deserialize_with = "integral_list")]
-    #[schema(max_items = 5)]
+    #[schema(value_type = std::collections::BTreeSet<ReminderOffset>, max_items = 5)]
     pub reminders: Vec<i64>,
 }
+
+/// A reminder offset: minutes before the start, 5-43200 (the schema of
+/// `reminders`' items; the lists stay whole numbers, checked by
+/// `validate_reminders`).
+#[derive(ToSchema)]
+#[schema(minimum = 5, maximum = 43200)]
+pub struct ReminderOffset(pub i64);
 
 /// A list of whole numbers (`60.0` is accepted as `60`, like single fields).
 fn integral_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
@@ -669,7 +676,7 @@ pub struct UpdateService {
     pub reschedule_cutoff: Option<i64>,
     /// New reminder offsets (replaced whole; `[]` removes them).
     #[serde(default, deserialize_with = "opt_integral_list")]
-    #[schema(max_items = 5)]
+    #[schema(value_type = Option<std::collections::BTreeSet<ReminderOffset>>, max_items = 5, nullable = false)]
     pub reminders: Option<Vec<i64>>,
 }
 
