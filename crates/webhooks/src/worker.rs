@@ -24,6 +24,7 @@
 //!   so a healthy receiver gets an event milliseconds after the booking
 //!   call; polling every `poll` is the fallback (retries come due that way).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,7 +33,7 @@ use std::time::{Duration, Instant};
 use booking_domain::ports::{
     AttemptResult, ClaimedDelivery, Clock, DeliveryOutcome, DeliveryQueue, StorageError,
 };
-use booking_domain::{AccountId, Attempt, BookingEvent};
+use booking_domain::{AccountId, Attempt, BookingEvent, BookingId, WebhookId};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, mpsc};
 
@@ -199,20 +200,24 @@ impl Worker {
                     Ok(claimed) => {
                         backoff = Duration::from_millis(200);
                         full = claimed.len() == usize::try_from(want).unwrap_or(usize::MAX);
-                        for delivery in claimed {
-                            in_flight.fetch_add(1, Ordering::AcqRel);
-                            let account = delivery.endpoint.account_id.clone();
-                            per_account.add(&account);
+                        for group in in_order_per_receiver(claimed) {
+                            for delivery in &group {
+                                in_flight.fetch_add(1, Ordering::AcqRel);
+                                per_account.add(&delivery.endpoint.account_id);
+                            }
                             let (worker, tx) = (Arc::clone(&worker), tx.clone());
                             let (in_flight, freed) = (Arc::clone(&in_flight), Arc::clone(&freed));
                             let per_account = Arc::clone(&per_account);
                             tokio::spawn(async move {
-                                let result = worker.deliver(delivery).await;
-                                // The recorder only stops after every sender.
-                                let _ = tx.send(result);
-                                per_account.remove(&account);
-                                in_flight.fetch_sub(1, Ordering::AcqRel);
-                                freed.notify_one();
+                                for delivery in group {
+                                    let account = delivery.endpoint.account_id.clone();
+                                    let result = worker.deliver(delivery).await;
+                                    // The recorder only stops after every sender.
+                                    let _ = tx.send(result);
+                                    per_account.remove(&account);
+                                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                                    freed.notify_one();
+                                }
                             });
                         }
                     }
@@ -340,6 +345,34 @@ impl Worker {
         self.queue.record_attempts(&self.claimant, &results).await?;
         Ok(n)
     }
+}
+
+/// Claimed deliveries grouped by endpoint and booking, each group in claim
+/// order (the order the events happened: due time, then queuing order),
+/// the groups in the order of their first delivery. A group is sent one
+/// delivery after another, so one receiver gets one booking's events in
+/// the order they happened (`booking.created` before the
+/// `booking.confirmed` of an auto-confirmed booking), while other
+/// receivers and bookings go side by side. (A failed attempt is retried
+/// later and can still arrive after a later event: receivers order by the
+/// event's `sequence`, and Standard Webhooks promises no order.)
+fn in_order_per_receiver(claimed: Vec<ClaimedDelivery>) -> Vec<Vec<ClaimedDelivery>> {
+    let mut groups: Vec<Vec<ClaimedDelivery>> = Vec::new();
+    let mut index: HashMap<(WebhookId, BookingId), usize> = HashMap::new();
+    for delivery in claimed {
+        let key = (
+            delivery.endpoint.id.clone(),
+            delivery.event.booking.id.clone(),
+        );
+        match index.get(&key) {
+            Some(&i) => groups[i].push(delivery),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![delivery]);
+            }
+        }
+    }
+    groups
 }
 
 /// Sends in flight per account.

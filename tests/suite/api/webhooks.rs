@@ -204,6 +204,50 @@ async fn private_and_plain_http_targets_are_refused_by_default() {
     .expect_validation_of("url");
 }
 
+/// An auto-confirmed booking's two events reach a receiver in the order
+/// they happened, and their ids sort the same way, however many bookings
+/// are made at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_auto_confirmed_bookings_events_arrive_created_then_confirmed() {
+    let receiver = Receiver::start().await;
+    let server = server(&[("BOOKING_RATE_BOOKINGS", "1000/second")]);
+    let api = server.api("acme");
+    api.create_service(&booking_tests::seed_with(
+        &json!({"id": "srv_auto", "auto_confirm": true}),
+    ))
+    .await;
+    endpoint(&api, &receiver.url("/all"), None).await;
+    let monday = future_monday();
+    let bookings = futures_util::future::join_all((0..8i8).map(|i| {
+        let api = api.clone();
+        async move { api.book_ok("srv_auto", &ny(monday, 9 + i, 0)).await }
+    }))
+    .await;
+    let got = receiver.wait_count(16, WAIT).await;
+    for booking in &bookings {
+        let mine: Vec<&Received> = got
+            .iter()
+            .filter(|r| r.json()["data"]["id"] == booking["id"])
+            .collect();
+        let kinds: Vec<&str> = mine
+            .iter()
+            .map(|r| r.json()["event"].as_str().unwrap_or_default().to_owned())
+            .map(|k| {
+                if k == "booking.created" {
+                    "created"
+                } else {
+                    "confirmed"
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["created", "confirmed"], "{}", booking["id"]);
+        assert!(
+            mine[0].json()["id"].as_str() < mine[1].json()["id"].as_str(),
+            "event ids sort as the events happened"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_lifecycle_event_arrives_signed_with_the_booking() {
     let receiver = Receiver::start().await;

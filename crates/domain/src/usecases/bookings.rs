@@ -279,6 +279,13 @@ impl Bookings<'_> {
         if auto_confirm {
             booking.status = BookingStatus::Confirmed;
             events.push(self.event(EventKind::Confirmed, Actor::Api, booking, None));
+            // Ids start with their millisecond and then are random, so two
+            // made in one millisecond sort either way: the earlier event
+            // takes the smaller, and ids sort in the order things happened.
+            if events[1].id < events[0].id {
+                let (first, second) = events.split_at_mut(1);
+                std::mem::swap(&mut first[0].id, &mut second[0].id);
+            }
         }
         events
     }
