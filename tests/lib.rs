@@ -499,6 +499,16 @@ impl Api {
         Resp::from(self.request(Method::POST, path)).await
     }
 
+    /// `PATCH path` with a raw JSON text.
+    pub async fn patch_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Resp {
+        Resp::from(
+            self.request(Method::PATCH, path)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await
+    }
+
     /// `POST path` with a raw JSON text.
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Resp {
         Resp::from(

@@ -165,11 +165,24 @@ fn field_from_serde(path: &str, message: &str) -> String {
 
 /// A JSON body of type `T`: 64 KiB at most, unknown fields rejected, every
 /// failure a VALIDATION_ERROR naming the field. An empty body counts as `{}`
-/// when `T` allows it.
+/// when `T` allows it. The body is read when the request is extracted
+/// (413 and 408 come first) and parsed when the handler asks
+/// ([`JsonBody::parse`]), after it has looked up the resource the path
+/// names: an unknown resource is 404 before the body's 400.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T> {
+    bytes: Bytes,
+    of: std::marker::PhantomData<fn() -> T>,
+}
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+impl<T: DeserializeOwned> JsonBody<T> {
+    /// The body as a `T`, or the VALIDATION_ERROR naming what is wrong.
+    pub fn parse(&self) -> Result<T, ApiError> {
+        json_or_empty(&self.bytes)
+    }
+}
+
+impl<T: 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
@@ -178,7 +191,28 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             let bytes = read_body(&req, &mut payload).await?;
-            json_or_empty(&bytes).map(JsonBody)
+            Ok(JsonBody {
+                bytes,
+                of: std::marker::PhantomData,
+            })
+        })
+    }
+}
+
+/// The body of an action that takes no fields (`wire::NoFields`): empty
+/// or `{}`, checked when the request is extracted.
+#[derive(Debug)]
+pub struct NoBody;
+
+impl FromRequest for NoBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::<crate::wire::NoFields>::from_request(req, payload);
+        Box::pin(async move {
+            body.await?.parse()?;
+            Ok(NoBody)
         })
     }
 }

@@ -87,6 +87,32 @@ async fn wrong_method_is_405_with_allow() {
     }
 }
 
+/// HEAD works wherever GET does (RFC 9110): the GET's status and headers,
+/// no body.
+#[tokio::test(flavor = "multi_thread")]
+async fn head_answers_wherever_get_does() {
+    let (_server, api) = setup_seed().await;
+    for path in [
+        "/healthz",
+        "/v1/services",
+        "/v1/services/srv_consultation",
+        "/v1/bookings",
+    ] {
+        let get = Resp::from(api.request(Method::GET, path)).await;
+        let head = Resp::from(api.request(Method::HEAD, path)).await;
+        assert_eq!(head.status, get.status, "HEAD {path}");
+        assert!(head.text().is_empty(), "HEAD {path}: a body");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "HEAD {path}"
+        );
+    }
+    let refused = Resp::from(api.request(Method::PUT, "/v1/services")).await;
+    refused.expect_error(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(refused.header("allow"), Some("GET, POST, HEAD"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_unknown_fields_and_wrong_types_are_400() {
     let (_server, api) = setup();
@@ -381,6 +407,33 @@ async fn actions_without_fields_refuse_what_a_body_sends() {
         .await
         .expect_validation_of("force");
     api.post_empty("/v1/calendar/sync").await.expect_status(200);
+}
+
+/// An unknown resource is 404 whatever the body: malformed, with unknown
+/// fields or with wrong types (the body is parsed after the lookup).
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_resources_are_404_before_their_bodies_are_read() {
+    let (_server, api) = setup_seed().await;
+    for body in ["{bad json", r#"{"bogus": 1}"#, r#"{"name": 5}"#, "{}"] {
+        for (path, patch) in [
+            ("/v1/services/srv_nope", true),
+            ("/v1/providers/prv_nope", true),
+            ("/v1/webhooks/wh_nope", true),
+            ("/v1/providers/prv_nope/time-off", false),
+            ("/v1/providers/prv_nope/calendars", false),
+            ("/v1/bookings/bk_nope/cancel", false),
+            ("/v1/bookings/bk_nope/reschedule", false),
+            ("/v1/manage/nope/cancel", false),
+            ("/v1/manage/nope/reschedule", false),
+        ] {
+            let res = if patch {
+                api.patch_raw(path, body).await
+            } else {
+                api.post_raw(path, body).await
+            };
+            assert_eq!(res.status.as_u16(), 404, "{path} {body}: {}", res.text());
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

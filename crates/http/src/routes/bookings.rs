@@ -14,7 +14,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor, parse_json};
+use crate::extract::{
+    JsonBody, NoBody, PageParams, QueryParams, Tenant, encode_cursor, parse_json,
+};
 use crate::openapi::{errors, examples};
 use crate::routes::limited::{limited, rate_headers, rate_limited};
 use crate::state::AppState;
@@ -345,7 +347,7 @@ pub async fn confirm(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
-    _body: JsonBody<NoFields>,
+    _body: NoBody,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).confirm(&id).await?;
     Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
@@ -369,7 +371,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let uc = bookings(&state, &tenant);
     uc.get(&id).await?;
-    let reason = body.0.try_into_domain()?;
+    let reason = body.parse()?.try_into_domain()?;
     let booking = uc.cancel(&id, reason).await?;
     Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
@@ -392,7 +394,7 @@ pub async fn reschedule(
 ) -> Result<HttpResponse, ApiError> {
     let uc = bookings(&state, &tenant);
     uc.get(&id).await?;
-    let start = parse_ts(&body.0.scheduled_at, "scheduled_at")?;
+    let start = parse_ts(&body.parse()?.scheduled_at, "scheduled_at")?;
     let booking = uc.reschedule(&id, start).await?;
     Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))
 }
@@ -411,7 +413,7 @@ pub async fn complete(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
-    _body: JsonBody<NoFields>,
+    _body: NoBody,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings(&state, &tenant).complete(&id).await?;
     Ok(HttpResponse::Ok().json(BookingOut::new(&booking, state.links())))

@@ -22,7 +22,7 @@ use booking_ical::{
 use jiff::Timestamp;
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Tenant};
+use crate::extract::{NoBody, Tenant};
 use crate::guessing::client_bucket;
 use crate::openapi::{errors, examples};
 use crate::routes::limited::rate_limited;
@@ -82,7 +82,7 @@ pub async fn rotate_feed(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
-    _body: JsonBody<NoFields>,
+    _body: NoBody,
 ) -> Result<HttpResponse, ApiError> {
     let token = feeds(&state).rotate(&tenant.0.account_id, &id).await?;
     Ok(HttpResponse::Ok()

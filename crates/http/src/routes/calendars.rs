@@ -47,7 +47,7 @@ pub async fn create(
     let cals = calendars(&state, &tenant);
     // 404 for an unknown provider before validating the body.
     cals.provider(&id).await?;
-    let (source, write) = body.0.try_into_domain()?;
+    let (source, write) = body.parse()?.try_into_domain()?;
     let connection = cals
         .connect(&id, source, write, state.bounds.max_calendars)
         .await?;

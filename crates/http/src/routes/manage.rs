@@ -141,7 +141,7 @@ pub async fn cancel(
     body: JsonBody<ManageCancel>,
 ) -> Result<HttpResponse, ApiError> {
     let opened = open(&state, &req, &token).await?;
-    let reason = cancel_reason(body.0.reason)?;
+    let reason = cancel_reason(body.parse()?.reason)?;
     let booking = manage(&state).cancel(&opened, reason).await?;
     Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(&opened, &booking, state.links())))
 }
@@ -162,7 +162,7 @@ pub async fn reschedule(
     body: JsonBody<ManageReschedule>,
 ) -> Result<HttpResponse, ApiError> {
     let opened = open(&state, &req, &token).await?;
-    let start = parse_ts(&body.0.scheduled_at, "scheduled_at")?;
+    let start = parse_ts(&body.parse()?.scheduled_at, "scheduled_at")?;
     let booking = manage(&state).reschedule(&opened, start).await?;
     Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(&opened, &booking, state.links())))
 }

@@ -79,11 +79,25 @@ pub struct Resource {
 impl Resource {
     /// The `Allow` value for this resource (`GET, POST`).
     pub fn allow(&self) -> String {
-        self.methods
-            .iter()
+        self.mounted()
             .map(|(verb, _)| verb.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Each method mounted with its route: the listed ones, and `HEAD`
+    /// beside every `GET` that lists none of its own (RFC 9110: a server
+    /// supports HEAD wherever it supports GET; actix sends a HEAD answer's
+    /// headers without its body).
+    fn mounted(&self) -> impl Iterator<Item = (Verb, MakeRoute)> + '_ {
+        let listed = self.methods.iter().copied();
+        let has_head = self.methods.iter().any(|(verb, _)| *verb == Verb::Head);
+        let head = self
+            .methods
+            .iter()
+            .filter(move |(verb, _)| *verb == Verb::Get && !has_head)
+            .map(|(_, route)| (Verb::Head, *route));
+        listed.chain(head)
     }
 }
 
@@ -307,7 +321,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for resource in ROUTES {
         let mut mounted = web::resource(resource.path);
-        for (verb, route) in resource.methods {
+        for (verb, route) in resource.mounted() {
             mounted = mounted.route(route().method(verb.method()));
         }
         cfg.service(mounted.default_service(not_allowed(resource.allow())));

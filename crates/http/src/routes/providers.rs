@@ -47,7 +47,7 @@ pub async fn create(
     tenant: Tenant,
     body: JsonBody<CreateProvider>,
 ) -> Result<HttpResponse, ApiError> {
-    let (name, email) = body.0.try_into_domain()?;
+    let (name, email) = body.parse()?.try_into_domain()?;
     let provider = catalog(&state, &tenant)
         .create_provider(name, email)
         .await?;
@@ -87,7 +87,7 @@ pub async fn update(
     let catalog = catalog(&state, &tenant);
     // 404 before validation errors, as for any unknown resource.
     catalog.provider(&id).await?;
-    let patch = body.0.try_into_domain()?;
+    let patch = body.parse()?.try_into_domain()?;
     let provider = catalog.update_provider(&id, patch).await?;
     Ok(HttpResponse::Ok().json(ProviderOut::from(&provider)))
 }

@@ -53,7 +53,7 @@ pub async fn create(
     tenant: Tenant,
     body: JsonBody<CreateService>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.0.try_into_domain()?;
+    let new = body.parse()?.try_into_domain()?;
     let service = catalog(&state, &tenant).create_service(new).await?;
     Ok(HttpResponse::Created().json(ServiceOut::from(&service)))
 }
@@ -90,7 +90,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let catalog = catalog(&state, &tenant);
     catalog.service(&id).await?;
-    let patch = body.0.try_into_domain()?;
+    let patch = body.parse()?.try_into_domain()?;
     let service = catalog.update_service(&id, patch).await?;
     Ok(HttpResponse::Ok().json(ServiceOut::from(&service)))
 }

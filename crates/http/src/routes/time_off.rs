@@ -35,7 +35,7 @@ pub async fn create(
     let uc = time_off(&state, &tenant);
     // 404 for an unknown provider before validating the body.
     uc.provider(&id).await?;
-    let new = body.0.try_into_domain()?;
+    let new = body.parse()?.try_into_domain()?;
     let created = uc.create(&id, new).await?;
     Ok(HttpResponse::Created().json(TimeOffCreated::from(&created)))
 }

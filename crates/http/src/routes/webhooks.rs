@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use booking_domain::usecases::Webhooks;
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PageParams, QueryParams, Tenant, encode_cursor};
+use crate::extract::{JsonBody, NoBody, PageParams, QueryParams, Tenant, encode_cursor};
 use crate::openapi::{errors, examples};
 use crate::state::AppState;
 use crate::wire::{
@@ -52,7 +52,7 @@ pub async fn create(
     tenant: Tenant,
     body: JsonBody<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.0.try_into_domain()?;
+    let new = body.parse()?.try_into_domain()?;
     let endpoint = webhooks(&state, &tenant)
         .create(new, state.bounds.max_webhooks)
         .await?;
@@ -94,7 +94,7 @@ pub async fn update(
     let hooks = webhooks(&state, &tenant);
     // 404 before validation errors, as for any unknown resource.
     hooks.get(&id).await?;
-    let patch = body.0.try_into_domain()?;
+    let patch = body.parse()?.try_into_domain()?;
     let endpoint = hooks.update(&id, patch).await?;
     Ok(HttpResponse::Ok().json(WebhookOut::from(&endpoint)))
 }
@@ -128,7 +128,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     tenant: Tenant,
     id: web::Path<String>,
-    _body: JsonBody<NoFields>,
+    _body: NoBody,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = webhooks(&state, &tenant).rotate_secret(&id).await?;
     Ok(HttpResponse::Ok()
@@ -171,7 +171,7 @@ pub async fn redeliver(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<(String, String)>,
-    _body: JsonBody<NoFields>,
+    _body: NoBody,
 ) -> Result<HttpResponse, ApiError> {
     let (id, delivery) = path.into_inner();
     let delivery = webhooks(&state, &tenant).redeliver(&id, &delivery).await?;
