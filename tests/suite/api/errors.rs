@@ -436,6 +436,44 @@ async fn unknown_resources_are_404_before_their_bodies_are_read() {
     }
 }
 
+/// PATCH takes `null` only where a field can be cleared; elsewhere `null`
+/// is refused, naming the field, and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn patch_refuses_null_for_fields_that_cannot_be_cleared() {
+    let (_server, api) = setup_seed().await;
+    for field in [
+        "name",
+        "duration",
+        "price",
+        "availability",
+        "buffer_before",
+        "auto_confirm",
+    ] {
+        api.patch("/v1/services/srv_consultation", &json!({ field: null }))
+            .await
+            .expect_validation_of(field);
+    }
+    let service = api
+        .patch(
+            "/v1/services/srv_consultation",
+            &json!({"description": null, "booking_horizon": null}),
+        )
+        .await
+        .expect_status(200)
+        .json;
+    assert_eq!(service["name"], "1-Hour Consultation", "{service}");
+    let provider = api.provider_id().await;
+    api.patch(&format!("/v1/providers/{provider}"), &json!({"name": null}))
+        .await
+        .expect_validation_of("name");
+    api.patch(
+        &format!("/v1/providers/{provider}"),
+        &json!({"email": null}),
+    )
+    .await
+    .expect_status(200);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn taken_service_id_is_409_already_exists() {
     let (_server, api) = setup_seed().await;

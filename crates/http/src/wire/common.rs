@@ -304,6 +304,20 @@ pub(super) fn opt_integral<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64
     Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
 }
 
+/// A PATCH field that may be left out (`None`: unchanged) but not be
+/// `null`: a field that cannot be cleared refuses `null` with a
+/// VALIDATION_ERROR naming it, instead of ignoring it.
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// [`present`] for a whole number (see [`integral`]).
+pub(super) fn present_integral<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    integral(d).map(Some)
+}
+
 /// Declares the page of a collection of `$item`s, named `$name`.
 macro_rules! list_type {
     ($name:ident, $item:ty) => {

@@ -4,7 +4,7 @@ use booking_domain::{Email, Provider, ProviderPatch, ValidationError, validate_n
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::common::{double_option, fmt_ts, list_type};
+use super::common::{double_option, fmt_ts, list_type, present};
 
 list_type!(ProviderList, ProviderOut);
 
@@ -67,8 +67,8 @@ impl CreateProvider {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProvider {
     /// New name.
-    #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S", nullable = false)]
     pub name: Option<String>,
     /// New email, or `null` to clear it.
     #[serde(default, deserialize_with = "double_option")]

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::common::{
-    double_option, fmt_ts, integral, list_type, money_json, opt_integral, parse_date,
+    double_option, fmt_ts, integral, list_type, money_json, opt_integral, parse_date, present,
+    present_integral,
 };
 
 list_type!(ServiceList, ServiceOut);
@@ -610,49 +611,53 @@ impl CreateService {
 #[serde(deny_unknown_fields)]
 pub struct UpdateService {
     /// New name.
-    #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S", nullable = false)]
     pub name: Option<String>,
     /// New description, or `null` to clear it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// New duration.
-    #[serde(default, deserialize_with = "opt_integral")]
-    #[schema(minimum = 1, maximum = 1440)]
+    #[serde(default, deserialize_with = "present_integral")]
+    #[schema(minimum = 1, maximum = 1440, nullable = false)]
     pub duration: Option<i64>,
     /// New price.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub price: Option<PriceDto>,
     /// New weekly hours.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub availability: Option<AvailabilityDto>,
     /// New provider (a team service becomes a service of this one provider).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub provider_id: Option<String>,
     /// New team (2-50 distinct providers), given with `assignment`; not
     /// with `provider_id`.
-    #[serde(default)]
-    #[schema(min_items = 2, max_items = 50)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_items = 2, max_items = 50, nullable = false)]
     pub provider_ids: Option<Vec<String>>,
     /// New assignment, given with `provider_ids`.
-    #[serde(default)]
-    #[schema(value_type = Option<AssignmentName>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AssignmentName>, nullable = false)]
     pub assignment: Option<String>,
     /// New buffer before.
-    #[serde(default, deserialize_with = "opt_integral")]
-    #[schema(minimum = 0, maximum = 10080)]
+    #[serde(default, deserialize_with = "present_integral")]
+    #[schema(minimum = 0, maximum = 10080, nullable = false)]
     pub buffer_before: Option<i64>,
     /// New buffer after.
-    #[serde(default, deserialize_with = "opt_integral")]
-    #[schema(minimum = 0, maximum = 10080)]
+    #[serde(default, deserialize_with = "present_integral")]
+    #[schema(minimum = 0, maximum = 10080, nullable = false)]
     pub buffer_after: Option<i64>,
     /// New notice.
-    #[serde(default, deserialize_with = "opt_integral")]
-    #[schema(minimum = 0, maximum = 10080)]
+    #[serde(default, deserialize_with = "present_integral")]
+    #[schema(minimum = 0, maximum = 10080, nullable = false)]
     pub minimum_notice: Option<i64>,
     /// New auto-confirm.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub auto_confirm: Option<bool>,
     /// New slot interval, or `null` for the duration.
     #[serde(default, deserialize_with = "double_opt_integral")]
@@ -667,12 +672,12 @@ pub struct UpdateService {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub max_bookings_per_day: Option<Option<i64>>,
     /// New customer cancel cutoff, 0-43200 minutes.
-    #[serde(default, deserialize_with = "opt_integral")]
-    #[schema(minimum = 0, maximum = 43200)]
+    #[serde(default, deserialize_with = "present_integral")]
+    #[schema(minimum = 0, maximum = 43200, nullable = false)]
     pub cancel_cutoff: Option<i64>,
     /// New customer reschedule cutoff, 0-43200 minutes.
-    #[serde(default, deserialize_with = "opt_integral")]
-    #[schema(minimum = 0, maximum = 43200)]
+    #[serde(default, deserialize_with = "present_integral")]
+    #[schema(minimum = 0, maximum = 43200, nullable = false)]
     pub reschedule_cutoff: Option<i64>,
     /// New reminder offsets (replaced whole; `[]` removes them).
     #[serde(default, deserialize_with = "opt_integral_list")]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::bookings::BookingOut;
-use super::common::{double_option, fmt_ts, list_type, normalised_url};
+use super::common::{double_option, fmt_ts, list_type, normalised_url, present};
 
 list_type!(WebhookList, WebhookOut);
 list_type!(DeliveryList, DeliveryOut);
@@ -59,20 +59,22 @@ impl CreateWebhook {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
     /// New URL.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(
         min_length = 1,
         max_length = 2048,
-        pattern = "^https://[^\\s/?#@]+[^\\s]*$"
+        pattern = "^https://[^\\s/?#@]+[^\\s]*$",
+        nullable = false
     )]
     pub url: Option<String>,
     /// New event kinds.
-    #[serde(default)]
-    #[schema(min_items = 1)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_items = 1, nullable = false)]
     pub events: Option<Vec<String>>,
     /// Enable or disable (disabled endpoints get no new deliveries; queued
     /// ones wait).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub enabled: Option<bool>,
     /// New description, or `null` to clear it.
     #[serde(default, deserialize_with = "double_option")]
