@@ -125,14 +125,23 @@ async fn the_link_views_moves_and_cancels(server: &TestServer) {
     .await
     .expect_validation_of("to");
 
-    // Move: onto a taken time is a conflict, onto a free one works.
-    anon_post(
+    // Move: onto a taken time is a conflict, onto a free one works. The
+    // refusal says a booking is in the way and when, not whose.
+    let taken = anon_post(
         server,
         &format!("/v1/manage/{token}/reschedule"),
         &json!({"scheduled_at": ny(monday, 12, 0)}),
     )
-    .await
-    .expect_error(409, "BOOKING_CONFLICT");
+    .await;
+    let details = taken.expect_error(409, "BOOKING_CONFLICT");
+    let booked = details["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "BOOKED")
+        .unwrap_or_else(|| panic!("no BOOKED reason: {details}"));
+    assert!(booked.get("booking_id").is_none(), "{details}");
+    assert!(booked["start"].is_string(), "{details}");
     let moved = anon_post(
         server,
         &format!("/v1/manage/{token}/reschedule"),

@@ -163,6 +163,31 @@ pub async fn reschedule(
 ) -> Result<HttpResponse, ApiError> {
     let opened = open(&state, &req, &token).await?;
     let start = parse_ts(&body.parse()?.scheduled_at, "scheduled_at")?;
-    let booking = manage(&state).reschedule(&opened, start).await?;
+    let booking = manage(&state)
+        .reschedule(&opened, start)
+        .await
+        .map_err(|e| for_customer(e.into()))?;
     Ok(private(HttpResponse::Ok()).json(ManagedBookingOut::new(&opened, &booking, state.links())))
+}
+
+/// What blocks a time, as a customer may see it: the reasons of a refusal
+/// keep their codes and times but not the ids of what is in the way
+/// (another customer's booking, the provider's time off, calendars and
+/// holds), which are the business's to know.
+fn for_customer(mut e: ApiError) -> ApiError {
+    if let Some(reasons) = e
+        .details
+        .get_mut("reasons")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for reason in reasons
+            .iter_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            for id in ["booking_id", "time_off_id", "calendar_id", "hold_id"] {
+                reason.remove(id);
+            }
+        }
+    }
+    e
 }

@@ -157,7 +157,9 @@ pub enum ReasonOut {
     },
     /// An active booking of the provider is in the way.
     Booked {
-        /// The booking.
+        /// The booking (left out in answers through a customer link,
+        /// which never name another customer's booking).
+        #[schema(required = false)]
         booking_id: String,
         /// Its start (without buffers).
         #[schema(format = DateTime)]
@@ -170,7 +172,8 @@ pub enum ReasonOut {
     },
     /// The provider's time off.
     TimeOff {
-        /// The time off (`off_…`).
+        /// The time off (`off_…`; left out through a customer link).
+        #[schema(required = false)]
         time_off_id: String,
         /// Its start.
         #[schema(format = DateTime)]
@@ -181,7 +184,9 @@ pub enum ReasonOut {
     },
     /// A busy block of one of the provider's external calendars.
     ExternalBusy {
-        /// The calendar connection (`cal_…`).
+        /// The calendar connection (`cal_…`; left out through a customer
+        /// link).
+        #[schema(required = false)]
         calendar_id: String,
         /// Its type (`ics`, `google`, `outlook`, `calendly`).
         #[serde(rename = "type")]
@@ -195,7 +200,8 @@ pub enum ReasonOut {
     },
     /// Someone else's hold.
     Held {
-        /// The hold.
+        /// The hold (left out through a customer link).
+        #[schema(required = false)]
         hold_id: String,
         /// When it ends.
         #[schema(format = DateTime)]
