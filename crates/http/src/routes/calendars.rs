@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_domain::CalendarConnection;
 use booking_domain::ports::Ports;
@@ -17,7 +18,7 @@ use booking_domain::usecases::{Calendars, SyncReport, sync_connection};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Tenant, json_or_empty};
 use crate::openapi::{errors, examples};
-use crate::routes::limited::{limited, rate_headers, rate_limited};
+use crate::routes::limited::{count, counted, limited};
 use crate::state::AppState;
 use crate::wire::{CalendarList, CalendarOut, CreateCalendar, NoFields, SyncList, SyncOut};
 
@@ -110,18 +111,11 @@ pub async fn sync(
         limit,
         move |tenant, body, rate_key| async move {
             let NoFields {} = json_or_empty(&body)?;
-            let decision = state.limiter.check(&rate_key, limit).await?;
-            if !decision.allowed {
-                return Err(rate_limited(limit, &decision));
-            }
+            let decision = count(state, limit, &rate_key).await?;
             let connections = calendars(state, &tenant).connections().await?;
             let reports =
                 sync_within(&state.ports, connections, state.bounds.sync_deadline).await?;
-            let mut res = HttpResponse::Ok();
-            for (name, value) in rate_headers(limit, Some(&decision)) {
-                res.insert_header((name, value));
-            }
-            Ok(res.json(SyncList {
+            Ok(counted(StatusCode::OK, limit, &decision).json(SyncList {
                 data: reports.iter().map(SyncOut::from).collect(),
             }))
         },

@@ -2,10 +2,11 @@
 //! bookings), reading and ending a hold. A hold becomes a booking through
 //! `POST /v1/bookings` with `hold_id`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_domain::usecases::Holds;
 
-use super::limited::{limited, rate_headers, rate_limited};
+use super::limited::{count, counted, limited};
 use crate::error::ApiError;
 use crate::extract::{Tenant, json_or_empty};
 use crate::openapi::{errors, examples};
@@ -52,16 +53,9 @@ pub async fn create(
         move |tenant, body, rate_key| async move {
             let body: CreateHold = json_or_empty(&body)?;
             let new = body.try_into_domain()?;
-            let decision = state.limiter.check(&rate_key, limit).await?;
-            if !decision.allowed {
-                return Err(rate_limited(limit, &decision));
-            }
+            let decision = count(state, limit, &rate_key).await?;
             let hold = holds(state, &tenant).create(new).await?;
-            let mut res = HttpResponse::Created();
-            for (name, value) in rate_headers(limit, Some(&decision)) {
-                res.insert_header((name, value));
-            }
-            Ok(res.json(HoldOut::from(&hold)))
+            Ok(counted(StatusCode::CREATED, limit, &decision).json(HoldOut::from(&hold)))
         },
     )
     .await

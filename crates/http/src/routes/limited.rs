@@ -49,6 +49,35 @@ pub fn rate_limited(limit: &RateLimit, d: &RateDecision) -> ApiError {
     e
 }
 
+/// Counts one request of `rate_key` under `limit`: its decision when it is
+/// allowed, else the 429 to answer.
+pub async fn count(
+    state: &AppState,
+    limit: &RateLimit,
+    rate_key: &str,
+) -> Result<RateDecision, ApiError> {
+    let decision = state.limiter.check(rate_key, limit).await?;
+    if decision.allowed {
+        Ok(decision)
+    } else {
+        Err(rate_limited(limit, &decision))
+    }
+}
+
+/// A response builder of `status` carrying the headers of a counted
+/// request.
+pub fn counted(
+    status: actix_web::http::StatusCode,
+    limit: &RateLimit,
+    decision: &RateDecision,
+) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::build(status);
+    for (name, value) in rate_headers(limit, Some(decision)) {
+        res.insert_header((name, value));
+    }
+    res
+}
+
 /// Runs the handler of a limited endpoint with its tenant, its body (64 KiB
 /// at most) and its key's rate-limit key (`{key id}:{limit name}`), then
 /// completes the headers of whatever it answers: `RateLimit-Policy` always;
