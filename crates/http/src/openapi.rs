@@ -20,7 +20,7 @@ pub mod examples;
 
 use utoipa::openapi::schema::{Schema, SchemaType};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{RefOr, Required, Type};
+use utoipa::openapi::{Ref, RefOr, Required, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
@@ -119,6 +119,29 @@ impl Modify for Components {
         for (name, _, _, response) in errors::all() {
             components.responses.insert(name.to_owned(), response);
         }
+        // Every route but the liveness and metrics ones reads or writes the
+        // store, so each may answer 503 UNAVAILABLE when it cannot be
+        // reached.
+        for (path, item) in &mut openapi.paths.paths {
+            if path == "/healthz" || path == "/metrics" {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+                &mut item.head,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("503".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("Unavailable")));
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
         if let Some(RefOr::T(Schema::Object(error))) = components.schemas.get_mut("ErrorBody") {
             error.examples = errors::error_examples()
                 .iter()

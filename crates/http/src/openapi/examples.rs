@@ -361,7 +361,7 @@ pub fn feed_url() -> Value {
 /// A calendar file (feed or single booking), shortened.
 pub fn ics() -> Value {
     json!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//booking-api//booking-api 0.1//EN\r\nCALSCALE:GREGORIAN\r\nBEGIN:VEVENT\r\nUID:bk_7Hc2pQm9Lx4Vt8Rz1Nw6Kd@booking-api\r\nDTSTAMP:20270111T140537Z\r\nDTSTART:20270118T150000Z\r\nDTEND:20270118T160000Z\r\nSEQUENCE:0\r\nSTATUS:TENTATIVE\r\nSUMMARY:1-Hour Consultation: John Doe\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//booking-api//booking-api 0.1//EN\r\nCALSCALE:GREGORIAN\r\nBEGIN:VEVENT\r\nUID:bk_7Hc2pQm9Lx4Vt8Rz1Nw6Kd@booking-api\r\nDTSTAMP:20270111T140537Z\r\nDTSTART:20270118T150000Z\r\nDTEND:20270118T160000Z\r\nSEQUENCE:0\r\nSTATUS:TENTATIVE\r\nSUMMARY:1-Hour Consultation with John Doe\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
 }
 
