@@ -354,8 +354,9 @@ impl Worker {
 /// the order they happened (`booking.created` before the
 /// `booking.confirmed` of an auto-confirmed booking), while other
 /// receivers and bookings go side by side. (A failed attempt is retried
-/// later and can still arrive after a later event: receivers order by the
-/// event's `sequence`, and Standard Webhooks promises no order.)
+/// later and can still arrive after a later event: receivers order one
+/// booking's events by their ids, which sort as the events happened, and
+/// Standard Webhooks promises no order.)
 fn in_order_per_receiver(claimed: Vec<ClaimedDelivery>) -> Vec<Vec<ClaimedDelivery>> {
     let mut groups: Vec<Vec<ClaimedDelivery>> = Vec::new();
     let mut index: HashMap<(WebhookId, BookingId), usize> = HashMap::new();
