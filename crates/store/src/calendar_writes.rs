@@ -255,11 +255,8 @@ impl Store {
                 WriteResult::Failed { error, .. } => Some(error.chars().take(500).collect()),
             };
         }
-        let recorded: Vec<WriteKey> = records
-            .iter()
-            .map(|r| (r.account.clone(), r.calendar.clone(), r.booking.clone()))
-            .collect();
         let batch = std::sync::Arc::new((records, connections));
+        let recorded = std::sync::Arc::clone(&batch);
         self.write("record_calendar_writes", move |conn| {
             let batch = std::sync::Arc::clone(&batch);
             Box::pin(async move {
@@ -280,7 +277,7 @@ impl Store {
         .map_err(TxError::storage)?;
         // Committed: the rows' claims end (a claim made after this reads
         // what the results left).
-        self.release_write_claims(&recorded);
+        self.release_write_claims(recorded.0.iter().map(Record::key));
         Ok(())
     }
 
@@ -440,14 +437,13 @@ impl PostgresStore {
     ) -> Result<Vec<&'r Record>, TxError> {
         use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
-        let key = |r: &Record| (r.account.clone(), r.calendar.clone(), r.booking.clone());
         let mut seen = std::collections::HashMap::new();
         for record in records {
-            *seen.entry(key(record)).or_insert(0usize) += 1;
+            *seen.entry(record.key()).or_insert(0usize) += 1;
         }
         let (written, rest): (Vec<&Record>, Vec<&Record>) = records.iter().partition(|r| {
             matches!(&r.result, WriteResult::Done { remote, .. } if remote.written)
-                && seen.get(&key(r)) == Some(&1)
+                && seen.get(&r.key()) == Some(&1)
         });
         if written.is_empty() {
             return Ok(rest);
@@ -584,6 +580,17 @@ struct Record {
     version: i64,
     result: WriteResult,
     refreshed: Option<SealedTokens>,
+}
+
+impl Record {
+    /// Its outbox row's key.
+    fn key(&self) -> WriteKey {
+        (
+            self.account.clone(),
+            self.calendar.clone(),
+            self.booking.clone(),
+        )
+    }
 }
 
 /// A connection's state to store after a batch of results.

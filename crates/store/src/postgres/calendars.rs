@@ -100,7 +100,7 @@ impl PostgresStore {
 
     /// Nothing to do: a Postgres lease is its row's `lease_until`, which
     /// the results' transaction clears.
-    pub(crate) fn release_write_claims(&self, _: &[WriteKey]) {}
+    pub(crate) fn release_write_claims(&self, _: impl Iterator<Item = WriteKey>) {}
 }
 
 impl PostgresStore {

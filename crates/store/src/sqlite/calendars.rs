@@ -84,7 +84,10 @@ impl SqliteStore {
 
     /// Ends the in-memory leases of `recorded` (after their results
     /// committed).
-    pub(crate) fn release_write_claims(&self, recorded: &[crate::rows::WriteKey]) {
+    pub(crate) fn release_write_claims(
+        &self,
+        recorded: impl Iterator<Item = crate::rows::WriteKey>,
+    ) {
         self.inner.write_claims.release(recorded);
     }
 }

@@ -78,13 +78,13 @@ impl WriteClaims {
     }
 
     /// Ends the leases of `recorded`, whose results committed.
-    pub(super) fn release(&self, recorded: &[WriteKey]) {
+    pub(super) fn release(&self, recorded: impl Iterator<Item = WriteKey>) {
         let mut leases = self.lock();
         leases.epoch += 1;
         let epoch = leases.epoch;
         for key in recorded {
-            leases.until.remove(key);
-            leases.released.insert(key.clone(), epoch);
+            leases.until.remove(&key);
+            leases.released.insert(key, epoch);
         }
     }
 }
@@ -129,7 +129,7 @@ mod tests {
         // A claim begins; b1's result commits and its lease is released
         // before that claim's read ends, which may predate the result.
         let (epoch, _) = claims.begin(101);
-        claims.release(&[key("b1")]);
+        claims.release([key("b1")].into_iter());
         let racing = claims.lease(rows(&["b1"]), |b| key(b), epoch, 101, 401, 10);
         assert!(
             racing.is_empty(),
@@ -150,7 +150,7 @@ mod tests {
         let claims = WriteClaims::default();
         let (epoch, _) = claims.begin(100);
         claims.lease(rows(&["b1"]), |b| key(b), epoch, 100, 400, 10);
-        claims.release(&[key("b1")]);
+        claims.release([key("b1")].into_iter());
         let (epoch, live) = claims.begin(101);
         assert_eq!(live, 0);
         assert_eq!(
